@@ -1,0 +1,295 @@
+//! Account registry actor: owns accounts, active accounts, priority and settings in memory and is
+//! their only writer.
+//!
+//! Reads (`ListAccounts`, `GetStatus`, …) first catch up with commits made by other processes
+//! (`PRAGMA data_version`), then answer from memory. User mutations (`Mutate`) are committed to
+//! the store before they are acknowledged. The hot path (`PickAccount`, `ChooseModel`,
+//! `RecordOutcome`) is answered from memory only; its bookkeeping is flushed every 50 ms, when
+//! other processes' commits are also picked up.
+
+use std::future::Future;
+use std::time::Duration;
+
+use actix::prelude::*;
+
+use super::event_bus::{EventBus, Publish};
+use super::registry_state::RegistryState;
+use super::store_worker::StoreHandle;
+use crate::balancer::select::{pick, Choice};
+use crate::clock::SharedClock;
+use crate::model::{AccountView, Auth, Millis, NewEvent, PriorityEntry, Settings, Strategy};
+use crate::store::{Snapshot, StoreError};
+
+pub use super::registry_messages::*;
+
+/// How often runtime bookkeeping is flushed and other processes' commits are looked for.
+pub const SYNC_INTERVAL: Duration = Duration::from_millis(50);
+
+pub struct AccountRegistry {
+    pub(super) state: RegistryState,
+    pub(super) store: StoreHandle,
+    pub(super) bus: Addr<EventBus>,
+    pub(super) clock: SharedClock,
+    rr_cursors: std::collections::HashMap<String, usize>,
+    /// The store generation the memory reflects; older answers are not applied.
+    applied_generation: u64,
+    data_version: i64,
+    syncing: bool,
+}
+
+impl AccountRegistry {
+    pub fn new(
+        store: StoreHandle,
+        bus: Addr<EventBus>,
+        clock: SharedClock,
+        snapshot: Snapshot,
+        data_version: i64,
+    ) -> Self {
+        let mut state = RegistryState::default();
+        state.apply_snapshot(snapshot, None);
+        AccountRegistry {
+            state,
+            store,
+            bus,
+            clock,
+            rr_cursors: Default::default(),
+            applied_generation: 0,
+            data_version,
+            syncing: false,
+        }
+    }
+
+    pub(super) fn now(&self) -> Millis {
+        self.clock.now_ms()
+    }
+
+    pub(super) fn publish(&self, event: NewEvent) {
+        self.bus.do_send(Publish(event));
+    }
+
+    /// Applies a snapshot unless a later one was already applied.
+    pub(super) fn apply(&mut self, generation: u64, snap: Snapshot, provider: Option<&str>) {
+        if generation < self.applied_generation {
+            return;
+        }
+        self.applied_generation = generation;
+        self.state.apply_snapshot(snap, provider);
+    }
+
+    /// Flushes runtime bookkeeping and reloads everything if another process committed.
+    fn sync_job(&mut self) -> impl Future<Output = Result<(u64, SyncResult), StoreError>> + 'static {
+        let (patches, actives) = self.state.take_dirty();
+        let known = self.data_version;
+        let store = self.store.clone();
+        async move {
+            let (generation, result) = store
+                .call(move |s| -> Result<SyncResult, (StoreError, Vec<_>, Vec<_>)> {
+                    if let Err(e) = s.apply_runtime(&patches, &actives) {
+                        return Err((e, patches, actives));
+                    }
+                    let version = s.data_version().map_err(|e| (e, vec![], vec![]))?;
+                    let snapshot = if version != known {
+                        Some(s.load_snapshot(None).map_err(|e| (e, vec![], vec![]))?)
+                    } else {
+                        None
+                    };
+                    Ok(SyncResult {
+                        version,
+                        snapshot,
+                        unflushed: None,
+                    })
+                })
+                .await?;
+            match result {
+                Ok(r) => Ok((generation, r)),
+                Err((e, patches, actives)) => {
+                    tracing::warn!(error = %e, "could not write runtime bookkeeping; will retry");
+                    Ok((
+                        generation,
+                        SyncResult {
+                            version: known,
+                            snapshot: None,
+                            unflushed: Some((patches, actives)),
+                        },
+                    ))
+                }
+            }
+        }
+    }
+
+    fn after_sync(&mut self, result: Result<(u64, SyncResult), StoreError>) {
+        match result {
+            Ok((generation, r)) => {
+                if let Some((p, a)) = r.unflushed {
+                    self.state.restore_dirty(p, a);
+                }
+                self.data_version = r.version;
+                if let Some(snap) = r.snapshot {
+                    tracing::debug!("another process changed the store; reloaded");
+                    self.apply(generation, snap, None);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "store sync failed"),
+        }
+    }
+
+    /// A future that catches up with the store, then runs `answer` on the fresh memory.
+    pub(super) fn fresh<R: 'static>(
+        &mut self,
+        answer: impl FnOnce(&mut Self) -> R + 'static,
+    ) -> ResponseActFuture<Self, R> {
+        let job = self.sync_job();
+        Box::pin(job.into_actor(self).map(move |result, this, _| {
+            this.after_sync(result);
+            answer(this)
+        }))
+    }
+
+    /// Chooses an account of `provider` by the configured strategy.
+    fn pick_account(&mut self, provider: &str, prefer: Option<&str>, exclude: &[String]) -> Option<(String, Auth)> {
+        let now = self.now();
+        let accounts = self.state.providers.get(provider)?;
+        if let Some(a) = prefer.and_then(|p| accounts.get(p)) {
+            let soft = self.state.settings.soft_limit_percent as f64;
+            let below = a.usage.as_ref().and_then(|u| u.used_percent).is_none_or(|p| p < soft);
+            if a.is_healthy(now) && !exclude.contains(&a.alias) && below {
+                return Some((a.alias.clone(), a.auth.clone()));
+            }
+        }
+        let cursor = self.rr_cursors.entry(provider.to_string()).or_default();
+        let chosen = pick(
+            accounts,
+            exclude,
+            Choice {
+                strategy: self.state.settings.strategy,
+                soft_limit_percent: self.state.settings.soft_limit_percent,
+                active: self.state.active.get(provider).map(String::as_str),
+                now,
+                cursor,
+            },
+        )?;
+        Some((chosen.alias.clone(), chosen.auth.clone()))
+    }
+}
+
+pub(super) struct SyncResult {
+    version: i64,
+    snapshot: Option<Snapshot>,
+    unflushed: Option<(Vec<crate::store::RuntimePatch>, Vec<crate::store::ActivePatch>)>,
+}
+
+impl Actor for AccountRegistry {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.run_interval(SYNC_INTERVAL, |this, ctx| {
+            if this.syncing {
+                return;
+            }
+            this.syncing = true;
+            let job = this.sync_job();
+            ctx.spawn(job.into_actor(this).map(|result, this, _| {
+                this.syncing = false;
+                this.after_sync(result);
+            }));
+        });
+    }
+}
+
+impl Handler<ListAccounts> for AccountRegistry {
+    type Result = ResponseActFuture<Self, Vec<AccountView>>;
+    fn handle(&mut self, msg: ListAccounts, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(move |this| this.state.views(msg.provider_id.as_deref(), this.now()))
+    }
+}
+
+impl Handler<GetStatus> for AccountRegistry {
+    type Result = ResponseActFuture<Self, StatusInfo>;
+    fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(|this| StatusInfo {
+            balancing: this.state.settings.balancing,
+            accounts: this.state.account_count(),
+            pending: this.state.pending,
+            providers: this.state.providers.keys().cloned().collect(),
+        })
+    }
+}
+
+impl Handler<GetPriority> for AccountRegistry {
+    type Result = ResponseActFuture<Self, Vec<PriorityEntry>>;
+    fn handle(&mut self, _: GetPriority, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(|this| this.state.priority.clone())
+    }
+}
+
+impl Handler<GetSettings> for AccountRegistry {
+    type Result = ResponseActFuture<Self, Settings>;
+    fn handle(&mut self, _: GetSettings, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(|this| this.state.settings.clone())
+    }
+}
+
+impl Handler<FlushNow> for AccountRegistry {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, _: FlushNow, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(|_| ())
+    }
+}
+
+impl Handler<PickAccount> for AccountRegistry {
+    type Result = Option<Picked>;
+    fn handle(&mut self, msg: PickAccount, _: &mut Context<Self>) -> Option<Picked> {
+        let (alias, auth) = self.pick_account(&msg.provider_id, msg.prefer.as_deref(), &msg.exclude)?;
+        let strategy_sticky = self.state.settings.strategy == Strategy::Sticky;
+        if msg.make_active && strategy_sticky && !self.state.is_active(&msg.provider_id, &alias) {
+            self.state.set_active_runtime(&msg.provider_id, &alias);
+        }
+        Some(Picked { alias, auth })
+    }
+}
+
+impl Handler<ChooseModel> for AccountRegistry {
+    type Result = Option<ModelRef>;
+    /// Balancing on: the session's model while its account is healthy; else the host's model when
+    /// its provider has a healthy account (or is not managed here: nothing says it is unhealthy);
+    /// else the first enabled priority entry with a model and a healthy account. Balancing off:
+    /// a model only when the host sent none.
+    fn handle(&mut self, msg: ChooseModel, _: &mut Context<Self>) -> Option<ModelRef> {
+        let now = self.now();
+        let s = &self.state;
+        let from_priority = || {
+            s.priority.iter().filter(|e| e.enabled).find_map(|e| {
+                let model = e.model_id.as_ref()?;
+                s.has_healthy(&e.provider_id, now).then(|| ModelRef {
+                    provider_id: e.provider_id.clone(),
+                    model_id: model.clone(),
+                })
+            })
+        };
+        if !s.settings.balancing {
+            return if msg.host.is_none() { from_priority() } else { None };
+        }
+        if let Some((kept, alias)) = &msg.session {
+            let healthy = match alias {
+                Some(a) => s.account(&kept.provider_id, a).is_some_and(|x| x.is_healthy(now)),
+                None => s.has_healthy(&kept.provider_id, now),
+            };
+            if healthy {
+                return Some(kept.clone());
+            }
+        }
+        if let Some(host) = &msg.host {
+            if !s.providers.contains_key(&host.provider_id) || s.has_healthy(&host.provider_id, now) {
+                return Some(host.clone());
+            }
+        }
+        from_priority()
+    }
+}
+
+impl Handler<RecordOutcome> for AccountRegistry {
+    type Result = Option<OutcomeInfo>;
+    fn handle(&mut self, msg: RecordOutcome, _: &mut Context<Self>) -> Option<OutcomeInfo> {
+        super::registry_outcome::record(self, msg)
+    }
+}

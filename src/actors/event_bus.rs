@@ -1,0 +1,137 @@
+//! Event bus actor: stores every published event, then pushes it to subscribers; also carries the
+//! sidecar's other notifications (toasts, auth syncs) to them.
+//!
+//! Messages: `Publish` (an event), `Notify` (a toast or auth sync, not stored), `Subscribe`,
+//! `Flush` (answers once everything published so far is stored and delivered).
+//! Events are written in batches: one write in flight at a time, the rest queue behind it.
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::store_worker::StoreHandle;
+use crate::clock::SharedClock;
+use crate::model::{Auth, Millis, NewEvent, StoredEvent};
+
+/// What subscribers receive.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "()")]
+pub enum Notice {
+    /// An event, after it was stored.
+    Event(StoredEvent),
+    /// A message for the user.
+    Toast { message: String, variant: &'static str },
+    /// The host should write this credential as its own for the provider.
+    AuthSync { provider_id: String, auth: Auth },
+}
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Publish(pub NewEvent);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Notify(pub Notice);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Subscribe(pub Recipient<Notice>);
+
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Flush;
+
+pub struct EventBus {
+    store: StoreHandle,
+    clock: SharedClock,
+    subscribers: Vec<Recipient<Notice>>,
+    queue: Vec<(NewEvent, Millis)>,
+    writing: bool,
+    waiters: Vec<oneshot::Sender<()>>,
+}
+
+impl EventBus {
+    pub fn new(store: StoreHandle, clock: SharedClock) -> Self {
+        EventBus {
+            store,
+            clock,
+            subscribers: Vec::new(),
+            queue: Vec::new(),
+            writing: false,
+            waiters: Vec::new(),
+        }
+    }
+
+    fn fan_out(&mut self, notice: Notice) {
+        self.subscribers.retain(|s| s.connected());
+        for s in &self.subscribers {
+            s.do_send(notice.clone());
+        }
+    }
+
+    fn write_queue(&mut self, ctx: &mut Context<Self>) {
+        if self.writing {
+            return;
+        }
+        if self.queue.is_empty() {
+            for w in self.waiters.drain(..) {
+                let _ = w.send(());
+            }
+            return;
+        }
+        self.writing = true;
+        let batch = std::mem::take(&mut self.queue);
+        let store = self.store.clone();
+        let fut = async move { store.run(move |s| s.append_events(&batch)).await };
+        ctx.spawn(fut.into_actor(self).map(|result, bus, ctx| {
+            bus.writing = false;
+            match result {
+                Ok(stored) => {
+                    for e in stored {
+                        bus.fan_out(Notice::Event(e));
+                    }
+                }
+                Err(e) => tracing::error!(error = %e, "could not store events; they are dropped"),
+            }
+            bus.write_queue(ctx);
+        }));
+    }
+}
+
+impl Actor for EventBus {
+    type Context = Context<Self>;
+}
+
+impl Handler<Publish> for EventBus {
+    type Result = ();
+    fn handle(&mut self, msg: Publish, ctx: &mut Context<Self>) {
+        tracing::debug!(kind = msg.0.kind.as_str(), message = %msg.0.message, "event");
+        self.queue.push((msg.0, self.clock.now_ms()));
+        self.write_queue(ctx);
+    }
+}
+
+impl Handler<Notify> for EventBus {
+    type Result = ();
+    fn handle(&mut self, msg: Notify, _: &mut Context<Self>) {
+        self.fan_out(msg.0);
+    }
+}
+
+impl Handler<Subscribe> for EventBus {
+    type Result = ();
+    fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
+        self.subscribers.push(msg.0);
+    }
+}
+
+impl Handler<Flush> for EventBus {
+    type Result = ResponseFuture<()>;
+    fn handle(&mut self, _: Flush, ctx: &mut Context<Self>) -> Self::Result {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.push(tx);
+        self.write_queue(ctx);
+        Box::pin(async move {
+            let _ = rx.await;
+        })
+    }
+}

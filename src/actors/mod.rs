@@ -1,0 +1,57 @@
+//! The actors of the runtime and the wiring that starts them.
+
+pub mod account_registry;
+pub mod event_bus;
+mod registry_messages;
+mod registry_mutations;
+mod registry_outcome;
+mod registry_state;
+pub mod retry_balancer;
+pub mod store_worker;
+
+use std::path::Path;
+
+use actix::prelude::*;
+
+use crate::clock::SharedClock;
+use crate::store::{Store, StoreError};
+use account_registry::AccountRegistry;
+use event_bus::EventBus;
+use retry_balancer::RetryBalancer;
+use store_worker::StoreHandle;
+
+/// Addresses of a running runtime. Start it inside an actix `System`.
+#[derive(Clone)]
+pub struct Runtime {
+    pub store: StoreHandle,
+    pub registry: Addr<AccountRegistry>,
+    pub balancer: Addr<RetryBalancer>,
+    pub bus: Addr<EventBus>,
+    pub clock: SharedClock,
+}
+
+impl Runtime {
+    /// Opens the store, loads it into memory and starts the actors.
+    pub fn start(store_path: &Path, clock: SharedClock) -> Result<Runtime, StoreError> {
+        let store = Store::open(store_path)?;
+        let snapshot = store.load_snapshot(None)?;
+        let version = store.data_version()?;
+        let store = StoreHandle::start(store);
+        let bus = EventBus::new(store.clone(), clock.clone()).start();
+        let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version).start();
+        let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone()).start();
+        Ok(Runtime {
+            store,
+            registry,
+            balancer,
+            bus,
+            clock,
+        })
+    }
+
+    /// Writes everything owed to the store: runtime bookkeeping, then queued events.
+    pub async fn flush(&self) {
+        let _ = self.registry.send(account_registry::FlushNow).await;
+        let _ = self.bus.send(event_bus::Flush).await;
+    }
+}

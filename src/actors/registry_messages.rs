@@ -1,0 +1,184 @@
+//! Messages the account registry answers, one struct each.
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::balancer::classify::Verdict;
+use crate::balancer::reset::ResetSource;
+use crate::model::{AccountView, Auth, Millis, PriorityEntry, Settings};
+use crate::store::StoreError;
+
+/// Accounts as clients see them, optionally of one provider.
+#[derive(Message)]
+#[rtype(result = "Vec<AccountView>")]
+pub struct ListAccounts {
+    pub provider_id: Option<String>,
+}
+
+#[derive(Message)]
+#[rtype(result = "StatusInfo")]
+pub struct GetStatus;
+
+#[derive(Debug, Clone)]
+pub struct StatusInfo {
+    pub balancing: bool,
+    pub accounts: usize,
+    pub pending: usize,
+    pub providers: Vec<String>,
+}
+
+#[derive(Message)]
+#[rtype(result = "Vec<PriorityEntry>")]
+pub struct GetPriority;
+
+#[derive(Message)]
+#[rtype(result = "Settings")]
+pub struct GetSettings;
+
+/// Writes runtime bookkeeping now and catches up with other processes (shutdown, tests).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FlushNow;
+
+/// A user mutation; acknowledged after it is committed.
+#[derive(Message, Debug)]
+#[rtype(result = "Result<MutationReply, RegistryError>")]
+pub enum Mutate {
+    Save {
+        provider_id: String,
+        alias: String,
+        auth: Auth,
+    },
+    Rename {
+        provider_id: String,
+        from: String,
+        to: String,
+    },
+    Remove {
+        provider_id: String,
+        alias: String,
+    },
+    Activate {
+        provider_id: String,
+        alias: String,
+    },
+    SetDisabled {
+        provider_id: String,
+        alias: String,
+        disabled: bool,
+    },
+    ResetCooldown {
+        provider_id: String,
+        alias: String,
+    },
+    PriorityModel {
+        provider_id: String,
+        model_id: Option<String>,
+    },
+    PriorityEnabled {
+        provider_id: String,
+        enabled: bool,
+    },
+    PriorityMove {
+        provider_id: String,
+        direction: i32,
+    },
+    Setting {
+        key: String,
+        value: serde_json::Value,
+    },
+}
+
+#[derive(Debug)]
+pub enum MutationReply {
+    Account(Box<AccountView>),
+    Removed(bool),
+    Priority(Vec<PriorityEntry>),
+    Settings(Settings),
+}
+
+/// Why a mutation was refused; maps onto the protocol's error codes.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("account {provider}/{alias} not found")]
+    NotFound { provider: String, alias: String },
+    #[error("account {provider}/{alias} already exists")]
+    Exists { provider: String, alias: String },
+    #[error("{0}")]
+    InvalidName(String),
+    #[error("{0}")]
+    InvalidValue(String),
+    #[error("{0}")]
+    Store(String),
+}
+
+impl From<StoreError> for RegistryError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound { provider, alias } => RegistryError::NotFound { provider, alias },
+            StoreError::Exists { provider, alias } => RegistryError::Exists { provider, alias },
+            StoreError::Invalid(m) => RegistryError::InvalidName(m),
+            other => RegistryError::Store(other.to_string()),
+        }
+    }
+}
+
+/// `{providerID, modelID}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRef {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+}
+
+/// The hot path's question: which account of this provider now?
+#[derive(Message)]
+#[rtype(result = "Option<Picked>")]
+pub struct PickAccount {
+    pub provider_id: String,
+    /// Keep this account when it is usable (the request's or session's account).
+    pub prefer: Option<String>,
+    pub exclude: Vec<String>,
+    /// Make the pick the provider's active account (failover under the sticky strategy).
+    pub make_active: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Picked {
+    pub alias: String,
+    pub auth: Auth,
+}
+
+/// Which model should this message use?
+#[derive(Message)]
+#[rtype(result = "Option<ModelRef>")]
+pub struct ChooseModel {
+    pub host: Option<ModelRef>,
+    /// The session's current model and account, when it has sent a request before.
+    pub session: Option<(ModelRef, Option<String>)>,
+}
+
+/// An upstream answer on an account.
+#[derive(Message)]
+#[rtype(result = "Option<OutcomeInfo>")]
+pub struct RecordOutcome {
+    pub provider_id: String,
+    pub alias: String,
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutcomeInfo {
+    pub verdict: Verdict,
+    pub until: Option<Millis>,
+    pub source: Option<ResetSource>,
+    pub failures: u32,
+    /// The settings that decide what happens next (read with the outcome, so they are current).
+    pub failover: bool,
+    pub max_attempts: u32,
+}

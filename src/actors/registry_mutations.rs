@@ -1,0 +1,298 @@
+//! User mutations of the registry: validated, committed to the store, reloaded into memory,
+//! evented, then acknowledged.
+
+use actix::prelude::*;
+
+use super::account_registry::AccountRegistry;
+use super::registry_messages::{Mutate, MutationReply, RegistryError};
+use crate::model::{normalize_alias, validate_provider, EventKind, NewEvent, Settings};
+use crate::store::{Store, StoreError};
+
+type Reply = Result<MutationReply, RegistryError>;
+
+fn provider(raw: &str) -> Result<String, RegistryError> {
+    validate_provider(raw.trim())
+        .map(str::to_string)
+        .ok_or_else(|| RegistryError::InvalidName(format!("invalid provider id '{}'", raw.escape_debug())))
+}
+
+fn alias(raw: &str) -> Result<String, RegistryError> {
+    normalize_alias(raw).ok_or_else(|| {
+        RegistryError::InvalidName(format!(
+            "invalid alias '{}': it must keep at least one of a-z 0-9 . _ -",
+            raw.escape_debug()
+        ))
+    })
+}
+
+impl AccountRegistry {
+    /// Runs `op` in the store (after pending bookkeeping), reloads `scope` (one provider, or all),
+    /// applies it, then lets `then` build the reply and events from fresh memory.
+    fn commit<T: Send + 'static>(
+        &mut self,
+        scope: Option<String>,
+        op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+        then: impl FnOnce(&mut Self, T) -> Reply + 'static,
+    ) -> ResponseActFuture<Self, Reply> {
+        let (patches, actives) = self.state.take_dirty();
+        let store = self.store.clone();
+        let scope_for_load = scope.clone();
+        let job = async move {
+            store
+                .call(move |s| {
+                    if let Err(e) = s.apply_runtime(&patches, &actives) {
+                        return Err((e, Some((patches, actives))));
+                    }
+                    let out = op(s).map_err(|e| (e, None))?;
+                    let snap = s.load_snapshot(scope_for_load.as_deref()).map_err(|e| (e, None))?;
+                    Ok((out, snap))
+                })
+                .await
+        };
+        Box::pin(job.into_actor(self).map(move |result, this, _| {
+            let (generation, inner) = result.map_err(RegistryError::from)?;
+            match inner {
+                Ok((out, snap)) => {
+                    this.apply(generation, snap, scope.as_deref());
+                    then(this, out)
+                }
+                Err((e, unflushed)) => {
+                    if let Some((p, a)) = unflushed {
+                        this.state.restore_dirty(p, a);
+                    }
+                    Err(e.into())
+                }
+            }
+        }))
+    }
+
+    fn account_reply(&self, provider: &str, alias: &str) -> Reply {
+        self.state
+            .view(provider, alias, self.now())
+            .map(|v| MutationReply::Account(Box::new(v)))
+            .ok_or_else(|| RegistryError::NotFound {
+                provider: provider.into(),
+                alias: alias.into(),
+            })
+    }
+}
+
+impl Handler<Mutate> for AccountRegistry {
+    type Result = ResponseActFuture<Self, Reply>;
+
+    fn handle(&mut self, msg: Mutate, _: &mut Context<Self>) -> Self::Result {
+        match self.prepare(msg) {
+            Ok(fut) => fut,
+            Err(e) => Box::pin(actix::fut::ready(Err(e))),
+        }
+    }
+}
+
+impl AccountRegistry {
+    fn prepare(&mut self, msg: Mutate) -> Result<ResponseActFuture<Self, Reply>, RegistryError> {
+        let now = self.now();
+        Ok(match msg {
+            Mutate::Save {
+                provider_id,
+                alias: raw_alias,
+                auth,
+            } => {
+                let (p, a) = (provider(&provider_id)?, alias(&raw_alias)?);
+                let (p2, a2) = (p.clone(), a.clone());
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.save_account(&p2, &a2, &auth, now),
+                    move |this, out| {
+                        let (kind, verb) = if out.created {
+                            (EventKind::AccountSaved, "saved")
+                        } else {
+                            (EventKind::AccountUpdated, "updated")
+                        };
+                        this.publish(NewEvent::new(kind, format!("{p}/{a} {verb} and made active")).account(&p, &a));
+                        this.account_reply(&p, &a)
+                    },
+                )
+            }
+            Mutate::Rename { provider_id, from, to } => {
+                let (p, from, to) = (provider(&provider_id)?, alias(&from)?, alias(&to)?);
+                let (p2, f2, t2) = (p.clone(), from.clone(), to.clone());
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.rename_account(&p2, &f2, &t2, now),
+                    move |this, ()| {
+                        this.publish(
+                            NewEvent::new(EventKind::AccountRenamed, format!("{p}/{from} renamed to {to}"))
+                                .account(&p, &to)
+                                .meta("from", &from),
+                        );
+                        this.account_reply(&p, &to)
+                    },
+                )
+            }
+            Mutate::Remove {
+                provider_id,
+                alias: raw,
+            } => {
+                let (p, a) = (provider(&provider_id)?, alias(&raw)?);
+                let (p2, a2) = (p.clone(), a.clone());
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.remove_account(&p2, &a2),
+                    move |this, removed| {
+                        if removed {
+                            this.publish(
+                                NewEvent::new(EventKind::AccountRemoved, format!("{p}/{a} removed")).account(&p, &a),
+                            );
+                        }
+                        Ok(MutationReply::Removed(removed))
+                    },
+                )
+            }
+            Mutate::Activate {
+                provider_id,
+                alias: raw,
+            } => {
+                let (p, a) = (provider(&provider_id)?, alias(&raw)?);
+                let (p2, a2) = (p.clone(), a.clone());
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.activate(&p2, &a2),
+                    move |this, ()| {
+                        this.publish(
+                            NewEvent::new(EventKind::AccountActivated, format!("{p}/{a} is now active"))
+                                .account(&p, &a),
+                        );
+                        this.account_reply(&p, &a)
+                    },
+                )
+            }
+            Mutate::SetDisabled {
+                provider_id,
+                alias: raw,
+                disabled,
+            } => {
+                let (p, a) = (provider(&provider_id)?, alias(&raw)?);
+                let (p2, a2) = (p.clone(), a.clone());
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.set_disabled(&p2, &a2, disabled, now),
+                    move |this, changed| {
+                        if changed {
+                            let (kind, word) = if disabled {
+                                (EventKind::AccountDisabled, "disabled")
+                            } else {
+                                (EventKind::AccountEnabled, "enabled")
+                            };
+                            this.publish(NewEvent::new(kind, format!("{p}/{a} {word}")).account(&p, &a));
+                        }
+                        this.account_reply(&p, &a)
+                    },
+                )
+            }
+            Mutate::ResetCooldown {
+                provider_id,
+                alias: raw,
+            } => {
+                let (p, a) = (provider(&provider_id)?, alias(&raw)?);
+                let (p2, a2) = (p.clone(), a.clone());
+                // A cooldown still queued for the store would come back after the reset: drop it.
+                self.state.dirty.remove(&(p.clone(), a.clone()));
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.reset_cooldown(&p2, &a2),
+                    move |this, ()| {
+                        this.publish(
+                            NewEvent::new(EventKind::CooldownCleared, format!("{p}/{a} cooldown cleared"))
+                                .account(&p, &a)
+                                .meta("source", "user"),
+                        );
+                        this.account_reply(&p, &a)
+                    },
+                )
+            }
+            Mutate::PriorityModel { provider_id, model_id } => {
+                let p = provider(&provider_id)?;
+                let model = model_id.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
+                let (p2, m2) = (p.clone(), model.clone());
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.set_priority_model(&p2, m2.as_deref()),
+                    move |this, ()| {
+                        let shown = model.as_deref().unwrap_or("none");
+                        this.publish(
+                            NewEvent::new(EventKind::PriorityChanged, format!("{p} model set to {shown}"))
+                                .provider(&p)
+                                .meta("model", shown),
+                        );
+                        Ok(MutationReply::Priority(this.state.priority.clone()))
+                    },
+                )
+            }
+            Mutate::PriorityEnabled { provider_id, enabled } => {
+                let p = provider(&provider_id)?;
+                let p2 = p.clone();
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.set_priority_enabled(&p2, enabled),
+                    move |this, changed| {
+                        if changed {
+                            let word = if enabled { "enabled" } else { "disabled" };
+                            this.publish(
+                                NewEvent::new(EventKind::PriorityChanged, format!("{p} {word} in the priority list"))
+                                    .provider(&p),
+                            );
+                        }
+                        Ok(MutationReply::Priority(this.state.priority.clone()))
+                    },
+                )
+            }
+            Mutate::PriorityMove { provider_id, direction } => {
+                let p = provider(&provider_id)?;
+                if direction != -1 && direction != 1 {
+                    return Err(RegistryError::InvalidValue(
+                        "direction must be -1 (up) or 1 (down)".into(),
+                    ));
+                }
+                let p2 = p.clone();
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.move_priority(&p2, direction),
+                    move |this, moved| {
+                        if moved {
+                            let word = if direction < 0 { "up" } else { "down" };
+                            this.publish(
+                                NewEvent::new(EventKind::PriorityChanged, format!("{p} moved {word}")).provider(&p),
+                            );
+                        }
+                        Ok(MutationReply::Priority(this.state.priority.clone()))
+                    },
+                )
+            }
+            Mutate::Setting { key, value } => {
+                let mut next: Settings = self.state.settings.clone();
+                next.set(&key, &value)
+                    .map_err(|e| RegistryError::InvalidValue(e.to_string()))?;
+                let pair = next
+                    .to_pairs()
+                    .into_iter()
+                    .find(|(k, _)| *k == key)
+                    .expect("a known key has a pair");
+                let shown = pair.1.clone();
+                self.commit(
+                    None,
+                    move |s| s.save_setting(&pair.0, &pair.1),
+                    move |this, ()| {
+                        let event = if key == "balancing" {
+                            let word = if this.state.settings.balancing { "on" } else { "off" };
+                            NewEvent::new(EventKind::BalancingChanged, format!("balancing {word}"))
+                        } else {
+                            NewEvent::new(EventKind::SettingsChanged, format!("{key} set to {shown}"))
+                        };
+                        this.publish(event.meta("key", &key).meta("value", &shown));
+                        Ok(MutationReply::Settings(this.state.settings.clone()))
+                    },
+                )
+            }
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! How the registry records an upstream answer: success resets, refusals cool the account down.
+
+use super::account_registry::AccountRegistry;
+use super::registry_messages::{OutcomeInfo, RecordOutcome};
+use crate::balancer::classify::{classify, Verdict};
+use crate::balancer::reset::cooldown_until;
+use crate::model::Millis;
+use crate::store::RuntimePatch;
+
+/// How long a refused credential rests before it is tried again.
+pub const AUTH_FAILED_COOLDOWN_MS: Millis = 30 * 60_000;
+
+pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<OutcomeInfo> {
+    let now = reg.now();
+    let account = reg.state.account(&msg.provider_id, &msg.alias)?;
+    let failures = account.failures;
+    let (failover, max_attempts) = (reg.state.settings.failover, reg.state.settings.max_attempts);
+    let verdict = classify(msg.status, msg.body.as_deref());
+    let base = RuntimePatch {
+        provider_id: msg.provider_id.clone(),
+        alias: msg.alias.clone(),
+        ..Default::default()
+    };
+    let info = match verdict {
+        Verdict::Success => {
+            let had_trouble = failures > 0 || account.auth_failed || account.cooldown_until.is_some();
+            let patch = RuntimePatch {
+                last_used_at: Some(now),
+                ..if had_trouble {
+                    RuntimePatch {
+                        cooldown: Some((None, None)),
+                        failures: Some(0),
+                        auth_failed: Some(false),
+                        ..base
+                    }
+                } else {
+                    base
+                }
+            };
+            reg.state.patch(patch);
+            OutcomeInfo {
+                verdict,
+                until: None,
+                source: None,
+                failures: 0,
+                failover,
+                max_attempts,
+            }
+        }
+        Verdict::Return => {
+            reg.state.patch(RuntimePatch {
+                last_used_at: Some(now),
+                ..base
+            });
+            OutcomeInfo {
+                verdict,
+                until: None,
+                source: None,
+                failures,
+                failover,
+                max_attempts,
+            }
+        }
+        Verdict::Cooldown(reason) => {
+            let n = failures.saturating_add(1);
+            let (until, source) = cooldown_until(&msg.headers, msg.body.as_deref(), now, n);
+            reg.state.patch(RuntimePatch {
+                last_used_at: Some(now),
+                cooldown: Some((Some(until), Some(reason.as_str().to_string()))),
+                failures: Some(n),
+                ..base
+            });
+            OutcomeInfo {
+                verdict,
+                until: Some(until),
+                source: Some(source),
+                failures: n,
+                failover,
+                max_attempts,
+            }
+        }
+        Verdict::AuthFailed => {
+            let n = failures.saturating_add(1);
+            let until = now + AUTH_FAILED_COOLDOWN_MS;
+            reg.state.patch(RuntimePatch {
+                last_used_at: Some(now),
+                cooldown: Some((Some(until), Some("auth_failed".into()))),
+                failures: Some(n),
+                auth_failed: Some(true),
+                ..base
+            });
+            OutcomeInfo {
+                verdict,
+                until: Some(until),
+                source: None,
+                failures: n,
+                failover,
+                max_attempts,
+            }
+        }
+    };
+    Some(info)
+}

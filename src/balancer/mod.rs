@@ -1,0 +1,7 @@
+//! Pure balancing logic, free of actors and I/O: response classification, reset-time parsing,
+//! account selection and credential headers. The retry_balancer actor drives these.
+
+pub mod classify;
+pub mod headers;
+pub mod reset;
+pub mod select;

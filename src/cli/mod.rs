@@ -1,0 +1,173 @@
+//! Command-line interface: clap definitions. Every command runs over the same store and the same
+//! method table as the sidecar (see `run.rs`).
+
+mod run;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub use run::run;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "opencode-balancer",
+    version,
+    about = "Keeps opencode working across rate limits and quotas."
+)]
+pub struct Cli {
+    /// The store file (default: $OPENCODE_CONFIG_DIR, else $XDG_CONFIG_HOME/opencode, else ~/.config/opencode, + balancer.sqlite).
+    #[arg(long, global = true, env = "OPENCODE_BALANCER_STORE", value_name = "PATH")]
+    pub store: Option<PathBuf>,
+    /// More log detail on stderr (-v info, -vv debug, -vvv trace). OPENCODE_BALANCER_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the sidecar: JSON-RPC over stdin/stdout (started by the opencode plugin).
+    Serve,
+    /// Show a failover on a temporary store and a local mock provider.
+    Demo,
+    /// Balancing, accounts and the store in one look.
+    Status(JsonFlag),
+    /// Saved accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCmd),
+    /// The provider priority list used when balancing is on.
+    #[command(subcommand)]
+    Priority(PriorityCmd),
+    /// Turn balancing on or off, or show it.
+    Balancing {
+        #[arg(value_parser = ["on", "off", "status"])]
+        state: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read or change settings.
+    #[command(subcommand)]
+    Config(ConfigCmd),
+    /// Recent events, newest first.
+    Events {
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// Only events of this type (e.g. failover_performed).
+        #[arg(long = "type")]
+        kind: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make opencode load the plugin on its next start.
+    Install(InstallArgs),
+    /// Undo `install`.
+    Uninstall(InstallArgs),
+    /// Measure the hot path over pipes against the real sidecar.
+    Bench {
+        /// Round trips per measurement.
+        #[arg(long, default_value_t = 2000)]
+        iterations: usize,
+        /// Account counts to measure.
+        #[arg(long, value_delimiter = ',', default_value = "10,1000,10000")]
+        accounts: Vec<usize>,
+    },
+}
+
+#[derive(Args, Debug)]
+pub struct JsonFlag {
+    /// Machine-readable output.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct InstallArgs {
+    /// Add a file:// entry to opencode.json(c) instead of writing into the global plugin folder.
+    #[arg(long)]
+    pub config: bool,
+    /// Show what would change, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsCmd {
+    /// List accounts.
+    List {
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save an account; the credential (auth JSON or a bare API key) is read from stdin.
+    Add {
+        provider: String,
+        alias: String,
+    },
+    Rename {
+        provider: String,
+        from: String,
+        to: String,
+    },
+    Remove {
+        provider: String,
+        alias: String,
+    },
+    /// Make an account its provider's active one.
+    Use {
+        provider: String,
+        alias: String,
+    },
+    Enable {
+        provider: String,
+        alias: String,
+    },
+    Disable {
+        provider: String,
+        alias: String,
+    },
+    /// Clear an account's cooldown and failure count now.
+    Reset {
+        provider: String,
+        alias: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PriorityCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set the model used for a provider when balancing picks it.
+    Model {
+        provider: String,
+        model: String,
+    },
+    /// Move a provider up or down.
+    Move {
+        provider: String,
+        #[arg(value_parser = ["up", "down"])]
+        direction: String,
+    },
+    Enable {
+        provider: String,
+    },
+    Disable {
+        provider: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// All settings, or one.
+    Get {
+        key: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a setting (validated).
+    Set { key: String, value: String },
+}

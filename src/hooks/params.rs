@@ -1,0 +1,144 @@
+//! Typed parameters of every method, decoded at the edge.
+
+use std::collections::HashMap;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::actors::account_registry::ModelRef;
+use crate::model::Auth;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ProviderFilter {
+    #[serde(rename = "providerID", default)]
+    pub provider_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct AccountKey {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub alias: String,
+}
+
+#[derive(Deserialize)]
+pub struct SaveParams {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub alias: String,
+    pub auth: Auth,
+}
+
+#[derive(Deserialize)]
+pub struct RenameParams {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Deserialize)]
+pub struct DisableParams {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub alias: String,
+    pub disabled: bool,
+}
+
+#[derive(Deserialize)]
+pub struct PriorityModelParams {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "modelID")]
+    pub model_id: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct PriorityEnabledParams {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub enabled: bool,
+}
+
+#[derive(Deserialize)]
+pub struct PriorityMoveParams {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub direction: i32,
+}
+
+#[derive(Deserialize)]
+pub struct EnabledParams {
+    pub enabled: bool,
+}
+
+#[derive(Deserialize)]
+pub struct SettingParams {
+    pub key: String,
+    pub value: Value,
+}
+
+#[derive(Deserialize)]
+pub struct EventsParams {
+    #[serde(default)]
+    pub limit: Option<u32>,
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CommandParams {
+    pub text: String,
+}
+
+#[derive(Deserialize)]
+pub struct ChatMessageParams {
+    #[serde(rename = "sessionID")]
+    pub session_id: String,
+    #[serde(default)]
+    pub model: Option<ModelRef>,
+}
+
+#[derive(Deserialize)]
+pub struct ChatHeadersParams {
+    #[serde(rename = "sessionID")]
+    pub session_id: String,
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FetchBeginParams {
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    #[serde(default)]
+    pub header_names: Vec<String>,
+    #[serde(default)]
+    pub authorization: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct FetchResultParams {
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    #[serde(default = "one")]
+    pub attempt: u32,
+    pub status: u16,
+    #[serde(default)]
+    pub headers: HashMap<String, String>,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Deserialize)]
+pub struct AdvanceClockParams {
+    pub ms: i64,
+}

@@ -1,0 +1,165 @@
+//! The sidecar loop: read NDJSON requests, answer them concurrently, forward bus notices, and
+//! shut down cleanly (within a second) on end of input or `shutdown`.
+
+use std::time::Duration;
+
+use actix::prelude::*;
+use futures::future::join_all;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufRead, AsyncWrite};
+use tokio::sync::mpsc;
+use tokio::task::JoinSet;
+use tracing::Instrument;
+
+use super::dispatch::dispatch;
+use super::framing::{write_line, Frame, LineReader, MAX_LINE};
+use super::wire::*;
+use crate::actors::event_bus::{Notice, Subscribe};
+use crate::actors::Runtime;
+
+/// How long in-flight requests may still finish after input ends.
+const DRAIN: Duration = Duration::from_millis(600);
+/// How long the final store flush may take.
+const FLUSH: Duration = Duration::from_millis(300);
+
+/// Forwards bus notices to the host as notifications.
+struct Forwarder(mpsc::UnboundedSender<String>);
+
+impl Actor for Forwarder {
+    type Context = Context<Self>;
+}
+
+impl Handler<Notice> for Forwarder {
+    type Result = ();
+    fn handle(&mut self, notice: Notice, _: &mut Context<Self>) {
+        let msg = match notice {
+            Notice::Event(e) => notification("event", json!(e)),
+            Notice::Toast { message, variant } => {
+                notification("toast", json!({"message": message, "variant": variant}))
+            }
+            Notice::AuthSync { provider_id, auth } => {
+                notification("auth.sync", json!({"providerID": provider_id, "auth": auth}))
+            }
+        };
+        let _ = self.0.send(msg.to_string());
+    }
+}
+
+/// Answers one line: `None` when nothing is owed (notifications only). `shutdown` is set when
+/// the line asked for it.
+async fn handle_line(rt: Runtime, line: Vec<u8>, shutdown: &mut bool) -> Option<Value> {
+    let value: Value = match serde_json::from_slice(&line) {
+        Ok(v) => v,
+        Err(e) => {
+            let what = if std::str::from_utf8(&line).is_err() {
+                "the line is not UTF-8".to_string()
+            } else {
+                safe_serde_message(&e)
+            };
+            return Some(error_response(
+                Value::Null,
+                RpcError::new(PARSE_ERROR, format!("parse error: {what}")),
+            ));
+        }
+    };
+    match value {
+        Value::Array(items) if items.is_empty() => Some(error_response(
+            Value::Null,
+            RpcError::new(INVALID_REQUEST, "an empty batch is not a request"),
+        )),
+        Value::Array(items) => {
+            *shutdown |= items
+                .iter()
+                .any(|i| i.get("method").and_then(Value::as_str) == Some("shutdown"));
+            let answers = join_all(items.into_iter().map(|item| handle_one(rt.clone(), item))).await;
+            let answers: Vec<Value> = answers.into_iter().flatten().collect();
+            (!answers.is_empty()).then_some(Value::Array(answers))
+        }
+        single => {
+            *shutdown |= single.get("method").and_then(Value::as_str) == Some("shutdown");
+            handle_one(rt, single).await
+        }
+    }
+}
+
+async fn handle_one(rt: Runtime, value: Value) -> Option<Value> {
+    match decode(value) {
+        Incoming::Invalid(id, e) => Some(error_response(id.unwrap_or(Value::Null), e)),
+        Incoming::Request(req) => {
+            let span = tracing::debug_span!("request", method = %req.method.chars().take(64).collect::<String>());
+            let result = dispatch(&rt, &req.method, req.params).instrument(span).await;
+            if let Err(e) = &result {
+                tracing::debug!(code = e.code, message = %e.message, "request failed");
+            }
+            req.id.map(|id| response(id, result))
+        }
+    }
+}
+
+/// Serves the protocol on `reader`/`writer` until end of input or `shutdown`, then flushes the
+/// store. Run inside an actix system.
+pub async fn serve<R, W>(rt: Runtime, reader: R, mut writer: W) -> std::io::Result<()>
+where
+    R: AsyncBufRead + Unpin,
+    W: AsyncWrite + Unpin + 'static,
+{
+    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+    let writer_task = tokio::task::spawn_local(async move {
+        while let Some(line) = out_rx.recv().await {
+            if line.is_empty() {
+                break; // the end-of-output marker
+            }
+            if let Err(e) = write_line(&mut writer, &line).await {
+                tracing::warn!(error = %e, "cannot write to the host; stopping output");
+                break;
+            }
+        }
+    });
+    let forwarder = Forwarder(out_tx.clone()).start();
+    rt.bus.do_send(Subscribe(forwarder.clone().recipient()));
+
+    let mut lines = LineReader::new(reader, MAX_LINE);
+    let mut tasks = JoinSet::new();
+    let (stop_tx, mut stop_rx) = mpsc::unbounded_channel::<()>();
+    loop {
+        let frame = tokio::select! {
+            biased;
+            _ = stop_rx.recv() => break,
+            f = lines.next() => f,
+        };
+        match frame {
+            Ok(None) => break,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read from the host");
+                break;
+            }
+            Ok(Some(Frame::TooLong)) => {
+                let e = RpcError::new(INVALID_REQUEST, format!("line longer than {MAX_LINE} bytes"));
+                let _ = out_tx.send(error_response(Value::Null, e).to_string());
+            }
+            Ok(Some(Frame::Line(line))) if line.iter().all(u8::is_ascii_whitespace) => {}
+            Ok(Some(Frame::Line(line))) => {
+                let (rt, out, stop) = (rt.clone(), out_tx.clone(), stop_tx.clone());
+                tasks.spawn_local(async move {
+                    let mut shutdown = false;
+                    if let Some(answer) = handle_line(rt, line, &mut shutdown).await {
+                        let _ = out.send(answer.to_string());
+                    }
+                    if shutdown {
+                        let _ = stop.send(());
+                    }
+                });
+            }
+        }
+        while tasks.try_join_next().is_some() {}
+    }
+    let _ = tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} }).await;
+    tasks.abort_all();
+    if tokio::time::timeout(FLUSH, rt.flush()).await.is_err() {
+        tracing::warn!("the store flush did not finish in time");
+    }
+    let _ = out_tx.send(String::new());
+    let _ = tokio::time::timeout(Duration::from_millis(100), writer_task).await;
+    drop(forwarder);
+    Ok(())
+}

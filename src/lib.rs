@@ -1,0 +1,12 @@
+//! opencode-balancer: an embedded actor runtime that keeps opencode working across rate limits by
+//! saving every account, failing requests over to healthy ones and balancing providers.
+#![deny(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod actors;
+pub mod balancer;
+pub mod cli;
+pub mod clock;
+pub mod format;
+pub mod hooks;
+pub mod model;
+pub mod store;

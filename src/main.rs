@@ -1,0 +1,52 @@
+//! Entry point: parses the command line and runs the sidecar, a CLI command, the demo or the installer.
+
+use std::io::Write;
+
+use clap::Parser;
+use opencode_balancer::cli::{self, Cli, Command};
+use opencode_balancer::{actors::Runtime, clock, hooks, store};
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("OPENCODE_BALANCER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+fn serve(store_path: &std::path::Path) -> anyhow::Result<()> {
+    let sys = actix::System::new();
+    let path = store_path.to_path_buf();
+    sys.block_on(async move {
+        let rt = Runtime::start(&path, clock::from_env()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        tracing::info!(store = %path.display(), "sidecar ready");
+        let stdin = tokio::io::BufReader::with_capacity(64 * 1024, tokio::io::stdin());
+        hooks::server::serve(rt, stdin, tokio::io::stdout()).await?;
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
+fn main() {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    let store_path = cli.store.clone().unwrap_or_else(store::default_store_path);
+    let result = match cli.command {
+        Command::Serve => serve(&store_path),
+        command => cli::run(&store_path, clock::from_env(), command).map(|out| {
+            let mut stdout = std::io::stdout().lock();
+            let _ = stdout.write_all(out.as_bytes());
+        }),
+    };
+    if let Err(e) = result {
+        let _ = writeln!(std::io::stderr(), "error: {e:#}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,221 @@
+//! `Auth`: a credential exactly as opencode stores it in auth.json, plus identity and secret helpers.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+/// One credential, in the shapes of opencode's auth.json entries.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Auth {
+    /// An API key.
+    Api {
+        key: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<BTreeMap<String, String>>,
+    },
+    /// OAuth tokens (ChatGPT, Copilot, Claude plans).
+    Oauth {
+        refresh: String,
+        access: String,
+        expires: i64,
+        #[serde(rename = "accountId", default, skip_serializing_if = "Option::is_none")]
+        account_id: Option<String>,
+        #[serde(rename = "enterpriseUrl", default, skip_serializing_if = "Option::is_none")]
+        enterprise_url: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        metadata: Option<BTreeMap<String, String>>,
+    },
+    /// A well-known provider token.
+    Wellknown { key: String, token: String },
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Auth::{}([redacted])", self.auth_type())
+    }
+}
+
+impl Auth {
+    /// `api`, `oauth` or `wellknown`, as opencode names them.
+    pub fn auth_type(&self) -> &'static str {
+        match self {
+            Auth::Api { .. } => "api",
+            Auth::Oauth { .. } => "oauth",
+            Auth::Wellknown { .. } => "wellknown",
+        }
+    }
+
+    /// Parses the credential a user hands the CLI: an auth JSON object or a bare API key.
+    pub fn from_user_input(text: &str) -> Result<Auth, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("no credential given on standard input".into());
+        }
+        if text.starts_with('{') {
+            return serde_json::from_str(text).map_err(|e| {
+                format!(
+                    "the credential is not a valid auth object ({})",
+                    describe_json_error(&e)
+                )
+            });
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("a bare API key must be one word without spaces".into());
+        }
+        Ok(Auth::Api {
+            key: text.to_string(),
+            metadata: None,
+        })
+    }
+
+    /// The token a request carries as `Authorization: Bearer` or in an API-key header.
+    pub fn request_token(&self) -> &str {
+        match self {
+            Auth::Api { key, .. } => key,
+            Auth::Oauth { access, .. } => access,
+            Auth::Wellknown { token, .. } => token,
+        }
+    }
+
+    /// The OAuth account id, when this credential names one (ChatGPT's `ChatGPT-Account-Id`).
+    pub fn account_id(&self) -> Option<String> {
+        match self {
+            Auth::Oauth {
+                account_id: Some(id), ..
+            } => Some(id.clone()),
+            Auth::Oauth { access, .. } => jwt_chatgpt_account_id(access),
+            _ => None,
+        }
+    }
+
+    /// The identity two credentials share when they are the same account (the predecessor's rule):
+    /// api → the key; wellknown → key+token; oauth → accountId, else the ChatGPT account id in
+    /// the access token, else the refresh token. Never shown anywhere: it may be a secret.
+    pub fn identity(&self) -> String {
+        match self {
+            Auth::Api { key, .. } => format!("api:{key}"),
+            Auth::Wellknown { key, token } => format!("wellknown:{key}:{token}"),
+            Auth::Oauth { refresh, .. } => match self.account_id() {
+                Some(id) => format!("oauth-account:{id}"),
+                None => format!("oauth-refresh:{refresh}"),
+            },
+        }
+    }
+
+    /// Every secret value in this credential, for redaction.
+    pub fn secrets(&self) -> Vec<&str> {
+        match self {
+            Auth::Api { key, .. } => vec![key.as_str()],
+            Auth::Oauth { refresh, access, .. } => vec![refresh.as_str(), access.as_str()],
+            Auth::Wellknown { key, token } => vec![key.as_str(), token.as_str()],
+        }
+    }
+}
+
+/// A serde error without the offending input (which may hold a secret): only its position and kind.
+pub fn describe_json_error(e: &serde_json::Error) -> String {
+    let kind = match e.classify() {
+        serde_json::error::Category::Io => "read error",
+        serde_json::error::Category::Syntax => "invalid JSON",
+        serde_json::error::Category::Data => "wrong shape",
+        serde_json::error::Category::Eof => "unexpected end",
+    };
+    // serde's message names fields and expected types but can quote unknown variants; keep
+    // only the part before any backtick-quoted value.
+    let msg = e.to_string();
+    let safe = msg.split('`').next().unwrap_or("").trim().trim_end_matches(',');
+    format!("{kind}: {safe}")
+}
+
+fn jwt_chatgpt_account_id(token: &str) -> Option<String> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    claims
+        .get("https://api.openai.com/auth")?
+        .get("chatgpt_account_id")?
+        .as_str()
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_opencode_shape_and_round_trips() {
+        for text in [
+            r#"{"type":"api","key":"sk-fake"}"#,
+            r#"{"type":"api","key":"sk-fake","metadata":{"githubOrg":"acme"}}"#,
+            r#"{"type":"oauth","refresh":"r-fake","access":"a-fake","expires":1700000000000,"accountId":"acc-1"}"#,
+            r#"{"type":"oauth","refresh":"r-fake","access":"a-fake","expires":1,"enterpriseUrl":"https://ghe.example"}"#,
+            r#"{"type":"wellknown","key":"k-fake","token":"t-fake"}"#,
+        ] {
+            let auth: Auth = serde_json::from_str(text).unwrap();
+            assert_eq!(serde_json::to_string(&auth).unwrap(), text);
+        }
+    }
+
+    #[test]
+    fn bare_key_becomes_api_auth_and_bad_input_is_refused_without_echo() {
+        assert_eq!(
+            Auth::from_user_input(" sk-fake-123\n").unwrap(),
+            Auth::Api {
+                key: "sk-fake-123".into(),
+                metadata: None
+            }
+        );
+        let err = Auth::from_user_input(r#"{"type":"bogus","key":"sk-secret-value"}"#).unwrap_err();
+        assert!(!err.contains("sk-secret-value"), "{err}");
+        assert!(Auth::from_user_input("").is_err());
+        assert!(Auth::from_user_input("two words").is_err());
+    }
+
+    #[test]
+    fn identity_follows_the_predecessor_rules() {
+        let claims = serde_json::json!({"https://api.openai.com/auth": {"chatgpt_account_id": "acct-42"}});
+        let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        let jwt = format!("h.{payload}.s");
+        let a = Auth::Oauth {
+            refresh: "r1".into(),
+            access: jwt,
+            expires: 0,
+            account_id: None,
+            enterprise_url: None,
+            metadata: None,
+        };
+        assert_eq!(a.identity(), "oauth-account:acct-42");
+        let b = Auth::Oauth {
+            refresh: "r1".into(),
+            access: "opaque".into(),
+            expires: 0,
+            account_id: None,
+            enterprise_url: None,
+            metadata: None,
+        };
+        assert_eq!(b.identity(), "oauth-refresh:r1");
+        let c = Auth::Oauth {
+            refresh: "r2".into(),
+            access: "x".into(),
+            expires: 0,
+            account_id: Some("id-9".into()),
+            enterprise_url: None,
+            metadata: None,
+        };
+        assert_eq!(c.identity(), "oauth-account:id-9");
+    }
+
+    #[test]
+    fn debug_never_shows_a_secret() {
+        let a = Auth::Api {
+            key: "sk-very-secret".into(),
+            metadata: None,
+        };
+        assert!(!format!("{a:?}").contains("sk-very-secret"));
+    }
+}

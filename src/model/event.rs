@@ -1,0 +1,118 @@
+//! Event types published on the bus and stored in the events table.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::Millis;
+
+/// Every event type of PROTOCOL.md.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// A login seen in auth.json was kept as a pending connection (autoSave off).
+    PendingConnectionCaptured,
+    /// A new account was saved.
+    AccountSaved,
+    /// A saved account's credential was replaced.
+    AccountUpdated,
+    /// An account became its provider's active one.
+    AccountActivated,
+    AccountRenamed,
+    AccountRemoved,
+    AccountDisabled,
+    AccountEnabled,
+    UsageRefreshed,
+    UsageUnavailable,
+    /// A response put an account in cooldown (rate limit, quota or server error).
+    RateLimitDetected,
+    /// A request was sent again on another account.
+    FailoverPerformed,
+    /// No other healthy account was left for a request.
+    FailoverExhausted,
+    /// A response said the credential was refused (401).
+    AuthFailed,
+    BalancingChanged,
+    SettingsChanged,
+    PriorityChanged,
+    CooldownCleared,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::PendingConnectionCaptured => "pending_connection_captured",
+            EventKind::AccountSaved => "account_saved",
+            EventKind::AccountUpdated => "account_updated",
+            EventKind::AccountActivated => "account_activated",
+            EventKind::AccountRenamed => "account_renamed",
+            EventKind::AccountRemoved => "account_removed",
+            EventKind::AccountDisabled => "account_disabled",
+            EventKind::AccountEnabled => "account_enabled",
+            EventKind::UsageRefreshed => "usage_refreshed",
+            EventKind::UsageUnavailable => "usage_unavailable",
+            EventKind::RateLimitDetected => "rate_limit_detected",
+            EventKind::FailoverPerformed => "failover_performed",
+            EventKind::FailoverExhausted => "failover_exhausted",
+            EventKind::AuthFailed => "auth_failed",
+            EventKind::BalancingChanged => "balancing_changed",
+            EventKind::SettingsChanged => "settings_changed",
+            EventKind::PriorityChanged => "priority_changed",
+            EventKind::CooldownCleared => "cooldown_cleared",
+        }
+    }
+}
+
+/// An event about to be published. Built only from non-secret values.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewEvent {
+    pub kind: EventKind,
+    pub provider_id: Option<String>,
+    pub alias: Option<String>,
+    pub message: String,
+    pub metadata: BTreeMap<String, String>,
+}
+
+impl NewEvent {
+    pub fn new(kind: EventKind, message: impl Into<String>) -> Self {
+        NewEvent {
+            kind,
+            provider_id: None,
+            alias: None,
+            message: message.into(),
+            metadata: BTreeMap::new(),
+        }
+    }
+
+    pub fn account(mut self, provider_id: &str, alias: &str) -> Self {
+        self.provider_id = Some(provider_id.to_string());
+        self.alias = Some(alias.to_string());
+        self
+    }
+
+    pub fn provider(mut self, provider_id: &str) -> Self {
+        self.provider_id = Some(provider_id.to_string());
+        self
+    }
+
+    pub fn meta(mut self, key: &str, value: impl ToString) -> Self {
+        self.metadata.insert(key.to_string(), value.to_string());
+        self
+    }
+}
+
+/// An event as stored and sent to clients (PROTOCOL.md `Event`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoredEvent {
+    pub id: i64,
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(rename = "providerID", default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    pub message: String,
+    pub created_at: Millis,
+    pub metadata: BTreeMap<String, String>,
+}

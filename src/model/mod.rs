@@ -1,0 +1,143 @@
+//! Domain types shared by the store, the actors and the wire: accounts, priority, settings, events.
+
+mod auth;
+mod event;
+mod names;
+mod settings;
+
+pub use auth::{describe_json_error, Auth};
+pub use event::{EventKind, NewEvent, StoredEvent};
+pub use names::{normalize_alias, validate_provider};
+pub use settings::{Settings, SettingsError, Strategy};
+
+use serde::{Deserialize, Serialize};
+
+/// Unix milliseconds.
+pub type Millis = i64;
+
+/// A saved account with its credential and health, as the registry holds it in memory.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Account {
+    pub provider_id: String,
+    pub alias: String,
+    pub auth: Auth,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+    pub last_used_at: Option<Millis>,
+    pub cooldown_until: Option<Millis>,
+    pub cooldown_reason: Option<String>,
+    pub failures: u32,
+    pub disabled: bool,
+    pub auth_failed: bool,
+    pub usage: Option<UsageSnapshot>,
+}
+
+impl Account {
+    /// Usable for a request at `now`: enabled and not cooling down.
+    pub fn is_healthy(&self, now: Millis) -> bool {
+        !self.disabled && !self.cooling_down(now)
+    }
+
+    pub fn cooling_down(&self, now: Millis) -> bool {
+        self.cooldown_until.is_some_and(|until| until > now)
+    }
+
+    /// The client's view: no credential, cooldowns that have passed shown as none.
+    pub fn view(&self, active: bool, now: Millis) -> AccountView {
+        AccountView {
+            provider_id: self.provider_id.clone(),
+            alias: self.alias.clone(),
+            auth_type: self.auth.auth_type().to_string(),
+            active,
+            disabled: self.disabled,
+            cooling_down_until: self.cooldown_until.filter(|u| *u > now),
+            cooldown_reason: self
+                .cooldown_until
+                .filter(|u| *u > now)
+                .and(self.cooldown_reason.clone()),
+            auth_failed: self.auth_failed,
+            failures: self.failures,
+            last_used_at: self.last_used_at,
+            created_at: self.created_at,
+            usage: self.usage.clone(),
+        }
+    }
+}
+
+/// An account as shown to clients (PROTOCOL.md `AccountView`); never carries a secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountView {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub alias: String,
+    pub auth_type: String,
+    pub active: bool,
+    pub disabled: bool,
+    pub cooling_down_until: Option<Millis>,
+    /// Extension: why the account is cooling down (`rate_limit`, `quota`, `server_error`, `auth_failed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cooldown_reason: Option<String>,
+    /// Extension: the last request on this account was refused with 401.
+    #[serde(default)]
+    pub auth_failed: bool,
+    pub failures: u32,
+    pub last_used_at: Option<Millis>,
+    pub created_at: Millis,
+    pub usage: Option<UsageSnapshot>,
+}
+
+/// The latest usage snapshot of an account (PROTOCOL.md `UsageSnapshot`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageSnapshot {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub alias: String,
+    pub fetched_at: Millis,
+    pub confidence: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_at: Option<Millis>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub used_units: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remaining_units: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Vec<UsageWindow>>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageWindow {
+    pub name: String,
+    pub used_percent: f64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset_at: Option<Millis>,
+}
+
+/// One row of the provider priority matrix.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PriorityEntry {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub position: u32,
+    #[serde(rename = "modelID")]
+    pub model_id: Option<String>,
+    pub enabled: bool,
+}
+
+/// `{providerID, alias}` as the wire names an account.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct AccountRef {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub alias: String,
+}

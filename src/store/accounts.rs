@@ -1,0 +1,295 @@
+//! Account rows and each provider's active account: user mutations and batched runtime patches.
+
+use rusqlite::{params, OptionalExtension, Row, Transaction};
+
+use super::{Result, Store, StoreError};
+use crate::model::{Account, Auth, Millis};
+
+/// What a save did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SaveOutcome {
+    /// A new account (false: an existing one's credential was replaced).
+    pub created: bool,
+}
+
+/// High-rate bookkeeping from the hot path, written in batches. `None` leaves a field alone.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RuntimePatch {
+    pub provider_id: String,
+    pub alias: String,
+    pub last_used_at: Option<Millis>,
+    pub cooldown: Option<(Option<Millis>, Option<String>)>,
+    pub failures: Option<u32>,
+    pub auth_failed: Option<bool>,
+}
+
+/// A provider's active account changed by the hot path (failover).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivePatch {
+    pub provider_id: String,
+    pub alias: String,
+}
+
+const ACCOUNT_COLUMNS: &str = "provider_id, alias, auth_json, created_at, updated_at, last_used_at,
+     rate_limited_until, cooldown_reason, failures, disabled, auth_failed";
+
+impl Store {
+    /// Saves a new account or replaces an existing one's credential; either way it becomes the
+    /// provider's active account. A credential already saved under another alias is refused.
+    pub fn save_account(&mut self, provider: &str, alias: &str, auth: &Auth, now: Millis) -> Result<SaveOutcome> {
+        let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        let identity = auth.identity();
+        self.write(|tx| {
+            let twin: Option<String> = tx
+                .query_row(
+                    "SELECT alias FROM accounts WHERE provider_id = ?1 AND identity = ?2 AND alias != ?3",
+                    params![provider, identity, alias],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(existing) = twin {
+                return Err(StoreError::Exists { provider: provider.into(), alias: existing });
+            }
+            let updated = tx.execute(
+                "UPDATE accounts SET auth_json = ?3, auth_type = ?4, identity = ?5, updated_at = ?6,
+                     auth_failed = 0,
+                     rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
+                 WHERE provider_id = ?1 AND alias = ?2",
+                params![provider, alias, auth_json, auth.auth_type(), identity, now],
+            )?;
+            if updated == 0 {
+                tx.execute(
+                    "INSERT INTO accounts (provider_id, alias, auth_json, auth_type, identity, created_at, updated_at, failures, disabled, auth_failed)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0, 0, 0)",
+                    params![provider, alias, auth_json, auth.auth_type(), identity, now],
+                )?;
+            }
+            set_active(tx, provider, Some(alias))?;
+            ensure_priority(tx, provider)?;
+            Ok(SaveOutcome { created: updated == 0 })
+        })
+    }
+
+    pub fn rename_account(&mut self, provider: &str, from: &str, to: &str, now: Millis) -> Result<()> {
+        self.write(|tx| {
+            require(tx, provider, from)?;
+            if exists(tx, provider, to)? {
+                return Err(StoreError::Exists {
+                    provider: provider.into(),
+                    alias: to.into(),
+                });
+            }
+            tx.execute(
+                "UPDATE accounts SET alias = ?3, updated_at = ?4 WHERE provider_id = ?1 AND alias = ?2",
+                params![provider, from, to, now],
+            )?;
+            tx.execute(
+                "UPDATE usage_snapshots SET alias = ?3 WHERE provider_id = ?1 AND alias = ?2",
+                params![provider, from, to],
+            )?;
+            tx.execute(
+                "UPDATE provider_state SET active_alias = ?3 WHERE provider_id = ?1 AND active_alias = ?2",
+                params![provider, from, to],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Removes an account; when it was active, the provider's first remaining enabled account
+    /// (by alias) becomes active. `false` when there was no such account.
+    pub fn remove_account(&mut self, provider: &str, alias: &str) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "DELETE FROM accounts WHERE provider_id = ?1 AND alias = ?2",
+                params![provider, alias],
+            )?;
+            tx.execute(
+                "DELETE FROM usage_snapshots WHERE provider_id = ?1 AND alias = ?2",
+                params![provider, alias],
+            )?;
+            let active: Option<Option<String>> = tx
+                .query_row(
+                    "SELECT active_alias FROM provider_state WHERE provider_id = ?1",
+                    [provider],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if active.flatten().as_deref() == Some(alias) {
+                let next: Option<String> = tx
+                    .query_row(
+                        "SELECT alias FROM accounts WHERE provider_id = ?1 ORDER BY disabled, alias LIMIT 1",
+                        [provider],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                set_active(tx, provider, next.as_deref())?;
+            }
+            Ok(n > 0)
+        })
+    }
+
+    pub fn activate(&mut self, provider: &str, alias: &str) -> Result<()> {
+        self.write(|tx| {
+            require(tx, provider, alias)?;
+            set_active(tx, provider, Some(alias))
+        })
+    }
+
+    /// `true` when the flag changed.
+    pub fn set_disabled(&mut self, provider: &str, alias: &str, disabled: bool, now: Millis) -> Result<bool> {
+        self.write(|tx| {
+            require(tx, provider, alias)?;
+            let n = tx.execute(
+                "UPDATE accounts SET disabled = ?3, updated_at = ?4 WHERE provider_id = ?1 AND alias = ?2 AND disabled != ?3",
+                params![provider, alias, disabled, now],
+            )?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Clears a cooldown, the failure count and the auth-failed mark.
+    pub fn reset_cooldown(&mut self, provider: &str, alias: &str) -> Result<()> {
+        self.write(|tx| {
+            require(tx, provider, alias)?;
+            tx.execute(
+                "UPDATE accounts SET rate_limited_until = NULL, cooldown_reason = NULL, failures = 0, auth_failed = 0
+                 WHERE provider_id = ?1 AND alias = ?2",
+                params![provider, alias],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Writes hot-path bookkeeping in one transaction. Rows removed meanwhile are skipped.
+    pub fn apply_runtime(&mut self, patches: &[RuntimePatch], actives: &[ActivePatch]) -> Result<()> {
+        if patches.is_empty() && actives.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            for p in patches {
+                if let Some(t) = p.last_used_at {
+                    tx.execute(
+                        "UPDATE accounts SET last_used_at = MAX(COALESCE(last_used_at, 0), ?3) WHERE provider_id = ?1 AND alias = ?2",
+                        params![p.provider_id, p.alias, t],
+                    )?;
+                }
+                if let Some((until, reason)) = &p.cooldown {
+                    tx.execute(
+                        "UPDATE accounts SET rate_limited_until = ?3, cooldown_reason = ?4 WHERE provider_id = ?1 AND alias = ?2",
+                        params![p.provider_id, p.alias, until, reason],
+                    )?;
+                }
+                if let Some(f) = p.failures {
+                    tx.execute(
+                        "UPDATE accounts SET failures = ?3 WHERE provider_id = ?1 AND alias = ?2",
+                        params![p.provider_id, p.alias, f],
+                    )?;
+                }
+                if let Some(a) = p.auth_failed {
+                    tx.execute(
+                        "UPDATE accounts SET auth_failed = ?3 WHERE provider_id = ?1 AND alias = ?2",
+                        params![p.provider_id, p.alias, a],
+                    )?;
+                }
+            }
+            for a in actives {
+                if exists(tx, &a.provider_id, &a.alias)? {
+                    set_active(tx, &a.provider_id, Some(&a.alias))?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    pub(super) fn load_accounts(&self, provider: Option<&str>) -> Result<Vec<Account>> {
+        let sql = format!(
+            "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE (?1 IS NULL OR provider_id = ?1) ORDER BY provider_id, alias"
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map([provider], read_account)?;
+        let mut out = Vec::new();
+        for row in rows {
+            match row? {
+                Ok(acc) => out.push(acc),
+                Err((p, a)) => {
+                    tracing::warn!(provider = %p, alias = %a, "skipping an account whose stored credential does not parse")
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) fn load_active(&self, provider: Option<&str>) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT provider_id, active_alias FROM provider_state
+             WHERE active_alias IS NOT NULL AND (?1 IS NULL OR provider_id = ?1)",
+        )?;
+        let rows = stmt.query_map([provider], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+}
+
+type AccountRow = std::result::Result<Account, (String, String)>;
+
+fn read_account(r: &Row) -> rusqlite::Result<AccountRow> {
+    let provider_id: String = r.get(0)?;
+    let alias: String = r.get(1)?;
+    let auth_json: String = r.get(2)?;
+    let Ok(auth) = serde_json::from_str::<Auth>(&auth_json) else {
+        return Ok(Err((provider_id, alias)));
+    };
+    Ok(Ok(Account {
+        provider_id,
+        alias,
+        auth,
+        created_at: r.get(3)?,
+        updated_at: r.get(4)?,
+        last_used_at: r.get(5)?,
+        cooldown_until: r.get(6)?,
+        cooldown_reason: r.get(7)?,
+        failures: r.get::<_, Option<u32>>(8)?.unwrap_or(0),
+        disabled: r.get::<_, Option<bool>>(9)?.unwrap_or(false),
+        auth_failed: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
+        usage: None,
+    }))
+}
+
+fn exists(tx: &Transaction, provider: &str, alias: &str) -> Result<bool> {
+    Ok(tx
+        .query_row(
+            "SELECT 1 FROM accounts WHERE provider_id = ?1 AND alias = ?2",
+            params![provider, alias],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+fn require(tx: &Transaction, provider: &str, alias: &str) -> Result<()> {
+    if exists(tx, provider, alias)? {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound {
+            provider: provider.into(),
+            alias: alias.into(),
+        })
+    }
+}
+
+fn set_active(tx: &Transaction, provider: &str, alias: Option<&str>) -> Result<()> {
+    tx.execute(
+        "INSERT INTO provider_state (provider_id, active_alias) VALUES (?1, ?2)
+         ON CONFLICT (provider_id) DO UPDATE SET active_alias = excluded.active_alias",
+        params![provider, alias],
+    )?;
+    Ok(())
+}
+
+fn ensure_priority(tx: &Transaction, provider: &str) -> Result<()> {
+    tx.execute(
+        "INSERT OR IGNORE INTO provider_priority (provider_id, position, model_id, enabled)
+         SELECT ?1, COALESCE(MAX(position) + 1, 0), NULL, 1 FROM provider_priority",
+        [provider],
+    )?;
+    Ok(())
+}

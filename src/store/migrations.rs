@@ -1,0 +1,150 @@
+//! Append-only schema migrations, versioned in `PRAGMA user_version`.
+//!
+//! Version 1 is the predecessor's schema (opencode-balancer 0.2.x, reconstructed from its
+//! documented tables) created with `IF NOT EXISTS`, so a store it wrote is adopted in place with
+//! every row kept. Later versions only add. Never edit a released migration; append a new one.
+
+use rusqlite::{Connection, Transaction};
+
+type Migration = fn(&Transaction) -> rusqlite::Result<()>;
+
+const MIGRATIONS: &[Migration] = &[v1_predecessor_schema, v2_balancer_columns];
+
+/// The schema version this binary writes.
+pub const LATEST: i64 = MIGRATIONS.len() as i64;
+
+/// Applies every migration the database has not seen, each in its own transaction.
+pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > LATEST {
+        return Err(MigrationError::TooNew {
+            found: current,
+            supported: LATEST,
+        });
+    }
+    for (i, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        // Another process may have migrated while we waited for the write lock.
+        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if now > i as i64 {
+            tx.commit()?;
+            continue;
+        }
+        migration(&tx)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("the store has schema version {found}, newer than this binary supports ({supported}); upgrade opencode-balancer")]
+    TooNew { found: i64, supported: i64 },
+    #[error(transparent)]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+fn v1_predecessor_schema(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS accounts (
+            provider_id TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            auth_json TEXT NOT NULL,
+            auth_type TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            last_used_at INTEGER,
+            rate_limited_until INTEGER,
+            failures INTEGER NOT NULL DEFAULT 0,
+            disabled INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (provider_id, alias)
+        );
+        CREATE TABLE IF NOT EXISTS provider_state (
+            provider_id TEXT PRIMARY KEY,
+            active_alias TEXT,
+            selected_model TEXT
+        );
+        CREATE TABLE IF NOT EXISTS pending_connections (
+            id TEXT PRIMARY KEY,
+            provider_id TEXT NOT NULL,
+            auth_json TEXT NOT NULL,
+            auth_type TEXT NOT NULL,
+            source TEXT NOT NULL,
+            identity TEXT,
+            captured_at INTEGER NOT NULL,
+            status TEXT NOT NULL DEFAULT 'pending'
+        );
+        CREATE TABLE IF NOT EXISTS usage_snapshots (
+            provider_id TEXT NOT NULL,
+            alias TEXT NOT NULL,
+            fetched_at INTEGER NOT NULL,
+            payload_json TEXT
+        );
+        CREATE TABLE IF NOT EXISTS events (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            type TEXT NOT NULL,
+            provider_id TEXT,
+            alias TEXT,
+            message TEXT NOT NULL,
+            metadata_json TEXT,
+            created_at INTEGER NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS provider_priority (
+            provider_id TEXT PRIMARY KEY,
+            position INTEGER NOT NULL,
+            model_id TEXT,
+            enabled INTEGER NOT NULL DEFAULT 1
+        );
+        CREATE TABLE IF NOT EXISTS settings (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            balancing_enabled INTEGER NOT NULL DEFAULT 0,
+            selected_provider_id TEXT,
+            native_auth_suppressed_until INTEGER
+        );",
+    )
+}
+
+fn v2_balancer_columns(tx: &Transaction) -> rusqlite::Result<()> {
+    ensure_column(tx, "accounts", "cooldown_reason", "TEXT")?;
+    ensure_column(tx, "accounts", "auth_failed", "INTEGER NOT NULL DEFAULT 0")?;
+    ensure_column(tx, "accounts", "identity", "TEXT")?;
+    ensure_column(tx, "usage_snapshots", "snapshot_json", "TEXT")?;
+    ensure_column(tx, "events", "metadata_json", "TEXT")?;
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS balancer_settings (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS events_by_time ON events (created_at);
+        CREATE INDEX IF NOT EXISTS usage_by_account ON usage_snapshots (provider_id, alias, fetched_at);",
+    )?;
+    // Carry the predecessor's balancing switch over.
+    if has_column(tx, "settings", "balancing_enabled")? {
+        tx.execute(
+            "INSERT OR IGNORE INTO balancer_settings (key, value)
+             SELECT 'balancing', CASE WHEN balancing_enabled THEN 'true' ELSE 'false' END
+             FROM settings LIMIT 1",
+            [],
+        )?;
+    }
+    Ok(())
+}
+
+fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {
+    let mut stmt = tx.prepare(&format!("PRAGMA table_info({table})"))?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(1))?;
+    for name in names {
+        if name? == column {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+fn ensure_column(tx: &Transaction, table: &str, column: &str, decl: &str) -> rusqlite::Result<()> {
+    if !has_column(tx, table, column)? {
+        tx.execute_batch(&format!("ALTER TABLE {table} ADD COLUMN {column} {decl}"))?;
+    }
+    Ok(())
+}

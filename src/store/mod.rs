@@ -1,0 +1,171 @@
+//! The SQLite store: open (WAL, 0600, migrations), typed queries. Plain synchronous rusqlite;
+//! the runtime runs it on its own thread, never on the async executor.
+
+mod accounts;
+mod events;
+mod meta;
+pub mod migrations;
+mod paths;
+mod snapshot;
+
+use std::fs::{self, OpenOptions};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use accounts::{ActivePatch, RuntimePatch, SaveOutcome};
+pub use paths::{default_store_path, STORE_FILE};
+pub use snapshot::Snapshot;
+
+/// Errors at the store boundary. Messages never carry a credential.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {detail}")]
+    Open { path: PathBuf, detail: String },
+    #[error("the store at {path} is not a usable SQLite database ({detail}); it was left untouched")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("account {provider}/{alias} not found")]
+    NotFound { provider: String, alias: String },
+    #[error("account {provider}/{alias} already exists")]
+    Exists { provider: String, alias: String },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+}
+
+impl From<migrations::MigrationError> for StoreError {
+    fn from(e: migrations::MigrationError) -> Self {
+        match e {
+            migrations::MigrationError::Sqlite(e) => StoreError::Sqlite(e),
+            other => StoreError::Invalid(other.to_string()),
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// One connection to the store file.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating when missing) and migrates the store at `path`. A file that is not a
+    /// SQLite database is reported with its path and never written to.
+    pub fn open(path: &Path) -> Result<Store> {
+        let open_err = |detail: String| StoreError::Open {
+            path: path.to_path_buf(),
+            detail,
+        };
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            if !dir.exists() {
+                fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| open_err(e.to_string()))?;
+            }
+        }
+        if path.is_dir() {
+            return Err(open_err("it is a directory".into()));
+        }
+        // Create the file ourselves so SQLite's -wal/-shm files inherit 0600 from it.
+        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(open_err(e.to_string())),
+        }
+        if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(0o600)) {
+            tracing::warn!(path = %path.display(), error = %e, "could not make the store private");
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| open_err(e.to_string()))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure().map_err(|e| store.classify_open_error(e))?;
+        migrations::migrate(&mut store.conn).map_err(|e| match e {
+            migrations::MigrationError::Sqlite(e) => store.classify_open_error(e),
+            other => StoreError::Invalid(format!("{}: {other}", path.display())),
+        })?;
+        Ok(store)
+    }
+
+    /// A private in-memory store, for tests.
+    pub fn open_in_memory() -> Result<Store> {
+        let mut store = Store {
+            conn: Connection::open_in_memory()?,
+            path: PathBuf::from(":memory:"),
+        };
+        store.configure()?;
+        migrations::migrate(&mut store.conn)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn configure(&self) -> rusqlite::Result<()> {
+        self.conn.busy_timeout(Duration::from_secs(5))?;
+        // Reading the schema first makes a non-database file fail here, before any write.
+        self.conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
+        if self.path != Path::new(":memory:") {
+            self.conn.pragma_update(None, "journal_mode", "WAL")?;
+        }
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    fn classify_open_error(&self, e: rusqlite::Error) -> StoreError {
+        let detail = e.to_string();
+        let corrupt = matches!(
+            e.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt)
+        );
+        if corrupt {
+            StoreError::Corrupt {
+                path: self.path.clone(),
+                detail,
+            }
+        } else {
+            StoreError::Open {
+                path: self.path.clone(),
+                detail,
+            }
+        }
+    }
+
+    /// Changes whenever another connection commits; cheap (no disk read in WAL mode).
+    pub fn data_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA data_version", [], |r| r.get(0))?)
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
+    }
+
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+
+    /// Runs `f` in an immediate (write-locked) transaction.
+    fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests;
