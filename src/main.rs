@@ -4,6 +4,7 @@ use std::io::Write;
 
 use clap::Parser;
 use opencode_balancer::cli::{self, Cli, Command};
+use opencode_balancer::hooks::server::Backend;
 use opencode_balancer::{actors::Runtime, clock, hooks, store};
 
 fn init_logging(verbose: u8) {
@@ -22,16 +23,30 @@ fn init_logging(verbose: u8) {
         .init();
 }
 
+/// Runs the sidecar; on a clean end the process exits at once, because the runtime would
+/// otherwise wait for the thread blocked reading stdin.
 fn serve(store_path: &std::path::Path) -> anyhow::Result<()> {
     let sys = actix::System::new();
     let path = store_path.to_path_buf();
-    sys.block_on(async move {
-        let rt = Runtime::start(&path, clock::from_env()).map_err(|e| anyhow::anyhow!("{e}"))?;
-        tracing::info!(store = %path.display(), "sidecar ready");
+    let result = sys.block_on(async move {
+        let backend = match Runtime::start(&path, clock::from_env()) {
+            Ok(rt) => {
+                tracing::info!(store = %path.display(), "sidecar ready");
+                Backend::Live(rt)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "the store is unavailable; requests pass through untouched");
+                Backend::StoreUnavailable(e.to_string())
+            }
+        };
         let stdin = tokio::io::BufReader::with_capacity(64 * 1024, tokio::io::stdin());
-        hooks::server::serve(rt, stdin, tokio::io::stdout()).await?;
+        hooks::server::serve(backend, stdin, tokio::io::stdout()).await?;
         Ok::<_, anyhow::Error>(())
-    })
+    });
+    if result.is_ok() {
+        std::process::exit(0);
+    }
+    result
 }
 
 fn main() {

@@ -89,12 +89,20 @@ pub enum Mutate {
         key: String,
         value: serde_json::Value,
     },
+    SavePending {
+        id: String,
+        alias: String,
+    },
+    DismissPending {
+        id: String,
+    },
 }
 
 #[derive(Debug)]
 pub enum MutationReply {
     Account(Box<AccountView>),
     Removed(bool),
+    Dismissed(bool),
     Priority(Vec<PriorityEntry>),
     Settings(Settings),
 }
@@ -106,6 +114,8 @@ pub enum RegistryError {
     NotFound { provider: String, alias: String },
     #[error("account {provider}/{alias} already exists")]
     Exists { provider: String, alias: String },
+    #[error("pending connection {0} not found")]
+    PendingNotFound(String),
     #[error("{0}")]
     InvalidName(String),
     #[error("{0}")]
@@ -120,6 +130,7 @@ impl From<StoreError> for RegistryError {
             StoreError::NotFound { provider, alias } => RegistryError::NotFound { provider, alias },
             StoreError::Exists { provider, alias } => RegistryError::Exists { provider, alias },
             StoreError::Invalid(m) => RegistryError::InvalidName(m),
+            StoreError::PendingNotFound(id) => RegistryError::PendingNotFound(id),
             other => RegistryError::Store(other.to_string()),
         }
     }

@@ -268,6 +268,30 @@ impl AccountRegistry {
                     },
                 )
             }
+            Mutate::SavePending { id, alias: raw } => {
+                let a = alias(&raw)?;
+                let a2 = a.clone();
+                self.commit(
+                    None,
+                    move |s| s.save_pending(&id, &a2, now),
+                    move |this, (p, out)| {
+                        let kind = if out.created {
+                            EventKind::AccountSaved
+                        } else {
+                            EventKind::AccountUpdated
+                        };
+                        this.publish(
+                            NewEvent::new(kind, format!("{p}/{a} saved from a pending connection")).account(&p, &a),
+                        );
+                        this.account_reply(&p, &a)
+                    },
+                )
+            }
+            Mutate::DismissPending { id } => self.commit(
+                None,
+                move |s| s.dismiss_pending(&id),
+                |_, dismissed| Ok(MutationReply::Dismissed(dismissed)),
+            ),
             Mutate::Setting { key, value } => {
                 let mut next: Settings = self.state.settings.clone();
                 next.set(&key, &value)

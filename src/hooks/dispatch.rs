@@ -34,6 +34,7 @@ pub fn registry_error(e: RegistryError) -> RpcError {
         RegistryError::Exists { provider, alias } => {
             RpcError::new(ACCOUNT_EXISTS, message).with_data(json!({"providerID": provider, "alias": alias}))
         }
+        RegistryError::PendingNotFound(_) => RpcError::new(PENDING_NOT_FOUND, message),
         RegistryError::InvalidName(_) => RpcError::new(INVALID_NAME, message),
         RegistryError::InvalidValue(_) => RpcError::invalid_params(message),
         RegistryError::Store(_) => RpcError::new(STORE_UNAVAILABLE, message),
@@ -45,18 +46,26 @@ async fn mutate(rt: &Runtime, m: Mutate) -> Result<Value, RpcError> {
     Ok(match reply {
         MutationReply::Account(view) => json!(*view),
         MutationReply::Removed(removed) => json!({"removed": removed}),
+        MutationReply::Dismissed(dismissed) => json!({"dismissed": dismissed}),
         MutationReply::Priority(entries) => json!(entries),
         MutationReply::Settings(s) => s.to_json(),
     })
 }
 
+/// Answers for methods that need no store (used when the store cannot be opened).
+pub fn offline_answer(method: &str) -> Value {
+    match method {
+        "initialize" => {
+            json!({"server": {"name": SERVER_NAME, "version": VERSION}, "protocolVersion": PROTOCOL_VERSION})
+        }
+        _ => json!({}),
+    }
+}
+
 /// Answers one method call.
 pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value, RpcError> {
     match method {
-        "initialize" => {
-            Ok(json!({"server": {"name": SERVER_NAME, "version": VERSION}, "protocolVersion": PROTOCOL_VERSION}))
-        }
-        "shutdown" => Ok(json!({})),
+        "initialize" | "shutdown" => Ok(offline_answer(method)),
         "status" => {
             let s = rt.registry.send(GetStatus).await.map_err(internal)?;
             Ok(json!({
@@ -208,6 +217,29 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
                 },
             )
             .await
+        }
+        "pending.list" => {
+            let list = rt
+                .store
+                .run(|s| s.list_pending())
+                .await
+                .map_err(|e| RpcError::new(STORE_UNAVAILABLE, e.to_string()))?;
+            Ok(json!(list))
+        }
+        "pending.save" => {
+            let p: PendingSaveParams = parse(params)?;
+            mutate(
+                rt,
+                Mutate::SavePending {
+                    id: p.id,
+                    alias: p.alias,
+                },
+            )
+            .await
+        }
+        "pending.dismiss" => {
+            let p: PendingIdParams = parse(params)?;
+            mutate(rt, Mutate::DismissPending { id: p.id }).await
         }
         "usage.list" => {
             let list = rt

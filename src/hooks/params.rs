@@ -142,3 +142,14 @@ fn one() -> u32 {
 pub struct AdvanceClockParams {
     pub ms: i64,
 }
+
+#[derive(Deserialize)]
+pub struct PendingSaveParams {
+    pub id: String,
+    pub alias: String,
+}
+
+#[derive(Deserialize)]
+pub struct PendingIdParams {
+    pub id: String,
+}

@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
-use super::dispatch::dispatch;
+use super::dispatch::{dispatch, offline_answer};
 use super::framing::{write_line, Frame, LineReader, MAX_LINE};
 use super::wire::*;
 use crate::actors::event_bus::{Notice, Subscribe};
@@ -47,7 +47,7 @@ impl Handler<Notice> for Forwarder {
 
 /// Answers one line: `None` when nothing is owed (notifications only). `shutdown` is set when
 /// the line asked for it.
-async fn handle_line(rt: Runtime, line: Vec<u8>, shutdown: &mut bool) -> Option<Value> {
+async fn handle_line(rt: Backend, line: Vec<u8>, shutdown: &mut bool) -> Option<Value> {
     let value: Value = match serde_json::from_slice(&line) {
         Ok(v) => v,
         Err(e) => {
@@ -82,12 +82,12 @@ async fn handle_line(rt: Runtime, line: Vec<u8>, shutdown: &mut bool) -> Option<
     }
 }
 
-async fn handle_one(rt: Runtime, value: Value) -> Option<Value> {
+async fn handle_one(rt: Backend, value: Value) -> Option<Value> {
     match decode(value) {
         Incoming::Invalid(id, e) => Some(error_response(id.unwrap_or(Value::Null), e)),
         Incoming::Request(req) => {
             let span = tracing::debug_span!("request", method = %req.method.chars().take(64).collect::<String>());
-            let result = dispatch(&rt, &req.method, req.params).instrument(span).await;
+            let result = rt.dispatch(&req.method, req.params).instrument(span).await;
             if let Err(e) = &result {
                 tracing::debug!(code = e.code, message = %e.message, "request failed");
             }
@@ -96,9 +96,29 @@ async fn handle_one(rt: Runtime, value: Value) -> Option<Value> {
     }
 }
 
+/// What answers the methods: the live runtime, or — when the store could not be opened — a
+/// stand-in that keeps the host working (hooks pass through) and answers the rest with -32005.
+#[derive(Clone)]
+pub enum Backend {
+    Live(Runtime),
+    StoreUnavailable(String),
+}
+
+impl Backend {
+    async fn dispatch(&self, method: &str, params: Value) -> Result<Value, RpcError> {
+        match self {
+            Backend::Live(rt) => dispatch(rt, method, params).await,
+            Backend::StoreUnavailable(why) => match method {
+                "initialize" | "shutdown" | "chat.message" | "chat.headers" => Ok(offline_answer(method)),
+                _ => Err(RpcError::new(STORE_UNAVAILABLE, format!("store unavailable: {why}"))),
+            },
+        }
+    }
+}
+
 /// Serves the protocol on `reader`/`writer` until end of input or `shutdown`, then flushes the
 /// store. Run inside an actix system.
-pub async fn serve<R, W>(rt: Runtime, reader: R, mut writer: W) -> std::io::Result<()>
+pub async fn serve<R, W>(backend: Backend, reader: R, mut writer: W) -> std::io::Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + 'static,
@@ -116,7 +136,9 @@ where
         }
     });
     let forwarder = Forwarder(out_tx.clone()).start();
-    rt.bus.do_send(Subscribe(forwarder.clone().recipient()));
+    if let Backend::Live(rt) = &backend {
+        rt.bus.do_send(Subscribe(forwarder.clone().recipient()));
+    }
 
     let mut lines = LineReader::new(reader, MAX_LINE);
     let mut tasks = JoinSet::new();
@@ -139,7 +161,7 @@ where
             }
             Ok(Some(Frame::Line(line))) if line.iter().all(u8::is_ascii_whitespace) => {}
             Ok(Some(Frame::Line(line))) => {
-                let (rt, out, stop) = (rt.clone(), out_tx.clone(), stop_tx.clone());
+                let (rt, out, stop) = (backend.clone(), out_tx.clone(), stop_tx.clone());
                 tasks.spawn_local(async move {
                     let mut shutdown = false;
                     if let Some(answer) = handle_line(rt, line, &mut shutdown).await {
@@ -155,8 +177,10 @@ where
     }
     let _ = tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} }).await;
     tasks.abort_all();
-    if tokio::time::timeout(FLUSH, rt.flush()).await.is_err() {
-        tracing::warn!("the store flush did not finish in time");
+    if let Backend::Live(rt) = &backend {
+        if tokio::time::timeout(FLUSH, rt.flush()).await.is_err() {
+            tracing::warn!("the store flush did not finish in time");
+        }
     }
     let _ = out_tx.send(String::new());
     let _ = tokio::time::timeout(Duration::from_millis(100), writer_task).await;

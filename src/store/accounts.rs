@@ -37,37 +37,7 @@ impl Store {
     /// Saves a new account or replaces an existing one's credential; either way it becomes the
     /// provider's active account. A credential already saved under another alias is refused.
     pub fn save_account(&mut self, provider: &str, alias: &str, auth: &Auth, now: Millis) -> Result<SaveOutcome> {
-        let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let identity = auth.identity();
-        self.write(|tx| {
-            let twin: Option<String> = tx
-                .query_row(
-                    "SELECT alias FROM accounts WHERE provider_id = ?1 AND identity = ?2 AND alias != ?3",
-                    params![provider, identity, alias],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(existing) = twin {
-                return Err(StoreError::Exists { provider: provider.into(), alias: existing });
-            }
-            let updated = tx.execute(
-                "UPDATE accounts SET auth_json = ?3, auth_type = ?4, identity = ?5, updated_at = ?6,
-                     auth_failed = 0,
-                     rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
-                 WHERE provider_id = ?1 AND alias = ?2",
-                params![provider, alias, auth_json, auth.auth_type(), identity, now],
-            )?;
-            if updated == 0 {
-                tx.execute(
-                    "INSERT INTO accounts (provider_id, alias, auth_json, auth_type, identity, created_at, updated_at, failures, disabled, auth_failed)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0, 0, 0)",
-                    params![provider, alias, auth_json, auth.auth_type(), identity, now],
-                )?;
-            }
-            set_active(tx, provider, Some(alias))?;
-            ensure_priority(tx, provider)?;
-            Ok(SaveOutcome { created: updated == 0 })
-        })
+        self.write(|tx| save_account_tx(tx, provider, alias, auth, now))
     }
 
     pub fn rename_account(&mut self, provider: &str, from: &str, to: &str, now: Millis) -> Result<()> {
@@ -252,6 +222,47 @@ fn read_account(r: &Row) -> rusqlite::Result<AccountRow> {
         auth_failed: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
         usage: None,
     }))
+}
+
+/// Saves or updates an account inside a transaction; see [`Store::save_account`].
+pub(super) fn save_account_tx(
+    tx: &Transaction,
+    provider: &str,
+    alias: &str,
+    auth: &Auth,
+    now: Millis,
+) -> Result<SaveOutcome> {
+    let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let identity = auth.identity();
+    let twin: Option<String> = tx
+        .query_row(
+            "SELECT alias FROM accounts WHERE provider_id = ?1 AND identity = ?2 AND alias != ?3",
+            params![provider, identity, alias],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(existing) = twin {
+        return Err(StoreError::Exists {
+            provider: provider.into(),
+            alias: existing,
+        });
+    }
+    let updated = tx.execute(
+        "UPDATE accounts SET auth_json = ?3, auth_type = ?4, identity = ?5, updated_at = ?6, auth_failed = 0,
+             rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
+         WHERE provider_id = ?1 AND alias = ?2",
+        params![provider, alias, auth_json, auth.auth_type(), identity, now],
+    )?;
+    if updated == 0 {
+        tx.execute(
+            "INSERT INTO accounts (provider_id, alias, auth_json, auth_type, identity, created_at, updated_at, failures, disabled, auth_failed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0, 0, 0)",
+            params![provider, alias, auth_json, auth.auth_type(), identity, now],
+        )?;
+    }
+    set_active(tx, provider, Some(alias))?;
+    ensure_priority(tx, provider)?;
+    Ok(SaveOutcome { created: updated == 0 })
 }
 
 fn exists(tx: &Transaction, provider: &str, alias: &str) -> Result<bool> {

@@ -31,7 +31,7 @@ impl Store {
         self.write(|tx| {
             tx.execute(
                 "INSERT INTO provider_priority (provider_id, position, model_id, enabled)
-                 SELECT ?1, COALESCE(MAX(position) + 1, 0), ?2, 1 FROM provider_priority
+                 SELECT ?1, COALESCE(MAX(position) + 1, 0), ?2, 1 FROM provider_priority WHERE true
                  ON CONFLICT (provider_id) DO UPDATE SET model_id = excluded.model_id",
                 params![provider, model],
             )?;

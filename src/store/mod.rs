@@ -6,6 +6,7 @@ mod events;
 mod meta;
 pub mod migrations;
 mod paths;
+mod pending;
 mod snapshot;
 
 use std::fs::{self, OpenOptions};
@@ -17,6 +18,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use accounts::{ActivePatch, RuntimePatch, SaveOutcome};
 pub use paths::{default_store_path, STORE_FILE};
+pub use pending::PendingView;
 pub use snapshot::Snapshot;
 
 /// Errors at the store boundary. Messages never carry a credential.
@@ -30,6 +32,8 @@ pub enum StoreError {
     NotFound { provider: String, alias: String },
     #[error("account {provider}/{alias} already exists")]
     Exists { provider: String, alias: String },
+    #[error("pending connection {0} not found")]
+    PendingNotFound(String),
     #[error("{0}")]
     Invalid(String),
     #[error("store error: {0}")]

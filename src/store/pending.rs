@@ -1,0 +1,74 @@
+//! Pending connections: logins captured while autoSave is off, waiting to be saved or dismissed.
+
+use rusqlite::{params, OptionalExtension};
+use serde::Serialize;
+
+use super::accounts::{save_account_tx, SaveOutcome};
+use super::{Result, Store, StoreError};
+use crate::model::{Auth, Millis};
+
+/// A pending connection as clients see it (no credential).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingView {
+    pub id: String,
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub auth_type: String,
+    pub source: String,
+    pub captured_at: Millis,
+    pub status: String,
+}
+
+impl Store {
+    pub fn list_pending(&self) -> Result<Vec<PendingView>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, provider_id, auth_type, source, captured_at, status FROM pending_connections
+             WHERE status = 'pending' ORDER BY captured_at, id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(PendingView {
+                id: r.get(0)?,
+                provider_id: r.get(1)?,
+                auth_type: r.get(2)?,
+                source: r.get(3)?,
+                captured_at: r.get(4)?,
+                status: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Saves a pending connection as an account under `alias` and marks it saved.
+    pub fn save_pending(&mut self, id: &str, alias: &str, now: Millis) -> Result<(String, SaveOutcome)> {
+        self.write(|tx| {
+            let row: Option<(String, String)> = tx
+                .query_row(
+                    "SELECT provider_id, auth_json FROM pending_connections WHERE id = ?1 AND status = 'pending'",
+                    [id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let (provider, auth_json) = row.ok_or_else(|| StoreError::PendingNotFound(id.to_string()))?;
+            let auth: Auth = serde_json::from_str(&auth_json)
+                .map_err(|_| StoreError::Invalid(format!("pending connection {id} holds an unreadable credential")))?;
+            let outcome = save_account_tx(tx, &provider, alias, &auth, now)?;
+            tx.execute(
+                "UPDATE pending_connections SET status = 'saved' WHERE id = ?1",
+                params![id],
+            )?;
+            Ok((provider, outcome))
+        })
+    }
+
+    /// `true` when a pending connection was dismissed.
+    pub fn dismiss_pending(&mut self, id: &str) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE pending_connections SET status = 'dismissed' WHERE id = ?1 AND status = 'pending'",
+                [id],
+            )?;
+            Ok(n > 0)
+        })
+    }
+}

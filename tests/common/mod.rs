@@ -1,0 +1,260 @@
+//! Test harness: starts the real binary, speaks JSON-RPC to it over pipes, runs CLI commands.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_opencode-balancer");
+pub const WAIT: Duration = Duration::from_secs(10);
+/// A fixed start for the manual clock (2023-11-14T22:13:20Z).
+pub const T0: i64 = 1_700_000_000_000;
+
+pub struct Sidecar {
+    pub child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    /// Every stdout line seen, in order.
+    pub seen: Vec<String>,
+    /// Notifications not yet taken.
+    pub notifications: Vec<Value>,
+    next_id: u64,
+    pub stderr_path: PathBuf,
+}
+
+pub struct Options {
+    pub manual_clock: bool,
+    pub log: &'static str,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            manual_clock: true,
+            log: "trace",
+        }
+    }
+}
+
+impl Sidecar {
+    pub fn start(store: &Path) -> Sidecar {
+        Sidecar::start_with(store, Options::default())
+    }
+
+    pub fn start_with(store: &Path, opts: Options) -> Sidecar {
+        let stderr_path = store.with_extension(format!("stderr-{}.log", rand_suffix()));
+        let stderr = std::fs::File::create(&stderr_path).unwrap();
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--store").arg(store).arg("serve");
+        cmd.env("OPENCODE_BALANCER_LOG", opts.log);
+        cmd.env_remove("OPENCODE_BALANCER_TEST_CLOCK");
+        if opts.manual_clock {
+            cmd.env("OPENCODE_BALANCER_TEST_CLOCK", T0.to_string());
+        }
+        let mut child = cmd
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                match line {
+                    Ok(l) => {
+                        if tx.send(l).is_err() {
+                            break;
+                        }
+                    }
+                    Err(_) => break,
+                }
+            }
+        });
+        Sidecar {
+            stdin: child.stdin.take(),
+            child,
+            lines: rx,
+            seen: vec![],
+            notifications: vec![],
+            next_id: 0,
+            stderr_path,
+        }
+    }
+
+    /// Writes raw bytes (a line must end in `\n`).
+    pub fn send_raw(&mut self, bytes: &[u8]) {
+        let stdin = self.stdin.as_mut().expect("stdin open");
+        stdin.write_all(bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next stdout line that is not a notification (notifications are kept aside).
+    pub fn next_reply(&mut self) -> Value {
+        loop {
+            let line = self.next_line().expect("the sidecar answered");
+            let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {line}"));
+            if v.get("method").is_some() && v.get("id").is_none() {
+                self.notifications.push(v);
+                continue;
+            }
+            return v;
+        }
+    }
+
+    pub fn next_line(&mut self) -> Option<String> {
+        match self.lines.recv_timeout(WAIT) {
+            Ok(l) => {
+                self.seen.push(l.clone());
+                Some(l)
+            }
+            Err(RecvTimeoutError::Timeout) => panic!("no answer from the sidecar within {WAIT:?}"),
+            Err(RecvTimeoutError::Disconnected) => None,
+        }
+    }
+
+    /// Sends a request and returns its whole response object.
+    pub fn request(&mut self, method: &str, params: Value) -> Value {
+        self.next_id += 1;
+        let id = self.next_id;
+        let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
+        self.send_raw(format!("{msg}\n").as_bytes());
+        loop {
+            let reply = self.next_reply();
+            if reply["id"] == json!(id) {
+                return reply;
+            }
+            panic!("unexpected reply while waiting for {id}: {reply}");
+        }
+    }
+
+    /// The result of a call that must succeed.
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        let r = self.request(method, params.clone());
+        match r.get("result") {
+            Some(v) => v.clone(),
+            None => panic!("{method} {params} failed: {r}"),
+        }
+    }
+
+    /// The error of a call that must fail.
+    pub fn call_err(&mut self, method: &str, params: Value) -> Value {
+        let r = self.request(method, params.clone());
+        r.get("error")
+            .cloned()
+            .unwrap_or_else(|| panic!("{method} {params} should fail: {r}"))
+    }
+
+    /// Waits for a notification matching `pred`.
+    pub fn wait_notification(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(i) = self.notifications.iter().position(&pred) {
+                return self.notifications.remove(i);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "notification not seen; have {:?}",
+                self.notifications
+            );
+            let line = self.next_line().expect("sidecar alive");
+            let v: Value = serde_json::from_str(&line).unwrap();
+            self.notifications.push(v);
+        }
+    }
+
+    pub fn save_api(&mut self, provider: &str, alias: &str, key: &str) -> Value {
+        self.call(
+            "accounts.save",
+            json!({"providerID": provider, "alias": alias, "auth": {"type": "api", "key": key}}),
+        )
+    }
+
+    pub fn close_stdin(&mut self) {
+        self.stdin.take();
+    }
+
+    /// Closes stdin and waits for the exit; returns (status code, how long it took).
+    pub fn finish(mut self) -> (Option<i32>, Duration, Vec<String>, String) {
+        self.close_stdin();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if start.elapsed() > WAIT {
+                let _ = self.child.kill();
+                panic!("the sidecar did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let took = start.elapsed();
+        while let Ok(l) = self.lines.recv_timeout(Duration::from_millis(200)) {
+            self.seen.push(l);
+        }
+        let stderr = std::fs::read_to_string(&self.stderr_path).unwrap_or_default();
+        (status.code(), took, self.seen.clone(), stderr)
+    }
+}
+
+impl Drop for Sidecar {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst) * 1000 + std::process::id() as u64
+}
+
+/// Runs the CLI on a store with optional stdin.
+pub fn cli(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(BIN)
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("OPENCODE_BALANCER_TEST_CLOCK", T0.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(text) = stdin {
+        child.stdin.as_mut().unwrap().write_all(text.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+/// CLI output that must succeed, as text.
+pub fn cli_ok(store: &Path, args: &[&str], stdin: Option<&str>) -> String {
+    let out = cli(store, args, stdin);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+pub fn temp_store() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("balancer.sqlite");
+    (dir, path)
+}
+
+/// Polls `f` until it returns true (for state another process writes), up to 5 s.
+pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !f() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -1,0 +1,312 @@
+//! The sidecar protocol through the real binary over pipes: lifecycle, every error code,
+//! batches, line limits, shutdown timing, stdout purity, and management methods.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn code(err: &Value) -> i64 {
+    err["code"].as_i64().unwrap()
+}
+
+#[test]
+fn initialize_answers_name_version_and_protocol_version() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    let r = s.call("initialize", json!({"client": {"name": "test", "version": "1"}}));
+    assert_eq!(r["server"]["name"], "opencode-balancer");
+    assert_eq!(r["protocolVersion"], 1);
+    let status = s.call("status", json!({}));
+    assert_eq!(status["accounts"], 0);
+    assert_eq!(status["storePath"], store.display().to_string());
+}
+
+#[test]
+fn every_protocol_error_code_is_returned_and_the_sidecar_keeps_serving() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+
+    s.send_raw(b"{not json\n");
+    let r = s.next_reply();
+    assert_eq!((code(&r["error"]), &r["id"]), (-32700, &Value::Null));
+
+    s.send_raw(b"{\"jsonrpc\":\"1.0\",\"id\":7,\"method\":\"status\"}\n");
+    let r = s.next_reply();
+    assert_eq!((code(&r["error"]), &r["id"]), (-32600, &json!(7)));
+
+    assert_eq!(code(&s.call_err("no.such.method", json!({}))), -32601);
+    let e = s.call_err("accounts.save", json!({"providerID": "p", "alias": "a"}));
+    assert_eq!(code(&e), -32602);
+    assert!(e["message"].as_str().unwrap().contains("auth"), "names the field: {e}");
+
+    let e = s.call_err("accounts.activate", json!({"providerID": "p", "alias": "ghost"}));
+    assert_eq!(code(&e), -32001);
+    assert_eq!(e["data"], json!({"providerID": "p", "alias": "ghost"}));
+
+    s.save_api("p", "a", "sk-test-one-FAKE");
+    let e = s.call_err(
+        "accounts.save",
+        json!({"providerID": "p", "alias": "b", "auth": {"type": "api", "key": "sk-test-one-FAKE"}}),
+    );
+    assert_eq!((code(&e), &e["data"]["alias"]), (-32002, &json!("a")));
+
+    assert_eq!(
+        code(&s.call_err(
+            "accounts.save",
+            json!({"providerID": "p", "alias": "!!!", "auth": {"type": "api", "key": "k"}})
+        )),
+        -32003
+    );
+    assert_eq!(
+        code(&s.call_err(
+            "accounts.save",
+            json!({"providerID": "bad id", "alias": "x", "auth": {"type": "api", "key": "k"}})
+        )),
+        -32003
+    );
+    assert_eq!(
+        code(&s.call_err("pending.save", json!({"id": "nope", "alias": "x"}))),
+        -32004
+    );
+    assert_eq!(
+        code(&s.call_err(
+            "fetch.begin",
+            json!({"requestID": "nope", "url": "http://x", "method": "POST", "headerNames": []})
+        )),
+        -32006
+    );
+
+    // Still serving, and nothing was changed by the failures.
+    let list = s.call("accounts.list", json!({}));
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn an_unusable_store_answers_minus_32005_while_hooks_pass_through() {
+    let (dir, store) = temp_store();
+    std::fs::write(&store, b"garbage, not sqlite".repeat(300)).unwrap();
+    let mut s = Sidecar::start(&store);
+    let e = s.call_err("accounts.list", json!({}));
+    assert_eq!(code(&e), -32005);
+    assert!(
+        e["message"].as_str().unwrap().contains(&store.display().to_string()),
+        "{e}"
+    );
+    assert_eq!(
+        s.call(
+            "chat.headers",
+            json!({"sessionID": "s", "providerID": "p", "modelID": "m"})
+        ),
+        json!({})
+    );
+    assert_eq!(
+        std::fs::read(&store).unwrap(),
+        b"garbage, not sqlite".repeat(300),
+        "left untouched"
+    );
+    drop(dir);
+}
+
+#[test]
+fn a_batch_is_answered_as_one_array_without_notifications() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.send_raw(
+        concat!(
+            r#"[{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}},"#,
+            r#"{"jsonrpc":"2.0","method":"status"},"#,
+            r#"{"jsonrpc":"2.0","id":2,"method":"nope"},"#,
+            r#"42]"#,
+            "\n"
+        )
+        .as_bytes(),
+    );
+    let r = s.next_reply();
+    let arr = r.as_array().expect("a batch answer is an array");
+    assert_eq!(arr.len(), 3, "{r}");
+    assert_eq!(arr[0]["id"], 1);
+    assert_eq!(code(&arr[1]["error"]), -32601);
+    assert_eq!(code(&arr[2]["error"]), -32600);
+    s.send_raw(b"[]\n");
+    assert_eq!(code(&s.next_reply()["error"]), -32600);
+}
+
+#[test]
+fn a_line_over_one_mebibyte_is_refused_and_the_next_line_is_served() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    let mut big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"status","params":{{"pad":"{}"}}}}"#,
+        "x".repeat(1024 * 1024)
+    );
+    big.push('\n');
+    s.send_raw(big.as_bytes());
+    let r = s.next_reply();
+    assert_eq!((code(&r["error"]), &r["id"]), (-32600, &Value::Null));
+    assert_eq!(s.call("status", json!({}))["accounts"], 0);
+}
+
+#[test]
+fn requests_are_answered_concurrently_and_by_id() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    let mut lines = String::new();
+    for i in 0..50 {
+        lines.push_str(&format!(r#"{{"jsonrpc":"2.0","id":{i},"method":"status"}}"#));
+        lines.push('\n');
+    }
+    s.send_raw(lines.as_bytes());
+    let mut ids: Vec<i64> = (0..50).map(|_| s.next_reply()["id"].as_i64().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, (0..50).collect::<Vec<_>>());
+}
+
+#[test]
+fn eof_exits_zero_within_a_second_with_only_protocol_on_stdout() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "a", "sk-test-eof-FAKE");
+    s.send_raw(b"garbage\n");
+    let (code, took, stdout, _) = s.finish();
+    assert_eq!(code, Some(0));
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    for line in stdout {
+        let v: Value = serde_json::from_str(&line).unwrap_or_else(|_| panic!("not protocol: {line}"));
+        assert_eq!(v["jsonrpc"], "2.0", "{line}");
+    }
+}
+
+#[test]
+fn shutdown_answers_then_exits_and_what_was_acknowledged_is_stored() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "a", "sk-test-shutdown-FAKE");
+    assert_eq!(s.call("shutdown", json!({})), json!({}));
+    let start = std::time::Instant::now();
+    let status = s.child.wait().unwrap();
+    assert!(status.success());
+    assert!(start.elapsed() < Duration::from_secs(1));
+    let out = cli_ok(&store, &["accounts", "list", "--json"], None);
+    assert!(out.contains("\"alias\": \"a\""), "{out}");
+    let events = cli_ok(&store, &["events", "--json"], None);
+    assert!(events.contains("account_saved"), "events flushed before exit: {events}");
+}
+
+#[test]
+fn management_methods_round_trip() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("openai", "Work Account", "sk-test-w-FAKE");
+    s.save_api("openai", "home", "sk-test-h-FAKE");
+    s.save_api("anthropic", "max", "sk-test-m-FAKE");
+    let list = s.call("accounts.list", json!({"providerID": "openai"}));
+    let aliases: Vec<_> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alias"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(aliases, ["home", "work-account"]);
+    assert_eq!(list[0]["active"], true, "the last saved is active");
+
+    let v = s.call(
+        "accounts.rename",
+        json!({"providerID": "openai", "from": "work-account", "to": "job"}),
+    );
+    assert_eq!(v["alias"], "job");
+    let v = s.call("accounts.activate", json!({"providerID": "openai", "alias": "job"}));
+    assert_eq!(v["active"], true);
+    let v = s.call(
+        "accounts.setDisabled",
+        json!({"providerID": "openai", "alias": "home", "disabled": true}),
+    );
+    assert_eq!(v["disabled"], true);
+    assert_eq!(
+        s.call("accounts.remove", json!({"providerID": "openai", "alias": "home"})),
+        json!({"removed": true})
+    );
+    assert_eq!(
+        s.call("accounts.remove", json!({"providerID": "openai", "alias": "home"})),
+        json!({"removed": false})
+    );
+
+    let p = s.call("priority.list", json!({}));
+    assert_eq!(p.as_array().unwrap().len(), 2);
+    let p = s.call(
+        "priority.setModel",
+        json!({"providerID": "anthropic", "modelID": "claude-sonnet"}),
+    );
+    assert_eq!(p[1]["modelID"], "claude-sonnet");
+    let p = s.call("priority.move", json!({"providerID": "anthropic", "direction": -1}));
+    assert_eq!(p[0]["providerID"], "anthropic");
+    let p = s.call("priority.setEnabled", json!({"providerID": "openai", "enabled": false}));
+    assert_eq!(p[1]["enabled"], false);
+    assert_eq!(
+        code(&s.call_err("priority.move", json!({"providerID": "openai", "direction": 3}))),
+        -32602
+    );
+
+    assert_eq!(s.call("balancing.get", json!({})), json!({"enabled": false}));
+    assert_eq!(
+        s.call("balancing.set", json!({"enabled": true})),
+        json!({"enabled": true})
+    );
+    let st = s.call("settings.set", json!({"key": "maxAttempts", "value": 5}));
+    assert_eq!(
+        (st["maxAttempts"].clone(), st["balancing"].clone()),
+        (json!(5), json!(true))
+    );
+    let e = s.call_err("settings.set", json!({"key": "maxAttempts", "value": 0}));
+    assert_eq!(code(&e), -32602);
+    assert!(e["message"].as_str().unwrap().contains("maxAttempts"));
+    assert_eq!(
+        code(&s.call_err("settings.set", json!({"key": "colour", "value": 1}))),
+        -32602
+    );
+    assert_eq!(s.call("settings.get", json!({}))["maxAttempts"], 5);
+
+    let events = s.call("events.list", json!({"limit": 100}));
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    for k in [
+        "account_saved",
+        "account_renamed",
+        "account_activated",
+        "account_disabled",
+        "account_removed",
+        "priority_changed",
+        "balancing_changed",
+        "settings_changed",
+    ] {
+        assert!(kinds.contains(&k), "missing {k} in {kinds:?}");
+    }
+    let only = s.call("events.list", json!({"type": "account_saved"}));
+    assert_eq!(only.as_array().unwrap().len(), 3);
+    let text = s.call("command.run", json!({"text": "list"}))["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(text.contains("job") && text.contains("max"), "{text}");
+    let help = s.call("command.run", json!({"text": "frobnicate"}))["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(help.contains("unknown command"), "{help}");
+}
+
+#[test]
+fn events_are_pushed_to_the_host_as_notifications_after_they_are_stored() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "a", "sk-test-n-FAKE");
+    let n = s.wait_notification(|v| v["method"] == "event" && v["params"]["type"] == "account_saved");
+    assert_eq!(n["params"]["alias"], "a");
+    assert!(n["params"]["id"].as_i64().is_some());
+}
