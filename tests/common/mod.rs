@@ -123,13 +123,9 @@ impl Sidecar {
         let id = self.next_id;
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         self.send_raw(format!("{msg}\n").as_bytes());
-        loop {
-            let reply = self.next_reply();
-            if reply["id"] == json!(id) {
-                return reply;
-            }
-            panic!("unexpected reply while waiting for {id}: {reply}");
-        }
+        let reply = self.next_reply();
+        assert_eq!(reply["id"], json!(id), "unexpected reply while waiting for {id}: {reply}");
+        reply
     }
 
     /// The result of a call that must succeed.
