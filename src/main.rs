@@ -55,6 +55,9 @@ fn main() {
     let store_path = cli.store.clone().unwrap_or_else(store::default_store_path);
     let result = match cli.command {
         Command::Serve => serve(&store_path),
+        Command::Demo => opencode_balancer::demo::run().map(|out| {
+            let _ = std::io::stdout().lock().write_all(out.as_bytes());
+        }),
         command => cli::run(&store_path, clock::from_env(), command).map(|out| {
             let mut stdout = std::io::stdout().lock();
             let _ = stdout.write_all(out.as_bytes());

@@ -124,7 +124,11 @@ impl Sidecar {
         let msg = json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params});
         self.send_raw(format!("{msg}\n").as_bytes());
         let reply = self.next_reply();
-        assert_eq!(reply["id"], json!(id), "unexpected reply while waiting for {id}: {reply}");
+        assert_eq!(
+            reply["id"],
+            json!(id),
+            "unexpected reply while waiting for {id}: {reply}"
+        );
         reply
     }
 
