@@ -133,6 +133,19 @@ impl AccountRegistry {
         }
     }
 
+    /// Starts a background sync unless one is running.
+    fn start_sync(&mut self, ctx: &mut Context<Self>) {
+        if self.syncing {
+            return;
+        }
+        self.syncing = true;
+        let job = self.sync_job();
+        ctx.spawn(job.into_actor(self).map(|result, this, _| {
+            this.syncing = false;
+            this.after_sync(result);
+        }));
+    }
+
     /// A future that catches up with the store, then runs `answer` on the fresh memory.
     pub(super) fn fresh<R: 'static>(
         &mut self,
@@ -182,17 +195,7 @@ impl Actor for AccountRegistry {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(SYNC_INTERVAL, |this, ctx| {
-            if this.syncing {
-                return;
-            }
-            this.syncing = true;
-            let job = this.sync_job();
-            ctx.spawn(job.into_actor(this).map(|result, this, _| {
-                this.syncing = false;
-                this.after_sync(result);
-            }));
-        });
+        ctx.run_interval(SYNC_INTERVAL, |this, ctx| this.start_sync(ctx));
     }
 }
 
@@ -289,7 +292,16 @@ impl Handler<ChooseModel> for AccountRegistry {
 
 impl Handler<RecordOutcome> for AccountRegistry {
     type Result = Option<OutcomeInfo>;
-    fn handle(&mut self, msg: RecordOutcome, _: &mut Context<Self>) -> Option<OutcomeInfo> {
-        super::registry_outcome::record(self, msg)
+    /// A cooldown is written at once (not at the next tick) so that other processes sharing the
+    /// store stop using the account as soon as possible.
+    fn handle(&mut self, msg: RecordOutcome, ctx: &mut Context<Self>) -> Option<OutcomeInfo> {
+        let info = super::registry_outcome::record(self, msg)?;
+        if !matches!(
+            info.verdict,
+            crate::balancer::classify::Verdict::Success | crate::balancer::classify::Verdict::Return
+        ) {
+            self.start_sync(ctx);
+        }
+        Some(info)
     }
 }
