@@ -9,6 +9,7 @@ pub mod clock;
 pub mod demo;
 pub mod format;
 pub mod hooks;
+pub mod install;
 pub mod mock_provider;
 pub mod model;
 pub mod rpc_client;

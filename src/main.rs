@@ -49,12 +49,23 @@ fn serve(store_path: &std::path::Path) -> anyhow::Result<()> {
     result
 }
 
+fn install(args: &cli::InstallArgs, remove: bool) -> anyhow::Result<()> {
+    let binary = std::env::current_exe()?;
+    let binary = binary.canonicalize().unwrap_or(binary);
+    let paths = opencode_balancer::install::Paths::from_env();
+    let out = opencode_balancer::install::run(&paths, &binary, args.config, args.dry_run, remove)?;
+    let _ = std::io::stdout().lock().write_all(out.as_bytes());
+    Ok(())
+}
+
 fn main() {
     let cli = Cli::parse();
     init_logging(cli.verbose);
     let store_path = cli.store.clone().unwrap_or_else(store::default_store_path);
     let result = match cli.command {
         Command::Serve => serve(&store_path),
+        Command::Install(a) => install(&a, false),
+        Command::Uninstall(a) => install(&a, true),
         Command::Demo => opencode_balancer::demo::run().map(|out| {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
         }),

@@ -1,0 +1,1080 @@
+// opencode-balancer: the opencode plugin.
+//
+// A thin bridge. It starts the `opencode-balancer serve` sidecar (one per
+// opencode process), speaks NDJSON JSON-RPC 2.0 with it over stdio (the
+// contract is docs/protocol.md), forwards opencode's hooks to it, and patches
+// `globalThis.fetch` so a provider request marked by the `chat.headers` hook
+// goes out as the account the sidecar picks and is re-sent as another account
+// when the sidecar answers `retry` (a 429 on one key, then the next key).
+//
+// Plain ESM, no build step, no runtime dependencies: node/bun built-ins only.
+// It never breaks opencode: when the binary is missing, crashes, hangs or
+// answers garbage, requests pass through untouched, one warning is shown per
+// outage, and the sidecar is restarted with backoff.
+//
+// Options (opencode.json: ["file:///…/index.js", { …options }]) and the
+// environment variables that override the defaults:
+//   binary              OPENCODE_BALANCER_BIN                 path of the binary
+//   store                                                     --store PATH for the sidecar
+//   timeoutMs           OPENCODE_BALANCER_TIMEOUT_MS          hot-path call timeout (1500)
+//   commandTimeoutMs    OPENCODE_BALANCER_COMMAND_TIMEOUT_MS  /balancer and tool timeout (15000)
+//   restartDelayMs      OPENCODE_BALANCER_RESTART_MS          first restart delay (1000), doubling
+//   startGraceMs        OPENCODE_BALANCER_START_GRACE_MS      time a new sidecar has to answer initialize (5000)
+//   maxRestartDelayMs   OPENCODE_BALANCER_RESTART_MAX_MS      restart delay cap (30000)
+//   warnIntervalMs      OPENCODE_BALANCER_WARN_INTERVAL_MS    least time between two warnings (60000)
+//   debug               OPENCODE_BALANCER_DEBUG=1             sidecar stderr and plugin notes to stderr
+//   disabled            OPENCODE_BALANCER_DISABLE=1           load without doing anything
+// The binary is found in this order: option `binary`, OPENCODE_BALANCER_BIN
+// (both taken as given: a wrong path means "no sidecar", never a silent
+// fallback), the path `opencode-balancer install` wrote below, then
+// `opencode-balancer` on PATH, then ../target/release/opencode-balancer next
+// to this file (a checkout). The first existing one of the last three wins.
+
+import { spawn } from "node:child_process";
+import { accessSync, constants as fsConstants, statSync } from "node:fs";
+import { delimiter, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const INSTALLED_BINARY = null; // replaced by opencode-balancer install
+
+const PLUGIN_ID = "opencode-balancer";
+const PLUGIN_VERSION = "0.3.0";
+const BINARY_NAME = "opencode-balancer";
+/** The request header `chat.headers` sets and the fetch patch consumes. */
+const MARKER = "x-opencode-balancer-request";
+const COMMAND = "balancer";
+const TOOL = "balancer_command";
+/** First bytes of a non-2xx body reported to fetch.result. */
+const BODY_PEEK_BYTES = 4096;
+/** The sidecar enforces maxAttempts (≤ 10); this only stops a runaway loop. */
+const HARD_MAX_ATTEMPTS = 10;
+/** A sidecar that lived this long restarts with the first delay again. */
+const STABLE_AFTER_MS = 10_000;
+/** Consecutive unanswered calls after which the sidecar is killed and restarted. */
+const HUNG_AFTER_TIMEOUTS = 2;
+/** A stdout line longer than this (no newline yet) is a protocol violation. */
+const MAX_LINE_CHARS = 16 * 1024 * 1024;
+const RUNTIME_KEY = Symbol.for("opencode-balancer.plugin.runtime");
+
+// ---------------------------------------------------------------------------
+// small helpers
+
+function isObject(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function isStringRecord(v) {
+  return isObject(v) && Object.values(v).every((x) => typeof x === "string");
+}
+
+function envFlag(name) {
+  const v = process.env[name];
+  return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
+}
+
+function numberSetting(option, envName, fallback) {
+  for (const raw of [option, process.env[envName]]) {
+    if (raw === undefined || raw === null || raw === "") continue;
+    const n = Number(raw);
+    if (Number.isFinite(n) && n >= 0) return n;
+  }
+  return fallback;
+}
+
+function errorText(e) {
+  if (e instanceof Error) return e.message;
+  return String(e);
+}
+
+function isExecutableFile(path) {
+  try {
+    if (!statSync(path).isFile()) return false;
+    if (process.platform !== "win32") accessSync(path, fsConstants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function findOnPath(name) {
+  const dirs = (process.env.PATH || "").split(delimiter).filter(Boolean);
+  const names = process.platform === "win32" ? [name + ".exe", name + ".cmd", name] : [name];
+  for (const dir of dirs) {
+    for (const n of names) {
+      const candidate = join(dir, n);
+      if (isExecutableFile(candidate)) return candidate;
+    }
+  }
+  return null;
+}
+
+function checkoutBinary() {
+  try {
+    return fileURLToPath(new URL(`../target/release/${BINARY_NAME}`, import.meta.url));
+  } catch {
+    return null;
+  }
+}
+
+/** Where the sidecar binary is, and which rule found it. */
+function resolveBinary(options) {
+  if (typeof options.binary === "string" && options.binary !== "") {
+    return { path: options.binary, source: "the plugin option `binary`" };
+  }
+  const fromEnv = process.env.OPENCODE_BALANCER_BIN;
+  if (fromEnv) return { path: fromEnv, source: "OPENCODE_BALANCER_BIN" };
+  if (typeof INSTALLED_BINARY === "string" && INSTALLED_BINARY && isExecutableFile(INSTALLED_BINARY)) {
+    return { path: INSTALLED_BINARY, source: "opencode-balancer install" };
+  }
+  const onPath = findOnPath(BINARY_NAME);
+  if (onPath) return { path: onPath, source: "PATH" };
+  const checkout = checkoutBinary();
+  if (checkout && isExecutableFile(checkout)) return { path: checkout, source: "the checkout" };
+  return { path: null, source: null };
+}
+
+/** A promise that settles with `promise` or rejects after `ms`. */
+function withTimeout(promise, ms, what) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+class SidecarUnavailable extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "SidecarUnavailable";
+  }
+}
+
+class SidecarTimeout extends Error {
+  constructor(message) {
+    super(message);
+    this.name = "SidecarTimeout";
+  }
+}
+
+/** A JSON-RPC error answer: the sidecar is alive and said no. */
+class SidecarError extends Error {
+  constructor(error) {
+    super(typeof error?.message === "string" ? error.message : "sidecar error");
+    this.name = "SidecarError";
+    this.code = error?.code;
+    this.data = error?.data;
+  }
+}
+
+/** Thrown from command.execute.before to stop the prompt once /balancer answered. */
+class BalancerCommandHandled extends Error {
+  constructor(text, output) {
+    super(`/balancer ${text}`.trim() + " was answered by opencode-balancer (no prompt sent):\n" + output);
+    this.name = "BalancerCommandHandled";
+  }
+}
+
+// ---------------------------------------------------------------------------
+// the sidecar process and its JSON-RPC connection
+
+class Sidecar {
+  /**
+   * @param settings {resolve, args, restartDelayMs, maxRestartDelayMs, debug}
+   * @param events {notification(method, params), failure(reason), answered()}
+   */
+  constructor(settings, events) {
+    this.settings = settings;
+    this.events = events;
+    this.current = null; // {child, startedAt, buffer, dead, bin}
+    this.pending = new Map(); // id → {resolve, reject, timer, gen, method}
+    this.nextId = 1;
+    this.delay = settings.restartDelayMs;
+    this.nextStartAt = 0;
+    this.restartTimer = null;
+    this.closed = false;
+    this.timeouts = 0;
+    this.onStart = null;
+    this.lastReason = "not started yet";
+    this.stderrTail = [];
+    this.starts = 0;
+  }
+
+  get running() {
+    return this.current !== null;
+  }
+
+  start() {
+    if (this.closed || this.current) return;
+    if (this.restartTimer) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+    }
+    const bin = this.settings.resolve();
+    if (!bin.path) {
+      this.startFailed(
+        `the ${BINARY_NAME} binary was not found (run \`${BINARY_NAME} install\` or set OPENCODE_BALANCER_BIN)`,
+      );
+      return;
+    }
+    if (!isExecutableFile(bin.path)) {
+      this.startFailed(`the ${BINARY_NAME} binary from ${bin.source} is missing or not executable: ${bin.path}`);
+      return;
+    }
+    let child;
+    try {
+      child = spawn(bin.path, [...this.settings.args, "serve"], {
+        stdio: ["pipe", "pipe", "pipe"],
+        env: process.env,
+        windowsHide: true,
+      });
+    } catch (e) {
+      this.startFailed(`could not start ${bin.path}: ${errorText(e)}`);
+      return;
+    }
+    this.starts += 1;
+    this.timeouts = 0;
+    const gen = { child, startedAt: Date.now(), buffer: "", dead: false, ready: false, bin: bin.path };
+    this.current = gen;
+    this.stderrTail = [];
+    const exitReason = (code, signal) =>
+      signal ? `the sidecar was stopped by ${signal}` : `the sidecar exited with code ${code}`;
+    child.on("error", (e) => this.onExit(gen, `could not run ${bin.path}: ${errorText(e)}`));
+    // 'close' comes once stdout is drained, so answers written just before the
+    // exit still count; 'exit' (plus a moment) covers a stdout held open elsewhere.
+    child.on("close", (code, signal) => this.onExit(gen, exitReason(code, signal)));
+    child.on("exit", (code, signal) => {
+      const timer = setTimeout(() => this.onExit(gen, exitReason(code, signal)), 200);
+      timer.unref?.();
+    });
+    for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.on?.("error", () => {});
+    child.stdout?.setEncoding?.("utf8");
+    child.stdout?.on("data", (chunk) => this.onData(gen, String(chunk)));
+    child.stderr?.setEncoding?.("utf8");
+    child.stderr?.on("data", (chunk) => this.onStderr(String(chunk)));
+    // The sidecar must never keep opencode (or a test runner) alive on its own.
+    child.unref?.();
+    for (const stream of [child.stdin, child.stdout, child.stderr]) stream?.unref?.();
+    this.debug(`started ${bin.path} (found via ${bin.source}), pid ${child.pid}`);
+    try {
+      this.onStart?.();
+    } catch {
+      // the health check is best effort
+    }
+  }
+
+  debug(message) {
+    if (this.settings.debug) process.stderr.write(`[${PLUGIN_ID}] ${message}\n`);
+  }
+
+  onStderr(chunk) {
+    if (this.settings.debug) process.stderr.write(chunk);
+    const lines = chunk.split("\n").filter((l) => l.trim() !== "");
+    this.stderrTail.push(...lines);
+    if (this.stderrTail.length > 20) this.stderrTail.splice(0, this.stderrTail.length - 20);
+  }
+
+  onData(gen, chunk) {
+    if (gen.dead) return;
+    gen.buffer += chunk;
+    let nl;
+    while ((nl = gen.buffer.indexOf("\n")) >= 0) {
+      const line = gen.buffer.slice(0, nl).trim();
+      gen.buffer = gen.buffer.slice(nl + 1);
+      if (line !== "") this.onLine(gen, line);
+      if (gen.dead) return;
+    }
+    if (gen.buffer.length > MAX_LINE_CHARS) this.violation(gen, "an over-long line on stdout");
+  }
+
+  onLine(gen, line) {
+    let msg;
+    try {
+      msg = JSON.parse(line);
+    } catch {
+      this.violation(gen, "output that is not JSON on stdout");
+      return;
+    }
+    const messages = Array.isArray(msg) ? msg : [msg];
+    for (const m of messages) {
+      if (!isObject(m)) {
+        this.violation(gen, "a JSON value that is not a JSON-RPC message");
+        return;
+      }
+      gen.ready = true;
+      const hasId = m.id !== undefined && m.id !== null;
+      if (typeof m.method === "string") {
+        if (hasId) {
+          // The protocol has no sidecar → host requests; answer politely.
+          this.write(gen, { jsonrpc: "2.0", id: m.id, error: { code: -32601, message: "method not found" } });
+        } else {
+          this.events.notification(m.method, m.params);
+        }
+      } else if (hasId && ("result" in m || "error" in m)) {
+        this.settle(m);
+      } else if (m.id === null && isObject(m.error)) {
+        // An error about a line the sidecar could not read: nothing waits for it.
+        this.debug(`sidecar error without id: ${m.error.message}`);
+      } else {
+        this.violation(gen, "a JSON value that is not a JSON-RPC message");
+        return;
+      }
+    }
+  }
+
+  settle(m) {
+    const p = this.pending.get(m.id);
+    if (!p) return; // answered after its timeout: dropped
+    this.pending.delete(m.id);
+    clearTimeout(p.timer);
+    this.timeouts = 0;
+    if (isObject(m.error)) p.reject(new SidecarError(m.error));
+    else p.resolve(m.result);
+  }
+
+  /** The sidecar broke the protocol: kill it; onExit rejects the calls and restarts it. */
+  violation(gen, what) {
+    if (gen.dead) return;
+    const reason = `the sidecar wrote ${what}`;
+    this.kill(gen);
+    this.onExit(gen, reason);
+  }
+
+  kill(gen) {
+    try {
+      gen.child.kill("SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+
+  write(gen, message) {
+    try {
+      if (!gen.child.stdin || gen.child.stdin.destroyed || gen.child.stdin.writableEnded) return false;
+      gen.child.stdin.write(JSON.stringify(message) + "\n");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  call(method, params, timeoutMs) {
+    if (this.closed) return Promise.reject(new SidecarUnavailable("the plugin is shutting down"));
+    if (!this.current && Date.now() >= this.nextStartAt) this.start();
+    const gen = this.current;
+    if (!gen) return Promise.reject(new SidecarUnavailable(this.lastReason));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (!this.pending.delete(id)) return;
+        const reason = `the sidecar did not answer ${method} within ${timeoutMs} ms`;
+        reject(new SidecarTimeout(reason));
+        // A sidecar still starting (nothing heard from it yet, inside the start
+        // grace) is slow, not broken: the call passes through without a warning.
+        // Its `initialize` (timed by the grace) is what decides it is hung.
+        const starting = !gen.ready && Date.now() - gen.startedAt < this.settings.startGraceMs;
+        if (starting && method !== "initialize") return;
+        this.timeouts += 1;
+        this.events.failure(reason);
+        if ((this.timeouts >= HUNG_AFTER_TIMEOUTS || method === "initialize") && this.current === gen) {
+          this.kill(gen);
+          this.onExit(gen, `${reason} (restarting it)`);
+        }
+      }, timeoutMs);
+      this.pending.set(id, { resolve, reject, timer, gen, method });
+      const message = { jsonrpc: "2.0", id, method };
+      if (params !== undefined) message.params = params;
+      if (!this.write(gen, message)) {
+        this.pending.delete(id);
+        clearTimeout(timer);
+        reject(new SidecarUnavailable("could not write to the sidecar"));
+      }
+    });
+  }
+
+  rejectPending(gen, reason) {
+    for (const [id, p] of this.pending) {
+      if (gen && p.gen !== gen) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.reject(new SidecarUnavailable(reason));
+    }
+  }
+
+  onExit(gen, reason) {
+    if (gen.dead) return;
+    gen.dead = true;
+    if (this.current === gen) this.current = null;
+    const last = this.stderrTail[this.stderrTail.length - 1];
+    const tail = last ? ` (its last log line: ${last.length > 200 ? last.slice(0, 200) + "…" : last})` : "";
+    this.lastReason = reason;
+    this.rejectPending(gen, reason);
+    if (this.closed) return;
+    if (Date.now() - gen.startedAt >= STABLE_AFTER_MS) this.delay = this.settings.restartDelayMs;
+    this.scheduleRestart();
+    this.events.failure(reason + tail);
+  }
+
+  startFailed(reason) {
+    this.lastReason = reason;
+    this.scheduleRestart();
+    this.events.failure(reason);
+  }
+
+  scheduleRestart() {
+    if (this.closed) return;
+    const delay = this.delay;
+    this.delay = Math.min(Math.max(this.delay * 2, 1), this.settings.maxRestartDelayMs);
+    this.nextStartAt = Date.now() + delay;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = null;
+      this.start();
+    }, delay);
+    this.restartTimer.unref?.();
+    this.debug(`restarting the sidecar in ${delay} ms`);
+  }
+
+  /** Close stdin (EOF: the sidecar flushes and exits), kill it if it lingers. */
+  async shutdown(graceMs = 2000) {
+    this.closed = true;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    const gen = this.current;
+    this.rejectPending(null, "the plugin is shutting down");
+    if (!gen) return;
+    this.current = null;
+    const exited = new Promise((resolve) => {
+      if (gen.child.exitCode !== null || gen.child.signalCode !== null) resolve();
+      else gen.child.once("exit", () => resolve());
+    });
+    try {
+      gen.child.stdin?.end();
+    } catch {
+      // gone already
+    }
+    let timer;
+    const late = new Promise((resolve) => {
+      timer = setTimeout(() => resolve("late"), graceMs);
+    });
+    const how = await Promise.race([exited, late]);
+    clearTimeout(timer);
+    if (how === "late") this.kill(gen);
+    gen.dead = true;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// request bodies and headers
+
+function findMarker(input, init) {
+  const headers = init && init.headers !== undefined && init.headers !== null ? init.headers : isRequest(input) ? input.headers : null;
+  if (!headers) return null;
+  if (typeof headers.get === "function" && typeof headers.has === "function") {
+    return headers.get(MARKER);
+  }
+  if (Array.isArray(headers)) {
+    for (const pair of headers) {
+      if (Array.isArray(pair) && String(pair[0]).toLowerCase() === MARKER) return String(pair[1]);
+    }
+    return null;
+  }
+  if (typeof headers === "object") {
+    for (const key of Object.keys(headers)) {
+      if (key.toLowerCase() === MARKER) return headers[key] == null ? null : String(headers[key]);
+    }
+  }
+  return null;
+}
+
+function isRequest(v) {
+  if (typeof Request !== "undefined" && v instanceof Request) return true;
+  return isObject(v) && typeof v.url === "string" && isObject(v.headers) && typeof v.clone === "function" && typeof v.arrayBuffer === "function";
+}
+
+function isStreamBody(body) {
+  if (!body || typeof body !== "object") return false;
+  if (typeof ReadableStream !== "undefined" && body instanceof ReadableStream) return true;
+  return typeof body[Symbol.asyncIterator] === "function" && typeof body.arrayBuffer !== "function";
+}
+
+/** Own fetch options that must survive a re-send (Bun's `timeout`, `proxy`, `tls`, …). */
+const STANDARD_INIT_KEYS = new Set(["method", "headers", "body", "signal", "duplex", "window"]);
+const EXTRA_REQUEST_KEYS = ["timeout", "proxy", "tls", "verbose", "decompress", "unix", "dispatcher"];
+
+/**
+ * Reads everything the request is made of, once, so it can be sent again:
+ * the body of every kind (string, bytes, Blob, URLSearchParams, FormData,
+ * streams, a Request's body) becomes bytes, with the content-type fetch
+ * would have derived for it.
+ */
+async function prepareRequest(input, init) {
+  let requestInit = init;
+  if (init && isStreamBody(init.body) && init.duplex === undefined) requestInit = { ...init, duplex: "half" };
+  const request = new Request(input, requestInit);
+  const headers = new Headers(request.headers);
+  headers.delete(MARKER);
+  let body;
+  if (request.method !== "GET" && request.method !== "HEAD" && request.body !== null) {
+    body = new Uint8Array(await request.arrayBuffer());
+  }
+  const extra = {};
+  if (isRequest(input)) {
+    for (const key of EXTRA_REQUEST_KEYS) {
+      if (input[key] !== undefined) extra[key] = input[key];
+    }
+  }
+  if (isObject(init)) {
+    for (const key of Object.keys(init)) {
+      if (!STANDARD_INIT_KEYS.has(key)) extra[key] = init[key];
+    }
+  }
+  const signal = init?.signal ?? (isRequest(input) ? input.signal : undefined) ?? undefined;
+  return { url: request.url, method: request.method, headers, body, signal, redirect: request.redirect, extra };
+}
+
+function initFor(prepared, headers) {
+  const init = { ...prepared.extra, method: prepared.method, headers, redirect: prepared.redirect };
+  if (prepared.body !== undefined) init.body = prepared.body;
+  if (prepared.signal) init.signal = prepared.signal;
+  return init;
+}
+
+/** Send the caller's request minus the marker header, as untouched as possible. */
+function withoutMarker(input, init) {
+  try {
+    if (init && init.headers !== undefined && init.headers !== null) {
+      const headers = new Headers(init.headers);
+      headers.delete(MARKER);
+      return [input, { ...init, headers }];
+    }
+    if (isRequest(input) && input.headers.has(MARKER)) {
+      const headers = new Headers(input.headers);
+      headers.delete(MARKER);
+      return [new Request(input, { headers }), init];
+    }
+  } catch {
+    // fall through: send as it came
+  }
+  return [input, init];
+}
+
+function applySetHeaders(headers, set) {
+  const next = new Headers(headers);
+  for (const [name, value] of Object.entries(set)) {
+    if (typeof value === "string" && name.toLowerCase() !== MARKER) next.set(name, value);
+  }
+  return next;
+}
+
+function wantedResponseHeader(name) {
+  return (
+    name.startsWith("retry-after") ||
+    name.includes("ratelimit") ||
+    name.includes("rate-limit") ||
+    name.startsWith("x-codex-") ||
+    name === "x-should-retry" ||
+    name === "content-type"
+  );
+}
+
+function reportHeaders(headers) {
+  const out = {};
+  headers.forEach((value, name) => {
+    const key = name.toLowerCase();
+    if (wantedResponseHeader(key)) out[key] = value;
+  });
+  return out;
+}
+
+/** The first BODY_PEEK_BYTES of a response's body, read from a clone. */
+async function peekBody(response, timeoutMs) {
+  let clone;
+  try {
+    clone = response.clone();
+  } catch {
+    return undefined;
+  }
+  const reader = clone.body?.getReader?.();
+  if (!reader) return "";
+  const chunks = [];
+  let total = 0;
+  let timer;
+  const deadline = new Promise((resolve) => {
+    timer = setTimeout(() => resolve(null), timeoutMs);
+  });
+  try {
+    while (total < BODY_PEEK_BYTES) {
+      const r = await Promise.race([reader.read(), deadline]);
+      if (!r || r.done) break;
+      const value = r.value instanceof Uint8Array ? r.value : new Uint8Array(r.value);
+      chunks.push(value);
+      total += value.byteLength;
+    }
+  } catch {
+    // a broken body: report what was read
+  } finally {
+    clearTimeout(timer);
+    reader.cancel().catch(() => {});
+  }
+  const bytes = new Uint8Array(Math.min(total, BODY_PEEK_BYTES));
+  let offset = 0;
+  for (const c of chunks) {
+    if (offset >= bytes.length) break;
+    const part = c.subarray(0, bytes.length - offset);
+    bytes.set(part, offset);
+    offset += part.length;
+  }
+  // stream:true keeps a multi-byte character cut at the limit out of the text.
+  return new TextDecoder("utf-8").decode(bytes, { stream: true });
+}
+
+async function discard(response) {
+  try {
+    await response.body?.cancel();
+  } catch {
+    // nothing to free
+  }
+}
+
+// ---------------------------------------------------------------------------
+// answers from the sidecar, checked before use
+
+const VALID = {
+  initialize: (r) => isObject(r),
+  "chat.message": (r) =>
+    isObject(r) &&
+    (r.model === undefined ||
+      r.model === null ||
+      (isObject(r.model) && typeof r.model.providerID === "string" && typeof r.model.modelID === "string")),
+  "chat.headers": (r) =>
+    isObject(r) &&
+    (r.requestID === undefined || r.requestID === null || typeof r.requestID === "string") &&
+    (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth)),
+  "fetch.begin": (r) => isObject(r) && (r.passthrough === true || isStringRecord(r.setHeaders)),
+  "fetch.result": (r) =>
+    isObject(r) &&
+    (r.action === "return" ||
+      (r.action === "retry" &&
+        isStringRecord(r.setHeaders) &&
+        (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth)))),
+  "command.run": (r) => isObject(r) && typeof r.output === "string",
+};
+
+function validSyncAuth(s) {
+  return isObject(s) && typeof s.providerID === "string" && s.providerID !== "" && isObject(s.auth) && typeof s.auth.type === "string";
+}
+
+// ---------------------------------------------------------------------------
+// the process-wide runtime: one sidecar and one fetch patch per process
+
+class Runtime {
+  constructor(settings) {
+    this.settings = settings;
+    this.refs = 0;
+    this.clients = [];
+    this.closed = false;
+    this.outage = false;
+    this.lastWarnAt = -Infinity;
+    this.originalFetch = null;
+    this.patchedFetch = null;
+    this.sidecar = new Sidecar(
+      {
+        resolve: () => resolveBinary(settings.options),
+        args: settings.args,
+        restartDelayMs: settings.restartDelayMs,
+        maxRestartDelayMs: settings.maxRestartDelayMs,
+        startGraceMs: settings.startGraceMs,
+        debug: settings.debug,
+      },
+      {
+        notification: (method, params) => this.onNotification(method, params),
+        failure: (reason) => this.failure(reason),
+      },
+    );
+  }
+
+  get client() {
+    return this.clients[this.clients.length - 1] ?? null;
+  }
+
+  begin() {
+    this.installFetch();
+    this.sidecar.onStart = () => this.initialize();
+    this.sidecar.start();
+  }
+
+  /** Sent to every new sidecar; its answer (or silence) is the health check. */
+  initialize() {
+    this.call("initialize", { client: { name: PLUGIN_ID, version: PLUGIN_VERSION } }, this.settings.startGraceMs)
+      .then((r) => {
+        if (r && r.protocolVersion !== undefined && r.protocolVersion !== 1) {
+          this.note(`the sidecar speaks protocol ${r.protocolVersion}; this plugin speaks 1`);
+        }
+      })
+      .catch(() => {});
+  }
+
+  note(message) {
+    if (this.settings.debug) process.stderr.write(`[${PLUGIN_ID}] ${message}\n`);
+  }
+
+  /** One warning per outage (and at most one per warnIntervalMs), never one per request. */
+  failure(reason) {
+    if (this.closed) return;
+    this.note(`sidecar problem: ${reason}`);
+    if (this.outage) return;
+    this.outage = true;
+    const now = Date.now();
+    if (now - this.lastWarnAt < this.settings.warnIntervalMs) return;
+    this.lastWarnAt = now;
+    const message = `opencode-balancer is unavailable: ${reason}. Requests go to the provider unchanged until it is back.`;
+    try {
+      console.error(`[${PLUGIN_ID}] ${message}`);
+    } catch {
+      // no console: the toast still tells
+    }
+    this.toast(message, "warning", 8000);
+  }
+
+  /** A call to the sidecar with a checked answer; rejects on any problem. */
+  async call(method, params, timeoutMs = this.settings.timeoutMs) {
+    const result = await this.sidecar.call(method, params, timeoutMs);
+    const valid = VALID[method];
+    if (valid && !valid(result)) {
+      this.failure(`the sidecar gave an unexpected answer to ${method}`);
+      throw new SidecarError({ message: `unexpected answer to ${method}` });
+    }
+    this.outage = false;
+    return result;
+  }
+
+  onNotification(method, params) {
+    try {
+      if (method === "toast" && isObject(params) && typeof params.message === "string") {
+        const variant = ["info", "success", "warning", "error"].includes(params.variant) ? params.variant : "info";
+        this.toast(params.message, variant, typeof params.duration === "number" ? params.duration : 5000);
+      } else if (method === "auth.sync" && validSyncAuth(params)) {
+        this.syncAuth(params).catch(() => {});
+      } else if (method === "event") {
+        this.note(`event ${isObject(params) ? params.type : "?"}`);
+      }
+    } catch {
+      // a notification never breaks anything
+    }
+  }
+
+  toast(message, variant, duration) {
+    const client = this.client;
+    if (!client?.tui?.showToast) return;
+    withTimeout(
+      Promise.resolve().then(() => client.tui.showToast({ body: { title: "opencode-balancer", message, variant, duration } })),
+      5000,
+      "showToast",
+    ).catch(() => {}); // headless runs have no TUI: ignored quietly
+  }
+
+  /** Writes a credential as opencode's own auth for the provider; never throws. */
+  async syncAuth(sync) {
+    const client = this.client;
+    if (!client?.auth?.set) return false;
+    try {
+      const r = await withTimeout(
+        Promise.resolve().then(() => client.auth.set({ path: { id: sync.providerID }, body: sync.auth })),
+        3000,
+        "auth.set",
+      );
+      return !(isObject(r) && r.error);
+    } catch {
+      return false;
+    }
+  }
+
+  async runCommand(text) {
+    try {
+      const r = await this.call("command.run", { text }, this.settings.commandTimeoutMs);
+      return r.output;
+    } catch (e) {
+      if (e instanceof SidecarError && e.code !== undefined) return `opencode-balancer: ${e.message}`;
+      return `opencode-balancer is unavailable: ${errorText(e)}`;
+    }
+  }
+
+  installFetch() {
+    if (this.patchedFetch || typeof globalThis.fetch !== "function") return;
+    const original = globalThis.fetch;
+    const runtime = this;
+    const patched = function fetch(input, init, ...rest) {
+      let marker = null;
+      try {
+        marker = findMarker(input, init);
+      } catch {
+        marker = null;
+      }
+      if (marker === null) return original(input, init, ...rest);
+      return runtime.managedFetch(original, input, init, marker);
+    };
+    for (const key of Object.keys(original)) {
+      try {
+        patched[key] = original[key];
+      } catch {
+        // read-only property: skip
+      }
+    }
+    if (typeof original.preconnect === "function" && patched.preconnect === undefined) {
+      patched.preconnect = original.preconnect.bind(original);
+    }
+    this.originalFetch = original;
+    this.patchedFetch = patched;
+    globalThis.fetch = patched;
+  }
+
+  restoreFetch() {
+    if (!this.patchedFetch) return;
+    // Someone patched on top of us: leave their wrapper; ours only passes through now.
+    if (globalThis.fetch === this.patchedFetch) globalThis.fetch = this.originalFetch;
+    this.patchedFetch = null;
+  }
+
+  async managedFetch(original, input, init, requestID) {
+    let prepared;
+    try {
+      prepared = await prepareRequest(input, init);
+    } catch (e) {
+      this.note(`could not prepare a marked request (${errorText(e)}); sending it as is`);
+      return original(...withoutMarker(input, init));
+    }
+    const send = (headers) => original(prepared.url, initFor(prepared, headers));
+    if (this.closed) return send(prepared.headers);
+
+    let headers = prepared.headers;
+    const beginParams = {
+      requestID,
+      url: prepared.url,
+      method: prepared.method,
+      headerNames: [...new Set([...headers.keys()].map((k) => k.toLowerCase()))],
+    };
+    const authorization = headers.get("authorization");
+    if (authorization !== null) beginParams.authorization = /^bearer\s/i.test(authorization) ? "bearer" : "other";
+    try {
+      const begin = await this.call("fetch.begin", beginParams);
+      if (begin.passthrough !== true) headers = applySetHeaders(headers, begin.setHeaders);
+    } catch {
+      return send(prepared.headers);
+    }
+
+    for (let attempt = 1; ; attempt++) {
+      const response = await send(headers);
+      const ok = response.status >= 200 && response.status < 300;
+      const params = { requestID, attempt, status: response.status, headers: reportHeaders(response.headers) };
+      if (!ok) {
+        const body = await peekBody(response, this.settings.timeoutMs);
+        if (body !== undefined) params.body = body;
+      }
+      let verdict;
+      try {
+        verdict = await this.call("fetch.result", params);
+      } catch {
+        return response;
+      }
+      if (verdict.action !== "retry" || attempt >= HARD_MAX_ATTEMPTS || prepared.signal?.aborted) return response;
+      let next;
+      try {
+        next = applySetHeaders(headers, verdict.setHeaders);
+      } catch {
+        return response; // a header value fetch refuses
+      }
+      if (verdict.syncAuth) await this.syncAuth(verdict.syncAuth);
+      await discard(response);
+      headers = next;
+    }
+  }
+
+  /**
+   * Shows a /balancer answer without sending a prompt. Checked with opencode
+   * 1.18.33:
+   * - the TUI ignores the result of its session.command call, so a toast is
+   *   what a TUI user sees;
+   * - `opencode run --command balancer …` prints every finished text part of
+   *   its session, so the answer is also stored as a noReply user message whose
+   *   only part is `ignored` (kept out of the model's context, hidden by the
+   *   TUI) — that is how the answer reaches the terminal;
+   * - the hook then throws, which stops the command before any model request
+   *   (nothing spent). The HTTP answer to session.command becomes a generic 500
+   *   ("Unexpected server error"), so `opencode run --command balancer list`
+   *   prints the answer on stdout and exits 1. Replacing output.parts instead
+   *   would send the text to the model, and aborting the session from
+   *   chat.headers leaves an "Aborted" assistant message and exits 1 as well.
+   */
+  async presentCommandOutput(client, sessionID, output) {
+    this.toast(output, "info", 15000);
+    if (!client?.session?.prompt || typeof sessionID !== "string") return;
+    const now = Date.now();
+    try {
+      await withTimeout(
+        Promise.resolve().then(() =>
+          client.session.prompt({
+            path: { id: sessionID },
+            body: { noReply: true, parts: [{ type: "text", text: output, ignored: true, time: { start: now, end: now } }] },
+          }),
+        ),
+        5000,
+        "session.prompt",
+      );
+      // Give `opencode run` a moment to print the part before the error ends it.
+      await sleep(this.settings.commandSettleMs);
+    } catch {
+      // the toast (and the thrown error in the log) still carry the answer
+    }
+  }
+
+  retain(client) {
+    this.refs += 1;
+    if (client) this.clients.push(client);
+  }
+
+  async release(client) {
+    const i = this.clients.lastIndexOf(client);
+    if (i >= 0) this.clients.splice(i, 1);
+    this.refs = Math.max(0, this.refs - 1);
+    if (this.refs > 0 || this.closed) return;
+    this.closed = true;
+    if (globalThis[RUNTIME_KEY] === this) delete globalThis[RUNTIME_KEY];
+    this.restoreFetch();
+    await this.sidecar.shutdown();
+  }
+}
+
+function settingsFrom(options) {
+  const args = [];
+  if (typeof options.store === "string" && options.store !== "") args.push("--store", options.store);
+  return {
+    options,
+    args,
+    timeoutMs: numberSetting(options.timeoutMs, "OPENCODE_BALANCER_TIMEOUT_MS", 1500),
+    commandTimeoutMs: numberSetting(options.commandTimeoutMs, "OPENCODE_BALANCER_COMMAND_TIMEOUT_MS", 15000),
+    restartDelayMs: numberSetting(options.restartDelayMs, "OPENCODE_BALANCER_RESTART_MS", 1000),
+    startGraceMs: numberSetting(options.startGraceMs, "OPENCODE_BALANCER_START_GRACE_MS", 5000),
+    maxRestartDelayMs: numberSetting(options.maxRestartDelayMs, "OPENCODE_BALANCER_RESTART_MAX_MS", 30000),
+    warnIntervalMs: numberSetting(options.warnIntervalMs, "OPENCODE_BALANCER_WARN_INTERVAL_MS", 60000),
+    commandSettleMs: numberSetting(options.commandSettleMs, "OPENCODE_BALANCER_COMMAND_SETTLE_MS", 150),
+    debug: options.debug === true || envFlag("OPENCODE_BALANCER_DEBUG"),
+  };
+}
+
+function acquireRuntime(options, client) {
+  let runtime = globalThis[RUNTIME_KEY];
+  if (runtime && !runtime.closed) {
+    runtime.retain(client);
+    return runtime;
+  }
+  runtime = new Runtime(settingsFrom(options));
+  globalThis[RUNTIME_KEY] = runtime;
+  runtime.retain(client); // first, so a warning at start has a client to toast with
+  runtime.begin();
+  return runtime;
+}
+
+// ---------------------------------------------------------------------------
+// the plugin
+
+/**
+ * opencode calls this once per project instance; all instances of a process
+ * share one sidecar and one fetch patch (released by the last `dispose`).
+ */
+export async function server(input, options) {
+  const opts = isObject(options) ? options : {};
+  if (opts.disabled === true || envFlag("OPENCODE_BALANCER_DISABLE")) return {};
+  const client = input?.client ?? null;
+  const runtime = acquireRuntime(opts, client);
+  let released = false;
+
+  return {
+    async config(cfg) {
+      if (!isObject(cfg)) return;
+      if (!isObject(cfg.command)) cfg.command = {};
+      if (!cfg.command[COMMAND]) {
+        cfg.command[COMMAND] = {
+          template: "$ARGUMENTS",
+          description: "opencode-balancer: accounts, failover, balancing (try /balancer help)",
+        };
+      }
+    },
+
+    async "chat.message"(hookInput, output) {
+      const sessionID = hookInput?.sessionID;
+      if (typeof sessionID !== "string") return;
+      const params = { sessionID };
+      const m = hookInput.model;
+      if (isObject(m) && typeof m.providerID === "string" && typeof m.modelID === "string") {
+        params.model = { providerID: m.providerID, modelID: m.modelID };
+      }
+      let result;
+      try {
+        result = await runtime.call("chat.message", params);
+      } catch {
+        return;
+      }
+      const chosen = result.model;
+      if (!chosen || !isObject(output?.message)) return;
+      const current = output.message.model;
+      if (isObject(current) && current.providerID === chosen.providerID && current.modelID === chosen.modelID) return;
+      // opencode 1.18 keeps {providerID, modelID, variant?} here; a variant
+      // belongs to the previous model, so it does not carry over.
+      output.message.model = { providerID: chosen.providerID, modelID: chosen.modelID };
+    },
+
+    async "chat.headers"(hookInput, output) {
+      const sessionID = hookInput?.sessionID;
+      const model = hookInput?.model;
+      const providerID = model?.providerID ?? hookInput?.provider?.info?.id ?? hookInput?.provider?.id;
+      const modelID = model?.id ?? model?.modelID ?? "";
+      if (typeof sessionID !== "string" || typeof providerID !== "string") return;
+      let result;
+      try {
+        result = await runtime.call("chat.headers", { sessionID, providerID, modelID: String(modelID) });
+      } catch {
+        return;
+      }
+      if (result.syncAuth) await runtime.syncAuth(result.syncAuth);
+      if (typeof result.requestID === "string" && result.requestID !== "" && isObject(output)) {
+        if (!isObject(output.headers)) output.headers = {};
+        output.headers[MARKER] = result.requestID;
+      }
+    },
+
+    async "command.execute.before"(hookInput) {
+      if (hookInput?.command !== COMMAND) return;
+      const text = typeof hookInput.arguments === "string" ? hookInput.arguments.trim() : "";
+      const output = await runtime.runCommand(text);
+      await runtime.presentCommandOutput(client, hookInput.sessionID, output);
+      throw new BalancerCommandHandled(text, output);
+    },
+
+    tool: {
+      [TOOL]: {
+        description:
+          "Run an opencode-balancer command and return its text output. Commands: help, list, status, " +
+          "use <provider> <alias>, active <provider>, balancing on|off, priority, usage, events.",
+        // A plain JSON-schema property map: opencode 1.18 accepts it without zod.
+        args: {
+          text: { type: "string", description: 'The command, e.g. "list" or "use openai work".' },
+        },
+        async execute(args) {
+          return runtime.runCommand(typeof args?.text === "string" ? args.text.trim() : "");
+        },
+      },
+    },
+
+    // opencode 1.18 calls `dispose` when the instance goes away; the last one
+    // restores fetch and stops the sidecar (EOF: it flushes and exits).
+    async dispose() {
+      if (released) return;
+      released = true;
+      await runtime.release(client);
+    },
+  };
+}
+
+export default { id: PLUGIN_ID, server };
