@@ -4,6 +4,7 @@
 
 pub mod actors;
 pub mod balancer;
+pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod demo;

@@ -39,8 +39,8 @@ fn serve(store_path: &std::path::Path) -> anyhow::Result<()> {
                 Backend::StoreUnavailable(e.to_string())
             }
         };
-        let stdin = tokio::io::BufReader::with_capacity(64 * 1024, tokio::io::stdin());
-        hooks::server::serve(backend, stdin, tokio::io::stdout()).await?;
+        let stdin = tokio::io::BufReader::with_capacity(64 * 1024, hooks::stdio::stdin());
+        hooks::server::serve(backend, stdin, hooks::stdio::stdout()).await?;
         Ok::<_, anyhow::Error>(())
     });
     if result.is_ok() {
@@ -66,6 +66,9 @@ fn main() {
         Command::Serve => serve(&store_path),
         Command::Install(a) => install(&a, false),
         Command::Uninstall(a) => install(&a, true),
+        Command::Bench { iterations, accounts } => opencode_balancer::bench::run(iterations, &accounts).map(|out| {
+            let _ = std::io::stdout().lock().write_all(out.as_bytes());
+        }),
         Command::Demo => opencode_balancer::demo::run().map(|out| {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
         }),

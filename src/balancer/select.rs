@@ -37,6 +37,20 @@ pub fn pick<'a>(
             }
         }
     }
+    if choice.strategy == Strategy::Sticky {
+        // The first usable account by alias, preferring those below the soft limit: no full scan
+        // unless every account is above it.
+        return accounts
+            .values()
+            .find(|a| usable(a) && below(a))
+            .or_else(|| {
+                choice
+                    .active
+                    .and_then(|alias| accounts.get(alias))
+                    .filter(|a| usable(a))
+            })
+            .or_else(|| accounts.values().find(|a| usable(a)));
+    }
     let mut pool: Vec<&Account> = accounts.values().filter(|a| usable(a) && below(a)).collect();
     if pool.is_empty() {
         pool = accounts.values().filter(|a| usable(a)).collect();

@@ -62,10 +62,9 @@ impl<R: AsyncBufRead + Unpin> LineReader<R> {
     }
 }
 
-/// Writes one message per line and flushes it.
-pub async fn write_line<W: AsyncWrite + Unpin>(w: &mut W, line: &str) -> std::io::Result<()> {
-    w.write_all(line.as_bytes()).await?;
-    w.write_all(b"\n").await?;
+/// Writes already-framed lines and flushes them.
+pub async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, bytes: &[u8]) -> std::io::Result<()> {
+    w.write_all(bytes).await?;
     w.flush().await
 }
 

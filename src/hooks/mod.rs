@@ -6,4 +6,5 @@ pub mod dispatch;
 pub mod framing;
 mod params;
 pub mod server;
+pub mod stdio;
 pub mod wire;

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::dispatch::{dispatch, offline_answer};
-use super::framing::{write_line, Frame, LineReader, MAX_LINE};
+use super::framing::{write_all, Frame, LineReader, MAX_LINE};
 use super::wire::*;
 use crate::actors::event_bus::{Notice, Subscribe};
 use crate::actors::Runtime;
@@ -124,12 +124,24 @@ where
     W: AsyncWrite + Unpin + 'static,
 {
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
+    // Writes every message waiting as one write: one syscall per burst, not per line.
     let writer_task = tokio::task::spawn_local(async move {
-        while let Some(line) = out_rx.recv().await {
-            if line.is_empty() {
-                break; // the end-of-output marker
+        let mut buf = String::new();
+        let mut done = false;
+        while !done {
+            let Some(first) = out_rx.recv().await else { break };
+            buf.clear();
+            let mut next = Some(first);
+            while let Some(line) = next {
+                if line.is_empty() {
+                    done = true; // the end-of-output marker
+                    break;
+                }
+                buf.push_str(&line);
+                buf.push('\n');
+                next = out_rx.try_recv().ok();
             }
-            if let Err(e) = write_line(&mut writer, &line).await {
+            if let Err(e) = write_all(&mut writer, buf.as_bytes()).await {
                 tracing::warn!(error = %e, "cannot write to the host; stopping output");
                 break;
             }

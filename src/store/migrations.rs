@@ -117,6 +117,7 @@ fn v2_balancer_columns(tx: &Transaction) -> rusqlite::Result<()> {
             value TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS events_by_time ON events (created_at);
+        CREATE INDEX IF NOT EXISTS accounts_by_identity ON accounts (provider_id, identity);
         CREATE INDEX IF NOT EXISTS usage_by_account ON usage_snapshots (provider_id, alias, fetched_at);",
     )?;
     // Carry the predecessor's balancing switch over.

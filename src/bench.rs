@@ -1,0 +1,206 @@
+//! `opencode-balancer bench`: the hot path measured over real pipes against the real sidecar,
+//! next to a bare pipe echo (`cat`) measured in the same run, for several store sizes.
+
+use std::fmt::Write as _;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, Context};
+use serde_json::json;
+
+use crate::model::Auth;
+use crate::rpc_client::RpcClient;
+use crate::store::Store;
+
+/// Median and 99th percentile of a set of durations.
+#[derive(Debug, Clone, Copy)]
+pub struct Stats {
+    pub median: Duration,
+    pub p99: Duration,
+}
+
+impl Stats {
+    fn of(mut samples: Vec<Duration>) -> Stats {
+        samples.sort();
+        let at = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
+        Stats {
+            median: at(0.5),
+            p99: at(0.99),
+        }
+    }
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.1} µs", d.as_secs_f64() * 1e6)
+}
+
+/// One round trip through `cat`: the floor any pipe protocol pays.
+fn echo_round_trips(iterations: usize) -> anyhow::Result<Stats> {
+    let mut child = Command::new("cat")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .context("starting cat")?;
+    let mut stdin = child.stdin.take().expect("piped");
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
+    let line = format!(
+        "{}\n",
+        json!({"jsonrpc": "2.0", "id": 1, "method": "fetch.result", "params": {"requestID": "x", "status": 200}})
+    );
+    let mut buf = String::new();
+    let mut samples = Vec::with_capacity(iterations);
+    for i in 0..iterations + 200 {
+        let t = Instant::now();
+        stdin.write_all(line.as_bytes())?;
+        stdin.flush()?;
+        buf.clear();
+        stdout.read_line(&mut buf)?;
+        if i >= 200 {
+            samples.push(t.elapsed());
+        }
+    }
+    drop(stdin);
+    let _ = child.wait();
+    Ok(Stats::of(samples))
+}
+
+/// A store with `n` accounts of provider `mock` (the first is active), written directly.
+fn seed(path: &std::path::Path, n: usize) -> anyhow::Result<()> {
+    let mut store = Store::open(path)?;
+    for i in (0..n).rev() {
+        let auth = Auth::Api {
+            key: format!("bench-key-{i:05}-FAKE"),
+            metadata: None,
+        };
+        store.save_account("mock", &format!("acct-{i:05}"), &auth, 0)?;
+    }
+    Ok(())
+}
+
+fn call(c: &mut RpcClient, method: &str, params: serde_json::Value) -> anyhow::Result<serde_json::Value> {
+    c.call(method, params).map_err(|e| anyhow!("{method}: {e}"))
+}
+
+/// (ok sequence, 429 failover sequence) for a store of `n` accounts.
+fn measure(n: usize, iterations: usize) -> anyhow::Result<(Stats, Stats, Duration)> {
+    let dir = tempfile::tempdir()?;
+    let store = dir.path().join("balancer.sqlite");
+    seed(&store, n)?;
+    let exe = std::env::current_exe()?;
+    std::env::set_var("OPENCODE_BALANCER_TEST_CLOCK", "1700000000000");
+    let started = Instant::now();
+    let mut c = RpcClient::spawn(&exe, &store)?;
+    call(&mut c, "status", json!({}))?;
+    let ready = started.elapsed();
+    std::env::remove_var("OPENCODE_BALANCER_TEST_CLOCK");
+    let headers = json!({"headerNames": ["authorization", "content-type"], "authorization": "bearer"});
+    let mut ok = Vec::with_capacity(iterations);
+    for i in 0..iterations + 200 {
+        let session = format!("s{}", i % 50);
+        let t = Instant::now();
+        call(
+            &mut c,
+            "chat.message",
+            json!({"sessionID": session, "model": {"providerID": "mock", "modelID": "m1"}}),
+        )?;
+        let h = call(
+            &mut c,
+            "chat.headers",
+            json!({"sessionID": session, "providerID": "mock", "modelID": "m1"}),
+        )?;
+        let id = h["requestID"].clone();
+        let mut b = headers.clone();
+        b["requestID"] = id.clone();
+        call(&mut c, "fetch.begin", b)?;
+        call(
+            &mut c,
+            "fetch.result",
+            json!({"requestID": id, "attempt": 1, "status": 200, "headers": {}}),
+        )?;
+        if i >= 200 {
+            ok.push(t.elapsed());
+        }
+    }
+    let mut failover = Vec::with_capacity(iterations);
+    for i in 0..iterations + 200 {
+        let t = Instant::now();
+        let h = call(
+            &mut c,
+            "chat.headers",
+            json!({"sessionID": "f", "providerID": "mock", "modelID": "m1"}),
+        )?;
+        let id = h["requestID"].clone();
+        let mut b = headers.clone();
+        b["requestID"] = id.clone();
+        call(&mut c, "fetch.begin", b)?;
+        let r = call(
+            &mut c,
+            "fetch.result",
+            json!({"requestID": id, "attempt": 1, "status": 429, "headers": {"retry-after": "1"}}),
+        )?;
+        if r["action"] != "retry" {
+            return Err(anyhow!("no failover with {n} accounts: {r}"));
+        }
+        call(
+            &mut c,
+            "fetch.result",
+            json!({"requestID": id, "attempt": 2, "status": 200, "headers": {}}),
+        )?;
+        if i >= 200 {
+            failover.push(t.elapsed());
+        }
+        // Let the cooldown pass outside the measurement so every round fails over the same way.
+        call(&mut c, "test.advanceClock", json!({"ms": 2_000}))?;
+    }
+    let _ = c.shutdown();
+    Ok((Stats::of(ok), Stats::of(failover), ready))
+}
+
+/// Runs the benchmark and returns a Markdown report.
+pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
+    let iterations = iterations.max(100);
+    let mut out = String::new();
+    let echo = echo_round_trips(iterations)?;
+    let _ = writeln!(
+        out,
+        "Bare pipe echo (cat), one round trip: median {}, p99 {}\n",
+        us(echo.median),
+        us(echo.p99)
+    );
+    let _ = writeln!(
+        out,
+        "Each sequence is 4 round trips; the target is 3× the bare-pipe cost of those 4 ({} median).\n",
+        us(echo.median * 12)
+    );
+    let _ = writeln!(out, "| accounts | sequence 200: median | p99 | × bare pipe | 429 failover: median | p99 | × bare pipe | ready after start |");
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let mut first: Option<(Duration, Duration)> = None;
+    for &n in sizes {
+        let (ok, fo, ready) = measure(n, iterations)?;
+        let ratio = |d: Duration| d.as_secs_f64() / (echo.median.as_secs_f64() * 4.0);
+        let _ = writeln!(
+            out,
+            "| {n} | {} | {} | {:.2} | {} | {} | {:.2} | {:.1} ms |",
+            us(ok.median),
+            us(ok.p99),
+            ratio(ok.median),
+            us(fo.median),
+            us(fo.p99),
+            ratio(fo.median),
+            ready.as_secs_f64() * 1e3
+        );
+        first.get_or_insert((ok.median, fo.median));
+    }
+    if let (Some((ok0, fo0)), Some(&last)) = (first, sizes.last()) {
+        let (ok, fo, _) = measure(last, iterations)?;
+        let _ = writeln!(
+            out,
+            "\nGrowth from {} to {last} accounts (re-measured): sequence {:.2}×, failover {:.2}× (target ≤ 1.5×).",
+            sizes[0],
+            ok.median.as_secs_f64() / ok0.as_secs_f64(),
+            fo.median.as_secs_f64() / fo0.as_secs_f64()
+        );
+    }
+    Ok(out)
+}
