@@ -13,7 +13,7 @@
 // outage, and the sidecar is restarted with backoff.
 //
 // Options (opencode.json: ["file:///…/index.js", { …options }]) and the
-// environment variables that override the defaults:
+// environment variables for them (an option wins over its variable):
 //   binary              OPENCODE_BALANCER_BIN                 path of the binary
 //   store                                                     --store PATH for the sidecar
 //   timeoutMs           OPENCODE_BALANCER_TIMEOUT_MS          hot-path call timeout (1500)
@@ -181,13 +181,13 @@ class BalancerCommandHandled extends Error {
 
 class Sidecar {
   /**
-   * @param settings {resolve, args, restartDelayMs, maxRestartDelayMs, debug}
-   * @param events {notification(method, params), failure(reason), answered()}
+   * @param settings {resolve, args, restartDelayMs, maxRestartDelayMs, startGraceMs, debug}
+   * @param events {notification(method, params), failure(reason)}
    */
   constructor(settings, events) {
     this.settings = settings;
     this.events = events;
-    this.current = null; // {child, startedAt, buffer, dead, bin}
+    this.current = null; // {child, startedAt, buffer, dead, ready, bin}
     this.pending = new Map(); // id → {resolve, reject, timer, gen, method}
     this.nextId = 1;
     this.delay = settings.restartDelayMs;

@@ -1,0 +1,189 @@
+#!/usr/bin/env node
+// A fake `opencode-balancer serve` for the plugin's tests: NDJSON JSON-RPC 2.0
+// on stdio, configured by the JSON file named in FAKE_SIDECAR_CONFIG:
+//
+//   mode        "normal" (default): scripted answers, like the real sidecar;
+//               "crash": exit 3 when `on` arrives (any method without `on`);
+//               "hang": never answer `on` (anything without `on`);
+//               "garbage": answer `on` (anything) with a line that is not JSON;
+//               "bad-result": answer `on` (anything) with a well-formed
+//               response whose result has the wrong shape;
+//               "exit-on-start": exit 3 at once.
+//   on          the method that triggers the mode's behaviour
+//   onceFile    when set, the behaviour happens only while this file does not
+//               exist, and creates it (so a restarted fake behaves normally)
+//   log         file: every received message is appended as one JSON line,
+//               and {"started":pid,"id":…} at start
+//   id          a name for this fake, reported in command.run output and logs
+//   accounts    {providerID: ["key-a", "key-b"]} — saved accounts (normal mode)
+//   retryStatuses  statuses answered with "retry" while accounts remain
+//   delays      {method: ms} — answer after a delay (responses out of order)
+//   results     {method: result} — a fixed result instead of the built-in one
+//   syncAuth    {providerID, auth} — sent with chat.headers results
+//   notifyOnInit  [{method, params}] — notifications sent after initialize
+//   stderr      text written to stderr at start (a log line)
+//   startDelayMs  read nothing for this long after start (a slow start)
+
+import { appendFileSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+
+// `node --test` also runs every .mjs under test/: nothing to do without a config.
+if (!process.env.FAKE_SIDECAR_CONFIG && process.env.NODE_TEST_CONTEXT) process.exit(0);
+
+const config = process.env.FAKE_SIDECAR_CONFIG
+  ? JSON.parse(readFileSync(process.env.FAKE_SIDECAR_CONFIG, "utf8"))
+  : {};
+const id = config.id ?? process.env.FAKE_SIDECAR_ID ?? "fake";
+const mode = config.mode ?? "normal";
+const accounts = config.accounts ?? {};
+const retryStatuses = config.retryStatuses ?? [402, 403, 429, 500, 502, 503, 504, 529];
+const requests = new Map(); // requestID → {providerID, index}
+let nextRequest = 1;
+
+function log(entry) {
+  if (config.log) appendFileSync(config.log, JSON.stringify(entry) + "\n");
+}
+
+function send(message) {
+  process.stdout.write(JSON.stringify(message) + "\n");
+}
+
+function triggered(method) {
+  if (config.on && config.on !== method) return false;
+  if (config.onceFile) {
+    if (existsSync(config.onceFile)) return false;
+    writeFileSync(config.onceFile, String(process.pid));
+  }
+  return true;
+}
+
+function headersFor(names, key) {
+  for (const h of ["x-api-key", "api-key", "x-goog-api-key", "anthropic-api-key"]) {
+    if (names.includes(h)) return { [h]: key };
+  }
+  return { authorization: `Bearer ${key}` };
+}
+
+function answer(method, params) {
+  if (config.results && method in config.results) return config.results[method];
+  switch (method) {
+    case "initialize":
+      return { server: { name: "fake-sidecar", version: "0.0.0" }, protocolVersion: 1 };
+    case "shutdown":
+      return {};
+    case "chat.message":
+      return {};
+    case "chat.headers": {
+      const keys = accounts[params?.providerID];
+      if (!keys || keys.length === 0) return {};
+      const requestID = `req-${process.pid}-${nextRequest++}`;
+      requests.set(requestID, { providerID: params.providerID, index: 0, headerNames: [] });
+      const result = { requestID };
+      if (config.syncAuth) result.syncAuth = config.syncAuth;
+      return result;
+    }
+    case "fetch.begin": {
+      const r = requests.get(params?.requestID);
+      if (!r) throw { code: -32006, message: "unknown request id" };
+      const keys = accounts[r.providerID];
+      r.headerNames = params.headerNames ?? [];
+      return {
+        account: { providerID: r.providerID, alias: `account-${r.index}` },
+        setHeaders: headersFor(params.headerNames ?? [], keys[r.index]),
+      };
+    }
+    case "fetch.result": {
+      const r = requests.get(params?.requestID);
+      if (!r) throw { code: -32006, message: "unknown request id" };
+      const keys = accounts[r.providerID];
+      if (retryStatuses.includes(params.status) && r.index + 1 < keys.length) {
+        r.index += 1;
+        return {
+          action: "retry",
+          account: { providerID: r.providerID, alias: `account-${r.index}` },
+          setHeaders: headersFor(r.headerNames, keys[r.index]),
+        };
+      }
+      return { action: "return" };
+    }
+    case "command.run":
+      return { output: `${id}: ${params?.text ?? ""}\nmock/alpha\nmock/bravo` };
+    case "status":
+      return { version: "0.0.0", balancing: false, accounts: 0, pending: 0, providers: [], storePath: id };
+    default:
+      throw { code: -32601, message: `method not found: ${method}` };
+  }
+}
+
+function badResult(method) {
+  switch (method) {
+    case "chat.headers":
+      return { requestID: 42 };
+    case "fetch.begin":
+      return { setHeaders: "Bearer nope" };
+    case "fetch.result":
+      return { action: "explode" };
+    case "command.run":
+      return { output: 7 };
+    default:
+      return "banana";
+  }
+}
+
+function handle(message) {
+  log(message);
+  const { method, params } = message;
+  const isRequest = message.id !== undefined && message.id !== null;
+  if (mode === "crash" && triggered(method)) process.exit(3);
+  if (mode === "hang" && triggered(method)) return;
+  if (mode === "garbage" && triggered(method)) {
+    process.stdout.write("this is not json {{{\n");
+    return;
+  }
+  if (!isRequest) return;
+  const reply = () => {
+    if (mode === "bad-result" && triggered(method)) {
+      send({ jsonrpc: "2.0", id: message.id, result: badResult(method) });
+      return;
+    }
+    try {
+      send({ jsonrpc: "2.0", id: message.id, result: answer(method, params) });
+    } catch (e) {
+      send({ jsonrpc: "2.0", id: message.id, error: { code: e.code ?? -32603, message: e.message ?? String(e) } });
+    }
+    if (method === "initialize") for (const n of config.notifyOnInit ?? []) send({ jsonrpc: "2.0", ...n });
+    if (method === "shutdown") setTimeout(() => process.exit(0), 10);
+  };
+  const delay = config.delays?.[method];
+  if (delay) setTimeout(reply, delay);
+  else reply();
+}
+
+log({ started: process.pid, at: Date.now(), id, argv: process.argv.slice(2) });
+if (config.stderr) process.stderr.write(config.stderr + "\n");
+if (mode === "exit-on-start") process.exit(3);
+
+let buffer = "";
+if (config.startDelayMs) {
+  process.stdin.pause();
+  await new Promise((resolve) => setTimeout(resolve, config.startDelayMs));
+}
+process.stdin.setEncoding("utf8");
+process.stdin.on("data", (chunk) => {
+  buffer += chunk;
+  let nl;
+  while ((nl = buffer.indexOf("\n")) >= 0) {
+    const line = buffer.slice(0, nl);
+    buffer = buffer.slice(nl + 1);
+    if (!line.trim()) continue;
+    let message;
+    try {
+      message = JSON.parse(line);
+    } catch {
+      send({ jsonrpc: "2.0", id: null, error: { code: -32700, message: "parse error" } });
+      continue;
+    }
+    handle(message);
+  }
+});
+process.stdin.on("end", () => process.exit(0));
+process.stdin.resume();
