@@ -87,7 +87,8 @@ fn post(http: &reqwest::blocking::Client, url: &str, headers: &Value) -> anyhow:
 fn scenario(store: &Path, url: &str) -> anyhow::Result<String> {
     let mut out = String::new();
     let exe = std::env::current_exe().context("finding this program")?;
-    let mut sidecar = RpcClient::spawn(&exe, store).context("starting the sidecar")?;
+    let mut sidecar =
+        RpcClient::spawn(&exe, store, &[("OPENCODE_BALANCER_NO_WATCH", "1")]).context("starting the sidecar")?;
     let http = reqwest::blocking::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()?;

@@ -31,6 +31,9 @@ fn serve(store_path: &std::path::Path) -> anyhow::Result<()> {
     let result = sys.block_on(async move {
         let backend = match Runtime::start(&path, clock::from_env()) {
             Ok(rt) => {
+                if std::env::var_os("OPENCODE_BALANCER_NO_WATCH").is_none() {
+                    rt.watch_logins();
+                }
                 tracing::info!(store = %path.display(), "sidecar ready");
                 Backend::Live(rt)
             }

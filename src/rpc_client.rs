@@ -18,8 +18,9 @@ pub struct RpcClient {
 }
 
 impl RpcClient {
-    /// Starts `binary --store store serve`, stderr discarded unless `OPENCODE_BALANCER_LOG` is set.
-    pub fn spawn(binary: &Path, store: &Path) -> std::io::Result<RpcClient> {
+    /// Starts `binary --store store serve` with extra environment; stderr is discarded unless
+    /// `OPENCODE_BALANCER_LOG` is set.
+    pub fn spawn(binary: &Path, store: &Path, env: &[(&str, &str)]) -> std::io::Result<RpcClient> {
         let stderr = if std::env::var_os("OPENCODE_BALANCER_LOG").is_some() {
             Stdio::inherit()
         } else {
@@ -29,6 +30,7 @@ impl RpcClient {
             .arg("--store")
             .arg(store)
             .arg("serve")
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)
@@ -71,6 +73,24 @@ impl RpcClient {
                 Some(r) => Ok(r.clone()),
                 None => Err(v["error"].to_string()),
             };
+        }
+    }
+
+    /// Reads until a notification matching `pred` arrives (earlier ones are kept).
+    pub fn wait_notification(&mut self, pred: impl Fn(&Value) -> bool) -> Result<Value, String> {
+        if let Some(i) = self.notifications.iter().position(&pred) {
+            return Ok(self.notifications.remove(i));
+        }
+        loop {
+            self.line.clear();
+            if self.stdout.read_line(&mut self.line).map_err(|e| e.to_string())? == 0 {
+                return Err("the sidecar closed its output".into());
+            }
+            let v: Value = serde_json::from_str(&self.line).map_err(|e| format!("not JSON from the sidecar: {e}"))?;
+            if pred(&v) {
+                return Ok(v);
+            }
+            self.notifications.push(v);
         }
     }
 

@@ -1,6 +1,7 @@
 //! The actors of the runtime and the wiring that starts them.
 
 pub mod account_registry;
+pub mod auth_watcher;
 pub mod event_bus;
 mod registry_messages;
 mod registry_mutations;
@@ -47,6 +48,19 @@ impl Runtime {
             bus,
             clock,
         })
+    }
+
+    /// Starts the auth watcher on its own thread (the sidecar does; the CLI does not).
+    pub fn watch_logins(&self) {
+        let path = auth_watcher::default_auth_path();
+        let inline = std::env::var("OPENCODE_AUTH_CONTENT")
+            .ok()
+            .filter(|c| !c.trim().is_empty());
+        let registry = self.registry.clone();
+        let arbiter = Arbiter::new();
+        auth_watcher::AuthWatcher::start_in_arbiter(&arbiter.handle(), move |_| {
+            auth_watcher::AuthWatcher::new(path, registry, inline)
+        });
     }
 
     /// Writes everything owed to the store: runtime bookkeeping, then queued events.

@@ -96,6 +96,12 @@ pub enum Mutate {
     DismissPending {
         id: String,
     },
+    /// A credential seen in opencode's auth.json.
+    Capture {
+        provider_id: String,
+        auth: Auth,
+        source: String,
+    },
 }
 
 #[derive(Debug)]
@@ -103,6 +109,7 @@ pub enum MutationReply {
     Account(Box<AccountView>),
     Removed(bool),
     Dismissed(bool),
+    Captured(crate::store::Captured),
     Priority(Vec<PriorityEntry>),
     Settings(Settings),
 }

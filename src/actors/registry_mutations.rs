@@ -66,6 +66,52 @@ impl AccountRegistry {
         }))
     }
 
+    fn announce_capture(&self, p: &str, out: &crate::store::Captured) {
+        use crate::actors::event_bus::{Notice, Notify};
+        use crate::store::Captured;
+        let toast = |message: String| {
+            self.bus.do_send(Notify(Notice::Toast {
+                message,
+                variant: "success",
+            }))
+        };
+        match out {
+            Captured::Saved { alias } => {
+                self.publish(
+                    NewEvent::new(
+                        EventKind::AccountSaved,
+                        format!("{p}/{alias} saved from a new login and made active"),
+                    )
+                    .account(p, alias)
+                    .meta("source", "auth.json"),
+                );
+                toast(format!("opencode-balancer saved your {p} login as \"{alias}\""));
+            }
+            Captured::Updated { alias } => self.publish(
+                NewEvent::new(
+                    EventKind::AccountUpdated,
+                    format!("{p}/{alias} credential refreshed from auth.json"),
+                )
+                .account(p, alias)
+                .meta("source", "auth.json"),
+            ),
+            Captured::Pending { id } => {
+                self.publish(
+                    NewEvent::new(
+                        EventKind::PendingConnectionCaptured,
+                        format!("a new {p} login is waiting to be saved ({id})"),
+                    )
+                    .provider(p)
+                    .meta("id", id),
+                );
+                toast(format!(
+                    "New {p} login captured: save it with `opencode-balancer pending save {id} <alias>`"
+                ));
+            }
+            Captured::Unchanged { .. } | Captured::AlreadyPending { .. } => {}
+        }
+    }
+
     fn account_reply(&self, provider: &str, alias: &str) -> Reply {
         self.state
             .view(provider, alias, self.now())
@@ -292,6 +338,23 @@ impl AccountRegistry {
                 move |s| s.dismiss_pending(&id),
                 |_, dismissed| Ok(MutationReply::Dismissed(dismissed)),
             ),
+            Mutate::Capture {
+                provider_id,
+                auth,
+                source,
+            } => {
+                let p = provider(&provider_id)?;
+                let auto_save = self.state.settings.auto_save;
+                let p2 = p.clone();
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.capture(&p2, &auth, auto_save, &source, now),
+                    move |this, out| {
+                        this.announce_capture(&p, &out);
+                        Ok(MutationReply::Captured(out))
+                    },
+                )
+            }
             Mutate::Setting { key, value } => {
                 let mut next: Settings = self.state.settings.clone();
                 next.set(&key, &value)

@@ -37,6 +37,9 @@ pub enum Command {
     /// Saved accounts.
     #[command(subcommand)]
     Accounts(AccountsCmd),
+    /// Logins captured while autoSave is off, waiting to be saved or dismissed.
+    #[command(subcommand)]
+    Pending(PendingCmd),
     /// The provider priority list used when balancing is on.
     #[command(subcommand)]
     Priority(PriorityCmd),
@@ -133,6 +136,18 @@ pub enum AccountsCmd {
         provider: String,
         alias: String,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PendingCmd {
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Save a pending login as an account.
+    Save { id: String, alias: String },
+    /// Forget a pending login.
+    Dismiss { id: String },
 }
 
 #[derive(Subcommand, Debug)]

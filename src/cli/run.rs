@@ -7,7 +7,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context as _};
 use serde_json::{json, Value};
 
-use super::{AccountsCmd, Command, ConfigCmd, PriorityCmd};
+use super::{AccountsCmd, Command, ConfigCmd, PendingCmd, PriorityCmd};
 use crate::actors::Runtime;
 use crate::clock::SharedClock;
 use crate::format;
@@ -24,6 +24,8 @@ enum Show {
     Settings(Option<String>),
     Balancing,
     Removed,
+    Pending,
+    Dismissed,
 }
 
 /// Runs a store command (not serve/demo/install/bench) and returns its output text.
@@ -70,6 +72,31 @@ pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result
             .map(|m| m.iter().map(|(k, v)| format!("{k} = {v}\n")).collect())
             .unwrap_or_default(),
         Show::Balancing => format!("balancing {}\n", on_off(&value["enabled"])),
+        Show::Pending => {
+            let list = value.as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                "No pending logins.\n".into()
+            } else {
+                list.iter()
+                    .map(|p| {
+                        format!(
+                            "{}  {}  {}  captured {}\n",
+                            p["id"].as_str().unwrap_or(""),
+                            p["providerID"].as_str().unwrap_or(""),
+                            p["authType"].as_str().unwrap_or(""),
+                            format::relative(p["capturedAt"].as_i64().unwrap_or(now), now)
+                        )
+                    })
+                    .collect()
+            }
+        }
+        Show::Dismissed => {
+            if value["dismissed"] == json!(true) {
+                "dismissed\n".into()
+            } else {
+                bail!("no such pending login")
+            }
+        }
         Show::Removed => {
             if value["removed"] == json!(true) {
                 "removed\n".into()
@@ -148,6 +175,16 @@ fn plan(command: Command) -> anyhow::Result<(&'static str, Value, Show, bool)> {
                 Show::Account("cooldown cleared"),
                 false,
             ),
+        },
+        Command::Pending(p) => match p {
+            PendingCmd::List { json } => ("pending.list", json!({}), Show::Pending, json),
+            PendingCmd::Save { id, alias } => (
+                "pending.save",
+                json!({"id": id, "alias": alias}),
+                Show::Account("saved"),
+                false,
+            ),
+            PendingCmd::Dismiss { id } => ("pending.dismiss", json!({"id": id}), Show::Dismissed, false),
         },
         Command::Priority(p) => match p {
             PriorityCmd::List { json } => ("priority.list", json!({}), Show::Priority, json),

@@ -105,6 +105,25 @@ impl Auth {
         }
     }
 
+    /// A readable name for an account from its token's claims: the email, else the account id.
+    /// Not a secret; `None` for API keys and opaque tokens.
+    pub fn display_name(&self) -> Option<String> {
+        let Auth::Oauth { access, .. } = self else { return None };
+        let claims = jwt_claims(access);
+        let email = claims.as_ref().and_then(|c| {
+            c.get("email")
+                .or_else(|| c.get("https://api.openai.com/profile").and_then(|p| p.get("email")))
+                .and_then(|e| e.as_str())
+                .map(str::to_string)
+        });
+        email.or_else(|| match self {
+            Auth::Oauth {
+                account_id: Some(id), ..
+            } => Some(id.clone()),
+            _ => jwt_chatgpt_account_id(access),
+        })
+    }
+
     /// Every secret value in this credential, for redaction.
     pub fn secrets(&self) -> Vec<&str> {
         match self {
@@ -130,13 +149,17 @@ pub fn describe_json_error(e: &serde_json::Error) -> String {
     format!("{kind}: {safe}")
 }
 
-fn jwt_chatgpt_account_id(token: &str) -> Option<String> {
+/// The claims of a JWT, unverified (used only to name and identify accounts).
+fn jwt_claims(token: &str) -> Option<serde_json::Value> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))
         .ok()?;
-    let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    claims
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn jwt_chatgpt_account_id(token: &str) -> Option<String> {
+    jwt_claims(token)?
         .get("https://api.openai.com/auth")?
         .get("chatgpt_account_id")?
         .as_str()

@@ -171,6 +171,32 @@ impl Store {
         })
     }
 
+    /// Fills the identity of accounts written without one (by the predecessor), so a login seen
+    /// again in auth.json is recognised as theirs.
+    pub(super) fn backfill_identities(&mut self) -> Result<()> {
+        let missing: Vec<(String, String, String)> = {
+            let mut stmt = self
+                .conn
+                .prepare("SELECT provider_id, alias, auth_json FROM accounts WHERE identity IS NULL")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect::<rusqlite::Result<_>>()?
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            for (p, a, json) in &missing {
+                if let Ok(auth) = serde_json::from_str::<Auth>(json) {
+                    tx.execute(
+                        "UPDATE accounts SET identity = ?3 WHERE provider_id = ?1 AND alias = ?2",
+                        params![p, a, auth.identity()],
+                    )?;
+                }
+            }
+            Ok(())
+        })
+    }
+
     pub(super) fn load_accounts(&self, provider: Option<&str>) -> Result<Vec<Account>> {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE (?1 IS NULL OR provider_id = ?1) ORDER BY provider_id, alias"

@@ -2,6 +2,7 @@
 //! the runtime runs it on its own thread, never on the async executor.
 
 mod accounts;
+mod capture;
 mod events;
 mod meta;
 pub mod migrations;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use accounts::{ActivePatch, RuntimePatch, SaveOutcome};
+pub use capture::Captured;
 pub use paths::{default_store_path, STORE_FILE};
 pub use pending::PendingView;
 pub use snapshot::Snapshot;
@@ -97,6 +99,7 @@ impl Store {
             migrations::MigrationError::Sqlite(e) => store.classify_open_error(e),
             other => StoreError::Invalid(format!("{}: {other}", path.display())),
         })?;
+        store.backfill_identities()?;
         Ok(store)
     }
 

@@ -29,6 +29,7 @@ pub struct Sidecar {
 pub struct Options {
     pub manual_clock: bool,
     pub log: &'static str,
+    pub env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -36,6 +37,7 @@ impl Default for Options {
         Options {
             manual_clock: true,
             log: "trace",
+            env: vec![],
         }
     }
 }
@@ -51,7 +53,11 @@ impl Sidecar {
         let mut cmd = Command::new(BIN);
         cmd.arg("--store").arg(store).arg("serve");
         cmd.env("OPENCODE_BALANCER_LOG", opts.log);
+        // Never the developer's own logins: opencode's data folder is private to the test.
+        cmd.env("XDG_DATA_HOME", data_home(store))
+            .env_remove("OPENCODE_AUTH_CONTENT");
         cmd.env_remove("OPENCODE_BALANCER_TEST_CLOCK");
+        cmd.envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if opts.manual_clock {
             cmd.env("OPENCODE_BALANCER_TEST_CLOCK", T0.to_string());
         }
@@ -257,4 +263,14 @@ pub fn eventually(what: &str, mut f: impl FnMut() -> bool) {
         assert!(Instant::now() < deadline, "never happened: {what}");
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// The private `XDG_DATA_HOME` of sidecars started on `store`.
+pub fn data_home(store: &Path) -> PathBuf {
+    store.parent().unwrap().join("xdg-data")
+}
+
+/// The auth.json those sidecars watch.
+pub fn auth_file(store: &Path) -> PathBuf {
+    data_home(store).join("opencode").join("auth.json")
 }

@@ -1,0 +1,236 @@
+//! The auth watcher through the real binary and a real auth.json: every way opencode writes the
+//! file, bad versions, identities, autoSave off, bursts.
+
+mod common;
+
+use std::fs;
+use std::path::Path;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn write_atomic(path: &Path, content: &Value) {
+    fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let tmp = path.with_extension("tmp");
+    fs::write(&tmp, content.to_string()).unwrap();
+    fs::rename(&tmp, path).unwrap();
+}
+
+fn saved(s: &mut Sidecar) -> Value {
+    s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "account_saved")
+}
+
+fn aliases(s: &mut Sidecar) -> Vec<String> {
+    s.call("accounts.list", json!({}))
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| format!("{}/{}", a["providerID"].as_str().unwrap(), a["alias"].as_str().unwrap()))
+        .collect()
+}
+
+fn api(key: &str) -> Value {
+    json!({"type": "api", "key": key})
+}
+
+fn start(store: &Path) -> Sidecar {
+    Sidecar::start(store)
+}
+
+#[test]
+fn a_login_written_by_replace_is_saved_made_active_and_toasted() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    s.call("status", json!({}));
+    write_atomic(&auth_file(&store), &json!({"openai": api("sk-test-w1-FAKE")}));
+    let e = saved(&mut s);
+    assert_eq!(
+        (e["params"]["providerID"].clone(), e["params"]["alias"].clone()),
+        (json!("openai"), json!("openai-1"))
+    );
+    s.wait_notification(|n| n["method"] == "toast" && n["params"]["message"].as_str().unwrap().contains("openai-1"));
+    let list = s.call("accounts.list", json!({}));
+    assert_eq!(list[0]["active"], true);
+}
+
+#[test]
+fn truncate_and_write_and_delete_then_recreate_are_all_seen() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    let file = auth_file(&store);
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, json!({"p": api("sk-test-t1-FAKE")}).to_string()).unwrap();
+    saved(&mut s);
+    fs::write(
+        &file,
+        json!({"p": api("sk-test-t1-FAKE"), "q": api("sk-test-t2-FAKE")}).to_string(),
+    )
+    .unwrap();
+    saved(&mut s);
+    fs::remove_file(&file).unwrap();
+    fs::write(&file, json!({"r": api("sk-test-t3-FAKE")}).to_string()).unwrap();
+    saved(&mut s);
+    assert_eq!(aliases(&mut s), ["p/p-1", "q/q-1", "r/r-1"]);
+}
+
+#[test]
+fn a_file_and_folder_missing_at_start_are_picked_up_when_they_appear() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    assert_eq!(s.call("status", json!({}))["accounts"], 0);
+    write_atomic(&auth_file(&store), &json!({"anthropic": api("sk-test-late-FAKE")}));
+    assert_eq!(saved(&mut s)["params"]["alias"], "anthropic-1");
+}
+
+#[test]
+fn logins_already_in_auth_json_at_start_are_captured() {
+    let (_d, store) = temp_store();
+    write_atomic(&auth_file(&store), &json!({"openai": api("sk-test-pre-FAKE")}));
+    let mut s = start(&store);
+    assert_eq!(saved(&mut s)["params"]["alias"], "openai-1");
+}
+
+#[test]
+fn a_bad_version_changes_nothing_warns_once_and_the_next_good_one_counts() {
+    let (_d, store) = temp_store();
+    let file = auth_file(&store);
+    write_atomic(&file, &json!({"p": api("sk-test-g1-FAKE")}));
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            log: "warn",
+            ..Options::default()
+        },
+    );
+    saved(&mut s);
+    fs::write(&file, "{\"p\": {\"type\": \"api\", \"key\": ").unwrap();
+    fs::write(&file, r#"{"p": {"type": "weird", "key": "sk-test-LEAKED-FAKE"}}"#).unwrap();
+    write_atomic(
+        &file,
+        &json!({"p": api("sk-test-g1-FAKE"), "q": api("sk-test-g2-FAKE")}),
+    );
+    let e = saved(&mut s);
+    assert_eq!(e["params"]["alias"], "q-1");
+    assert_eq!(aliases(&mut s), ["p/p-1", "q/q-1"]);
+    let (_, _, _, stderr) = s.finish();
+    assert!(!stderr.contains("LEAKED"), "{stderr}");
+    assert!(stderr.matches("keeping the last good version").count() <= 2, "{stderr}");
+}
+
+#[test]
+fn a_refreshed_token_updates_its_account_instead_of_adding_one() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    let tok = |access: &str, refresh: &str| json!({"type": "oauth", "access": access, "refresh": refresh, "expires": 1, "accountId": "acct-77"});
+    write_atomic(
+        &auth_file(&store),
+        &json!({"openai": tok("at-test-1-FAKE", "rt-test-1-FAKE")}),
+    );
+    assert_eq!(saved(&mut s)["params"]["alias"], "acct-77");
+    write_atomic(
+        &auth_file(&store),
+        &json!({"openai": tok("at-test-2-FAKE", "rt-test-2-FAKE")}),
+    );
+    s.wait_notification(|n| n["params"]["type"] == "account_updated");
+    assert_eq!(aliases(&mut s), ["openai/acct-77"]);
+}
+
+#[test]
+fn a_credential_the_balancer_synced_itself_is_not_captured_as_new() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    s.save_api("openai", "mine", "sk-test-own-FAKE");
+    s.save_api("openai", "other", "sk-test-other-FAKE");
+    // What opencode writes after the plugin applies an auth.sync of "mine".
+    write_atomic(&auth_file(&store), &json!({"openai": api("sk-test-own-FAKE")}));
+    write_atomic(
+        &auth_file(&store),
+        &json!({"openai": api("sk-test-other-FAKE"), "mark": api("sk-test-mark-FAKE")}),
+    );
+    s.wait_notification(|n| n["params"]["type"] == "account_saved" && n["params"]["providerID"] == "mark");
+    assert_eq!(aliases(&mut s), ["mark/mark-1", "openai/mine", "openai/other"]);
+}
+
+#[test]
+fn with_auto_save_off_a_login_waits_as_one_pending_connection() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    s.call("settings.set", json!({"key": "autoSave", "value": false}));
+    write_atomic(&auth_file(&store), &json!({"anthropic": api("sk-test-pend-FAKE")}));
+    let e = s.wait_notification(|n| n["params"]["type"] == "pending_connection_captured");
+    let id = e["params"]["metadata"]["id"].as_str().unwrap().to_string();
+    write_atomic(
+        &auth_file(&store),
+        &json!({"anthropic": api("sk-test-pend-FAKE"), "x": api("sk-test-x-FAKE")}),
+    );
+    s.wait_notification(|n| n["params"]["type"] == "pending_connection_captured" && n["params"]["providerID"] == "x");
+    let pending = s.call("pending.list", json!({}));
+    assert_eq!(
+        pending.as_array().unwrap().len(),
+        2,
+        "deduplicated by provider and identity: {pending}"
+    );
+    assert!(!pending.to_string().contains("sk-test"), "{pending}");
+    let out = cli_ok(&store, &["pending", "save", &id, "Claude Max"], None);
+    assert!(out.contains("anthropic/claude-max"), "{out}");
+    assert_eq!(
+        s.call("pending.dismiss", json!({"id": "x-2"})),
+        json!({"dismissed": true})
+    );
+    assert!(s.call("pending.list", json!({})).as_array().unwrap().is_empty());
+}
+
+#[test]
+fn a_burst_of_fifty_rewrites_ends_in_the_final_state() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    s.call("status", json!({}));
+    let file = auth_file(&store);
+    for i in 0..50 {
+        let mut content = serde_json::Map::new();
+        content.insert("p".into(), api(&format!("sk-test-burst-{i}-FAKE")));
+        write_atomic(&file, &Value::Object(content));
+    }
+    write_atomic(
+        &file,
+        &json!({"p": api("sk-test-burst-49-FAKE"), "done": api("sk-test-done-FAKE")}),
+    );
+    s.wait_notification(|n| n["params"]["type"] == "account_saved" && n["params"]["providerID"] == "done");
+    let list = s.call("accounts.list", json!({"providerID": "p"}));
+    let active: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["active"] == true)
+        .collect();
+    assert_eq!(active.len(), 1);
+    let id = s.call(
+        "chat.headers",
+        json!({"sessionID": "s", "providerID": "p", "modelID": "m"}),
+    )["requestID"]
+        .clone();
+    let r = s.call("fetch.begin", json!({"requestID": id, "headerNames": []}));
+    assert_eq!(
+        r["setHeaders"]["authorization"], "Bearer sk-test-burst-49-FAKE",
+        "the final login is the active account"
+    );
+}
+
+#[test]
+fn opencode_auth_content_is_read_instead_of_the_file() {
+    let (_d, store) = temp_store();
+    write_atomic(&auth_file(&store), &json!({"from-file": api("sk-test-file-FAKE")}));
+    let env = vec![(
+        "OPENCODE_AUTH_CONTENT".to_string(),
+        json!({"inline": api("sk-test-inline-FAKE")}).to_string(),
+    )];
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            env,
+            ..Options::default()
+        },
+    );
+    assert_eq!(saved(&mut s)["params"]["providerID"], "inline");
+    assert_eq!(aliases(&mut s), ["inline/inline-1"], "the file is not read");
+}
