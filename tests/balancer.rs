@@ -165,14 +165,17 @@ fn round_robin_rotates_across_sessions() {
 
 #[test]
 fn lru_picks_the_account_used_longest_ago() {
-    let (_d, _st, mut s) = setup(&[("p", "a"), ("p", "b")]);
+    let (_d, _st, mut s) = setup(&[("p", "a"), ("p", "b"), ("p", "c")]);
     s.call("settings.set", json!({"key": "strategy", "value": "lru"}));
-    let first = request_once(&mut s, "s1", "p");
-    advance(&mut s, 1_000);
-    let second = request_once(&mut s, "s2", "p");
-    assert_ne!(first, second);
-    advance(&mut s, 1_000);
-    assert_eq!(request_once(&mut s, "s3", "p"), first);
+    let at = |s: &mut Sidecar, session: &str| {
+        advance(s, 1_000);
+        request_once(s, session, "p")
+    };
+    assert_eq!(at(&mut s, "s1"), "a", "never used ranks first, then by alias");
+    assert_eq!(at(&mut s, "s2"), "b");
+    assert_eq!(at(&mut s, "s1"), "a", "s1 keeps a and uses it again");
+    assert_eq!(at(&mut s, "s3"), "c");
+    assert_eq!(at(&mut s, "s4"), "b", "b was used longest ago; round-robin would say a");
 }
 
 /// Writes a usage snapshot the way the usage refresher (or another process) would.
@@ -389,14 +392,85 @@ fn exhaustion_then_the_next_message_moves_to_the_next_provider() {
 fn a_cooldown_set_by_another_process_steers_this_one() {
     let (_d, store, mut first) = setup(&[("p", "b"), ("p", "a")]);
     let mut second = Sidecar::start(&store);
+    // Failover off in the second process: only the cooldown (not a new active account) travels.
+    second.call("settings.set", json!({"key": "failover", "value": false}));
     let id = open(&mut second, "x", "p");
     begin(&mut second, &id);
-    result(&mut second, &id, 1, 429, json!({"retry-after": "300"}), None);
-    eventually("the first sidecar sees the cooldown", || {
-        account(&mut first, "p", "a")["coolingDownUntil"].is_i64()
+    assert_eq!(
+        result(&mut second, &id, 1, 429, json!({"retry-after": "300"}), None)["action"],
+        "return"
+    );
+    // Only hot-path calls here: the first process must catch up by itself.
+    eventually("the first sidecar's hot path avoids the cooled account", || {
+        let id = open(&mut first, "y", "p");
+        let alias = begin(&mut first, &id).0;
+        result(&mut first, &id, 1, 200, json!({}), None);
+        alias == "b"
     });
-    let id = open(&mut first, "y", "p");
-    assert_eq!(begin(&mut first, &id).0, "b");
+}
+
+#[test]
+fn concurrent_mutations_and_a_cooldown_in_one_write_are_all_kept() {
+    let (_d, _st, mut s) = setup(&[("p", "b"), ("p", "a")]);
+    let id = open(&mut s, "s", "p");
+    begin(&mut s, &id);
+    s.call("settings.set", json!({"key": "failover", "value": false}));
+    let mut lines = String::new();
+    for i in 0..30 {
+        for j in 0..10 {
+            let msg = json!({"jsonrpc": "2.0", "id": 1000 + i * 10 + j, "method": "accounts.save",
+                "params": {"providerID": format!("q{i}"), "alias": format!("a{j}"), "auth": {"type": "api", "key": format!("sk-test-{i}-{j}-FAKE")}}});
+            lines.push_str(&format!("{msg}\n"));
+        }
+    }
+    lines.push_str(&format!(
+        "{}\n",
+        json!({"jsonrpc": "2.0", "id": 1, "method": "priority.setModel", "params": {"providerID": "p", "modelID": "m"}})
+    ));
+    lines.push_str(&format!(
+        "{}\n",
+        json!({"jsonrpc": "2.0", "id": 2, "method": "fetch.result", "params": {"requestID": id, "attempt": 1, "status": 429, "headers": {"retry-after": "300"}}})
+    ));
+    s.send_raw(lines.as_bytes());
+    for _ in 0..302 {
+        let r = s.next_reply();
+        assert!(r.get("result").is_some(), "every call succeeds: {r}");
+    }
+    assert_eq!(
+        s.call("status", json!({}))["accounts"],
+        302,
+        "memory holds every committed account"
+    );
+    let id = open(&mut s, "t", "p");
+    assert_eq!(
+        begin(&mut s, &id).0,
+        "b",
+        "the cooldown written beside a reload is kept"
+    );
+}
+
+#[test]
+fn with_every_account_cooling_requests_pass_through_and_the_account_returns_when_its_time_is_up() {
+    let (_d, _st, mut s) = setup(&[("p", "a")]);
+    let id = open(&mut s, "s", "p");
+    begin(&mut s, &id);
+    assert_eq!(
+        result(&mut s, &id, 1, 429, json!({"retry-after": "60"}), None)["action"],
+        "return"
+    );
+    // The SDK sends the same request again itself: it goes out untouched.
+    let r = s.call("fetch.begin", json!({"requestID": id, "headerNames": []}));
+    assert_eq!(r, json!({"passthrough": true}));
+    // Its answer (on opencode's own credential) is not charged to, nor clears, the account.
+    assert_eq!(result(&mut s, &id, 1, 200, json!({}), None)["action"], "return");
+    let a = account(&mut s, "p", "a");
+    assert_eq!(
+        (a["coolingDownUntil"].as_i64(), a["failures"].clone()),
+        (Some(T0 + 60_000), json!(1))
+    );
+    advance(&mut s, 60_001);
+    let id = open(&mut s, "s", "p");
+    assert_eq!(begin(&mut s, &id).0, "a", "the hot path uses it again by itself");
 }
 
 #[test]

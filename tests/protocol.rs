@@ -184,13 +184,30 @@ fn shutdown_answers_then_exits_and_what_was_acknowledged_is_stored() {
     let (_d, store) = temp_store();
     let mut s = Sidecar::start(&store);
     s.save_api("p", "a", "sk-test-shutdown-FAKE");
-    assert_eq!(s.call("shutdown", json!({})), json!({}));
+    let id = s.call(
+        "chat.headers",
+        json!({"sessionID": "s", "providerID": "p", "modelID": "m"}),
+    )["requestID"]
+        .clone();
+    s.call("fetch.begin", json!({"requestID": id, "headerNames": []}));
+    // Batched bookkeeping (last use) must be written by the shutdown itself.
+    s.send_raw(
+        format!(
+            "{}\n{}\n",
+            json!({"jsonrpc": "2.0", "id": 90, "method": "fetch.result", "params": {"requestID": id, "attempt": 1, "status": 200}}),
+            json!({"jsonrpc": "2.0", "id": 91, "method": "shutdown"})
+        )
+        .as_bytes(),
+    );
+    let mut ids = vec![s.next_reply()["id"].clone(), s.next_reply()["id"].clone()];
+    ids.sort_by_key(|v| v.as_i64());
+    assert_eq!(ids, [json!(90), json!(91)]);
     let start = std::time::Instant::now();
     let status = s.child.wait().unwrap();
     assert!(status.success());
     assert!(start.elapsed() < Duration::from_secs(1));
-    let out = cli_ok(&store, &["accounts", "list", "--json"], None);
-    assert!(out.contains("\"alias\": \"a\""), "{out}");
+    let out: Value = serde_json::from_str(&cli_ok(&store, &["accounts", "list", "--json"], None)).unwrap();
+    assert_eq!(out[0]["lastUsedAt"], T0, "the last use was flushed before exit: {out}");
     let events = cli_ok(&store, &["events", "--json"], None);
     assert!(events.contains("account_saved"), "events flushed before exit: {events}");
 }

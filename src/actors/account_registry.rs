@@ -7,18 +7,17 @@
 //! `RecordOutcome`) is answered from memory only; its bookkeeping is flushed every 50 ms, when
 //! other processes' commits are also picked up.
 
-use std::future::Future;
 use std::time::Duration;
 
 use actix::prelude::*;
 
 use super::event_bus::{EventBus, Publish};
-use super::registry_state::RegistryState;
+use super::registry_state::{RegistryState, Scope};
 use super::store_worker::StoreHandle;
 use crate::balancer::select::{pick, Choice};
 use crate::clock::SharedClock;
 use crate::model::{AccountView, Auth, Millis, NewEvent, PriorityEntry, Settings, Strategy};
-use crate::store::{Snapshot, StoreError};
+use crate::store::{Snapshot, Store, StoreError};
 
 pub use super::registry_messages::*;
 
@@ -31,10 +30,12 @@ pub struct AccountRegistry {
     pub(super) bus: Addr<EventBus>,
     pub(super) clock: SharedClock,
     rr_cursors: std::collections::HashMap<String, usize>,
-    /// The store generation the memory reflects; older answers are not applied.
-    applied_generation: u64,
     data_version: i64,
     syncing: bool,
+    /// Store jobs: the next id to hand out, the next to apply, and answers waiting their turn.
+    next_job: u64,
+    next_apply: u64,
+    ready: std::collections::BTreeMap<u64, Box<dyn FnOnce(&mut AccountRegistry)>>,
 }
 
 impl AccountRegistry {
@@ -46,16 +47,18 @@ impl AccountRegistry {
         data_version: i64,
     ) -> Self {
         let mut state = RegistryState::default();
-        state.apply_snapshot(snapshot, None);
+        state.apply_snapshot(snapshot, Scope::All, 0);
         AccountRegistry {
             state,
             store,
             bus,
             clock,
             rr_cursors: Default::default(),
-            applied_generation: 0,
             data_version,
             syncing: false,
+            next_job: 0,
+            next_apply: 0,
+            ready: Default::default(),
         }
     }
 
@@ -67,69 +70,70 @@ impl AccountRegistry {
         self.bus.do_send(Publish(event));
     }
 
-    /// Applies a snapshot unless a later one was already applied.
-    pub(super) fn apply(&mut self, generation: u64, snap: Snapshot, provider: Option<&str>) {
-        if generation < self.applied_generation {
-            return;
-        }
-        self.applied_generation = generation;
-        self.state.apply_snapshot(snap, provider);
-    }
-
-    /// Flushes runtime bookkeeping and reloads everything if another process committed.
-    fn sync_job(&mut self) -> impl Future<Output = Result<(u64, SyncResult), StoreError>> + 'static {
-        let (patches, actives) = self.state.take_dirty();
-        let known = self.data_version;
+    /// Runs `job` on the store thread, then `apply` on its result in this actor. Results are
+    /// applied in the order the jobs ran (the store thread runs this actor's jobs in the order
+    /// they were sent), whatever order their answers arrive in, so memory never moves back.
+    pub(super) fn store_job<T, R>(
+        &mut self,
+        job: impl FnOnce(&mut Store) -> T + Send + 'static,
+        apply: impl FnOnce(&mut Self, Result<(u64, T), StoreError>) -> R + 'static,
+    ) -> ResponseActFuture<Self, R>
+    where
+        T: Send + 'static,
+        R: 'static,
+    {
+        let id = self.next_job;
+        self.next_job += 1;
+        let (tx, rx) = tokio::sync::oneshot::channel();
         let store = self.store.clone();
-        async move {
-            let (generation, result) = store
-                .call(move |s| -> Result<SyncResult, (StoreError, Vec<_>, Vec<_>)> {
-                    if let Err(e) = s.apply_runtime(&patches, &actives) {
-                        return Err((e, patches, actives));
-                    }
-                    let version = s.data_version().map_err(|e| (e, vec![], vec![]))?;
-                    let snapshot = if version != known {
-                        Some(s.load_snapshot(None).map_err(|e| (e, vec![], vec![]))?)
-                    } else {
-                        None
-                    };
-                    Ok(SyncResult {
-                        version,
-                        snapshot,
-                        unflushed: None,
-                    })
-                })
-                .await?;
-            match result {
-                Ok(r) => Ok((generation, r)),
-                Err((e, patches, actives)) => {
-                    tracing::warn!(error = %e, "could not write runtime bookkeeping; will retry");
-                    Ok((
-                        generation,
-                        SyncResult {
-                            version: known,
-                            snapshot: None,
-                            unflushed: Some((patches, actives)),
-                        },
-                    ))
-                }
+        let ran = async move { store.call(job).await };
+        Box::pin(ran.into_actor(self).then(move |result, this, _| {
+            this.ready.insert(
+                id,
+                Box::new(move |this: &mut Self| {
+                    let _ = tx.send(apply(this, result));
+                }),
+            );
+            while let Some(next) = this.ready.remove(&this.next_apply) {
+                this.next_apply += 1;
+                next(this);
             }
+            async move { rx.await.expect("every job is applied in turn") }.into_actor(this)
+        }))
+    }
+
+    /// The sync job: writes the queued runtime bookkeeping, then reloads everything if another
+    /// process committed since the last look.
+    fn sync_job(&mut self) -> impl FnOnce(&mut Store) -> Result<SyncResult, StoreError> + Send + 'static {
+        let flush = self.state.pending_flush();
+        let known = self.data_version;
+        move |s| {
+            s.apply_runtime(&flush.patches, &flush.actives)?;
+            let version = s.data_version()?;
+            let snapshot = if version != known {
+                Some(s.load_snapshot(None)?)
+            } else {
+                None
+            };
+            Ok(SyncResult {
+                version,
+                snapshot,
+                flushed: flush.upto,
+            })
         }
     }
 
-    fn after_sync(&mut self, result: Result<(u64, SyncResult), StoreError>) {
-        match result {
+    fn after_sync(&mut self, result: Result<(u64, Result<SyncResult, StoreError>), StoreError>) {
+        match result.and_then(|(generation, r)| Ok((generation, r?))) {
             Ok((generation, r)) => {
-                if let Some((p, a)) = r.unflushed {
-                    self.state.restore_dirty(p, a);
-                }
+                self.state.acknowledge(r.flushed);
                 self.data_version = r.version;
                 if let Some(snap) = r.snapshot {
                     tracing::debug!("another process changed the store; reloaded");
-                    self.apply(generation, snap, None);
+                    self.state.apply_snapshot(snap, Scope::All, generation);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "store sync failed"),
+            Err(e) => tracing::warn!(error = %e, "could not write runtime bookkeeping; will retry"),
         }
     }
 
@@ -140,10 +144,11 @@ impl AccountRegistry {
         }
         self.syncing = true;
         let job = self.sync_job();
-        ctx.spawn(job.into_actor(self).map(|result, this, _| {
+        let fut = self.store_job(job, |this, result| {
             this.syncing = false;
             this.after_sync(result);
-        }));
+        });
+        ctx.spawn(fut);
     }
 
     /// A future that catches up with the store, then runs `answer` on the fresh memory.
@@ -152,10 +157,10 @@ impl AccountRegistry {
         answer: impl FnOnce(&mut Self) -> R + 'static,
     ) -> ResponseActFuture<Self, R> {
         let job = self.sync_job();
-        Box::pin(job.into_actor(self).map(move |result, this, _| {
+        self.store_job(job, move |this, result| {
             this.after_sync(result);
             answer(this)
-        }))
+        })
     }
 
     /// Chooses an account of `provider` by the configured strategy.
@@ -188,7 +193,8 @@ impl AccountRegistry {
 pub(super) struct SyncResult {
     version: i64,
     snapshot: Option<Snapshot>,
-    unflushed: Option<(Vec<crate::store::RuntimePatch>, Vec<crate::store::ActivePatch>)>,
+    /// Runtime changes up to this sequence number are written.
+    flushed: u64,
 }
 
 impl Actor for AccountRegistry {

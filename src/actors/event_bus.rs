@@ -40,8 +40,15 @@ pub struct Subscribe(pub Recipient<Notice>);
 #[rtype(result = "()")]
 pub struct Flush;
 
+/// The events table keeps at most this many rows, none older than `KEEP_MS`.
+pub const KEEP_ROWS: usize = 10_000;
+pub const KEEP_MS: Millis = 30 * 24 * 3_600_000;
+/// Pruning runs once per this many stored events (and at start).
+const PRUNE_EVERY: usize = 500;
+
 pub struct EventBus {
     store: StoreHandle,
+    since_prune: usize,
     clock: SharedClock,
     subscribers: Vec<Recipient<Notice>>,
     queue: Vec<(NewEvent, Millis)>,
@@ -53,6 +60,7 @@ impl EventBus {
     pub fn new(store: StoreHandle, clock: SharedClock) -> Self {
         EventBus {
             store,
+            since_prune: PRUNE_EVERY,
             clock,
             subscribers: Vec::new(),
             queue: Vec::new(),
@@ -80,8 +88,23 @@ impl EventBus {
         }
         self.writing = true;
         let batch = std::mem::take(&mut self.queue);
+        self.since_prune += batch.len();
+        let prune_before = (self.since_prune >= PRUNE_EVERY).then(|| self.clock.now_ms() - KEEP_MS);
+        if prune_before.is_some() {
+            self.since_prune = 0;
+        }
         let store = self.store.clone();
-        let fut = async move { store.run(move |s| s.append_events(&batch)).await };
+        let fut = async move {
+            store
+                .run(move |s| {
+                    let stored = s.append_events(&batch)?;
+                    if let Some(before) = prune_before {
+                        s.prune_events(KEEP_ROWS, before)?;
+                    }
+                    Ok(stored)
+                })
+                .await
+        };
         ctx.spawn(fut.into_actor(self).map(|result, bus, ctx| {
             bus.writing = false;
             match result {

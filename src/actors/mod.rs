@@ -35,8 +35,9 @@ impl Runtime {
     /// Opens the store, loads it into memory and starts the actors.
     pub fn start(store_path: &Path, clock: SharedClock) -> Result<Runtime, StoreError> {
         let store = Store::open(store_path)?;
-        let snapshot = store.load_snapshot(None)?;
+        // The version first: a commit landing between the two is then seen as a change.
         let version = store.data_version()?;
+        let snapshot = store.load_snapshot(None)?;
         let store = StoreHandle::start(store);
         let bus = EventBus::new(store.clone(), clock.clone()).start();
         let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version).start();

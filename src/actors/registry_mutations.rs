@@ -5,6 +5,7 @@ use actix::prelude::*;
 
 use super::account_registry::AccountRegistry;
 use super::registry_messages::{Mutate, MutationReply, RegistryError};
+use super::registry_state::Scope;
 use crate::model::{normalize_alias, validate_provider, EventKind, NewEvent, Settings};
 use crate::store::{Store, StoreError};
 
@@ -34,36 +35,25 @@ impl AccountRegistry {
         op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
         then: impl FnOnce(&mut Self, T) -> Reply + 'static,
     ) -> ResponseActFuture<Self, Reply> {
-        let (patches, actives) = self.state.take_dirty();
-        let store = self.store.clone();
+        let flush = self.state.pending_flush();
         let scope_for_load = scope.clone();
-        let job = async move {
-            store
-                .call(move |s| {
-                    if let Err(e) = s.apply_runtime(&patches, &actives) {
-                        return Err((e, Some((patches, actives))));
-                    }
-                    let out = op(s).map_err(|e| (e, None))?;
-                    let snap = s.load_snapshot(scope_for_load.as_deref()).map_err(|e| (e, None))?;
-                    Ok((out, snap))
-                })
-                .await
+        let job = move |s: &mut Store| {
+            s.apply_runtime(&flush.patches, &flush.actives)?;
+            let out = op(s)?;
+            let snap = s.load_snapshot(scope_for_load.as_deref())?;
+            Ok::<_, StoreError>((out, snap, flush.upto))
         };
-        Box::pin(job.into_actor(self).map(move |result, this, _| {
+        self.store_job(job, move |this, result| {
             let (generation, inner) = result.map_err(RegistryError::from)?;
-            match inner {
-                Ok((out, snap)) => {
-                    this.apply(generation, snap, scope.as_deref());
-                    then(this, out)
-                }
-                Err((e, unflushed)) => {
-                    if let Some((p, a)) = unflushed {
-                        this.state.restore_dirty(p, a);
-                    }
-                    Err(e.into())
-                }
-            }
-        }))
+            let (out, snap, flushed) = inner?;
+            this.state.acknowledge(flushed);
+            let scope = match &scope {
+                Some(p) => Scope::Provider(p),
+                None => Scope::All,
+            };
+            this.state.apply_snapshot(snap, scope, generation);
+            then(this, out)
+        })
     }
 
     fn announce_capture(&self, p: &str, out: &crate::store::Captured) {
@@ -242,7 +232,7 @@ impl AccountRegistry {
                 let (p, a) = (provider(&provider_id)?, alias(&raw)?);
                 let (p2, a2) = (p.clone(), a.clone());
                 // A cooldown still queued for the store would come back after the reset: drop it.
-                self.state.dirty.remove(&(p.clone(), a.clone()));
+                self.state.forget_patch(&p, &a);
                 self.commit(
                     Some(p.clone()),
                     move |s| s.reset_cooldown(&p2, &a2),

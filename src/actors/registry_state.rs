@@ -1,10 +1,23 @@
 //! The registry's in-memory state: accounts by provider, active accounts, priority, settings,
-//! and the runtime bookkeeping not yet written to the store.
+//! and the runtime bookkeeping not yet acknowledged by the store.
+//!
+//! Two rules keep memory and the store in step while store jobs complete in any order:
+//! - every snapshot carries the store generation it was read at; a provider (or the priority and
+//!   settings) is only replaced by a snapshot newer than the one it last came from;
+//! - runtime changes stay queued until the store acknowledges writing them, and are laid over
+//!   every snapshot until then, so a snapshot read before they were written cannot erase them.
 
 use std::collections::{BTreeMap, HashMap};
 
 use crate::model::{Account, AccountView, Millis, PriorityEntry, Settings};
 use crate::store::{ActivePatch, RuntimePatch, Snapshot};
+
+/// Which part of the state a snapshot covers.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    All,
+    Provider(&'a str),
+}
 
 #[derive(Default)]
 pub struct RegistryState {
@@ -13,42 +26,83 @@ pub struct RegistryState {
     pub priority: Vec<PriorityEntry>,
     pub settings: Settings,
     pub pending: usize,
-    /// Runtime changes made since the last flush, by (provider, alias).
-    pub dirty: HashMap<(String, String), RuntimePatch>,
-    pub dirty_active: Vec<ActivePatch>,
+    /// Runtime changes not yet acknowledged, by (provider, alias), with their sequence number.
+    dirty: HashMap<(String, String), (RuntimePatch, u64)>,
+    dirty_active: HashMap<String, (String, u64)>,
+    next_seq: u64,
+    /// Store generation each provider's accounts were last read at.
+    provider_generation: HashMap<String, u64>,
+    /// Store generation of the last whole read, and of the priority/settings/pending part.
+    all_generation: u64,
+    meta_generation: u64,
+}
+
+/// Runtime changes handed to the store, and the sequence number that acknowledges them.
+pub struct Flush {
+    pub patches: Vec<RuntimePatch>,
+    pub actives: Vec<ActivePatch>,
+    pub upto: u64,
 }
 
 impl RegistryState {
-    /// Replaces the state with a snapshot (whole, or one provider's part), then re-applies the
-    /// runtime changes not yet flushed so they are not lost.
-    pub fn apply_snapshot(&mut self, snap: Snapshot, provider: Option<&str>) {
-        match provider {
-            Some(p) => {
-                self.providers.remove(p);
-                self.active.remove(p);
-            }
-            None => {
-                self.providers.clear();
-                self.active.clear();
-            }
-        }
+    /// Applies a snapshot read at `generation`, keeping whatever memory holds from a later read.
+    pub fn apply_snapshot(&mut self, snap: Snapshot, scope: Scope<'_>, generation: u64) {
+        let mut incoming: BTreeMap<String, BTreeMap<String, Account>> = BTreeMap::new();
         for a in snap.accounts {
-            self.providers
+            incoming
                 .entry(a.provider_id.clone())
                 .or_default()
                 .insert(a.alias.clone(), a);
         }
-        self.active.extend(snap.active);
-        self.priority = snap.priority;
-        self.settings = snap.settings;
-        self.pending = snap.pending;
-        let dirty: Vec<RuntimePatch> = self.dirty.values().cloned().collect();
-        for patch in &dirty {
+        let providers: std::collections::BTreeSet<String> = match scope {
+            Scope::Provider(p) => [p.to_string()].into(),
+            Scope::All => self.providers.keys().chain(incoming.keys()).cloned().collect(),
+        };
+        for p in providers {
+            let newest = self
+                .provider_generation
+                .get(&p)
+                .copied()
+                .unwrap_or(0)
+                .max(self.all_generation);
+            if generation < newest {
+                continue;
+            }
+            match incoming.remove(&p) {
+                Some(accounts) => {
+                    self.providers.insert(p.clone(), accounts);
+                }
+                None => {
+                    self.providers.remove(&p);
+                }
+            }
+            match snap.active.get(&p) {
+                Some(a) => self.active.insert(p.clone(), a.clone()),
+                None => self.active.remove(&p),
+            };
+            self.provider_generation.insert(p, generation);
+        }
+        if matches!(scope, Scope::All) {
+            self.all_generation = self.all_generation.max(generation);
+        }
+        if generation >= self.meta_generation {
+            self.meta_generation = generation;
+            self.priority = snap.priority;
+            self.settings = snap.settings;
+            self.pending = snap.pending;
+        }
+        let queued: Vec<RuntimePatch> = self.dirty.values().map(|(p, _)| p.clone()).collect();
+        for patch in &queued {
             self.overlay(patch);
         }
-        for a in self.dirty_active.clone() {
-            if self.account(&a.provider_id, &a.alias).is_some() {
-                self.active.insert(a.provider_id, a.alias);
+        let actives: Vec<(String, String)> = self
+            .dirty_active
+            .iter()
+            .map(|(p, (a, _))| (p.clone(), a.clone()))
+            .collect();
+        for (p, a) in actives {
+            if self.account(&p, &a).is_some() {
+                self.active.insert(p, a);
             }
         }
     }
@@ -71,15 +125,27 @@ impl RegistryState {
         }
     }
 
+    fn seq(&mut self) -> u64 {
+        self.next_seq += 1;
+        self.next_seq
+    }
+
     /// Applies a runtime change in memory now and queues it for the store.
     pub fn patch(&mut self, patch: RuntimePatch) {
         self.overlay(&patch);
+        let seq = self.seq();
         let key = (patch.provider_id.clone(), patch.alias.clone());
-        let slot = self.dirty.entry(key).or_insert_with(|| RuntimePatch {
-            provider_id: patch.provider_id.clone(),
-            alias: patch.alias.clone(),
-            ..Default::default()
+        let (slot, slot_seq) = self.dirty.entry(key).or_insert_with(|| {
+            (
+                RuntimePatch {
+                    provider_id: patch.provider_id.clone(),
+                    alias: patch.alias.clone(),
+                    ..Default::default()
+                },
+                0,
+            )
         });
+        *slot_seq = seq;
         if patch.last_used_at.is_some() {
             slot.last_used_at = patch.last_used_at;
         }
@@ -94,33 +160,42 @@ impl RegistryState {
         }
     }
 
+    /// Drops queued changes to one account (a user reset supersedes them).
+    pub fn forget_patch(&mut self, provider: &str, alias: &str) {
+        self.dirty.remove(&(provider.to_string(), alias.to_string()));
+    }
+
     pub fn set_active_runtime(&mut self, provider: &str, alias: &str) {
         self.active.insert(provider.to_string(), alias.to_string());
-        self.dirty_active.retain(|a| a.provider_id != provider);
-        self.dirty_active.push(ActivePatch {
-            provider_id: provider.into(),
-            alias: alias.into(),
-        });
+        let seq = self.seq();
+        self.dirty_active.insert(provider.to_string(), (alias.to_string(), seq));
     }
 
-    /// Takes the queued runtime changes for a flush.
-    pub fn take_dirty(&mut self) -> (Vec<RuntimePatch>, Vec<ActivePatch>) {
-        (
-            self.dirty.drain().map(|(_, v)| v).collect(),
-            std::mem::take(&mut self.dirty_active),
-        )
+    /// The queued runtime changes, for a flush; they stay queued until [`Self::acknowledge`].
+    pub fn pending_flush(&self) -> Flush {
+        Flush {
+            patches: self.dirty.values().map(|(p, _)| p.clone()).collect(),
+            actives: self
+                .dirty_active
+                .iter()
+                .map(|(p, (a, _))| ActivePatch {
+                    provider_id: p.clone(),
+                    alias: a.clone(),
+                })
+                .collect(),
+            upto: self.next_seq,
+        }
     }
 
-    /// Puts back changes whose flush failed, under any newer ones.
-    pub fn restore_dirty(&mut self, patches: Vec<RuntimePatch>, actives: Vec<ActivePatch>) {
-        for p in patches {
-            self.dirty.entry((p.provider_id.clone(), p.alias.clone())).or_insert(p);
-        }
-        for a in actives {
-            if !self.dirty_active.iter().any(|x| x.provider_id == a.provider_id) {
-                self.dirty_active.push(a);
-            }
-        }
+    /// The store wrote every change up to `upto`; newer ones stay queued.
+    pub fn acknowledge(&mut self, upto: u64) {
+        self.dirty.retain(|_, (_, seq)| *seq > upto);
+        self.dirty_active.retain(|_, (_, seq)| *seq > upto);
+    }
+
+    #[cfg(test)]
+    pub fn has_pending_flush(&self) -> bool {
+        !self.dirty.is_empty() || !self.dirty_active.is_empty()
     }
 
     pub fn account(&self, provider: &str, alias: &str) -> Option<&Account> {
@@ -152,7 +227,7 @@ impl RegistryState {
         self.providers.values().map(BTreeMap::len).sum()
     }
 
-    /// Whether the provider has an account usable at `now`.
+    /// Whether the provider has an account usable at `now` (the active one is checked first).
     pub fn has_healthy(&self, provider: &str, now: Millis) -> bool {
         self.providers.get(provider).is_some_and(|m| {
             let active_ok = self
@@ -162,5 +237,72 @@ impl RegistryState {
                 .is_some_and(|a| a.is_healthy(now));
             active_ok || m.values().any(|a| a.is_healthy(now))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Auth;
+
+    fn acc(p: &str, a: &str) -> Account {
+        Account {
+            provider_id: p.into(),
+            alias: a.into(),
+            auth: Auth::Api {
+                key: format!("k-{a}"),
+                metadata: None,
+            },
+            created_at: 0,
+            updated_at: 0,
+            last_used_at: None,
+            cooldown_until: None,
+            cooldown_reason: None,
+            failures: 0,
+            disabled: false,
+            auth_failed: false,
+            usage: None,
+        }
+    }
+
+    fn snap(accounts: Vec<Account>) -> Snapshot {
+        Snapshot {
+            accounts,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn an_older_snapshot_never_replaces_a_newer_one_of_the_same_provider() {
+        let mut s = RegistryState::default();
+        s.apply_snapshot(snap(vec![acc("p", "a"), acc("p", "b")]), Scope::Provider("p"), 5);
+        s.apply_snapshot(snap(vec![acc("q", "x")]), Scope::Provider("q"), 6);
+        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::Provider("p"), 4);
+        assert_eq!(s.account_count(), 3, "p's gen-4 read is older than its gen-5 read");
+        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 3);
+        assert_eq!(
+            s.account_count(),
+            3,
+            "a whole read older than each provider's changes nothing"
+        );
+        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 7);
+        assert_eq!(s.account_count(), 1);
+    }
+
+    #[test]
+    fn queued_changes_survive_a_snapshot_read_before_they_were_written() {
+        let mut s = RegistryState::default();
+        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 1);
+        s.patch(RuntimePatch {
+            provider_id: "p".into(),
+            alias: "a".into(),
+            cooldown: Some((Some(99), None)),
+            ..Default::default()
+        });
+        let flush = s.pending_flush();
+        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::Provider("p"), 2);
+        assert_eq!(s.account("p", "a").unwrap().cooldown_until, Some(99));
+        s.acknowledge(flush.upto);
+        assert!(!s.has_pending_flush());
     }
 }

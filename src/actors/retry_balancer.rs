@@ -25,6 +25,8 @@ struct Request {
     session_id: String,
     provider_id: String,
     alias: String,
+    /// The last attempt went out untouched (no healthy account): its answer is not ours to record.
+    passthrough: bool,
     tried: Vec<String>,
     header_names: Vec<String>,
     authorization: Option<AuthorizationHint>,
@@ -87,9 +89,11 @@ fn evict_oldest<V>(map: &mut HashMap<String, V>, max: usize, age: impl Fn(&V) ->
     if map.len() <= max {
         return;
     }
+    // Down to 90% of the bound, so the sort is paid once per `max / 10` inserts, not per insert.
     let mut by_age: Vec<(Millis, String)> = map.iter().map(|(k, v)| (age(v), k.clone())).collect();
-    by_age.sort();
-    for (_, k) in by_age.into_iter().take(map.len() - max) {
+    by_age.sort_unstable();
+    let excess = map.len() - max * 9 / 10;
+    for (_, k) in by_age.into_iter().take(excess) {
         map.remove(&k);
     }
 }
@@ -203,6 +207,7 @@ impl Handler<ChatHeaders> for RetryBalancer {
                     session_id: msg.session_id,
                     provider_id: msg.provider_id,
                     alias: picked.alias,
+                    passthrough: false,
                     tried: vec![],
                     header_names: vec![],
                     authorization: None,
@@ -261,8 +266,10 @@ impl Handler<FetchBegin> for RetryBalancer {
                 return Err(UnknownRequest);
             };
             let Some(picked) = picked.ok().flatten() else {
+                req.passthrough = true;
                 return Ok(BeginAnswer::Passthrough);
             };
+            req.passthrough = false;
             req.alias = picked.alias.clone();
             let set_headers = credential_headers(&picked.auth, &req.header_names, req.authorization);
             Ok(BeginAnswer::Use {
@@ -304,6 +311,21 @@ impl Handler<FetchResult> for RetryBalancer {
         let Some(req) = self.requests.get(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };
+        if req.passthrough {
+            return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
+        }
+        if (200..300).contains(&msg.status) {
+            // Done: nothing will be sent again under this id.
+            let req = self.requests.remove(&msg.request_id).expect("present");
+            self.registry.do_send(RecordOutcome {
+                provider_id: req.provider_id,
+                alias: req.alias,
+                status: msg.status,
+                headers: msg.headers,
+                body: None,
+            });
+            return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
+        }
         let (provider, alias) = (req.provider_id.clone(), req.alias.clone());
         let registry = self.registry.clone();
         let record = registry.send(RecordOutcome {

@@ -107,9 +107,13 @@ async fn run_inner(rt: &Runtime, text: &str) -> Result<String, String> {
             let list: Vec<StoredEvent> = decode(call(rt, "events.list", json!({"limit": 20})).await?)?;
             Ok(format::events(&list, now))
         }
-        _ => Err(format!(
-            "unknown command '{}'; try `/balancer help`",
-            text.trim().escape_debug()
-        )),
+        // Only the first word is echoed: the rest may be anything, a key pasted by mistake too.
+        [first, ..] => {
+            let word: String = first.chars().take(32).collect();
+            Err(format!(
+                "unknown command '{}'; try `/balancer help`",
+                word.escape_debug()
+            ))
+        }
     }
 }

@@ -18,9 +18,9 @@ use crate::actors::event_bus::{Notice, Subscribe};
 use crate::actors::Runtime;
 
 /// How long in-flight requests may still finish after input ends.
-const DRAIN: Duration = Duration::from_millis(600);
+const DRAIN: Duration = Duration::from_millis(400);
 /// How long the final store flush may take.
-const FLUSH: Duration = Duration::from_millis(300);
+const FLUSH: Duration = Duration::from_millis(250);
 
 /// Forwards bus notices to the host as notifications.
 struct Forwarder(mpsc::UnboundedSender<String>);
@@ -195,7 +195,7 @@ where
         }
     }
     let _ = out_tx.send(String::new());
-    let _ = tokio::time::timeout(Duration::from_millis(100), writer_task).await;
+    let _ = tokio::time::timeout(Duration::from_millis(50), writer_task).await;
     drop(forwarder);
     Ok(())
 }

@@ -126,28 +126,35 @@ pub fn notification(method: &str, params: Value) -> Value {
 /// A serde message with every quoted value removed (field names in backticks stay), so a bad
 /// parameter never echoes what may be a secret.
 pub fn safe_serde_message(e: &serde_json::Error) -> String {
-    let msg = e.to_string();
+    let full = e.to_string();
+    // "at line 1 column 40" means nothing to a caller of a method.
+    let msg = full.split(" at line ").next().unwrap_or("");
+    // "invalid type: string \"…\", expected …": keep the kind and what was expected, never the value.
+    for prefix in ["invalid type: ", "invalid value: ", "invalid length "] {
+        if let Some(rest) = msg.strip_prefix(prefix) {
+            let kind = rest.split([' ', ',']).next().unwrap_or("");
+            let expected = rest.rfind(", expected").map(|i| &rest[i..]).unwrap_or("");
+            return format!("{prefix}{kind}{expected}");
+        }
+    }
+    if msg.starts_with("unknown variant") {
+        let expected = msg.rfind(", expected").map(|i| &msg[i..]).unwrap_or("");
+        return format!("unknown variant{expected}");
+    }
+    // Other messages name fields in backticks; drop anything quoted all the same.
     let mut out = String::with_capacity(msg.len());
     let mut in_quote = false;
     for c in msg.chars() {
-        match (c, in_quote) {
-            ('"', false) => {
-                in_quote = true;
-                out.push_str("\"…");
+        if c == '"' {
+            in_quote = !in_quote;
+            if in_quote {
+                out.push_str("\"…\"");
             }
-            ('"', true) => {
-                in_quote = false;
-                out.push('"');
-            }
-            (_, true) => {}
-            (c, false) => out.push(c),
+        } else if !in_quote {
+            out.push(c);
         }
     }
-    // "at line 1 column 40" means nothing to a caller of a method.
-    match out.find(" at line ") {
-        Some(i) => out[..i].to_string(),
-        None => out,
-    }
+    out
 }
 
 #[cfg(test)]
@@ -181,8 +188,18 @@ mod tests {
 
     #[test]
     fn serde_messages_lose_their_values() {
-        let e = serde_json::from_str::<u8>("\"sk-secret\"").unwrap_err();
-        let m = safe_serde_message(&e);
-        assert!(!m.contains("sk-secret"), "{m}");
+        for text in [r#""sk-secret""#, r#""sk-sec\"ret-tail""#] {
+            let e = serde_json::from_str::<u8>(text).unwrap_err();
+            let m = safe_serde_message(&e);
+            assert!(!m.contains("sk-sec") && !m.contains("tail"), "{m}");
+            assert!(m.contains("expected"), "{m}");
+        }
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(tag = "type")]
+        enum E {
+            A,
+        }
+        let e = serde_json::from_str::<E>(r#"{"type":"sk-secret"}"#).unwrap_err();
+        assert!(!safe_serde_message(&e).contains("sk-secret"));
     }
 }

@@ -19,6 +19,14 @@ impl Store {
     /// The whole state, or with `provider` only that provider's accounts and active alias (the
     /// priority, settings and pending count are always whole).
     pub fn load_snapshot(&self, provider: Option<&str>) -> Result<Snapshot> {
+        // One read transaction: every table as of the same commit.
+        let tx = self.conn.unchecked_transaction()?;
+        let snap = self.read_snapshot(provider)?;
+        tx.commit()?;
+        Ok(snap)
+    }
+
+    fn read_snapshot(&self, provider: Option<&str>) -> Result<Snapshot> {
         let mut accounts = self.load_accounts(provider)?;
         let usage: HashMap<(String, String), _> = self
             .load_usage(provider)?
