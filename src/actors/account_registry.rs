@@ -24,6 +24,9 @@ pub use super::registry_messages::*;
 /// How often runtime bookkeeping is flushed and other processes' commits are looked for.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(50);
 
+/// A store job's answer, waiting its turn to be applied.
+type Applier = Box<dyn FnOnce(&mut AccountRegistry)>;
+
 pub struct AccountRegistry {
     pub(super) state: RegistryState,
     pub(super) store: StoreHandle,
@@ -35,7 +38,7 @@ pub struct AccountRegistry {
     /// Store jobs: the next id to hand out, the next to apply, and answers waiting their turn.
     next_job: u64,
     next_apply: u64,
-    ready: std::collections::BTreeMap<u64, Box<dyn FnOnce(&mut AccountRegistry)>>,
+    ready: std::collections::BTreeMap<u64, Applier>,
 }
 
 impl AccountRegistry {
