@@ -234,3 +234,96 @@ fn opencode_auth_content_is_read_instead_of_the_file() {
     assert_eq!(saved(&mut s)["params"]["providerID"], "inline");
     assert_eq!(aliases(&mut s), ["inline/inline-1"], "the file is not read");
 }
+
+fn jwt(claims: Value) -> String {
+    use base64::Engine;
+    let enc = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
+    format!("{}.{}.sig-FAKE", enc(&json!({"alg": "none"})), enc(&claims))
+}
+
+#[test]
+fn oauth_identity_by_jwt_claim_and_by_refresh_token_keeps_one_account_each() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    let claims = |n: u32| json!({"https://api.openai.com/auth": {"chatgpt_account_id": "cgpt-acct-9"}, "email": "dev@example.test", "n": n});
+    let by_claim = |n: u32| json!({"type": "oauth", "access": jwt(claims(n)), "refresh": format!("rt-test-c{n}-FAKE"), "expires": n});
+    let by_refresh = |n: u32| json!({"type": "oauth", "access": format!("opaque-at-{n}-FAKE"), "refresh": "rt-test-stable-FAKE", "expires": n});
+    write_atomic(
+        &auth_file(&store),
+        &json!({"openai": by_claim(1), "github-copilot": by_refresh(1)}),
+    );
+    let mut named = vec![saved(&mut s)["params"]["alias"].as_str().unwrap().to_string()];
+    named.push(saved(&mut s)["params"]["alias"].as_str().unwrap().to_string());
+    named.sort();
+    assert_eq!(
+        named,
+        ["dev-example.test", "github-copilot-1"],
+        "named from the email claim, else provider-n"
+    );
+    write_atomic(
+        &auth_file(&store),
+        &json!({"openai": by_claim(2), "github-copilot": by_refresh(2)}),
+    );
+    s.wait_notification(|n| n["params"]["type"] == "account_updated" && n["params"]["providerID"] == "openai");
+    s.wait_notification(|n| n["params"]["type"] == "account_updated" && n["params"]["providerID"] == "github-copilot");
+    assert_eq!(
+        aliases(&mut s),
+        ["github-copilot/github-copilot-1", "openai/dev-example.test"]
+    );
+}
+
+#[test]
+fn an_auth_sync_applied_by_the_host_is_not_captured_by_either_of_two_processes() {
+    let (_d, store) = temp_store();
+    let mut a = start(&store);
+    let mut b = start(&store);
+    let oauth = |n: u32| json!({"type": "oauth", "access": format!("at-test-{n}-FAKE"), "refresh": format!("rt-test-{n}-FAKE"), "expires": 1, "accountId": format!("acct-{n}")});
+    a.call(
+        "accounts.save",
+        json!({"providerID": "openai", "alias": "one", "auth": oauth(1)}),
+    );
+    a.call(
+        "accounts.save",
+        json!({"providerID": "openai", "alias": "two", "auth": oauth(2)}),
+    );
+    // The plugin applied `syncAuth` for "one": opencode wrote it as its own credential.
+    write_atomic(&auth_file(&store), &json!({"openai": oauth(1)}));
+    write_atomic(
+        &auth_file(&store),
+        &json!({"openai": oauth(1), "marker": api("sk-test-marker-FAKE")}),
+    );
+    // Both processes handle the same writes; whichever saves the marker first, the other sees it
+    // as known. Once both have handled the marker, they have handled the synced credential too.
+    eventually("both processes have the marker, once", || {
+        [&mut a, &mut b]
+            .into_iter()
+            .all(|s| aliases(s).contains(&"marker/marker-1".to_string()))
+    });
+    for s in [&mut a, &mut b] {
+        assert_eq!(
+            aliases(s),
+            ["marker/marker-1", "openai/one", "openai/two"],
+            "no account from the synced credential"
+        );
+    }
+}
+
+#[test]
+fn no_credential_reaches_an_event_a_notification_or_a_trace_log() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    let file = auth_file(&store);
+    write_atomic(&file, &json!({"openai": api("sk-test-SCANME-0123456789")}));
+    saved(&mut s);
+    write_atomic(
+        &file,
+        &json!({"openai": {"type": "oauth", "access": "at-test-SCANME-abcdef", "refresh": "rt-test-SCANME-zyxwvu", "expires": 1, "accountId": "z"}}),
+    );
+    saved(&mut s);
+    std::fs::write(&file, r#"{"openai": {"type": "api", "key": "sk-test-SCANME-broken"#).unwrap();
+    let events = s.call("events.list", json!({"limit": 100})).to_string();
+    let (_, _, stdout, stderr) = s.finish();
+    for text in [events, stdout.join("\n"), stderr] {
+        assert!(!text.contains("SCANME"), "a credential leaked: {text}");
+    }
+}
