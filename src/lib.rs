@@ -8,6 +8,7 @@ pub mod bench;
 pub mod cli;
 pub mod clock;
 pub mod demo;
+pub mod doctor;
 pub mod format;
 pub mod hooks;
 pub mod install;

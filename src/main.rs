@@ -72,6 +72,18 @@ fn main() {
         Command::Bench { iterations, accounts } => opencode_balancer::bench::run(iterations, &accounts).map(|out| {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
         }),
+        Command::Doctor => {
+            let binary = std::env::current_exe()
+                .map(|b| b.canonicalize().unwrap_or(b))
+                .unwrap_or_default();
+            let report = opencode_balancer::doctor::run(&store_path, &binary);
+            let _ = std::io::stdout().lock().write_all(report.render().as_bytes());
+            if report.failed() {
+                Err(anyhow::anyhow!("doctor found a problem"))
+            } else {
+                Ok(())
+            }
+        }
         Command::Demo => opencode_balancer::demo::run().map(|out| {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
         }),

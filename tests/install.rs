@@ -78,3 +78,49 @@ fn install_config_adds_a_file_entry_keeping_the_rest_of_the_config() {
         "{text}"
     );
 }
+
+#[test]
+fn doctor_explains_each_problem_and_passes_once_installed() {
+    let home = tempfile::tempdir().unwrap();
+    let doctor = |home: &std::path::Path| {
+        Command::new(BIN)
+            .arg("doctor")
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env_remove("OPENCODE_CONFIG_DIR")
+            .env_remove("OPENCODE_BALANCER_STORE")
+            .env_remove("OPENCODE_AUTH_CONTENT")
+            .output()
+            .unwrap()
+    };
+    let out = doctor(home.path());
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("FAIL  the opencode plugin is not installed; run `opencode-balancer install`"),
+        "{text}"
+    );
+    run(home.path(), &["install"]);
+    let auth = home.path().join("data/opencode/auth.json");
+    std::fs::create_dir_all(auth.parent().unwrap()).unwrap();
+    std::fs::write(&auth, r#"{"openai":{"type":"api","key":"sk-test-doctor-FAKE"}}"#).unwrap();
+    let out = doctor(home.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("(1 provider logins)") && text.contains("sidecar answered"),
+        "{text}"
+    );
+    assert!(!text.contains("sk-test-doctor"), "{text}");
+    let store = home.path().join("config/opencode/balancer.sqlite");
+    std::fs::set_permissions(&store, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    std::fs::write(&auth, "{ not json").unwrap();
+    let out = doctor(home.path());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success());
+    assert!(
+        text.contains("has mode 644") && text.contains("auth.json does not parse"),
+        "{text}"
+    );
+}

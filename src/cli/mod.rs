@@ -63,6 +63,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Check the store, auth.json, the plugin and the sidecar; exit non-zero on a problem.
+    Doctor,
     /// Make opencode load the plugin on its next start.
     Install(InstallArgs),
     /// Undo `install`.

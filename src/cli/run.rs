@@ -232,7 +232,12 @@ fn plan(command: Command) -> anyhow::Result<(&'static str, Value, Show, bool)> {
         Command::Events { limit, kind, json } => {
             ("events.list", json!({"limit": limit, "type": kind}), Show::Events, json)
         }
-        Command::Serve | Command::Demo | Command::Install(_) | Command::Uninstall(_) | Command::Bench { .. } => {
+        Command::Serve
+        | Command::Demo
+        | Command::Doctor
+        | Command::Install(_)
+        | Command::Uninstall(_)
+        | Command::Bench { .. } => {
             bail!("not a store command")
         }
     })

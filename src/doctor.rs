@@ -1,0 +1,211 @@
+//! `opencode-balancer doctor`: checks the installation end to end and explains each problem.
+
+use std::fmt::Write as _;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::actors::auth_watcher::{default_auth_path, parse_auth_file};
+use crate::install::{Paths, PLUGIN_FILE};
+use crate::rpc_client::RpcClient;
+use crate::store::{migrations, Store};
+
+/// One finding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+pub struct Report {
+    pub lines: Vec<(Level, String)>,
+}
+
+impl Report {
+    fn add(&mut self, level: Level, text: impl Into<String>) {
+        self.lines.push((level, text.into()));
+    }
+
+    pub fn failed(&self) -> bool {
+        self.lines.iter().any(|(l, _)| *l == Level::Fail)
+    }
+
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (level, text) in &self.lines {
+            let tag = match level {
+                Level::Ok => "ok  ",
+                Level::Warn => "warn",
+                Level::Fail => "FAIL",
+            };
+            let _ = writeln!(out, "{tag}  {text}");
+        }
+        out
+    }
+}
+
+fn mode(path: &Path) -> Option<u32> {
+    std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
+}
+
+fn check_store(r: &mut Report, store: &Path) {
+    if !store.exists() {
+        r.add(
+            Level::Warn,
+            format!(
+                "store {} does not exist yet; it is created on first use",
+                store.display()
+            ),
+        );
+        return;
+    }
+    match mode(store) {
+        Some(0o600) => r.add(Level::Ok, format!("store {} is private (0600)", store.display())),
+        Some(m) => r.add(
+            Level::Fail,
+            format!(
+                "store {} has mode {m:o}; run `chmod 600 {}` (it holds credentials)",
+                store.display(),
+                store.display()
+            ),
+        ),
+        None => r.add(Level::Fail, format!("store {} cannot be read", store.display())),
+    }
+    if let Some(dir) = store.parent() {
+        if let Some(m) = mode(dir).filter(|m| m & 0o077 != 0) {
+            r.add(
+                Level::Warn,
+                format!("folder {} has mode {m:o}; 0700 keeps other users out", dir.display()),
+            );
+        }
+    }
+    match Store::open(store) {
+        Ok(s) => {
+            match s.schema_version() {
+                Ok(v) if v == migrations::LATEST => r.add(Level::Ok, format!("schema version {v} (current)")),
+                Ok(v) => r.add(
+                    Level::Fail,
+                    format!("schema version {v}, expected {}", migrations::LATEST),
+                ),
+                Err(e) => r.add(Level::Fail, format!("cannot read the schema version: {e}")),
+            }
+            match s.integrity_check() {
+                Ok(ok) if ok == "ok" => r.add(Level::Ok, "store integrity check passed"),
+                Ok(other) => r.add(Level::Fail, format!("store integrity check: {other}")),
+                Err(e) => r.add(Level::Fail, format!("store integrity check failed: {e}")),
+            }
+        }
+        Err(e) => r.add(Level::Fail, format!("{e}")),
+    }
+}
+
+fn check_auth(r: &mut Report) {
+    if std::env::var_os("OPENCODE_AUTH_CONTENT").is_some() {
+        r.add(
+            Level::Ok,
+            "OPENCODE_AUTH_CONTENT is set; it is read instead of auth.json",
+        );
+        return;
+    }
+    let path = default_auth_path();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => match parse_auth_file(&text) {
+            Ok(entries) => r.add(
+                Level::Ok,
+                format!("{} is readable ({} provider logins)", path.display(), entries.len()),
+            ),
+            Err(why) => r.add(Level::Fail, format!("{}: {why}", path.display())),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => r.add(
+            Level::Warn,
+            format!(
+                "{} does not exist yet; logins appear there after `/connect` in opencode",
+                path.display()
+            ),
+        ),
+        Err(e) => r.add(Level::Fail, format!("cannot read {}: {e}", path.display())),
+    }
+}
+
+fn check_plugin(r: &mut Report, paths: &Paths, binary: &Path) {
+    let folder_copy = paths.config_dir.join("plugin").join(PLUGIN_FILE);
+    let config_copy = paths.data_dir.join(PLUGIN_FILE);
+    let Some((file, text)) = [folder_copy, config_copy]
+        .into_iter()
+        .find_map(|f| std::fs::read_to_string(&f).ok().map(|t| (f, t)))
+    else {
+        r.add(
+            Level::Fail,
+            "the opencode plugin is not installed; run `opencode-balancer install`",
+        );
+        return;
+    };
+    let first = text.lines().next().unwrap_or("");
+    let version = env!("CARGO_PKG_VERSION");
+    if !first.contains(&format!(" {version} for ")) {
+        r.add(
+            Level::Fail,
+            format!(
+                "{} was installed by another version; run `opencode-balancer install` again",
+                file.display()
+            ),
+        );
+    } else if !first.contains(&format!(" for {};", binary.display())) {
+        r.add(
+            Level::Warn,
+            format!(
+                "{} points at another binary than {}; run `opencode-balancer install` to use this one",
+                file.display(),
+                binary.display()
+            ),
+        );
+    } else {
+        r.add(
+            Level::Ok,
+            format!("plugin {} matches this binary ({version})", file.display()),
+        );
+    }
+}
+
+fn check_sidecar(r: &mut Report, binary: &Path, store: &Path) {
+    let started = Instant::now();
+    let client = RpcClient::spawn(binary, store, &[("OPENCODE_BALANCER_NO_WATCH", "1")]);
+    let mut client = match client {
+        Ok(c) => c,
+        Err(e) => return r.add(Level::Fail, format!("cannot start `{} serve`: {e}", binary.display())),
+    };
+    match client.call("status", json!({})) {
+        Ok(v) => {
+            let took = started.elapsed();
+            let level = if took < Duration::from_secs(1) {
+                Level::Ok
+            } else {
+                Level::Warn
+            };
+            r.add(
+                level,
+                format!(
+                    "sidecar answered in {} ms: {} accounts, balancing {}",
+                    took.as_millis(),
+                    v["accounts"],
+                    if v["balancing"] == true { "on" } else { "off" }
+                ),
+            );
+        }
+        Err(e) => r.add(Level::Fail, format!("the sidecar did not answer: {e}")),
+    }
+    let _ = client.shutdown();
+}
+
+/// Runs every check.
+pub fn run(store: &Path, binary: &Path) -> Report {
+    let mut r = Report { lines: Vec::new() };
+    check_store(&mut r, store);
+    check_auth(&mut r);
+    check_plugin(&mut r, &Paths::from_env(), binary);
+    check_sidecar(&mut r, binary, store);
+    r
+}
