@@ -82,8 +82,39 @@ fn call(c: &mut RpcClient, method: &str, params: serde_json::Value) -> anyhow::R
     c.call(method, params).map_err(|e| anyhow!("{method}: {e}"))
 }
 
-/// (ok sequence, 429 failover sequence) for a store of `n` accounts.
-fn measure(n: usize, iterations: usize) -> anyhow::Result<(Stats, Stats, Duration)> {
+/// Resident memory of a process in KiB (Linux), 0 when unknown.
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Start-up of `serve` on a new (absent) store: spawn → first answer.
+fn ready_new_store(rounds: usize) -> anyhow::Result<Stats> {
+    let exe = std::env::current_exe()?;
+    let mut times = Vec::with_capacity(rounds);
+    for _ in 0..rounds {
+        let dir = tempfile::tempdir()?;
+        let t = Instant::now();
+        let mut c = RpcClient::spawn(
+            &exe,
+            &dir.path().join("balancer.sqlite"),
+            &[("OPENCODE_BALANCER_NO_WATCH", "1")],
+        )?;
+        call(&mut c, "status", json!({}))?;
+        times.push(t.elapsed());
+        let _ = c.shutdown();
+    }
+    Ok(Stats::of(times))
+}
+
+/// (ok sequence, 429 failover sequence, ready after start, RSS in KiB) for `n` accounts.
+fn measure(n: usize, iterations: usize) -> anyhow::Result<(Stats, Stats, Duration, u64)> {
     let dir = tempfile::tempdir()?;
     let store = dir.path().join("balancer.sqlite");
     seed(&store, n)?;
@@ -155,8 +186,9 @@ fn measure(n: usize, iterations: usize) -> anyhow::Result<(Stats, Stats, Duratio
         // Let the cooldown pass outside the measurement so every round fails over the same way.
         call(&mut c, "test.advanceClock", json!({"ms": 2_000}))?;
     }
+    let rss = rss_kib(c.pid());
     let _ = c.shutdown();
-    Ok((Stats::of(ok), Stats::of(failover), ready))
+    Ok((Stats::of(ok), Stats::of(failover), ready, rss))
 }
 
 /// From a login written to auth.json (atomic replace, as opencode does) to the
@@ -210,25 +242,36 @@ pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
         "Each sequence is 4 round trips; the target is 3× the bare-pipe cost of those 4 ({} median).\n",
         us(echo.median * 12)
     );
-    let _ = writeln!(out, "| accounts | sequence 200: median | p99 | × bare pipe | 429 failover: median | p99 | × bare pipe | ready after start |");
-    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        out,
+        "| accounts | sequence 200: median | p99 | × bare pipe | 429 failover: median | p99 | × bare pipe | ready after start | RSS |"
+    );
+    let _ = writeln!(out, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     let mut first: Option<(Duration, Duration)> = None;
     for &n in sizes {
-        let (ok, fo, ready) = measure(n, iterations)?;
+        let (ok, fo, ready, rss) = measure(n, iterations)?;
         let ratio = |d: Duration| d.as_secs_f64() / (echo.median.as_secs_f64() * 4.0);
         let _ = writeln!(
             out,
-            "| {n} | {} | {} | {:.2} | {} | {} | {:.2} | {:.1} ms |",
+            "| {n} | {} | {} | {:.2} | {} | {} | {:.2} | {:.1} ms | {:.1} MiB |",
             us(ok.median),
             us(ok.p99),
             ratio(ok.median),
             us(fo.median),
             us(fo.p99),
             ratio(fo.median),
-            ready.as_secs_f64() * 1e3
+            ready.as_secs_f64() * 1e3,
+            rss as f64 / 1024.0
         );
         first.get_or_insert((ok.median, fo.median));
     }
+    let fresh = ready_new_store(20)?;
+    let _ = writeln!(
+        out,
+        "\nStart-up on a new store (spawn → first answer, 20 runs): median {:.1} ms, p99 {:.1} ms (target: under 20 ms).",
+        fresh.median.as_secs_f64() * 1e3,
+        fresh.p99.as_secs_f64() * 1e3
+    );
     let capture = capture_latency(30)?;
     let _ = writeln!(
         out,
@@ -237,7 +280,7 @@ pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
         capture.p99.as_secs_f64() * 1e3
     );
     if let (Some((ok0, fo0)), Some(&last)) = (first, sizes.last()) {
-        let (ok, fo, _) = measure(last, iterations)?;
+        let (ok, fo, _, _) = measure(last, iterations)?;
         let _ = writeln!(
             out,
             "\nGrowth from {} to {last} accounts (re-measured): sequence {:.2}×, failover {:.2}× (target ≤ 1.5×).",
