@@ -48,7 +48,7 @@ impl Sidecar {
     }
 
     pub fn start_with(store: &Path, opts: Options) -> Sidecar {
-        let stderr_path = store.with_extension(format!("stderr-{}.log", rand_suffix()));
+        let stderr_path = std::env::temp_dir().join(format!("ocb-test-stderr-{}.log", rand_suffix()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut cmd = Command::new(BIN);
         cmd.arg("--store").arg(store).arg("serve");
