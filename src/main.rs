@@ -7,8 +7,11 @@ use opencode_balancer::cli::{self, Cli, Command};
 use opencode_balancer::hooks::server::Backend;
 use opencode_balancer::{actors::Runtime, clock, hooks, store};
 
-fn init_logging(verbose: u8) {
+/// Logs go to stderr; the dashboard owns the terminal, so there they are off unless
+/// `OPENCODE_BALANCER_LOG` asks for them.
+fn init_logging(verbose: u8, dashboard: bool) {
     let default = match verbose {
+        _ if dashboard => "off",
         0 => "warn",
         1 => "info",
         2 => "debug",
@@ -34,6 +37,7 @@ fn serve(store_path: &std::path::Path) -> anyhow::Result<()> {
                 if std::env::var_os("OPENCODE_BALANCER_NO_WATCH").is_none() {
                     rt.watch_logins();
                 }
+                rt.poll_usage();
                 tracing::info!(store = %path.display(), "sidecar ready");
                 Backend::Live(rt)
             }
@@ -63,10 +67,11 @@ fn install(args: &cli::InstallArgs, remove: bool) -> anyhow::Result<()> {
 
 fn main() {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, Command::Dashboard));
     let store_path = cli.store.clone().unwrap_or_else(store::default_store_path);
     let result = match cli.command {
         Command::Serve => serve(&store_path),
+        Command::Dashboard => opencode_balancer::dashboard::run(&store_path, clock::from_env()),
         Command::Install(a) => install(&a, false),
         Command::Uninstall(a) => install(&a, true),
         Command::Bench { iterations, accounts } => opencode_balancer::bench::run(iterations, &accounts).map(|out| {

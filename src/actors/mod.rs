@@ -7,8 +7,10 @@ mod registry_messages;
 mod registry_mutations;
 mod registry_outcome;
 mod registry_state;
+mod registry_usage;
 pub mod retry_balancer;
 pub mod store_worker;
+pub mod usage_refresher;
 
 use std::path::Path;
 
@@ -20,6 +22,7 @@ use account_registry::AccountRegistry;
 use event_bus::EventBus;
 use retry_balancer::RetryBalancer;
 use store_worker::StoreHandle;
+use usage_refresher::UsageRefresher;
 
 /// Addresses of a running runtime. Start it inside an actix `System`.
 #[derive(Clone)]
@@ -28,6 +31,8 @@ pub struct Runtime {
     pub registry: Addr<AccountRegistry>,
     pub balancer: Addr<RetryBalancer>,
     pub bus: Addr<EventBus>,
+    /// Usage reads, on their own thread; it polls only after `poll_usage`.
+    pub usage: Addr<UsageRefresher>,
     pub clock: SharedClock,
 }
 
@@ -41,12 +46,16 @@ impl Runtime {
         let store = StoreHandle::start(store);
         let bus = EventBus::new(store.clone(), clock.clone()).start();
         let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version).start();
-        let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone()).start();
+        let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone());
+        let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
+            .with_usage(usage.clone())
+            .start();
         Ok(Runtime {
             store,
             registry,
             balancer,
             bus,
+            usage,
             clock,
         })
     }
@@ -62,6 +71,11 @@ impl Runtime {
         auth_watcher::AuthWatcher::start_in_arbiter(&arbiter.handle(), move |_| {
             auth_watcher::AuthWatcher::new(path, registry, inline)
         });
+    }
+
+    /// Starts background usage polling (the sidecar does; the CLI does not).
+    pub fn poll_usage(&self) {
+        self.usage.do_send(usage_refresher::StartPolling);
     }
 
     /// Writes everything owed to the store: runtime bookkeeping, then queued events.

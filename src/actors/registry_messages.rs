@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::balancer::classify::Verdict;
 use crate::balancer::reset::ResetSource;
-use crate::model::{AccountView, Auth, Millis, PriorityEntry, Settings};
+use crate::model::{AccountView, Auth, Millis, PriorityEntry, Settings, UsageSnapshot};
 use crate::store::StoreError;
 
 /// Accounts as clients see them, optionally of one provider.
@@ -199,4 +199,64 @@ pub struct OutcomeInfo {
     /// The settings that decide what happens next (read with the outcome, so they are current).
     pub failover: bool,
     pub max_attempts: u32,
+}
+
+/// The usage refresher's view of the accounts, sent only when they changed since `known` (a
+/// fingerprint of names, credentials and disabled flags); the usage settings always.
+#[derive(Message)]
+#[rtype(result = "UsageTargetsReply")]
+pub struct UsageTargets {
+    pub known: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UsageTargetsReply {
+    pub fingerprint: u64,
+    pub usage_enabled: bool,
+    pub interval_seconds: u64,
+    /// `None`: unchanged since `known`.
+    pub accounts: Option<Vec<UsageTarget>>,
+}
+
+/// One account as the usage refresher needs it.
+#[derive(Debug, Clone)]
+pub struct UsageTarget {
+    pub provider_id: String,
+    pub alias: String,
+    pub auth: Auth,
+    pub disabled: bool,
+    pub usage: Option<UsageSnapshot>,
+    /// A fingerprint of the credential (in memory only), to notice a new login.
+    pub credential: u64,
+}
+
+/// Accounts with their credential and usage, optionally of one provider or one account; `fresh`
+/// catches up with other processes' commits first.
+#[derive(Message)]
+#[rtype(result = "Vec<UsageTarget>")]
+pub struct UsageAccounts {
+    pub provider_id: Option<String>,
+    pub alias: Option<String>,
+    pub fresh: bool,
+}
+
+/// A usage snapshot read for an account: stored (with its raw payload, already redacted) and
+/// applied to memory. An exact, error-free one under 100 % used clears a stale cooldown; one at
+/// 100 % with a reset time cools the account down until then.
+#[derive(Message)]
+#[rtype(result = "Result<UsageApplied, RegistryError>")]
+pub struct ApplyUsage {
+    pub snapshot: UsageSnapshot,
+    pub raw: Option<String>,
+}
+
+/// What applying a snapshot did to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageApplied {
+    /// Stored; the cooldown was left alone.
+    Stored,
+    CooldownCleared,
+    CooldownSet(Millis),
+    /// The account is gone; nothing was stored.
+    Gone,
 }

@@ -11,10 +11,13 @@ use actix::prelude::*;
 
 use super::account_registry::{AccountRegistry, ChooseModel, ModelRef, PickAccount, Picked, RecordOutcome};
 use super::event_bus::{EventBus, Notice, Notify, Publish};
+use super::usage_refresher::{PassiveHeaders, PromptSeen, UsageRefresher};
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint};
 use crate::clock::SharedClock;
 use crate::model::{AccountRef, Auth, EventKind, Millis, NewEvent};
+use crate::usage::passive::is_usage_header;
+use crate::usage::schedule::PROMPT_MIN_MS;
 
 pub const REQUEST_TTL_MS: Millis = 15 * 60_000;
 pub const MAX_REQUESTS: usize = 10_000;
@@ -49,6 +52,9 @@ pub struct RetryBalancer {
     synced: HashMap<String, String>,
     next_id: u64,
     id_prefix: String,
+    /// The usage refresher: told of prompts (at most every 30 s) and of rate-limit headers.
+    usage: Option<Addr<UsageRefresher>>,
+    nudged_at: Option<Millis>,
 }
 
 impl RetryBalancer {
@@ -62,6 +68,41 @@ impl RetryBalancer {
             synced: HashMap::new(),
             next_id: 0,
             id_prefix: format!("ocb-{}-", std::process::id()),
+            usage: None,
+            nudged_at: None,
+        }
+    }
+
+    /// Lets the usage refresher hear of prompts and of rate-limit headers.
+    pub fn with_usage(mut self, usage: Addr<UsageRefresher>) -> Self {
+        self.usage = Some(usage);
+        self
+    }
+
+    /// A prompt: the usage refresher may read stale accounts (it is told at most every 30 s).
+    fn nudge_usage(&mut self) {
+        let now = self.clock.now_ms();
+        let Some(usage) = &self.usage else { return };
+        if self.nudged_at.is_none_or(|t| now - t >= PROMPT_MIN_MS) {
+            self.nudged_at = Some(now);
+            usage.do_send(PromptSeen);
+        }
+    }
+
+    /// Hands the rate-limit headers of an answer on an account to the usage refresher.
+    fn forward_usage_headers(&self, provider: &str, alias: &str, headers: &HashMap<String, String>) {
+        let Some(usage) = &self.usage else { return };
+        let picked: Vec<(String, String)> = headers
+            .iter()
+            .filter(|(k, _)| is_usage_header(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if !picked.is_empty() {
+            usage.do_send(PassiveHeaders {
+                provider_id: provider.to_string(),
+                alias: alias.to_string(),
+                headers: picked,
+            });
         }
     }
 
@@ -122,6 +163,7 @@ pub struct ChatMessage {
 impl Handler<ChatMessage> for RetryBalancer {
     type Result = ResponseActFuture<Self, Option<ModelRef>>;
     fn handle(&mut self, msg: ChatMessage, _: &mut Context<Self>) -> Self::Result {
+        self.nudge_usage();
         let session = self
             .sessions
             .get(&msg.session_id)
@@ -314,6 +356,7 @@ impl Handler<FetchResult> for RetryBalancer {
         if req.passthrough {
             return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
         }
+        self.forward_usage_headers(&req.provider_id, &req.alias, &msg.headers);
         if (200..300).contains(&msg.status) {
             // Done: nothing will be sent again under this id.
             let req = self.requests.remove(&msg.request_id).expect("present");

@@ -32,6 +32,8 @@ pub enum Command {
     Serve,
     /// Show a failover on a temporary store and a local mock provider.
     Demo,
+    /// Terminal dashboard: accounts, health, usage, priority and events, live.
+    Dashboard,
     /// Balancing, accounts and the store in one look.
     Status(JsonFlag),
     /// Saved accounts.
@@ -60,6 +62,14 @@ pub enum Command {
         /// Only events of this type (e.g. failover_performed).
         #[arg(long = "type")]
         kind: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Quota per account: the latest usage snapshots (`--refresh` reads them from the providers now).
+    Usage {
+        /// Read every account's usage from its provider now, then show it.
+        #[arg(long)]
+        refresh: bool,
         #[arg(long)]
         json: bool,
     },

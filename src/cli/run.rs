@@ -12,7 +12,7 @@ use crate::actors::Runtime;
 use crate::clock::SharedClock;
 use crate::format;
 use crate::hooks::dispatch::dispatch;
-use crate::model::{AccountView, Auth, PriorityEntry, StoredEvent};
+use crate::model::{AccountView, Auth, PriorityEntry, StoredEvent, UsageSnapshot};
 
 /// How a result is shown to a person.
 enum Show {
@@ -26,6 +26,7 @@ enum Show {
     Removed,
     Pending,
     Dismissed,
+    Usage,
 }
 
 /// Runs a store command (not serve/demo/install/bench) and returns its output text.
@@ -71,6 +72,7 @@ pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result
             .as_object()
             .map(|m| m.iter().map(|(k, v)| format!("{k} = {v}\n")).collect())
             .unwrap_or_default(),
+        Show::Usage => crate::usage::report::table(&serde_json::from_value::<Vec<UsageSnapshot>>(value)?, now),
         Show::Balancing => format!("balancing {}\n", on_off(&value["enabled"])),
         Show::Pending => {
             let list = value.as_array().cloned().unwrap_or_default();
@@ -232,8 +234,15 @@ fn plan(command: Command) -> anyhow::Result<(&'static str, Value, Show, bool)> {
         Command::Events { limit, kind, json } => {
             ("events.list", json!({"limit": limit, "type": kind}), Show::Events, json)
         }
+        Command::Usage { refresh, json } => (
+            if refresh { "usage.refresh" } else { "usage.list" },
+            json!({}),
+            Show::Usage,
+            json,
+        ),
         Command::Serve
         | Command::Demo
+        | Command::Dashboard
         | Command::Doctor
         | Command::Install(_)
         | Command::Uninstall(_)

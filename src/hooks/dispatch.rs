@@ -244,10 +244,37 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
         }
         "usage.list" => {
             let list = rt
-                .store
-                .run(|s| s.load_usage(None))
+                .usage
+                .send(crate::actors::usage_refresher::ListUsage)
                 .await
-                .map_err(|e| RpcError::new(STORE_UNAVAILABLE, e.to_string()))?;
+                .map_err(internal)?;
+            Ok(json!(list))
+        }
+        "usage.refresh" => {
+            use crate::actors::usage_refresher::{RefreshError, RefreshUsage};
+            #[derive(serde::Deserialize)]
+            struct RefreshParams {
+                #[serde(rename = "providerID", default)]
+                provider_id: Option<String>,
+                #[serde(default)]
+                alias: Option<String>,
+            }
+            let p: RefreshParams = parse(params)?;
+            let list = rt
+                .usage
+                .send(RefreshUsage {
+                    provider_id: p.provider_id,
+                    alias: p.alias.map(|a| crate::model::normalize_alias(&a).unwrap_or(a)),
+                })
+                .await
+                .map_err(internal)?
+                .map_err(|e| match e {
+                    RefreshError::NotFound { provider, alias } => {
+                        RpcError::new(ACCOUNT_NOT_FOUND, format!("account {provider}/{alias} not found"))
+                            .with_data(json!({"providerID": provider, "alias": alias}))
+                    }
+                    RefreshError::InvalidParams(m) => RpcError::invalid_params(m),
+                })?;
             Ok(json!(list))
         }
         "events.list" => {
