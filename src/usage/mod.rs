@@ -6,6 +6,8 @@ mod anthropic;
 mod copilot;
 mod endpoints;
 pub mod fake_server;
+#[cfg(test)]
+mod fuzz;
 mod http;
 mod json;
 mod openai_api;
