@@ -94,11 +94,25 @@ fn fingerprint(state: &RegistryState) -> u64 {
     h.finish()
 }
 
-fn targets(state: &RegistryState, provider: Option<&str>, alias: Option<&str>) -> Vec<UsageTarget> {
+/// Which accounts to hand the refresher.
+enum Pick<'a> {
+    /// Those some provider client can read (the schedule): others would only cost memory there.
+    Pollable,
+    /// Optionally one provider, optionally one alias (usage.list / usage.refresh).
+    Matching(Option<&'a str>, Option<&'a str>),
+}
+
+fn targets(state: &RegistryState, pick: Pick<'_>) -> Vec<UsageTarget> {
+    let (provider, alias) = match pick {
+        Pick::Pollable => (None, None),
+        Pick::Matching(p, a) => (p, a),
+    };
+    let pollable_only = matches!(pick, Pick::Pollable);
     state
         .providers
         .iter()
         .filter(|(p, _)| provider.is_none_or(|want| want == p.as_str()))
+        .filter(|(p, _)| !pollable_only || crate::usage::pollable(p))
         .flat_map(|(_, accounts)| accounts.values())
         .filter(|a| alias.is_none_or(|want| want == a.alias))
         .map(|a| UsageTarget {
@@ -106,7 +120,7 @@ fn targets(state: &RegistryState, provider: Option<&str>, alias: Option<&str>) -
             alias: a.alias.clone(),
             auth: a.auth.clone(),
             disabled: a.disabled,
-            usage: a.usage.clone(),
+            usage: a.usage.as_deref().cloned(),
             credential: credential_hash(&a.auth),
         })
         .collect()
@@ -120,7 +134,9 @@ impl Handler<UsageTargets> for AccountRegistry {
             fingerprint,
             usage_enabled: self.state.settings.usage_enabled,
             interval_seconds: self.state.settings.usage_interval_seconds,
-            accounts: (fingerprint != msg.known).then(|| targets(&self.state, None, None)),
+            // Only accounts some provider client can read are scheduled: the rest would only cost
+            // memory in the refresher (they get an `unavailable` snapshot when asked).
+            accounts: (fingerprint != msg.known).then(|| targets(&self.state, Pick::Pollable)),
         })
     }
 }
@@ -128,7 +144,12 @@ impl Handler<UsageTargets> for AccountRegistry {
 impl Handler<UsageAccounts> for AccountRegistry {
     type Result = ResponseActFuture<Self, Vec<UsageTarget>>;
     fn handle(&mut self, msg: UsageAccounts, _: &mut Context<Self>) -> Self::Result {
-        let answer = move |this: &mut Self| targets(&this.state, msg.provider_id.as_deref(), msg.alias.as_deref());
+        let answer = move |this: &mut Self| {
+            targets(
+                &this.state,
+                Pick::Matching(msg.provider_id.as_deref(), msg.alias.as_deref()),
+            )
+        };
         if msg.fresh {
             self.fresh(answer)
         } else {
@@ -168,7 +189,7 @@ impl AccountRegistry {
         };
         let effect = effect(account, &s, now);
         let used = s.used_percent.unwrap_or_default();
-        account.usage = Some(s);
+        account.usage = Some(Box::new(s));
         let base = RuntimePatch {
             provider_id: p.clone(),
             alias: a.clone(),

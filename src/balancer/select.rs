@@ -115,19 +115,21 @@ mod tests {
             failures: 0,
             disabled: false,
             auth_failed: false,
-            usage: used.map(|p| UsageSnapshot {
-                provider_id: "p".into(),
-                alias: alias.into(),
-                fetched_at: 0,
-                confidence: "exact".into(),
-                plan_name: None,
-                used_percent: Some(p),
-                reset_at: None,
-                used_units: None,
-                remaining_units: None,
-                windows: None,
-                message: String::new(),
-                error: None,
+            usage: used.map(|p| {
+                Box::new(UsageSnapshot {
+                    provider_id: "p".into(),
+                    alias: alias.into(),
+                    fetched_at: 0,
+                    confidence: "exact".into(),
+                    plan_name: None,
+                    used_percent: Some(p),
+                    reset_at: None,
+                    used_units: None,
+                    remaining_units: None,
+                    windows: None,
+                    message: String::new(),
+                    error: None,
+                })
             }),
         }
     }

@@ -29,7 +29,8 @@ pub struct Account {
     pub failures: u32,
     pub disabled: bool,
     pub auth_failed: bool,
-    pub usage: Option<UsageSnapshot>,
+    /// Boxed: most accounts have none, and an inline snapshot would double the record's size.
+    pub usage: Option<Box<UsageSnapshot>>,
 }
 
 impl Account {
@@ -59,7 +60,7 @@ impl Account {
             failures: self.failures,
             last_used_at: self.last_used_at,
             created_at: self.created_at,
-            usage: self.usage.clone(),
+            usage: self.usage.as_deref().cloned(),
         }
     }
 }

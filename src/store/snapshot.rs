@@ -35,7 +35,10 @@ impl Store {
             .collect();
         if !usage.is_empty() {
             for a in &mut accounts {
-                a.usage = usage.get(&(a.provider_id.clone(), a.alias.clone())).cloned();
+                a.usage = usage
+                    .get(&(a.provider_id.clone(), a.alias.clone()))
+                    .cloned()
+                    .map(Box::new);
             }
         }
         Ok(Snapshot {

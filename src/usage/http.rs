@@ -30,25 +30,38 @@ pub struct Reply {
     pub body: Bytes,
 }
 
-/// A shared HTTP client (connection pool) with one timeout for every request.
+type Pool = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
+
+fn build_pool() -> Pool {
+    let connector = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
+        .expect("the ring provider supports the default TLS versions")
+        .https_or_http()
+        .enable_http1()
+        .build();
+    Client::builder(TokioExecutor::new())
+        .pool_timer(TokioTimer::new())
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build(connector)
+}
+
+/// A shared HTTP client (connection pool) with one timeout for every request. The TLS roots and
+/// pool are built on the first request, so a sidecar with no pollable account never pays for them.
 pub struct Http {
-    client: Client<HttpsConnector<HttpConnector>, Empty<Bytes>>,
+    client: std::sync::OnceLock<Pool>,
     timeout: Duration,
 }
 
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-            .expect("the ring provider supports the default TLS versions")
-            .https_or_http()
-            .enable_http1()
-            .build();
-        let client = Client::builder(TokioExecutor::new())
-            .pool_timer(TokioTimer::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build(connector);
-        Http { client, timeout }
+        Http {
+            client: std::sync::OnceLock::new(),
+            timeout,
+        }
+    }
+
+    fn pool(&self) -> &Pool {
+        self.client.get_or_init(build_pool)
     }
 
     /// `GET url` with `headers` (values may be secrets: they never reach an error or a log).
@@ -72,7 +85,7 @@ impl Http {
         let req = req.body(Empty::new()).map_err(|_| bad_header())?;
         let timeout_ms = self.timeout.as_millis() as u64;
         let exchange = async {
-            let res = self.client.request(req).await.map_err(|e| FetchError::Network {
+            let res = self.pool().request(req).await.map_err(|e| FetchError::Network {
                 host: host.clone(),
                 reason: describe(&e),
             })?;

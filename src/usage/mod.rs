@@ -19,6 +19,14 @@ pub mod report;
 mod router;
 pub mod schedule;
 
+/// Providers whose usage some client here can read (see `Router`).
+pub fn pollable(provider_id: &str) -> bool {
+    matches!(
+        provider_id,
+        "openai" | "github-copilot" | "copilot" | "github-copilot-enterprise" | "anthropic"
+    )
+}
+
 pub use anthropic::Anthropic;
 pub use copilot::Copilot;
 pub use endpoints::Endpoints;
