@@ -327,3 +327,34 @@ fn events_are_pushed_to_the_host_as_notifications_after_they_are_stored() {
     assert_eq!(n["params"]["alias"], "a");
     assert!(n["params"]["id"].as_i64().is_some());
 }
+
+#[test]
+fn the_event_log_is_pruned_to_the_configured_size() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            log: "warn",
+            ..Options::default()
+        },
+    );
+    assert_eq!(
+        code(&s.call_err("settings.set", json!({"key": "eventsMaxRows", "value": 5}))),
+        -32602
+    );
+    s.call("settings.set", json!({"key": "eventsMaxRows", "value": 100}));
+    let mut lines = String::new();
+    for i in 0..700 {
+        let msg = json!({"jsonrpc": "2.0", "id": 10 + i, "method": "settings.set", "params": {"key": "maxAttempts", "value": 1 + i % 9}});
+        lines.push_str(&format!("{msg}\n"));
+    }
+    s.send_raw(lines.as_bytes());
+    for _ in 0..700 {
+        assert!(s.next_reply().get("result").is_some());
+    }
+    let kept = s.call("events.list", json!({"limit": 10000})).as_array().unwrap().len();
+    // 701 events were published; the log keeps 100 plus at most the 500 written since the last prune.
+    assert!(kept <= 600, "kept {kept}");
+    let (code, _, _, _) = s.finish();
+    assert_eq!(code, Some(0));
+}

@@ -40,10 +40,8 @@ pub struct Subscribe(pub Recipient<Notice>);
 #[rtype(result = "()")]
 pub struct Flush;
 
-/// The events table keeps at most this many rows, none older than `KEEP_MS`.
-pub const KEEP_ROWS: usize = 10_000;
-pub const KEEP_MS: Millis = 30 * 24 * 3_600_000;
-/// Pruning runs once per this many stored events (and at start).
+/// Pruning (to the `eventsMaxRows` / `eventsMaxAgeDays` settings) runs once per this many stored
+/// events, and at start.
 const PRUNE_EVERY: usize = 500;
 
 pub struct EventBus {
@@ -89,8 +87,8 @@ impl EventBus {
         self.writing = true;
         let batch = std::mem::take(&mut self.queue);
         self.since_prune += batch.len();
-        let prune_before = (self.since_prune >= PRUNE_EVERY).then(|| self.clock.now_ms() - KEEP_MS);
-        if prune_before.is_some() {
+        let prune_now = (self.since_prune >= PRUNE_EVERY).then(|| self.clock.now_ms());
+        if prune_now.is_some() {
             self.since_prune = 0;
         }
         let store = self.store.clone();
@@ -98,8 +96,10 @@ impl EventBus {
             store
                 .run(move |s| {
                     let stored = s.append_events(&batch)?;
-                    if let Some(before) = prune_before {
-                        s.prune_events(KEEP_ROWS, before)?;
+                    if let Some(now) = prune_now {
+                        let settings = s.load_settings()?;
+                        let oldest = now - settings.events_max_age_days as Millis * 86_400_000;
+                        s.prune_events(settings.events_max_rows as usize, oldest)?;
                     }
                     Ok(stored)
                 })

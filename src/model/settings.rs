@@ -39,6 +39,10 @@ pub struct Settings {
     pub auto_save: bool,
     pub usage_interval_seconds: u64,
     pub usage_enabled: bool,
+    /// The events table keeps at most this many rows…
+    pub events_max_rows: u64,
+    /// …and none older than this many days.
+    pub events_max_age_days: u64,
 }
 
 impl Default for Settings {
@@ -52,6 +56,8 @@ impl Default for Settings {
             auto_save: true,
             usage_interval_seconds: 60,
             usage_enabled: true,
+            events_max_rows: 10_000,
+            events_max_age_days: 30,
         }
     }
 }
@@ -66,7 +72,7 @@ pub enum SettingsError {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 8] = [
+    pub const KEYS: [&'static str; 10] = [
         "balancing",
         "failover",
         "maxAttempts",
@@ -75,6 +81,8 @@ impl Settings {
         "autoSave",
         "usageIntervalSeconds",
         "usageEnabled",
+        "eventsMaxRows",
+        "eventsMaxAgeDays",
     ];
 
     /// The settings as the wire shows them.
@@ -88,6 +96,8 @@ impl Settings {
             "autoSave": self.auto_save,
             "usageIntervalSeconds": self.usage_interval_seconds,
             "usageEnabled": self.usage_enabled,
+            "eventsMaxRows": self.events_max_rows,
+            "eventsMaxAgeDays": self.events_max_age_days,
         })
     }
 
@@ -139,6 +149,18 @@ impl Settings {
                 self.usage_interval_seconds = value_as_int(value)
                     .filter(|n| (10..=86_400).contains(n))
                     .ok_or_else(|| invalid("a whole number of seconds from 10 to 86400"))?
+                    as u64
+            }
+            "eventsMaxRows" => {
+                self.events_max_rows = value_as_int(value)
+                    .filter(|n| (100..=10_000_000).contains(n))
+                    .ok_or_else(|| invalid("a whole number from 100 to 10000000"))?
+                    as u64
+            }
+            "eventsMaxAgeDays" => {
+                self.events_max_age_days = value_as_int(value)
+                    .filter(|n| (1..=3650).contains(n))
+                    .ok_or_else(|| invalid("a whole number of days from 1 to 3650"))?
                     as u64
             }
             "strategy" => {
