@@ -125,37 +125,25 @@ pub fn parse(v: Value) -> Usage {
 mod tests {
     use super::*;
     use crate::model::Millis;
-    use crate::usage::fake_server::{FakeReply, FakeUsageServer};
-    use crate::usage::{Endpoints, Router};
+    use crate::usage::fake_server::{fetch_via, FakeReply, FakeUsageServer};
     use std::time::Duration;
 
     const NOW: Millis = 1_700_000_000_000;
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/usage/anthropic/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::usage::fake_server::fixture("anthropic", name)
     }
 
     async fn fetch(server: &FakeUsageServer) -> Result<Usage, FetchError> {
-        let router = Router::new(Endpoints::all_at(&server.url(), Duration::from_millis(300)));
-        router
-            .fetch(UsageRequest {
-                provider_id: "anthropic".into(),
-                alias: "max".into(),
-                auth: Auth::Oauth {
-                    refresh: "rt-fake-claude".into(),
-                    access: "at-fake-claude".into(),
-                    expires: 0,
-                    account_id: None,
-                    enterprise_url: None,
-                    metadata: None,
-                },
-                now: NOW,
-            })
-            .await
+        let auth = Auth::Oauth {
+            refresh: "rt-fake-claude".into(),
+            access: "at-fake-claude".into(),
+            expires: 0,
+            account_id: None,
+            enterprise_url: None,
+            metadata: None,
+        };
+        fetch_via(server, "anthropic", "max", auth, NOW).await
     }
 
     #[tokio::test]

@@ -257,8 +257,7 @@ pub fn parse_billing(v: &Value) -> Option<Usage> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usage::fake_server::{FakeReply, FakeUsageServer};
-    use crate::usage::{Endpoints, Router};
+    use crate::usage::fake_server::{fetch_via, FakeReply, FakeUsageServer};
     use std::collections::BTreeMap;
     use std::time::Duration;
 
@@ -266,7 +265,7 @@ mod tests {
     const GH: &str = "gho_fakeGithubToken000";
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!("{}/fixtures/usage/copilot/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        crate::usage::fake_server::fixture("copilot", name)
     }
 
     fn login(org: Option<&str>) -> Auth {
@@ -281,14 +280,7 @@ mod tests {
     }
 
     async fn fetch(server: &FakeUsageServer, auth: Auth) -> Result<Usage, FetchError> {
-        Router::new(Endpoints::all_at(&server.url(), Duration::from_millis(300)))
-            .fetch(UsageRequest {
-                provider_id: "github-copilot".into(),
-                alias: "work".into(),
-                auth,
-                now: NOW,
-            })
-            .await
+        fetch_via(server, "github-copilot", "work", auth, NOW).await
     }
 
     #[tokio::test]

@@ -169,3 +169,28 @@ async fn answer(routes: &Routes, seen: &Mutex<Vec<Seen>>, req: &Request<Incoming
     let body = reply.body.replace("{{authorization}}", &authorization);
     res.body(Full::new(Bytes::from(body))).expect("a valid response")
 }
+
+/// A recorded payload under `fixtures/usage/<dir>/<name>`, for the clients' tests.
+pub fn fixture(dir: &str, name: &str) -> String {
+    let path = format!("{}/fixtures/usage/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Reads one account's usage through the real router pointed at `server` (300 ms timeout).
+pub async fn fetch_via(
+    server: &FakeUsageServer,
+    provider_id: &str,
+    alias: &str,
+    auth: crate::model::Auth,
+    now: crate::model::Millis,
+) -> Result<super::Usage, super::FetchError> {
+    use super::UsageClient;
+    super::Router::new(super::Endpoints::all_at(&server.url(), Duration::from_millis(300)))
+        .fetch(super::UsageRequest {
+            provider_id: provider_id.into(),
+            alias: alias.into(),
+            auth,
+            now,
+        })
+        .await
+}

@@ -93,33 +93,26 @@ pub fn parse(v: Value, since: Millis) -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usage::fake_server::{FakeReply, FakeUsageServer};
-    use crate::usage::{Endpoints, Router};
-    use std::time::Duration;
+    use crate::usage::fake_server::{fetch_via, FakeReply, FakeUsageServer};
 
     const NOW: Millis = 1_700_000_000_000;
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!(
-            "{}/fixtures/usage/openai-api/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap()
+        crate::usage::fake_server::fixture("openai-api", name)
     }
 
     async fn fetch(server: &FakeUsageServer) -> Result<Usage, FetchError> {
-        let router = Router::new(Endpoints::all_at(&server.url(), Duration::from_millis(300)));
-        router
-            .fetch(UsageRequest {
-                provider_id: "openai".into(),
-                alias: "key".into(),
-                auth: Auth::Api {
-                    key: "sk-admin-fake-0000".into(),
-                    metadata: None,
-                },
-                now: NOW,
-            })
-            .await
+        fetch_via(
+            server,
+            "openai",
+            "key",
+            Auth::Api {
+                key: "sk-admin-fake-0000".into(),
+                metadata: None,
+            },
+            NOW,
+        )
+        .await
     }
 
     #[tokio::test]

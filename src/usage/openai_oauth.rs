@@ -101,14 +101,13 @@ pub fn parse(v: Value, now: Millis) -> Usage {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::usage::fake_server::{FakeReply, FakeUsageServer};
-    use crate::usage::{Endpoints, Router};
+    use crate::usage::fake_server::{fetch_via, FakeReply, FakeUsageServer};
     use std::time::Duration;
 
     const NOW: Millis = 1_700_000_000_000;
 
     fn fixture(name: &str) -> String {
-        std::fs::read_to_string(format!("{}/fixtures/usage/chatgpt/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+        crate::usage::fake_server::fixture("chatgpt", name)
     }
 
     fn oauth() -> Auth {
@@ -123,15 +122,7 @@ mod tests {
     }
 
     async fn fetch(server: &FakeUsageServer) -> Result<Usage, FetchError> {
-        let router = Router::new(Endpoints::all_at(&server.url(), Duration::from_millis(300)));
-        router
-            .fetch(UsageRequest {
-                provider_id: "openai".into(),
-                alias: "plan".into(),
-                auth: oauth(),
-                now: NOW,
-            })
-            .await
+        fetch_via(server, "openai", "plan", oauth(), NOW).await
     }
 
     #[tokio::test]
