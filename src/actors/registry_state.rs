@@ -243,26 +243,9 @@ impl RegistryState {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Auth;
 
     fn acc(p: &str, a: &str) -> Account {
-        Account {
-            provider_id: p.into(),
-            alias: a.into(),
-            auth: Auth::Api {
-                key: format!("k-{a}"),
-                metadata: None,
-            },
-            created_at: 0,
-            updated_at: 0,
-            last_used_at: None,
-            cooldown_until: None,
-            cooldown_reason: None,
-            failures: 0,
-            disabled: false,
-            auth_failed: false,
-            usage: None,
-        }
+        Account::for_test(p, a)
     }
 
     fn snap(accounts: Vec<Account>) -> Snapshot {

@@ -95,43 +95,29 @@ fn quota_rank(a: &Account) -> (bool, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Auth, UsageSnapshot};
+    use crate::model::UsageSnapshot;
 
     const NOW: Millis = 1_000_000;
 
     fn acc(alias: &str, used: Option<f64>) -> Account {
-        Account {
-            provider_id: "p".into(),
-            alias: alias.into(),
-            auth: Auth::Api {
-                key: format!("key-{alias}"),
-                metadata: None,
-            },
-            created_at: 0,
-            updated_at: 0,
-            last_used_at: None,
-            cooldown_until: None,
-            cooldown_reason: None,
-            failures: 0,
-            disabled: false,
-            auth_failed: false,
-            usage: used.map(|p| {
-                Box::new(UsageSnapshot {
-                    provider_id: "p".into(),
-                    alias: alias.into(),
-                    fetched_at: 0,
-                    confidence: "exact".into(),
-                    plan_name: None,
-                    used_percent: Some(p),
-                    reset_at: None,
-                    used_units: None,
-                    remaining_units: None,
-                    windows: None,
-                    message: String::new(),
-                    error: None,
-                })
-            }),
-        }
+        let mut a = Account::for_test("p", alias);
+        a.usage = used.map(|p| {
+            Box::new(UsageSnapshot {
+                provider_id: "p".into(),
+                alias: alias.into(),
+                fetched_at: 0,
+                confidence: "exact".into(),
+                plan_name: None,
+                used_percent: Some(p),
+                reset_at: None,
+                used_units: None,
+                remaining_units: None,
+                windows: None,
+                message: String::new(),
+                error: None,
+            })
+        });
+        a
     }
 
     fn map(list: Vec<Account>) -> BTreeMap<String, Account> {

@@ -34,6 +34,28 @@ pub struct Account {
 }
 
 impl Account {
+    /// A healthy, never-used API-key account, for tests.
+    #[cfg(test)]
+    pub fn for_test(provider_id: &str, alias: &str) -> Account {
+        Account {
+            provider_id: provider_id.into(),
+            alias: alias.into(),
+            auth: Auth::Api {
+                key: format!("key-{provider_id}-{alias}"),
+                metadata: None,
+            },
+            created_at: 0,
+            updated_at: 0,
+            last_used_at: None,
+            cooldown_until: None,
+            cooldown_reason: None,
+            failures: 0,
+            disabled: false,
+            auth_failed: false,
+            usage: None,
+        }
+    }
+
     /// Usable for a request at `now`: enabled and not cooling down.
     pub fn is_healthy(&self, now: Millis) -> bool {
         !self.disabled && !self.cooling_down(now)
