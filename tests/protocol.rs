@@ -358,3 +358,18 @@ fn the_event_log_is_pruned_to_the_configured_size() {
     let (code, _, _, _) = s.finish();
     assert_eq!(code, Some(0));
 }
+
+#[test]
+fn a_key_pasted_as_an_alias_or_provider_is_refused_without_being_repeated() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    let key = format!("sk-test-{}-FAKE", "x".repeat(90));
+    for params in [
+        json!({"providerID": "openai", "alias": key, "auth": {"type": "api", "key": "k"}}),
+        json!({"providerID": key.replace('-', " "), "alias": "a", "auth": {"type": "api", "key": "k"}}),
+    ] {
+        let e = s.call_err("accounts.save", params);
+        assert_eq!(code(&e), -32003);
+        assert!(!e.to_string().contains("xxxxxxxx"), "{e}");
+    }
+}

@@ -11,18 +11,16 @@ use crate::store::{Store, StoreError};
 
 type Reply = Result<MutationReply, RegistryError>;
 
+// Neither error repeats the value given: a credential pasted in the wrong place must not come back.
 fn provider(raw: &str) -> Result<String, RegistryError> {
     validate_provider(raw.trim())
         .map(str::to_string)
-        .ok_or_else(|| RegistryError::InvalidName(format!("invalid provider id '{}'", raw.escape_debug())))
+        .ok_or_else(|| RegistryError::InvalidName("invalid provider id: use 1 to 64 of A-Z a-z 0-9 . _ -".into()))
 }
 
 fn alias(raw: &str) -> Result<String, RegistryError> {
     normalize_alias(raw).ok_or_else(|| {
-        RegistryError::InvalidName(format!(
-            "invalid alias '{}': it must keep at least one of a-z 0-9 . _ -",
-            raw.escape_debug()
-        ))
+        RegistryError::InvalidName("invalid alias: it must keep 1 to 64 of a-z 0-9 . _ - once normalized".into())
     })
 }
 
