@@ -1,5 +1,6 @@
-//! A store on a full or read-only disk (a small tmpfs mounted for the test; needs root, as CI
-//! runs): mutations get a clear -32005, the hot path keeps answering from memory, nothing is
+//! A store on a full or read-only disk (a small tmpfs, or an ext4 image that turns read-only
+//! under the running sidecar, mounted for the test; needs root, as CI runs): mutations get a
+//! clear -32005, the hot path keeps answering from memory, nothing acknowledged is lost or
 //! corrupted, and writing works again once the disk does.
 
 mod common;
@@ -157,7 +158,7 @@ fn a_store_on_a_read_only_disk_serves_from_memory_and_refuses_changes_clearly() 
     );
     let e = s.call_err("accounts.rename", json!({"providerID": "p", "from": "a", "to": "c"}));
     assert_eq!(e["code"], -32005, "{e}");
-    assert!(e["message"].as_str().unwrap().contains("readonly"), "{e}");
+    assert!(e["message"].as_str().unwrap().contains("read-only"), "{e}");
     hot_path_still_answers(&mut s);
     let (code, _, _, _) = s.finish();
     assert_eq!(code, Some(0));
@@ -166,4 +167,176 @@ fn a_store_on_a_read_only_disk_serves_from_memory_and_refuses_changes_clearly() 
     let conn = rusqlite::Connection::open(&store).unwrap();
     let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok");
+}
+
+/// An ext4 filesystem in an image file, loop-mounted with `errors=remount-ro` (needs root, as
+/// CI runs). The kernel can be told that it hit an error on it (`trigger_fs_error`), and then
+/// turns it read-only under every open file, as it does when the disk underneath fails; a plain
+/// `mount -o remount,ro` is refused (busy) while SQLite holds its files open for writing.
+struct Ext4 {
+    image: PathBuf,
+    dir: PathBuf,
+    _tmp: tempfile::TempDir,
+}
+
+impl Ext4 {
+    /// A fresh 32 MiB ext4, mounted on a new folder; `None` when this process may not mount.
+    fn mounted() -> Option<Ext4> {
+        if !is_root() {
+            eprintln!("skipped: mounting a loop device needs root");
+            return None;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let image = tmp.path().join("disk.img");
+        let dir = tmp.path().join("mnt");
+        std::fs::create_dir(&dir).unwrap();
+        std::fs::File::create(&image).unwrap().set_len(32 << 20).unwrap();
+        run(Command::new("mkfs.ext4").args(["-q", "-F"]).arg(&image));
+        let fs = Ext4 { image, dir, _tmp: tmp };
+        fs.mount();
+        Some(fs)
+    }
+
+    fn mount(&self) {
+        // `loop` frees the loop device again at the unmount.
+        run(Command::new("mount")
+            .args(["-o", "loop,errors=remount-ro"])
+            .arg(&self.image)
+            .arg(&self.dir));
+    }
+
+    /// The kernel meets an error on the filesystem and remounts it read-only, writers open or not.
+    fn fail(&self) {
+        let out = Command::new("findmnt")
+            .args(["-n", "-o", "SOURCE"])
+            .arg(&self.dir)
+            .output()
+            .unwrap();
+        let source = String::from_utf8(out.stdout).unwrap();
+        let device = Path::new(source.trim()).file_name().expect("a loop device").to_owned();
+        let trigger = Path::new("/sys/fs/ext4").join(device).join("trigger_fs_error");
+        std::fs::write(&trigger, "1").unwrap_or_else(|e| panic!("{}: {e}", trigger.display()));
+        let e = std::fs::File::create(self.dir.join("probe")).expect_err("the filesystem is read-only now");
+        assert_eq!(e.kind(), std::io::ErrorKind::ReadOnlyFilesystem, "{e}");
+    }
+
+    /// What an administrator does next (ext4 refuses `remount,rw` after an error): unmount, repair,
+    /// mount again.
+    fn repair(&self) {
+        run(Command::new("umount").arg(&self.dir));
+        let out = Command::new("e2fsck").arg("-fy").arg(&self.image).output().unwrap();
+        // 0: clean; 1: errors corrected (at least the one the kernel recorded).
+        assert!(matches!(out.status.code(), Some(0 | 1)), "e2fsck: {out:?}");
+        self.mount();
+    }
+}
+
+impl Drop for Ext4 {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?}: {out:?}");
+}
+
+/// The aliases the acknowledged changes of `serve_until_the_disk_fails` leave, in list order.
+const ACKNOWLEDGED: [&str; 5] = ["a", "b", "d", "e", "off"];
+
+/// `serve` on a store on `fs`, some acknowledged changes, then the disk turns read-only under it.
+fn serve_until_the_disk_fails(fs: &Ext4) -> (Sidecar, PathBuf) {
+    let store = fs.dir.join("balancer.sqlite");
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            log: "warn",
+            ..Options::default()
+        },
+    );
+    for alias in ["a", "b", "c", "d", "off"] {
+        s.save_api("p", alias, &format!("sk-test-{alias}-FAKE"));
+    }
+    s.call("accounts.rename", json!({"providerID": "p", "from": "c", "to": "e"}));
+    s.call(
+        "accounts.setDisabled",
+        json!({"providerID": "p", "alias": "off", "disabled": true}),
+    );
+    fs.fail();
+    (s, store)
+}
+
+fn aliases(list: &serde_json::Value) -> Vec<&str> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alias"].as_str().unwrap())
+        .collect()
+}
+
+#[test]
+fn a_disk_turning_read_only_under_serve_gets_changes_refused_clearly_and_the_hot_path_answering() {
+    let Some(fs) = Ext4::mounted() else { return };
+    let (mut s, _store) = serve_until_the_disk_fails(&fs);
+    let e = s.call_err("accounts.rename", json!({"providerID": "p", "from": "a", "to": "z"}));
+    assert_eq!(e["code"], -32005, "{e}");
+    hot_path_still_answers(&mut s);
+    assert_eq!(
+        aliases(&s.call("accounts.list", json!({}))),
+        ACKNOWLEDGED,
+        "answered from memory, the refused rename not in it"
+    );
+    // Several bookkeeping flushes fail meanwhile; nothing of that reaches the host.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    hot_path_still_answers(&mut s);
+    let again = s.call_err(
+        "accounts.save",
+        json!({"providerID": "p", "alias": "x", "auth": {"type": "api", "key": "sk-test-x-FAKE"}}),
+    );
+    assert_eq!(again["code"], -32005, "{again}");
+    let (code, _, _, log) = s.finish();
+    assert_eq!(code, Some(0));
+    let warned = log.matches("could not write runtime bookkeeping").count();
+    assert!(warned <= 1, "a failing flush every 50 ms is logged once, not {warned} times:\n{log}");
+    // Checked last, so that everything above holds whatever the wording.
+    for e in [e, again] {
+        let message = e["message"].as_str().unwrap().to_lowercase();
+        assert!(
+            message.contains("read-only") || message.contains("readonly"),
+            "the refusal names the read-only disk: {e}"
+        );
+    }
+}
+
+#[test]
+fn a_disk_turning_read_only_under_serve_loses_no_acknowledged_change() {
+    let Some(fs) = Ext4::mounted() else { return };
+    let (mut s, store) = serve_until_the_disk_fails(&fs);
+    hot_path_still_answers(&mut s);
+    let (code, _, _, _) = s.finish();
+    assert_eq!(code, Some(0));
+    fs.repair();
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(ok, "ok");
+    drop(conn);
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            log: "warn",
+            ..Options::default()
+        },
+    );
+    let list = s.call("accounts.list", json!({}));
+    assert_eq!(
+        aliases(&list),
+        ACKNOWLEDGED,
+        "every acknowledged change is on disk: {list}"
+    );
+    assert_eq!(list[4]["disabled"], true, "{list}");
+    s.save_api("p", "after", "sk-test-after-FAKE");
+    let (code, _, _, _) = s.finish();
+    assert_eq!(code, Some(0));
+    assert!(cli_ok(&store, &["accounts", "list"], None).contains("after"));
 }

@@ -39,6 +39,8 @@ pub struct AccountRegistry {
     next_job: u64,
     next_apply: u64,
     ready: std::collections::BTreeMap<u64, Applier>,
+    /// Bookkeeping writes failing in a row (a read-only or full disk), logged sparingly.
+    flush_failures: super::repeated::Repeated,
 }
 
 impl AccountRegistry {
@@ -62,6 +64,7 @@ impl AccountRegistry {
             next_job: 0,
             next_apply: 0,
             ready: Default::default(),
+            flush_failures: Default::default(),
         }
     }
 
@@ -129,6 +132,7 @@ impl AccountRegistry {
     fn after_sync(&mut self, result: Result<(u64, Result<SyncResult, StoreError>), StoreError>) {
         match result.and_then(|(generation, r)| Ok((generation, r?))) {
             Ok((generation, r)) => {
+                self.flush_failures.recovered("writing runtime bookkeeping");
                 self.state.acknowledge(r.flushed);
                 self.data_version = r.version;
                 if let Some(snap) = r.snapshot {
@@ -136,7 +140,11 @@ impl AccountRegistry {
                     self.state.apply_snapshot(snap, Scope::All, generation);
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "could not write runtime bookkeeping; will retry"),
+            Err(e) => {
+                let now = self.now();
+                self.flush_failures
+                    .warn(now, "could not write runtime bookkeeping; will retry", &e)
+            }
         }
     }
 

@@ -52,6 +52,8 @@ pub struct EventBus {
     queue: Vec<(NewEvent, Millis)>,
     writing: bool,
     waiters: Vec<oneshot::Sender<()>>,
+    /// Event writes failing in a row (a read-only or full disk), logged sparingly.
+    write_failures: super::repeated::Repeated,
 }
 
 impl EventBus {
@@ -64,6 +66,7 @@ impl EventBus {
             queue: Vec::new(),
             writing: false,
             waiters: Vec::new(),
+            write_failures: Default::default(),
         }
     }
 
@@ -109,11 +112,16 @@ impl EventBus {
             bus.writing = false;
             match result {
                 Ok(stored) => {
+                    bus.write_failures.recovered("storing events");
                     for e in stored {
                         bus.fan_out(Notice::Event(e));
                     }
                 }
-                Err(e) => tracing::error!(error = %e, "could not store events; they are dropped"),
+                Err(e) => {
+                    let now = bus.clock.now_ms();
+                    bus.write_failures
+                        .warn(now, "could not store events; they are dropped", &e)
+                }
             }
             bus.write_queue(ctx);
         }));

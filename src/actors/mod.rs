@@ -8,6 +8,7 @@ mod registry_mutations;
 mod registry_outcome;
 mod registry_state;
 mod registry_usage;
+mod repeated;
 pub mod retry_balancer;
 pub mod store_worker;
 pub mod usage_refresher;

@@ -38,6 +38,8 @@ pub enum StoreError {
     PendingNotFound(String),
     #[error("{0}")]
     Invalid(String),
+    #[error("cannot change the store at {path}: {reason}; changes are refused until it is writable again")]
+    Unwritable { path: PathBuf, reason: &'static str },
     #[error("store error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -125,8 +127,14 @@ impl Store {
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
         if self.path != Path::new(":memory:") {
             self.conn.pragma_update(None, "journal_mode", "WAL")?;
+            // Memory answers every read that matters; the page cache only serves reloads, which
+            // another process's commit invalidates anyway. SQLite's default (2 MiB) would hold
+            // most of a 10,000-account store a second time.
+            self.conn.pragma_update(None, "cache_size", -256)?;
         }
-        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // FULL: a change is on the disk before it is acknowledged. With NORMAL, a WAL commit is
+        // acknowledged from the page cache, and a disk that fails (or a power cut) loses it.
+        self.conn.pragma_update(None, "synchronous", "FULL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         Ok(())
     }
@@ -165,12 +173,40 @@ impl Store {
 
     /// Runs `f` in an immediate (write-locked) transaction.
     fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let conn = &mut self.conn;
+        let run = move || {
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        };
+        run().map_err(|e| match e {
+            StoreError::Sqlite(e) => self.explain_write_error(e),
+            other => other,
+        })
+    }
+
+    /// Names a full or read-only disk, which SQLite often reports only as a generic I/O error.
+    fn explain_write_error(&self, e: rusqlite::Error) -> StoreError {
+        use rusqlite::ErrorCode::{DiskFull, ReadOnly, SystemIoFailure};
+        use std::io::ErrorKind;
+        let code = e.sqlite_error_code();
+        if !matches!(code, Some(DiskFull | ReadOnly | SystemIoFailure)) {
+            return StoreError::Sqlite(e);
+        }
+        // SAFETY: the handle is this open connection's, used on its own thread; the call only
+        // reads the OS error number SQLite recorded for its last failure.
+        let errno = unsafe { rusqlite::ffi::sqlite3_system_errno(self.conn.handle()) };
+        let os = std::io::Error::from_raw_os_error(errno).kind();
+        let reason = match (code, os) {
+            (_, ErrorKind::ReadOnlyFilesystem) | (Some(ReadOnly), _) => "the disk holding it is read-only",
+            (_, ErrorKind::StorageFull) | (Some(DiskFull), _) => "the disk holding it is full",
+            _ => return StoreError::Sqlite(e),
+        };
+        StoreError::Unwritable {
+            path: self.path.clone(),
+            reason,
+        }
     }
 }
 
