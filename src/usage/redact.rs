@@ -10,6 +10,42 @@ pub const REDACTED: &str = "[redacted]";
 /// credential is this short.
 pub const MIN_SECRET_LEN: usize = 6;
 
+/// A piece of a secret this long is redacted wherever it appears: a provider that echoes a
+/// credential cut short or masked (`sk-proj-abc…xyz`) must not get the rest of it stored.
+pub const MIN_PIECE_LEN: usize = 12;
+
+/// Replaces every run of `text` that is a piece of `secret` at least [`MIN_PIECE_LEN`] long.
+/// `secret` is ASCII, so a match never splits a character of `text`.
+fn redact_pieces(text: &str, secret: &str) -> String {
+    let (t, s) = (text.as_bytes(), secret.as_bytes());
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    for j in 0..=s.len() - MIN_PIECE_LEN {
+        let window = &secret[j..j + MIN_PIECE_LEN];
+        for (i, _) in text.match_indices(window) {
+            let len = t[i..].iter().zip(&s[j..]).take_while(|(a, b)| a == b).count();
+            spans.push((i, i + len));
+        }
+    }
+    if spans.is_empty() {
+        return text.to_string();
+    }
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in spans {
+        if end <= at {
+            continue;
+        }
+        if start >= at {
+            out.push_str(&text[at..start]);
+            out.push_str(REDACTED);
+        }
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 /// Words that, as the last word of a key, make it a credential (`access_token`, `apiKey`, `x-api-key`).
 const CREDENTIAL_WORDS: &[&str] = &[
     "token",
@@ -93,9 +129,15 @@ pub fn redact_text(text: &str, secrets: &[&str]) -> String {
         .collect();
     // Longest first, so a secret containing another is replaced whole.
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for s in secrets {
+    for s in &secrets {
         if out.contains(s) {
             out = out.replace(s, REDACTED);
+        }
+    }
+    // Pieces after every whole secret: secrets sharing a piece must not cut each other up.
+    for s in secrets {
+        if s.len() >= MIN_PIECE_LEN && s.is_ascii() {
+            out = redact_pieces(&out, s);
         }
     }
     if out.contains("eyJ") {
@@ -148,6 +190,38 @@ mod tests {
     use serde_json::json;
 
     const SECRET: &str = "at-fake-SECRET-0123456789";
+
+    #[test]
+    fn a_secret_echoed_cut_short_or_masked_is_redacted_piece_by_piece() {
+        let text = format!(
+            "key {}… masked {}****{} ok",
+            &SECRET[..14],
+            &SECRET[..12],
+            &SECRET[SECRET.len() - 12..]
+        );
+        let out = redact_text(&text, &[SECRET]);
+        assert_eq!(out, "key [redacted]… masked [redacted]****[redacted] ok");
+        let short = format!("{} is fine", &SECRET[..11]);
+        assert_eq!(
+            redact_text(&short, &[SECRET]),
+            short,
+            "shorter pieces are ordinary text"
+        );
+    }
+
+    #[test]
+    fn secrets_sharing_a_long_prefix_do_not_cut_each_other_up() {
+        let longer = format!("{SECRET}-and-more");
+        let text = format!("Bearer a{SECRET}1 and {longer}");
+        let out = redact_text(&text, &[&longer, SECRET]);
+        assert_eq!(out, "Bearer a[redacted]1 and [redacted]");
+    }
+
+    #[test]
+    fn a_long_piece_every_window_matches_becomes_one_redaction() {
+        let text = format!("<{}>", &SECRET[2..20]);
+        assert_eq!(redact_text(&text, &[SECRET]), "<[redacted]>");
+    }
 
     #[test]
     fn credential_keys_are_told_from_counters() {
