@@ -7,8 +7,9 @@
 //! echoes the credential it gets, the `/balancer` command, every CLI command in text and JSON,
 //! doctor and install, and the dashboard's screens and keys. Scanned: the sidecar's stdout and its
 //! stderr log, every CLI command's stdout and stderr, the in-process trace log, every table of the
-//! store but its credential columns, and every dashboard screen. Bench and demo run on stores of
-//! their own, and `dashboard` itself needs a terminal: its screens are drawn here instead.
+//! store but its credential columns (identities included: they are digests), and every dashboard
+//! screen. Bench and demo run on stores of their own, and `dashboard` itself needs a terminal: its
+//! screens are drawn here instead.
 
 mod common;
 mod dashboard_harness;
@@ -219,6 +220,11 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
 
     // The store, table by table, but for the columns that hold credentials by design.
     let credentials = dump_store(&store, &mut out);
+    assert_eq!(
+        resolved_pending(&store),
+        3,
+        "saved (sidecar, CLI) and dismissed logins, scanned whole"
+    );
     let resting = [
         &plan_access,
         &rotated_access,
@@ -442,14 +448,27 @@ fn screen(app: &App, w: u16, h: u16) -> String {
         .collect()
 }
 
-/// The columns that hold a credential by design, the only place one may rest: `auth_json`, and
-/// `identity`, which for an API key or an opaque OAuth token is made from the credential.
-const CREDENTIAL_COLUMNS: [(&str, &str); 4] = [
-    ("accounts", "auth_json"),
-    ("accounts", "identity"),
-    ("pending_connections", "auth_json"),
-    ("pending_connections", "identity"),
-];
+/// The columns that hold a credential by design, the only place one may rest: `auth_json` of an
+/// account, and of a pending connection while it is still pending (a saved or dismissed one keeps
+/// none). Identities are digests of the credential, scanned like everything else.
+const CREDENTIAL_COLUMNS: [(&str, &str); 2] = [("accounts", "auth_json"), ("pending_connections", "auth_json")];
+
+/// Whether a row's `column` of `table` may hold a credential: one of `CREDENTIAL_COLUMNS`, in a
+/// pending connection only while its `status` is `pending`.
+fn holds_credential(table: &str, column: &str, status: Option<&str>) -> bool {
+    CREDENTIAL_COLUMNS.contains(&(table, column)) && (table != "pending_connections" || status == Some("pending"))
+}
+
+/// Pending connections saved or dismissed, whose every column is scanned.
+fn resolved_pending(store: &Path) -> i64 {
+    let db = rusqlite::Connection::open(store).unwrap();
+    db.query_row(
+        "SELECT count(*) FROM pending_connections WHERE status != 'pending'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
 
 /// Keeps every table of the store (listed from sqlite_master) as text, but for the credential
 /// columns, whose content it returns.
@@ -467,9 +486,12 @@ fn dump_store(store: &Path, out: &mut Outputs) -> String {
     for table in tables {
         let mut stmt = db.prepare(&format!("SELECT * FROM \"{table}\"")).unwrap();
         let columns: Vec<String> = stmt.column_names().into_iter().map(String::from).collect();
+        let status_at = (table == "pending_connections")
+            .then(|| columns.iter().position(|c| c == "status").expect("a status column"));
         let mut rows = stmt.query([]).unwrap();
         let mut text = String::new();
         while let Some(row) = rows.next().unwrap() {
+            let status: Option<String> = status_at.and_then(|i| row.get(i).unwrap());
             for (i, column) in columns.iter().enumerate() {
                 let cell = match row.get_ref(i).unwrap() {
                     ValueRef::Text(b) | ValueRef::Blob(b) => String::from_utf8_lossy(b).into_owned(),
@@ -477,7 +499,7 @@ fn dump_store(store: &Path, out: &mut Outputs) -> String {
                     ValueRef::Real(f) => f.to_string(),
                     ValueRef::Null => continue,
                 };
-                let secret = CREDENTIAL_COLUMNS.contains(&(table.as_str(), column.as_str()));
+                let secret = holds_credential(&table, column, status.as_deref());
                 let sink = if secret { &mut credentials } else { &mut text };
                 sink.push_str(&cell);
                 sink.push('\n');

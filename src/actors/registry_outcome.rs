@@ -5,7 +5,7 @@ use super::registry_messages::{OutcomeInfo, RecordOutcome};
 use crate::balancer::classify::{classify, Verdict};
 use crate::balancer::reset::cooldown_until;
 use crate::model::Millis;
-use crate::store::RuntimePatch;
+use crate::store::{FailureCount, RuntimePatch};
 
 /// How long a refused credential rests before it is tried again.
 pub const AUTH_FAILED_COOLDOWN_MS: Millis = 30 * 60_000;
@@ -16,11 +16,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
     let failures = account.failures;
     let (failover, max_attempts) = (reg.state.settings.failover, reg.state.settings.max_attempts);
     let verdict = classify(msg.status, msg.body.as_deref());
-    let base = RuntimePatch {
-        provider_id: msg.provider_id.clone(),
-        alias: msg.alias.clone(),
-        ..Default::default()
-    };
+    let base = RuntimePatch::for_account(account);
     let info = match verdict {
         Verdict::Success => {
             let had_trouble = failures > 0 || account.auth_failed || account.cooldown_until.is_some();
@@ -29,7 +25,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
                 ..if had_trouble {
                     RuntimePatch {
                         cooldown: Some((None, None)),
-                        failures: Some(0),
+                        failures: Some(FailureCount::RESET),
                         auth_failed: Some(false),
                         ..base
                     }
@@ -67,7 +63,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
             reg.state.patch(RuntimePatch {
                 last_used_at: Some(now),
                 cooldown: Some((Some(until), Some(reason.as_str().to_string()))),
-                failures: Some(n),
+                failures: Some(FailureCount::ONE_MORE),
                 ..base
             });
             OutcomeInfo {
@@ -85,7 +81,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
             reg.state.patch(RuntimePatch {
                 last_used_at: Some(now),
                 cooldown: Some((Some(until), Some("auth_failed".into()))),
-                failures: Some(n),
+                failures: Some(FailureCount::ONE_MORE),
                 auth_failed: Some(true),
                 ..base
             });

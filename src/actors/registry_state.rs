@@ -23,12 +23,14 @@ pub enum Scope<'a> {
 pub struct RegistryState {
     pub providers: BTreeMap<String, BTreeMap<String, Account>>,
     pub active: HashMap<String, String>,
+    /// The store's `active_epoch` of each provider, as last read.
+    active_epochs: HashMap<String, u32>,
     pub priority: Vec<PriorityEntry>,
     pub settings: Settings,
     pub pending: usize,
     /// Runtime changes not yet acknowledged, by (provider, alias), with their sequence number.
     dirty: HashMap<(String, String), (RuntimePatch, u64)>,
-    dirty_active: HashMap<String, (String, u64)>,
+    dirty_active: HashMap<String, (ActivePatch, u64)>,
     next_seq: u64,
     /// Store generation each provider's accounts were last read at.
     provider_generation: HashMap<String, u64>,
@@ -86,6 +88,10 @@ impl RegistryState {
                 Some(a) => self.active.insert(p.clone(), a.clone()),
                 None => self.active.remove(&p),
             };
+            match snap.active_epochs.get(&p) {
+                Some(e) => self.active_epochs.insert(p.clone(), *e),
+                None => self.active_epochs.remove(&p),
+            };
             self.provider_generation.insert(p, generation);
         }
         if matches!(scope, Scope::All) {
@@ -101,14 +107,12 @@ impl RegistryState {
         for patch in &queued {
             self.overlay(patch);
         }
-        let actives: Vec<(String, String)> = self
-            .dirty_active
-            .iter()
-            .map(|(p, (a, _))| (p.clone(), a.clone()))
-            .collect();
-        for (p, a) in actives {
-            if self.account(&p, &a).is_some() {
-                self.active.insert(p, a);
+        let actives: Vec<ActivePatch> = self.dirty_active.values().map(|(a, _)| a.clone()).collect();
+        for a in actives {
+            // A user's activation since (a newer epoch) wins, here as in the store.
+            let current = self.active_epochs.get(&a.provider_id).copied().unwrap_or(0);
+            if current == a.epoch && self.account(&a.provider_id, &a.alias).is_some() {
+                self.active.insert(a.provider_id, a.alias);
             }
         }
     }
@@ -118,12 +122,16 @@ impl RegistryState {
             if let Some(t) = p.last_used_at {
                 a.last_used_at = Some(a.last_used_at.map_or(t, |x| x.max(t)));
             }
+            // Observed before a reset the store has since made: the store will not take it either.
+            if a.reset_epoch != p.epoch {
+                return;
+            }
             if let Some((until, reason)) = &p.cooldown {
                 a.cooldown_until = *until;
                 a.cooldown_reason = reason.clone();
             }
             if let Some(f) = p.failures {
-                a.failures = f;
+                a.failures = f.apply(a.failures);
             }
             if let Some(f) = p.auth_failed {
                 a.auth_failed = f;
@@ -146,20 +154,33 @@ impl RegistryState {
                 RuntimePatch {
                     provider_id: patch.provider_id.clone(),
                     alias: patch.alias.clone(),
+                    epoch: patch.epoch,
                     ..Default::default()
                 },
                 0,
             )
         });
         *slot_seq = seq;
+        if slot.epoch != patch.epoch {
+            // What was queued at the older epoch is refused by the store anyway.
+            *slot = RuntimePatch {
+                last_used_at: slot.last_used_at,
+                ..RuntimePatch {
+                    provider_id: patch.provider_id.clone(),
+                    alias: patch.alias.clone(),
+                    epoch: patch.epoch,
+                    ..Default::default()
+                }
+            };
+        }
         if patch.last_used_at.is_some() {
             slot.last_used_at = patch.last_used_at;
         }
         if patch.cooldown.is_some() {
             slot.cooldown = patch.cooldown;
         }
-        if patch.failures.is_some() {
-            slot.failures = patch.failures;
+        if let Some(f) = patch.failures {
+            slot.failures = Some(slot.failures.unwrap_or_default().then(f));
         }
         if patch.auth_failed.is_some() {
             slot.auth_failed = patch.auth_failed;
@@ -174,21 +195,19 @@ impl RegistryState {
     pub fn set_active_runtime(&mut self, provider: &str, alias: &str) {
         self.active.insert(provider.to_string(), alias.to_string());
         let seq = self.seq();
-        self.dirty_active.insert(provider.to_string(), (alias.to_string(), seq));
+        let patch = ActivePatch {
+            provider_id: provider.to_string(),
+            alias: alias.to_string(),
+            epoch: self.active_epochs.get(provider).copied().unwrap_or(0),
+        };
+        self.dirty_active.insert(provider.to_string(), (patch, seq));
     }
 
     /// The queued runtime changes, for a flush; they stay queued until [`Self::acknowledge`].
     pub fn pending_flush(&self) -> Flush {
         Flush {
             patches: self.dirty.values().map(|(p, _)| p.clone()).collect(),
-            actives: self
-                .dirty_active
-                .iter()
-                .map(|(p, (a, _))| ActivePatch {
-                    provider_id: p.clone(),
-                    alias: a.clone(),
-                })
-                .collect(),
+            actives: self.dirty_active.values().map(|(a, _)| a.clone()).collect(),
             upto: self.next_seq,
         }
     }
@@ -249,6 +268,7 @@ impl RegistryState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::FailureCount;
 
     fn acc(p: &str, a: &str) -> Account {
         Account::for_test(p, a)
@@ -293,5 +313,52 @@ mod tests {
         assert_eq!(s.account("p", "a").unwrap().cooldown_until, Some(99));
         s.acknowledge(flush.upto);
         assert!(!s.has_pending_flush());
+    }
+
+    #[test]
+    fn a_users_reset_read_from_the_store_drops_bookkeeping_queued_before_it_but_not_the_last_use() {
+        let mut s = RegistryState::default();
+        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 1);
+        s.patch(RuntimePatch {
+            cooldown: Some((Some(99), Some("rate_limit".into()))),
+            failures: Some(FailureCount::ONE_MORE),
+            last_used_at: Some(5),
+            ..RuntimePatch::for_account(&acc("p", "a"))
+        });
+        let reset = Account {
+            reset_epoch: 1,
+            ..acc("p", "a")
+        };
+        s.apply_snapshot(snap(vec![reset.clone()]), Scope::Provider("p"), 2);
+        let a = s.account("p", "a").unwrap();
+        assert_eq!((a.cooldown_until, a.failures, a.last_used_at), (None, 0, Some(5)));
+        s.patch(RuntimePatch {
+            failures: Some(FailureCount::ONE_MORE),
+            ..RuntimePatch::for_account(&reset)
+        });
+        let queued = &s.pending_flush().patches[0];
+        assert_eq!(
+            (queued.epoch, queued.cooldown.clone()),
+            (1, None),
+            "the stale cooldown is gone"
+        );
+        assert_eq!(queued.failures, Some(FailureCount::ONE_MORE));
+        assert_eq!(queued.last_used_at, Some(5));
+    }
+
+    #[test]
+    fn a_users_activation_read_from_the_store_wins_over_a_failover_queued_before_it() {
+        let mut s = RegistryState::default();
+        let both = || snap(vec![acc("p", "a"), acc("p", "b")]);
+        s.apply_snapshot(both(), Scope::All, 1);
+        s.set_active_runtime("p", "b");
+        let activated = Snapshot {
+            active: [("p".to_string(), "a".to_string())].into(),
+            active_epochs: [("p".to_string(), 1)].into(),
+            ..both()
+        };
+        s.apply_snapshot(activated, Scope::Provider("p"), 2);
+        assert_eq!(s.active["p"], "a");
+        assert_eq!(s.pending_flush().actives[0].epoch, 0, "the store refuses it too");
     }
 }

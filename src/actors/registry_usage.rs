@@ -16,7 +16,7 @@ use super::registry_messages::{
 use super::registry_state::RegistryState;
 use crate::balancer::reset::MAX_HINT_MS;
 use crate::model::{Account, Auth, EventKind, Millis, NewEvent, UsageSnapshot};
-use crate::store::RuntimePatch;
+use crate::store::{FailureCount, RuntimePatch};
 
 /// What a snapshot does to an account's cooldown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,17 +190,13 @@ impl AccountRegistry {
         let effect = effect(account, &s, now);
         let used = s.used_percent.unwrap_or_default();
         account.usage = Some(Box::new(s));
-        let base = RuntimePatch {
-            provider_id: p.clone(),
-            alias: a.clone(),
-            ..Default::default()
-        };
+        let base = RuntimePatch::for_account(account);
         match effect {
             Effect::None => UsageApplied::Stored,
             Effect::Clear => {
                 self.state.patch(RuntimePatch {
                     cooldown: Some((None, None)),
-                    failures: Some(0),
+                    failures: Some(FailureCount::RESET),
                     ..base
                 });
                 self.publish(
@@ -243,21 +239,14 @@ mod tests {
 
     fn account(until: Option<Millis>, reason: Option<&str>) -> Account {
         Account {
-            provider_id: "openai".into(),
-            alias: "plan".into(),
             auth: Auth::Api {
                 key: "sk-fake-usage".into(),
                 metadata: None,
             },
-            created_at: 0,
-            updated_at: 0,
-            last_used_at: None,
             cooldown_until: until,
             cooldown_reason: reason.map(str::to_string),
             failures: 2,
-            disabled: false,
-            auth_failed: false,
-            usage: None,
+            ..Account::for_test("openai", "plan")
         }
     }
 

@@ -91,16 +91,20 @@ impl Auth {
         }
     }
 
-    /// The identity two credentials share when they are the same account (the predecessor's rule):
-    /// api → the key; wellknown → key+token; oauth → accountId, else the ChatGPT account id in
-    /// the access token, else the refresh token. Never shown anywhere: it may be a secret.
+    /// The identity two credentials share when they are the same account. The predecessor's
+    /// rules decide which parts of the credential identify a login: api → the key; wellknown →
+    /// key+token; oauth → accountId, else the ChatGPT account id in the access token, else the
+    /// refresh token. An account id is not a secret and is kept as is (`oauth-account:<id>`); a
+    /// part that is a secret is kept only as its SHA-256 digest (`api:sha256:<hex>`,
+    /// `wellknown:sha256:<hex>`, `oauth-refresh:sha256:<hex>`), so the identity stored beside
+    /// an account or a pending login never holds the credential. Never shown anywhere all the same.
     pub fn identity(&self) -> String {
         match self {
-            Auth::Api { key, .. } => format!("api:{key}"),
-            Auth::Wellknown { key, token } => format!("wellknown:{key}:{token}"),
+            Auth::Api { key, .. } => digest_identity("api", &[key]),
+            Auth::Wellknown { key, token } => digest_identity("wellknown", &[key, token]),
             Auth::Oauth { refresh, .. } => match self.account_id() {
                 Some(id) => format!("oauth-account:{id}"),
-                None => format!("oauth-refresh:{refresh}"),
+                None => digest_identity("oauth-refresh", &[refresh]),
             },
         }
     }
@@ -147,6 +151,22 @@ pub fn describe_json_error(e: &serde_json::Error) -> String {
     let msg = e.to_string();
     let safe = msg.split('`').next().unwrap_or("").trim().trim_end_matches(',');
     format!("{kind}: {safe}")
+}
+
+/// `<kind>:sha256:<hex>`: a one-way digest of the secret parts that identify a login, each part
+/// followed by a NUL, so that key `a` with token `bc` and key `ab` with token `c` differ.
+fn digest_identity(kind: &str, parts: &[&str]) -> String {
+    use std::fmt::Write;
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    for part in parts {
+        ctx.update(part.as_bytes());
+        ctx.update(&[0]);
+    }
+    let mut out = format!("{kind}:sha256:");
+    for byte in ctx.finish().as_ref() {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
 }
 
 /// The claims of a JWT, unverified (used only to name and identify accounts).
@@ -221,7 +241,11 @@ mod tests {
             enterprise_url: None,
             metadata: None,
         };
-        assert_eq!(b.identity(), "oauth-refresh:r1");
+        // sha256("r1\0")
+        assert_eq!(
+            b.identity(),
+            "oauth-refresh:sha256:feb74c12119e51b47c961906297eeb2602c8861beb9b08e8249a91b7f3080194"
+        );
         let c = Auth::Oauth {
             refresh: "r2".into(),
             access: "x".into(),
@@ -231,6 +255,55 @@ mod tests {
             metadata: None,
         };
         assert_eq!(c.identity(), "oauth-account:id-9");
+        // sha256("sk-fake\0"): the key decides, not its metadata.
+        let key = |k: &str, org: Option<&str>| Auth::Api {
+            key: k.into(),
+            metadata: org.map(|o| BTreeMap::from([("githubOrg".to_string(), o.to_string())])),
+        };
+        assert_eq!(
+            key("sk-fake", None).identity(),
+            "api:sha256:56ff19a0fc0e722ebeb65d5a2e2a30f2f31740445e91b6309c50f24f14c94abc"
+        );
+        assert_eq!(key("sk-fake", Some("acme")).identity(), key("sk-fake", None).identity());
+        assert_ne!(key("sk-fake2", None).identity(), key("sk-fake", None).identity());
+        // sha256("k\0t\0"); the parts are kept apart, so key+token cannot be re-split alike.
+        let wk = |k: &str, t: &str| Auth::Wellknown {
+            key: k.into(),
+            token: t.into(),
+        };
+        assert_eq!(
+            wk("k", "t").identity(),
+            "wellknown:sha256:3f3533f63d5e5f933fef1a0ca7433c846f626ae82d9e7d4ca5e018bcb840fa25"
+        );
+        assert_ne!(wk("ab", "c").identity(), wk("a", "bc").identity());
+    }
+
+    #[test]
+    fn an_identity_never_holds_a_secret_part() {
+        let auths = [
+            Auth::Api {
+                key: "sk-identity-secret".into(),
+                metadata: None,
+            },
+            Auth::Wellknown {
+                key: "wk-identity-key".into(),
+                token: "wt-identity-token".into(),
+            },
+            Auth::Oauth {
+                refresh: "rt-identity-refresh".into(),
+                access: "at-identity-opaque".into(),
+                expires: 0,
+                account_id: None,
+                enterprise_url: None,
+                metadata: None,
+            },
+        ];
+        for auth in auths {
+            let identity = auth.identity();
+            for secret in auth.secrets() {
+                assert!(!identity.contains(secret), "{identity}");
+            }
+        }
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub struct Account {
     pub failures: u32,
     pub disabled: bool,
     pub auth_failed: bool,
+    /// Bumped in the store by every user reset; bookkeeping read before it is not written after it.
+    pub reset_epoch: u32,
     /// Boxed: most accounts have none, and an inline snapshot would double the record's size.
     pub usage: Option<Box<UsageSnapshot>>,
 }
@@ -52,6 +54,7 @@ impl Account {
             failures: 0,
             disabled: false,
             auth_failed: false,
+            reset_epoch: 0,
             usage: None,
         }
     }

@@ -13,25 +13,75 @@ pub struct SaveOutcome {
 }
 
 /// High-rate bookkeeping from the hot path, written in batches. `None` leaves a field alone.
+///
+/// Written so that no other process's change is lost: the last use only moves forward, failures
+/// are counted up (or reset) rather than set, and the cooldown, failures and auth-failed mark are
+/// only written while the account's `reset_epoch` is the one they were observed at, so a user's
+/// reset made meanwhile (by the CLI, say) is not undone.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RuntimePatch {
     pub provider_id: String,
     pub alias: String,
+    /// The account's `reset_epoch` when this was observed.
+    pub epoch: u32,
     pub last_used_at: Option<Millis>,
     pub cooldown: Option<(Option<Millis>, Option<String>)>,
-    pub failures: Option<u32>,
+    pub failures: Option<FailureCount>,
     pub auth_failed: Option<bool>,
 }
 
-/// A provider's active account changed by the hot path (failover).
+impl RuntimePatch {
+    /// An empty patch for `account`, at its current epoch.
+    pub fn for_account(account: &Account) -> RuntimePatch {
+        RuntimePatch {
+            provider_id: account.provider_id.clone(),
+            alias: account.alias.clone(),
+            epoch: account.reset_epoch,
+            ..Default::default()
+        }
+    }
+}
+
+/// A change of an account's consecutive failures: back to zero first or not, then up by `add`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailureCount {
+    pub reset: bool,
+    pub add: u32,
+}
+
+impl FailureCount {
+    pub const RESET: FailureCount = FailureCount { reset: true, add: 0 };
+    pub const ONE_MORE: FailureCount = FailureCount { reset: false, add: 1 };
+
+    /// `self`, then `later`.
+    pub fn then(self, later: FailureCount) -> FailureCount {
+        if later.reset {
+            later
+        } else {
+            FailureCount {
+                reset: self.reset,
+                add: self.add.saturating_add(later.add),
+            }
+        }
+    }
+
+    pub fn apply(self, failures: u32) -> u32 {
+        let base = if self.reset { 0 } else { failures };
+        base.saturating_add(self.add)
+    }
+}
+
+/// A provider's active account changed by the hot path (failover), at the provider's
+/// `active_epoch` it was chosen at: a user's activation made since wins.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivePatch {
     pub provider_id: String,
     pub alias: String,
+    pub epoch: u32,
 }
 
 const ACCOUNT_COLUMNS: &str = "provider_id, alias, auth_json, created_at, updated_at, last_used_at,
-     rate_limited_until, cooldown_reason, failures, disabled, auth_failed";
+     rate_limited_until, cooldown_reason, failures, disabled, auth_failed, reset_epoch";
 
 impl Store {
     /// Saves a new account or replaces an existing one's credential; either way it becomes the
@@ -122,7 +172,8 @@ impl Store {
         self.write(|tx| {
             require(tx, provider, alias)?;
             tx.execute(
-                "UPDATE accounts SET rate_limited_until = NULL, cooldown_reason = NULL, failures = 0, auth_failed = 0
+                "UPDATE accounts SET rate_limited_until = NULL, cooldown_reason = NULL, failures = 0, auth_failed = 0,
+                     reset_epoch = reset_epoch + 1
                  WHERE provider_id = ?1 AND alias = ?2",
                 params![provider, alias],
             )?;
@@ -145,51 +196,32 @@ impl Store {
                 }
                 if let Some((until, reason)) = &p.cooldown {
                     tx.execute(
-                        "UPDATE accounts SET rate_limited_until = ?3, cooldown_reason = ?4 WHERE provider_id = ?1 AND alias = ?2",
-                        params![p.provider_id, p.alias, until, reason],
+                        "UPDATE accounts SET rate_limited_until = ?4, cooldown_reason = ?5
+                         WHERE provider_id = ?1 AND alias = ?2 AND reset_epoch = ?3",
+                        params![p.provider_id, p.alias, p.epoch, until, reason],
                     )?;
                 }
                 if let Some(f) = p.failures {
                     tx.execute(
-                        "UPDATE accounts SET failures = ?3 WHERE provider_id = ?1 AND alias = ?2",
-                        params![p.provider_id, p.alias, f],
+                        "UPDATE accounts SET failures = CASE WHEN ?4 THEN 0 ELSE failures END + ?5
+                         WHERE provider_id = ?1 AND alias = ?2 AND reset_epoch = ?3",
+                        params![p.provider_id, p.alias, p.epoch, f.reset, f.add],
                     )?;
                 }
                 if let Some(a) = p.auth_failed {
                     tx.execute(
-                        "UPDATE accounts SET auth_failed = ?3 WHERE provider_id = ?1 AND alias = ?2",
-                        params![p.provider_id, p.alias, a],
+                        "UPDATE accounts SET auth_failed = ?4 WHERE provider_id = ?1 AND alias = ?2 AND reset_epoch = ?3",
+                        params![p.provider_id, p.alias, p.epoch, a],
                     )?;
                 }
             }
             for a in actives {
                 if exists(tx, &a.provider_id, &a.alias)? {
-                    set_active(tx, &a.provider_id, Some(&a.alias))?;
-                }
-            }
-            Ok(())
-        })
-    }
-
-    /// Fills the identity of accounts written without one (by the predecessor), so a login seen
-    /// again in auth.json is recognised as theirs.
-    pub(super) fn backfill_identities(&mut self) -> Result<()> {
-        let missing: Vec<(String, String, String)> = {
-            let mut stmt = self
-                .conn
-                .prepare("SELECT provider_id, alias, auth_json FROM accounts WHERE identity IS NULL")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect::<rusqlite::Result<_>>()?
-        };
-        if missing.is_empty() {
-            return Ok(());
-        }
-        self.write(|tx| {
-            for (p, a, json) in &missing {
-                if let Ok(auth) = serde_json::from_str::<Auth>(json) {
                     tx.execute(
-                        "UPDATE accounts SET identity = ?3 WHERE provider_id = ?1 AND alias = ?2",
-                        params![p, a, auth.identity()],
+                        "INSERT INTO provider_state (provider_id, active_alias, active_epoch) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (provider_id) DO UPDATE SET active_alias = excluded.active_alias
+                         WHERE active_epoch = excluded.active_epoch",
+                        params![a.provider_id, a.alias, a.epoch],
                     )?;
                 }
             }
@@ -215,12 +247,13 @@ impl Store {
         Ok(out)
     }
 
-    pub(super) fn load_active(&self, provider: Option<&str>) -> Result<Vec<(String, String)>> {
+    /// (provider, active alias, active epoch) of every provider that has an active account.
+    pub(super) fn load_active(&self, provider: Option<&str>) -> Result<Vec<(String, String, u32)>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT provider_id, active_alias FROM provider_state
+            "SELECT provider_id, active_alias, active_epoch FROM provider_state
              WHERE active_alias IS NOT NULL AND (?1 IS NULL OR provider_id = ?1)",
         )?;
-        let rows = stmt.query_map([provider], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map([provider], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 }
@@ -246,6 +279,7 @@ fn read_account(r: &Row) -> rusqlite::Result<AccountRow> {
         failures: r.get::<_, Option<u32>>(8)?.unwrap_or(0),
         disabled: r.get::<_, Option<bool>>(9)?.unwrap_or(false),
         auth_failed: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
+        reset_epoch: r.get(11)?,
         usage: None,
     }))
 }
@@ -313,10 +347,13 @@ fn require(tx: &Transaction, provider: &str, alias: &str) -> Result<()> {
     }
 }
 
+/// A user's choice of active account: bumps the epoch, so a failover chosen before it (in any
+/// process) is not written over it.
 fn set_active(tx: &Transaction, provider: &str, alias: Option<&str>) -> Result<()> {
     tx.execute(
-        "INSERT INTO provider_state (provider_id, active_alias) VALUES (?1, ?2)
-         ON CONFLICT (provider_id) DO UPDATE SET active_alias = excluded.active_alias",
+        "INSERT INTO provider_state (provider_id, active_alias, active_epoch) VALUES (?1, ?2, 1)
+         ON CONFLICT (provider_id) DO UPDATE
+         SET active_alias = excluded.active_alias, active_epoch = active_epoch + 1",
         params![provider, alias],
     )?;
     Ok(())

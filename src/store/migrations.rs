@@ -2,13 +2,19 @@
 //!
 //! Version 1 is the predecessor's schema (opencode-balancer 0.2.x, reconstructed from its
 //! documented tables) created with `IF NOT EXISTS`, so a store it wrote is adopted in place with
-//! every row kept. Later versions only add. Never edit a released migration; append a new one.
+//! every row kept. Later versions add, and rewrite data only to stop keeping a secret (v4). Never
+//! edit a released migration; append a new one.
 
 use rusqlite::{Connection, Transaction};
 
 type Migration = fn(&Transaction) -> rusqlite::Result<()>;
 
-const MIGRATIONS: &[Migration] = &[v1_predecessor_schema, v2_balancer_columns];
+const MIGRATIONS: &[Migration] = &[
+    v1_predecessor_schema,
+    v2_balancer_columns,
+    v3_epochs,
+    v4_secret_free_identities,
+];
 
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
@@ -130,6 +136,21 @@ fn v2_balancer_columns(tx: &Transaction) -> rusqlite::Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// Epochs that user resets and activations bump, so hot-path bookkeeping read before them (in any
+/// process) is not written over them.
+fn v3_epochs(tx: &Transaction) -> rusqlite::Result<()> {
+    ensure_column(tx, "accounts", "reset_epoch", "INTEGER NOT NULL DEFAULT 0")?;
+    ensure_column(tx, "provider_state", "active_epoch", "INTEGER NOT NULL DEFAULT 0")
+}
+
+/// Identities stop holding the credential (`api:<key>` becomes `api:sha256:<hex>`, see
+/// `Auth::identity`), each recomputed from its row's credential, and saved or dismissed pending
+/// connections forget theirs. The same check runs at every open (`identity.rs`), for rows a
+/// binary older than this migration, still running, writes afterwards.
+fn v4_secret_free_identities(tx: &Transaction) -> rusqlite::Result<()> {
+    super::identity::bring_up_to_date(tx)
 }
 
 fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {

@@ -4,6 +4,7 @@
 mod accounts;
 mod capture;
 mod events;
+mod identity;
 mod meta;
 pub mod migrations;
 mod paths;
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use accounts::{ActivePatch, RuntimePatch, SaveOutcome};
+pub use accounts::{ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
 pub use capture::Captured;
 pub use paths::{default_store_path, STORE_FILE};
 pub use pending::PendingView;
@@ -101,7 +102,7 @@ impl Store {
             migrations::MigrationError::Sqlite(e) => store.classify_open_error(e),
             other => StoreError::Invalid(format!("{}: {other}", path.display())),
         })?;
-        store.backfill_identities()?;
+        store.tidy_secrets_at_rest()?;
         Ok(store)
     }
 
@@ -136,6 +137,8 @@ impl Store {
         // acknowledged from the page cache, and a disk that fails (or a power cut) loses it.
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
+        // A replaced or removed credential is overwritten on disk, not left in a free page.
+        self.conn.pragma_update(None, "secure_delete", "ON")?;
         Ok(())
     }
 

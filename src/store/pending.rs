@@ -4,6 +4,7 @@ use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
 
 use super::accounts::{save_account_tx, SaveOutcome};
+use super::identity::NO_CREDENTIAL;
 use super::{Result, Store, StoreError};
 use crate::model::{Auth, Millis};
 
@@ -39,7 +40,8 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// Saves a pending connection as an account under `alias` and marks it saved.
+    /// Saves a pending connection as an account under `alias` and marks it saved. The pending row
+    /// keeps no credential afterwards (the account holds it); its identity digest stays.
     pub fn save_pending(&mut self, id: &str, alias: &str, now: Millis) -> Result<(String, SaveOutcome)> {
         self.write(|tx| {
             let row: Option<(String, String)> = tx
@@ -54,19 +56,21 @@ impl Store {
                 .map_err(|_| StoreError::Invalid(format!("pending connection {id} holds an unreadable credential")))?;
             let outcome = save_account_tx(tx, &provider, alias, &auth, now)?;
             tx.execute(
-                "UPDATE pending_connections SET status = 'saved' WHERE id = ?1",
-                params![id],
+                "UPDATE pending_connections SET status = 'saved', auth_json = ?2 WHERE id = ?1",
+                params![id, NO_CREDENTIAL],
             )?;
             Ok((provider, outcome))
         })
     }
 
-    /// `true` when a pending connection was dismissed.
+    /// `true` when a pending connection was dismissed. Its row stays (status `dismissed`, identity
+    /// digest) without the credential. Nothing reads a resolved row again: a dismissed login
+    /// captured again (auth.json read at the next start, say) is offered again as a new pending one.
     pub fn dismiss_pending(&mut self, id: &str) -> Result<bool> {
         self.write(|tx| {
             let n = tx.execute(
-                "UPDATE pending_connections SET status = 'dismissed' WHERE id = ?1 AND status = 'pending'",
-                [id],
+                "UPDATE pending_connections SET status = 'dismissed', auth_json = ?2 WHERE id = ?1 AND status = 'pending'",
+                params![id, NO_CREDENTIAL],
             )?;
             Ok(n > 0)
         })

@@ -10,6 +10,8 @@ use crate::model::{Account, PriorityEntry, Settings};
 pub struct Snapshot {
     pub accounts: Vec<Account>,
     pub active: HashMap<String, String>,
+    /// Each provider's `active_epoch`, bumped by every user activation.
+    pub active_epochs: HashMap<String, u32>,
     pub priority: Vec<PriorityEntry>,
     pub settings: Settings,
     pub pending: usize,
@@ -41,9 +43,11 @@ impl Store {
                     .map(Box::new);
             }
         }
+        let active = self.load_active(provider)?;
         Ok(Snapshot {
             accounts,
-            active: self.load_active(provider)?.into_iter().collect(),
+            active_epochs: active.iter().map(|(p, _, e)| (p.clone(), *e)).collect(),
+            active: active.into_iter().map(|(p, a, _)| (p, a)).collect(),
             priority: self.list_priority()?,
             settings: self.load_settings()?,
             pending: self.pending_count()?,

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use rusqlite::Connection;
 
 use super::*;
-use crate::model::Auth;
+use crate::model::{Account, Auth};
 
 fn api(key: &str) -> Auth {
     Auth::Api {
@@ -186,6 +186,97 @@ fn runtime_patches_touch_only_the_fields_they_name() {
     );
 }
 
+/// Two stores on one file, as two processes have.
+fn two_processes() -> (tempfile::TempDir, Store, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("balancer.sqlite");
+    let mut a = Store::open(&path).unwrap();
+    a.save_account("p", "x", &api("k-x"), 1).unwrap();
+    a.save_account("p", "y", &api("k-y"), 1).unwrap();
+    let b = Store::open(&path).unwrap();
+    (dir, a, b)
+}
+
+fn account(s: &Store, alias: &str) -> Account {
+    s.load_snapshot(None)
+        .unwrap()
+        .accounts
+        .into_iter()
+        .find(|a| a.alias == alias)
+        .unwrap()
+}
+
+fn failed_once(s: &Store, alias: &str) -> RuntimePatch {
+    RuntimePatch {
+        cooldown: Some((Some(500), Some("rate_limit".into()))),
+        failures: Some(FailureCount::ONE_MORE),
+        ..RuntimePatch::for_account(&account(s, alias))
+    }
+}
+
+#[test]
+fn failures_seen_by_two_processes_add_up_instead_of_overwriting_each_other() {
+    let (_dir, mut a, mut b) = two_processes();
+    let (from_a, from_b) = (failed_once(&a, "x"), failed_once(&b, "x"));
+    a.apply_runtime(&[from_a], &[]).unwrap();
+    b.apply_runtime(&[from_b], &[]).unwrap();
+    assert_eq!(account(&a, "x").failures, 2);
+    let success = RuntimePatch {
+        failures: Some(FailureCount::RESET),
+        ..RuntimePatch::for_account(&account(&a, "x"))
+    };
+    a.apply_runtime(&[success], &[]).unwrap();
+    assert_eq!(account(&b, "x").failures, 0);
+}
+
+#[test]
+fn a_cooldown_observed_before_a_users_reset_is_not_written_over_it() {
+    let (_dir, mut a, mut b) = two_processes();
+    let observed = failed_once(&a, "x");
+    b.reset_cooldown("p", "x").unwrap();
+    a.apply_runtime(std::slice::from_ref(&observed), &[]).unwrap();
+    let x = account(&a, "x");
+    assert_eq!((x.cooldown_until, x.failures), (None, 0), "the reset stands");
+    assert_eq!(x.reset_epoch, observed.epoch + 1);
+    let last_use = RuntimePatch {
+        last_used_at: Some(9),
+        ..observed
+    };
+    a.apply_runtime(&[last_use], &[]).unwrap();
+    assert_eq!(account(&a, "x").last_used_at, Some(9), "the last use is never refused");
+    a.apply_runtime(&[failed_once(&a, "x")], &[]).unwrap();
+    assert_eq!(
+        account(&b, "x").cooldown_until,
+        Some(500),
+        "observed after the reset: written"
+    );
+}
+
+#[test]
+fn a_failover_chosen_before_a_users_activation_does_not_undo_it() {
+    let (_dir, mut a, mut b) = two_processes();
+    let epoch = a.load_snapshot(None).unwrap().active_epochs["p"];
+    let failover = ActivePatch {
+        provider_id: "p".into(),
+        alias: "x".into(),
+        epoch,
+    };
+    b.activate("p", "y").unwrap();
+    a.apply_runtime(&[], std::slice::from_ref(&failover)).unwrap();
+    assert_eq!(
+        a.load_snapshot(None).unwrap().active["p"],
+        "y",
+        "the user's choice stands"
+    );
+    let now = a.load_snapshot(None).unwrap().active_epochs["p"];
+    a.apply_runtime(&[], &[ActivePatch { epoch: now, ..failover }]).unwrap();
+    assert_eq!(
+        b.load_snapshot(None).unwrap().active["p"],
+        "x",
+        "chosen after it: written"
+    );
+}
+
 #[test]
 fn priority_moves_and_refuses_unknown_providers() {
     let mut s = Store::open_in_memory().unwrap();
@@ -200,4 +291,248 @@ fn priority_moves_and_refuses_unknown_providers() {
         s.set_priority_enabled("zzz", false),
         Err(StoreError::Invalid(_))
     ));
+}
+
+/// Every cell of the rows `sql` selects, as one text.
+fn cells(conn: &Connection, sql: &str) -> String {
+    let mut stmt = conn.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    let mut rows = stmt.query([]).unwrap();
+    let mut out = String::new();
+    while let Some(row) = rows.next().unwrap() {
+        for i in 0..n {
+            out.push_str(&format!("{:?}\n", row.get::<_, rusqlite::types::Value>(i).unwrap()));
+        }
+    }
+    out
+}
+
+fn opaque_oauth(refresh: &str, access: &str) -> Auth {
+    Auth::Oauth {
+        refresh: refresh.into(),
+        access: access.into(),
+        expires: 1,
+        account_id: None,
+        enterprise_url: None,
+        metadata: None,
+    }
+}
+
+/// Rows as the version before identity digests wrote them: the raw credential as identity, and
+/// saved or dismissed pending connections that kept theirs.
+fn write_raw_rows(
+    conn: &Connection,
+    accounts: &[(&str, &str, &Auth, &str)],
+    pending: &[(&str, &str, &Auth, &str, &str)],
+) {
+    for (provider, alias, auth, identity) in accounts {
+        conn.execute(
+            "INSERT INTO accounts (provider_id, alias, auth_json, auth_type, identity, created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, 1)",
+            rusqlite::params![
+                provider,
+                alias,
+                serde_json::to_string(auth).unwrap(),
+                auth.auth_type(),
+                identity
+            ],
+        )
+        .unwrap();
+    }
+    for (id, provider, auth, identity, status) in pending {
+        conn.execute(
+            "INSERT INTO pending_connections (id, provider_id, auth_json, auth_type, source, identity, captured_at, status)
+             VALUES (?1, ?2, ?3, ?4, 'auth.json', ?5, 1, ?6)",
+            rusqlite::params![id, provider, serde_json::to_string(auth).unwrap(), auth.auth_type(), identity, status],
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn a_store_with_raw_identities_is_migrated_to_digests_and_still_recognises_its_logins() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("balancer.sqlite");
+    drop(Store::open(&path).unwrap());
+    let (key, refresh) = ("sk-raw-identity-account-key", "rt-raw-identity-refresh");
+    let (waiting, dismissed, saved) = (
+        "sk-raw-identity-waiting",
+        "sk-raw-identity-dismissed",
+        "sk-raw-identity-saved",
+    );
+    {
+        let conn = Connection::open(&path).unwrap();
+        write_raw_rows(
+            &conn,
+            &[
+                ("openai", "work", &api(key), &format!("api:{key}")),
+                (
+                    "anthropic",
+                    "max",
+                    &opaque_oauth(refresh, "at-1"),
+                    &format!("oauth-refresh:{refresh}"),
+                ),
+                ("xai", "kept", &api(saved), &format!("api:{saved}")),
+            ],
+            &[
+                ("groq-1", "groq", &api(waiting), &format!("api:{waiting}"), "pending"),
+                (
+                    "mistral-2",
+                    "mistral",
+                    &api(dismissed),
+                    &format!("api:{dismissed}"),
+                    "dismissed",
+                ),
+                ("xai-3", "xai", &api(saved), &format!("api:{saved}"), "saved"),
+            ],
+        );
+        conn.pragma_update(None, "user_version", migrations::LATEST - 1)
+            .unwrap();
+    }
+    // The migration alone (Store::open checks again after it).
+    let mut conn = Connection::open(&path).unwrap();
+    migrations::migrate(&mut conn).unwrap();
+    let identities = cells(
+        &conn,
+        "SELECT identity FROM accounts UNION ALL SELECT identity FROM pending_connections",
+    );
+    let resolved = cells(&conn, "SELECT * FROM pending_connections WHERE status != 'pending'");
+    drop(conn);
+
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(s.schema_version().unwrap(), migrations::LATEST);
+    for secret in [key, refresh, waiting, dismissed, saved] {
+        assert!(!identities.contains(secret), "{identities}");
+        assert!(!resolved.contains(secret), "{resolved}");
+    }
+    assert_eq!(identities.matches(":sha256:").count(), 6, "{identities}");
+    let kept: i64 = s
+        .conn
+        .query_row("SELECT count(*) FROM pending_connections", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(kept, 3, "every row is kept");
+    // Each saved login is recognised: nothing new is saved, no duplicate is accepted.
+    assert_eq!(
+        s.capture("openai", &api(key), true, "auth.json", 2).unwrap(),
+        Captured::Unchanged { alias: "work".into() }
+    );
+    assert_eq!(
+        s.capture("anthropic", &opaque_oauth(refresh, "at-2"), true, "auth.json", 3)
+            .unwrap(),
+        Captured::Updated { alias: "max".into() }
+    );
+    assert!(
+        matches!(s.save_account("openai", "again", &api(key), 4), Err(StoreError::Exists { alias, .. }) if alias == "work")
+    );
+    assert_eq!(
+        s.capture("groq", &api(waiting), false, "auth.json", 5).unwrap(),
+        Captured::AlreadyPending { id: "groq-1".into() }
+    );
+    assert_eq!(s.load_snapshot(None).unwrap().accounts.len(), 3);
+    // The pending one still holds its credential, and can be saved.
+    s.save_pending("groq-1", "main", 6).unwrap();
+    assert_eq!(
+        s.capture("groq", &api(waiting), false, "auth.json", 7).unwrap(),
+        Captured::Unchanged { alias: "main".into() }
+    );
+}
+
+#[test]
+fn rows_an_older_binary_writes_after_the_migration_are_brought_up_to_date_at_the_next_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("balancer.sqlite");
+    drop(Store::open(&path).unwrap());
+    let (late, dismissed) = ("sk-late-raw-identity", "sk-late-raw-dismissed");
+    {
+        let conn = Connection::open(&path).unwrap();
+        write_raw_rows(
+            &conn,
+            &[("openai", "late", &api(late), &format!("api:{late}"))],
+            &[(
+                "groq-1",
+                "groq",
+                &api(dismissed),
+                &format!("api:{dismissed}"),
+                "dismissed",
+            )],
+        );
+    }
+    let mut s = Store::open(&path).unwrap();
+    let rows = cells(&s.conn, "SELECT identity FROM accounts") + &cells(&s.conn, "SELECT * FROM pending_connections");
+    assert!(!rows.contains(late) && !rows.contains(dismissed), "{rows}");
+    assert_eq!(
+        s.capture("openai", &api(late), true, "auth.json", 2).unwrap(),
+        Captured::Unchanged { alias: "late".into() }
+    );
+}
+
+#[test]
+fn a_predecessor_pending_login_is_recognised_after_its_identity_is_hashed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("balancer.sqlite");
+    predecessor_fixture(&path);
+    let mut s = Store::open(&path).unwrap();
+    let identities = cells(
+        &s.conn,
+        "SELECT identity FROM accounts UNION ALL SELECT identity FROM pending_connections",
+    );
+    assert!(!identities.contains("FAKE"), "{identities}");
+    assert!(identities.contains("oauth-account:acct-fixture"), "{identities}");
+    assert_eq!(
+        s.capture("anthropic", &api("sk-ant-fixture-FAKE"), false, "auth.json", 2)
+            .unwrap(),
+        Captured::AlreadyPending { id: "p1".into() }
+    );
+    assert_eq!(
+        s.capture("openai", &api("sk-fixture-work-FAKE"), true, "auth.json", 3)
+            .unwrap(),
+        Captured::Unchanged { alias: "work".into() }
+    );
+}
+
+#[test]
+fn a_saved_or_dismissed_pending_login_keeps_no_credential() {
+    let mut s = Store::open_in_memory().unwrap();
+    let (dismissed, saved) = ("sk-pending-to-dismiss", "sk-pending-to-save");
+    let Captured::Pending { id: d } = s.capture("groq", &api(dismissed), false, "auth.json", 1).unwrap() else {
+        panic!("pending")
+    };
+    let Captured::Pending { id: k } = s.capture("xai", &api(saved), false, "auth.json", 2).unwrap() else {
+        panic!("pending")
+    };
+    let row = |s: &Store, id: &str| cells(&s.conn, &format!("SELECT * FROM pending_connections WHERE id = '{id}'"));
+    assert!(row(&s, &d).contains(dismissed), "the scan sees a credential");
+    assert!(s.dismiss_pending(&d).unwrap());
+    s.save_pending(&k, "main", 3).unwrap();
+    for (id, secret, status) in [(&d, dismissed, "dismissed"), (&k, saved, "saved")] {
+        let text = row(&s, id);
+        assert!(text.contains(status), "the row is kept: {text}");
+        assert!(!text.contains(secret), "{text}");
+        assert!(text.contains(":sha256:"), "with its identity: {text}");
+    }
+    assert_eq!(s.load_snapshot(None).unwrap().accounts[0].auth, api(saved));
+    assert!(!s.dismiss_pending(&d).unwrap());
+    assert!(matches!(
+        s.save_pending(&d, "late", 4),
+        Err(StoreError::PendingNotFound(_))
+    ));
+}
+
+#[test]
+fn a_dismissed_login_captured_again_is_offered_again() {
+    let mut s = Store::open_in_memory().unwrap();
+    let key = "sk-dismissed-then-seen-again";
+    let Captured::Pending { id: first } = s.capture("groq", &api(key), false, "auth.json", 1).unwrap() else {
+        panic!("pending")
+    };
+    assert!(s.dismiss_pending(&first).unwrap());
+    assert!(s.list_pending().unwrap().is_empty());
+    let Captured::Pending { id: second } = s.capture("groq", &api(key), false, "auth.json", 2).unwrap() else {
+        panic!("a dismissed login is offered again")
+    };
+    assert_ne!(first, second);
+    let ids: Vec<_> = s.list_pending().unwrap().into_iter().map(|p| p.id).collect();
+    assert_eq!(ids, std::slice::from_ref(&second));
+    s.save_pending(&second, "groq-main", 3).unwrap();
+    assert_eq!(s.load_snapshot(None).unwrap().accounts[0].auth, api(key));
 }
