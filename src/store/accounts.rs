@@ -186,7 +186,7 @@ impl Store {
         if patches.is_empty() && actives.is_empty() {
             return Ok(());
         }
-        self.write(|tx| {
+        self.write_bookkeeping(|tx| {
             for p in patches {
                 if let Some(t) = p.last_used_at {
                     tx.execute(

@@ -10,7 +10,7 @@ use crate::model::{Millis, NewEvent, StoredEvent};
 impl Store {
     /// Stores events in one transaction and returns them with their ids.
     pub fn append_events(&mut self, events: &[(NewEvent, Millis)]) -> Result<Vec<StoredEvent>> {
-        self.write(|tx| {
+        self.write_bookkeeping(|tx| {
             let mut out = Vec::with_capacity(events.len());
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO events (type, provider_id, alias, message, metadata_json, created_at)
@@ -58,7 +58,7 @@ impl Store {
 
     /// Keeps at most `max_rows` events and none older than `min_created_at`.
     pub fn prune_events(&mut self, max_rows: usize, min_created_at: Millis) -> Result<usize> {
-        self.write(|tx| {
+        self.write_bookkeeping(|tx| {
             let by_age = tx.execute("DELETE FROM events WHERE created_at < ?1", [min_created_at])?;
             let by_count = tx.execute(
                 "DELETE FROM events WHERE id NOT IN (SELECT id FROM events ORDER BY created_at DESC, id DESC LIMIT ?1)",

@@ -133,7 +133,7 @@ impl Store {
     /// Replaces an account's usage snapshot. `raw` must already be redacted.
     pub fn save_usage(&mut self, snapshot: &UsageSnapshot, raw: Option<&str>) -> Result<()> {
         let json = serde_json::to_string(snapshot).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        self.write(|tx| {
+        self.write_bookkeeping(|tx| {
             tx.execute(
                 "DELETE FROM usage_snapshots WHERE provider_id = ?1 AND alias = ?2",
                 params![snapshot.provider_id, snapshot.alias],

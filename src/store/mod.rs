@@ -60,6 +60,8 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Whether the connection is set to `synchronous=FULL` now (see [`Store::write`]).
+    durable: bool,
 }
 
 impl Store {
@@ -96,6 +98,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            durable: true,
         };
         store.configure().map_err(|e| store.classify_open_error(e))?;
         migrations::migrate(&mut store.conn).map_err(|e| match e {
@@ -111,6 +114,7 @@ impl Store {
         let mut store = Store {
             conn: Connection::open_in_memory()?,
             path: PathBuf::from(":memory:"),
+            durable: true,
         };
         store.configure()?;
         migrations::migrate(&mut store.conn)?;
@@ -133,8 +137,7 @@ impl Store {
             // most of a 10,000-account store a second time.
             self.conn.pragma_update(None, "cache_size", -256)?;
         }
-        // FULL: a change is on the disk before it is acknowledged. With NORMAL, a WAL commit is
-        // acknowledged from the page cache, and a disk that fails (or a power cut) loses it.
+        // FULL: a change is on the disk before it is acknowledged (see `write`).
         self.conn.pragma_update(None, "synchronous", "FULL")?;
         self.conn.pragma_update(None, "foreign_keys", "ON")?;
         // A replaced or removed credential is overwritten on disk, not left in a free page.
@@ -174,8 +177,32 @@ impl Store {
         Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
 
-    /// Runs `f` in an immediate (write-locked) transaction.
+    /// Runs `f` in an immediate (write-locked) transaction that is on the disk when this returns
+    /// (`synchronous=FULL`): a user's change, a captured login. With NORMAL, a WAL commit is
+    /// acknowledged from the page cache, and a disk that fails (or a power cut) loses it.
     fn write<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        self.set_durable(true)?;
+        self.transact(f)
+    }
+
+    /// Like [`Store::write`] for bookkeeping that may be lost to a power cut without harm (the
+    /// last use, cooldowns, events, usage readings): committed without waiting for the disk. The
+    /// next durable write takes it to the disk too.
+    fn write_bookkeeping<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        self.set_durable(false)?;
+        self.transact(f)
+    }
+
+    fn set_durable(&mut self, durable: bool) -> Result<()> {
+        if self.durable != durable {
+            let level = if durable { "FULL" } else { "NORMAL" };
+            self.conn.pragma_update(None, "synchronous", level)?;
+            self.durable = durable;
+        }
+        Ok(())
+    }
+
+    fn transact<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
         let conn = &mut self.conn;
         let run = move || {
             let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
