@@ -114,16 +114,22 @@ impl Store {
     /// The newest usage snapshot of each account.
     pub fn load_usage(&self, provider: Option<&str>) -> Result<Vec<UsageSnapshot>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT snapshot_json FROM usage_snapshots u
+            "SELECT provider_id, alias, snapshot_json FROM usage_snapshots u
              WHERE snapshot_json IS NOT NULL AND (?1 IS NULL OR provider_id = ?1)
                AND fetched_at = (SELECT MAX(fetched_at) FROM usage_snapshots v
                                  WHERE v.provider_id = u.provider_id AND v.alias = u.alias)",
         )?;
-        let rows = stmt.query_map([provider], |r| r.get::<_, String>(0))?;
+        let rows = stmt.query_map([provider], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?)))?;
         let mut out = Vec::new();
-        for json in rows {
-            match serde_json::from_str(&json?) {
-                Ok(s) => out.push(s),
+        for row in rows {
+            let (provider_id, alias, json) = row?;
+            match serde_json::from_str::<UsageSnapshot>(&json) {
+                // The columns name the account: a rename updates them, not the JSON.
+                Ok(s) => out.push(UsageSnapshot {
+                    provider_id,
+                    alias,
+                    ..s
+                }),
                 Err(e) => tracing::warn!(error = %e, "skipping a usage snapshot that does not parse"),
             }
         }

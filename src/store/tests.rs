@@ -156,6 +156,23 @@ fn save_rename_remove_keep_one_active_account() {
 }
 
 #[test]
+fn a_renamed_account_keeps_its_usage_reading_under_the_new_alias() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.save_account("openai", "old", &api("k1"), 1).unwrap();
+    let reading: crate::model::UsageSnapshot = serde_json::from_value(serde_json::json!({
+        "providerID": "openai", "alias": "old", "fetchedAt": 5, "confidence": "exact",
+        "usedPercent": 42.0, "message": "42% used"
+    }))
+    .unwrap();
+    s.save_usage(&reading, None).unwrap();
+    s.rename_account("openai", "old", "new", 6).unwrap();
+    let usage = s.load_usage(None).unwrap();
+    assert_eq!((usage.len(), usage[0].alias.as_str()), (1, "new"));
+    let snap = s.load_snapshot(None).unwrap();
+    assert_eq!(snap.accounts[0].usage.as_ref().unwrap().used_percent, Some(42.0));
+}
+
+#[test]
 fn runtime_patches_touch_only_the_fields_they_name() {
     let mut s = Store::open_in_memory().unwrap();
     s.save_account("p", "a", &api("k"), 1).unwrap();
