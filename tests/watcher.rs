@@ -54,6 +54,28 @@ fn a_login_written_by_replace_is_saved_made_active_and_toasted() {
 }
 
 #[test]
+fn with_file_notifications_unavailable_logins_are_still_captured_by_polling() {
+    let (_d, store) = temp_store();
+    let opts = Options {
+        env: vec![("OPENCODE_BALANCER_WATCH".into(), "poll".into())],
+        ..Options::default()
+    };
+    let mut s = Sidecar::start_with(&store, opts);
+    s.call("status", json!({}));
+    write_atomic(&auth_file(&store), &json!({"openai": api("sk-test-poll1-FAKE")}));
+    assert_eq!(saved(&mut s)["params"]["alias"], "openai-1");
+    let file = auth_file(&store);
+    fs::write(
+        &file,
+        json!({"openai": api("sk-test-poll1-FAKE"), "groq": api("sk-test-poll2-FAKE")}).to_string(),
+    )
+    .unwrap();
+    assert_eq!(saved(&mut s)["params"]["alias"], "groq-1");
+    let (_, _, _, log) = s.finish();
+    assert!(log.contains("polling auth.json"), "the fallback says so:\n{log}");
+}
+
+#[test]
 fn truncate_and_write_and_delete_then_recreate_are_all_seen() {
     let (_d, store) = temp_store();
     let mut s = start(&store);

@@ -107,10 +107,15 @@ impl AuthWatcher {
                 }
             }
         };
-        let native = notify::recommended_watcher(filter.clone()).and_then(|mut w| {
-            w.watch(&dir, RecursiveMode::NonRecursive)?;
-            Ok(Box::new(w) as Box<dyn Watcher>)
-        });
+        // Network and some container mounts never report changes: `OPENCODE_BALANCER_WATCH=poll`.
+        let native = if std::env::var("OPENCODE_BALANCER_WATCH").is_ok_and(|v| v == "poll") {
+            Err(notify::Error::generic("OPENCODE_BALANCER_WATCH=poll asks for polling"))
+        } else {
+            notify::recommended_watcher(filter.clone()).and_then(|mut w| {
+                w.watch(&dir, RecursiveMode::NonRecursive)?;
+                Ok(Box::new(w) as Box<dyn Watcher>)
+            })
+        };
         self._watcher = match native {
             Ok(w) => Some(w),
             Err(e) => {
