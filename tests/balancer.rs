@@ -494,3 +494,27 @@ fn the_demo_exits_zero_after_a_real_failover() {
     assert!(text.contains("alpha → bravo"), "{text}");
     assert!(text.contains("failover_performed"), "{text}");
 }
+
+#[test]
+fn failures_recorded_by_four_processes_at_once_add_up_in_the_store() {
+    let (_d, store, first) = setup(&[("p", "a")]);
+    let mut sidecars = vec![first];
+    sidecars.extend((0..3).map(|_| Sidecar::start(&store)));
+    // Every process sends its request before any of them hears back, as concurrent windows do.
+    let ids: Vec<String> = sidecars
+        .iter_mut()
+        .map(|s| {
+            let id = open(s, "s", "p");
+            begin(s, &id);
+            id
+        })
+        .collect();
+    for (s, id) in sidecars.iter_mut().zip(&ids) {
+        assert_eq!(result(s, id, 1, 503, json!({}), None)["action"], "return");
+    }
+    for s in sidecars {
+        assert_eq!(s.finish().0, Some(0));
+    }
+    let list: Value = serde_json::from_str(&cli_ok(&store, &["accounts", "list", "--json"], None)).unwrap();
+    assert_eq!(list[0]["failures"], 4, "each process's failure counts: {list}");
+}
