@@ -10,8 +10,10 @@ mod registry_state;
 mod registry_usage;
 mod repeated;
 pub mod retry_balancer;
+mod retry_balancer_messages;
 pub mod store_worker;
 pub mod usage_refresher;
+mod usage_refresher_messages;
 
 use std::path::Path;
 

@@ -1,0 +1,366 @@
+//! Messages the retry balancer answers, each with its handler, and the events a refused answer
+//! publishes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use actix::prelude::*;
+
+use super::account_registry::{ChooseModel, ModelRef, PickAccount, RecordOutcome};
+use super::event_bus::{Notice, Notify, Publish};
+use super::retry_balancer::{Request, RetryBalancer, Session, MAX_REQUESTS};
+use crate::balancer::classify::Verdict;
+use crate::balancer::headers::{credential_headers, AuthorizationHint};
+use crate::model::{AccountRef, Auth, EventKind, NewEvent};
+
+/// `syncAuth`: the credential the host should write as its own.
+#[derive(Debug, Clone)]
+pub struct SyncAuth {
+    pub provider_id: String,
+    pub auth: Auth,
+}
+
+#[derive(Message)]
+#[rtype(result = "Option<ModelRef>")]
+pub struct ChatMessage {
+    pub session_id: String,
+    pub model: Option<ModelRef>,
+}
+
+impl Handler<ChatMessage> for RetryBalancer {
+    type Result = ResponseActFuture<Self, Option<ModelRef>>;
+    fn handle(&mut self, msg: ChatMessage, _: &mut Context<Self>) -> Self::Result {
+        self.nudge_usage();
+        let session = self
+            .sessions
+            .get(&msg.session_id)
+            .map(|s| (s.model.clone(), s.alias.clone()));
+        let host = msg.model.clone();
+        let ask = self.registry.send(ChooseModel {
+            host: msg.model,
+            session,
+        });
+        Box::pin(ask.into_actor(self).map(move |chosen, this, _| {
+            let chosen = chosen.ok().flatten();
+            let now = this.clock.now_ms();
+            if let Some(m) = chosen.clone().or(host.clone()) {
+                let entry = this.sessions.entry(msg.session_id).or_insert(Session {
+                    model: m.clone(),
+                    alias: None,
+                    seen_at: now,
+                });
+                if entry.model.provider_id != m.provider_id {
+                    entry.alias = None;
+                }
+                entry.model = m;
+                entry.seen_at = now;
+            }
+            chosen.filter(|c| Some(c) != host.as_ref())
+        }))
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "HeadersAnswer")]
+pub struct ChatHeaders {
+    pub session_id: String,
+    pub provider_id: String,
+    pub model_id: String,
+}
+
+#[derive(Debug, Default)]
+pub struct HeadersAnswer {
+    pub request_id: Option<String>,
+    pub sync_auth: Option<SyncAuth>,
+}
+
+impl Handler<ChatHeaders> for RetryBalancer {
+    type Result = ResponseActFuture<Self, HeadersAnswer>;
+    fn handle(&mut self, msg: ChatHeaders, _: &mut Context<Self>) -> Self::Result {
+        let prefer = self
+            .sessions
+            .get(&msg.session_id)
+            .filter(|s| s.model.provider_id == msg.provider_id)
+            .and_then(|s| s.alias.clone());
+        let ask = self.registry.send(PickAccount {
+            provider_id: msg.provider_id.clone(),
+            prefer,
+            exclude: vec![],
+            make_active: false,
+        });
+        Box::pin(ask.into_actor(self).map(move |picked, this, _| {
+            let Some(picked) = picked.ok().flatten() else {
+                return HeadersAnswer::default();
+            };
+            let now = this.clock.now_ms();
+            this.next_id += 1;
+            let request_id = format!("{}{}", this.id_prefix, this.next_id);
+            let session = this.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
+                model: ModelRef {
+                    provider_id: msg.provider_id.clone(),
+                    model_id: msg.model_id.clone(),
+                },
+                alias: None,
+                seen_at: now,
+            });
+            session.model = ModelRef {
+                provider_id: msg.provider_id.clone(),
+                model_id: msg.model_id,
+            };
+            session.alias = Some(picked.alias.clone());
+            session.seen_at = now;
+            let sync_auth = this.sync_auth(&msg.provider_id, &picked);
+            this.requests.insert(
+                request_id.clone(),
+                Request {
+                    session_id: msg.session_id,
+                    provider_id: msg.provider_id,
+                    alias: picked.alias,
+                    passthrough: false,
+                    tried: vec![],
+                    header_names: vec![],
+                    authorization: None,
+                    created_at: now,
+                },
+            );
+            if this.requests.len() > MAX_REQUESTS {
+                this.sweep();
+            }
+            HeadersAnswer {
+                request_id: Some(request_id),
+                sync_auth,
+            }
+        }))
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<BeginAnswer, UnknownRequest>")]
+pub struct FetchBegin {
+    pub request_id: String,
+    pub header_names: Vec<String>,
+    pub authorization: Option<AuthorizationHint>,
+}
+
+#[derive(Debug)]
+pub enum BeginAnswer {
+    Passthrough,
+    Use {
+        account: AccountRef,
+        set_headers: BTreeMap<String, String>,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown request id")]
+pub struct UnknownRequest;
+
+impl Handler<FetchBegin> for RetryBalancer {
+    type Result = ResponseActFuture<Self, Result<BeginAnswer, UnknownRequest>>;
+    fn handle(&mut self, msg: FetchBegin, _: &mut Context<Self>) -> Self::Result {
+        let Some(req) = self.requests.get_mut(&msg.request_id) else {
+            return Box::pin(actix::fut::ready(Err(UnknownRequest)));
+        };
+        req.header_names = msg.header_names;
+        req.authorization = msg.authorization;
+        let ask = self.registry.send(PickAccount {
+            provider_id: req.provider_id.clone(),
+            prefer: Some(req.alias.clone()),
+            exclude: vec![],
+            make_active: false,
+        });
+        let request_id = msg.request_id;
+        Box::pin(ask.into_actor(self).map(move |picked, this, _| {
+            let Some(req) = this.requests.get_mut(&request_id) else {
+                return Err(UnknownRequest);
+            };
+            let Some(picked) = picked.ok().flatten() else {
+                req.passthrough = true;
+                return Ok(BeginAnswer::Passthrough);
+            };
+            req.passthrough = false;
+            req.alias = picked.alias.clone();
+            let set_headers = credential_headers(&picked.auth, &req.header_names, req.authorization);
+            Ok(BeginAnswer::Use {
+                account: AccountRef {
+                    provider_id: req.provider_id.clone(),
+                    alias: picked.alias,
+                },
+                set_headers,
+            })
+        }))
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<ResultAnswer, UnknownRequest>")]
+pub struct FetchResult {
+    pub request_id: String,
+    pub attempt: u32,
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum ResultAnswer {
+    Return,
+    Retry {
+        account: AccountRef,
+        set_headers: BTreeMap<String, String>,
+        sync_auth: Option<Box<SyncAuth>>,
+    },
+}
+
+type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
+
+impl Handler<FetchResult> for RetryBalancer {
+    type Result = ResponseActFuture<Self, Result<ResultAnswer, UnknownRequest>>;
+    fn handle(&mut self, msg: FetchResult, _: &mut Context<Self>) -> Self::Result {
+        let Some(req) = self.requests.get(&msg.request_id) else {
+            return Box::pin(actix::fut::ready(Err(UnknownRequest)));
+        };
+        if req.passthrough {
+            return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
+        }
+        self.forward_usage_headers(&req.provider_id, &req.alias, &msg.headers);
+        if (200..300).contains(&msg.status) {
+            // Done: nothing will be sent again under this id.
+            let req = self.requests.remove(&msg.request_id).expect("present");
+            self.registry.do_send(RecordOutcome {
+                provider_id: req.provider_id,
+                alias: req.alias,
+                status: msg.status,
+                headers: msg.headers,
+                body: None,
+            });
+            return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
+        }
+        let (provider, alias) = (req.provider_id.clone(), req.alias.clone());
+        let registry = self.registry.clone();
+        let record = registry.send(RecordOutcome {
+            provider_id: provider.clone(),
+            alias: alias.clone(),
+            status: msg.status,
+            headers: msg.headers,
+            body: msg.body,
+        });
+        let request_id = msg.request_id;
+        let attempt = msg.attempt.max(1);
+        Box::pin(record.into_actor(self).then(move |info, this, _| {
+            let Some(info) = info.ok().flatten() else {
+                return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;
+            };
+            let (failover, max_attempts) = (info.failover, info.max_attempts);
+            let refused = matches!(info.verdict, Verdict::Cooldown(_) | Verdict::AuthFailed);
+            let can_retry = refused && failover && attempt < max_attempts;
+            this.report(&provider, &alias, &info, msg.status);
+            if !can_retry {
+                if matches!(info.verdict, Verdict::Cooldown(_) | Verdict::AuthFailed)
+                    && failover
+                    && attempt >= max_attempts
+                {
+                    this.exhausted(&provider, &alias, &format!("{attempt} of {max_attempts} attempts used"));
+                }
+                return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;
+            }
+            let mut exclude = this
+                .requests
+                .get(&request_id)
+                .map(|r| r.tried.clone())
+                .unwrap_or_default();
+            exclude.push(alias.clone());
+            let ask = this.registry.send(PickAccount {
+                provider_id: provider.clone(),
+                prefer: None,
+                exclude,
+                make_active: true,
+            });
+            Box::pin(ask.into_actor(this).map(move |picked, this, _| {
+                let Some(picked) = picked.ok().flatten() else {
+                    this.exhausted(&provider, &alias, "no other healthy account");
+                    return Ok(ResultAnswer::Return);
+                };
+                let Some(req) = this.requests.get_mut(&request_id) else {
+                    return Err(UnknownRequest);
+                };
+                req.tried.push(alias.clone());
+                req.alias = picked.alias.clone();
+                let set_headers = credential_headers(&picked.auth, &req.header_names, req.authorization);
+                let session_id = req.session_id.clone();
+                if let Some(s) = this.sessions.get_mut(&session_id) {
+                    s.alias = Some(picked.alias.clone());
+                }
+                this.bus.do_send(Publish(
+                    NewEvent::new(
+                        EventKind::FailoverPerformed,
+                        format!("{provider}: {alias} → {} (attempt {})", picked.alias, attempt + 1),
+                    )
+                    .account(&provider, &picked.alias)
+                    .meta("from", &alias)
+                    .meta("to", &picked.alias)
+                    .meta("attempt", attempt + 1)
+                    .meta("status", msg.status),
+                ));
+                this.bus.do_send(Notify(Notice::Toast {
+                    message: format!("{provider}: {alias} is limited, continuing on {}", picked.alias),
+                    variant: "warning",
+                }));
+                let sync_auth = this.sync_auth(&provider, &picked);
+                Ok(ResultAnswer::Retry {
+                    account: AccountRef {
+                        provider_id: provider,
+                        alias: picked.alias,
+                    },
+                    set_headers,
+                    sync_auth: sync_auth.map(Box::new),
+                })
+            }))
+        }))
+    }
+}
+
+impl RetryBalancer {
+    /// Publishes what a refused answer did to the account.
+    fn report(&self, provider: &str, alias: &str, info: &super::account_registry::OutcomeInfo, status: u16) {
+        let until = info.until.unwrap_or_default();
+        let event = match info.verdict {
+            Verdict::Cooldown(reason) => NewEvent::new(
+                EventKind::RateLimitDetected,
+                format!(
+                    "{provider}/{alias} answered {status} ({}); cooling down",
+                    reason.as_str()
+                ),
+            )
+            .meta("reason", reason.as_str())
+            .meta("source", info.source.map(|s| s.as_str()).unwrap_or("backoff")),
+            Verdict::AuthFailed => NewEvent::new(
+                EventKind::AuthFailed,
+                format!("{provider}/{alias} credential refused (401)"),
+            )
+            .meta("reason", "auth_failed"),
+            _ => return,
+        };
+        self.bus.do_send(Publish(
+            event
+                .account(provider, alias)
+                .meta("until", until)
+                .meta("status", status)
+                .meta("failures", info.failures),
+        ));
+    }
+
+    fn exhausted(&self, provider: &str, alias: &str, why: &str) {
+        self.bus.do_send(Publish(
+            NewEvent::new(
+                EventKind::FailoverExhausted,
+                format!("{provider}: no account left to retry on ({why})"),
+            )
+            .account(provider, alias)
+            .meta("reason", why),
+        ));
+        self.bus.do_send(Notify(Notice::Toast {
+            message: format!("{provider}: every account is limited; the next message moves on when balancing is on"),
+            variant: "error",
+        }));
+    }
+}
