@@ -4,8 +4,9 @@
 //! Reads (`ListAccounts`, `GetStatus`, …) first catch up with commits made by other processes
 //! (`PRAGMA data_version`), then answer from memory. User mutations (`Mutate`) are committed to
 //! the store before they are acknowledged. The hot path (`PickAccount`, `ChooseModel`,
-//! `RecordOutcome`) is answered from memory only; its bookkeeping is flushed every 50 ms, when
-//! other processes' commits are also picked up.
+//! `RecordOutcome`) is answered from memory only; its bookkeeping goes out with the next store
+//! job (every 50 ms at the latest, when other processes' commits are also picked up), each change
+//! with exactly one job (`registry_outbox`).
 
 use std::time::Duration;
 
@@ -110,41 +111,65 @@ impl AccountRegistry {
 
     /// The sync job: writes the queued runtime bookkeeping, then reloads everything if another
     /// process committed since the last look.
-    fn sync_job(&mut self) -> impl FnOnce(&mut Store) -> Result<SyncResult, StoreError> + Send + 'static {
-        let flush = self.state.pending_flush();
+    fn sync_job(&mut self) -> (u64, impl FnOnce(&mut Store) -> Flushed<Looked> + Send + 'static) {
+        let flush = self.state.take_flush();
         let known = self.data_version;
-        move |s| {
-            s.apply_runtime(&flush.patches, &flush.actives)?;
-            let version = s.data_version()?;
-            let snapshot = if version != known {
-                Some(s.load_snapshot(None)?)
-            } else {
-                None
-            };
-            Ok(SyncResult {
-                version,
-                snapshot,
-                flushed: flush.upto,
-            })
-        }
+        let job = move |s: &mut Store| {
+            let written = s.apply_runtime(&flush.patches, &flush.actives);
+            let then = s.data_version().and_then(|version| {
+                let snapshot = if version != known {
+                    Some(s.load_snapshot(None)?)
+                } else {
+                    None
+                };
+                Ok((version, snapshot))
+            });
+            Flushed { written, then }
+        };
+        (flush.id, job)
     }
 
-    fn after_sync(&mut self, result: Result<(u64, Result<SyncResult, StoreError>), StoreError>) {
-        match result.and_then(|(generation, r)| Ok((generation, r?))) {
-            Ok((generation, r)) => {
-                self.flush_failures.recovered("writing runtime bookkeeping");
-                self.state.acknowledge(r.flushed);
-                self.data_version = r.version;
-                if let Some(snap) = r.snapshot {
+    /// Settles the flush a job carried: written, or back in the queue for the next job (also
+    /// when the job never ran). Returns the job's own result.
+    pub(super) fn settle<T>(
+        &mut self,
+        id: u64,
+        result: Result<(u64, Flushed<T>), StoreError>,
+    ) -> Result<(u64, T), StoreError> {
+        let (generation, flushed) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.state.settle_flush(id, false);
+                return Err(e);
+            }
+        };
+        match flushed.written {
+            Ok(()) => {
+                // An empty flush writes nothing, so it says nothing about the disk.
+                if self.state.settle_flush(id, true) {
+                    self.flush_failures.recovered("writing runtime bookkeeping");
+                }
+            }
+            Err(e) => {
+                self.state.settle_flush(id, false);
+                let now = self.now();
+                self.flush_failures
+                    .warn(now, "could not write runtime bookkeeping; will retry", &e);
+            }
+        }
+        Ok((generation, flushed.then?))
+    }
+
+    fn after_sync(&mut self, id: u64, result: Result<(u64, Flushed<Looked>), StoreError>) {
+        match self.settle(id, result) {
+            Ok((generation, (version, snapshot))) => {
+                self.data_version = version;
+                if let Some(snap) = snapshot {
                     tracing::debug!("another process changed the store; reloaded");
                     self.state.apply_snapshot(snap, Scope::All, generation);
                 }
             }
-            Err(e) => {
-                let now = self.now();
-                self.flush_failures
-                    .warn(now, "could not write runtime bookkeeping; will retry", &e)
-            }
+            Err(e) => tracing::debug!(error = %e, "could not look for other processes' changes"),
         }
     }
 
@@ -154,10 +179,10 @@ impl AccountRegistry {
             return;
         }
         self.syncing = true;
-        let job = self.sync_job();
-        let fut = self.store_job(job, |this, result| {
+        let (id, job) = self.sync_job();
+        let fut = self.store_job(job, move |this, result| {
             this.syncing = false;
-            this.after_sync(result);
+            this.after_sync(id, result);
         });
         ctx.spawn(fut);
     }
@@ -167,9 +192,9 @@ impl AccountRegistry {
         &mut self,
         answer: impl FnOnce(&mut Self) -> R + 'static,
     ) -> ResponseActFuture<Self, R> {
-        let job = self.sync_job();
+        let (id, job) = self.sync_job();
         self.store_job(job, move |this, result| {
-            this.after_sync(result);
+            this.after_sync(id, result);
             answer(this)
         })
     }
@@ -201,11 +226,14 @@ impl AccountRegistry {
     }
 }
 
-pub(super) struct SyncResult {
-    version: i64,
-    snapshot: Option<Snapshot>,
-    /// Runtime changes up to this sequence number are written.
-    flushed: u64,
+/// What a sync job saw: the store's data version, and everything when another process changed it.
+type Looked = (i64, Option<Snapshot>);
+
+/// What a store job that carried a flush reports: whether the flush was written, and the job's
+/// own result (which may fail on its own).
+pub(super) struct Flushed<T> {
+    pub(super) written: Result<(), StoreError>,
+    pub(super) then: Result<T, StoreError>,
 }
 
 impl Actor for AccountRegistry {
@@ -322,3 +350,6 @@ impl Handler<RecordOutcome> for AccountRegistry {
         Some(info)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -5,6 +5,7 @@ pub mod auth_watcher;
 pub mod event_bus;
 mod registry_messages;
 mod registry_mutations;
+mod registry_outbox;
 mod registry_outcome;
 mod registry_state;
 mod registry_usage;

@@ -3,7 +3,7 @@
 
 use actix::prelude::*;
 
-use super::account_registry::AccountRegistry;
+use super::account_registry::{AccountRegistry, Flushed};
 use super::registry_messages::{Mutate, MutationReply, RegistryError};
 use super::registry_state::Scope;
 use crate::model::{normalize_alias, validate_provider, EventKind, NewEvent, Settings};
@@ -33,18 +33,16 @@ impl AccountRegistry {
         op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
         then: impl FnOnce(&mut Self, T) -> Reply + 'static,
     ) -> ResponseActFuture<Self, Reply> {
-        let flush = self.state.pending_flush();
+        let flush = self.state.take_flush();
+        let id = flush.id;
         let scope_for_load = scope.clone();
         let job = move |s: &mut Store| {
-            s.apply_runtime(&flush.patches, &flush.actives)?;
-            let out = op(s)?;
-            let snap = s.load_snapshot(scope_for_load.as_deref())?;
-            Ok::<_, StoreError>((out, snap, flush.upto))
+            let written = s.apply_runtime(&flush.patches, &flush.actives);
+            let then = op(s).and_then(|out| Ok((out, s.load_snapshot(scope_for_load.as_deref())?)));
+            Flushed { written, then }
         };
         self.store_job(job, move |this, result| {
-            let (generation, inner) = result.map_err(RegistryError::from)?;
-            let (out, snap, flushed) = inner?;
-            this.state.acknowledge(flushed);
+            let (generation, (out, snap)) = this.settle(id, result)?;
             let scope = match &scope {
                 Some(p) => Scope::Provider(p),
                 None => Scope::All,

@@ -1,14 +1,16 @@
 //! The registry's in-memory state: accounts by provider, active accounts, priority, settings,
-//! and the runtime bookkeeping not yet acknowledged by the store.
+//! and the runtime bookkeeping not yet written to the store.
 //!
 //! Two rules keep memory and the store in step while store jobs complete in any order:
 //! - every snapshot carries the store generation it was read at; a provider (or the priority and
 //!   settings) is only replaced by a snapshot newer than the one it last came from;
-//! - runtime changes stay queued until the store acknowledges writing them, and are laid over
-//!   every snapshot until then, so a snapshot read before they were written cannot erase them.
+//! - runtime changes not yet written (queued, or in flight with a store job: see
+//!   `registry_outbox`) are laid over every snapshot that replaces their provider, so a snapshot
+//!   read before they were written cannot erase them.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::registry_outbox::{Flush, Outbox};
 use crate::model::{Account, AccountView, Millis, PriorityEntry, Settings};
 use crate::store::{ActivePatch, RuntimePatch, Snapshot};
 
@@ -28,22 +30,13 @@ pub struct RegistryState {
     pub priority: Vec<PriorityEntry>,
     pub settings: Settings,
     pub pending: usize,
-    /// Runtime changes not yet acknowledged, by (provider, alias), with their sequence number.
-    dirty: HashMap<(String, String), (RuntimePatch, u64)>,
-    dirty_active: HashMap<String, (ActivePatch, u64)>,
-    next_seq: u64,
+    /// Runtime changes on their way to the store.
+    outbox: Outbox,
     /// Store generation each provider's accounts were last read at.
     provider_generation: HashMap<String, u64>,
     /// Store generation of the last whole read, and of the priority/settings/pending part.
     all_generation: u64,
     meta_generation: u64,
-}
-
-/// Runtime changes handed to the store, and the sequence number that acknowledges them.
-pub struct Flush {
-    pub patches: Vec<RuntimePatch>,
-    pub actives: Vec<ActivePatch>,
-    pub upto: u64,
 }
 
 impl RegistryState {
@@ -62,10 +55,11 @@ impl RegistryState {
             .into_iter()
             .map(|(p, accounts)| (p, accounts.into_iter().collect()))
             .collect();
-        let providers: std::collections::BTreeSet<String> = match scope {
+        let providers: BTreeSet<String> = match scope {
             Scope::Provider(p) => [p.to_string()].into(),
             Scope::All => self.providers.keys().chain(incoming.keys()).cloned().collect(),
         };
+        let mut replaced = BTreeSet::new();
         for p in providers {
             let newest = self
                 .provider_generation
@@ -92,7 +86,8 @@ impl RegistryState {
                 Some(e) => self.active_epochs.insert(p.clone(), *e),
                 None => self.active_epochs.remove(&p),
             };
-            self.provider_generation.insert(p, generation);
+            self.provider_generation.insert(p.clone(), generation);
+            replaced.insert(p);
         }
         if matches!(scope, Scope::All) {
             self.all_generation = self.all_generation.max(generation);
@@ -103,11 +98,18 @@ impl RegistryState {
             self.settings = snap.settings;
             self.pending = snap.pending;
         }
-        let queued: Vec<RuntimePatch> = self.dirty.values().map(|(p, _)| p.clone()).collect();
-        for patch in &queued {
+        // Only over what this snapshot replaced: the rest of memory has these changes already.
+        let unwritten: Vec<RuntimePatch> = (self.outbox.unwritten())
+            .filter(|p| replaced.contains(&p.provider_id))
+            .cloned()
+            .collect();
+        for patch in &unwritten {
             self.overlay(patch);
         }
-        let actives: Vec<ActivePatch> = self.dirty_active.values().map(|(a, _)| a.clone()).collect();
+        let actives: Vec<ActivePatch> = (self.outbox.unwritten_actives())
+            .filter(|a| replaced.contains(&a.provider_id))
+            .cloned()
+            .collect();
         for a in actives {
             // A user's activation since (a newer epoch) wins, here as in the store.
             let current = self.active_epochs.get(&a.provider_id).copied().unwrap_or(0);
@@ -139,88 +141,41 @@ impl RegistryState {
         }
     }
 
-    fn seq(&mut self) -> u64 {
-        self.next_seq += 1;
-        self.next_seq
-    }
-
     /// Applies a runtime change in memory now and queues it for the store.
     pub fn patch(&mut self, patch: RuntimePatch) {
         self.overlay(&patch);
-        let seq = self.seq();
-        let key = (patch.provider_id.clone(), patch.alias.clone());
-        let (slot, slot_seq) = self.dirty.entry(key).or_insert_with(|| {
-            (
-                RuntimePatch {
-                    provider_id: patch.provider_id.clone(),
-                    alias: patch.alias.clone(),
-                    epoch: patch.epoch,
-                    ..Default::default()
-                },
-                0,
-            )
-        });
-        *slot_seq = seq;
-        if slot.epoch != patch.epoch {
-            // What was queued at the older epoch is refused by the store anyway.
-            *slot = RuntimePatch {
-                last_used_at: slot.last_used_at,
-                ..RuntimePatch {
-                    provider_id: patch.provider_id.clone(),
-                    alias: patch.alias.clone(),
-                    epoch: patch.epoch,
-                    ..Default::default()
-                }
-            };
-        }
-        if patch.last_used_at.is_some() {
-            slot.last_used_at = patch.last_used_at;
-        }
-        if patch.cooldown.is_some() {
-            slot.cooldown = patch.cooldown;
-        }
-        if let Some(f) = patch.failures {
-            slot.failures = Some(slot.failures.unwrap_or_default().then(f));
-        }
-        if patch.auth_failed.is_some() {
-            slot.auth_failed = patch.auth_failed;
-        }
+        self.outbox.queue(patch);
     }
 
     /// Drops queued changes to one account (a user reset supersedes them).
     pub fn forget_patch(&mut self, provider: &str, alias: &str) {
-        self.dirty.remove(&(provider.to_string(), alias.to_string()));
+        self.outbox.forget(provider, alias);
     }
 
     pub fn set_active_runtime(&mut self, provider: &str, alias: &str) {
         self.active.insert(provider.to_string(), alias.to_string());
-        let seq = self.seq();
-        let patch = ActivePatch {
+        self.outbox.queue_active(ActivePatch {
             provider_id: provider.to_string(),
             alias: alias.to_string(),
             epoch: self.active_epochs.get(provider).copied().unwrap_or(0),
-        };
-        self.dirty_active.insert(provider.to_string(), (patch, seq));
+        });
     }
 
-    /// The queued runtime changes, for a flush; they stay queued until [`Self::acknowledge`].
-    pub fn pending_flush(&self) -> Flush {
-        Flush {
-            patches: self.dirty.values().map(|(p, _)| p.clone()).collect(),
-            actives: self.dirty_active.values().map(|(a, _)| a.clone()).collect(),
-            upto: self.next_seq,
-        }
+    /// The queued runtime changes, for one store job; settle them with [`Self::settle_flush`].
+    pub fn take_flush(&mut self) -> Flush {
+        self.outbox.take()
     }
 
-    /// The store wrote every change up to `upto`; newer ones stay queued.
-    pub fn acknowledge(&mut self, upto: u64) {
-        self.dirty.retain(|_, (_, seq)| *seq > upto);
-        self.dirty_active.retain(|_, (_, seq)| *seq > upto);
+    /// The job that took flush `id` wrote it (`written`), or it goes with the next job. Call it
+    /// before applying the snapshot that job read, since that snapshot has what it wrote.
+    /// `false` when the flush was empty.
+    pub fn settle_flush(&mut self, id: u64, written: bool) -> bool {
+        self.outbox.settle(id, written)
     }
 
     #[cfg(test)]
     pub fn has_pending_flush(&self) -> bool {
-        !self.dirty.is_empty() || !self.dirty_active.is_empty()
+        !self.outbox.is_empty()
     }
 
     pub fn account(&self, provider: &str, alias: &str) -> Option<&Account> {
@@ -308,10 +263,10 @@ mod tests {
             cooldown: Some((Some(99), None)),
             ..Default::default()
         });
-        let flush = s.pending_flush();
+        let flush = s.take_flush();
         s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::Provider("p"), 2);
         assert_eq!(s.account("p", "a").unwrap().cooldown_until, Some(99));
-        s.acknowledge(flush.upto);
+        s.settle_flush(flush.id, true);
         assert!(!s.has_pending_flush());
     }
 
@@ -336,7 +291,7 @@ mod tests {
             failures: Some(FailureCount::ONE_MORE),
             ..RuntimePatch::for_account(&reset)
         });
-        let queued = &s.pending_flush().patches[0];
+        let queued = &s.take_flush().patches[0];
         assert_eq!(
             (queued.epoch, queued.cooldown.clone()),
             (1, None),
@@ -359,6 +314,6 @@ mod tests {
         };
         s.apply_snapshot(activated, Scope::Provider("p"), 2);
         assert_eq!(s.active["p"], "a");
-        assert_eq!(s.pending_flush().actives[0].epoch, 0, "the store refuses it too");
+        assert_eq!(s.take_flush().actives[0].epoch, 0, "the store refuses it too");
     }
 }

@@ -247,11 +247,12 @@ impl Store {
         Ok(out)
     }
 
-    /// (provider, active alias, active epoch) of every provider that has an active account.
-    pub(super) fn load_active(&self, provider: Option<&str>) -> Result<Vec<(String, String, u32)>> {
+    /// (provider, active alias, active epoch) of every provider with a state row, an active
+    /// account or not: the epoch counts either way.
+    pub(super) fn load_active(&self, provider: Option<&str>) -> Result<Vec<(String, Option<String>, u32)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT provider_id, active_alias, active_epoch FROM provider_state
-             WHERE active_alias IS NOT NULL AND (?1 IS NULL OR provider_id = ?1)",
+             WHERE ?1 IS NULL OR provider_id = ?1",
         )?;
         let rows = stmt.query_map([provider], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

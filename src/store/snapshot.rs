@@ -47,7 +47,7 @@ impl Store {
         Ok(Snapshot {
             accounts,
             active_epochs: active.iter().map(|(p, _, e)| (p.clone(), *e)).collect(),
-            active: active.into_iter().map(|(p, a, _)| (p, a)).collect(),
+            active: active.into_iter().filter_map(|(p, a, _)| Some((p, a?))).collect(),
             priority: self.list_priority()?,
             settings: self.load_settings()?,
             pending: self.pending_count()?,

@@ -1,0 +1,110 @@
+//! Tests of the account registry over a real store thread: bookkeeping reaches the store exactly
+//! once, whatever jobs run while it is on its way.
+
+use std::sync::Arc;
+
+use super::*;
+use crate::clock::ManualClock;
+use crate::store::Store;
+
+const NOW: Millis = 1_700_000_000_000;
+
+struct World {
+    dir: tempfile::TempDir,
+    registry: Addr<AccountRegistry>,
+}
+
+/// `openai/a`, `openai/b` and `groq/x`, and a registry over them.
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = Store::open(&dir.path().join("balancer.sqlite")).unwrap();
+    for (p, a) in [("openai", "a"), ("openai", "b"), ("groq", "x")] {
+        let auth = Auth::Api {
+            key: format!("sk-fake-registry-{p}-{a}"),
+            metadata: None,
+        };
+        store.save_account(p, a, &auth, 0).unwrap();
+    }
+    let version = store.data_version().unwrap();
+    let snapshot = store.load_snapshot(None).unwrap();
+    let clock: SharedClock = Arc::new(ManualClock::new(NOW));
+    let store = StoreHandle::start(store);
+    let bus = EventBus::new(store.clone(), clock.clone()).start();
+    let registry = AccountRegistry::new(store, bus, clock, snapshot, version).start();
+    World { dir, registry }
+}
+
+impl World {
+    fn refused(&self, provider: &str, alias: &str) -> Request<AccountRegistry, RecordOutcome> {
+        self.registry.send(RecordOutcome {
+            provider_id: provider.into(),
+            alias: alias.into(),
+            status: 503,
+            headers: Default::default(),
+            body: None,
+        })
+    }
+
+    /// (in memory, in the store) failures of `provider/alias`, after everything is flushed.
+    async fn failures(&self, provider: &str, alias: &str) -> (u32, u32) {
+        self.registry.send(FlushNow).await.unwrap();
+        let views = self.registry.send(ListAccounts { provider_id: None }).await.unwrap();
+        let memory = views
+            .iter()
+            .find(|v| v.provider_id == provider && v.alias == alias)
+            .unwrap()
+            .failures;
+        let store = Store::open(&self.dir.path().join("balancer.sqlite")).unwrap();
+        let snap = store.load_snapshot(None).unwrap();
+        let stored = snap
+            .accounts
+            .iter()
+            .find(|a| a.provider_id == provider && a.alias == alias)
+            .unwrap()
+            .failures;
+        (memory, stored)
+    }
+}
+
+#[actix::test]
+async fn a_failure_is_counted_once_however_many_jobs_run_while_it_is_on_its_way() {
+    let w = world();
+    let first = w.refused("openai", "a");
+    let jobs = (w.registry.send(GetStatus), w.registry.send(FlushNow));
+    let second = w.refused("openai", "a");
+    let list = w.registry.send(ListAccounts { provider_id: None });
+    first.await.unwrap();
+    second.await.unwrap();
+    let (status, flushed, listed) = (jobs.0.await, jobs.1.await, list.await);
+    assert!(status.is_ok() && flushed.is_ok() && listed.is_ok());
+    assert_eq!(w.failures("openai", "a").await, (2, 2));
+}
+
+#[actix::test]
+async fn a_mutation_that_fails_still_settles_the_bookkeeping_it_carried() {
+    let w = world();
+    w.refused("openai", "a").await.unwrap();
+    let refused = w.registry.send(Mutate::Activate {
+        provider_id: "openai".into(),
+        alias: "nope".into(),
+    });
+    assert!(refused.await.unwrap().is_err());
+    assert_eq!(w.failures("openai", "a").await, (1, 1));
+}
+
+#[actix::test]
+async fn reloading_another_provider_does_not_count_a_failure_again() {
+    let w = world();
+    w.refused("openai", "a").await.unwrap();
+    let other = w.registry.send(Mutate::Activate {
+        provider_id: "groq".into(),
+        alias: "x".into(),
+    });
+    let again = w.refused("openai", "a");
+    assert!(other.await.unwrap().is_ok());
+    again.await.unwrap();
+    let views = w.registry.send(ListAccounts { provider_id: None }).await.unwrap();
+    let a = views.iter().find(|v| v.alias == "a").unwrap();
+    assert_eq!(a.failures, 2, "memory right away");
+    assert_eq!(w.failures("openai", "a").await, (2, 2));
+}
