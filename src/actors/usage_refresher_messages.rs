@@ -8,7 +8,7 @@ use super::usage_refresher::{UsageRefresher, PASSIVE_MIN_MS};
 use crate::model::UsageSnapshot;
 use crate::usage::outcome::redact_snapshot;
 use crate::usage::passive;
-use crate::usage::redact::{redact_text, redacted_json_text};
+use crate::usage::redact::{redacted_json_text, Redactor};
 use crate::usage::schedule::Force;
 use crate::usage::unavailable;
 
@@ -231,12 +231,9 @@ impl Handler<PassiveHeaders> for UsageRefresher {
                 return skip();
             }
             let secrets = target.auth.secrets();
+            let redactor = Redactor::new(&secrets);
             // Redacted before anything is read from them, like every provider answer.
-            let headers: Vec<(String, String)> = msg
-                .headers
-                .into_iter()
-                .map(|(k, v)| (k, redact_text(&v, &secrets)))
-                .collect();
+            let headers: Vec<(String, String)> = msg.headers.into_iter().map(|(k, v)| (k, redactor.text(&v))).collect();
             let Some(usage) = passive::parse(headers.iter().map(|(k, v)| (k.as_str(), v.as_str())), now) else {
                 return skip();
             };

@@ -3,6 +3,8 @@
 //! strings too, and a key that names a credential (token, key, secret, password, authorization,
 //! cookie, …) is blanked whatever its value.
 
+use std::collections::HashMap;
+
 use serde_json::Value;
 
 pub const REDACTED: &str = "[redacted]";
@@ -13,38 +15,6 @@ pub const MIN_SECRET_LEN: usize = 6;
 /// A piece of a secret this long is redacted wherever it appears: a provider that echoes a
 /// credential cut short or masked (`sk-proj-abc…xyz`) must not get the rest of it stored.
 pub const MIN_PIECE_LEN: usize = 12;
-
-/// Replaces every run of `text` that is a piece of `secret` at least [`MIN_PIECE_LEN`] long.
-/// `secret` is ASCII, so a match never splits a character of `text`.
-fn redact_pieces(text: &str, secret: &str) -> String {
-    let (t, s) = (text.as_bytes(), secret.as_bytes());
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    for j in 0..=s.len() - MIN_PIECE_LEN {
-        let window = &secret[j..j + MIN_PIECE_LEN];
-        for (i, _) in text.match_indices(window) {
-            let len = t[i..].iter().zip(&s[j..]).take_while(|(a, b)| a == b).count();
-            spans.push((i, i + len));
-        }
-    }
-    if spans.is_empty() {
-        return text.to_string();
-    }
-    spans.sort_unstable();
-    let mut out = String::with_capacity(text.len());
-    let mut at = 0;
-    for (start, end) in spans {
-        if end <= at {
-            continue;
-        }
-        if start >= at {
-            out.push_str(&text[at..start]);
-            out.push_str(REDACTED);
-        }
-        at = end;
-    }
-    out.push_str(&text[at..]);
-    out
-}
 
 /// Words that, as the last word of a key, make it a credential (`access_token`, `apiKey`, `x-api-key`).
 const CREDENTIAL_WORDS: &[&str] = &[
@@ -119,69 +89,147 @@ fn looks_like_jwt(s: &str) -> bool {
         })
 }
 
-/// `text` with every secret (and every JWT-shaped word) replaced by `[redacted]`.
-pub fn redact_text(text: &str, secrets: &[&str]) -> String {
-    let mut out = text.to_string();
-    let mut secrets: Vec<&str> = secrets
-        .iter()
-        .map(|s| s.trim())
-        .filter(|s| s.len() >= MIN_SECRET_LEN)
-        .collect();
-    // Longest first, so a secret containing another is replaced whole.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    for s in &secrets {
-        if out.contains(s) {
-            out = out.replace(s, REDACTED);
-        }
-    }
-    // Pieces after every whole secret: secrets sharing a piece must not cut each other up.
-    for s in secrets {
-        if s.len() >= MIN_PIECE_LEN && s.is_ascii() {
-            out = redact_pieces(&out, s);
-        }
-    }
-    if out.contains("eyJ") {
-        out = out
-            .split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == ';')
-            .map(|word| {
-                let bare = word.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == ';');
-                if looks_like_jwt(bare) {
-                    word.replacen(bare, REDACTED, 1)
-                } else {
-                    word.to_string()
-                }
-            })
-            .collect();
-    }
-    out
+/// Every secret of one credential, ready to redact any number of texts: whole secrets, every
+/// piece of one at least [`MIN_PIECE_LEN`] long, and JWT-shaped words. Built once per answer.
+pub struct Redactor<'a> {
+    /// Longest first, so a secret containing another is replaced whole.
+    secrets: Vec<&'a str>,
+    /// Each `MIN_PIECE_LEN`-byte window of an ASCII secret: (secret, offset) of its first few
+    /// occurrences.
+    windows: HashMap<&'a [u8], Vec<(usize, usize)>>,
 }
 
-/// Redacts a JSON value in place: credential-named keys are blanked (`""`), every string has its
-/// secrets replaced, keys too.
-pub fn redact_json(value: &mut Value, secrets: &[&str]) {
-    match value {
-        Value::String(s) => *s = redact_text(s, secrets),
-        Value::Array(items) => items.iter_mut().for_each(|v| redact_json(v, secrets)),
-        Value::Object(map) => {
-            let entries = std::mem::take(map);
-            for (k, mut v) in entries {
-                if is_credential_key(&k) {
-                    v = Value::String(String::new());
-                } else {
-                    redact_json(&mut v, secrets);
+/// Where a window may occur in secrets, at most (a periodic secret repeats its windows).
+const MAX_PLACES: usize = 4;
+
+impl<'a> Redactor<'a> {
+    pub fn new(secrets: &[&'a str]) -> Redactor<'a> {
+        let mut secrets: Vec<&'a str> = secrets
+            .iter()
+            .map(|s| s.trim())
+            .filter(|s| s.len() >= MIN_SECRET_LEN)
+            .collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        let mut windows: HashMap<&'a [u8], Vec<(usize, usize)>> = HashMap::new();
+        for (k, s) in secrets.iter().enumerate() {
+            if s.len() < MIN_PIECE_LEN || !s.is_ascii() {
+                continue;
+            }
+            for (j, w) in s.as_bytes().windows(MIN_PIECE_LEN).enumerate() {
+                let places = windows.entry(w).or_default();
+                if places.len() < MAX_PLACES {
+                    places.push((k, j));
                 }
-                map.insert(redact_text(&k, secrets), v);
             }
         }
-        _ => {}
+        Redactor { secrets, windows }
     }
+
+    /// `text` with every secret, every long piece of one and every JWT-shaped word replaced by
+    /// `[redacted]`.
+    pub fn text(&self, text: &str) -> String {
+        // Pieces first: a run is redacted to its full length over every secret it belongs to (a
+        // secret repeated, or two secrets sharing a prefix, leave no tail).
+        let mut out = self.pieces(text.to_string());
+        for s in &self.secrets {
+            if out.contains(s) {
+                out = out.replace(s, REDACTED);
+            }
+        }
+        if out.contains("eyJ") {
+            out = out
+                .split_inclusive(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == ';')
+                .map(|word| {
+                    let bare = word.trim_end_matches(|c: char| c.is_whitespace() || c == '"' || c == ',' || c == ';');
+                    if looks_like_jwt(bare) {
+                        word.replacen(bare, REDACTED, 1)
+                    } else {
+                        word.to_string()
+                    }
+                })
+                .collect();
+        }
+        out
+    }
+
+    /// Replaces every run of `text` that is a piece of a secret at least [`MIN_PIECE_LEN`] long,
+    /// in one pass over the text. Secrets searched for pieces are ASCII, so a run never splits a
+    /// character.
+    fn pieces(&self, text: String) -> String {
+        let t = text.as_bytes();
+        if self.windows.is_empty() || t.len() < MIN_PIECE_LEN {
+            return text;
+        }
+        let mut spans: Vec<(usize, usize)> = Vec::new();
+        for i in 0..=t.len() - MIN_PIECE_LEN {
+            let Some(places) = self.windows.get(&t[i..i + MIN_PIECE_LEN]) else {
+                continue;
+            };
+            let len = places
+                .iter()
+                .map(|&(k, j)| {
+                    let s = &self.secrets[k].as_bytes()[j..];
+                    t[i..].iter().zip(s).take_while(|(a, b)| a == b).count()
+                })
+                .max()
+                .unwrap_or(0);
+            match spans.last_mut() {
+                Some((_, end)) if i <= *end => *end = (*end).max(i + len),
+                _ => spans.push((i, i + len)),
+            }
+        }
+        if spans.is_empty() {
+            return text;
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut at = 0;
+        for (start, end) in spans {
+            out.push_str(&text[at..start]);
+            out.push_str(REDACTED);
+            at = end;
+        }
+        out.push_str(&text[at..]);
+        out
+    }
+
+    /// Redacts a JSON value in place: credential-named keys are blanked (`""`), every string has
+    /// its secrets replaced, keys too.
+    pub fn json(&self, value: &mut Value) {
+        match value {
+            Value::String(s) => *s = self.text(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.json(v)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (k, mut v) in entries {
+                    if is_credential_key(&k) {
+                        v = Value::String(String::new());
+                    } else {
+                        self.json(&mut v);
+                    }
+                    map.insert(self.text(&k), v);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `text` with every secret (and every JWT-shaped word) replaced by `[redacted]`.
+pub fn redact_text(text: &str, secrets: &[&str]) -> String {
+    Redactor::new(secrets).text(text)
+}
+
+/// Redacts a JSON value in place; see [`Redactor::json`].
+pub fn redact_json(value: &mut Value, secrets: &[&str]) {
+    Redactor::new(secrets).json(value)
 }
 
 /// The redacted JSON text of `value`.
 pub fn redacted_json_text(mut value: Value, secrets: &[&str]) -> String {
-    redact_json(&mut value, secrets);
+    let r = Redactor::new(secrets);
+    r.json(&mut value);
     // Serialising may escape characters, so the text is scanned once more.
-    redact_text(&value.to_string(), secrets)
+    r.text(&value.to_string())
 }
 
 #[cfg(test)]
@@ -215,6 +263,23 @@ mod tests {
         let text = format!("Bearer a{SECRET}1 and {longer}");
         let out = redact_text(&text, &[&longer, SECRET]);
         assert_eq!(out, "Bearer a[redacted]1 and [redacted]");
+    }
+
+    #[test]
+    fn a_repeating_secret_repeated_longer_in_the_text_leaves_no_tail() {
+        let secret = "ab".repeat(8);
+        let text = format!("é{}é", "ab".repeat(11));
+        assert_eq!(redact_text(&text, &[&secret]), "é[redacted]é");
+    }
+
+    #[test]
+    fn one_redactor_serves_many_texts_with_the_same_answers() {
+        let r = Redactor::new(&[SECRET]);
+        let piece = &SECRET[3..17];
+        for text in [format!("x{piece}y"), format!("«{piece}»"), "plain".to_string()] {
+            assert_eq!(r.text(&text), redact_text(&text, &[SECRET]));
+        }
+        assert_eq!(r.text(&format!("«{piece}»")), "«[redacted]»");
     }
 
     #[test]
