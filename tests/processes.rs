@@ -177,3 +177,15 @@ fn no_credential_appears_in_listings_events_notifications_or_trace_logs() {
         }
     }
 }
+
+#[test]
+fn sidecars_creating_a_new_store_at_the_same_moment_all_open_it() {
+    for _ in 0..10 {
+        let (_d, store) = temp_store();
+        let mut all: Vec<Sidecar> = (0..4).map(|_| Sidecar::start(&store)).collect();
+        for s in &mut all {
+            let listed = s.request("accounts.list", json!({}));
+            assert_eq!(listed["result"], json!([]), "{listed}");
+        }
+    }
+}

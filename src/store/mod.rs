@@ -105,7 +105,10 @@ impl Store {
             migrations::MigrationError::Sqlite(e) => store.classify_open_error(e),
             other => StoreError::Invalid(format!("{}: {other}", path.display())),
         })?;
-        store.tidy_secrets_at_rest()?;
+        // Best effort: a store on a read-only disk (or locked by a busy writer) still opens.
+        if let Err(e) = store.tidy_secrets_at_rest() {
+            tracing::warn!(error = %e, "could not rewrite old identities yet; the next open will");
+        }
         Ok(store)
     }
 
@@ -131,7 +134,7 @@ impl Store {
         self.conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
         if self.path != Path::new(":memory:") {
-            self.conn.pragma_update(None, "journal_mode", "WAL")?;
+            self.enable_wal()?;
             // Memory answers every read that matters; the page cache only serves reloads, which
             // another process's commit invalidates anyway. SQLite's default (2 MiB) would hold
             // most of a 10,000-account store a second time.
@@ -143,6 +146,24 @@ impl Store {
         // A replaced or removed credential is overwritten on disk, not left in a free page.
         self.conn.pragma_update(None, "secure_delete", "ON")?;
         Ok(())
+    }
+
+    /// Switches the file to WAL. Switching takes an exclusive lock and SQLite does not wait for
+    /// it (no busy handler), so several processes creating the store at once retry for a while.
+    fn enable_wal(&self) -> rusqlite::Result<()> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let mode: String = self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
+            if mode.eq_ignore_ascii_case("wal") {
+                return Ok(());
+            }
+            match self.conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(5))
+                }
+                other => return other,
+            }
+        }
     }
 
     fn classify_open_error(&self, e: rusqlite::Error) -> StoreError {
@@ -238,6 +259,13 @@ impl Store {
             reason,
         }
     }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 #[cfg(test)]
