@@ -169,6 +169,43 @@ fn a_store_on_a_read_only_disk_serves_from_memory_and_refuses_changes_clearly() 
     assert_eq!(ok, "ok");
 }
 
+#[test]
+fn a_store_closed_cleanly_then_found_on_a_read_only_disk_is_still_served_from_memory() {
+    let Some((_dir, mount)) = mounted() else { return };
+    let store = mount.0.join("balancer.sqlite");
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "a", "sk-test-a-FAKE");
+    s.save_api("p", "b", "sk-test-b-FAKE");
+    assert_eq!(s.finish().0, Some(0));
+    // Closed cleanly (as the sqlite3 shell or a backup tool leaves it): the last connection
+    // removes the -wal and -shm files, and on a read-only disk SQLite cannot make the -shm file
+    // it needs to read a WAL store.
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    let n: i64 = conn
+        .query_row("SELECT count(*) FROM accounts", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+    drop(conn);
+    let wal_files = |suffix: &str| mount.0.join(format!("balancer.sqlite{suffix}")).exists();
+    assert!(!wal_files("-shm") && !wal_files("-wal"), "closed cleanly");
+    mount.remount("ro");
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            log: "warn",
+            ..Options::default()
+        },
+    );
+    assert_eq!(s.call("accounts.list", json!({})).as_array().unwrap().len(), 2);
+    let e = s.call_err("accounts.rename", json!({"providerID": "p", "from": "a", "to": "c"}));
+    assert_eq!(e["code"], -32005, "{e}");
+    assert!(e["message"].as_str().unwrap().contains("read-only"), "{e}");
+    hot_path_still_answers(&mut s);
+    let (code, _, _, log) = s.finish();
+    assert_eq!(code, Some(0));
+    assert!(log.contains("read-only disk"), "it says so: {log}");
+}
+
 /// An ext4 filesystem in an image file, loop-mounted with `errors=remount-ro` (needs root, as
 /// CI runs). The kernel can be told that it hit an error on it (`trigger_fs_error`), and then
 /// turns it read-only under every open file, as it does when the disk underneath fails; a plain

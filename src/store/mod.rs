@@ -62,6 +62,8 @@ pub struct Store {
     path: PathBuf,
     /// Whether the connection is set to `synchronous=FULL` now (see [`Store::write`]).
     durable: bool,
+    /// Opened read-only because the disk is: every write is refused.
+    read_only: bool,
 }
 
 impl Store {
@@ -99,8 +101,16 @@ impl Store {
             conn,
             path: path.to_path_buf(),
             durable: true,
+            read_only: false,
         };
-        store.configure().map_err(|e| store.classify_open_error(e))?;
+        if let Err(e) = store.configure() {
+            // A WAL store closed cleanly has no -shm file, and on a read-only disk none can be
+            // made, so SQLite cannot read it the usual way; as an unchanging file it can.
+            store = match Store::open_immutable(path) {
+                Some(s) if on_read_only_disk(path) => s,
+                _ => return Err(store.classify_open_error(e)),
+            };
+        }
         migrations::migrate(&mut store.conn).map_err(|e| match e {
             migrations::MigrationError::Sqlite(e) => store.classify_open_error(e),
             other => StoreError::Invalid(format!("{}: {other}", path.display())),
@@ -118,10 +128,28 @@ impl Store {
             conn: Connection::open_in_memory()?,
             path: PathBuf::from(":memory:"),
             durable: true,
+            read_only: false,
         };
         store.configure()?;
         migrations::migrate(&mut store.conn)?;
         Ok(store)
+    }
+
+    /// The store as a file that cannot change (`immutable=1`), for a read-only disk.
+    fn open_immutable(path: &Path) -> Option<Store> {
+        let text = path.to_str()?;
+        let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags).ok()?;
+        let store = Store {
+            conn,
+            path: path.to_path_buf(),
+            durable: true,
+            read_only: true,
+        };
+        store.configure().ok()?;
+        tracing::warn!(path = %path.display(), "the store is on a read-only disk: serving it as it is, changes are refused");
+        Some(store)
     }
 
     pub fn path(&self) -> &Path {
@@ -133,7 +161,7 @@ impl Store {
         // Reading the schema first makes a non-database file fail here, before any write.
         self.conn
             .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
-        if self.path != Path::new(":memory:") {
+        if self.path != Path::new(":memory:") && !self.read_only {
             self.enable_wal()?;
             // Memory answers every read that matters; the page cache only serves reloads, which
             // another process's commit invalidates anyway. SQLite's default (2 MiB) would hold
@@ -258,6 +286,22 @@ impl Store {
             path: self.path.clone(),
             reason,
         }
+    }
+}
+
+/// Whether the folder holding `path` cannot be written (a read-only mount).
+fn on_read_only_disk(path: &Path) -> bool {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let probe = dir.join(format!(".{}.probe", std::process::id()));
+    match OpenOptions::new().write(true).create_new(true).open(&probe) {
+        Ok(_) => {
+            let _ = fs::remove_file(&probe);
+            false
+        }
+        Err(e) => e.kind() == std::io::ErrorKind::ReadOnlyFilesystem,
     }
 }
 
