@@ -46,16 +46,6 @@ fn request_once(s: &mut Sidecar, session: &str, provider: &str) -> String {
     alias
 }
 
-fn account(s: &mut Sidecar, provider: &str, alias: &str) -> Value {
-    let list = s.call("accounts.list", json!({"providerID": provider}));
-    list.as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["alias"] == alias)
-        .cloned()
-        .unwrap_or_else(|| panic!("{alias} not in {list}"))
-}
-
 fn setup(accounts: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf, Sidecar) {
     let (d, store) = temp_store();
     let mut s = Sidecar::start(&store);
@@ -81,7 +71,7 @@ fn a_429_fails_over_to_the_next_healthy_account_with_its_bearer() {
     assert_eq!(r["account"], json!({"providerID": "p", "alias": "b"}));
     assert_eq!(r["setHeaders"], json!({"authorization": "Bearer sk-test-p-b-FAKE"}));
     assert_eq!(result(&mut s, &id, 2, 200, json!({}), None)["action"], "return");
-    let a = account(&mut s, "p", "a");
+    let a = s.account("p", "a");
     assert_eq!(a["coolingDownUntil"], T0 + 120_000);
     assert_eq!(a["failures"], 1);
     let toast = s.wait_notification(|n| n["method"] == "toast");
@@ -147,7 +137,7 @@ fn sticky_keeps_the_account_until_its_cooldown_ends_by_itself() {
     );
     advance(&mut s, 61_000);
     assert!(
-        account(&mut s, "p", "a")["coolingDownUntil"].is_null(),
+        s.account("p", "a")["coolingDownUntil"].is_null(),
         "the cooldown ended by itself"
     );
     s.call("accounts.activate", json!({"providerID": "p", "alias": "a"}));
@@ -191,7 +181,7 @@ fn put_usage(store: &std::path::Path, provider: &str, alias: &str, used: f64) {
 }
 
 fn wait_usage(s: &mut Sidecar, provider: &str, alias: &str) {
-    eventually("usage visible", || !account(s, provider, alias)["usage"].is_null());
+    eventually("usage visible", || !s.account(provider, alias)["usage"].is_null());
 }
 
 #[test]
@@ -203,9 +193,7 @@ fn quota_prefers_the_most_headroom_and_ranks_unknown_last() {
     wait_usage(&mut s, "p", "b");
     assert_eq!(request_once(&mut s, "s1", "p"), "b");
     put_usage(&store, "p", "b", 85.0);
-    eventually("b's new usage", || {
-        account(&mut s, "p", "b")["usage"]["usedPercent"] == 85.0
-    });
+    eventually("b's new usage", || s.account("p", "b")["usage"]["usedPercent"] == 85.0);
     assert_eq!(
         request_once(&mut s, "s2", "p"),
         "a",
@@ -220,9 +208,7 @@ fn soft_limit_moves_off_an_account_unless_every_account_is_above_it() {
     wait_usage(&mut s, "p", "a");
     assert_eq!(request_once(&mut s, "s1", "p"), "b", "a is over the 90% soft limit");
     put_usage(&store, "p", "b", 97.0);
-    eventually("b over too", || {
-        account(&mut s, "p", "b")["usage"]["usedPercent"] == 97.0
-    });
+    eventually("b over too", || s.account("p", "b")["usage"]["usedPercent"] == 97.0);
     s.call("accounts.activate", json!({"providerID": "p", "alias": "a"}));
     assert_eq!(
         request_once(&mut s, "s2", "p"),
@@ -237,7 +223,7 @@ fn cooldown_after(status: u16, headers: Value, body: Option<&str>) -> (i64, Valu
     begin(&mut s, &id);
     let r = result(&mut s, &id, 1, status, headers, body);
     assert_eq!(r["action"], "return", "no other account to fail over to");
-    let a = account(&mut s, "p", "a");
+    let a = s.account("p", "a");
     (a["coolingDownUntil"].as_i64().map(|t| t - T0).unwrap_or(-1), a)
 }
 
@@ -291,7 +277,7 @@ fn fail_once(s: &mut Sidecar) -> i64 {
     let id = open(s, "s", "p");
     begin(s, &id);
     result(s, &id, 1, 503, json!({}), None);
-    account(s, "p", "a")["coolingDownUntil"].as_i64().unwrap() - now(s)
+    s.account("p", "a")["coolingDownUntil"].as_i64().unwrap() - now(s)
 }
 
 #[test]
@@ -305,7 +291,7 @@ fn backoff_doubles_per_failure_and_resets_after_a_success() {
     }
     assert_eq!(cooldowns, [30_000, 60_000, 120_000]);
     assert_eq!(request_once(&mut s, "s", "p"), "a");
-    assert_eq!(account(&mut s, "p", "a")["failures"], 0, "a success resets the count");
+    assert_eq!(s.account("p", "a")["failures"], 0, "a success resets the count");
     assert_eq!(fail_once(&mut s), 30_000, "backoff starts over");
 }
 
@@ -319,7 +305,7 @@ fn a_401_marks_the_account_auth_failed_for_thirty_minutes_and_fails_over() {
         (r["action"].clone(), r["account"]["alias"].clone()),
         (json!("retry"), json!("b"))
     );
-    let a = account(&mut s, "p", "a");
+    let a = s.account("p", "a");
     assert_eq!(
         (a["authFailed"].clone(), a["coolingDownUntil"].as_i64().unwrap() - T0),
         (json!(true), 1_800_000)
@@ -342,7 +328,7 @@ fn with_failover_off_the_answer_goes_back_but_the_account_still_cools_down() {
     let id = open(&mut s, "s", "p");
     begin(&mut s, &id);
     assert_eq!(result(&mut s, &id, 1, 429, json!({}), None)["action"], "return");
-    assert!(account(&mut s, "p", "a")["coolingDownUntil"].is_i64());
+    assert!(s.account("p", "a")["coolingDownUntil"].is_i64());
 }
 
 #[test]
@@ -462,7 +448,7 @@ fn with_every_account_cooling_requests_pass_through_and_the_account_returns_when
     assert_eq!(r, json!({"passthrough": true}));
     // Its answer (on opencode's own credential) is not charged to, nor clears, the account.
     assert_eq!(result(&mut s, &id, 1, 200, json!({}), None)["action"], "return");
-    let a = account(&mut s, "p", "a");
+    let a = s.account("p", "a");
     assert_eq!(
         (a["coolingDownUntil"].as_i64(), a["failures"].clone()),
         (Some(T0 + 60_000), json!(1))
@@ -480,10 +466,8 @@ fn reset_cooldown_clears_it_at_once() {
     result(&mut s, &id, 1, 429, json!({"retry-after": "999"}), None);
     let out = cli_ok(&store, &["accounts", "reset", "p", "a"], None);
     assert!(out.contains("cooldown cleared"), "{out}");
-    eventually("reset visible", || {
-        account(&mut s, "p", "a")["coolingDownUntil"].is_null()
-    });
-    assert_eq!(account(&mut s, "p", "a")["failures"], 0);
+    eventually("reset visible", || s.account("p", "a")["coolingDownUntil"].is_null());
+    assert_eq!(s.account("p", "a")["failures"], 0);
 }
 
 #[test]

@@ -73,6 +73,17 @@ fn fill(dir: &Path) -> PathBuf {
     filler
 }
 
+/// `serve` on `store`, logging warnings and errors only (a failing disk is expected here).
+fn serve(store: &Path) -> Sidecar {
+    Sidecar::start_with(
+        store,
+        Options {
+            log: "warn",
+            ..Options::default()
+        },
+    )
+}
+
 fn hot_path_still_answers(s: &mut Sidecar) {
     let id = s.call(
         "chat.headers",
@@ -95,13 +106,7 @@ fn hot_path_still_answers(s: &mut Sidecar) {
 fn a_full_disk_refuses_mutations_clearly_and_the_hot_path_keeps_answering() {
     let Some((_dir, mount)) = mounted() else { return };
     let store = mount.0.join("balancer.sqlite");
-    let mut s = Sidecar::start_with(
-        &store,
-        Options {
-            log: "warn",
-            ..Options::default()
-        },
-    );
+    let mut s = serve(&store);
     s.save_api("p", "a", "sk-test-a-FAKE");
     s.save_api("p", "b", "sk-test-b-FAKE");
     let filler = fill(&mount.0);
@@ -131,26 +136,14 @@ fn a_full_disk_refuses_mutations_clearly_and_the_hot_path_keeps_answering() {
 fn a_store_on_a_read_only_disk_serves_from_memory_and_refuses_changes_clearly() {
     let Some((_dir, mount)) = mounted() else { return };
     let store = mount.0.join("balancer.sqlite");
-    let mut s = Sidecar::start_with(
-        &store,
-        Options {
-            log: "warn",
-            ..Options::default()
-        },
-    );
+    let mut s = serve(&store);
     s.save_api("p", "a", "sk-test-a-FAKE");
     s.save_api("p", "b", "sk-test-b-FAKE");
     let (code, _, _, _) = s.finish();
     assert_eq!(code, Some(0));
     let before = std::fs::read(&store).unwrap();
     mount.remount("ro");
-    let mut s = Sidecar::start_with(
-        &store,
-        Options {
-            log: "warn",
-            ..Options::default()
-        },
-    );
+    let mut s = serve(&store);
     assert_eq!(
         s.call("accounts.list", json!({})).as_array().unwrap().len(),
         2,
@@ -189,13 +182,7 @@ fn a_store_closed_cleanly_then_found_on_a_read_only_disk_is_still_served_from_me
     let wal_files = |suffix: &str| mount.0.join(format!("balancer.sqlite{suffix}")).exists();
     assert!(!wal_files("-shm") && !wal_files("-wal"), "closed cleanly");
     mount.remount("ro");
-    let mut s = Sidecar::start_with(
-        &store,
-        Options {
-            log: "warn",
-            ..Options::default()
-        },
-    );
+    let mut s = serve(&store);
     assert_eq!(s.call("accounts.list", json!({})).as_array().unwrap().len(), 2);
     let e = s.call_err("accounts.rename", json!({"providerID": "p", "from": "a", "to": "c"}));
     assert_eq!(e["code"], -32005, "{e}");
@@ -285,13 +272,7 @@ const ACKNOWLEDGED: [&str; 5] = ["a", "b", "d", "e", "off"];
 /// `serve` on a store on `fs`, some acknowledged changes, then the disk turns read-only under it.
 fn serve_until_the_disk_fails(fs: &Ext4) -> (Sidecar, PathBuf) {
     let store = fs.dir.join("balancer.sqlite");
-    let mut s = Sidecar::start_with(
-        &store,
-        Options {
-            log: "warn",
-            ..Options::default()
-        },
-    );
+    let mut s = serve(&store);
     for alias in ["a", "b", "c", "d", "off"] {
         s.save_api("p", alias, &format!("sk-test-{alias}-FAKE"));
     }
@@ -361,13 +342,7 @@ fn a_disk_turning_read_only_under_serve_loses_no_acknowledged_change() {
     let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
     assert_eq!(ok, "ok");
     drop(conn);
-    let mut s = Sidecar::start_with(
-        &store,
-        Options {
-            log: "warn",
-            ..Options::default()
-        },
-    );
+    let mut s = serve(&store);
     let list = s.call("accounts.list", json!({}));
     assert_eq!(
         aliases(&list),

@@ -5,7 +5,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
 
 use common::*;
 use opencode_balancer::usage::fake_server::{FakeReply, FakeUsageServer};
@@ -58,16 +57,6 @@ fn save_oauth(s: &mut Sidecar, provider: &str, alias: &str, auth: Value) {
     );
 }
 
-fn account(s: &mut Sidecar, provider: &str, alias: &str) -> Value {
-    let list = s.call("accounts.list", json!({"providerID": provider}));
-    list.as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["alias"] == alias)
-        .cloned()
-        .unwrap_or_else(|| panic!("{alias} not in {list}"))
-}
-
 fn event(s: &mut Sidecar, kind: &str, provider: &str) -> Value {
     s.wait_notification(|n| {
         n["method"] == "event" && n["params"]["type"] == kind && n["params"]["providerID"] == provider
@@ -106,7 +95,7 @@ fn an_exact_reading_under_100_percent_clears_a_stale_cooldown() {
         json!({"type": "oauth", "access": "at-FAKE-plan-0001", "refresh": "rt-FAKE-plan-0001", "expires": 1, "accountId": "acct-fake-1"}),
     );
     request(&mut s, "openai", 429, json!({"retry-after": "3600"}));
-    assert_eq!(account(&mut s, "openai", "plan")["coolingDownUntil"], T0 + 3_600_000);
+    assert_eq!(s.account("openai", "plan")["coolingDownUntil"], T0 + 3_600_000);
 
     let got = s.call("usage.refresh", json!({"providerID": "openai"}));
     assert_eq!(got.as_array().unwrap().len(), 1, "{got}");
@@ -121,7 +110,7 @@ fn an_exact_reading_under_100_percent_clears_a_stale_cooldown() {
 
     let cleared = event(&mut s, "cooldown_cleared", "openai");
     assert_eq!(cleared["metadata"]["source"], "usage");
-    let a = account(&mut s, "openai", "plan");
+    let a = s.account("openai", "plan");
     assert_eq!(a["coolingDownUntil"], Value::Null);
     assert_eq!(a["failures"], 0);
     assert_eq!(a["usage"]["usedPercent"], 42.0);
@@ -160,7 +149,7 @@ fn a_full_reading_with_a_reset_time_cools_the_account_down_until_then() {
     let limited = event(&mut s, "rate_limit_detected", "anthropic");
     assert_eq!(limited["metadata"]["source"], "usage");
     assert_eq!(limited["metadata"]["until"], (T0 + 7_200_000).to_string());
-    let a = account(&mut s, "anthropic", "max");
+    let a = s.account("anthropic", "max");
     assert_eq!(a["coolingDownUntil"], T0 + 7_200_000);
     assert_eq!(a["cooldownReason"], "quota");
     assert_eq!(
@@ -190,7 +179,7 @@ fn the_sidecar_polls_in_the_background_and_a_prompt_nudges_it() {
     assert_eq!(e["metadata"]["usedPercent"], "60");
     assert_eq!(server.count(COPILOT), 1);
     assert_eq!(server.seen()[0].headers["authorization"], "token gho_FAKE_poll_0001");
-    let a = account(&mut s, "github-copilot", "work");
+    let a = s.account("github-copilot", "work");
     assert_eq!(a["usage"]["remainingUnits"], 120.0);
 
     // A prompt 31 s later asks for fresh usage (the interval is 60 s).
@@ -216,7 +205,7 @@ fn passive_rate_limit_headers_update_the_snapshot_between_polls() {
     );
     let e = event(&mut s, "usage_refreshed", "mock");
     assert_eq!(e["metadata"]["confidence"], "estimated");
-    let a = account(&mut s, "mock", "a");
+    let a = s.account("mock", "a");
     assert_eq!(a["usage"]["usedPercent"], 90.0);
     assert_eq!(a["usage"]["resetAt"], T0 + 30_000);
     assert_eq!(a["usage"]["confidence"], "estimated");
@@ -254,34 +243,8 @@ fn accounts_without_an_endpoint_get_a_plain_reason_and_bad_params_are_refused() 
     assert!(server.seen().is_empty());
 }
 
-fn cli(store: &Path, server: &FakeUsageServer, args: &[&str], stdin: Option<&str>) -> Output {
-    use std::io::Write;
-    let mut child = Command::new(BIN)
-        .arg("--store")
-        .arg(store)
-        .args(args)
-        .env("OPENCODE_BALANCER_TEST_CLOCK", T0.to_string())
-        .envs(usage_env(server))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    if let Some(text) = stdin {
-        child.stdin.as_mut().unwrap().write_all(text.as_bytes()).unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().unwrap()
-}
-
 fn cli_text(store: &Path, server: &FakeUsageServer, args: &[&str], stdin: Option<&str>) -> String {
-    let out = cli(store, server, args, stdin);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    cli_ok_with(store, args, stdin, &usage_env(server))
 }
 
 #[test]

@@ -139,6 +139,17 @@ impl Sidecar {
     }
 
     /// The result of a call that must succeed.
+    /// One account as `accounts.list` shows it.
+    pub fn account(&mut self, provider: &str, alias: &str) -> Value {
+        let list = self.call("accounts.list", json!({"providerID": provider}));
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alias"] == alias)
+            .cloned()
+            .unwrap_or_else(|| panic!("{alias} not in {list}"))
+    }
+
     pub fn call(&mut self, method: &str, params: Value) -> Value {
         let r = self.request(method, params.clone());
         match r.get("result") {
@@ -222,11 +233,17 @@ fn rand_suffix() -> u64 {
 
 /// Runs the CLI on a store with optional stdin.
 pub fn cli(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    cli_with(store, args, stdin, &[])
+}
+
+/// [`cli`] with more environment variables.
+pub fn cli_with(store: &Path, args: &[&str], stdin: Option<&str>, env: &[(String, String)]) -> Output {
     let mut child = Command::new(BIN)
         .arg("--store")
         .arg(store)
         .args(args)
         .env("OPENCODE_BALANCER_TEST_CLOCK", T0.to_string())
+        .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -241,7 +258,12 @@ pub fn cli(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 
 /// CLI output that must succeed, as text.
 pub fn cli_ok(store: &Path, args: &[&str], stdin: Option<&str>) -> String {
-    let out = cli(store, args, stdin);
+    cli_ok_with(store, args, stdin, &[])
+}
+
+/// [`cli_ok`] with more environment variables.
+pub fn cli_ok_with(store: &Path, args: &[&str], stdin: Option<&str>, env: &[(String, String)]) -> String {
+    let out = cli_with(store, args, stdin, env);
     assert!(
         out.status.success(),
         "{args:?} failed: {}",
