@@ -60,10 +60,7 @@ mod tests {
     use super::*;
 
     fn api(k: &str) -> Auth {
-        Auth::Api {
-            key: k.into(),
-            metadata: None,
-        }
+        Auth::test_api(k)
     }
 
     fn names(n: &[&str]) -> Vec<String> {

@@ -39,6 +39,15 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
+    /// An API key without metadata, for tests.
+    #[cfg(test)]
+    pub fn test_api(key: &str) -> Auth {
+        Auth::Api {
+            key: key.into(),
+            metadata: None,
+        }
+    }
+
     /// `api`, `oauth` or `wellknown`, as opencode names them.
     pub fn auth_type(&self) -> &'static str {
         match self {

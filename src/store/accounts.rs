@@ -326,7 +326,7 @@ pub(super) fn save_account_tx(
     Ok(SaveOutcome { created: updated == 0 })
 }
 
-fn exists(tx: &Transaction, provider: &str, alias: &str) -> Result<bool> {
+pub(super) fn exists(tx: &Transaction, provider: &str, alias: &str) -> Result<bool> {
     Ok(tx
         .query_row(
             "SELECT 1 FROM accounts WHERE provider_id = ?1 AND alias = ?2",

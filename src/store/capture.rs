@@ -3,7 +3,7 @@
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::accounts::save_account_tx;
+use super::accounts::{exists, save_account_tx};
 use super::{Result, Store, StoreError};
 use crate::model::{normalize_alias, Auth, Millis};
 
@@ -85,16 +85,7 @@ impl Store {
 /// A readable alias not yet used for this provider: from the token's email or account id, else
 /// `<provider>-<n>`.
 fn free_alias(tx: &Transaction, provider: &str, auth: &Auth) -> Result<String> {
-    let taken = |alias: &str| -> Result<bool> {
-        Ok(tx
-            .query_row(
-                "SELECT 1 FROM accounts WHERE provider_id = ?1 AND alias = ?2",
-                params![provider, alias],
-                |_| Ok(()),
-            )
-            .optional()?
-            .is_some())
-    };
+    let taken = |alias: &str| exists(tx, provider, alias);
     let base = auth
         .display_name()
         .and_then(|n| normalize_alias(&n))
@@ -118,10 +109,7 @@ mod tests {
     use super::*;
 
     fn api(k: &str) -> Auth {
-        Auth::Api {
-            key: k.into(),
-            metadata: None,
-        }
+        Auth::test_api(k)
     }
 
     #[test]

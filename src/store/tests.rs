@@ -9,10 +9,7 @@ use super::*;
 use crate::model::{Account, Auth};
 
 fn api(key: &str) -> Auth {
-    Auth::Api {
-        key: key.into(),
-        metadata: None,
-    }
+    Auth::test_api(key)
 }
 
 #[test]
