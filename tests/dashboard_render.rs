@@ -343,6 +343,7 @@ fn pending_logins_show_while_auto_save_is_off() {
         auth_type: "oauth".into(),
         source: "auth.json".into(),
         captured_at: NOW - 30_000,
+        status: "pending".into(),
     }];
     let mut app = app_with(snap);
     app.cursor = 1;

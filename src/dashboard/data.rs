@@ -1,26 +1,16 @@
 //! What the dashboard shows, read from the runtime through the shared method table.
 
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::actors::Runtime;
 use crate::hooks::dispatch::dispatch;
-use crate::model::{AccountView, Millis, PriorityEntry, StoredEvent};
+use crate::model::{AccountView, PriorityEntry, StoredEvent};
 
 /// How many events the events pane keeps.
 pub const EVENT_TAIL: u32 = 50;
 
 /// A pending connection as `pending.list` returns it (no credential).
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PendingRow {
-    pub id: String,
-    #[serde(rename = "providerID")]
-    pub provider_id: String,
-    pub auth_type: String,
-    pub source: String,
-    pub captured_at: Millis,
-}
+pub type PendingRow = crate::store::PendingView;
 
 /// The settings the dashboard shows or toggles.
 #[derive(Clone, Debug, PartialEq)]

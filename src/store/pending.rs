@@ -1,7 +1,7 @@
 //! Pending connections: logins captured while autoSave is off, waiting to be saved or dismissed.
 
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::accounts::{save_account_tx, SaveOutcome};
 use super::identity::NO_CREDENTIAL;
@@ -9,7 +9,7 @@ use super::{Result, Store, StoreError};
 use crate::model::{Auth, Millis};
 
 /// A pending connection as clients see it (no credential).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PendingView {
     pub id: String,
