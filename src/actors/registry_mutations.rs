@@ -227,8 +227,8 @@ impl AccountRegistry {
             } => {
                 let (p, a) = (provider(&provider_id)?, alias(&raw)?);
                 let (p2, a2) = (p.clone(), a.clone());
-                // A cooldown still queued for the store would come back after the reset: drop it.
-                self.state.forget_patch(&p, &a);
+                // Bookkeeping queued before the reset is written ahead of it (this job's flush);
+                // any observed at the old epoch after it is refused by the store (reset_epoch).
                 self.commit(
                     Some(p.clone()),
                     move |s| s.reset_cooldown(&p2, &a2),

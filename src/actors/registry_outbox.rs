@@ -43,11 +43,6 @@ impl Outbox {
         self.queued_active.insert(patch.provider_id.clone(), patch);
     }
 
-    /// Drops what is queued for one account (a user reset supersedes it).
-    pub fn forget(&mut self, provider: &str, alias: &str) {
-        self.queued.remove(&(provider.to_string(), alias.to_string()));
-    }
-
     /// Everything queued, for one store job; in flight until [`Outbox::settle`].
     pub fn take(&mut self) -> Flush {
         let id = self.next_id;

@@ -147,11 +147,6 @@ impl RegistryState {
         self.outbox.queue(patch);
     }
 
-    /// Drops queued changes to one account (a user reset supersedes them).
-    pub fn forget_patch(&mut self, provider: &str, alias: &str) {
-        self.outbox.forget(provider, alias);
-    }
-
     pub fn set_active_runtime(&mut self, provider: &str, alias: &str) {
         self.active.insert(provider.to_string(), alias.to_string());
         self.outbox.queue_active(ActivePatch {

@@ -108,3 +108,21 @@ async fn reloading_another_provider_does_not_count_a_failure_again() {
     assert_eq!(a.failures, 2, "memory right away");
     assert_eq!(w.failures("openai", "a").await, (2, 2));
 }
+
+#[actix::test]
+async fn a_reset_right_after_a_refusal_stays_reset_in_memory_and_in_the_store() {
+    let w = world();
+    let refused = w.refused("openai", "a");
+    let reset = w.registry.send(Mutate::ResetCooldown {
+        provider_id: "openai".into(),
+        alias: "a".into(),
+    });
+    let late = w.refused("openai", "b");
+    refused.await.unwrap();
+    assert!(reset.await.unwrap().is_ok());
+    late.await.unwrap();
+    assert_eq!(w.failures("openai", "a").await, (0, 0));
+    let views = w.registry.send(ListAccounts { provider_id: None }).await.unwrap();
+    let a = views.iter().find(|v| v.alias == "a").unwrap();
+    assert_eq!(a.cooling_down_until, None);
+}
