@@ -1,7 +1,7 @@
 //! Secrets at rest beyond the credential columns: login identities kept as digests, and saved or
 //! dismissed pending connections emptied of their credential, in stores older versions wrote too.
 //!
-//! Migration 3 brings a store up to date once; every open checks again (reading only) for rows an
+//! Migration 4 brings a store up to date once; every open checks again (reading only) for rows an
 //! older binary still running against the same store, or the predecessor, wrote since.
 
 use rusqlite::{params, Connection};
