@@ -1,0 +1,205 @@
+//! `install` / `uninstall`: make opencode load the plugin on its next start, with no hand editing.
+//!
+//! Default: write the plugin (embedded in this binary, pointing at this binary's path) into
+//! opencode's global plugin folder `$XDG_CONFIG_HOME/opencode/plugin/`, which opencode loads
+//! whole. `--config`: write it beside the store's data instead and add a `file://` entry to the
+//! `plugin` array of the global `opencode.json`/`opencode.jsonc` (`config_edit`, careful over any
+//! config file and entry; `record` lets `uninstall` give back the original bytes; `safe_write` does
+//! every write). Both are idempotent; `--dry-run` changes nothing.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::bail;
+
+mod config_edit;
+mod record;
+mod safe_write;
+
+use record::Records;
+use safe_write::Target;
+
+/// The plugin source, as shipped in `plugin/index.js`.
+pub const PLUGIN_SOURCE: &str = include_str!("../../plugin/index.js");
+const PLACEHOLDER: &str = "const INSTALLED_BINARY = null;";
+/// First line of every file this command writes; `uninstall` removes only such files.
+const MARKER: &str = "// Installed by `opencode-balancer install`";
+pub const PLUGIN_FILE: &str = "opencode-balancer.js";
+
+/// Where things go, from the environment (`XDG_CONFIG_HOME`, `XDG_DATA_HOME`, `HOME`).
+pub struct Paths {
+    pub config_dir: PathBuf,
+    pub data_dir: PathBuf,
+    /// What `install --config` wrote (see `record`), beside the store.
+    pub record_file: PathBuf,
+}
+
+impl Paths {
+    pub fn from_env() -> Paths {
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let xdg = |var: &str, fallback: &str| {
+            std::env::var_os(var)
+                .filter(|v| !v.is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| home.join(fallback))
+        };
+        Paths {
+            config_dir: xdg("XDG_CONFIG_HOME", ".config").join("opencode"),
+            data_dir: xdg("XDG_DATA_HOME", ".local/share").join("opencode-balancer"),
+            record_file: crate::store::default_store_path().with_file_name(record::RECORD_FILE),
+        }
+    }
+
+    fn plugin_folder_file(&self) -> PathBuf {
+        self.config_dir.join("plugin").join(PLUGIN_FILE)
+    }
+
+    fn config_mode_file(&self) -> PathBuf {
+        self.data_dir.join(PLUGIN_FILE)
+    }
+
+    /// The existing `opencode.jsonc` (a symlink counts, even a dangling one: it is refused then)
+    /// or else `opencode.json`, existing or new.
+    fn config_file(&self) -> PathBuf {
+        let jsonc = self.config_dir.join("opencode.jsonc");
+        if jsonc.symlink_metadata().is_ok() {
+            jsonc
+        } else {
+            self.config_dir.join("opencode.json")
+        }
+    }
+
+    /// Both config names opencode reads; `uninstall` looks in each.
+    fn config_files(&self) -> [PathBuf; 2] {
+        [
+            self.config_dir.join("opencode.jsonc"),
+            self.config_dir.join("opencode.json"),
+        ]
+    }
+}
+
+/// The plugin text with this binary's path written in.
+pub fn plugin_text(binary: &Path) -> anyhow::Result<String> {
+    if !PLUGIN_SOURCE.contains(PLACEHOLDER) {
+        bail!("the embedded plugin lacks its binary placeholder");
+    }
+    let path = serde_json::to_string(&binary.display().to_string())?;
+    let body = PLUGIN_SOURCE.replacen(PLACEHOLDER, &format!("const INSTALLED_BINARY = {path};"), 1);
+    Ok(format!(
+        "{MARKER} {} for {}; run it again after moving the binary.\n{body}",
+        env!("CARGO_PKG_VERSION"),
+        binary.display()
+    ))
+}
+
+fn file_url(path: &Path) -> String {
+    format!("file://{}", path.display())
+}
+
+/// Writes the plugin file unless it is already there (0644 whatever the umask, folders 0755,
+/// atomically, through a symlink); says what it did (or would do).
+fn put_file(path: &Path, text: &str, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
+    let target = Target::inspect(path)?;
+    if target.bytes() == Some(text.as_bytes()) {
+        let _ = writeln!(out, "unchanged: {}", path.display());
+        return Ok(());
+    }
+    if let Some(existing) = target.bytes() {
+        if !existing.starts_with(MARKER.as_bytes()) {
+            bail!(
+                "{} exists and was not written by opencode-balancer; leaving it alone",
+                path.display()
+            );
+        }
+    }
+    let (verb, done) = if target.existing.is_some() {
+        ("update", "updated")
+    } else {
+        ("write", "wrote")
+    };
+    if dry_run {
+        let _ = writeln!(out, "would {verb}: {} ({} bytes)", path.display(), text.len());
+        return Ok(());
+    }
+    target.replace(text.as_bytes(), 0o644, 0o755)?;
+    let _ = writeln!(out, "{done}: {}", path.display());
+    Ok(())
+}
+
+fn remove_plugin_file(path: &Path, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
+    let target = Target::inspect(path)?;
+    match target.bytes() {
+        Some(text) if text.starts_with(MARKER.as_bytes()) => {
+            if dry_run {
+                let _ = writeln!(out, "would remove: {}", path.display());
+            } else {
+                target.remove()?;
+                let _ = writeln!(out, "removed: {}", path.display());
+            }
+        }
+        Some(_) => bail!(
+            "{} was not written by opencode-balancer; leaving it alone",
+            path.display()
+        ),
+        None => {
+            let _ = writeln!(out, "not installed: {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Runs `install` (or `uninstall` with `remove`).
+pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bool) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let plugin_file = if config {
+        paths.config_mode_file()
+    } else {
+        paths.plugin_folder_file()
+    };
+    let url = file_url(&plugin_file);
+    let edit = config_edit::Edit {
+        key: "plugin",
+        entry: &url,
+    };
+    let records = Records {
+        path: paths.record_file.clone(),
+    };
+    if remove {
+        if config {
+            for cfg in paths.config_files() {
+                config_edit::uninstall(&cfg, &edit, &records, dry_run, &mut out)?;
+            }
+        }
+        remove_plugin_file(&plugin_file, dry_run, &mut out)?;
+        return Ok(out);
+    }
+    if config {
+        // Checked first: a config that cannot be edited leaves no plugin file behind either.
+        let cfg = paths.config_file();
+        let text = plugin_text(binary)?;
+        let mut check = String::new();
+        config_edit::install(&cfg, &edit, &records, true, &mut check)?;
+        put_file(&plugin_file, &text, dry_run, &mut out)?;
+        config_edit::install(&cfg, &edit, &records, dry_run, &mut out)?;
+    } else {
+        put_file(&plugin_file, &plugin_text(binary)?, dry_run, &mut out)?;
+    }
+    if !dry_run {
+        let _ = writeln!(out, "opencode loads the balancer on its next start.");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_plugin_text_points_at_the_binary() {
+        let t = plugin_text(Path::new("/opt/bin/opencode-balancer")).unwrap();
+        assert!(t.starts_with(MARKER));
+        assert!(t.contains("const INSTALLED_BINARY = \"/opt/bin/opencode-balancer\";"));
+    }
+}
