@@ -406,3 +406,18 @@ fn install_edits_the_jsonc_when_both_exist_and_uninstall_cleans_both() {
     assert_eq!(std::fs::read(&jsonc).unwrap(), b"{\"model\": \"x/y\"}");
     assert_eq!(std::fs::read_to_string(&json).unwrap(), "{\"model\": \"x/y\"}");
 }
+
+#[test]
+fn install_run_as_root_leaves_the_config_owned_by_its_user() {
+    use std::os::unix::fs::MetadataExt;
+    if std::fs::metadata("/proc/self").map(|m| m.uid()).ok() != Some(0) {
+        return; // only root can hand a file to another user
+    }
+    let home = tempfile::tempdir().unwrap();
+    let cfg = cfg_dir(home.path()).join("opencode.json");
+    write_mode(&cfg, b"{}", 0o600);
+    std::os::unix::fs::chown(&cfg, Some(65534), Some(65534)).unwrap();
+    run(home.path(), &["install", "--config"]);
+    let meta = std::fs::metadata(&cfg).unwrap();
+    assert_eq!((meta.uid(), meta.gid(), mode(&cfg)), (65534, 65534, 0o600));
+}

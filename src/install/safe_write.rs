@@ -1,7 +1,7 @@
 //! Careful file replacement for files the user owns: through symlinks, mode kept, atomic, no temp-file races.
 
 use std::io::Write as _;
-use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
@@ -14,6 +14,8 @@ pub struct Target {
     pub real: PathBuf,
     /// The current bytes and permission bits, if the file exists.
     pub existing: Option<(Vec<u8>, u32)>,
+    /// The current owner and group, kept by `replace` where allowed (a root run stays the user's).
+    owner: Option<(u32, u32)>,
 }
 
 impl Target {
@@ -27,6 +29,7 @@ impl Target {
                     named: named.into(),
                     real: named.into(),
                     existing: None,
+                    owner: None,
                 })
             }
             Err(e) => return Err(e).with_context(|| format!("reading {}", named.display())),
@@ -58,6 +61,7 @@ impl Target {
             named: named.into(),
             real,
             existing: Some((bytes, mode)),
+            owner: Some((meta.uid(), meta.gid())),
         })
     }
 
@@ -88,6 +92,10 @@ impl Target {
             .tempfile_in(dir)
             .with_context(|| format!("creating a temporary file in {}", dir.display()))?;
         let write = |tmp: &mut tempfile::NamedTempFile| -> std::io::Result<()> {
+            if let Some((uid, gid)) = self.owner {
+                // Only root may give a file away; anyone else creates it as themselves anyway.
+                let _ = std::os::unix::fs::fchown(tmp.as_file(), Some(uid), Some(gid));
+            }
             tmp.as_file().set_permissions(std::fs::Permissions::from_mode(mode))?;
             tmp.write_all(bytes)?;
             tmp.as_file().sync_all()
