@@ -71,8 +71,12 @@ balancing_is() { [ "$(cli balancing status)" = "balancing $1" ]; }
 
 # The dashboard runs under a shell that records its exit status (tmux's own pane_dead_status
 # is sometimes left empty); its pid is the shell's only child.
+# Each start gets a server of its own: a new server on the socket of one still exiting fails.
+starts=0
 start_dashboard() {
   t kill-server 2>/dev/null || true
+  starts=$((starts + 1))
+  SOCK="$TMP/tmux-$starts.sock"
   rm -f "$TMP/exit"
   t -f /dev/null new-session -d -s dash -x 100 -y 30 \
     -e NO_COLOR=1 -e TERM=xterm-256color -e OPENCODE_BALANCER_LOG=error \
