@@ -79,13 +79,15 @@ fn priority_matrix_reorders_toggles_and_sets_models() {
 #[test]
 fn changes_from_another_process_arrive_within_a_second() {
     let (_d, store) = seeded();
+    let (tx, updates) = std::sync::mpsc::channel();
     let backend = Backend::start(
         store.clone(),
         Arc::new(ManualClock::new(T0)),
         opencode_balancer::dashboard::POLL,
+        tx,
     )
     .unwrap();
-    let first = match backend.updates.recv_timeout(Duration::from_secs(5)).unwrap() {
+    let first = match updates.recv_timeout(Duration::from_secs(5)).unwrap() {
         Update::Snapshot(s) => s,
         other => panic!("a snapshot first: {other:?}"),
     };
@@ -94,7 +96,7 @@ fn changes_from_another_process_arrive_within_a_second() {
     let changed = Instant::now();
     loop {
         let left = Duration::from_secs(1).saturating_sub(changed.elapsed());
-        match backend.updates.recv_timeout(left) {
+        match updates.recv_timeout(left) {
             Ok(Update::Snapshot(s)) if s.switches.balancing => break,
             Ok(_) => continue,
             Err(e) => panic!("balancing on never arrived within a second: {e}"),

@@ -1,6 +1,7 @@
 //! The runtime side of the dashboard: an actix system on its own thread that reads the store
 //! every `poll` (catching up with other processes' commits), runs the actions the keys ask for,
 //! and reports over a channel, so the render thread never waits on the store or the network.
+//! It also hears SIGINT, SIGTERM and SIGHUP, and then makes sure the process ends.
 
 use std::path::PathBuf;
 use std::sync::mpsc;
@@ -24,9 +25,16 @@ pub enum Update {
     LoadFailed(String),
     /// The answer to a command.
     Done { id: u64, result: Result<String, String> },
-    /// SIGINT, SIGTERM or SIGHUP arrived: quit.
-    Interrupted,
+    /// SIGINT, SIGTERM or SIGHUP arrived (its number): quit. The process ends by itself
+    /// [`EXIT_GRACE`] later if the terminal side has not ended it by then.
+    Interrupted(i32),
+    /// The runtime thread has ended (after `stop`, a signal, or a panic).
+    Stopped,
 }
+
+/// How long a signal leaves for a clean exit (restoring the terminal, writing what the runtime
+/// owes the store) before the process exits anyway, with 128 + the signal's number.
+pub const EXIT_GRACE: Duration = Duration::from_secs(1);
 
 enum Request {
     Run(Command),
@@ -36,20 +44,33 @@ enum Request {
 /// A running runtime thread.
 pub struct Backend {
     requests: UnboundedSender<Request>,
-    pub updates: mpsc::Receiver<Update>,
     thread: Option<JoinHandle<()>>,
 }
 
+/// Sends [`Update::Stopped`] when the runtime thread ends, however it ends.
+struct StoppedOnDrop<T: From<Update>>(mpsc::Sender<T>);
+
+impl<T: From<Update>> Drop for StoppedOnDrop<T> {
+    fn drop(&mut self) {
+        let _ = self.0.send(Update::Stopped.into());
+    }
+}
+
 impl Backend {
-    /// Starts the runtime on `store`; fails (before anything is drawn) when the store cannot be
-    /// opened.
-    pub fn start(store: PathBuf, clock: SharedClock, poll: Duration) -> Result<Backend, String> {
+    /// Starts the runtime on `store`, reporting to `up` (any channel whose messages can carry an
+    /// [`Update`]); fails (before anything is drawn) when the store cannot be opened.
+    pub fn start<T: From<Update> + Send + 'static>(
+        store: PathBuf,
+        clock: SharedClock,
+        poll: Duration,
+        up_tx: mpsc::Sender<T>,
+    ) -> Result<Backend, String> {
         let (req_tx, req_rx) = unbounded_channel();
-        let (up_tx, up_rx) = mpsc::channel();
         let (ready_tx, ready_rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("dashboard-runtime".into())
             .spawn(move || {
+                let _stopped = StoppedOnDrop(up_tx.clone());
                 let sys = actix::System::new();
                 sys.block_on(async move {
                     let rt = match Runtime::start(&store, clock) {
@@ -67,7 +88,6 @@ impl Backend {
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Backend {
                 requests: req_tx,
-                updates: up_rx,
                 thread: Some(thread),
             }),
             Ok(Err(e)) => Err(e),
@@ -88,20 +108,52 @@ impl Backend {
     }
 }
 
-async fn serve(rt: Runtime, mut requests: UnboundedReceiver<Request>, up: mpsc::Sender<Update>, poll: Duration) {
+/// Resolves with the number of the first of SIGINT, SIGTERM and SIGHUP to arrive.
+async fn interrupted() -> i32 {
     use tokio::signal::unix::{signal, SignalKind};
+    let kinds = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()];
+    let mut streams: Vec<_> = kinds
+        .into_iter()
+        .filter_map(|k| signal(k).ok().map(|s| (k.as_raw_value(), s)))
+        .collect();
+    if streams.is_empty() {
+        return futures::future::pending().await;
+    }
+    let waits = streams.iter_mut().map(|(n, s)| {
+        Box::pin(async move {
+            match s.recv().await {
+                Some(()) => *n,
+                // Only when the runtime shuts down: then no signal has arrived.
+                None => futures::future::pending().await,
+            }
+        })
+    });
+    let (first, _, _) = futures::future::select_all(waits).await;
+    first
+}
+
+/// Ends the process with 128 + `signal` after [`EXIT_GRACE`], unless it has ended by then: once
+/// a signal has arrived nothing may keep the dashboard alive (a terminal that no longer takes
+/// output, a store that does not answer), and tokio keeps catching later signals.
+fn exit_after_grace(signal: i32) {
+    let _ = std::thread::Builder::new()
+        .name("dashboard-exit".into())
+        .spawn(move || {
+            std::thread::sleep(EXIT_GRACE);
+            std::process::exit(128 + signal);
+        });
+}
+
+async fn serve<T: From<Update> + Send + 'static>(
+    rt: Runtime,
+    mut requests: UnboundedReceiver<Request>,
+    up: mpsc::Sender<T>,
+    poll: Duration,
+) {
     let mut tick = tokio::time::interval(poll);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last: Option<Snapshot> = None;
-    let signals = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()];
-    let mut streams: Vec<_> = signals.into_iter().filter_map(|k| signal(k).ok()).collect();
-    let interrupted = async move {
-        if streams.is_empty() {
-            return futures::future::pending().await;
-        }
-        let waits = streams.iter_mut().map(|s| Box::pin(s.recv()));
-        futures::future::select_all(waits).await;
-    };
+    let interrupted = interrupted();
     tokio::pin!(interrupted);
     loop {
         tokio::select! {
@@ -111,18 +163,19 @@ async fn serve(rt: Runtime, mut requests: UnboundedReceiver<Request>, up: mpsc::
                     let (rt, up) = (rt.clone(), up.clone());
                     actix::spawn(async move {
                         let result = execute(&rt, &cmd.action).await;
-                        let _ = up.send(Update::Done { id: cmd.id, result });
+                        let _ = up.send(Update::Done { id: cmd.id, result }.into());
                     });
                 }
                 Some(Request::Run(cmd)) => {
                     let result = execute(&rt, &cmd.action).await;
-                    let _ = up.send(Update::Done { id: cmd.id, result });
+                    let _ = up.send(Update::Done { id: cmd.id, result }.into());
                     publish(&rt, &up, &mut last).await;
                 }
             },
             _ = tick.tick() => publish(&rt, &up, &mut last).await,
-            _ = &mut interrupted => {
-                let _ = up.send(Update::Interrupted);
+            signal = &mut interrupted => {
+                exit_after_grace(signal);
+                let _ = up.send(Update::Interrupted(signal).into());
                 break;
             }
         }
@@ -131,17 +184,17 @@ async fn serve(rt: Runtime, mut requests: UnboundedReceiver<Request>, up: mpsc::
 }
 
 /// Sends a snapshot when it differs from the last one sent.
-async fn publish(rt: &Runtime, up: &mpsc::Sender<Update>, last: &mut Option<Snapshot>) {
+async fn publish<T: From<Update>>(rt: &Runtime, up: &mpsc::Sender<T>, last: &mut Option<Snapshot>) {
     match load(rt).await {
         Ok(snap) if last.as_ref() != Some(&snap) => {
             *last = Some(snap.clone());
-            let _ = up.send(Update::Snapshot(Box::new(snap)));
+            let _ = up.send(Update::Snapshot(Box::new(snap)).into());
         }
         Ok(_) => {}
         Err(e) => {
             // The next good read is sent whatever it holds, so the error line clears.
             *last = None;
-            let _ = up.send(Update::LoadFailed(e));
+            let _ = up.send(Update::LoadFailed(e).into());
         }
     }
 }

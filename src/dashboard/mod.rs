@@ -5,13 +5,19 @@
 //! One job per file: `app` (state) and `keys` (key handling) decide; `action` and `data` talk to
 //! the runtime through the shared method table; `backend` runs that runtime on its own thread;
 //! `render`, `accounts_view`, `priority_view`, `overlay` and `widgets` draw; `terminal` owns the
-//! terminal and the event loop; `theme` holds the styles.
+//! terminal and the event loop, `input` reads keys and notices when the terminal goes away;
+//! `theme` holds the styles.
+//!
+//! Exit status: 0 when the user quits; 128 + N after signal N (SIGHUP 129, SIGINT 130, SIGTERM
+//! 143); 129 too when the terminal goes away without a signal (hung up, at its end, failing), as
+//! both are the same event seen two ways; 1 when it cannot start.
 
 pub mod accounts_view;
 pub mod action;
 pub mod app;
 pub mod backend;
 pub mod data;
+pub mod input;
 mod keys;
 pub mod overlay;
 pub mod priority_view;
@@ -20,7 +26,7 @@ pub mod terminal;
 pub mod theme;
 pub mod widgets;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 use std::time::Duration;
 
@@ -33,12 +39,25 @@ use crate::clock::SharedClock;
 /// How often the store is read for changes made elsewhere.
 pub const POLL: Duration = Duration::from_millis(300);
 
-/// Runs the dashboard on `store` until the user quits.
+/// The exit status when the terminal goes away: that of SIGHUP, the signal a closing terminal sends.
+pub const LOST_TERMINAL_STATUS: i32 = 128 + 1;
+
+/// Runs the dashboard on `store` until the user quits; a signal or a lost terminal ends the
+/// process, once the terminal is restored and the store written, with the status above.
 pub fn run(store: &Path, clock: SharedClock) -> anyhow::Result<()> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         anyhow::bail!("the dashboard needs a terminal (use `status`, `accounts list` or `events` in scripts)");
     }
-    let backend = backend::Backend::start(store.to_path_buf(), clock.clone(), POLL).map_err(anyhow::Error::msg)?;
-    terminal::run(backend, clock, theme::Theme::from_env())?;
-    Ok(())
+    let (tx, wakes) = std::sync::mpsc::channel();
+    let backend =
+        backend::Backend::start(store.to_path_buf(), clock.clone(), POLL, tx.clone()).map_err(anyhow::Error::msg)?;
+    match terminal::run(backend, wakes, tx, clock, theme::Theme::from_env())? {
+        terminal::End::Quit => Ok(()),
+        terminal::End::Signal(n) => std::process::exit(128 + n),
+        terminal::End::Lost(why) => {
+            // Most often there is no terminal left to show this on; then it goes nowhere.
+            let _ = writeln!(std::io::stderr(), "dashboard: {why}");
+            std::process::exit(LOST_TERMINAL_STATUS)
+        }
+    }
 }

@@ -1,28 +1,60 @@
 //! The terminal side: raw mode and the alternate screen, restored on exit, on panic and on
-//! Ctrl+C or a signal; and the event loop that draws, reads keys and applies runtime updates.
+//! Ctrl+C or a signal (and not waited for when the terminal is gone); and the event loop that
+//! draws, takes keys from the input thread and applies runtime updates.
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::TryRecvError;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::Duration;
 
 use ratatui::backend::CrosstermBackend;
-use ratatui::crossterm::event::{self, Event};
 use ratatui::crossterm::{cursor, execute, terminal};
 use ratatui::Terminal;
 
 use super::app::App;
 use super::backend::{Backend, Update};
+use super::input::{self, Input};
 use super::render;
 use super::theme::Theme;
 use crate::clock::SharedClock;
 
-/// How long the loop waits for a key before it redraws (countdowns tick, updates land).
+/// How long the loop waits for a key or an update before it redraws (countdowns tick).
 const FRAME: Duration = Duration::from_millis(100);
+
+/// What wakes the event loop: the runtime thread or the input thread.
+#[derive(Debug)]
+pub enum Wake {
+    Runtime(Update),
+    Input(Input),
+}
+
+impl From<Update> for Wake {
+    fn from(u: Update) -> Wake {
+        Wake::Runtime(u)
+    }
+}
+
+impl From<Input> for Wake {
+    fn from(i: Input) -> Wake {
+        Wake::Input(i)
+    }
+}
+
+/// Why the dashboard ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum End {
+    /// The user quit (`q`, `Esc`, `Ctrl+C`).
+    Quit,
+    /// This signal arrived.
+    Signal(i32),
+    /// The terminal went away (why).
+    Lost(String),
+}
 
 static RAW: AtomicBool = AtomicBool::new(false);
 
-/// Puts the terminal back as it was; safe to call more than once.
+/// Puts the terminal back as it was; safe to call more than once. Errors are ignored: when the
+/// terminal is gone, writing to it fails at once, and there is nothing left to restore.
 pub fn restore() {
     if RAW.swap(false, Ordering::SeqCst) {
         let _ = terminal::disable_raw_mode();
@@ -57,45 +89,73 @@ fn enter() -> io::Result<(Guard, Terminal<CrosstermBackend<Stdout>>)> {
     Ok((guard, term))
 }
 
-/// Runs the dashboard until the user quits or a signal arrives.
-pub fn run(backend: Backend, clock: SharedClock, theme: Theme) -> io::Result<()> {
+/// Runs the dashboard until the user quits, a signal arrives or the terminal goes away. `wakes`
+/// is the channel the backend reports to; `tx` sends to it too, for the input thread.
+pub fn run(
+    backend: Backend,
+    wakes: Receiver<Wake>,
+    tx: Sender<Wake>,
+    clock: SharedClock,
+    theme: Theme,
+) -> io::Result<End> {
     let (guard, mut term) = enter()?;
-    let mut app = App::new();
-    let result = (|| -> io::Result<()> {
-        loop {
-            loop {
-                match backend.updates.try_recv() {
-                    Ok(Update::Snapshot(s)) => app.apply_snapshot(*s),
-                    Ok(Update::LoadFailed(e)) => app.load_failed(e),
-                    Ok(Update::Done { id, result }) => app.on_done(id, result),
-                    Ok(Update::Interrupted) => app.quit = true,
-                    Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => {
-                        app.load_failed("the runtime thread stopped; press q to quit".into());
-                        break;
-                    }
-                }
-            }
-            if app.quit {
-                return Ok(());
-            }
-            term.draw(|f| render::draw(f, &app, clock.now_ms(), &theme))?;
-            if event::poll(FRAME)? {
-                // Take every key already typed before drawing again.
-                loop {
-                    if let Event::Key(key) = event::read()? {
-                        if let Some(cmd) = app.handle_key(key) {
-                            backend.send(cmd);
-                        }
-                    }
-                    if app.quit || !event::poll(Duration::ZERO)? {
-                        break;
-                    }
-                }
-            }
-        }
-    })();
+    let end = input::spawn(tx).map(|()| event_loop(&backend, &wakes, &mut term, &clock, &theme));
+    // ratatui's terminal shows the cursor when dropped, and panics (on `eprintln!`) when that
+    // fails and stderr is gone too, as when the terminal is: with nothing left to restore, it is
+    // not dropped.
+    if term.show_cursor().is_err() {
+        std::mem::forget(term);
+    }
     drop(guard);
     backend.stop();
-    result
+    end
+}
+
+fn event_loop(
+    backend: &Backend,
+    wakes: &Receiver<Wake>,
+    term: &mut Terminal<CrosstermBackend<Stdout>>,
+    clock: &SharedClock,
+    theme: &Theme,
+) -> End {
+    let mut app = App::new();
+    loop {
+        if let Err(e) = term.draw(|f| render::draw(f, &app, clock.now_ms(), theme)) {
+            return End::Lost(format!("the terminal cannot be written: {e}"));
+        }
+        let mut wake = match wakes.recv_timeout(FRAME) {
+            Ok(w) => Some(w),
+            Err(RecvTimeoutError::Timeout) => None,
+            // Both threads have ended; the input thread only ends after saying why.
+            Err(RecvTimeoutError::Disconnected) => return End::Lost("the terminal is no longer read".into()),
+        };
+        // Take everything already waiting (keys typed, updates) before drawing again.
+        while let Some(w) = wake {
+            if let Some(end) = apply(&mut app, backend, w) {
+                return end;
+            }
+            if app.quit {
+                return End::Quit;
+            }
+            wake = wakes.try_recv().ok();
+        }
+    }
+}
+
+/// Applies one wake; `Some` when it ends the dashboard.
+fn apply(app: &mut App, backend: &Backend, wake: Wake) -> Option<End> {
+    match wake {
+        Wake::Runtime(Update::Snapshot(s)) => app.apply_snapshot(*s),
+        Wake::Runtime(Update::LoadFailed(e)) => app.load_failed(e),
+        Wake::Runtime(Update::Done { id, result }) => app.on_done(id, result),
+        Wake::Runtime(Update::Interrupted(signal)) => return Some(End::Signal(signal)),
+        Wake::Runtime(Update::Stopped) => app.load_failed("the runtime thread stopped; press q to quit".into()),
+        Wake::Input(Input::Key(key)) => {
+            if let Some(cmd) = app.handle_key(key) {
+                backend.send(cmd);
+            }
+        }
+        Wake::Input(Input::Lost(why)) => return Some(End::Lost(why)),
+    }
+    None
 }
