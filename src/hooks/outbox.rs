@@ -1,17 +1,21 @@
-//! The sidecar's output, bounded: responses wait in a small queue (a full queue holds their
-//! senders back, which holds the reader back), notifications in a capped buffer that drops
-//! events and toasts and keeps only the latest `auth.sync` per provider when the host does not read.
+//! The sidecar's output, bounded: responses wait in a queue with a byte budget (a full queue
+//! holds their senders back, which holds the reader back), notifications in a capped buffer that
+//! drops events and toasts and keeps only the latest `auth.sync` per provider when the host does
+//! not read.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncWrite;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, Notify, OwnedSemaphorePermit, Semaphore};
 
 use super::framing::write_all;
 
-/// Responses waiting for the writer (each one line).
+/// Responses waiting for the writer, in permits of [`PERMIT_BYTES`]: each response takes one per
+/// 16 KiB started (at least one, at most all), so at most 64 responses or about 1 MiB wait.
 pub const OUT_QUEUE: usize = 64;
+/// Bytes of a line one permit stands for (requests and responses alike).
+pub const PERMIT_BYTES: usize = 16 * 1024;
 /// Events and toasts waiting for the writer; more are dropped until the host reads again.
 pub const MAX_NOTICES: usize = 256;
 /// One write carries at most about this much; the write buffer is shrunk back to it after a
@@ -83,24 +87,71 @@ fn push_line(buf: &mut Vec<u8>, line: &str) {
     buf.push(b'\n');
 }
 
-/// Writes responses and notifications until every response sender is gone, then what is left.
-/// Everything waiting goes out in one write (one syscall per burst, not per line).
-pub async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Receiver<String>, notices: Arc<Notices>) {
+/// How many permits of `budget` a line of `len` bytes takes.
+pub fn cost(len: usize, budget: usize) -> u32 {
+    (1 + len / PERMIT_BYTES).min(budget) as u32
+}
+
+/// A response with its place in the output budget, given back once it is written.
+struct Queued {
+    line: String,
+    _place: OwnedSemaphorePermit,
+}
+
+/// Where responses go: waits while the output budget is spent (the host is not reading).
+#[derive(Clone)]
+pub struct Outbox {
+    tx: mpsc::UnboundedSender<Queued>,
+    budget: Arc<Semaphore>,
+}
+
+impl Outbox {
+    /// The outbox and what the writer reads (the budget bounds its length).
+    pub fn new() -> (Outbox, Responses) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let budget = Arc::new(Semaphore::new(OUT_QUEUE));
+        (Outbox { tx, budget }, Responses(rx))
+    }
+
+    /// Queues a response line once the budget has room; false when output has stopped.
+    pub async fn send(&self, line: String) -> bool {
+        let cost = cost(line.len(), OUT_QUEUE);
+        let Ok(place) = self.budget.clone().acquire_many_owned(cost).await else {
+            return false;
+        };
+        self.tx.send(Queued { line, _place: place }).is_ok()
+    }
+}
+
+/// The writer's end of an [`Outbox`].
+pub struct Responses(mpsc::UnboundedReceiver<Queued>);
+
+/// Writes responses and notifications until every [`Outbox`] is gone, then what is left.
+/// Everything waiting goes out in one write (one syscall per burst, not per line); the
+/// responses' places are given back only once they are written.
+pub async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, mut rx: Responses, notices: Arc<Notices>) {
     let mut buf: Vec<u8> = Vec::with_capacity(WRITE_CHUNK);
+    let mut written: Vec<Queued> = Vec::with_capacity(OUT_QUEUE);
     let mut open = true;
     while open {
         tokio::select! {
             biased;
-            line = rx.recv() => match line {
-                Some(line) => push_line(&mut buf, &line),
+            q = rx.0.recv() => match q {
+                Some(q) => {
+                    push_line(&mut buf, &q.line);
+                    written.push(q);
+                }
                 None => open = false,
             },
             _ = notices.wake.notified() => {}
         }
         notices.drain_into(&mut buf);
         while buf.len() < WRITE_CHUNK {
-            match rx.try_recv() {
-                Ok(line) => push_line(&mut buf, &line),
+            match rx.0.try_recv() {
+                Ok(q) => {
+                    push_line(&mut buf, &q.line);
+                    written.push(q);
+                }
                 Err(_) => break,
             }
         }
@@ -112,6 +163,7 @@ pub async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, mut rx: mpsc::Rece
             return;
         }
         buf.clear();
+        written.clear();
         if buf.capacity() > WRITE_CHUNK {
             buf.shrink_to(WRITE_CHUNK);
         }
@@ -159,11 +211,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn responses_wait_for_room_once_the_budget_is_spent_and_a_large_one_weighs_more() {
+        use futures::FutureExt;
+        let (tx, _rx) = Outbox::new();
+        for _ in 0..OUT_QUEUE {
+            assert!(tx.send("r".into()).await);
+        }
+        assert!(tx.send("one more".into()).now_or_never().is_none());
+        let (tx, mut rx) = Outbox::new();
+        assert!(tx.send("x".repeat(PERMIT_BYTES * OUT_QUEUE / 2)).await);
+        assert_eq!(tx.budget.available_permits(), OUT_QUEUE / 2 - 1);
+        drop(rx.0.recv().await);
+        assert_eq!(
+            tx.budget.available_permits(),
+            OUT_QUEUE,
+            "written, its place is given back"
+        );
+    }
+
+    #[tokio::test]
     async fn the_writer_writes_what_waits_and_ends_when_the_senders_are_gone() {
-        let (tx, rx) = mpsc::channel(OUT_QUEUE);
+        let (tx, rx) = Outbox::new();
         let notices = Arc::new(Notices::default());
         notices.push("n1".into());
-        tx.send("r1".into()).await.unwrap();
+        assert!(tx.send("r1".into()).await);
         drop(tx);
         let mut out = Vec::new();
         write_loop(&mut out, rx, notices).await;

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::dispatch::{dispatch, offline_answer};
 use super::framing::{Frame, LineReader, MAX_LINE};
-use super::outbox::{write_loop, Notices, OUT_QUEUE};
+use super::outbox::{cost, write_loop, Notices, Outbox};
 use super::wire::*;
 use crate::actors::event_bus::{Notice, Subscribe};
 use crate::actors::Runtime;
@@ -24,12 +24,10 @@ const DRAIN: Duration = Duration::from_millis(400);
 /// How long the final store flush may take.
 const FLUSH: Duration = Duration::from_millis(250);
 
-/// Requests in flight at once (read, not yet answered into the output queue), counted in
-/// permits: a line costs one per [`PERMIT_BYTES`] started, so a few large lines weigh as much as
-/// many small ones. When they are all taken the reader stops reading stdin.
+/// Requests in flight at once (read, their answer not yet queued for output), counted in
+/// permits: a line costs one per 16 KiB started ([`super::outbox::PERMIT_BYTES`]), so a few
+/// large lines weigh as much as many small ones. When all are taken the reader stops reading.
 pub const MAX_IN_FLIGHT: u32 = 64;
-/// Bytes of request line one permit stands for.
-const PERMIT_BYTES: usize = 16 * 1024;
 /// Elements of one batch run at once (in order, answered as one array).
 const BATCH_CONCURRENCY: usize = 16;
 
@@ -125,15 +123,16 @@ impl Backend {
 /// Serves the protocol on `reader`/`writer` until end of input or `shutdown`, then flushes the
 /// store. Run inside an actix system.
 ///
-/// Bounded throughout: at most [`MAX_IN_FLIGHT`] permits of requests run, their answers wait in
-/// an [`OUT_QUEUE`] of responses; a host that does not read fills that queue, the answered
-/// requests keep their permits, and the reader stops reading stdin, so the pipe pushes back.
+/// Bounded throughout: at most [`MAX_IN_FLIGHT`] permits of requests run and their answers wait
+/// in an output budget of [`super::outbox::OUT_QUEUE`] permits. A host that does not read
+/// spends that budget; answered requests then wait for room with their permits held, and the
+/// reader stops reading stdin, so the pipe pushes back.
 pub async fn serve<R, W>(backend: Backend, reader: R, writer: W) -> std::io::Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + 'static,
 {
-    let (out_tx, out_rx) = mpsc::channel::<String>(OUT_QUEUE);
+    let (out_tx, out_rx) = Outbox::new();
     let notices = Arc::new(Notices::default());
     let writer_task = tokio::task::spawn_local(write_loop(writer, out_rx, notices.clone()));
     let forwarder = Forwarder(notices).start();
@@ -159,13 +158,13 @@ where
             }
             Ok(Some(Frame::TooLong)) => {
                 let e = RpcError::new(INVALID_REQUEST, format!("line longer than {MAX_LINE} bytes"));
-                if out_tx.send(error_response(None, e)).await.is_err() {
+                if !out_tx.send(error_response(None, e)).await {
                     break;
                 }
             }
             Ok(Some(Frame::Line(line))) if line.iter().all(u8::is_ascii_whitespace) => {}
             Ok(Some(Frame::Line(line))) => {
-                let cost = (1 + line.len() / PERMIT_BYTES).min(MAX_IN_FLIGHT as usize) as u32;
+                let cost = cost(line.len(), MAX_IN_FLIGHT as usize);
                 let permit = tokio::select! {
                     biased;
                     _ = stop_rx.recv() => break,
@@ -176,7 +175,7 @@ where
                     let mut shutdown = false;
                     if let Some(answer) = handle_line(rt, line, &mut shutdown).await {
                         // Waits while the host is not reading; the permit is held until then.
-                        let _ = out.send(answer).await;
+                        out.send(answer).await;
                     }
                     drop(permit);
                     if shutdown {
