@@ -373,3 +373,113 @@ fn a_key_pasted_as_an_alias_or_provider_is_refused_without_being_repeated() {
         assert!(!e.to_string().contains("xxxxxxxx"), "{e}");
     }
 }
+
+/// Ids a `Value` round trip would change: big integers, -0, exponents, 1.0, escapes, unicode.
+const EXACT_IDS: [&str; 8] = [
+    "123456789012345678901234567890",
+    "-0",
+    "1e400",
+    "1.0",
+    "-12.50E+3",
+    r#""a\"b\\c\/\u00e9\ud83d\ude00""#,
+    "\"é😀 tab\\t\"",
+    "null",
+];
+
+#[test]
+fn ids_are_echoed_byte_for_byte_in_single_requests_and_in_batches() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    for id in EXACT_IDS {
+        s.send_raw(format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"initialize\"}}\n").as_bytes());
+        let line = s.next_line().unwrap();
+        assert!(
+            line.starts_with(&format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":")),
+            "{id}: {line}"
+        );
+        // Errors echo it too.
+        s.send_raw(format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"nope\"}}\n").as_bytes());
+        let line = s.next_line().unwrap();
+        assert!(
+            line.starts_with(&format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"error\":")),
+            "{id}: {line}"
+        );
+    }
+    let batch: Vec<String> = EXACT_IDS
+        .iter()
+        .map(|id| format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"initialize\"}}"))
+        .collect();
+    s.send_raw(format!("[{}]\n", batch.join(",")).as_bytes());
+    let line = s.next_line().unwrap();
+    for id in EXACT_IDS {
+        assert!(
+            line.contains(&format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"result\":")),
+            "{id}: {line}"
+        );
+    }
+    // (1e400 is beyond what a test-side Value can hold, so the answers are counted as text.)
+    assert_eq!(line.matches("\"result\":").count(), EXACT_IDS.len(), "{line}");
+}
+
+#[test]
+fn an_object_array_or_boolean_id_is_an_invalid_request_answered_with_a_null_id() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    for id in ["{}", "[1]", "true"] {
+        s.send_raw(format!("{{\"jsonrpc\":\"2.0\",\"id\":{id},\"method\":\"status\"}}\n").as_bytes());
+        let r = s.next_reply();
+        assert_eq!((code(&r["error"]), &r["id"]), (-32600, &Value::Null), "{id}");
+    }
+    s.send_raw(b"[{\"jsonrpc\":\"2.0\",\"id\":{},\"method\":\"status\"},{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"status\"}]\n");
+    let r = s.next_reply();
+    assert_eq!((code(&r[0]["error"]), &r[0]["id"]), (-32600, &Value::Null));
+    assert_eq!(r[1]["id"], 3);
+}
+
+#[test]
+fn a_batch_of_the_largest_size_is_answered_whole_and_in_order() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            log: "warn",
+            ..Options::default()
+        },
+    );
+    let n = opencode_balancer::hooks::wire::MAX_BATCH;
+    let batch: Vec<String> = (0..n)
+        .map(|i| match i % 3 {
+            0 => format!("{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"status\"}}"),
+            1 => format!("{{\"jsonrpc\":\"2.0\",\"id\":\"s{i}\",\"method\":\"nope\"}}"),
+            _ => "{\"jsonrpc\":\"2.0\",\"method\":\"status\"}".to_string(),
+        })
+        .collect();
+    s.send_raw(format!("[{}]\n", batch.join(",")).as_bytes());
+    let r = s.next_reply();
+    let answers = r.as_array().expect("one array");
+    let expected: Vec<usize> = (0..n).filter(|i| i % 3 != 2).collect();
+    assert_eq!(answers.len(), expected.len());
+    for (a, i) in answers.iter().zip(expected) {
+        if i % 3 == 0 {
+            assert_eq!((&a["id"], a["result"]["accounts"].as_i64()), (&json!(i), Some(0)));
+        } else {
+            assert_eq!((&a["id"], code(&a["error"])), (&json!(format!("s{i}")), -32601));
+        }
+    }
+}
+
+#[test]
+fn a_batch_over_the_limit_is_refused_whole_and_runs_nothing() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    let n = opencode_balancer::hooks::wire::MAX_BATCH;
+    let line = format!(
+        "[{}{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"balancing.set\",\"params\":{{\"enabled\":true}}}}]\n",
+        "1,".repeat(n)
+    );
+    s.send_raw(line.as_bytes());
+    let r = s.next_reply();
+    assert_eq!((code(&r["error"]), &r["id"]), (-32600, &Value::Null));
+    assert!(r["error"]["message"].as_str().unwrap().contains("10000"), "{r}");
+    assert_eq!(s.call("balancing.get", json!({})), json!({"enabled": false}));
+}

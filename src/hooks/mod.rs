@@ -4,6 +4,7 @@
 pub mod command;
 pub mod dispatch;
 pub mod framing;
+pub mod outbox;
 mod params;
 pub mod server;
 pub mod stdio;

@@ -1,18 +1,20 @@
 //! The sidecar loop: read NDJSON requests, answer them concurrently, forward bus notices, and
 //! shut down cleanly (within a second) on end of input or `shutdown`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
-use futures::future::join_all;
+use futures::StreamExt;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufRead, AsyncWrite};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tracing::Instrument;
 
 use super::dispatch::{dispatch, offline_answer};
-use super::framing::{write_all, Frame, LineReader, MAX_LINE};
+use super::framing::{Frame, LineReader, MAX_LINE};
+use super::outbox::{cost, write_loop, Notices, Outbox};
 use super::wire::*;
 use crate::actors::event_bus::{Notice, Subscribe};
 use crate::actors::Runtime;
@@ -22,8 +24,15 @@ const DRAIN: Duration = Duration::from_millis(400);
 /// How long the final store flush may take.
 const FLUSH: Duration = Duration::from_millis(250);
 
-/// Forwards bus notices to the host as notifications.
-struct Forwarder(mpsc::UnboundedSender<String>);
+/// Requests in flight at once (read, their answer not yet queued for output), counted in
+/// permits: a line costs one per 16 KiB started ([`super::outbox::PERMIT_BYTES`]), so a few
+/// large lines weigh as much as many small ones. When all are taken the reader stops reading.
+pub const MAX_IN_FLIGHT: u32 = 64;
+/// Elements of one batch run at once (in order, answered as one array).
+const BATCH_CONCURRENCY: usize = 16;
+
+/// Forwards bus notices to the host as notifications, through the bounded [`Notices`].
+struct Forwarder(Arc<Notices>);
 
 impl Actor for Forwarder {
     type Context = Context<Self>;
@@ -32,66 +41,61 @@ impl Actor for Forwarder {
 impl Handler<Notice> for Forwarder {
     type Result = ();
     fn handle(&mut self, notice: Notice, _: &mut Context<Self>) {
-        let msg = match notice {
-            Notice::Event(e) => notification("event", json!(e)),
-            Notice::Toast { message, variant } => {
-                notification("toast", json!({"message": message, "variant": variant}))
-            }
+        match notice {
+            Notice::Event(e) => self.0.push(notification("event", json!(e))),
+            Notice::Toast { message, variant } => self
+                .0
+                .push(notification("toast", json!({"message": message, "variant": variant}))),
             Notice::AuthSync { provider_id, auth } => {
-                notification("auth.sync", json!({"providerID": provider_id, "auth": auth}))
+                let line = notification("auth.sync", json!({"providerID": provider_id, "auth": auth}));
+                self.0.push_auth(provider_id, line);
             }
-        };
-        let _ = self.0.send(msg.to_string());
+        }
     }
 }
 
 /// Answers one line: `None` when nothing is owed (notifications only). `shutdown` is set when
 /// the line asked for it.
-async fn handle_line(rt: Backend, line: Vec<u8>, shutdown: &mut bool) -> Option<Value> {
-    let value: Value = match serde_json::from_slice(&line) {
-        Ok(v) => v,
-        Err(e) => {
-            let what = if std::str::from_utf8(&line).is_err() {
-                "the line is not UTF-8".to_string()
-            } else {
-                safe_serde_message(&e)
-            };
-            return Some(error_response(
-                Value::Null,
-                RpcError::new(PARSE_ERROR, format!("parse error: {what}")),
-            ));
+async fn handle_line(rt: Backend, line: Vec<u8>, shutdown: &mut bool) -> Option<String> {
+    match parse_line(&line) {
+        Err(e) => Some(error_response(None, e)),
+        Ok(Parsed::Single(raw)) => {
+            let incoming = decode(raw);
+            *shutdown |= incoming.is_shutdown();
+            answer(rt, incoming).await
         }
-    };
-    match value {
-        Value::Array(items) if items.is_empty() => Some(error_response(
-            Value::Null,
-            RpcError::new(INVALID_REQUEST, "an empty batch is not a request"),
-        )),
-        Value::Array(items) => {
-            *shutdown |= items
-                .iter()
-                .any(|i| i.get("method").and_then(Value::as_str) == Some("shutdown"));
-            let answers = join_all(items.into_iter().map(|item| handle_one(rt.clone(), item))).await;
-            let answers: Vec<Value> = answers.into_iter().flatten().collect();
-            (!answers.is_empty()).then_some(Value::Array(answers))
-        }
-        single => {
-            *shutdown |= single.get("method").and_then(Value::as_str) == Some("shutdown");
-            handle_one(rt, single).await
+        Ok(Parsed::Batch(items)) => {
+            let incoming: Vec<Incoming> = items.into_iter().map(decode).collect();
+            *shutdown |= incoming.iter().any(Incoming::is_shutdown);
+            // Answers are appended as they come, in order: linear in the batch's size.
+            let mut out = String::from("[");
+            let mut answers = futures::stream::iter(incoming)
+                .map(|i| answer(rt.clone(), i))
+                .buffered(BATCH_CONCURRENCY);
+            while let Some(a) = answers.next().await {
+                if let Some(a) = a {
+                    if out.len() > 1 {
+                        out.push(',');
+                    }
+                    out.push_str(&a);
+                }
+            }
+            out.push(']');
+            (out.len() > 2).then_some(out)
         }
     }
 }
 
-async fn handle_one(rt: Backend, value: Value) -> Option<Value> {
-    match decode(value) {
-        Incoming::Invalid(id, e) => Some(error_response(id.unwrap_or(Value::Null), e)),
+async fn answer(rt: Backend, incoming: Incoming) -> Option<String> {
+    match incoming {
+        Incoming::Invalid(id, e) => Some(error_response(id.as_deref(), e)),
         Incoming::Request(req) => {
             let span = tracing::debug_span!("request", method = %req.method.chars().take(64).collect::<String>());
             let result = rt.dispatch(&req.method, req.params).instrument(span).await;
             if let Err(e) = &result {
                 tracing::debug!(code = e.code, message = %e.message, "request failed");
             }
-            req.id.map(|id| response(id, result))
+            req.id.map(|id| response(Some(&id), &result))
         }
     }
 }
@@ -118,41 +122,26 @@ impl Backend {
 
 /// Serves the protocol on `reader`/`writer` until end of input or `shutdown`, then flushes the
 /// store. Run inside an actix system.
-pub async fn serve<R, W>(backend: Backend, reader: R, mut writer: W) -> std::io::Result<()>
+///
+/// Bounded throughout: at most [`MAX_IN_FLIGHT`] permits of requests run and their answers wait
+/// in an output budget of [`super::outbox::OUT_QUEUE`] permits. A host that does not read
+/// spends that budget; answered requests then wait for room with their permits held, and the
+/// reader stops reading stdin, so the pipe pushes back.
+pub async fn serve<R, W>(backend: Backend, reader: R, writer: W) -> std::io::Result<()>
 where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + 'static,
 {
-    let (out_tx, mut out_rx) = mpsc::unbounded_channel::<String>();
-    // Writes every message waiting as one write: one syscall per burst, not per line.
-    let writer_task = tokio::task::spawn_local(async move {
-        let mut buf = String::new();
-        let mut done = false;
-        while !done {
-            let Some(first) = out_rx.recv().await else { break };
-            buf.clear();
-            let mut next = Some(first);
-            while let Some(line) = next {
-                if line.is_empty() {
-                    done = true; // the end-of-output marker
-                    break;
-                }
-                buf.push_str(&line);
-                buf.push('\n');
-                next = out_rx.try_recv().ok();
-            }
-            if let Err(e) = write_all(&mut writer, buf.as_bytes()).await {
-                tracing::warn!(error = %e, "cannot write to the host; stopping output");
-                break;
-            }
-        }
-    });
-    let forwarder = Forwarder(out_tx.clone()).start();
+    let (out_tx, out_rx) = Outbox::new();
+    let notices = Arc::new(Notices::default());
+    let writer_task = tokio::task::spawn_local(write_loop(writer, out_rx, notices.clone()));
+    let forwarder = Forwarder(notices).start();
     if let Backend::Live(rt) = &backend {
         rt.bus.do_send(Subscribe(forwarder.clone().recipient()));
     }
 
     let mut lines = LineReader::new(reader, MAX_LINE);
+    let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
     let mut tasks = JoinSet::new();
     let (stop_tx, mut stop_rx) = mpsc::unbounded_channel::<()>();
     loop {
@@ -169,16 +158,26 @@ where
             }
             Ok(Some(Frame::TooLong)) => {
                 let e = RpcError::new(INVALID_REQUEST, format!("line longer than {MAX_LINE} bytes"));
-                let _ = out_tx.send(error_response(Value::Null, e).to_string());
+                if !out_tx.send(error_response(None, e)).await {
+                    break;
+                }
             }
             Ok(Some(Frame::Line(line))) if line.iter().all(u8::is_ascii_whitespace) => {}
             Ok(Some(Frame::Line(line))) => {
+                let cost = cost(line.len(), MAX_IN_FLIGHT as usize);
+                let permit = tokio::select! {
+                    biased;
+                    _ = stop_rx.recv() => break,
+                    p = permits.clone().acquire_many_owned(cost) => p.expect("the semaphore is never closed"),
+                };
                 let (rt, out, stop) = (backend.clone(), out_tx.clone(), stop_tx.clone());
                 tasks.spawn_local(async move {
                     let mut shutdown = false;
                     if let Some(answer) = handle_line(rt, line, &mut shutdown).await {
-                        let _ = out.send(answer.to_string());
+                        // Waits while the host is not reading; the permit is held until then.
+                        out.send(answer).await;
                     }
+                    drop(permit);
                     if shutdown {
                         let _ = stop.send(());
                     }
@@ -189,12 +188,14 @@ where
     }
     let _ = tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} }).await;
     tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
     if let Backend::Live(rt) = &backend {
         if tokio::time::timeout(FLUSH, rt.flush()).await.is_err() {
             tracing::warn!("the store flush did not finish in time");
         }
     }
-    let _ = out_tx.send(String::new());
+    // The writer ends once every response sender is gone and what waits is written.
+    drop(out_tx);
     let _ = tokio::time::timeout(Duration::from_millis(50), writer_task).await;
     drop(forwarder);
     Ok(())

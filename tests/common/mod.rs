@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, Command, Output, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Output, Stdio};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
@@ -17,6 +17,7 @@ pub const T0: i64 = 1_700_000_000_000;
 pub struct Sidecar {
     pub child: Child,
     stdin: Option<ChildStdin>,
+    stdout: Option<ChildStdout>,
     lines: Receiver<String>,
     /// Every stdout line seen, in order.
     pub seen: Vec<String>,
@@ -30,6 +31,8 @@ pub struct Options {
     pub manual_clock: bool,
     pub log: &'static str,
     pub env: Vec<(String, String)>,
+    /// Read stdout in the background (false: leave it unread until [`Sidecar::take_stdout`]).
+    pub read_stdout: bool,
 }
 
 impl Default for Options {
@@ -38,6 +41,7 @@ impl Default for Options {
             manual_clock: true,
             log: "trace",
             env: vec![],
+            read_stdout: true,
         }
     }
 }
@@ -69,7 +73,12 @@ impl Sidecar {
             .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = channel();
+        let (stdout, unread) = match opts.read_stdout {
+            true => (Some(stdout), None),
+            false => (None, Some(stdout)),
+        };
         std::thread::spawn(move || {
+            let Some(stdout) = stdout else { return };
             for line in BufReader::new(stdout).lines() {
                 match line {
                     Ok(l) => {
@@ -83,6 +92,7 @@ impl Sidecar {
         });
         Sidecar {
             stdin: child.stdin.take(),
+            stdout: unread,
             child,
             lines: rx,
             seen: vec![],
@@ -189,6 +199,16 @@ impl Sidecar {
             "accounts.save",
             json!({"providerID": provider, "alias": alias, "auth": {"type": "api", "key": key}}),
         )
+    }
+
+    /// The sidecar's stdin, for a writer of its own (the harness then writes nothing).
+    pub fn take_stdin(&mut self) -> ChildStdin {
+        self.stdin.take().expect("stdin open")
+    }
+
+    /// The unread stdout of a sidecar started with `read_stdout: false`.
+    pub fn take_stdout(&mut self) -> ChildStdout {
+        self.stdout.take().expect("started with read_stdout: false")
     }
 
     pub fn close_stdin(&mut self) {
