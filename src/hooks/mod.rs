@@ -4,7 +4,7 @@
 pub mod command;
 pub mod dispatch;
 pub mod framing;
-mod params;
+pub(crate) mod params;
 pub mod server;
 pub mod stdio;
 pub mod wire;
