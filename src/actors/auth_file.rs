@@ -201,7 +201,7 @@ mod tests {
         assert!(parse_auth_file("").unwrap().entries.is_empty());
         assert!(parse_auth_file(" \n").unwrap().entries.is_empty());
         let e = parse_auth_file("{\"openai\": {\"type\":").unwrap_err().to_string();
-        assert_eq!(e, "auth.json ends early (line 1, column 19)");
+        assert_eq!(e, "auth.json does not parse: it ends early (line 1, column 19)");
         let e = parse_auth_file("[1,2]").unwrap_err().to_string();
         assert_eq!(e, "auth.json: expected an object of provider logins, found an array");
         let big = format!("{{\"a\":\"{}\"}}", "x".repeat(MAX_AUTH_FILE_BYTES as usize));

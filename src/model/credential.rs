@@ -63,10 +63,10 @@ impl CredentialError {
     /// Input that is not JSON: only serde's category and the position, never its message.
     pub fn not_json(source: &str, e: &serde_json::Error) -> CredentialError {
         let kind = match e.classify() {
-            serde_json::error::Category::Io => "cannot be read",
-            serde_json::error::Category::Syntax => "is not valid JSON",
-            serde_json::error::Category::Data => "has the wrong shape",
-            serde_json::error::Category::Eof => "ends early",
+            serde_json::error::Category::Io => "a read error",
+            serde_json::error::Category::Syntax => "not valid JSON",
+            serde_json::error::Category::Data => "the wrong shape",
+            serde_json::error::Category::Eof => "it ends early",
         };
         CredentialError::new(
             source,
@@ -90,7 +90,9 @@ impl fmt::Display for CredentialError {
         let source = &self.source;
         let field = self.field.unwrap_or("");
         match self.problem {
-            Problem::NotJson { kind, line, column } => write!(f, "{source} {kind} (line {line}, column {column})"),
+            Problem::NotJson { kind, line, column } => {
+                write!(f, "{source} does not parse: {kind} (line {line}, column {column})")
+            }
             Problem::Missing => write!(f, "{source}: missing field {field}"),
             Problem::Expected { expected, found } if self.field.is_some() => {
                 write!(f, "{source}, field {field}: expected {expected}, found {found}")
