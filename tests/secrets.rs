@@ -14,6 +14,8 @@
 
 mod common;
 mod dashboard_harness;
+#[path = "secrets/malformed.rs"]
+mod malformed;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -55,8 +57,6 @@ const PENDING: [(&str, &str); 4] = [
 ];
 // Only ever sent in input the product refuses.
 const REFUSED: &str = "sk-FAKE-SECRETSCAN-refused-input-5f9b3d7a1c6e";
-// Only ever in credentials of a wrong shape (auth.json, OPENCODE_AUTH_CONTENT, the CLI's stdin).
-const MALFORMED: &str = "sk-FAKE-SECRETSCAN-malformed-7d3a9e1c5b0f";
 
 #[test]
 fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
@@ -212,7 +212,7 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
     assert!(!out.cli_any(&store, &["accounts", "add", "openai", "again"], Some(OPENAI_KEY)));
     let bad = format!(r#"{{"type":"nope","key":"{REFUSED}"}}"#);
     assert!(!out.cli_any(&store, &["accounts", "add", "openai", "bad"], Some(&bad)));
-    malformed_credentials(&store, &mut out);
+    malformed::credentials(&store, &mut out);
     // Doctor on the half-written auth.json names the problem, never the content.
     write_auth(&store, &half_written);
     assert!(!out.cli_any(&store, &["doctor"], None));
@@ -253,7 +253,7 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
         SPARE_KEY,
         PENDING[2].1,
         REFUSED,
-        MALFORMED,
+        malformed::SECRET,
     ];
     let scan = Scanner::new(resting.iter().chain(&gone));
     for token in resting {
@@ -267,82 +267,6 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
         .filter_map(|(label, text)| scan.first_hit(text).map(|h| format!("{label}: …{h}…")))
         .collect();
     assert!(hits.is_empty(), "a credential leaked:\n{}", hits.join("\n"));
-}
-
-/// Credentials of every wrong shape, each holding a secret where a value of another kind goes.
-fn malformed_shapes() -> Vec<Value> {
-    let m = MALFORMED;
-    vec![
-        json!(m),
-        json!([m]),
-        json!({"type": m, "key": m}),
-        json!({"type": "api", "key": [m], "metadata": {"githubOrg": m}}),
-        json!({"type": "api", "key": m, "metadata": m}),
-        json!({"type": "api", "key": m, "metadata": {m: [m]}}),
-        json!({"type": "oauth", "refresh": m, "access": m, "expires": m}),
-        json!({"type": "oauth", "refresh": {"nested": m}, "access": m, "expires": 1}),
-        json!({"type": "wellknown", "key": m}),
-    ]
-}
-
-/// The malformed-credential paths at the default log level: a sidecar reading them from
-/// auth.json and from `OPENCODE_AUTH_CONTENT` (each entry warned about by provider id), doctor on
-/// that auth.json, and the CLI given each of them on stdin.
-fn malformed_credentials(store: &Path, out: &mut Outputs) {
-    let mut file = serde_json::Map::new();
-    for (i, shape) in malformed_shapes().into_iter().enumerate() {
-        file.insert(format!("bad-{i}"), shape);
-    }
-    file.insert(
-        format!("{MALFORMED} as an id"),
-        json!({"type": "api", "key": MALFORMED}),
-    );
-    let file = Value::Object(file);
-    write_auth(store, &file);
-    let default_level = || Options {
-        log: "warn",
-        ..Options::default()
-    };
-    let inline = Options {
-        env: vec![("OPENCODE_AUTH_CONTENT".into(), file.to_string())],
-        ..default_level()
-    };
-    for (label, opts) in [("auth.json", default_level()), ("OPENCODE_AUTH_CONTENT", inline)] {
-        let s = Sidecar::start_with(store, opts);
-        eventually("every bad entry is warned about", || {
-            let log = std::fs::read_to_string(&s.stderr_path).unwrap();
-            (0..malformed_shapes().len()).all(|i| log.contains(&format!("{label} entry bad-{i}")))
-                && log.contains("an entry whose provider id")
-        });
-        let (_, _, stdout, stderr) = s.finish();
-        out.keep(format!("sidecar reading malformed {label}: stderr"), stderr);
-        out.keep(format!("sidecar reading malformed {label}: stdout"), stdout.join("\n"));
-    }
-    let doctor_env = [("OPENCODE_BALANCER_LOG".to_string(), "warn".to_string())];
-    let o = cli_with(store, &["doctor"], None, &doctor_env);
-    let report = String::from_utf8_lossy(&o.stdout).into_owned();
-    assert!(report.contains("auth.json entry bad-0: expected an object"), "{report}");
-    out.keep("doctor on malformed auth.json", report);
-    out.keep(
-        "doctor on malformed auth.json: stderr",
-        String::from_utf8_lossy(&o.stderr),
-    );
-    for shape in malformed_shapes() {
-        let o = cli_with(
-            store,
-            &["accounts", "add", "openai", "bad"],
-            Some(&shape.to_string()),
-            &doctor_env,
-        );
-        assert!(!o.status.success(), "{shape} was refused");
-        let err = String::from_utf8_lossy(&o.stderr).into_owned();
-        assert!(err.contains("the credential on standard input"), "{err}");
-        out.keep("accounts add of a malformed credential: stderr", err);
-        out.keep(
-            "accounts add of a malformed credential: stdout",
-            String::from_utf8_lossy(&o.stdout),
-        );
-    }
 }
 
 /// Every CLI command in text and JSON, `;`-separated (`{b}`, `{c}`: ids of pending logins).
