@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::actors::auth_watcher::{default_auth_path, parse_auth_file};
+use crate::actors::auth_watcher::{default_auth_path, parse_logins, read_auth_file};
 use crate::install::{Paths, PLUGIN_FILE};
 use crate::rpc_client::RpcClient;
 use crate::store::{migrations, Store};
@@ -102,31 +102,46 @@ fn check_store(r: &mut Report, store: &Path) {
     }
 }
 
+/// opencode's logins, read and parsed as the watcher does (the same safe reader, the same errors
+/// without a value): a file that cannot be read fails, each entry that would be skipped warns.
 fn check_auth(r: &mut Report) {
-    if std::env::var_os("OPENCODE_AUTH_CONTENT").is_some() {
-        r.add(
-            Level::Ok,
-            "OPENCODE_AUTH_CONTENT is set; it is read instead of auth.json",
-        );
-        return;
-    }
-    let path = default_auth_path();
-    match std::fs::read_to_string(&path) {
-        Ok(text) => match parse_auth_file(&text) {
-            Ok(entries) => r.add(
-                Level::Ok,
-                format!("{} is readable ({} provider logins)", path.display(), entries.len()),
-            ),
-            Err(why) => r.add(Level::Fail, format!("{}: {why}", path.display())),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => r.add(
-            Level::Warn,
-            format!(
-                "{} does not exist yet; logins appear there after `/connect` in opencode",
-                path.display()
-            ),
+    let inline = std::env::var("OPENCODE_AUTH_CONTENT")
+        .ok()
+        .filter(|c| !c.trim().is_empty());
+    let (name, source, text) = match inline {
+        Some(text) => (
+            "OPENCODE_AUTH_CONTENT (read instead of auth.json)".to_string(),
+            "OPENCODE_AUTH_CONTENT",
+            text,
         ),
-        Err(e) => r.add(Level::Fail, format!("cannot read {}: {e}", path.display())),
+        None => {
+            let path = default_auth_path();
+            match read_auth_file(&path) {
+                Ok(Some(text)) => (path.display().to_string(), "auth.json", text),
+                Ok(None) => {
+                    return r.add(
+                        Level::Warn,
+                        format!(
+                            "{} does not exist yet; logins appear there after `/connect` in opencode",
+                            path.display()
+                        ),
+                    )
+                }
+                Err(why) => return r.add(Level::Fail, format!("{}: {why}", path.display())),
+            }
+        }
+    };
+    match parse_logins(&text, source) {
+        Ok(file) => {
+            r.add(
+                Level::Ok,
+                format!("{name} is readable ({} provider logins)", file.entries.len()),
+            );
+            for skipped in file.skipped {
+                r.add(Level::Warn, format!("{skipped}; that entry is not captured"));
+            }
+        }
+        Err(why) => r.add(Level::Fail, format!("{name}: {why}")),
     }
 }
 

@@ -74,6 +74,7 @@ proptest! {
     #[test]
     fn auth_json_parsing_never_panics_and_never_echoes_a_key(text in jsonish()) {
         if let Err(e) = parse_auth_file(&text) {
+            let e = e.to_string();
             prop_assert!(!e.contains(SECRET), "{}", e);
             prop_assert!(!e.is_empty());
         }

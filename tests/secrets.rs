@@ -5,7 +5,8 @@
 //! from auth.json (saved and pending), the hot path (chat.message, chat.headers, fetch.begin,
 //! fetch.result with 200, 429 and 503 failover, 401), usage reads against a loopback stand-in that
 //! echoes the credential it gets, the `/balancer` command, every CLI command in text and JSON,
-//! doctor and install, and the dashboard's screens and keys. Scanned: the sidecar's stdout and its
+//! doctor and install, the dashboard's screens and keys, and credentials of every wrong shape
+//! (auth.json, `OPENCODE_AUTH_CONTENT`, doctor, the CLI's stdin, at the default log level). Scanned: the sidecar's stdout and its
 //! stderr log, every CLI command's stdout and stderr, the in-process trace log, every table of the
 //! store but its credential columns (identities included: they are digests), and every dashboard
 //! screen. Bench and demo run on stores of their own, and `dashboard` itself needs a terminal: its
@@ -13,6 +14,8 @@
 
 mod common;
 mod dashboard_harness;
+#[path = "secrets/malformed.rs"]
+mod malformed;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -209,6 +212,7 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
     assert!(!out.cli_any(&store, &["accounts", "add", "openai", "again"], Some(OPENAI_KEY)));
     let bad = format!(r#"{{"type":"nope","key":"{REFUSED}"}}"#);
     assert!(!out.cli_any(&store, &["accounts", "add", "openai", "bad"], Some(&bad)));
+    malformed::credentials(&store, &mut out);
     // Doctor on the half-written auth.json names the problem, never the content.
     write_auth(&store, &half_written);
     assert!(!out.cli_any(&store, &["doctor"], None));
@@ -243,7 +247,14 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
         PENDING[3].1,
     ];
     // Replaced by a refresh, removed, dismissed, refused: scanned all the same.
-    let gone = [&captured_access, CAPTURED_REFRESH, SPARE_KEY, PENDING[2].1, REFUSED];
+    let gone = [
+        &captured_access,
+        CAPTURED_REFRESH,
+        SPARE_KEY,
+        PENDING[2].1,
+        REFUSED,
+        malformed::SECRET,
+    ];
     let scan = Scanner::new(resting.iter().chain(&gone));
     for token in resting {
         assert!(credentials.contains(token), "{token} was saved (the features ran)");

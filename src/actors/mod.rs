@@ -1,6 +1,7 @@
 //! The actors of the runtime and the wiring that starts them.
 
 pub mod account_registry;
+mod auth_file;
 pub mod auth_watcher;
 pub mod event_bus;
 mod registry_messages;

@@ -16,7 +16,7 @@ pub const SERVER_NAME: &str = "opencode-balancer";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const PROTOCOL_VERSION: u32 = 1;
 
-fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
+pub(crate) fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
     serde_json::from_value(params)
         .map_err(|e| RpcError::invalid_params(format!("invalid params: {}", safe_serde_message(&e))))
 }

@@ -5,7 +5,7 @@ pub mod command;
 pub mod dispatch;
 pub mod framing;
 pub mod outbox;
-mod params;
+pub(crate) mod params;
 pub mod server;
 pub mod stdio;
 pub mod wire;

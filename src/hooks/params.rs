@@ -27,6 +27,8 @@ pub struct SaveParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
     pub alias: String,
+    /// Errors name `auth` and the field, never a value.
+    #[serde(deserialize_with = "crate::model::deserialize_auth_param")]
     pub auth: Auth,
 }
 

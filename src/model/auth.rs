@@ -4,11 +4,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
-/// One credential, in the shapes of opencode's auth.json entries.
-#[derive(Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+use super::credential::{parse_credential, parse_json};
+
+/// One credential, in the shapes of opencode's auth.json entries. It is read only through
+/// [`parse_credential`] (also behind its `Deserialize`), whose errors never hold a value; fields
+/// it does not know are dropped, as opencode drops them.
+#[derive(Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
 pub enum Auth {
     /// An API key.
     Api {
@@ -63,13 +67,12 @@ impl Auth {
         if text.is_empty() {
             return Err("no credential given on standard input".into());
         }
-        if text.starts_with('{') {
-            return serde_json::from_str(text).map_err(|e| {
-                format!(
-                    "the credential is not a valid auth object ({})",
-                    describe_json_error(&e)
-                )
-            });
+        // JSON (an object, or anything else JSON-shaped a bare key cannot start with) must be
+        // an auth object; it is never saved as the text of a key.
+        if text.starts_with(['{', '[', '"']) {
+            const SOURCE: &str = "the credential on standard input";
+            let value = parse_json(text, SOURCE).map_err(|e| e.to_string())?;
+            return parse_credential(&value, SOURCE).map_err(|e| e.to_string());
         }
         if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err("a bare API key must be one word without spaces".into());
@@ -147,21 +150,6 @@ impl Auth {
     }
 }
 
-/// A serde error without the offending input (which may hold a secret): only its position and kind.
-pub fn describe_json_error(e: &serde_json::Error) -> String {
-    let kind = match e.classify() {
-        serde_json::error::Category::Io => "read error",
-        serde_json::error::Category::Syntax => "invalid JSON",
-        serde_json::error::Category::Data => "wrong shape",
-        serde_json::error::Category::Eof => "unexpected end",
-    };
-    // serde's message names fields and expected types but can quote unknown variants; keep
-    // only the part before any backtick-quoted value.
-    let msg = e.to_string();
-    let safe = msg.split('`').next().unwrap_or("").trim().trim_end_matches(',');
-    format!("{kind}: {safe}")
-}
-
 /// `<kind>:sha256:<hex>`: a one-way digest of the secret parts that identify a login, each part
 /// followed by a NUL, so that key `a` with token `bc` and key `ab` with token `c` differ.
 fn digest_identity(kind: &str, parts: &[&str]) -> String {
@@ -226,6 +214,24 @@ mod tests {
         assert!(!err.contains("sk-secret-value"), "{err}");
         assert!(Auth::from_user_input("").is_err());
         assert!(Auth::from_user_input("two words").is_err());
+        // JSON that is not an auth object is refused, never kept as the text of a key.
+        for json in [
+            r#"["sk-fake-1"]"#,
+            r#""sk-fake-1""#,
+            r#"{"type":"api","key":["sk-fake-1"]}"#,
+        ] {
+            assert!(Auth::from_user_input(json).is_err(), "{json}");
+        }
+        assert_eq!(
+            Auth::from_user_input(r#"{"type":"api","key":5}"#).unwrap_err(),
+            "the credential on standard input, field key: expected a string, found a number"
+        );
+        // A field this version does not know is dropped, not refused.
+        let extra = r#"{"type":"wellknown","key":"k","token":"t","addedByAPlugin":{"x":1}}"#;
+        assert_eq!(
+            serde_json::to_string(&Auth::from_user_input(extra).unwrap()).unwrap(),
+            r#"{"type":"wellknown","key":"k","token":"t"}"#
+        );
     }
 
     #[test]

@@ -1,11 +1,15 @@
 //! Domain types shared by the store, the actors and the wire: accounts, priority, settings, events.
 
 mod auth;
+mod credential;
+#[cfg(test)]
+mod credential_fuzz;
 mod event;
 mod names;
 mod settings;
 
-pub use auth::{describe_json_error, Auth};
+pub use auth::Auth;
+pub use credential::{deserialize_auth_param, kind_of, parse_credential, parse_json, CredentialError, Problem};
 pub use event::{EventKind, NewEvent, StoredEvent};
 pub use names::{normalize_alias, validate_provider};
 pub use settings::{Settings, SettingsError, Strategy};
