@@ -65,6 +65,8 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
             "it is another application's database (application_id {app_id:#x})"
         )));
     }
+    // The header is the main file's: a newer binary's migration still only in the WAL (that
+    // binary running or crashed) is caught by `migrate` instead, after the WAL switch.
     if user_version > migrations::LATEST {
         return Err(StoreError::Invalid(format!(
             "{}: {}",
