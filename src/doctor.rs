@@ -51,6 +51,40 @@ fn mode(path: &Path) -> Option<u32> {
     std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)
 }
 
+/// The store, its `-wal` or its `-shm` (when there): ours and 0600, as all three hold credentials.
+fn check_private_file(r: &mut Report, file: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(file) else {
+        if !file.exists() {
+            return;
+        }
+        return r.add(Level::Fail, format!("{} cannot be read", file.display()));
+    };
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        r.add(
+            Level::Fail,
+            format!(
+                "{} is owned by uid {}, not by you ({me}); the store is refused until it is yours",
+                file.display(),
+                meta.uid()
+            ),
+        );
+    }
+    match meta.permissions().mode() & 0o777 {
+        0o600 => r.add(Level::Ok, format!("{} is private (0600)", file.display())),
+        m => r.add(
+            Level::Fail,
+            format!(
+                "{} has mode {m:o}; run `chmod 600 {}` (it holds credentials)",
+                file.display(),
+                file.display()
+            ),
+        ),
+    }
+}
+
 fn check_store(r: &mut Report, store: &Path) {
     if !store.exists() {
         r.add(
@@ -62,17 +96,8 @@ fn check_store(r: &mut Report, store: &Path) {
         );
         return;
     }
-    match mode(store) {
-        Some(0o600) => r.add(Level::Ok, format!("store {} is private (0600)", store.display())),
-        Some(m) => r.add(
-            Level::Fail,
-            format!(
-                "store {} has mode {m:o}; run `chmod 600 {}` (it holds credentials)",
-                store.display(),
-                store.display()
-            ),
-        ),
-        None => r.add(Level::Fail, format!("store {} cannot be read", store.display())),
+    for file in std::iter::once(store.to_path_buf()).chain(crate::store::guard::companions(store)) {
+        check_private_file(r, &file);
     }
     if let Some(dir) = store.parent() {
         if let Some(m) = mode(dir).filter(|m| m & 0o077 != 0) {

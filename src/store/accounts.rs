@@ -87,7 +87,7 @@ impl Store {
     /// Saves a new account or replaces an existing one's credential; either way it becomes the
     /// provider's active account. A credential already saved under another alias is refused.
     pub fn save_account(&mut self, provider: &str, alias: &str, auth: &Auth, now: Millis) -> Result<SaveOutcome> {
-        self.write(|tx| save_account_tx(tx, provider, alias, auth, now))
+        self.write_dropping_secret(|tx| save_account_tx(tx, provider, alias, auth, now))
     }
 
     pub fn rename_account(&mut self, provider: &str, from: &str, to: &str, now: Millis) -> Result<()> {
@@ -118,7 +118,7 @@ impl Store {
     /// Removes an account; when it was active, the provider's first remaining enabled account
     /// (by alias) becomes active. `false` when there was no such account.
     pub fn remove_account(&mut self, provider: &str, alias: &str) -> Result<bool> {
-        self.write(|tx| {
+        self.write_dropping_secret(|tx| {
             let n = tx.execute(
                 "DELETE FROM accounts WHERE provider_id = ?1 AND alias = ?2",
                 params![provider, alias],

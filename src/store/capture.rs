@@ -34,7 +34,7 @@ impl Store {
     ) -> Result<Captured> {
         let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
         let identity = auth.identity();
-        self.write(|tx| {
+        self.write_dropping_secret(|tx| {
             let known: Option<(String, String)> = tx
                 .query_row(
                     "SELECT alias, auth_json FROM accounts WHERE provider_id = ?1 AND identity = ?2",

@@ -14,6 +14,7 @@ const MIGRATIONS: &[Migration] = &[
     v2_balancer_columns,
     v3_epochs,
     v4_secret_free_identities,
+    v5_application_id,
 ];
 
 /// The schema version this binary writes.
@@ -151,6 +152,12 @@ fn v3_epochs(tx: &Transaction) -> rusqlite::Result<()> {
 /// binary older than this migration, still running, writes afterwards.
 fn v4_secret_free_identities(tx: &Transaction) -> rusqlite::Result<()> {
     super::identity::bring_up_to_date(tx)
+}
+
+/// Marks the file as a balancer store (`PRAGMA application_id`, see `guard.rs`), so the store is
+/// told apart from another application's SQLite file. Older stores get it here.
+fn v5_application_id(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.pragma_update(None, "application_id", super::guard::APPLICATION_ID)
 }
 
 fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {

@@ -4,6 +4,7 @@
 mod accounts;
 mod capture;
 mod events;
+pub mod guard;
 mod identity;
 mod meta;
 pub mod migrations;
@@ -80,18 +81,15 @@ impl Store {
                 fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| open_err(e.to_string()))?;
             }
         }
-        if path.is_dir() {
-            return Err(open_err("it is a directory".into()));
+        // Nothing is created, chmod-ed or opened for writing before the file passed these checks.
+        if let guard::Found::New = guard::inspect(path)? {
+            match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(open_err(e.to_string())),
+            }
         }
-        // Create the file ourselves so SQLite's -wal/-shm files inherit 0600 from it.
-        match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(open_err(e.to_string())),
-        }
-        if let Err(e) = fs::set_permissions(path, fs::Permissions::from_mode(0o600)) {
-            tracing::warn!(path = %path.display(), error = %e, "could not make the store private");
-        }
+        guard::make_private(path)?;
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -222,6 +220,11 @@ impl Store {
         Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
     }
 
+    /// Every table's name.
+    pub(crate) fn table_names(&self) -> rusqlite::Result<Vec<String>> {
+        guard::table_names(&self.conn)
+    }
+
     pub fn integrity_check(&self) -> Result<String> {
         Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
     }
@@ -240,6 +243,31 @@ impl Store {
     fn write_bookkeeping<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
         self.set_durable(false)?;
         self.transact(f)
+    }
+
+    /// Like [`Store::write`] for a change that deletes or replaces a credential: afterwards the
+    /// WAL is checkpointed and truncated, so the old bytes (zeroed in the main file by
+    /// `secure_delete`) leave the disk now. Best effort: while another process reads an older
+    /// snapshot the WAL cannot be truncated; the next such write or the last close does it.
+    fn write_dropping_secret<T>(&mut self, f: impl FnOnce(&rusqlite::Transaction) -> Result<T>) -> Result<T> {
+        let out = self.write(f)?;
+        self.truncate_wal();
+        Ok(out)
+    }
+
+    /// `wal_checkpoint(TRUNCATE)` without waiting on other processes.
+    fn truncate_wal(&self) {
+        if self.read_only || self.path == Path::new(":memory:") {
+            return;
+        }
+        let _ = self.conn.busy_timeout(Duration::ZERO);
+        let res = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get::<_, i64>(0));
+        if !matches!(res, Ok(0)) {
+            tracing::debug!("the WAL is in use by another process; it is truncated later");
+        }
+        let _ = self.conn.busy_timeout(Duration::from_secs(5));
     }
 
     fn set_durable(&mut self, durable: bool) -> Result<()> {
@@ -286,6 +314,14 @@ impl Store {
             path: self.path.clone(),
             reason,
         }
+    }
+}
+
+impl Drop for Store {
+    /// A clean exit leaves no old WAL frame behind (SQLite also checkpoints when the last
+    /// connection closes; this covers a close while others still have the file open).
+    fn drop(&mut self) {
+        self.truncate_wal();
     }
 }
 

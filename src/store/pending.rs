@@ -43,7 +43,7 @@ impl Store {
     /// Saves a pending connection as an account under `alias` and marks it saved. The pending row
     /// keeps no credential afterwards (the account holds it); its identity digest stays.
     pub fn save_pending(&mut self, id: &str, alias: &str, now: Millis) -> Result<(String, SaveOutcome)> {
-        self.write(|tx| {
+        self.write_dropping_secret(|tx| {
             let row: Option<(String, String)> = tx
                 .query_row(
                     "SELECT provider_id, auth_json FROM pending_connections WHERE id = ?1 AND status = 'pending'",
@@ -67,7 +67,7 @@ impl Store {
     /// digest) without the credential. Nothing reads a resolved row again: a dismissed login
     /// captured again (auth.json read at the next start, say) is offered again as a new pending one.
     pub fn dismiss_pending(&mut self, id: &str) -> Result<bool> {
-        self.write(|tx| {
+        self.write_dropping_secret(|tx| {
             let n = tx.execute(
                 "UPDATE pending_connections SET status = 'dismissed', auth_json = ?2 WHERE id = ?1 AND status = 'pending'",
                 params![id, NO_CREDENTIAL],

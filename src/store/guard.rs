@@ -1,0 +1,156 @@
+//! Checks a store path before anything touches it: type, owner, SQLite header, the store's
+//! `application_id` and schema version. A refused file keeps every byte and its mode.
+
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{migrations, Store, StoreError};
+
+/// `PRAGMA application_id` of a store ("ocbl"), set by migration v5.
+pub const APPLICATION_ID: i32 = 0x6f63_626c;
+
+const MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// What the checks found, for [`Store::open`].
+pub(super) enum Found {
+    /// No file, or a zero-length one of ours: nothing to lose, a new store.
+    New,
+    /// A store of ours (or of the predecessor's, recognised by its tables).
+    Store,
+}
+
+/// Refuses (changing nothing) a path that is not a regular file, is owned by another user, is not
+/// SQLite, is another application's database, or holds a schema newer than this binary knows.
+/// A symlink is judged by its target.
+pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
+    let refuse = |detail: String| StoreError::Corrupt {
+        path: path.to_path_buf(),
+        detail,
+    };
+    let meta = match fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Found::New),
+        Err(e) => {
+            return Err(StoreError::Open {
+                path: path.to_path_buf(),
+                detail: e.to_string(),
+            })
+        }
+    };
+    if meta.is_dir() {
+        return Err(refuse("it is a directory".into()));
+    }
+    if !meta.file_type().is_file() {
+        return Err(refuse("it is not a regular file".into()));
+    }
+    check_owner(path, &meta)?;
+    if meta.len() == 0 {
+        return Ok(Found::New);
+    }
+    let mut header = [0u8; 100];
+    let read = fs::File::open(path)
+        .and_then(|mut f| f.read(&mut header))
+        .map_err(|e| refuse(e.to_string()))?;
+    if read < 100 || &header[..16] != MAGIC {
+        return Err(refuse("it is not a SQLite database".into()));
+    }
+    let field = |at: usize| i32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]]);
+    let (user_version, app_id) = (field(60) as i64, field(68));
+    if app_id != 0 && app_id != APPLICATION_ID {
+        return Err(refuse(format!(
+            "it is another application's database (application_id {app_id:#x})"
+        )));
+    }
+    // The header is the main file's: a newer binary's migration still only in the WAL (that
+    // binary running or crashed) is caught by `migrate` instead, after the WAL switch.
+    if user_version > migrations::LATEST {
+        return Err(StoreError::Invalid(format!(
+            "{}: {}",
+            path.display(),
+            migrations::MigrationError::TooNew {
+                found: user_version,
+                supported: migrations::LATEST
+            }
+        )));
+    }
+    if app_id == 0 {
+        if let Some(table) = foreign_table(path).map_err(|e| refuse(e.to_string()))? {
+            return Err(refuse(format!("it is not a balancer store (it has a table `{table}`)")));
+        }
+    }
+    Ok(Found::Store)
+}
+
+/// Refuses a file another user owns: writing our credentials there would hand them to that user.
+pub(super) fn check_owner(path: &Path, meta: &fs::Metadata) -> Result<(), StoreError> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if meta.uid() != me {
+        return Err(StoreError::Corrupt {
+            path: path.to_path_buf(),
+            detail: format!("it is owned by another user (uid {}, not {me})", meta.uid()),
+        });
+    }
+    Ok(())
+}
+
+/// The first table of an unstamped database that no version of the store has: the file is
+/// read as it is (`immutable=1`), so no -wal or -shm is created for the look.
+fn foreign_table(path: &Path) -> rusqlite::Result<Option<String>> {
+    let known = Store::open_in_memory()
+        .map_err(|_| rusqlite::Error::InvalidQuery)?
+        .table_names()?;
+    let text = path.to_str().ok_or(rusqlite::Error::InvalidPath(path.to_path_buf()))?;
+    let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags)?;
+    Ok(table_names(&conn)?
+        .into_iter()
+        .find(|t| !known.contains(t) && !t.starts_with("sqlite_")))
+}
+
+pub(super) fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
+    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    names.collect()
+}
+
+/// The store's `-wal` and `-shm` files.
+pub fn companions(path: &Path) -> [PathBuf; 2] {
+    let with = |suffix: &str| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(suffix);
+        PathBuf::from(p)
+    };
+    [with("-wal"), with("-shm")]
+}
+
+/// Makes the store and its existing `-wal`/`-shm` private (0600). SQLite creates the two with the
+/// main file's mode, so the main file goes first. A companion another user owns is refused; on a
+/// read-only disk nothing can change and the open goes on.
+pub(super) fn make_private(path: &Path) -> Result<(), StoreError> {
+    let private = fs::Permissions::from_mode(0o600);
+    for companion in companions(path) {
+        if let Ok(meta) = fs::symlink_metadata(&companion) {
+            if !meta.file_type().is_file() {
+                return Err(StoreError::Corrupt {
+                    path: companion,
+                    detail: "it is not a regular file".into(),
+                });
+            }
+            check_owner(&companion, &meta)?;
+        }
+    }
+    for file in std::iter::once(path.to_path_buf()).chain(companions(path)) {
+        match fs::set_permissions(&file, private.clone()) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(path = %file.display(), error = %e, "could not make the store private"),
+        }
+    }
+    Ok(())
+}
