@@ -67,6 +67,14 @@ function isStringRecord(v) {
   return isObject(v) && Object.values(v).every((x) => typeof x === "string");
 }
 
+// CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \\) and two-byte escapes; stray ESC/C1 bytes.
+const ANSI_ESCAPE = /\u001b\[[0-?]*[ -\/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]|[\u001b\u009b]/g;
+
+/** Text without terminal escape sequences, for anything shown to the user. */
+function stripAnsi(text) {
+  return typeof text === "string" ? text.replace(ANSI_ESCAPE, "") : text;
+}
+
 function envFlag(name) {
   const v = process.env[name];
   return v !== undefined && v !== "" && v !== "0" && v.toLowerCase() !== "false";
@@ -270,7 +278,9 @@ class Sidecar {
 
   onStderr(chunk) {
     if (this.settings.debug) process.stderr.write(chunk);
-    const lines = chunk.split("\n").filter((l) => l.trim() !== "");
+    const lines = stripAnsi(chunk)
+      .split("\n")
+      .filter((l) => l.trim() !== "");
     this.stderrTail.push(...lines);
     if (this.stderrTail.length > 20) this.stderrTail.splice(0, this.stderrTail.length - 20);
   }
@@ -768,6 +778,7 @@ class Runtime {
   toast(message, variant, duration) {
     const client = this.client;
     if (!client?.tui?.showToast) return;
+    message = stripAnsi(message);
     withTimeout(
       Promise.resolve().then(() => client.tui.showToast({ body: { title: "opencode-balancer", message, variant, duration } })),
       5000,

@@ -8,8 +8,12 @@ use opencode_balancer::hooks::server::Backend;
 use opencode_balancer::{actors::Runtime, clock, hooks, store};
 
 /// Logs go to stderr; the dashboard owns the terminal, so there they are off unless
-/// `OPENCODE_BALANCER_LOG` asks for them.
+/// `OPENCODE_BALANCER_LOG` asks for them. Colour only when stderr is a terminal and
+/// `NO_COLOR` is unset or empty: a pipe or a file gets plain text.
 fn init_logging(verbose: u8, dashboard: bool) {
+    use std::io::IsTerminal;
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let ansi = std::io::stderr().is_terminal() && !no_color;
     let default = match verbose {
         _ if dashboard => "off",
         0 => "warn",
@@ -23,6 +27,7 @@ fn init_logging(verbose: u8, dashboard: bool) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(ansi)
         .init();
 }
 

@@ -502,3 +502,28 @@ fn failures_recorded_by_four_processes_at_once_add_up_in_the_store() {
     let list: Value = serde_json::from_str(&cli_ok(&store, &["accounts", "list", "--json"], None)).unwrap();
     assert_eq!(list[0]["failures"], 4, "each process's failure counts: {list}");
 }
+
+#[test]
+fn a_replayed_fetch_result_for_the_same_attempt_records_nothing_more() {
+    let (_d, _st, mut s) = setup(&[("p", "c"), ("p", "b"), ("p", "a")]);
+    let id = open(&mut s, "s1", "p");
+    let (alias, _) = begin(&mut s, &id);
+    assert_eq!(alias, "a");
+    let first = result(&mut s, &id, 1, 429, json!({"retry-after": "120"}), Some("{}"));
+    assert_eq!(first["action"], "retry");
+    assert_eq!(first["account"]["alias"], "b");
+    for _ in 0..3 {
+        let replay = result(&mut s, &id, 1, 429, json!({"retry-after": "120"}), Some("{}"));
+        assert_eq!(
+            replay["action"], "return",
+            "a replay is answered without a new failover"
+        );
+    }
+    assert_eq!(s.account("p", "a")["failures"], 1, "one count for the attempt");
+    for healthy in ["b", "c"] {
+        let acc = s.account("p", healthy);
+        assert_eq!(acc["failures"], 0, "{healthy} is not benched by a replay");
+        assert!(acc["coolingDownUntil"].is_null(), "{healthy}: {acc}");
+    }
+    assert_eq!(result(&mut s, &id, 2, 200, json!({}), None)["action"], "return");
+}

@@ -189,3 +189,13 @@ fn sidecars_creating_a_new_store_at_the_same_moment_all_open_it() {
         }
     }
 }
+
+#[test]
+fn logs_written_to_a_file_or_pipe_carry_no_colour_codes() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("openai", "work", "sk-test-fake-colour");
+    let (_, _, _, stderr) = s.finish();
+    assert!(stderr.contains("sidecar ready"), "trace logs were written: {stderr}");
+    assert!(!stderr.contains('\u{1b}'), "no escape byte in logs: {stderr:?}");
+}

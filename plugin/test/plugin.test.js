@@ -600,3 +600,22 @@ test("OPENCODE_BALANCER_DISABLE=1 loads a plugin that does nothing", async () =>
     delete process.env.OPENCODE_BALANCER_DISABLE;
   }
 });
+
+test("the sidecar's coloured last log line is shown without terminal escapes", async (t) => {
+  const { hooks, http, calls } = await setup(t, {
+    config: (dir) => ({
+      mode: "crash",
+      on: "fetch.result",
+      onceFile: join(dir, "crashed"),
+      accounts: ACCOUNTS,
+      stderr: "\u001b[2m2026-12-01T00:00:00Z\u001b[0m \u001b[31mERROR\u001b[0m store \u001b[1mbroken\u001b[0m",
+    }),
+    respond: keyedResponder(),
+  });
+  const headers = await markedHeaders(hooks);
+  await fetch(`${http.url}/x`, { method: "POST", headers: { ...headers, authorization: "Bearer x" }, body: "{}" });
+  await waitFor(() => warnings(calls).length >= 1, 3000, "the warning");
+  const message = warnings(calls)[0].body.message;
+  assert.match(message, /its last log line: 2026-12-01T00:00:00Z ERROR store broken/);
+  assert.doesNotMatch(message, /\u001b/);
+});

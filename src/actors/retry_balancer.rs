@@ -35,6 +35,9 @@ pub(super) struct Request {
     pub(super) alias: String,
     /// The last attempt went out untouched (no healthy account): its answer is not ours to record.
     pub(super) passthrough: bool,
+    /// The highest attempt whose result was recorded: a replayed result for it (or an earlier
+    /// one) is answered `return` and counts nothing more.
+    pub(super) recorded: u32,
     pub(super) tried: Vec<String>,
     pub(super) header_names: Vec<String>,
     pub(super) authorization: Option<AuthorizationHint>,

@@ -116,6 +116,7 @@ impl Handler<ChatHeaders> for RetryBalancer {
                     provider_id: msg.provider_id,
                     alias: picked.alias,
                     passthrough: false,
+                    recorded: 0,
                     tried: vec![],
                     header_names: vec![],
                     authorization: None,
@@ -219,9 +220,14 @@ impl Handler<FetchResult> for RetryBalancer {
         let Some(req) = self.requests.get(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };
-        if req.passthrough {
+        let attempt = msg.attempt.max(1);
+        if req.passthrough || attempt <= req.recorded {
             return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
         }
+        if let Some(r) = self.requests.get_mut(&msg.request_id) {
+            r.recorded = attempt;
+        }
+        let req = &self.requests[&msg.request_id];
         self.forward_usage_headers(&req.provider_id, &req.alias, &msg.headers);
         if (200..300).contains(&msg.status) {
             // Done: nothing will be sent again under this id.
@@ -245,7 +251,6 @@ impl Handler<FetchResult> for RetryBalancer {
             body: msg.body,
         });
         let request_id = msg.request_id;
-        let attempt = msg.attempt.max(1);
         Box::pin(record.into_actor(self).then(move |info, this, _| {
             let Some(info) = info.ok().flatten() else {
                 return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;

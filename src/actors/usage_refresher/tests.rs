@@ -287,3 +287,27 @@ async fn passive_headers_update_the_account_and_a_poll_result_replaces_them() {
     let u = usage(&w).await;
     assert_eq!(u.confidence, "exact", "a fresh exact reading beats a header estimate");
 }
+
+#[actix::test]
+async fn an_on_demand_read_before_the_first_round_reschedules_the_background_read_an_interval_later() {
+    let (tx, mut reads) = unbounded_channel();
+    let (client, calls) = counting_with(Ok(read(5.0)), tx);
+    let w = world(1, client, &[("usageIntervalSeconds", "60")]);
+    let one = RefreshUsage {
+        provider_id: Some("openai".into()),
+        alias: Some("a0".into()),
+    };
+    w.refresher.send(one).await.unwrap().unwrap();
+    assert_eq!(calls.load(Ordering::SeqCst), 1, "the on-demand read");
+    reads.recv().await.unwrap();
+    w.refresher.send(StartPolling).await.unwrap();
+    for round in 1..=3 {
+        w.clock.advance(73_000); // past the interval with any jitter
+        w.refresher.send(Tick).await.unwrap();
+        reads.recv().await.expect("a background read");
+        while w.refresher.send(InFlight).await.unwrap() > 0 {
+            tokio::task::yield_now().await; // the read's end is applied before the clock moves on
+        }
+        assert_eq!(calls.load(Ordering::SeqCst), 1 + round, "background round {round}");
+    }
+}
