@@ -188,8 +188,7 @@ fn pending_logins_can_be_saved_or_dismissed() {
         for key in ["sk-new-one", "sk-new-two"] {
             h.rt.registry
                 .send(Mutate::Capture {
-                    provider_id: "openai".into(),
-                    auth: Auth::from_user_input(key).unwrap(),
+                    entries: vec![("openai".into(), Auth::from_user_input(key).unwrap())],
                     source: "auth.json".into(),
                 })
                 .await

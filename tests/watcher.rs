@@ -349,3 +349,26 @@ fn no_credential_reaches_an_event_a_notification_or_a_trace_log() {
         assert!(!text.contains("SCANME"), "a credential leaked: {text}");
     }
 }
+
+#[test]
+fn thousands_of_new_logins_in_one_write_are_captured_in_one_go_with_one_summary_toast() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    s.call("status", json!({}));
+    let entries: serde_json::Map<String, Value> = (0..2000)
+        .map(|i| (format!("bulk{i}"), api(&format!("sk-test-bulk-{i:04}-FAKE"))))
+        .collect();
+    write_atomic(&auth_file(&store), &Value::Object(entries));
+    s.wait_notification(|n| {
+        n["method"] == "toast"
+            && (n["params"]["message"].as_str().unwrap()).contains("captured 1997 more logins from auth.json")
+    });
+    let status = s.call("status", json!({}));
+    assert_eq!(status["accounts"], 2000);
+    assert_eq!(status["providers"].as_array().unwrap().len(), 2000);
+    let priority = s.call("priority.list", json!({}));
+    let positions: Vec<u64> = (priority.as_array().unwrap().iter())
+        .map(|e| e["position"].as_u64().unwrap())
+        .collect();
+    assert_eq!(positions, (0..2000).collect::<Vec<u64>>());
+}

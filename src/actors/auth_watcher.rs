@@ -9,7 +9,7 @@
 //! bad shape is skipped and the others are captured. Each problem is logged once, when it
 //! appears, by provider id and kind, never with a value. It never writes auth.json.
 //!
-//! Messages: `FileChanged` (from the notify thread, or the poll timer). Sends `Mutate::Capture`
+//! Messages: `FileChanged` (from the notify thread, or the poll timer). Sends one `Mutate::Capture` per read, with every changed entry
 //! to the registry for each provider entry that differs from the last good snapshot (all of them
 //! at start).
 
@@ -122,14 +122,14 @@ impl AuthWatcher {
                 .map(|e| format!("{e}; skipped that entry"))
                 .collect(),
         );
-        for (provider, auth) in &file.entries {
-            if self.last_good.get(provider) == Some(auth) {
-                continue;
-            }
-            tracing::debug!(provider = %provider, "login seen in auth.json");
+        let changed: Vec<(String, Auth)> = (file.entries.iter())
+            .filter(|(provider, auth)| self.last_good.get(*provider) != Some(*auth))
+            .map(|(provider, auth)| (provider.clone(), auth.clone()))
+            .collect();
+        if !changed.is_empty() {
+            tracing::debug!(entries = changed.len(), "logins seen in auth.json");
             self.registry.do_send(Mutate::Capture {
-                provider_id: provider.clone(),
-                auth: auth.clone(),
+                entries: changed,
                 source: "auth.json".into(),
             });
         }

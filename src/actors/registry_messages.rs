@@ -96,10 +96,10 @@ pub enum Mutate {
     DismissPending {
         id: String,
     },
-    /// A credential seen in opencode's auth.json.
+    /// The credentials of one read of opencode's auth.json that changed since the last one
+    /// (provider id, credential), captured in one store job.
     Capture {
-        provider_id: String,
-        auth: Auth,
+        entries: Vec<(String, Auth)>,
         source: String,
     },
 }
@@ -109,7 +109,7 @@ pub enum MutationReply {
     Account(Box<AccountView>),
     Removed(bool),
     Dismissed(bool),
-    Captured(crate::store::Captured),
+    Captured(Vec<(String, crate::store::Captured)>),
     Priority(Vec<PriorityEntry>),
     Settings(Settings),
 }

@@ -24,6 +24,9 @@ fn alias(raw: &str) -> Result<String, RegistryError> {
     })
 }
 
+/// Toasts one read of auth.json may show, one per new login; past that, one counts the rest.
+const MAX_CAPTURE_TOASTS: usize = 3;
+
 impl AccountRegistry {
     /// Runs `op` in the store (after pending bookkeeping), reloads `scope` (one provider, or all),
     /// applies it, then lets `then` build the reply and events from fresh memory.
@@ -52,15 +55,32 @@ impl AccountRegistry {
         })
     }
 
-    fn announce_capture(&self, p: &str, out: &crate::store::Captured) {
+    /// An event for each capture that did something; a toast for each of the first few, then one
+    /// that counts the rest (a file with thousands of new logins is not thousands of toasts).
+    fn announce_captures(&self, out: &[(String, crate::store::Captured)]) {
         use crate::actors::event_bus::{Notice, Notify};
-        use crate::store::Captured;
-        let toast = |message: String| {
+        let mut toasts = Vec::new();
+        for (p, c) in out {
+            toasts.extend(self.announce_capture(p, c));
+        }
+        let more = toasts.len().saturating_sub(MAX_CAPTURE_TOASTS);
+        toasts.truncate(MAX_CAPTURE_TOASTS);
+        if more > 0 {
+            toasts.push(format!(
+                "opencode-balancer captured {more} more logins from auth.json: `opencode-balancer accounts list` and `pending list` show them"
+            ));
+        }
+        for message in toasts {
             self.bus.do_send(Notify(Notice::Toast {
                 message,
                 variant: "success",
-            }))
-        };
+            }));
+        }
+    }
+
+    /// Publishes the event of one capture; returns its toast, if it has one.
+    fn announce_capture(&self, p: &str, out: &crate::store::Captured) -> Option<String> {
+        use crate::store::Captured;
         match out {
             Captured::Saved { alias } => {
                 self.publish(
@@ -71,16 +91,19 @@ impl AccountRegistry {
                     .account(p, alias)
                     .meta("source", "auth.json"),
                 );
-                toast(format!("opencode-balancer saved your {p} login as \"{alias}\""));
+                Some(format!("opencode-balancer saved your {p} login as \"{alias}\""))
             }
-            Captured::Updated { alias } => self.publish(
-                NewEvent::new(
-                    EventKind::AccountUpdated,
-                    format!("{p}/{alias} credential refreshed from auth.json"),
-                )
-                .account(p, alias)
-                .meta("source", "auth.json"),
-            ),
+            Captured::Updated { alias } => {
+                self.publish(
+                    NewEvent::new(
+                        EventKind::AccountUpdated,
+                        format!("{p}/{alias} credential refreshed from auth.json"),
+                    )
+                    .account(p, alias)
+                    .meta("source", "auth.json"),
+                );
+                None
+            }
             Captured::Pending { id } => {
                 self.publish(
                     NewEvent::new(
@@ -90,11 +113,11 @@ impl AccountRegistry {
                     .provider(p)
                     .meta("id", id),
                 );
-                toast(format!(
+                Some(format!(
                     "New {p} login captured: save it with `opencode-balancer pending save {id} <alias>`"
-                ));
+                ))
             }
-            Captured::Unchanged { .. } | Captured::AlreadyPending { .. } => {}
+            Captured::Unchanged { .. } | Captured::AlreadyPending { .. } => None,
         }
     }
 
@@ -324,19 +347,17 @@ impl AccountRegistry {
                 move |s| s.dismiss_pending(&id),
                 |_, dismissed| Ok(MutationReply::Dismissed(dismissed)),
             ),
-            Mutate::Capture {
-                provider_id,
-                auth,
-                source,
-            } => {
-                let p = provider(&provider_id)?;
+            Mutate::Capture { entries, source } => {
                 let auto_save = self.state.settings.auto_save;
-                let p2 = p.clone();
+                let scope = match entries.as_slice() {
+                    [(p, _)] => Some(provider(p)?),
+                    _ => None,
+                };
                 self.commit(
-                    Some(p.clone()),
-                    move |s| s.capture(&p2, &auth, auto_save, &source, now),
+                    scope,
+                    move |s| s.capture_all(&entries, auto_save, &source, now),
                     move |this, out| {
-                        this.announce_capture(&p, &out);
+                        this.announce_captures(&out);
                         Ok(MutationReply::Captured(out))
                     },
                 )

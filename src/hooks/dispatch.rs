@@ -47,7 +47,7 @@ async fn mutate(rt: &Runtime, m: Mutate) -> Result<Value, RpcError> {
         MutationReply::Account(view) => json!(*view),
         MutationReply::Removed(removed) => json!({"removed": removed}),
         MutationReply::Dismissed(dismissed) => json!({"dismissed": dismissed}),
-        MutationReply::Captured(c) => json!({"captured": format!("{c:?}")}),
+        MutationReply::Captured(c) => json!({"captured": c.len()}),
         MutationReply::Priority(entries) => json!(entries),
         MutationReply::Settings(s) => s.to_json(),
     })

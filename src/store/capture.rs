@@ -32,54 +32,86 @@ impl Store {
         source: &str,
         now: Millis,
     ) -> Result<Captured> {
-        let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let identity = auth.identity();
+        self.write_dropping_secret(|tx| capture_tx(tx, provider, auth, auto_save, source, now))
+    }
+
+    /// Handles every changed entry of one read of auth.json in one transaction: thousands of
+    /// entries cost one commit, not one each (and reads queued behind them wait for one job).
+    pub fn capture_all(
+        &mut self,
+        entries: &[(String, Auth)],
+        auto_save: bool,
+        source: &str,
+        now: Millis,
+    ) -> Result<Vec<(String, Captured)>> {
         self.write_dropping_secret(|tx| {
-            let known: Option<(String, String)> = tx
-                .query_row(
-                    "SELECT alias, auth_json FROM accounts WHERE provider_id = ?1 AND identity = ?2",
-                    params![provider, identity],
-                    |r| Ok((r.get(0)?, r.get(1)?)),
-                )
-                .optional()?;
-            if let Some((alias, stored)) = known {
-                if stored == auth_json {
-                    return Ok(Captured::Unchanged { alias });
-                }
-                tx.execute(
-                    "UPDATE accounts SET auth_json = ?3, auth_type = ?4, updated_at = ?5, auth_failed = 0,
-                         rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
-                     WHERE provider_id = ?1 AND alias = ?2",
-                    params![provider, alias, auth_json, auth.auth_type(), now],
-                )?;
-                return Ok(Captured::Updated { alias });
-            }
-            if auto_save {
-                let alias = free_alias(tx, provider, auth)?;
-                save_account_tx(tx, provider, &alias, auth, now)?;
-                return Ok(Captured::Saved { alias });
-            }
-            let pending: Option<String> = tx
-                .query_row(
-                    "SELECT id FROM pending_connections WHERE provider_id = ?1 AND identity = ?2 AND status = 'pending'",
-                    params![provider, identity],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if let Some(id) = pending {
-                tx.execute("UPDATE pending_connections SET auth_json = ?2 WHERE id = ?1", params![id, auth_json])?;
-                return Ok(Captured::AlreadyPending { id });
-            }
-            let n: i64 = tx.query_row("SELECT COALESCE(MAX(rowid), 0) + 1 FROM pending_connections", [], |r| r.get(0))?;
-            let id = format!("{provider}-{n}");
-            tx.execute(
-                "INSERT INTO pending_connections (id, provider_id, auth_json, auth_type, source, identity, captured_at, status)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
-                params![id, provider, auth_json, auth.auth_type(), source, identity, now],
-            )?;
-            Ok(Captured::Pending { id })
+            entries
+                .iter()
+                .map(|(p, auth)| Ok((p.clone(), capture_tx(tx, p, auth, auto_save, source, now)?)))
+                .collect()
         })
     }
+}
+
+/// One entry, inside the caller's transaction.
+fn capture_tx(
+    tx: &Transaction,
+    provider: &str,
+    auth: &Auth,
+    auto_save: bool,
+    source: &str,
+    now: Millis,
+) -> Result<Captured> {
+    let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
+    let identity = auth.identity();
+    let known: Option<(String, String)> = tx
+        .query_row(
+            "SELECT alias, auth_json FROM accounts WHERE provider_id = ?1 AND identity = ?2",
+            params![provider, identity],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    if let Some((alias, stored)) = known {
+        if stored == auth_json {
+            return Ok(Captured::Unchanged { alias });
+        }
+        tx.execute(
+            "UPDATE accounts SET auth_json = ?3, auth_type = ?4, updated_at = ?5, auth_failed = 0,
+                 rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
+             WHERE provider_id = ?1 AND alias = ?2",
+            params![provider, alias, auth_json, auth.auth_type(), now],
+        )?;
+        return Ok(Captured::Updated { alias });
+    }
+    if auto_save {
+        let alias = free_alias(tx, provider, auth)?;
+        save_account_tx(tx, provider, &alias, auth, now)?;
+        return Ok(Captured::Saved { alias });
+    }
+    let pending: Option<String> = tx
+        .query_row(
+            "SELECT id FROM pending_connections WHERE provider_id = ?1 AND identity = ?2 AND status = 'pending'",
+            params![provider, identity],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(id) = pending {
+        tx.execute(
+            "UPDATE pending_connections SET auth_json = ?2 WHERE id = ?1",
+            params![id, auth_json],
+        )?;
+        return Ok(Captured::AlreadyPending { id });
+    }
+    let n: i64 = tx.query_row("SELECT COALESCE(MAX(rowid), 0) + 1 FROM pending_connections", [], |r| {
+        r.get(0)
+    })?;
+    let id = format!("{provider}-{n}");
+    tx.execute(
+        "INSERT INTO pending_connections (id, provider_id, auth_json, auth_type, source, identity, captured_at, status)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending')",
+        params![id, provider, auth_json, auth.auth_type(), source, identity, now],
+    )?;
+    Ok(Captured::Pending { id })
 }
 
 /// A readable alias not yet used for this provider: from the token's email or account id, else

@@ -15,6 +15,7 @@ const MIGRATIONS: &[Migration] = &[
     v3_epochs,
     v4_secret_free_identities,
     v5_application_id,
+    v6_priority_position_index,
 ];
 
 /// The schema version this binary writes.
@@ -158,6 +159,12 @@ fn v4_secret_free_identities(tx: &Transaction) -> rusqlite::Result<()> {
 /// told apart from another application's SQLite file. Older stores get it here.
 fn v5_application_id(tx: &Transaction) -> rusqlite::Result<()> {
     tx.pragma_update(None, "application_id", super::guard::APPLICATION_ID)
+}
+
+/// An index on the priority position: a new provider goes after `MAX(position)`, which without
+/// it read every row, so capturing thousands of providers at once took quadratic time.
+fn v6_priority_position_index(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("CREATE INDEX IF NOT EXISTS provider_priority_position ON provider_priority (position)")
 }
 
 fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {
