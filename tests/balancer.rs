@@ -527,3 +527,32 @@ fn a_replayed_fetch_result_for_the_same_attempt_records_nothing_more() {
     }
     assert_eq!(result(&mut s, &id, 2, 200, json!({}), None)["action"], "return");
 }
+
+#[test]
+fn an_absurd_retry_after_cools_the_account_for_the_seven_day_cap_and_the_event_says_clamped() {
+    let (_d, _st, mut s) = setup(&[("p", "a")]);
+    let id = open(&mut s, "s", "p");
+    begin(&mut s, &id);
+    let r = result(&mut s, &id, 1, 429, json!({"retry-after": "99999999999"}), None);
+    assert_eq!(r["action"], "return");
+    let cap = 7 * 24 * 3_600_000;
+    assert_eq!(s.account("p", "a")["coolingDownUntil"], T0 + cap);
+    let rl = s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "rate_limit_detected");
+    let meta = &rl["params"]["metadata"];
+    assert_eq!(meta["until"], (T0 + cap).to_string());
+    assert_eq!(
+        (meta["clamped"].clone(), meta["hintSeconds"].clone()),
+        (json!("true"), json!("99999999999"))
+    );
+}
+
+#[test]
+fn a_hint_within_the_limits_is_not_marked_clamped() {
+    let (_d, _st, mut s) = setup(&[("p", "a")]);
+    let id = open(&mut s, "s", "p");
+    begin(&mut s, &id);
+    result(&mut s, &id, 1, 429, json!({"retry-after-ms": "1500"}), None);
+    assert_eq!(s.account("p", "a")["coolingDownUntil"], T0 + 1_500);
+    let rl = s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "rate_limit_detected");
+    assert_eq!(rl["params"]["metadata"]["clamped"], Value::Null);
+}

@@ -99,7 +99,7 @@ proptest! {
             ("x-ratelimit-reset-tokens".to_string(), reset),
             ("anthropic-ratelimit-requests-reset".to_string(), stamp),
         ].into();
-        let (until, _) = cooldown_until(&headers, Some(&body), NOW, failures);
+        let until = cooldown_until(&headers, Some(&body), NOW, failures).until;
         prop_assert!((NOW + MIN_COOLDOWN_MS..=NOW + MAX_HINT_MS).contains(&until), "{}", until - NOW);
     }
 }

@@ -149,6 +149,11 @@ fn a_full_reading_with_a_reset_time_cools_the_account_down_until_then() {
     let limited = event(&mut s, "rate_limit_detected", "anthropic");
     assert_eq!(limited["metadata"]["source"], "usage");
     assert_eq!(limited["metadata"]["until"], (T0 + 7_200_000).to_string());
+    assert_eq!(
+        limited["metadata"]["clamped"],
+        Value::Null,
+        "a reset within the cap is kept"
+    );
     let a = s.account("anthropic", "max");
     assert_eq!(a["coolingDownUntil"], T0 + 7_200_000);
     assert_eq!(a["cooldownReason"], "quota");
@@ -387,4 +392,28 @@ fn no_credential_reaches_a_stored_payload_an_error_an_event_or_a_log() {
             assert!(!text.contains(&secret[..20]), "a credential leaked into: {text}");
         }
     }
+}
+
+#[test]
+fn a_full_reading_with_a_reset_years_away_cools_down_for_the_cap_and_says_clamped() {
+    let server = FakeUsageServer::start().unwrap();
+    server.route(
+        CLAUDE,
+        FakeReply::json(json!({"five_hour": {"utilization": 100.0, "resets_at": "2099-01-01T00:00:00Z"}}).to_string()),
+    );
+    let (_d, store) = temp_store();
+    let mut s = start(&store, &server);
+    quiet(&mut s);
+    save_oauth(
+        &mut s,
+        "anthropic",
+        "max",
+        json!({"type": "oauth", "access": "at-FAKE-claude-0002", "refresh": "rt-FAKE-claude-0002", "expires": 1}),
+    );
+    s.call("usage.refresh", json!({"providerID": "anthropic", "alias": "Max"}));
+    let cap = 7 * 24 * 3_600_000;
+    let limited = event(&mut s, "rate_limit_detected", "anthropic");
+    assert_eq!(limited["metadata"]["until"], (T0 + cap).to_string());
+    assert_eq!(limited["metadata"]["clamped"], "true");
+    assert_eq!(s.account("anthropic", "max")["coolingDownUntil"], T0 + cap);
 }

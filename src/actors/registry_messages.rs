@@ -195,6 +195,8 @@ pub struct OutcomeInfo {
     pub verdict: Verdict,
     pub until: Option<Millis>,
     pub source: Option<ResetSource>,
+    /// The seconds a reset hint asked for when the clamping rule changed it (balancer::hint).
+    pub clamped_from_secs: Option<f64>,
     pub failures: u32,
     /// The settings that decide what happens next (read with the outcome, so they are current).
     pub failover: bool,

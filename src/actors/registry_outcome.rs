@@ -3,6 +3,7 @@
 use super::account_registry::AccountRegistry;
 use super::registry_messages::{OutcomeInfo, RecordOutcome};
 use crate::balancer::classify::{classify, Verdict};
+use crate::balancer::hint::{asked_secs_text, MAX_HINT_MS};
 use crate::balancer::reset::cooldown_until;
 use crate::model::Millis;
 use crate::store::{FailureCount, RuntimePatch};
@@ -38,6 +39,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
                 verdict,
                 until: None,
                 source: None,
+                clamped_from_secs: None,
                 failures: 0,
                 failover,
                 max_attempts,
@@ -52,6 +54,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
                 verdict,
                 until: None,
                 source: None,
+                clamped_from_secs: None,
                 failures,
                 failover,
                 max_attempts,
@@ -59,7 +62,18 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
         }
         Verdict::Cooldown(reason) => {
             let n = failures.saturating_add(1);
-            let (until, source) = cooldown_until(&msg.headers, msg.body.as_deref(), now, n);
+            let cooldown = cooldown_until(&msg.headers, msg.body.as_deref(), now, n);
+            let until = cooldown.until;
+            if let Some(asked) = cooldown.clamped_from_secs.filter(|s| *s * 1000.0 > MAX_HINT_MS as f64) {
+                tracing::warn!(
+                    provider = %msg.provider_id,
+                    alias = %msg.alias,
+                    source = cooldown.source.as_str(),
+                    asked_secs = %asked_secs_text(asked),
+                    cap_secs = MAX_HINT_MS / 1000,
+                    "a reset hint past the cap was clamped to it"
+                );
+            }
             reg.state.patch(RuntimePatch {
                 last_used_at: Some(now),
                 cooldown: Some((Some(until), Some(reason.as_str().to_string()))),
@@ -69,7 +83,8 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
             OutcomeInfo {
                 verdict,
                 until: Some(until),
-                source: Some(source),
+                source: Some(cooldown.source),
+                clamped_from_secs: cooldown.clamped_from_secs,
                 failures: n,
                 failover,
                 max_attempts,
@@ -89,6 +104,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
                 verdict,
                 until: Some(until),
                 source: None,
+                clamped_from_secs: None,
                 failures: n,
                 failover,
                 max_attempts,

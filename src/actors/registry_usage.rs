@@ -14,7 +14,7 @@ use super::registry_messages::{
     ApplyUsage, RegistryError, UsageAccounts, UsageApplied, UsageTarget, UsageTargets, UsageTargetsReply,
 };
 use super::registry_state::RegistryState;
-use crate::balancer::reset::MAX_HINT_MS;
+use crate::balancer::hint::{asked_secs_text, clamp_until, COOLDOWN_LIMITS};
 use crate::model::{Account, Auth, EventKind, Millis, NewEvent, UsageSnapshot};
 use crate::store::{FailureCount, RuntimePatch};
 
@@ -49,7 +49,7 @@ pub fn effect(account: &Account, s: &UsageSnapshot, now: Millis) -> Effect {
     }
     match s.reset_at.filter(|r| *r > now) {
         Some(reset) => {
-            let until = reset.min(now + MAX_HINT_MS);
+            let until = clamp_until(now, reset, COOLDOWN_LIMITS).until;
             if account.cooldown_until.is_some_and(|u| u >= until) {
                 Effect::None
             } else {
@@ -188,6 +188,10 @@ impl AccountRegistry {
             return UsageApplied::Gone;
         };
         let effect = effect(account, &s, now);
+        let clamped = s
+            .reset_at
+            .map(|r| clamp_until(now, r, COOLDOWN_LIMITS))
+            .filter(|c| c.clamped);
         let used = s.used_percent.unwrap_or_default();
         account.usage = Some(Box::new(s));
         let base = RuntimePatch::for_account(account);
@@ -215,16 +219,21 @@ impl AccountRegistry {
                     cooldown: Some((Some(until), Some("quota".into()))),
                     ..base
                 });
-                self.publish(
-                    NewEvent::new(
-                        EventKind::RateLimitDetected,
-                        format!("{p}/{a} has used its whole quota; cooling down until it resets"),
-                    )
-                    .account(&p, &a)
-                    .meta("reason", "quota")
-                    .meta("source", "usage")
-                    .meta("until", until),
-                );
+                let event = NewEvent::new(
+                    EventKind::RateLimitDetected,
+                    format!("{p}/{a} has used its whole quota; cooling down until it resets"),
+                )
+                .account(&p, &a)
+                .meta("reason", "quota")
+                .meta("source", "usage")
+                .meta("until", until);
+                // The reset time passes the same clamping rule as every hint, and says so.
+                self.publish(match clamped {
+                    Some(c) => event
+                        .meta("clamped", "true")
+                        .meta("hintSeconds", asked_secs_text(c.asked_secs)),
+                    None => event,
+                });
                 UsageApplied::CooldownSet(until)
             }
         }
@@ -336,6 +345,9 @@ mod tests {
             Effect::None
         );
         let far = snap("exact", Some(100.0), Some(i64::MAX));
-        assert_eq!(effect(&account(None, None), &far, NOW), Effect::Set(NOW + MAX_HINT_MS));
+        assert_eq!(
+            effect(&account(None, None), &far, NOW),
+            Effect::Set(NOW + crate::balancer::hint::MAX_HINT_MS)
+        );
     }
 }

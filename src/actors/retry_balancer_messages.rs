@@ -345,6 +345,13 @@ impl RetryBalancer {
             .meta("reason", "auth_failed"),
             _ => return,
         };
+        // A hint the clamping rule changed says so, with what it asked for (balancer::hint).
+        let event = match info.clamped_from_secs {
+            Some(asked) => event
+                .meta("clamped", "true")
+                .meta("hintSeconds", crate::balancer::hint::asked_secs_text(asked)),
+            None => event,
+        };
         self.bus.do_send(Publish(
             event
                 .account(provider, alias)

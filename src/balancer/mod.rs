@@ -3,5 +3,6 @@
 
 pub mod classify;
 pub mod headers;
+pub mod hint;
 pub mod reset;
 pub mod select;

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 
 use chrono::DateTime;
 
+use super::hint::{clamp_wait, COOLDOWN_LIMITS};
 use crate::model::Millis;
 
 /// Where a cooldown's end came from (shown in events).
@@ -29,10 +30,7 @@ impl ResetSource {
 /// First base backoff step and its cap.
 pub const BACKOFF_BASE_MS: Millis = 30_000;
 pub const BACKOFF_CAP_MS: Millis = 30 * 60_000;
-/// The shortest cooldown any hint can set.
-pub const MIN_COOLDOWN_MS: Millis = 1_000;
-/// A hint further out than this is clamped (a garbage value must not bench an account for years).
-pub const MAX_HINT_MS: Millis = 7 * 24 * 3_600_000;
+pub use super::hint::{MAX_HINT_MS, MIN_COOLDOWN_MS};
 
 /// Exponential backoff for the `n`th consecutive failure (n ≥ 1): 30 s doubling, capped at 30 min.
 pub fn backoff_ms(n: u32) -> Millis {
@@ -40,58 +38,102 @@ pub fn backoff_ms(n: u32) -> Millis {
     (BACKOFF_BASE_MS << shift).min(BACKOFF_CAP_MS)
 }
 
-/// The cooldown end for a refused response: `Retry-After`, else a provider reset header, else a
-/// body hint, else backoff for failure number `failures`. `headers` keys are lowercase.
-pub fn cooldown_until(
-    headers: &HashMap<String, String>,
-    body: Option<&str>,
-    now: Millis,
-    failures: u32,
-) -> (Millis, ResetSource) {
-    let clamp = |t: Millis| t.clamp(now + MIN_COOLDOWN_MS, now + MAX_HINT_MS);
-    if let Some(t) = headers.get("retry-after").and_then(|v| parse_retry_after(v, now)) {
-        return (clamp(t), ResetSource::RetryAfter);
-    }
-    if let Some(t) = reset_headers(headers, now) {
-        return (clamp(t), ResetSource::ResetHeader);
-    }
-    if let Some(t) = body.and_then(|b| body_hint(b, now)) {
-        return (clamp(t), ResetSource::BodyHint);
-    }
-    (now + backoff_ms(failures.max(1)), ResetSource::Backoff)
+/// A refused response's cooldown: when it ends, where that came from, and — when the hint was
+/// outside [`COOLDOWN_LIMITS`] — the seconds it asked for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cooldown {
+    pub until: Millis,
+    pub source: ResetSource,
+    pub clamped_from_secs: Option<f64>,
 }
 
-/// `Retry-After`: delay seconds (fractions allowed) or an HTTP-date.
-pub fn parse_retry_after(value: &str, now: Millis) -> Option<Millis> {
+/// The cooldown for a refused response: `retry-after-ms`, else `Retry-After`, else a provider
+/// reset header, else a body hint, else backoff for failure number `failures`. A hint that does
+/// not parse counts as absent; every hint passes through [`clamp_wait`]. `headers` keys are
+/// lowercase.
+pub fn cooldown_until(headers: &HashMap<String, String>, body: Option<&str>, now: Millis, failures: u32) -> Cooldown {
+    let hinted = [
+        (
+            headers.get("retry-after-ms").and_then(|v| parse_delay(v, 1.0)),
+            ResetSource::RetryAfter,
+        ),
+        (
+            headers.get("retry-after").and_then(|v| parse_retry_after(v, now)),
+            ResetSource::RetryAfter,
+        ),
+        (reset_headers(headers, now), ResetSource::ResetHeader),
+        (body.and_then(|b| body_hint(b, now)), ResetSource::BodyHint),
+    ];
+    for (wait, source) in hinted {
+        if let Some(c) = wait.and_then(|w| clamp_wait(now, w, COOLDOWN_LIMITS)) {
+            return Cooldown {
+                until: c.until,
+                source,
+                clamped_from_secs: c.clamped.then_some(c.asked_secs),
+            };
+        }
+    }
+    Cooldown {
+        until: now + backoff_ms(failures.max(1)),
+        source: ResetSource::Backoff,
+        clamped_from_secs: None,
+    }
+}
+
+/// A delay in `unit` ms (fractions allowed); a negative or NaN one is garbage. Too many digits
+/// parse as infinity, which the clamp caps.
+fn parse_delay(value: &str, unit_ms: f64) -> Option<f64> {
+    let n: f64 = value.trim().parse().ok()?;
+    (n >= 0.0).then_some(n * unit_ms)
+}
+
+/// `Retry-After`: delay seconds (fractions allowed) or an HTTP-date; the wait in ms from `now`.
+pub fn parse_retry_after(value: &str, now: Millis) -> Option<f64> {
     let v = value.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0).then(|| now + secs_to_ms(secs));
+    if v.parse::<f64>().is_ok() {
+        return parse_delay(v, 1_000.0);
     }
-    DateTime::parse_from_rfc2822(v).ok().map(|d| d.timestamp_millis())
+    DateTime::parse_from_rfc2822(v)
+        .ok()
+        .map(|d| d.timestamp_millis() as f64 - now as f64)
 }
 
-/// The latest of the provider reset headers present.
-fn reset_headers(headers: &HashMap<String, String>, now: Millis) -> Option<Millis> {
-    let mut latest: Option<Millis> = None;
+/// The latest of the provider reset headers present, as a wait in ms from `now`.
+fn reset_headers(headers: &HashMap<String, String>, now: Millis) -> Option<f64> {
+    let mut latest: Option<f64> = None;
     for (name, value) in headers {
-        let t = if name == "x-ratelimit-reset-requests" || name == "x-ratelimit-reset-tokens" {
-            parse_go_duration(value).map(|ms| now + ms)
+        let wait = if name == "x-ratelimit-reset-requests" || name == "x-ratelimit-reset-tokens" {
+            parse_reset_value(value, now)
         } else if name.starts_with("anthropic-ratelimit-") && name.ends_with("-reset") {
-            parse_timestamp(value)
+            parse_time_ms(value).map(|t| t - now as f64)
         } else {
             None
         };
-        if let Some(t) = t {
-            latest = Some(latest.map_or(t, |l| l.max(t)));
+        if let Some(w) = wait.filter(|w| !w.is_nan()) {
+            latest = Some(latest.map_or(w, |l| l.max(w)));
         }
     }
     latest
 }
 
-/// A Go-style duration as OpenAI sends it: `6m0s`, `1s`, `20ms`, `1h2m3.5s`.
-pub fn parse_go_duration(value: &str) -> Option<Millis> {
+/// An `x-ratelimit-reset-*` value: a Go duration (`6m0s`), a bare number of seconds, or — a
+/// number past 10^9 — a Unix time in seconds or milliseconds.
+fn parse_reset_value(value: &str, now: Millis) -> Option<f64> {
+    if let Ok(n) = value.trim().parse::<f64>() {
+        return if n > 1e9 {
+            parse_time_ms(value).map(|t| t - now as f64)
+        } else {
+            parse_delay(value, 1_000.0)
+        };
+    }
+    parse_go_duration(value)
+}
+
+/// A Go-style duration as OpenAI sends it: `6m0s`, `1s`, `20ms`, `1h2m3.5s`; in ms (linear in
+/// the length), infinite when too large for a float.
+pub fn parse_go_duration(value: &str) -> Option<f64> {
     let s = value.trim();
-    if s.is_empty() || s.len() > 64 {
+    if s.is_empty() {
         return None;
     }
     let mut total = 0f64;
@@ -118,41 +160,36 @@ pub fn parse_go_duration(value: &str) -> Option<Millis> {
         total += n * factor;
         rest = &rest[unit_len..];
     }
-    total.is_finite().then_some(total.round() as Millis)
+    Some(total)
 }
 
-/// An absolute time: RFC 3339, or Unix seconds / milliseconds.
-pub fn parse_timestamp(value: &str) -> Option<Millis> {
+/// An absolute time in ms since the epoch: RFC 3339, or Unix seconds / milliseconds (a number
+/// past 10^12 is milliseconds). Zero, negative and NaN are garbage.
+fn parse_time_ms(value: &str) -> Option<f64> {
     let v = value.trim().trim_matches('"');
     if let Ok(d) = DateTime::parse_from_rfc3339(v) {
-        return Some(d.timestamp_millis());
+        return Some(d.timestamp_millis() as f64);
     }
-    let n: f64 = v.parse().ok().filter(|n: &f64| n.is_finite() && *n > 0.0)?;
-    // Float-to-int casts saturate; absurd values are clamped by the caller.
-    Some(if n > 1e12 { n as Millis } else { (n * 1000.0) as Millis })
+    let n: f64 = v.parse().ok().filter(|n: &f64| *n > 0.0)?;
+    Some(if n > 1e12 { n } else { n * 1000.0 })
 }
 
-/// A reset time named in an error body: `resets_at` (time), `resets_in_seconds` (delay),
-/// `retryDelay` (`"30s"`, Google's style). Scanned as text so a truncated body still counts.
-pub fn body_hint(body: &str, now: Millis) -> Option<Millis> {
-    if let Some(v) = json_field(body, "resets_in_seconds") {
-        if let Ok(secs) = v.parse::<f64>() {
-            if secs.is_finite() && secs >= 0.0 {
-                return Some(now + secs_to_ms(secs));
-            }
-        }
+/// [`parse_time_ms`] as whole milliseconds (casts saturate, so an absurd time is far, not wrong).
+pub fn parse_timestamp(value: &str) -> Option<Millis> {
+    parse_time_ms(value).map(|t| t as Millis)
+}
+
+/// A reset named in an error body, as a wait in ms from `now`: `resets_in_seconds` (delay),
+/// `resets_at` (time), `retryDelay` (`"30s"`, Google's style). Scanned as text so a truncated
+/// body still counts.
+pub fn body_hint(body: &str, now: Millis) -> Option<f64> {
+    if let Some(w) = json_field(body, "resets_in_seconds").and_then(|v| parse_delay(&v, 1_000.0)) {
+        return Some(w);
     }
-    if let Some(v) = json_field(body, "resets_at") {
-        if let Some(t) = parse_timestamp(&v) {
-            return Some(t);
-        }
+    if let Some(t) = json_field(body, "resets_at").and_then(|v| parse_time_ms(&v)) {
+        return Some(t - now as f64);
     }
-    if let Some(v) = json_field(body, "retryDelay") {
-        if let Some(ms) = parse_go_duration(&v) {
-            return Some(now + ms);
-        }
-    }
-    None
+    json_field(body, "retryDelay").and_then(|v| parse_go_duration(&v))
 }
 
 /// The raw value after `"key":` — a number or the content of a string.
@@ -169,107 +206,6 @@ fn json_field(body: &str, key: &str) -> Option<String> {
     (end > 0).then(|| rest[..end].to_string())
 }
 
-fn secs_to_ms(secs: f64) -> Millis {
-    (secs * 1000.0).min(MAX_HINT_MS as f64 * 10.0).round() as Millis
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: Millis = 1_700_000_000_000;
-
-    fn h(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-    }
-
-    #[test]
-    fn retry_after_seconds_and_http_date() {
-        assert_eq!(parse_retry_after("120", NOW), Some(NOW + 120_000));
-        assert_eq!(parse_retry_after("1.5", NOW), Some(NOW + 1_500));
-        let date = DateTime::from_timestamp_millis(NOW + 90_000).unwrap().to_rfc2822();
-        let http_date = date.replace("+0000", "GMT");
-        assert_eq!(parse_retry_after(&http_date, NOW), Some(NOW + 90_000));
-        assert_eq!(parse_retry_after("soon", NOW), None);
-        assert_eq!(parse_retry_after("-5", NOW), None);
-    }
-
-    #[test]
-    fn retry_after_is_at_least_one_second_and_wins_over_everything() {
-        let (t, src) = cooldown_until(
-            &h(&[("retry-after", "0"), ("x-ratelimit-reset-requests", "6m0s")]),
-            None,
-            NOW,
-            1,
-        );
-        assert_eq!((t, src), (NOW + 1_000, ResetSource::RetryAfter));
-    }
-
-    #[test]
-    fn go_durations_parse() {
-        assert_eq!(parse_go_duration("6m0s"), Some(360_000));
-        assert_eq!(parse_go_duration("1s"), Some(1_000));
-        assert_eq!(parse_go_duration("20ms"), Some(20));
-        assert_eq!(parse_go_duration("1h2m3.5s"), Some(3_723_500));
-        assert_eq!(parse_go_duration("abc"), None);
-        assert_eq!(parse_go_duration("5x"), None);
-        assert_eq!(parse_go_duration(""), None);
-    }
-
-    #[test]
-    fn reset_headers_take_the_latest() {
-        let (t, src) = cooldown_until(
-            &h(&[
-                ("x-ratelimit-reset-requests", "1s"),
-                ("x-ratelimit-reset-tokens", "6m0s"),
-            ]),
-            None,
-            NOW,
-            1,
-        );
-        assert_eq!((t, src), (NOW + 360_000, ResetSource::ResetHeader));
-        let at = DateTime::from_timestamp_millis(NOW + 42_000).unwrap().to_rfc3339();
-        let (t, _) = cooldown_until(&h(&[("anthropic-ratelimit-requests-reset", &at)]), None, NOW, 1);
-        assert_eq!(t, NOW + 42_000);
-        let unix = ((NOW + 60_000) / 1000).to_string();
-        let (t, _) = cooldown_until(&h(&[("anthropic-ratelimit-unified-reset", &unix)]), None, NOW, 1);
-        assert_eq!(t, NOW + 60_000);
-    }
-
-    #[test]
-    fn body_hints_in_every_form() {
-        let b = r#"{"error":{"type":"usage_limit_reached","resets_in_seconds":300}}"#;
-        assert_eq!(
-            cooldown_until(&h(&[]), Some(b), NOW, 1),
-            (NOW + 300_000, ResetSource::BodyHint)
-        );
-        let b = format!(r#"{{"error":{{"resets_at":{}}}}}"#, (NOW + 7_000) / 1000);
-        assert_eq!(body_hint(&b, NOW), Some(NOW + 7_000));
-        let b = r#"{"error":{"details":[{"@type":"RetryInfo","retryDelay":"37s"}]}}"#;
-        assert_eq!(body_hint(b, NOW), Some(NOW + 37_000));
-        assert_eq!(
-            body_hint(r#"{"resets_in_seconds": 12, "trunc"#, NOW),
-            Some(NOW + 12_000)
-        );
-        assert_eq!(body_hint("not json at all", NOW), None);
-    }
-
-    #[test]
-    fn backoff_doubles_from_thirty_seconds_and_caps_at_thirty_minutes() {
-        assert_eq!(backoff_ms(1), 30_000);
-        assert_eq!(backoff_ms(2), 60_000);
-        assert_eq!(backoff_ms(3), 120_000);
-        assert_eq!(backoff_ms(7), 1_800_000);
-        assert_eq!(backoff_ms(60), 1_800_000);
-        assert_eq!(
-            cooldown_until(&h(&[]), None, NOW, 2),
-            (NOW + 60_000, ResetSource::Backoff)
-        );
-    }
-
-    #[test]
-    fn absurd_hints_are_clamped() {
-        let (t, _) = cooldown_until(&h(&[("retry-after", "99999999999")]), None, NOW, 1);
-        assert_eq!(t, NOW + MAX_HINT_MS);
-    }
-}
+#[path = "reset_tests.rs"]
+mod tests;

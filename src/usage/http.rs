@@ -14,8 +14,10 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::redact::redact_json;
 use super::FetchError;
+use crate::balancer::hint::clamp_wait;
 use crate::balancer::reset::parse_retry_after;
 use crate::model::{Auth, Millis};
+use crate::usage::schedule::HOLD_LIMITS;
 
 /// The largest answer read (usage answers are a few KiB).
 pub const MAX_BODY: usize = 1024 * 1024;
@@ -153,7 +155,12 @@ pub fn check_status(reply: &Reply, now: Millis) -> Result<(), FetchError> {
             "the credential may not read usage here (403)".into(),
         )),
         429 => Err(FetchError::RateLimited {
-            until: reply.retry_after.as_deref().and_then(|v| parse_retry_after(v, now)),
+            until: reply
+                .retry_after
+                .as_deref()
+                .and_then(|v| parse_retry_after(v, now))
+                .and_then(|wait| clamp_wait(now, wait, HOLD_LIMITS))
+                .map(|c| c.until),
         }),
         s @ 500..=599 => Err(FetchError::Server(s)),
         s => Err(FetchError::Status(s)),

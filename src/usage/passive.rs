@@ -50,7 +50,7 @@ pub fn parse<'a>(headers: impl IntoIterator<Item = (&'a str, &'a str)>, now: Mil
             match field {
                 "limit" => c.limit = number(value),
                 "remaining" => c.remaining = number(value),
-                "reset" => c.reset = parse_go_duration(value).map(|ms| now + ms),
+                "reset" => c.reset = parse_go_duration(value).map(|ms| now.saturating_add(ms as Millis)),
                 _ => {}
             }
         } else if let Some(rest) = name.strip_prefix("anthropic-ratelimit-unified-") {

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::balancer::hint::{clamp_until, Limits, MIN_COOLDOWN_MS};
 use crate::model::Millis;
 
 pub const MAX_IN_FLIGHT: usize = 4;
@@ -15,6 +16,12 @@ pub const BACKOFF_CAP_MS: Millis = 30 * 60_000;
 pub const PROMPT_MIN_MS: Millis = 30_000;
 /// A Retry-After further out than this is clamped (a garbage date must not stop polling for good).
 pub const MAX_RETRY_AFTER_MS: Millis = 6 * 3_600_000;
+/// The usage endpoint's Retry-After hold, through the same rule as every reset hint
+/// (balancer::hint): at least 1 s, at most [`MAX_RETRY_AFTER_MS`].
+pub const HOLD_LIMITS: Limits = Limits {
+    floor: MIN_COOLDOWN_MS,
+    cap: MAX_RETRY_AFTER_MS,
+};
 
 /// A source of jitter: each call gives a value in [-1, 1].
 #[cfg_attr(test, mockall::automock)]
@@ -271,7 +278,9 @@ impl Schedule {
             }
             Outcome::RateLimited { until } => {
                 s.failures = s.failures.saturating_add(1);
-                let hold = until.filter(|u| *u > now).map(|u| u.min(now + MAX_RETRY_AFTER_MS));
+                let hold = until
+                    .filter(|u| *u > now)
+                    .map(|u| clamp_until(now, u, HOLD_LIMITS).until);
                 s.hold_until = hold;
                 s.due = (now + self.jittered(self.backoff(s.failures))).max(hold.unwrap_or(now));
             }
