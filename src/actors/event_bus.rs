@@ -3,7 +3,8 @@
 //!
 //! Messages: `Publish` (an event), `Notify` (a toast or auth sync, not stored), `Subscribe`,
 //! `Flush` (answers once everything published so far is stored and delivered).
-//! Events are written in batches: one write in flight at a time, the rest queue behind it.
+//! Events are written in batches: one write in flight at a time, the rest queue behind it; each
+//! batch's transaction also prunes the table to its bounds.
 
 use actix::prelude::*;
 use tokio::sync::oneshot;
@@ -40,13 +41,8 @@ pub struct Subscribe(pub Recipient<Notice>);
 #[rtype(result = "()")]
 pub struct Flush;
 
-/// Pruning (to the `eventsMaxRows` / `eventsMaxAgeDays` settings) runs once per this many stored
-/// events, and at start.
-const PRUNE_EVERY: usize = 500;
-
 pub struct EventBus {
     store: StoreHandle,
-    since_prune: usize,
     clock: SharedClock,
     subscribers: Vec<Recipient<Notice>>,
     queue: Vec<(NewEvent, Millis)>,
@@ -60,7 +56,6 @@ impl EventBus {
     pub fn new(store: StoreHandle, clock: SharedClock) -> Self {
         EventBus {
             store,
-            since_prune: PRUNE_EVERY,
             clock,
             subscribers: Vec::new(),
             queue: Vec::new(),
@@ -89,25 +84,10 @@ impl EventBus {
         }
         self.writing = true;
         let batch = std::mem::take(&mut self.queue);
-        self.since_prune += batch.len();
-        let prune_now = (self.since_prune >= PRUNE_EVERY).then(|| self.clock.now_ms());
-        if prune_now.is_some() {
-            self.since_prune = 0;
-        }
+        // The store prunes to the event bounds in the same transaction.
+        let now = self.clock.now_ms();
         let store = self.store.clone();
-        let fut = async move {
-            store
-                .run(move |s| {
-                    let stored = s.append_events(&batch)?;
-                    if let Some(now) = prune_now {
-                        let settings = s.load_settings()?;
-                        let oldest = now - settings.events_max_age_days as Millis * 86_400_000;
-                        s.prune_events(settings.events_max_rows as usize, oldest)?;
-                    }
-                    Ok(stored)
-                })
-                .await
-        };
+        let fut = async move { store.run(move |s| s.append_events(&batch, now)).await };
         ctx.spawn(fut.into_actor(self).map(|result, bus, ctx| {
             bus.writing = false;
             match result {

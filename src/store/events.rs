@@ -1,15 +1,20 @@
-//! The events table: append, list newest first, prune.
+//! The events table: append (pruning to the bounds in the same transaction), list newest first.
 
 use std::collections::BTreeMap;
 
 use rusqlite::params;
 
 use super::{Result, Store};
-use crate::model::{Millis, NewEvent, StoredEvent};
+use crate::model::{Millis, NewEvent, Settings, StoredEvent};
+
+const DAY_MS: Millis = 86_400_000;
 
 impl Store {
-    /// Stores events in one transaction and returns them with their ids.
-    pub fn append_events(&mut self, events: &[(NewEvent, Millis)]) -> Result<Vec<StoredEvent>> {
+    /// Stores events in one transaction and returns them with their ids. The same transaction
+    /// prunes the table to the `eventsMaxRows` / `eventsMaxAgeDays` settings as they are stored
+    /// at that moment (so another process's change applies too), ages counted back from `now`:
+    /// after every commit of any writer the table is within its bounds.
+    pub fn append_events(&mut self, events: &[(NewEvent, Millis)], now: Millis) -> Result<Vec<StoredEvent>> {
         self.write_bookkeeping(|tx| {
             let mut out = Vec::with_capacity(events.len());
             let mut stmt = tx.prepare_cached(
@@ -29,6 +34,8 @@ impl Store {
                     metadata: e.metadata.clone(),
                 });
             }
+            drop(stmt);
+            prune(tx, now)?;
             Ok(out)
         })
     }
@@ -55,16 +62,26 @@ impl Store {
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
-
-    /// Keeps at most `max_rows` events and none older than `min_created_at`.
-    pub fn prune_events(&mut self, max_rows: usize, min_created_at: Millis) -> Result<usize> {
-        self.write_bookkeeping(|tx| {
-            let by_age = tx.execute("DELETE FROM events WHERE created_at < ?1", [min_created_at])?;
-            let by_count = tx.execute(
-                "DELETE FROM events WHERE id NOT IN (SELECT id FROM events ORDER BY created_at DESC, id DESC LIMIT ?1)",
-                [max_rows as i64],
-            )?;
-            Ok(by_age + by_count)
-        })
-    }
 }
+
+/// Deletes events beyond the stored bounds; both deletes walk an index over only the rows they
+/// remove. Ids come from AUTOINCREMENT in serialized write transactions, so they only grow and
+/// the newest `max_rows` rows are those with ids above `MAX(id) - max_rows`; a gap (a row already
+/// removed for its age) can only make that fewer rows, never more.
+fn prune(tx: &rusqlite::Transaction, now: Millis) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT key, value FROM balancer_settings WHERE key IN ('eventsMaxRows', 'eventsMaxAgeDays')",
+    )?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+    let pairs = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let bounds = Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let oldest = now.saturating_sub((bounds.events_max_age_days as Millis).saturating_mul(DAY_MS));
+    tx.prepare_cached("DELETE FROM events WHERE created_at < ?1")?
+        .execute([oldest])?;
+    tx.prepare_cached("DELETE FROM events WHERE id <= (SELECT MAX(id) FROM events) - ?1")?
+        .execute([bounds.events_max_rows as i64])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
