@@ -56,7 +56,7 @@ impl Store {
             }
             if auto_save {
                 let alias = free_alias(tx, provider, auth)?;
-                save_account_tx(tx, provider, &alias, auth, now)?;
+                save_account_tx(tx, provider, &alias, auth, now, false)?;
                 return Ok(Captured::Saved { alias });
             }
             let pending: Option<String> = tx
