@@ -147,7 +147,11 @@ fn a_removed_or_replaced_key_is_not_on_the_disk_after_the_process_exits() {
     s.save_api("openai", "gone", removed);
     s.save_api("openai", "work", rotated);
     s.call("accounts.remove", json!({"providerID": "openai", "alias": "gone"}));
-    s.save_api("openai", "work", "sk-test-replacement-FAKE-0003");
+    s.call(
+        "accounts.save",
+        json!({"providerID": "openai", "alias": "work", "replace": true,
+               "auth": {"type": "api", "key": "sk-test-replacement-FAKE-0003"}}),
+    );
     s.finish();
     assert_gone(&store, removed);
     assert_gone(&store, rotated);

@@ -46,10 +46,12 @@ pub struct FlushNow;
 #[derive(Message, Debug)]
 #[rtype(result = "Result<MutationReply, RegistryError>")]
 pub enum Mutate {
+    /// Refused with `Exists` when the alias is in use, unless `replace`.
     Save {
         provider_id: String,
         alias: String,
         auth: Auth,
+        replace: bool,
     },
     Rename {
         provider_id: String,
@@ -89,9 +91,11 @@ pub enum Mutate {
         key: String,
         value: serde_json::Value,
     },
+    /// Refused with `Exists` when the alias is in use, unless `replace`.
     SavePending {
         id: String,
         alias: String,
+        replace: bool,
     },
     DismissPending {
         id: String,

@@ -151,12 +151,13 @@ impl AccountRegistry {
                 provider_id,
                 alias: raw_alias,
                 auth,
+                replace,
             } => {
                 let (p, a) = (provider(&provider_id)?, alias(&raw_alias)?);
                 let (p2, a2) = (p.clone(), a.clone());
                 self.commit(
                     Some(p.clone()),
-                    move |s| s.save_account(&p2, &a2, &auth, now),
+                    move |s| s.save_account_as(&p2, &a2, &auth, now, replace),
                     move |this, out| {
                         let (kind, verb) = if out.created {
                             (EventKind::AccountSaved, "saved")
@@ -323,12 +324,16 @@ impl AccountRegistry {
                     },
                 )
             }
-            Mutate::SavePending { id, alias: raw } => {
+            Mutate::SavePending {
+                id,
+                alias: raw,
+                replace,
+            } => {
                 let a = alias(&raw)?;
                 let a2 = a.clone();
                 self.commit(
                     None,
-                    move |s| s.save_pending(&id, &a2, now),
+                    move |s| s.save_pending_as(&id, &a2, now, replace),
                     move |this, (p, out)| {
                         let kind = if out.created {
                             EventKind::AccountSaved

@@ -116,10 +116,14 @@ pub enum AccountsCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Save an account; the credential (auth JSON or a bare API key) is read from stdin.
+    /// Save an account; the credential (auth JSON or a bare API key, at most 1 MiB) is read from
+    /// stdin. An alias already in use is refused unless --replace.
     Add {
         provider: String,
         alias: String,
+        /// Replace the credential of an existing account with this alias.
+        #[arg(long)]
+        replace: bool,
     },
     Rename {
         provider: String,
@@ -156,8 +160,14 @@ pub enum PendingCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Save a pending login as an account.
-    Save { id: String, alias: String },
+    /// Save a pending login as an account; an alias already in use is refused unless --replace.
+    Save {
+        id: String,
+        alias: String,
+        /// Replace the credential of an existing account with this alias.
+        #[arg(long)]
+        replace: bool,
+    },
     /// Forget a pending login.
     Dismiss { id: String },
 }

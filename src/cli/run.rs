@@ -12,7 +12,8 @@ use crate::actors::Runtime;
 use crate::clock::SharedClock;
 use crate::format;
 use crate::hooks::dispatch::dispatch;
-use crate::model::{AccountView, Auth, PriorityEntry, StoredEvent, UsageSnapshot};
+use crate::hooks::wire::{RpcError, ACCOUNT_EXISTS};
+use crate::model::{normalize_alias, AccountView, Auth, PriorityEntry, StoredEvent, UsageSnapshot};
 
 /// How a result is shown to a person.
 enum Show {
@@ -36,9 +37,11 @@ pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result
     let sys = actix::System::new();
     let result = sys.block_on(async move {
         let rt = Runtime::start(&store, clock.clone()).map_err(|e| anyhow!("{e}"))?;
+        let asked = params["alias"].as_str().and_then(normalize_alias);
         let out = dispatch(&rt, method, params).await;
         rt.flush().await;
-        out.map_err(|e| anyhow!("{}", e.message)).map(|v| (v, clock.now_ms()))
+        out.map_err(|e| anyhow!("{}{}", e.message, replace_hint(&e, asked.as_deref())))
+            .map(|v| (v, clock.now_ms()))
     });
     let (value, now) = result?;
     if json_out {
@@ -117,12 +120,36 @@ fn on_off(v: &Value) -> &'static str {
     }
 }
 
+/// How to go on when a save was refused because its own alias is in use (not when the
+/// credential is saved under another alias: replacing would not help there).
+fn replace_hint(e: &RpcError, asked: Option<&str>) -> &'static str {
+    let taken = e.data.as_ref().and_then(|d| d["alias"].as_str());
+    if e.code == ACCOUNT_EXISTS && asked.is_some() && taken == asked {
+        "; nothing was changed (add --replace to replace its credential)"
+    } else {
+        ""
+    }
+}
+
+/// The most a credential on stdin may be; one byte more is refused, never cut.
+pub const MAX_CREDENTIAL_BYTES: u64 = 1024 * 1024;
+
 fn read_credential() -> anyhow::Result<Auth> {
-    let mut text = String::new();
-    std::io::stdin()
-        .take(1024 * 1024)
-        .read_to_string(&mut text)
+    read_credential_from(std::io::stdin())
+}
+
+/// Reads at most one byte over the limit, so oversize input is noticed without reading it all.
+fn read_credential_from(input: impl Read) -> anyhow::Result<Auth> {
+    let mut bytes = Vec::new();
+    input
+        .take(MAX_CREDENTIAL_BYTES + 1)
+        .read_to_end(&mut bytes)
         .context("reading the credential from standard input")?;
+    if bytes.len() as u64 > MAX_CREDENTIAL_BYTES {
+        bail!("the credential on standard input is larger than 1 MiB; nothing was saved");
+    }
+    let text = String::from_utf8(bytes)
+        .map_err(|_| anyhow!("the credential on standard input is not UTF-8 text; nothing was saved"))?;
     Auth::from_user_input(&text).map_err(|e| anyhow!("{e}"))
 }
 
@@ -137,11 +164,15 @@ fn plan(command: Command) -> anyhow::Result<(&'static str, Value, Show, bool)> {
             AccountsCmd::List { provider, json } => {
                 ("accounts.list", json!({"providerID": provider}), Show::Accounts, json)
             }
-            AccountsCmd::Add { provider, alias } => {
+            AccountsCmd::Add {
+                provider,
+                alias,
+                replace,
+            } => {
                 let auth = read_credential()?;
                 (
                     "accounts.save",
-                    json!({"providerID": provider, "alias": alias, "auth": auth}),
+                    json!({"providerID": provider, "alias": alias, "auth": auth, "replace": replace}),
                     Show::Account("saved"),
                     false,
                 )
@@ -180,9 +211,9 @@ fn plan(command: Command) -> anyhow::Result<(&'static str, Value, Show, bool)> {
         },
         Command::Pending(p) => match p {
             PendingCmd::List { json } => ("pending.list", json!({}), Show::Pending, json),
-            PendingCmd::Save { id, alias } => (
+            PendingCmd::Save { id, alias, replace } => (
                 "pending.save",
-                json!({"id": id, "alias": alias}),
+                json!({"id": id, "alias": alias, "replace": replace}),
                 Show::Account("saved"),
                 false,
             ),

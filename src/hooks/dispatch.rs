@@ -96,6 +96,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
                     provider_id: p.provider_id,
                     alias: p.alias,
                     auth: p.auth,
+                    replace: p.replace,
                 },
             )
             .await
@@ -234,6 +235,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
                 Mutate::SavePending {
                     id: p.id,
                     alias: p.alias,
+                    replace: p.replace,
                 },
             )
             .await

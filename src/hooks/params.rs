@@ -30,6 +30,9 @@ pub struct SaveParams {
     /// Errors name `auth` and the field, never a value.
     #[serde(deserialize_with = "crate::model::deserialize_auth_param")]
     pub auth: Auth,
+    /// Replace an existing account's credential; without it an alias in use is -32002.
+    #[serde(default)]
+    pub replace: bool,
 }
 
 #[derive(Deserialize)]
@@ -149,6 +152,9 @@ pub struct AdvanceClockParams {
 pub struct PendingSaveParams {
     pub id: String,
     pub alias: String,
+    /// Replace an existing account's credential; without it an alias in use is -32002.
+    #[serde(default)]
+    pub replace: bool,
 }
 
 #[derive(Deserialize)]

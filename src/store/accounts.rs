@@ -87,7 +87,20 @@ impl Store {
     /// Saves a new account or replaces an existing one's credential; either way it becomes the
     /// provider's active account. A credential already saved under another alias is refused.
     pub fn save_account(&mut self, provider: &str, alias: &str, auth: &Auth, now: Millis) -> Result<SaveOutcome> {
-        self.write_dropping_secret(|tx| save_account_tx(tx, provider, alias, auth, now))
+        self.save_account_as(provider, alias, auth, now, true)
+    }
+
+    /// [`Store::save_account`], refusing an alias already in use (`Exists`) unless `replace`; the
+    /// check and the write are one transaction.
+    pub fn save_account_as(
+        &mut self,
+        provider: &str,
+        alias: &str,
+        auth: &Auth,
+        now: Millis,
+        replace: bool,
+    ) -> Result<SaveOutcome> {
+        self.write_dropping_secret(|tx| save_account_tx(tx, provider, alias, auth, now, replace))
     }
 
     pub fn rename_account(&mut self, provider: &str, from: &str, to: &str, now: Millis) -> Result<()> {
@@ -292,7 +305,14 @@ pub(super) fn save_account_tx(
     alias: &str,
     auth: &Auth,
     now: Millis,
+    replace: bool,
 ) -> Result<SaveOutcome> {
+    if !replace && exists(tx, provider, alias)? {
+        return Err(StoreError::Exists {
+            provider: provider.into(),
+            alias: alias.into(),
+        });
+    }
     let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let identity = auth.identity();
     let twin: Option<String> = tx

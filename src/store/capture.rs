@@ -85,7 +85,7 @@ fn capture_tx(
     }
     if auto_save {
         let alias = free_alias(tx, provider, auth)?;
-        save_account_tx(tx, provider, &alias, auth, now)?;
+        save_account_tx(tx, provider, &alias, auth, now, false)?;
         return Ok(Captured::Saved { alias });
     }
     let pending: Option<String> = tx

@@ -43,6 +43,18 @@ impl Store {
     /// Saves a pending connection as an account under `alias` and marks it saved. The pending row
     /// keeps no credential afterwards (the account holds it); its identity digest stays.
     pub fn save_pending(&mut self, id: &str, alias: &str, now: Millis) -> Result<(String, SaveOutcome)> {
+        self.save_pending_as(id, alias, now, true)
+    }
+
+    /// [`Store::save_pending`], refusing an alias already in use (`Exists`, nothing changes, the
+    /// login stays pending) unless `replace`.
+    pub fn save_pending_as(
+        &mut self,
+        id: &str,
+        alias: &str,
+        now: Millis,
+        replace: bool,
+    ) -> Result<(String, SaveOutcome)> {
         self.write_dropping_secret(|tx| {
             let row: Option<(String, String)> = tx
                 .query_row(
@@ -54,7 +66,7 @@ impl Store {
             let (provider, auth_json) = row.ok_or_else(|| StoreError::PendingNotFound(id.to_string()))?;
             let auth: Auth = serde_json::from_str(&auth_json)
                 .map_err(|_| StoreError::Invalid(format!("pending connection {id} holds an unreadable credential")))?;
-            let outcome = save_account_tx(tx, &provider, alias, &auth, now)?;
+            let outcome = save_account_tx(tx, &provider, alias, &auth, now, replace)?;
             tx.execute(
                 "UPDATE pending_connections SET status = 'saved', auth_json = ?2 WHERE id = ?1",
                 params![id, NO_CREDENTIAL],

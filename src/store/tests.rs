@@ -550,3 +550,38 @@ fn a_dismissed_login_captured_again_is_offered_again() {
     s.save_pending(&second, "groq-main", 3).unwrap();
     assert_eq!(s.load_snapshot(None).unwrap().accounts[0].auth, api(key));
 }
+
+#[test]
+fn saving_onto_an_alias_in_use_without_replace_is_refused_in_the_transaction_and_changes_nothing() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.save_account("openai", "work", &api("sk-test-old"), 1).unwrap();
+    s.save_account("openai", "other", &api("sk-test-other"), 2).unwrap();
+    assert!(matches!(
+        s.save_account_as("openai", "work", &api("sk-test-new"), 3, false),
+        Err(StoreError::Exists { provider, alias }) if provider == "openai" && alias == "work"
+    ));
+    let Captured::Pending { id } = s
+        .capture("openai", &api("sk-test-pending"), false, "auth.json", 4)
+        .unwrap()
+    else {
+        panic!("pending")
+    };
+    assert!(matches!(
+        s.save_pending_as(&id, "work", 5, false),
+        Err(StoreError::Exists { alias, .. }) if alias == "work"
+    ));
+    let snap = s.load_snapshot(None).unwrap();
+    let work = snap.accounts.iter().find(|a| a.alias == "work").unwrap();
+    assert_eq!(work.auth, api("sk-test-old"));
+    assert_eq!(snap.active["openai"], "other", "a refused save does not activate");
+    assert_eq!(snap.pending, 1, "the login stays pending");
+    assert!(!s.save_pending_as(&id, "work", 6, true).unwrap().1.created);
+    let snap = s.load_snapshot(None).unwrap();
+    let work = snap.accounts.iter().find(|a| a.alias == "work").unwrap();
+    assert_eq!(work.auth, api("sk-test-pending"));
+    assert!(
+        !s.save_account_as("openai", "work", &api("sk-test-new"), 7, true)
+            .unwrap()
+            .created
+    );
+}
