@@ -417,3 +417,31 @@ fn a_full_reading_with_a_reset_years_away_cools_down_for_the_cap_and_says_clampe
     assert_eq!(limited["metadata"]["clamped"], "true");
     assert_eq!(s.account("anthropic", "max")["coolingDownUntil"], T0 + cap);
 }
+
+/// Three intervals of the test clock (75 s each: longer than the 60 s interval plus its 20 %
+/// jitter), each of which must bring one more background read.
+fn three_background_reads_follow(s: &mut Sidecar, server: &FakeUsageServer) {
+    let before = server.count(COPILOT);
+    for round in 1..=3 {
+        s.call("test.advanceClock", json!({"ms": 75_000}));
+        eventually("the next background read", || server.count(COPILOT) >= before + round);
+    }
+}
+
+#[test]
+fn an_account_read_on_demand_before_the_first_round_is_still_polled_every_interval() {
+    let server = FakeUsageServer::start().unwrap();
+    server.route(COPILOT, FakeReply::json(fixture("copilot/user.json")));
+    let (_d, store) = temp_store();
+    let auth = r#"{"type":"oauth","access":"tid=FAKE;exp=1","refresh":"gho_FAKE_poll_0002","expires":0}"#;
+    cli_ok(&store, &["accounts", "add", "github-copilot", "work"], Some(auth));
+    let mut s = start(&store, &server);
+    s.call(
+        "usage.refresh",
+        json!({"providerID": "github-copilot", "alias": "work"}),
+    );
+    three_background_reads_follow(&mut s, &server);
+    // Another process reading it on demand (the CLI) does not take it off this one's schedule.
+    cli_ok_with(&store, &["usage", "--refresh"], None, &usage_env(&server));
+    three_background_reads_follow(&mut s, &server);
+}
