@@ -217,16 +217,14 @@ type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownReque
 impl Handler<FetchResult> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<ResultAnswer, UnknownRequest>>;
     fn handle(&mut self, msg: FetchResult, _: &mut Context<Self>) -> Self::Result {
-        let Some(req) = self.requests.get(&msg.request_id) else {
+        let Some(req) = self.requests.get_mut(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };
         let attempt = msg.attempt.max(1);
         if req.passthrough || attempt <= req.recorded {
             return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
         }
-        if let Some(r) = self.requests.get_mut(&msg.request_id) {
-            r.recorded = attempt;
-        }
+        req.recorded = attempt;
         let req = &self.requests[&msg.request_id];
         self.forward_usage_headers(&req.provider_id, &req.alias, &msg.headers);
         if (200..300).contains(&msg.status) {
