@@ -419,13 +419,23 @@ fn a_full_reading_with_a_reset_years_away_cools_down_for_the_cap_and_says_clampe
 }
 
 /// Three intervals of the test clock (75 s each: longer than the 60 s interval plus its 20 %
-/// jitter), each of which must bring one more background read.
-fn three_background_reads_follow(s: &mut Sidecar, server: &FakeUsageServer) {
+/// jitter), each of which must bring one more background read, taken at that time. Waits for the
+/// reading itself (its time in `usage.list`), not the request reaching the server: the clock must
+/// not move on while the sidecar is still between the two. Returns the clock.
+fn three_background_reads_follow(s: &mut Sidecar, server: &FakeUsageServer) -> i64 {
     let before = server.count(COPILOT);
+    let mut now = 0;
     for round in 1..=3 {
-        s.call("test.advanceClock", json!({"ms": 75_000}));
-        eventually("the next background read", || server.count(COPILOT) >= before + round);
+        now = s.call("test.advanceClock", json!({"ms": 75_000}))["now"]
+            .as_i64()
+            .unwrap();
+        eventually("the next background read", || {
+            let list = s.call("usage.list", json!({}));
+            list.as_array().unwrap().iter().any(|u| u["fetchedAt"] == now)
+        });
+        assert_eq!(server.count(COPILOT), before + round, "one read per interval");
     }
+    now
 }
 
 #[test]
@@ -440,8 +450,11 @@ fn an_account_read_on_demand_before_the_first_round_is_still_polled_every_interv
         "usage.refresh",
         json!({"providerID": "github-copilot", "alias": "work"}),
     );
-    three_background_reads_follow(&mut s, &server);
-    // Another process reading it on demand (the CLI) does not take it off this one's schedule.
-    cli_ok_with(&store, &["usage", "--refresh"], None, &usage_env(&server));
+    let now = three_background_reads_follow(&mut s, &server);
+    // Another process (the CLI, on the same clock) reading it on demand does not take it off this
+    // one's schedule.
+    let mut env = usage_env(&server);
+    env.push(("OPENCODE_BALANCER_TEST_CLOCK".into(), now.to_string()));
+    cli_ok_with(&store, &["usage", "--refresh"], None, &env);
     three_background_reads_follow(&mut s, &server);
 }

@@ -216,12 +216,14 @@ impl UsageRefresher {
     }
 
     /// A fresh, exact, error-free snapshot from less than half an interval (and less than the
-    /// prompt spacing, so a nudge is never swallowed by this process's own last read) ago.
+    /// prompt spacing, so a nudge is never swallowed by this process's own last read) ago; one
+    /// stamped in the future (the clock was set back) is not fresh.
     fn read_elsewhere(&self, u: &UsageSnapshot, now: Millis) -> bool {
+        let age = now - u.fetched_at;
         u.confidence == Confidence::Exact.as_str()
             && u.error.is_none()
             && !is_passive(u)
-            && now - u.fetched_at < (self.schedule.interval() / 2).min(PROMPT_MIN_MS)
+            && (0..(self.schedule.interval() / 2).min(PROMPT_MIN_MS)).contains(&age)
     }
 
     fn finish(
@@ -253,7 +255,8 @@ impl UsageRefresher {
                 Err(_) => tracing::warn!("the registry is gone; usage not applied"),
             }
             this.announce(previous.as_ref(), &snapshot, forced);
-            this.schedule.finish(&key, outcome, this.now());
+            // From when the read ended (the snapshot's time), not from when the store took it.
+            this.schedule.finish(&key, outcome, now);
             if let Some(waiters) = this.waiters.remove(&key) {
                 for w in waiters {
                     let _ = w.send(snapshot.clone());

@@ -293,9 +293,11 @@ impl Schedule {
     }
 
     /// Another process read this account at `fresh_at`: nothing was fetched; the next read is an
-    /// interval after that.
+    /// interval after that, and never more than an interval from `now` (a reading stamped in the
+    /// future, after the clock was set back, must not stop polling until then).
     pub fn defer(&mut self, key: &Key, fresh_at: Millis, now: Millis) {
-        let next = fresh_at + self.jittered(self.interval_ms);
+        let interval = self.jittered(self.interval_ms);
+        let next = fresh_at.min(now) + interval;
         if let Some(s) = self.slots.get_mut(key) {
             s.running = false;
             s.due = next.max(now + 1_000);
@@ -459,6 +461,14 @@ mod tests {
         s.sync([(key("b"), 1)], NOW);
         assert!(!s.contains(&key("a")));
         assert_eq!(s.in_flight(), 1, "b keeps running");
+    }
+
+    #[test]
+    fn a_reading_stamped_in_the_future_defers_one_interval_at_most() {
+        let mut s = schedule(&["a"], 0.0);
+        s.take_due(NOW, true);
+        s.defer(&key("a"), NOW + 86_400_000, NOW);
+        assert_eq!(s.due_at(&key("a")), Some(NOW + MIN));
     }
 
     #[test]
