@@ -167,7 +167,7 @@ fn digest_identity(kind: &str, parts: &[&str]) -> String {
 }
 
 /// The claims of a JWT, unverified (used only to name and identify accounts).
-fn jwt_claims(token: &str) -> Option<serde_json::Value> {
+pub(crate) fn jwt_claims(token: &str) -> Option<serde_json::Value> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(payload.trim_end_matches('='))

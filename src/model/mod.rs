@@ -1,6 +1,6 @@
 //! Domain types shared by the store, the actors and the wire: accounts, priority, settings, events.
 
-mod auth;
+pub(crate) mod auth;
 mod credential;
 #[cfg(test)]
 mod credential_fuzz;
