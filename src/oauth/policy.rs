@@ -47,7 +47,7 @@ pub fn jwt_lifetime(auth: &Auth) -> Option<Millis> {
 /// A JWT time claim (seconds) in milliseconds.
 fn jwt_time(token: &str, claim: &str) -> Option<Millis> {
     let secs = jwt_claims(token)?.get(claim)?.as_f64()?;
-    (secs.is_finite() && secs > 0.0 && secs < 1e11).then(|| (secs * 1000.0) as Millis)
+    (secs.is_finite() && secs > 0.0 && secs < 1e11).then_some((secs * 1000.0) as Millis)
 }
 
 /// How long before expiry the refresh happens: 10 min or a tenth of the lifetime, whichever is
