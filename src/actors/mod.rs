@@ -13,6 +13,7 @@ mod registry_usage;
 mod repeated;
 pub mod retry_balancer;
 mod retry_balancer_messages;
+mod store_watch;
 pub mod store_worker;
 pub mod usage_refresher;
 mod usage_refresher_messages;
@@ -50,7 +51,9 @@ impl Runtime {
         let snapshot = store.load_snapshot(None)?;
         let store = StoreHandle::start(store);
         let bus = EventBus::new(store.clone(), clock.clone()).start();
-        let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version).start();
+        let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version)
+            .with_store_watch(store_path)
+            .start();
         let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone());
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
             .with_usage(usage.clone())

@@ -39,7 +39,11 @@ fn cost(pid: u32) -> Cost {
             total.switches += field(&status, "nonvoluntary_ctxt_switches:");
         }
         if let Ok(sched) = std::fs::read_to_string(dir.join("schedstat")) {
-            total.cpu_ns += sched.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(0);
+            total.cpu_ns += sched
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(0);
         }
     }
     total
@@ -95,7 +99,15 @@ fn dashboard(exe: &std::path::Path, dir: &std::path::Path) -> anyhow::Result<Sub
         ws_ypixel: 0,
     };
     // SAFETY: openpty writes two new descriptors into the given integers.
-    let rc = unsafe { libc::openpty(&mut controller, &mut terminal, std::ptr::null_mut(), std::ptr::null(), &size) };
+    let rc = unsafe {
+        libc::openpty(
+            &mut controller,
+            &mut terminal,
+            std::ptr::null_mut(),
+            std::ptr::null(),
+            &size,
+        )
+    };
     if rc != 0 {
         return Err(anyhow!("openpty: {}", std::io::Error::last_os_error()));
     }
