@@ -148,7 +148,7 @@ pub fn run(window: Duration) -> anyhow::Result<String> {
         child: Command::new("sleep").arg("100000").spawn().context("starting sleep")?,
         _pty: None,
     };
-    let subjects = vec![
+    let subjects = [
         sleeper,
         serve(&exe, dir.path(), 10)?,
         serve(&exe, dir.path(), 10_000)?,
