@@ -40,6 +40,8 @@ pub struct Runtime {
     /// Usage reads, on their own thread; it polls only after `poll_usage`.
     pub usage: Addr<UsageRefresher>,
     pub clock: SharedClock,
+    /// Notified each time another process's commit was loaded into memory.
+    pub changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Runtime {
@@ -52,8 +54,9 @@ impl Runtime {
         let store = StoreHandle::start(store);
         let bus = EventBus::new(store.clone(), clock.clone()).start();
         let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version)
-            .with_store_watch(store_path)
-            .start();
+            .with_store_watch(store_path);
+        let changed = registry.change_signal();
+        let registry = registry.start();
         let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone());
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
             .with_usage(usage.clone())
@@ -65,6 +68,7 @@ impl Runtime {
             bus,
             usage,
             clock,
+            changed,
         })
     }
 
