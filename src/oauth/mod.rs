@@ -8,6 +8,7 @@ pub mod chatgpt;
 pub mod claude;
 pub mod endpoints;
 pub mod fake_server;
+mod fake_tokens;
 pub mod policy;
 mod router;
 #[cfg(test)]
