@@ -4,7 +4,8 @@
 //! Messages (declared with their handlers in `usage_refresher_messages`, re-exported here):
 //! `StartPolling` (the sidecar does; the CLI never polls), `Tick` (catch up with the
 //! account list and settings, start due reads; sent when an account or setting event is published
-//! here, when the test clock moves, and by the timer every 30 s), `RefreshUsage` (on demand;
+//! here, and by the timer every 30 s), `ClockMoved` (the test clock moved: what is due runs),
+//! `RefreshUsage` (on demand;
 //! answers once the reads finish), `ListUsage`,
 //! `PromptSeen` (a `chat.message` nudge, honoured at most every 30 s), `PassiveHeaders`
 //! (rate-limit headers from `fetch.result`), `InFlight` (for tests).
@@ -211,14 +212,23 @@ impl UsageRefresher {
         let delay = (next - now).clamp(floor, SYNC_MS.max(floor));
         self.wake = Some(ctx.run_later(Duration::from_millis(delay as u64), |this, ctx| {
             this.wake = None;
-            if this.now() - this.synced_at >= SYNC_MS {
-                let tick = this.tick();
-                ctx.spawn(tick);
-            } else {
-                this.expire_passive(ctx);
-                this.pump(ctx);
-            }
+            this.wake_up(ctx);
         }));
+    }
+
+    /// Does what is due now: the catch-up with the account list when it is time, else the due
+    /// reads and expired passive readings.
+    pub(super) fn wake_up(&mut self, ctx: &mut Context<Self>) {
+        if !self.polling {
+            return;
+        }
+        if self.now() - self.synced_at >= SYNC_MS {
+            let tick = self.tick();
+            ctx.spawn(tick);
+        } else {
+            self.expire_passive(ctx);
+            self.pump(ctx);
+        }
     }
 
     /// Reads one account, unless it is gone or another process read it moments ago.

@@ -37,6 +37,18 @@ impl Handler<Tick> for UsageRefresher {
     }
 }
 
+/// The test clock moved (`test.advanceClock`): do what is due at the new time, as the timer would.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ClockMoved;
+
+impl Handler<ClockMoved> for UsageRefresher {
+    type Result = ();
+    fn handle(&mut self, _: ClockMoved, ctx: &mut Context<Self>) {
+        self.wake_up(ctx);
+    }
+}
+
 /// Why `usage.refresh` was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {

@@ -391,7 +391,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
             let p: AdvanceClockParams = parse(params)?;
             if rt.clock.advance(p.ms) {
                 // Time passing is what the usage timer waits for.
-                rt.usage.do_send(crate::actors::usage_refresher::Tick);
+                rt.usage.do_send(crate::actors::usage_refresher::ClockMoved);
                 Ok(json!({"now": rt.clock.now_ms()}))
             } else {
                 Err(RpcError::new(
