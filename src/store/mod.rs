@@ -20,7 +20,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use accounts::{ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
-pub use capture::Captured;
+pub use capture::{CaptureHint, Captured, LinkedBy};
 pub use paths::{default_store_path, STORE_FILE};
 pub use pending::PendingView;
 pub use snapshot::Snapshot;
