@@ -3,6 +3,7 @@
 
 mod accounts;
 mod capture;
+mod capture_link;
 mod events;
 pub mod guard;
 mod identity;
