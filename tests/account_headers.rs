@@ -112,3 +112,65 @@ fn a_copilot_request_carries_the_github_token_from_refresh_and_never_a_stale_acc
         json!({"authorization": "Bearer gho_FAKE_old_login"})
     );
 }
+
+#[test]
+fn accounts_list_and_the_balancer_command_show_when_each_oauth_token_expires() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    save_oauth(
+        &mut s,
+        "anthropic",
+        "max",
+        json!({"type": "oauth", "refresh": "sk-ant-ort01-FAKE", "access": "sk-ant-oat01-FAKE", "expires": T0 + 42 * 60_000}),
+    );
+    save_oauth(
+        &mut s,
+        "github-copilot",
+        "seat",
+        json!({"type": "oauth", "refresh": "gho_FAKE_seat", "access": "tid=FAKE", "expires": T0 - 1}),
+    );
+    s.save_api("anthropic", "key", "sk-ant-api-FAKE");
+    let list = s.call("accounts.list", json!({}));
+    let view = |alias: &str| {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["alias"] == alias)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(view("max")["tokenExpiresAt"], T0 + 42 * 60_000);
+    assert_eq!(view("max")["loginRequired"], false);
+    assert_eq!(
+        view("seat")["tokenExpiresAt"],
+        Value::Null,
+        "Copilot's GitHub token does not expire"
+    );
+    assert_eq!(view("key")["tokenExpiresAt"], Value::Null);
+    let text = s.call("command.run", json!({"text": "list"}))["output"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let line = |alias: &str| {
+        text.lines()
+            .find(|l| l.contains(&format!(" {alias} ")))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line("max").ends_with("token expires in 42m"), "{text}");
+    assert!(!line("seat").contains("token"), "{text}");
+    assert!(!line("key").contains("token"), "{text}");
+    let json: Value = serde_json::from_str(&cli_ok(&store, &["accounts", "list", "--json"], None)).unwrap();
+    assert!(json
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|a| a.get("tokenExpiresAt").is_some() && a.get("loginRequired").is_some()));
+    let cli_text = cli_ok(&store, &["accounts", "list"], None);
+    assert!(
+        cli_text
+            .lines()
+            .any(|l| l.contains(" max ") && l.contains(", token expire")),
+        "{cli_text}"
+    );
+}
