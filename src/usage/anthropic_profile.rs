@@ -60,7 +60,7 @@ pub fn parse(v: &Value) -> Result<ClaudeProfile, FetchError> {
     let email = (v.get("account"))
         .and_then(|a| a.get("email_address"))
         .and_then(Value::as_str)
-        .filter(|e| e.contains('@') && e.len() <= 254)
+        .filter(|e| e.contains('@') && e.len() <= 254 && !e.contains(char::is_whitespace) && !e.contains("[redacted]"))
         .map(str::to_string);
     Ok(ClaudeProfile { subject, email })
 }
@@ -127,5 +127,11 @@ mod tests {
         let p = parse(&serde_json::json!({"account": {"uuid": "u-1"}})).unwrap();
         assert_eq!(p.subject, "claude:u-1");
         assert_eq!(p.email, None);
+        let echoed = serde_json::json!({"account": {"uuid": "u-1", "email_address": "Bearer [redacted]@example.test"}});
+        assert_eq!(
+            parse(&echoed).unwrap().email,
+            None,
+            "a redacted echo never names an account"
+        );
     }
 }
