@@ -67,6 +67,10 @@ function isStringRecord(v) {
   return isObject(v) && Object.values(v).every((x) => typeof x === "string");
 }
 
+function optionalStringList(v) {
+  return v === undefined || v === null || (Array.isArray(v) && v.every((x) => typeof x === "string"));
+}
+
 // CSI (ESC [ … final byte), OSC (ESC ] … BEL or ESC \\) and two-byte escapes; stray ESC/C1 bytes.
 const ANSI_ESCAPE = /\u001b\[[0-?]*[ -\/]*[@-~]|\u001b\][^\u0007\u001b]*(?:\u0007|\u001b\\)|\u001b[@-Z\\-_]|[\u001b\u009b]/g;
 
@@ -570,8 +574,12 @@ function withoutMarker(input, init) {
   return [input, init];
 }
 
-function applySetHeaders(headers, set) {
+// `remove`: headers of the original account the chosen one has no value for (removeHeaders).
+function applySetHeaders(headers, set, remove) {
   const next = new Headers(headers);
+  for (const name of remove ?? []) {
+    if (typeof name === "string" && name.toLowerCase() !== MARKER) next.delete(name);
+  }
   for (const [name, value] of Object.entries(set)) {
     if (typeof value === "string" && name.toLowerCase() !== MARKER) next.set(name, value);
   }
@@ -662,12 +670,14 @@ const VALID = {
     isObject(r) &&
     (r.requestID === undefined || r.requestID === null || typeof r.requestID === "string") &&
     (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth)),
-  "fetch.begin": (r) => isObject(r) && (r.passthrough === true || isStringRecord(r.setHeaders)),
+  "fetch.begin": (r) =>
+    isObject(r) && (r.passthrough === true || (isStringRecord(r.setHeaders) && optionalStringList(r.removeHeaders))),
   "fetch.result": (r) =>
     isObject(r) &&
     (r.action === "return" ||
       (r.action === "retry" &&
         isStringRecord(r.setHeaders) &&
+        optionalStringList(r.removeHeaders) &&
         (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth)))),
   "command.run": (r) => isObject(r) && typeof r.output === "string",
 };
@@ -870,7 +880,7 @@ class Runtime {
     if (authorization !== null) beginParams.authorization = /^bearer\s/i.test(authorization) ? "bearer" : "other";
     try {
       const begin = await this.call("fetch.begin", beginParams);
-      if (begin.passthrough !== true) headers = applySetHeaders(headers, begin.setHeaders);
+      if (begin.passthrough !== true) headers = applySetHeaders(headers, begin.setHeaders, begin.removeHeaders);
     } catch {
       return send(prepared.headers);
     }
@@ -892,7 +902,7 @@ class Runtime {
       if (verdict.action !== "retry" || attempt >= HARD_MAX_ATTEMPTS || prepared.signal?.aborted) return response;
       let next;
       try {
-        next = applySetHeaders(headers, verdict.setHeaders);
+        next = applySetHeaders(headers, verdict.setHeaders, verdict.removeHeaders);
       } catch {
         return response; // a header value fetch refuses
       }

@@ -36,6 +36,32 @@ pub fn account_state(a: &AccountView, now: Millis) -> String {
     }
 }
 
+/// A coarse duration for what is hours or days away: "42m", "3h 5m", "2d 4h".
+fn coarse(ms: Millis) -> String {
+    let m = ms.max(0) / 60_000;
+    match m {
+        0 => "under a minute".into(),
+        1..=59 => format!("{m}m"),
+        60..=1439 => format!("{}h {}m", m / 60, m % 60),
+        _ => format!("{}d {}h", m / 1440, (m % 1440) / 60),
+    }
+}
+
+/// What an OAuth account's login needs said: "needs login: /connect <provider>" when it was
+/// refused for good, else when its token expires ("token expires in 42m", "token expired");
+/// `None` for logins that never expire and API keys.
+pub fn token_note(a: &AccountView, now: Millis) -> Option<String> {
+    if a.login_required {
+        return Some(format!("needs login: /connect {}", a.provider_id));
+    }
+    let at = a.token_expires_at?;
+    Some(if at > now {
+        format!("token expires in {}", coarse(at - now))
+    } else {
+        "token expired".into()
+    })
+}
+
 pub fn usage_summary(u: &UsageSnapshot) -> String {
     match u.used_percent {
         Some(p) => format!("{p:.0}% used"),
@@ -56,9 +82,10 @@ pub fn accounts(list: &[AccountView], now: Millis) -> String {
         }
         let marker = if a.active { "*" } else { " " };
         let usage = a.usage.as_ref().map(usage_summary).unwrap_or_default();
+        let token = token_note(a, now).map(|n| format!(", {n}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {marker} {:<20} {:<7} {}{}{}",
+            "  {marker} {:<20} {:<7} {}{token}{}{}",
             a.alias,
             a.auth_type,
             account_state(a, now),
@@ -104,4 +131,59 @@ pub fn events(list: &[StoredEvent], now: Millis) -> String {
         let _ = writeln!(out, "{:>10}  {:<28} {}", relative(e.created_at, now), e.kind, e.message);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Millis = 1_700_000_000_000;
+
+    fn oauth(alias: &str, expires: Option<Millis>, login_required: bool) -> AccountView {
+        AccountView {
+            provider_id: "anthropic".into(),
+            alias: alias.into(),
+            auth_type: "oauth".into(),
+            active: false,
+            disabled: false,
+            cooling_down_until: None,
+            cooldown_reason: None,
+            auth_failed: false,
+            failures: 0,
+            last_used_at: None,
+            created_at: 0,
+            usage: None,
+            token_expires_at: expires,
+            login_required,
+        }
+    }
+
+    #[test]
+    fn each_oauth_account_says_when_its_token_expires_or_that_it_needs_a_login() {
+        let list = [
+            oauth("soon", Some(NOW + 42 * 60_000 + 5_000), false),
+            oauth("later", Some(NOW + 26 * 3_600_000), false),
+            oauth("gone", Some(NOW - 1), false),
+            oauth("refused", Some(NOW + 60_000), true),
+            oauth("never", None, false),
+        ];
+        let text = accounts(&list, NOW);
+        assert!(
+            text.contains("soon                 oauth   healthy, token expires in 42m\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("later                oauth   healthy, token expires in 1d 2h\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gone                 oauth   healthy, token expired\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("refused              oauth   healthy, needs login: /connect anthropic\n"),
+            "{text}"
+        );
+        assert!(text.contains("never                oauth   healthy\n"), "{text}");
+    }
 }

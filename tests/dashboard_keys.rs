@@ -190,6 +190,7 @@ fn pending_logins_can_be_saved_or_dismissed() {
                 .send(Mutate::Capture {
                     entries: vec![("openai".into(), Auth::from_user_input(key).unwrap())],
                     source: "auth.json".into(),
+                    hints: Default::default(),
                 })
                 .await
                 .unwrap()

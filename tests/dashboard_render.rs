@@ -35,6 +35,8 @@ fn account(provider: &str, alias: &str) -> AccountView {
         last_used_at: None,
         created_at: NOW - 48 * HOUR,
         usage: None,
+        token_expires_at: None,
+        login_required: false,
     }
 }
 
@@ -349,6 +351,30 @@ fn pending_logins_show_while_auto_save_is_off() {
     app.cursor = 1;
     assert_eq!(app.selected(), Some(RowKey::Pending { id: "p-1".into() }));
     assert_snapshot("pending_80x24", &screen(&app, 80, 24));
+}
+
+#[test]
+fn oauth_accounts_show_when_their_token_expires_and_when_they_need_a_login() {
+    let mut soon = account("anthropic", "max");
+    soon.auth_type = "oauth".into();
+    soon.token_expires_at = Some(NOW + 42 * MIN);
+    let mut refused = account("openai", "plus");
+    refused.auth_type = "oauth".into();
+    refused.token_expires_at = Some(NOW - MIN);
+    refused.login_required = true;
+    let mut gone = account("openai", "pro");
+    gone.auth_type = "oauth".into();
+    gone.token_expires_at = Some(NOW - MIN);
+    let app = app_with(Snapshot {
+        accounts: vec![soon, refused, gone],
+        events: vec![],
+        ..fixture()
+    });
+    let out = screen(&app, 120, 40);
+    let line = |alias: &str| out.lines().find(|l| l.contains(alias)).unwrap_or_default().to_string();
+    assert!(line(" max ").contains("token expires in 42m"), "{out}");
+    assert!(line(" plus ").contains("needs login: /connect openai"), "{out}");
+    assert!(line(" pro ").contains("token expired"), "{out}");
 }
 
 #[test]

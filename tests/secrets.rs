@@ -3,7 +3,7 @@
 //!
 //! Features: saving every kind of credential through the sidecar and the CLI, logins captured
 //! from auth.json (saved and pending), the hot path (chat.message, chat.headers, fetch.begin,
-//! fetch.result with 200, 429 and 503 failover, 401), usage reads against a loopback stand-in that
+//! fetch.result with 200, 429 and 503 failover, 401), Claude profile reads, usage reads against a loopback stand-in that
 //! echoes the credential it gets, the `/balancer` command, every CLI command in text and JSON,
 //! doctor and install, the dashboard's screens and keys, and credentials of every wrong shape
 //! (auth.json, `OPENCODE_AUTH_CONTENT`, doctor, the CLI's stdin, at the default log level). Scanned: the sidecar's stdout and its
@@ -49,6 +49,9 @@ const SPARE_KEY: &str = "sk-FAKE-SECRETSCAN-spare-apikey-2a6e0c4f8b3d";
 // Captured from auth.json: one saved at once (then refreshed by opencode), four pending.
 const CAPTURED_REFRESH: &str = "rt-FAKE-SECRETSCAN-captured-refresh-8f3b7d1e5a0c";
 const ROTATED_REFRESH: &str = "rt-FAKE-SECRETSCAN-rotated-refresh-3c7e1a5d9b2f";
+// A Claude login captured from auth.json, whose profile is read with its access token.
+const CLAUDE_CAPTURED_ACCESS: &str = "sk-ant-oat01-FAKE-SECRETSCAN-captured-8d2f6b0e4a9c";
+const CLAUDE_CAPTURED_REFRESH: &str = "sk-ant-ort01-FAKE-SECRETSCAN-captured-3b7f1d5a9e2c";
 const PENDING: [(&str, &str); 4] = [
     ("openrouter", "sk-or-v1-FAKE-SECRETSCAN-pending-a-4c8a2e6f0b"),
     ("groq", "gsk_FAKE_SECRETSCAN_pending_b_9d3f7b1e5a2c"),
@@ -130,6 +133,10 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
     let refreshed = oauth(&rotated_access, ROTATED_REFRESH, None);
     write_auth(&store, &json!({"openai": refreshed}));
     s.wait_notification(captured("account_updated"));
+    // A Claude login opencode writes: its profile (which echoes the token) names the account.
+    let claude_login = oauth(CLAUDE_CAPTURED_ACCESS, CLAUDE_CAPTURED_REFRESH, None);
+    write_auth(&store, &json!({"openai": refreshed, "anthropic": claude_login}));
+    s.wait_notification(|n| n["params"]["type"] == "account_saved" && n["params"]["providerID"] == "anthropic");
     // Refused input that carries a credential: a duplicate, bad shapes, a bad alias, bad values.
     let refusals = json!([
         ["accounts.save", {"providerID": "openai", "alias": "dup", "auth": {"type": "api", "key": OPENAI_KEY}}],
@@ -162,7 +169,7 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
 
     // Usage read from the providers (which echo the credential back), then every other method.
     let usage = s.call("usage.refresh", json!({}));
-    assert_eq!(usage.as_array().unwrap().len(), 8, "{usage}");
+    assert_eq!(usage.as_array().unwrap().len(), 9, "{usage}");
     let management = json!([
         ["usage.list", {}], ["accounts.list", {}], ["status", {}], ["settings.get", {}], ["priority.list", {}],
         ["balancing.get", {}], ["events.list", {"limit": 10000}],
@@ -242,6 +249,8 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
         CLAUDE_REFRESH,
         CLAUDE_KEY,
         ROTATED_REFRESH,
+        CLAUDE_CAPTURED_ACCESS,
+        CLAUDE_CAPTURED_REFRESH,
         PENDING[0].1,
         PENDING[1].1,
         PENDING[3].1,
@@ -287,7 +296,8 @@ const CLI_SCRIPT: &str = "status; status --json; -vvv accounts list; accounts li
 const ROUTES: &str = r#"/backend-api/wham/usage 200 {"plan_type":"plus {{authorization}}","access_token":"{{authorization}}","rate_limit":{"primary_window":{"used_percent":5,"limit_window_seconds":18000,"reset_at":1700003600}}}
 /v1/organization/usage/completions 500 <html><body>{{authorization}} failed</body></html>
 /copilot_internal/user 200 {"login":"octo","copilot_plan":"{{authorization}}","token":"{{authorization}}","quota_snapshots":{"premium_interactions":{"entitlement":300,"remaining":100}}}
-/api/oauth/usage 200 {"five_hour":{"utilization":30.0,"resets_at":"2023-11-15T00:13:20Z"},"note":"{{authorization}}"}"#;
+/api/oauth/usage 200 {"five_hour":{"utilization":30.0,"resets_at":"2023-11-15T00:13:20Z"},"note":"{{authorization}}"}
+/api/oauth/profile 200 {"account":{"uuid":"u-FAKE-scan","email_address":"{{authorization}}@example.test"},"organization":{"uuid":"o-FAKE-scan","name":"{{authorization}}"}}"#;
 
 fn echoing_usage_server() -> FakeUsageServer {
     let server = FakeUsageServer::start().unwrap();

@@ -20,6 +20,7 @@
 //   delays      {method: ms} — answer after a delay (responses out of order)
 //   results     {method: result} — a fixed result instead of the built-in one
 //   syncAuth    {providerID, auth} — sent with chat.headers results
+//   removeHeaders {begin?: [S], retry?: [S]} — sent with fetch.begin / fetch.result retry answers
 //   notifyOnInit  [{method, params}] — notifications sent after initialize
 //   stderr      text written to stderr at start (a log line)
 //   startDelayMs  read nothing for this long after start (a slow start)
@@ -89,6 +90,7 @@ function answer(method, params) {
       return {
         account: { providerID: r.providerID, alias: `account-${r.index}` },
         setHeaders: headersFor(params.headerNames ?? [], keys[r.index]),
+        ...(config.removeHeaders?.begin ? { removeHeaders: config.removeHeaders.begin } : {}),
       };
     }
     case "fetch.result": {
@@ -101,6 +103,7 @@ function answer(method, params) {
           action: "retry",
           account: { providerID: r.providerID, alias: `account-${r.index}` },
           setHeaders: headersFor(r.headerNames, keys[r.index]),
+          ...(config.removeHeaders?.retry ? { removeHeaders: config.removeHeaders.retry } : {}),
         };
       }
       return { action: "return" };

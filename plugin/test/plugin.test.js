@@ -244,6 +244,40 @@ test("a non-2xx body is reported up to 4 KiB and the response stays readable", a
   assert.equal(http.requests.length, 1, "one account: no retry");
 });
 
+test("removeHeaders drops the original account's headers at begin and on a retry", async (t) => {
+  const { hooks, http } = await setup(t, {
+    config: {
+      accounts: ACCOUNTS,
+      removeHeaders: { begin: ["x-openai-internal-codex-residency"], retry: ["chatgpt-account-id"] },
+    },
+    respond: keyedResponder(),
+  });
+  const headers = {
+    ...(await markedHeaders(hooks)),
+    authorization: "Bearer key-a",
+    "chatgpt-account-id": "acct-FAKE-original",
+    "x-openai-internal-codex-residency": "eu",
+  };
+  const res = await fetch(`${http.url}/x`, { method: "POST", headers, body: "{}" });
+  assert.equal(res.status, 200);
+  const [first, second] = http.requests;
+  assert.equal(first.headers["x-openai-internal-codex-residency"], undefined, "removed at fetch.begin");
+  assert.equal(first.headers["chatgpt-account-id"], "acct-FAKE-original");
+  assert.equal(second.headers.authorization, "Bearer key-b");
+  assert.equal(second.headers["chatgpt-account-id"], undefined, "removed on the retry");
+});
+
+test("a removeHeaders that is not a list of names is a bad answer", async (t) => {
+  const { hooks, http } = await setup(t, {
+    config: { accounts: ACCOUNTS, results: { "fetch.begin": { setHeaders: {}, removeHeaders: "authorization" } } },
+    respond: () => ({ status: 200, body: "ok" }),
+  });
+  const headers = { ...(await markedHeaders(hooks)), authorization: "Bearer key-a" };
+  const res = await fetch(`${http.url}/x`, { method: "POST", headers, body: "{}" });
+  assert.equal(res.status, 200);
+  assert.equal(http.requests[0].headers.authorization, "Bearer key-a", "sent as it was");
+});
+
 test("a sidecar that keeps answering retry is stopped at 10 attempts", async (t) => {
   const { hooks, http } = await setup(t, {
     config: { accounts: ACCOUNTS, results: { "fetch.result": { action: "retry", setHeaders: { authorization: "Bearer key-a" } } } },

@@ -11,10 +11,13 @@
 //!
 //! Messages: `FileChanged` (from the notify thread, or the poll timer). Sends one `Mutate::Capture` per read, with every changed entry
 //! to the registry for each provider entry that differs from the last good snapshot (all of them
-//! at start).
+//! at start). A changed Claude login (no account id in its tokens) first has its profile read
+//! here, off the registry's thread ([`ProfileReader`]), and goes with the credential it replaced
+//! (see `store::CaptureHint`); the watcher reads nothing else until that answer or its timeout.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
@@ -25,6 +28,9 @@ pub use super::auth_file::{
     default_auth_path, parse_auth_file, parse_logins, read_auth_file, AuthFile, AuthFileError, MAX_AUTH_FILE_BYTES,
 };
 use crate::model::Auth;
+use crate::store::CaptureHint;
+use crate::usage::anthropic_profile::claude_profile;
+use crate::usage::{Endpoints, Http};
 
 /// How long a burst of writes is let settle before the file is read.
 pub const DEBOUNCE: Duration = Duration::from_millis(15);
@@ -35,12 +41,55 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 #[rtype(result = "()")]
 pub struct FileChanged;
 
+/// Reads Claude's profile (`GET {anthropic base}/api/oauth/profile`) for a captured login.
+pub struct ProfileReader {
+    http: Arc<Http>,
+    base: Option<String>,
+}
+
+impl ProfileReader {
+    /// At the usage endpoints' Anthropic base (`OPENCODE_BALANCER_ANTHROPIC_URL`; not contacted in
+    /// test mode without it), with their timeout.
+    pub fn from_env() -> ProfileReader {
+        let endpoints = Endpoints::from_env();
+        ProfileReader {
+            http: Arc::new(Http::new(endpoints.timeout)),
+            base: endpoints.anthropic,
+        }
+    }
+
+    /// The hint for one changed Claude entry: its profile subject when it can be read.
+    async fn hint(&self, provider: &str, auth: &Auth, previous: Option<Auth>) -> CaptureHint {
+        // `now` only dates a 429's Retry-After, which is not kept here.
+        match claude_profile(&self.http, &self.base, auth, 0).await {
+            Ok(p) => CaptureHint {
+                subject: Some(p.subject),
+                email: p.email,
+                previous,
+            },
+            Err(e) => {
+                tracing::info!(provider, error = %e, "the Claude profile of a login in auth.json could not be read; it is matched by the credential it replaced");
+                CaptureHint {
+                    previous,
+                    ..CaptureHint::default()
+                }
+            }
+        }
+    }
+}
+
+/// Providers whose OAuth tokens name no account, so the profile is asked who a login is.
+fn needs_profile(provider: &str, auth: &Auth) -> bool {
+    provider == "anthropic" && matches!(auth, Auth::Oauth { .. })
+}
+
 pub struct AuthWatcher {
     path: PathBuf,
     registry: Addr<AccountRegistry>,
     /// Inline content (`OPENCODE_AUTH_CONTENT`): read once, nothing watched.
     inline: Option<String>,
     last_good: HashMap<String, Auth>,
+    profiles: Arc<ProfileReader>,
     /// The problems of the last version read, each logged once when it appeared.
     problems: BTreeSet<String>,
     read_scheduled: bool,
@@ -48,12 +97,18 @@ pub struct AuthWatcher {
 }
 
 impl AuthWatcher {
-    pub fn new(path: PathBuf, registry: Addr<AccountRegistry>, inline: Option<String>) -> Self {
+    pub fn new(
+        path: PathBuf,
+        registry: Addr<AccountRegistry>,
+        inline: Option<String>,
+        profiles: ProfileReader,
+    ) -> Self {
         AuthWatcher {
             path,
             registry,
             inline,
             last_good: HashMap::new(),
+            profiles: Arc::new(profiles),
             problems: BTreeSet::new(),
             read_scheduled: false,
             _watcher: None,
@@ -93,7 +148,7 @@ impl AuthWatcher {
             // which would hash whatever the path leads to, however large, on every round.
             Err(e) => {
                 tracing::warn!(error = %e, "file notifications unavailable; polling auth.json every {POLL_INTERVAL:?}");
-                ctx.run_interval(POLL_INTERVAL, |this, _| this.read());
+                ctx.run_interval(POLL_INTERVAL, |this, ctx| this.read(ctx));
             }
         }
     }
@@ -107,7 +162,7 @@ impl AuthWatcher {
     }
 
     /// Reads the file (or the inline content) and captures every entry that changed.
-    fn read(&mut self) {
+    fn read(&mut self, ctx: &mut Context<Self>) {
         let parsed = self.text().and_then(|(text, source)| parse_logins(&text, source));
         let file = match parsed {
             Ok(file) => file,
@@ -126,14 +181,38 @@ impl AuthWatcher {
             .filter(|(provider, auth)| self.last_good.get(*provider) != Some(*auth))
             .map(|(provider, auth)| (provider.clone(), auth.clone()))
             .collect();
-        if !changed.is_empty() {
-            tracing::debug!(entries = changed.len(), "logins seen in auth.json");
-            self.registry.do_send(Mutate::Capture {
-                entries: changed,
-                source: "auth.json".into(),
-            });
-        }
+        let claude: Vec<(String, Auth, Option<Auth>)> = (changed.iter())
+            .filter(|(p, a)| needs_profile(p, a))
+            .map(|(p, a)| (p.clone(), a.clone(), self.last_good.get(p).cloned()))
+            .collect();
         self.last_good = file.entries.into_iter().collect();
+        if changed.is_empty() {
+            return;
+        }
+        tracing::debug!(entries = changed.len(), "logins seen in auth.json");
+        if claude.is_empty() {
+            self.capture(changed, BTreeMap::new());
+            return;
+        }
+        let profiles = self.profiles.clone();
+        let lookups = async move {
+            let mut hints = BTreeMap::new();
+            for (provider, auth, previous) in claude {
+                let hint = profiles.hint(&provider, &auth, previous).await;
+                hints.insert(provider, hint);
+            }
+            hints
+        };
+        // Reads wait for the answer, so captures keep the order opencode wrote them in.
+        ctx.wait(actix::fut::wrap_future(lookups).map(move |hints, this: &mut Self, _| this.capture(changed, hints)));
+    }
+
+    fn capture(&self, entries: Vec<(String, Auth)>, hints: BTreeMap<String, CaptureHint>) {
+        self.registry.do_send(Mutate::Capture {
+            entries,
+            source: "auth.json".into(),
+            hints,
+        });
     }
 
     /// Logs each problem of this version that the last one did not have.
@@ -153,7 +232,7 @@ impl Actor for AuthWatcher {
             self.watch(ctx);
         }
         // Logins already there at start count as changes (installing picks up existing accounts).
-        self.read();
+        self.read(ctx);
     }
 }
 
@@ -164,9 +243,9 @@ impl Handler<FileChanged> for AuthWatcher {
             return;
         }
         self.read_scheduled = true;
-        ctx.run_later(DEBOUNCE, |this, _| {
+        ctx.run_later(DEBOUNCE, |this, ctx| {
             this.read_scheduled = false;
-            this.read();
+            this.read(ctx);
         });
     }
 }

@@ -81,7 +81,7 @@ impl Runtime {
         let registry = self.registry.clone();
         let arbiter = Arbiter::new();
         auth_watcher::AuthWatcher::start_in_arbiter(&arbiter.handle(), move |_| {
-            auth_watcher::AuthWatcher::new(path, registry, inline)
+            auth_watcher::AuthWatcher::new(path, registry, inline, auth_watcher::ProfileReader::from_env())
         });
     }
 

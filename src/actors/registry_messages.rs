@@ -105,6 +105,9 @@ pub enum Mutate {
     Capture {
         entries: Vec<(String, Auth)>,
         source: String,
+        /// What the watcher learnt of some entries (by provider id): Claude's profile subject,
+        /// the credential the entry replaced.
+        hints: std::collections::BTreeMap<String, crate::store::CaptureHint>,
     },
 }
 

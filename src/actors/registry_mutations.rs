@@ -80,7 +80,7 @@ impl AccountRegistry {
 
     /// Publishes the event of one capture; returns its toast, if it has one.
     fn announce_capture(&self, p: &str, out: &crate::store::Captured) -> Option<String> {
-        use crate::store::Captured;
+        use crate::store::{Captured, LinkedBy};
         match out {
             Captured::Saved { alias } => {
                 self.publish(
@@ -103,6 +103,28 @@ impl AccountRegistry {
                     .meta("source", "auth.json"),
                 );
                 None
+            }
+            Captured::Linked { alias, by } => {
+                let how = match by {
+                    LinkedBy::Profile => "its Claude profile names this account",
+                    LinkedBy::PreviousEntry => {
+                        "it replaced this account's expiring token in auth.json; its profile could not be read"
+                    }
+                };
+                self.publish(
+                    NewEvent::new(
+                        EventKind::AccountUpdated,
+                        format!("{p}/{alias} credential refreshed from auth.json ({how})"),
+                    )
+                    .account(p, alias)
+                    .meta("source", "auth.json")
+                    .meta("linkedBy", by.as_str()),
+                );
+                (*by == LinkedBy::PreviousEntry).then(|| {
+                    format!(
+                        "opencode-balancer linked the new {p} login to \"{alias}\": it replaced that login's expiring token, and its Claude profile could not be read to confirm. If it is a different account, rename this one (`opencode-balancer accounts rename {p} {alias} NEW`) and log in to the other again with /connect {p}"
+                    )
+                })
             }
             Captured::Pending { id } => {
                 self.publish(
@@ -352,7 +374,7 @@ impl AccountRegistry {
                 move |s| s.dismiss_pending(&id),
                 |_, dismissed| Ok(MutationReply::Dismissed(dismissed)),
             ),
-            Mutate::Capture { entries, source } => {
+            Mutate::Capture { entries, source, hints } => {
                 let auto_save = self.state.settings.auto_save;
                 let scope = match entries.as_slice() {
                     [(p, _)] => Some(provider(p)?),
@@ -360,7 +382,7 @@ impl AccountRegistry {
                 };
                 self.commit(
                     scope,
-                    move |s| s.capture_all(&entries, auto_save, &source, now),
+                    move |s| s.capture_all(&entries, &hints, auto_save, &source, now),
                     move |this, out| {
                         this.announce_captures(&out);
                         Ok(MutationReply::Captured(out))

@@ -1,7 +1,7 @@
 //! Messages the retry balancer answers, each with its handler, and the events a refused answer
 //! publishes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use actix::prelude::*;
 
@@ -9,7 +9,7 @@ use super::account_registry::{ChooseModel, ModelRef, PickAccount, RecordOutcome}
 use super::event_bus::{Notice, Notify, Publish};
 use super::retry_balancer::{Request, RetryBalancer, Session, MAX_REQUESTS};
 use crate::balancer::classify::Verdict;
-use crate::balancer::headers::{credential_headers, AuthorizationHint};
+use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
 /// `syncAuth`: the credential the host should write as its own.
@@ -145,10 +145,7 @@ pub struct FetchBegin {
 #[derive(Debug)]
 pub enum BeginAnswer {
     Passthrough,
-    Use {
-        account: AccountRef,
-        set_headers: BTreeMap<String, String>,
-    },
+    Use { account: AccountRef, headers: HeaderPlan },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -180,13 +177,13 @@ impl Handler<FetchBegin> for RetryBalancer {
             };
             req.passthrough = false;
             req.alias = picked.alias.clone();
-            let set_headers = credential_headers(&picked.auth, &req.header_names, req.authorization);
+            let headers = credential_headers(&req.provider_id, &picked.auth, &req.header_names, req.authorization);
             Ok(BeginAnswer::Use {
                 account: AccountRef {
                     provider_id: req.provider_id.clone(),
                     alias: picked.alias,
                 },
-                set_headers,
+                headers,
             })
         }))
     }
@@ -207,7 +204,7 @@ pub enum ResultAnswer {
     Return,
     Retry {
         account: AccountRef,
-        set_headers: BTreeMap<String, String>,
+        headers: HeaderPlan,
         sync_auth: Option<Box<SyncAuth>>,
     },
 }
@@ -288,7 +285,7 @@ impl Handler<FetchResult> for RetryBalancer {
                 };
                 req.tried.push(alias.clone());
                 req.alias = picked.alias.clone();
-                let set_headers = credential_headers(&picked.auth, &req.header_names, req.authorization);
+                let headers = credential_headers(&provider, &picked.auth, &req.header_names, req.authorization);
                 let session_id = req.session_id.clone();
                 if let Some(s) = this.sessions.get_mut(&session_id) {
                     s.alias = Some(picked.alias.clone());
@@ -314,7 +311,7 @@ impl Handler<FetchResult> for RetryBalancer {
                         provider_id: provider,
                         alias: picked.alias,
                     },
-                    set_headers,
+                    headers,
                     sync_auth: sync_auth.map(Box::new),
                 })
             }))

@@ -21,16 +21,32 @@ pub enum AuthorizationHint {
     Other,
 }
 
+/// ChatGPT's headers that belong to one account: its account id and its compute residency.
+pub const CHATGPT_ACCOUNT_HEADER: &str = "chatgpt-account-id";
+pub const CHATGPT_RESIDENCY_HEADER: &str = "x-openai-internal-codex-residency";
+
+/// What to change on a request so it goes out as one account: headers to set, and headers of
+/// the original account that the chosen one has no value for, to remove.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HeaderPlan {
+    pub set: BTreeMap<String, String>,
+    pub remove: Vec<String>,
+}
+
 /// The headers to set: every auth header the SDK already uses is rewritten to `auth`'s token
-/// (`authorization` keeps its `Bearer ` form); with none present, `authorization: Bearer`.
-/// ChatGPT's account header follows the account when the request carries it.
+/// for `provider_id` (`authorization` keeps its `Bearer ` form); with none present,
+/// `authorization: Bearer`. On a ChatGPT request (one carrying `chatgpt-account-id` or the
+/// residency header) both account-bound headers follow the account: set to its values, or
+/// removed when it has none, so no header of the original account survives a switch.
 pub fn credential_headers(
+    provider_id: &str,
     auth: &Auth,
     header_names: &[String],
     authorization: Option<AuthorizationHint>,
-) -> BTreeMap<String, String> {
-    let token = auth.request_token();
-    let mut out = BTreeMap::new();
+) -> HeaderPlan {
+    let token = auth.request_token(provider_id);
+    let mut plan = HeaderPlan::default();
+    let out = &mut plan.set;
     let has = |n: &str| header_names.iter().any(|h| h.eq_ignore_ascii_case(n));
     for name in KEY_HEADERS {
         if has(name) {
@@ -47,12 +63,21 @@ pub fn credential_headers(
     if out.is_empty() {
         out.insert("authorization".into(), format!("Bearer {token}"));
     }
-    if has("chatgpt-account-id") {
-        if let Some(id) = auth.account_id() {
-            out.insert("chatgpt-account-id".into(), id);
+    if has(CHATGPT_ACCOUNT_HEADER) || has(CHATGPT_RESIDENCY_HEADER) {
+        for (name, value) in [
+            (CHATGPT_ACCOUNT_HEADER, auth.account_id()),
+            (CHATGPT_RESIDENCY_HEADER, auth.chatgpt_residency()),
+        ] {
+            match value {
+                Some(v) => {
+                    out.insert(name.into(), v);
+                }
+                None if has(name) => plan.remove.push(name.into()),
+                None => {}
+            }
         }
     }
-    out
+    plan
 }
 
 #[cfg(test)]
@@ -69,39 +94,132 @@ mod tests {
 
     #[test]
     fn x_api_key_is_rewritten_and_no_bearer_added() {
-        let h = credential_headers(&api("k2"), &names(&["content-type", "x-api-key"]), None);
+        let h = credential_headers("openai", &api("k2"), &names(&["content-type", "x-api-key"]), None).set;
         assert_eq!(h.len(), 1);
         assert_eq!(h["x-api-key"], "k2");
     }
 
     #[test]
     fn bearer_is_kept_as_bearer() {
-        let h = credential_headers(&api("k2"), &names(&["authorization"]), Some(AuthorizationHint::Bearer));
+        let h = credential_headers(
+            "openai",
+            &api("k2"),
+            &names(&["authorization"]),
+            Some(AuthorizationHint::Bearer),
+        )
+        .set;
         assert_eq!(h["authorization"], "Bearer k2");
     }
 
     #[test]
     fn nothing_present_adds_a_bearer() {
-        let h = credential_headers(&api("k2"), &names(&["content-type"]), None);
+        let h = credential_headers("openai", &api("k2"), &names(&["content-type"]), None).set;
         assert_eq!(h["authorization"], "Bearer k2");
     }
 
-    #[test]
-    fn oauth_uses_the_access_token_and_moves_the_chatgpt_account() {
-        let a = Auth::Oauth {
-            refresh: "r".into(),
-            access: "acc".into(),
+    fn jwt(claims: serde_json::Value) -> String {
+        use base64::Engine;
+        let body = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(claims.to_string());
+        format!("eyJhbGciOiJub25lIn0.{body}.FAKE-signature")
+    }
+
+    fn oauth(refresh: &str, access: &str, account_id: Option<&str>) -> Auth {
+        Auth::Oauth {
+            refresh: refresh.into(),
+            access: access.into(),
             expires: 0,
-            account_id: Some("id-2".into()),
+            account_id: account_id.map(str::to_string),
             enterprise_url: None,
             metadata: None,
-        };
+        }
+    }
+
+    const CHATGPT: &[&str] = &[
+        "authorization",
+        "chatgpt-account-id",
+        "x-openai-internal-codex-residency",
+    ];
+
+    #[test]
+    fn oauth_uses_the_access_token_and_moves_the_chatgpt_account() {
+        let a = oauth("rt-FAKE", "at-FAKE", Some("id-2"));
         let h = credential_headers(
+            "openai",
             &a,
             &names(&["authorization", "chatgpt-account-id"]),
             Some(AuthorizationHint::Bearer),
         );
-        assert_eq!(h["authorization"], "Bearer acc");
-        assert_eq!(h["chatgpt-account-id"], "id-2");
+        assert_eq!(h.set["authorization"], "Bearer at-FAKE");
+        assert_eq!(h.set["chatgpt-account-id"], "id-2");
+        assert!(h.remove.is_empty());
+    }
+
+    #[test]
+    fn the_residency_follows_the_account_it_was_read_from() {
+        let access = jwt(serde_json::json!({
+            "chatgpt_compute_residency": "eu",
+            "https://api.openai.com/auth": {"chatgpt_account_id": "acct-eu"},
+        }));
+        let h = credential_headers("openai", &oauth("rt-FAKE", &access, None), &names(CHATGPT), None);
+        assert_eq!(h.set["chatgpt-account-id"], "acct-eu");
+        assert_eq!(h.set["x-openai-internal-codex-residency"], "eu");
+        assert!(h.remove.is_empty());
+        // In the namespace too; and added when the original account had none.
+        let access = jwt(serde_json::json!({"https://api.openai.com/auth": {"chatgpt_compute_residency": "us"}}));
+        let h = credential_headers(
+            "openai",
+            &oauth("rt-FAKE", &access, Some("acct-us")),
+            &names(&["authorization", "chatgpt-account-id"]),
+            None,
+        );
+        assert_eq!(h.set["x-openai-internal-codex-residency"], "us");
+    }
+
+    #[test]
+    fn an_account_without_residency_or_id_removes_the_original_accounts_headers() {
+        let h = credential_headers(
+            "openai",
+            &oauth("rt-FAKE", "at-FAKE-opaque", None),
+            &names(CHATGPT),
+            None,
+        );
+        assert!(!h.set.contains_key("chatgpt-account-id"));
+        assert!(!h.set.contains_key("x-openai-internal-codex-residency"));
+        assert_eq!(h.remove, ["chatgpt-account-id", "x-openai-internal-codex-residency"]);
+        // A request that never carried them gets nothing added or removed.
+        let h = credential_headers(
+            "openai",
+            &oauth("rt-FAKE", "at-FAKE", Some("id")),
+            &names(&["authorization"]),
+            None,
+        );
+        assert_eq!(h.set.keys().collect::<Vec<_>>(), ["authorization"]);
+        assert!(h.remove.is_empty());
+    }
+
+    #[test]
+    fn copilot_requests_carry_the_github_token_from_refresh_never_access() {
+        let login = oauth("gho_FAKE_github", "tid=FAKE;exp=1;short-lived", None);
+        for provider in ["github-copilot", "copilot", "github-copilot-enterprise"] {
+            let h = credential_headers(
+                provider,
+                &login,
+                &names(&["authorization"]),
+                Some(AuthorizationHint::Bearer),
+            );
+            assert_eq!(h.set["authorization"], "Bearer gho_FAKE_github", "{provider}");
+        }
+        for provider in ["openai", "anthropic"] {
+            let h = credential_headers(
+                provider,
+                &login,
+                &names(&["authorization"]),
+                Some(AuthorizationHint::Bearer),
+            );
+            assert_eq!(
+                h.set["authorization"], "Bearer tid=FAKE;exp=1;short-lived",
+                "{provider}"
+            );
+        }
     }
 }

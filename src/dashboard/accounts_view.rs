@@ -136,7 +136,7 @@ fn account_lines(
     }
 }
 
-/// Plan, last use and failures, joined by " · ".
+/// Plan, last use, failures and the login's token (expiry, or the login it needs), joined by " · ".
 fn details(a: &AccountView, now: Millis) -> String {
     let mut parts = Vec::new();
     if let Some(plan) = a.usage.as_ref().and_then(|u| u.plan_name.as_deref()) {
@@ -153,6 +153,7 @@ fn details(a: &AccountView, now: Millis) -> String {
             if a.failures == 1 { "" } else { "s" }
         ));
     }
+    parts.extend(crate::format::token_note(a, now));
     parts.join(" · ")
 }
 

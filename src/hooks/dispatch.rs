@@ -21,6 +21,15 @@ pub(crate) fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
         .map_err(|e| RpcError::invalid_params(format!("invalid params: {}", safe_serde_message(&e))))
 }
 
+/// Adds `removeHeaders` (headers of the original account the chosen one has no value for) to a
+/// `fetch.begin`/`fetch.result` answer, only when there are any: answers without stay as they were.
+fn with_removed(mut answer: Value, remove: Vec<String>) -> Value {
+    if !remove.is_empty() {
+        answer["removeHeaders"] = json!(remove);
+    }
+    answer
+}
+
 fn internal<E: std::fmt::Display>(e: E) -> RpcError {
     RpcError::new(INTERNAL_ERROR, format!("internal error: {e}"))
 }
@@ -350,7 +359,9 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
                 .map_err(|e| RpcError::new(UNKNOWN_REQUEST, e.to_string()))?;
             Ok(match answer {
                 BeginAnswer::Passthrough => json!({"passthrough": true}),
-                BeginAnswer::Use { account, set_headers } => json!({"account": account, "setHeaders": set_headers}),
+                BeginAnswer::Use { account, headers } => {
+                    with_removed(json!({"account": account, "setHeaders": headers.set}), headers.remove)
+                }
             })
         }
         "fetch.result" => {
@@ -376,10 +387,11 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
                 ResultAnswer::Return => json!({"action": "return"}),
                 ResultAnswer::Retry {
                     account,
-                    set_headers,
+                    headers,
                     sync_auth,
                 } => {
-                    let mut out = json!({"action": "retry", "account": account, "setHeaders": set_headers});
+                    let out = json!({"action": "retry", "account": account, "setHeaders": headers.set});
+                    let mut out = with_removed(out, headers.remove);
                     if let Some(s) = sync_auth {
                         out["syncAuth"] = json!({"providerID": s.provider_id, "auth": s.auth});
                     }

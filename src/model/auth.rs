@@ -83,10 +83,14 @@ impl Auth {
         })
     }
 
-    /// The token a request carries as `Authorization: Bearer` or in an API-key header.
-    pub fn request_token(&self) -> &str {
+    /// The token a request to `provider_id` carries as `Authorization: Bearer` or in an API-key
+    /// header: the key, the well-known token, an OAuth login's `access` token — except for
+    /// GitHub Copilot, whose bearer is the GitHub OAuth token in `refresh` (opencode 1.18.33
+    /// ignores `access`, which older versions filled with a short-lived Copilot token).
+    pub fn request_token(&self, provider_id: &str) -> &str {
         match self {
             Auth::Api { key, .. } => key,
+            Auth::Oauth { refresh, .. } if crate::oauth::policy::is_copilot(provider_id) => refresh,
             Auth::Oauth { access, .. } => access,
             Auth::Wellknown { token, .. } => token,
         }
@@ -101,6 +105,18 @@ impl Auth {
             Auth::Oauth { access, .. } => jwt_chatgpt_account_id(access),
             _ => None,
         }
+    }
+
+    /// ChatGPT's compute residency (`x-openai-internal-codex-residency`), from the access token's
+    /// `chatgpt_compute_residency` claim (top level or in the `https://api.openai.com/auth`
+    /// namespace), when it carries one. Not a secret.
+    pub fn chatgpt_residency(&self) -> Option<String> {
+        let Auth::Oauth { access, .. } = self else { return None };
+        let claims = jwt_claims(access)?;
+        let claim = |v: &serde_json::Value| v.get("chatgpt_compute_residency")?.as_str().map(str::to_string);
+        claim(&claims)
+            .or_else(|| claims.get("https://api.openai.com/auth").and_then(claim))
+            .filter(|r| !r.is_empty())
     }
 
     /// The identity two credentials share when they are the same account. The predecessor's

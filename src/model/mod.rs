@@ -90,6 +90,8 @@ impl Account {
             last_used_at: self.last_used_at,
             created_at: self.created_at,
             usage: self.usage.as_deref().cloned(),
+            token_expires_at: crate::oauth::policy::effective_expiry(&self.provider_id, &self.auth),
+            login_required: false,
         }
     }
 }
@@ -115,6 +117,13 @@ pub struct AccountView {
     pub last_used_at: Option<Millis>,
     pub created_at: Millis,
     pub usage: Option<UsageSnapshot>,
+    /// Extension: when an OAuth login's access token stops working (ms); `null` when it never
+    /// does (API keys, Copilot) or is unknown.
+    #[serde(default)]
+    pub token_expires_at: Option<Millis>,
+    /// Extension: the login was refused for good and needs a new one (`/connect <provider>`).
+    #[serde(default)]
+    pub login_required: bool,
 }
 
 /// The latest usage snapshot of an account (PROTOCOL.md `UsageSnapshot`).

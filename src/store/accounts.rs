@@ -329,7 +329,7 @@ pub(super) fn save_account_tx(
         });
     }
     let updated = tx.execute(
-        "UPDATE accounts SET auth_json = ?3, auth_type = ?4, identity = ?5, updated_at = ?6, auth_failed = 0,
+        "UPDATE accounts SET auth_json = ?3, auth_type = ?4, identity = ?5, updated_at = ?6, auth_failed = 0, subject = NULL,
              rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
          WHERE provider_id = ?1 AND alias = ?2",
         params![provider, alias, auth_json, auth.auth_type(), identity, now],

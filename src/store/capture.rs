@@ -1,9 +1,13 @@
 //! Capturing a credential seen in opencode's auth.json: update the account it belongs to, save a
 //! new one, or keep it as a pending connection.
 
+use std::collections::BTreeMap;
+
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::accounts::{exists, save_account_tx};
+use super::capture_link::link;
+pub use super::capture_link::{CaptureHint, LinkedBy};
 use super::{Result, Store, StoreError};
 use crate::model::{normalize_alias, Auth, Millis};
 
@@ -14,6 +18,8 @@ pub enum Captured {
     Unchanged { alias: String },
     /// Same identity as a saved account: its credential was replaced (e.g. a token refresh).
     Updated { alias: String },
+    /// A new identity that is a saved account's refreshed login: its credential was replaced.
+    Linked { alias: String, by: LinkedBy },
     /// A new account was saved and made active (autoSave on).
     Saved { alias: String },
     /// A new pending connection (autoSave off).
@@ -32,14 +38,16 @@ impl Store {
         source: &str,
         now: Millis,
     ) -> Result<Captured> {
-        self.write_dropping_secret(|tx| capture_tx(tx, provider, auth, auto_save, source, now))
+        self.write_dropping_secret(|tx| capture_tx(tx, provider, auth, None, auto_save, source, now))
     }
 
     /// Handles every changed entry of one read of auth.json in one transaction: thousands of
     /// entries cost one commit, not one each (and reads queued behind them wait for one job).
+    /// `hints` (by provider id) say more about some entries (see [`CaptureHint`]).
     pub fn capture_all(
         &mut self,
         entries: &[(String, Auth)],
+        hints: &BTreeMap<String, CaptureHint>,
         auto_save: bool,
         source: &str,
         now: Millis,
@@ -47,7 +55,10 @@ impl Store {
         self.write_dropping_secret(|tx| {
             entries
                 .iter()
-                .map(|(p, auth)| Ok((p.clone(), capture_tx(tx, p, auth, auto_save, source, now)?)))
+                .map(|(p, auth)| {
+                    let hint = hints.get(p);
+                    Ok((p.clone(), capture_tx(tx, p, auth, hint, auto_save, source, now)?))
+                })
                 .collect()
         })
     }
@@ -58,12 +69,22 @@ fn capture_tx(
     tx: &Transaction,
     provider: &str,
     auth: &Auth,
+    hint: Option<&CaptureHint>,
     auto_save: bool,
     source: &str,
     now: Millis,
 ) -> Result<Captured> {
     let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let identity = auth.identity();
+    let subject = hint.and_then(|h| h.subject.as_deref());
+    if let Some(subject) = subject {
+        // A login already known by its credential learns its subject (accounts saved before
+        // subjects were kept, or while the profile could not be read).
+        tx.execute(
+            "UPDATE accounts SET subject = ?3 WHERE provider_id = ?1 AND identity = ?2 AND subject IS NULL",
+            params![provider, identity, subject],
+        )?;
+    }
     let known: Option<(String, String)> = tx
         .query_row(
             "SELECT alias, auth_json FROM accounts WHERE provider_id = ?1 AND identity = ?2",
@@ -83,9 +104,24 @@ fn capture_tx(
         )?;
         return Ok(Captured::Updated { alias });
     }
+    if let Some((alias, by)) = hint.map(|h| link(tx, provider, h, now)).transpose()?.flatten() {
+        tx.execute(
+            "UPDATE accounts SET auth_json = ?3, auth_type = ?4, identity = ?5, updated_at = ?6, auth_failed = 0,
+                 subject = COALESCE(subject, ?7),
+                 rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
+             WHERE provider_id = ?1 AND alias = ?2",
+            params![provider, alias, auth_json, auth.auth_type(), identity, now, subject],
+        )?;
+        return Ok(Captured::Linked { alias, by });
+    }
     if auto_save {
-        let alias = free_alias(tx, provider, auth)?;
+        let email = hint.and_then(|h| h.email.as_deref());
+        let alias = free_alias(tx, provider, auth, email)?;
         save_account_tx(tx, provider, &alias, auth, now, false)?;
+        tx.execute(
+            "UPDATE accounts SET subject = ?3 WHERE provider_id = ?1 AND alias = ?2",
+            params![provider, alias, subject],
+        )?;
         return Ok(Captured::Saved { alias });
     }
     let pending: Option<String> = tx
@@ -114,16 +150,17 @@ fn capture_tx(
     Ok(Captured::Pending { id })
 }
 
-/// A readable alias not yet used for this provider: from the token's email or account id, else
-/// `<provider>-<n>`.
-fn free_alias(tx: &Transaction, provider: &str, auth: &Auth) -> Result<String> {
+/// A readable alias not yet used for this provider: from the token's email or account id (or
+/// the profile's email), else `<provider>-<n>`.
+fn free_alias(tx: &Transaction, provider: &str, auth: &Auth, email: Option<&str>) -> Result<String> {
     let taken = |alias: &str| exists(tx, provider, alias);
-    let base = auth
-        .display_name()
-        .and_then(|n| normalize_alias(&n))
+    let name = auth.display_name().or_else(|| email.map(str::to_string));
+    let base = name
+        .as_deref()
+        .and_then(normalize_alias)
         .or_else(|| normalize_alias(provider))
         .unwrap_or_else(|| "account".into());
-    let named = auth.display_name().is_some();
+    let named = name.is_some();
     if named && !taken(&base)? {
         return Ok(base);
     }
@@ -216,5 +253,127 @@ mod tests {
             s.capture("anthropic", &api("k"), false, "auth.json", 4).unwrap(),
             Captured::Unchanged { alias: "mine".into() }
         );
+    }
+
+    fn claude(refresh: &str, expires: Millis) -> Auth {
+        Auth::Oauth {
+            refresh: refresh.into(),
+            access: format!("sk-ant-oat01-{refresh}"),
+            expires,
+            account_id: None,
+            enterprise_url: None,
+            metadata: None,
+        }
+    }
+
+    fn hint(subject: Option<&str>, previous: Option<&Auth>) -> BTreeMap<String, CaptureHint> {
+        BTreeMap::from([(
+            "anthropic".to_string(),
+            CaptureHint {
+                subject: subject.map(str::to_string),
+                email: Some("max@example.com".into()),
+                previous: previous.cloned(),
+            },
+        )])
+    }
+
+    fn capture(s: &mut Store, auth: &Auth, hints: &BTreeMap<String, CaptureHint>, now: Millis) -> Captured {
+        let entries = [("anthropic".to_string(), auth.clone())];
+        s.capture_all(&entries, hints, true, "auth.json", now)
+            .unwrap()
+            .remove(0)
+            .1
+    }
+
+    const NOW: Millis = 1_700_000_000_000;
+
+    #[test]
+    fn a_rotated_claude_login_is_linked_by_its_profile_subject() {
+        let mut s = Store::open_in_memory().unwrap();
+        let first = claude("rt-FAKE-1", NOW + 3_600_000);
+        assert_eq!(
+            capture(&mut s, &first, &hint(Some("claude:u1/o1"), None), NOW),
+            Captured::Saved {
+                alias: "max-example.com".into()
+            },
+            "named from the profile's email"
+        );
+        // Rotated hours before expiry (another tool refreshed it): the profile alone decides.
+        let second = claude("rt-FAKE-2", NOW + 7_200_000);
+        assert_eq!(
+            capture(&mut s, &second, &hint(Some("claude:u1/o1"), None), NOW),
+            Captured::Linked {
+                alias: "max-example.com".into(),
+                by: LinkedBy::Profile
+            }
+        );
+        let snap = s.load_snapshot(None).unwrap();
+        assert_eq!(snap.accounts.len(), 1);
+        assert_eq!(snap.accounts[0].auth, second);
+        // Another person's login replacing it in auth.json is another account, even when the
+        // replaced token had expired.
+        let other = claude("rt-FAKE-other", NOW + 3_600_000);
+        assert!(matches!(
+            capture(
+                &mut s,
+                &other,
+                &hint(Some("claude:u2/o2"), Some(&claude("rt-FAKE-2", NOW - 1))),
+                NOW
+            ),
+            Captured::Saved { .. }
+        ));
+        assert_eq!(s.load_snapshot(None).unwrap().accounts.len(), 2);
+    }
+
+    #[test]
+    fn without_a_profile_only_the_replaced_expiring_credential_links() {
+        let mut s = Store::open_in_memory().unwrap();
+        let old = claude("rt-FAKE-old", NOW + 60_000);
+        assert!(matches!(
+            capture(&mut s, &old, &hint(None, None), NOW),
+            Captured::Saved { .. }
+        ));
+        let new = claude("rt-FAKE-new", NOW + 8 * 3_600_000);
+        assert_eq!(
+            capture(&mut s, &new, &hint(None, Some(&old)), NOW),
+            Captured::Linked {
+                alias: "max-example.com".into(),
+                by: LinkedBy::PreviousEntry
+            }
+        );
+        // The replaced token had hours left: that is a new login, not a refresh.
+        let fresh = claude("rt-FAKE-fresh", NOW + 8 * 3_600_000);
+        assert!(matches!(
+            capture(&mut s, &fresh, &hint(None, Some(&new)), NOW),
+            Captured::Saved { .. }
+        ));
+        assert_eq!(s.load_snapshot(None).unwrap().accounts.len(), 2);
+    }
+
+    #[test]
+    fn a_replaced_credential_whose_account_has_another_subject_is_not_linked() {
+        let mut s = Store::open_in_memory().unwrap();
+        let old = claude("rt-FAKE-a", NOW - 1);
+        capture(&mut s, &old, &hint(Some("claude:u1/o1"), None), NOW);
+        let new = claude("rt-FAKE-b", NOW + 3_600_000);
+        assert!(matches!(
+            capture(&mut s, &new, &hint(Some("claude:u9/o9"), Some(&old)), NOW),
+            Captured::Saved { .. }
+        ));
+        // A known account learns its subject when it had none.
+        let mut s = Store::open_in_memory().unwrap();
+        capture(&mut s, &old, &hint(None, None), NOW);
+        assert!(matches!(
+            capture(&mut s, &old, &hint(Some("claude:u1/o1"), None), NOW),
+            Captured::Unchanged { .. }
+        ));
+        let rotated = claude("rt-FAKE-c", NOW + 7_200_000);
+        assert!(matches!(
+            capture(&mut s, &rotated, &hint(Some("claude:u1/o1"), None), NOW),
+            Captured::Linked {
+                by: LinkedBy::Profile,
+                ..
+            }
+        ));
     }
 }

@@ -16,6 +16,7 @@ const MIGRATIONS: &[Migration] = &[
     v4_secret_free_identities,
     v5_application_id,
     v6_priority_position_index,
+    v7_account_subject,
 ];
 
 /// The schema version this binary writes.
@@ -165,6 +166,14 @@ fn v5_application_id(tx: &Transaction) -> rusqlite::Result<()> {
 /// it read every row, so capturing thousands of providers at once took quadratic time.
 fn v6_priority_position_index(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch("CREATE INDEX IF NOT EXISTS provider_priority_position ON provider_priority (position)")
+}
+
+/// `accounts.subject`: the provider's stable account id where the tokens carry none (Claude's
+/// profile: `claude:<account>/<organization>`), so a refreshed login whose identity (its
+/// refresh-token digest) changed is linked to its account, never saved as another. NULL: unknown.
+fn v7_account_subject(tx: &Transaction) -> rusqlite::Result<()> {
+    ensure_column(tx, "accounts", "subject", "TEXT")?;
+    tx.execute_batch("CREATE INDEX IF NOT EXISTS accounts_subject ON accounts (provider_id, subject)")
 }
 
 fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {

@@ -3,6 +3,7 @@
 
 mod accounts;
 mod capture;
+mod capture_link;
 mod events;
 pub mod guard;
 mod identity;
@@ -20,7 +21,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use accounts::{ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
-pub use capture::Captured;
+pub use capture::{CaptureHint, Captured, LinkedBy};
 pub use paths::{default_store_path, STORE_FILE};
 pub use pending::PendingView;
 pub use snapshot::Snapshot;

@@ -55,19 +55,13 @@ impl UsageClient for Copilot {
     }
 }
 
-/// The GitHub token of a Copilot login: opencode keeps it as `refresh` (and `access` holds a
-/// short-lived Copilot token), though some versions keep the GitHub token in both.
+/// The GitHub token of a Copilot login: `refresh`, as opencode 1.18.33 sends it. `access` is
+/// never used: older opencode versions kept a short-lived Copilot token there.
 fn github_token(auth: &Auth) -> Option<String> {
-    let Auth::Oauth { refresh, access, .. } = auth else {
+    let Auth::Oauth { refresh, .. } = auth else {
         return None;
     };
-    let github = |t: &str| ["gho_", "ghu_", "ghp_", "github_pat_"].iter().any(|p| t.starts_with(p));
-    [refresh, access]
-        .into_iter()
-        .find(|t| github(t))
-        .or(Some(refresh).filter(|r| !r.is_empty()))
-        .or(Some(access).filter(|a| !a.is_empty()))
-        .cloned()
+    Some(refresh.clone()).filter(|r| !r.is_empty())
 }
 
 /// A GitHub login or organization name, safe in a URL path.
@@ -400,17 +394,26 @@ mod tests {
     }
 
     #[test]
-    fn the_github_token_is_preferred_and_enterprise_is_declined() {
+    fn the_github_token_is_refresh_never_access_and_enterprise_is_declined() {
         assert_eq!(github_token(&login(None)).as_deref(), Some(GH));
         let swapped = Auth::Oauth {
-            refresh: "opaque".into(),
-            access: "ghu_fake".into(),
+            refresh: "gho_FAKE_refresh".into(),
+            access: "ghu_FAKE_access".into(),
             expires: 0,
             account_id: None,
             enterprise_url: None,
             metadata: None,
         };
-        assert_eq!(github_token(&swapped).as_deref(), Some("ghu_fake"));
+        assert_eq!(github_token(&swapped).as_deref(), Some("gho_FAKE_refresh"));
+        let empty = Auth::Oauth {
+            refresh: String::new(),
+            access: "ghu_FAKE_access".into(),
+            expires: 0,
+            account_id: None,
+            enterprise_url: None,
+            metadata: None,
+        };
+        assert_eq!(github_token(&empty), None, "access is never the fallback");
         let http = Arc::new(Http::new(Duration::from_secs(1)));
         let c = Copilot { http, base: None };
         let ghe = Auth::Oauth {

@@ -170,6 +170,18 @@ async fn answer(routes: &Routes, seen: &Mutex<Vec<Seen>>, req: &Request<Incoming
     res.body(Full::new(Bytes::from(body))).expect("a valid response")
 }
 
+/// What the fake answers at Claude's profile path (`/api/oauth/profile`) for a login of
+/// `account`/`org`: as the real endpoint does, with the email.
+pub fn claude_profile_reply(account: &str, org: &str, email: &str) -> FakeReply {
+    FakeReply::json(
+        serde_json::json!({
+            "account": {"uuid": account, "email_address": email},
+            "organization": {"uuid": org},
+        })
+        .to_string(),
+    )
+}
+
 /// A recorded payload under `fixtures/usage/<dir>/<name>`, for the clients' tests.
 pub fn fixture(dir: &str, name: &str) -> String {
     let path = format!("{}/fixtures/usage/{dir}/{name}", env!("CARGO_MANIFEST_DIR"));

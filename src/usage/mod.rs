@@ -3,6 +3,7 @@
 //! and the refresh schedule the `usage_refresher` actor runs.
 
 mod anthropic;
+pub mod anthropic_profile;
 mod copilot;
 mod endpoints;
 pub mod fake_server;
