@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::event_bus::{EventBus, Publish};
+use super::event_bus::{EventBus, Notice, Notify, Publish};
 use super::registry_state::{RegistryState, Scope};
 use super::store_worker::StoreHandle;
 use crate::balancer::select::{pick, Choice};
@@ -167,6 +167,7 @@ impl AccountRegistry {
                 if let Some(snap) = snapshot {
                     tracing::debug!("another process changed the store; reloaded");
                     self.state.apply_snapshot(snap, Scope::All, generation);
+                    self.bus.do_send(Notify(Notice::StoreChanged));
                 }
             }
             Err(e) => tracing::debug!(error = %e, "could not look for other processes' changes"),

@@ -27,6 +27,8 @@ struct Pending {
     lines: VecDeque<String>,
     /// The latest `auth.sync` per provider: an older one is stale once a newer one exists.
     auth: BTreeMap<String, String>,
+    /// A `store.changed` not yet written: one says all there is to say, so it is never repeated.
+    store_changed: Option<String>,
     dropped: u64,
 }
 
@@ -56,6 +58,12 @@ impl Notices {
         self.wake.notify_one();
     }
 
+    /// Queues a `store.changed` line unless one is already waiting (never dropped).
+    pub fn push_store_changed(&self, line: String) {
+        self.lock().store_changed.get_or_insert(line);
+        self.wake.notify_one();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -67,6 +75,9 @@ impl Notices {
             push_line(buf, &line);
         }
         while let Some(line) = p.lines.pop_front() {
+            push_line(buf, &line);
+        }
+        if let Some(line) = p.store_changed.take() {
             push_line(buf, &line);
         }
         if p.lines.capacity() > MAX_NOTICES {
