@@ -33,7 +33,6 @@ const tui = async (api, options = {}) => {
   const [now, setNow] = createSignal(Date.now());
   const [screen, setScreen] = createSignal("accounts");
   const [sel, setSel] = createSignal({ accounts: 0, priority: 0, pending: 0 });
-  const [notice, setNotice] = createSignal(null);
   const announced = new Set();
 
   const args = typeof options.store === "string" ? ["--store", options.store] : [];
@@ -79,7 +78,6 @@ const tui = async (api, options = {}) => {
     const out = V.exhaustedProviders(accounts, Date.now());
     for (const p of [...announced]) if (!out.includes(p)) announced.delete(p);
     const fresh = out.filter((p) => !announced.has(p));
-    setNotice(out.length ? `Every account of ${out.join(", ")} is cooling down or needs a login.` : null);
     for (const p of fresh) {
       announced.add(p);
       const message = `Every account of ${p} is cooling down or needs a login.`;
@@ -145,7 +143,8 @@ const tui = async (api, options = {}) => {
     const d = data();
     const t = now();
     const out = [V.titleLine(screen(), conn())];
-    if (notice()) out.push({ text: notice(), color: "warning" });
+    const exhausted = V.exhaustedProviders(d.accounts, t);
+    if (exhausted.length) out.push({ text: `Every account of ${exhausted.join(", ")} is cooling down or needs a login.`, color: "warning" });
     out.push({ text: " ", color: "text" });
     const s = screen();
     if (conn().state === "down" && d.accounts.length === 0) {
