@@ -89,6 +89,7 @@ until_ok 10 test -s "$WORK/mock.port" || { fail "the mock provider did not start
 PORT=$(cat "$WORK/mock.port")
 cat >"$XDG_CONFIG_HOME/opencode/opencode.json" <<JSON
 {
+  "\$schema": "https://opencode.ai/config.json",
   "autoupdate": false,
   "share": "disabled",
   "provider": { "mock": { "npm": "@ai-sdk/openai-compatible", "name": "Mock",
@@ -159,6 +160,10 @@ check "the typed prompt is intact" 5 on_screen "draft text"
 keys C-u
 keys -l "/balancer"
 sleep 1
+# opencode lists the server plugin's /balancer first: Enter completes it, the next Enter runs it,
+# and with no arguments it opens the TUI plugin's dashboard.
+keys Enter
+sleep 0.5
 keys Enter
 check "/balancer opens the dashboard" 15 on_screen "Balancer  [accounts]"
 keys Escape
@@ -173,6 +178,8 @@ check "the palette's Open Balancer Dashboard opens it" 15 on_screen "Balancer  [
 keys Escape
 check "and Esc closes it again" 10 off_screen "Balancer  [accounts]"
 
+keys C-u # an empty prompt: one Ctrl+C quits (a second one, once the terminal is back, would stop the pane's shell)
+sleep 0.5
 keys C-c
 check "opencode exits on Ctrl+C" 20 test -s "$WORK/exit"
 no_processes() { [ -z "$(our_pids)" ]; }

@@ -994,6 +994,23 @@ function acquireRuntime(options, client) {
  * opencode calls this once per project instance; all instances of a process
  * share one sidecar and one fetch patch (released by the last `dispose`).
  */
+/** Asks the TUI to run the TUI plugin's `balancer.open`; false in a headless run (no TUI). */
+async function openTuiDashboard(client) {
+  if (!client?.tui?.publish) return false;
+  try {
+    const r = await withTimeout(
+      Promise.resolve(
+        client.tui.publish({ body: { type: "tui.command.execute", properties: { command: "balancer.open" } } }),
+      ),
+      1000,
+      "tui.publish",
+    );
+    return r?.error === undefined && r?.response?.ok !== false;
+  } catch {
+    return false;
+  }
+}
+
 export async function server(input, options) {
   const opts = isObject(options) ? options : {};
   if (opts.disabled === true || envFlag("OPENCODE_BALANCER_DISABLE")) return {};
@@ -1058,6 +1075,11 @@ export async function server(input, options) {
     async "command.execute.before"(hookInput) {
       if (hookInput?.command !== COMMAND) return;
       const text = typeof hookInput.arguments === "string" ? hookInput.arguments.trim() : "";
+      // Plain `/balancer` in the TUI: opencode lists this command before the TUI plugin's
+      // same-named one, so open the TUI plugin's dashboard (tui/index.js, `balancer.open`).
+      if (text === "" && (await openTuiDashboard(client))) {
+        throw new BalancerCommandHandled(text, "opening the Balancer dashboard (`/balancer help` lists the text commands)");
+      }
       const output = await runtime.runCommand(text);
       await runtime.presentCommandOutput(client, hookInput.sessionID, output);
       throw new BalancerCommandHandled(text, output);

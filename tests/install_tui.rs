@@ -23,7 +23,11 @@ fn run_out(home: &Path, args: &[&str]) -> Output {
 
 fn run(home: &Path, args: &[&str]) -> String {
     let out = run_out(home, args);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -49,10 +53,15 @@ fn install_writes_the_tui_plugin_beside_the_data_adds_it_to_tui_jsonc_and_uninst
         let out = run(home.path(), args);
         let edited = std::fs::read_to_string(cfg.join("tui.jsonc")).unwrap();
         assert!(
-            edited.contains("// my theme") && edited.contains("\"other-tui-plugin\"") && edited.contains(&tui_entry(home.path())),
+            edited.contains("// my theme")
+                && edited.contains("\"other-tui-plugin\"")
+                && edited.contains(&tui_entry(home.path())),
             "{out}\n{edited}"
         );
-        assert!(!cfg.join("tui.json").exists(), "the existing tui.jsonc is the one edited");
+        assert!(
+            !cfg.join("tui.json").exists(),
+            "the existing tui.jsonc is the one edited"
+        );
         let index = std::fs::read_to_string(tui_dir(home.path()).join("index.js")).unwrap();
         let bin = std::fs::canonicalize(BIN).unwrap();
         assert!(index.contains(&format!(
@@ -65,13 +74,24 @@ fn install_writes_the_tui_plugin_beside_the_data_adds_it_to_tui_jsonc_and_uninst
         }
         let scanned = cfg.join("plugin");
         if scanned.exists() {
-            let names: Vec<_> = std::fs::read_dir(&scanned).unwrap().map(|e| e.unwrap().file_name()).collect();
-            assert_eq!(names, ["opencode-balancer.js"], "only the server plugin where opencode scans");
+            let names: Vec<_> = std::fs::read_dir(&scanned)
+                .unwrap()
+                .map(|e| e.unwrap().file_name())
+                .collect();
+            assert_eq!(
+                names,
+                ["opencode-balancer.js"],
+                "only the server plugin where opencode scans"
+            );
         }
 
         assert!(run(home.path(), args).contains(&format!("unchanged: {}", cfg.join("tui.jsonc").display())));
         let out = run(home.path(), &[&["uninstall"][..], &args[1..]].concat());
-        assert_eq!(std::fs::read_to_string(cfg.join("tui.jsonc")).unwrap(), original, "{out}");
+        assert_eq!(
+            std::fs::read_to_string(cfg.join("tui.jsonc")).unwrap(),
+            original,
+            "{out}"
+        );
         assert!(!tui_dir(home.path()).exists(), "{out}");
     }
 }
@@ -82,7 +102,10 @@ fn a_new_tui_json_is_created_and_removed_again_and_a_dry_run_changes_nothing() {
     let tui_json = home.path().join("config/opencode/tui.json");
     let dry = run(home.path(), &["install", "--dry-run"]);
     assert!(dry.contains(&format!("would create: {}", tui_json.display())), "{dry}");
-    assert!(!tui_json.exists() && !tui_dir(home.path()).exists(), "a dry run changes nothing");
+    assert!(
+        !tui_json.exists() && !tui_dir(home.path()).exists(),
+        "a dry run changes nothing"
+    );
 
     run(home.path(), &["install"]);
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&tui_json).unwrap()).unwrap();
@@ -109,5 +132,8 @@ fn a_tui_json_that_cannot_be_edited_is_refused_and_nothing_is_installed() {
         assert!(!home.path().join("data/opencode-balancer").exists() || !tui_dir(home.path()).exists());
         assert!(!cfg.join("opencode.json").exists());
     }
-    assert_eq!(std::fs::read_to_string(cfg.join("tui.json")).unwrap(), "{ \"plugin\": \"not-an-array\" }");
+    assert_eq!(
+        std::fs::read_to_string(cfg.join("tui.json")).unwrap(),
+        "{ \"plugin\": \"not-an-array\" }"
+    );
 }

@@ -343,6 +343,18 @@ for (const fail of ["throw", "reject", "error"]) {
   });
 }
 
+test("plain /balancer opens the TUI plugin's dashboard and stops the prompt without a command.run", async (t) => {
+  const { hooks, calls, log } = await setup(t, { config: { id: "fake-1" } });
+  await assert.rejects(
+    hooks["command.execute.before"]({ command: "balancer", sessionID: "ses_1", arguments: "  " }, { parts: [] }),
+    (e) => e.name === "BalancerCommandHandled" && e.message.includes("Balancer dashboard"),
+  );
+  assert.deepEqual(calls.published, [
+    { body: { type: "tui.command.execute", properties: { command: "balancer.open" } } },
+  ]);
+  assert.equal(fakeCalls(log, "command.run").length, 0);
+});
+
 test("/balancer runs command.run, shows the answer and stops the prompt", async (t) => {
   const { hooks, calls, log } = await setup(t, { config: { id: "fake-1" } });
   const output = { parts: [{ type: "text", text: "list" }] };

@@ -2,7 +2,6 @@
 //! the store's data, in `tui/`, never into a folder opencode scans for server plugins, and one
 //! `file://` entry goes into the `plugin` array of the global `tui.json`/`tui.jsonc`.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use super::record::Records;
@@ -40,7 +39,10 @@ fn entry(paths: &Paths) -> String {
 /// written, so one that cannot be edited leaves nothing behind.
 pub fn install(paths: &Paths, binary: &Path, records: &Records, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
     let url = entry(paths);
-    let edit = config_edit::Edit { key: "plugin", entry: &url };
+    let edit = config_edit::Edit {
+        key: "plugin",
+        entry: &url,
+    };
     let cfg = paths.tui_config_file();
     let mut check = String::new();
     config_edit::install(&cfg, &edit, records, true, &mut check)?;
@@ -54,7 +56,10 @@ pub fn install(paths: &Paths, binary: &Path, records: &Records, dry_run: bool, o
 /// Takes the entry out of both tui config names, then the files (and their folder when empty).
 pub fn uninstall(paths: &Paths, records: &Records, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
     let url = entry(paths);
-    let edit = config_edit::Edit { key: "plugin", entry: &url };
+    let edit = config_edit::Edit {
+        key: "plugin",
+        entry: &url,
+    };
     for name in ["tui.jsonc", "tui.json"] {
         config_edit::uninstall(&paths.config_dir.join(name), &edit, records, dry_run, out)?;
     }
