@@ -1077,8 +1077,10 @@ export async function server(input, options) {
       const text = typeof hookInput.arguments === "string" ? hookInput.arguments.trim() : "";
       // Plain `/balancer` in the TUI: opencode lists this command before the TUI plugin's
       // same-named one, so open the TUI plugin's dashboard (tui/index.js, `balancer.open`).
+      // (Headless, `opencode run --command balancer` has no TUI: the help is then in the log.)
       if (text === "" && (await openTuiDashboard(client))) {
-        throw new BalancerCommandHandled(text, "opening the Balancer dashboard (`/balancer help` lists the text commands)");
+        const help = await runtime.runCommand("help");
+        throw new BalancerCommandHandled(text, `opening the Balancer dashboard in the TUI\n${help}`);
       }
       const output = await runtime.runCommand(text);
       await runtime.presentCommandOutput(client, hookInput.sessionID, output);

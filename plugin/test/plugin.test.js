@@ -343,7 +343,7 @@ for (const fail of ["throw", "reject", "error"]) {
   });
 }
 
-test("plain /balancer opens the TUI plugin's dashboard and stops the prompt without a command.run", async (t) => {
+test("plain /balancer opens the TUI plugin's dashboard and stops the prompt", async (t) => {
   const { hooks, calls, log } = await setup(t, { config: { id: "fake-1" } });
   await assert.rejects(
     hooks["command.execute.before"]({ command: "balancer", sessionID: "ses_1", arguments: "  " }, { parts: [] }),
@@ -352,7 +352,8 @@ test("plain /balancer opens the TUI plugin's dashboard and stops the prompt with
   assert.deepEqual(calls.published, [
     { body: { type: "tui.command.execute", properties: { command: "balancer.open" } } },
   ]);
-  assert.equal(fakeCalls(log, "command.run").length, 0);
+  assert.deepEqual(fakeCalls(log, "command.run").map((c) => c.params), [{ text: "help" }], "the help, for the log");
+  assert.equal(calls.prompts.length, 0, "no answer part in the session: the dashboard is the answer");
 });
 
 test("/balancer runs command.run, shows the answer and stops the prompt", async (t) => {
