@@ -208,6 +208,21 @@ mod tests {
     }
 
     #[test]
+    fn one_store_changed_waits_however_many_come_and_it_is_never_dropped() {
+        let n = Notices::default();
+        for i in 0..MAX_NOTICES + 1 {
+            n.push(format!("e{i}"));
+        }
+        n.push_store_changed("changed".into());
+        n.push_store_changed("changed".into());
+        let out = drained(&n);
+        assert_eq!(out.len(), MAX_NOTICES + 1);
+        assert_eq!(out.last().map(String::as_str), Some("changed"));
+        n.push_store_changed("changed".into());
+        assert_eq!(drained(&n), ["changed"], "once written, the next one waits again");
+    }
+
+    #[test]
     fn only_the_latest_auth_sync_per_provider_waits_and_it_is_never_dropped() {
         let n = Notices::default();
         for i in 0..MAX_NOTICES + 1 {
