@@ -34,6 +34,7 @@ const tui = async (api, options = {}) => {
   const [screen, setScreen] = createSignal("accounts");
   const [sel, setSel] = createSignal({ accounts: 0, priority: 0, pending: 0 });
   const announced = new Set();
+  let following = null; // {providerID, alias} the selection moves to at the next refresh
 
   const args = typeof options.store === "string" ? ["--store", options.store] : [];
   const client = new Client({
@@ -71,6 +72,12 @@ const tui = async (api, options = {}) => {
       if (r.status === "fulfilled") next[calls[i][0]] = r.value ?? next[calls[i][0]];
     });
     setData(next);
+    if (following) {
+      // The selection stays on a renamed account, wherever its new name sorts it.
+      const i = V.accountOrder(next.accounts).findIndex((a) => a.providerID === following.providerID && a.alias === following.alias);
+      if (i >= 0) setSelOf("accounts", () => i);
+      following = null;
+    }
     attention(next.accounts);
   }
 
@@ -240,7 +247,12 @@ const tui = async (api, options = {}) => {
       case "activate":
         return a && run("accounts.activate", who, `${a.providerID}/${a.alias} is active`);
       case "rename":
-        return a && prompt(`Rename ${a.providerID}/${a.alias}`, a.alias, (to) => run("accounts.rename", { providerID: a.providerID, from: a.alias, to }, "renamed"));
+        return (
+          a &&
+          prompt(`Rename ${a.providerID}/${a.alias}`, a.alias, (to) =>
+            run("accounts.rename", { providerID: a.providerID, from: a.alias, to }, "renamed").then((r) => r && (following = r)),
+          )
+        );
       case "remove":
         return a && confirm("Remove account", `Remove ${a.providerID}/${a.alias} from the balancer?`, () => run("accounts.remove", who, "removed"));
       case "toggleDisabled":
