@@ -1004,6 +1004,23 @@ function acquireRuntime(options, client) {
  * opencode calls this once per project instance; all instances of a process
  * share one sidecar and one fetch patch (released by the last `dispose`).
  */
+/** Asks the TUI to run the TUI plugin's `balancer.open`; false in a headless run (no TUI). */
+async function openTuiDashboard(client) {
+  if (!client?.tui?.publish) return false;
+  try {
+    const r = await withTimeout(
+      Promise.resolve(
+        client.tui.publish({ body: { type: "tui.command.execute", properties: { command: "balancer.open" } } }),
+      ),
+      1000,
+      "tui.publish",
+    );
+    return r?.error === undefined && r?.response?.ok !== false;
+  } catch {
+    return false;
+  }
+}
+
 export async function server(input, options) {
   const opts = isObject(options) ? options : {};
   if (opts.disabled === true || envFlag("OPENCODE_BALANCER_DISABLE")) return {};
@@ -1068,6 +1085,13 @@ export async function server(input, options) {
     async "command.execute.before"(hookInput) {
       if (hookInput?.command !== COMMAND) return;
       const text = typeof hookInput.arguments === "string" ? hookInput.arguments.trim() : "";
+      // Plain `/balancer` in the TUI: opencode lists this command before the TUI plugin's
+      // same-named one, so open the TUI plugin's dashboard (tui/index.js, `balancer.open`).
+      // (Headless, `opencode run --command balancer` has no TUI: the help is then in the log.)
+      if (text === "" && (await openTuiDashboard(client))) {
+        const help = await runtime.runCommand("help");
+        throw new BalancerCommandHandled(text, `opening the Balancer dashboard in the TUI\n${help}`);
+      }
       const output = await runtime.runCommand(text);
       await runtime.presentCommandOutput(client, hookInput.sessionID, output);
       throw new BalancerCommandHandled(text, output);

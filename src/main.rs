@@ -31,18 +31,20 @@ fn init_logging(verbose: u8, dashboard: bool) {
         .init();
 }
 
-/// Runs the sidecar; on a clean end the process exits at once, because the runtime would
+/// Runs the sidecar (with `background`: the auth watcher and usage polling too); on a clean end the process exits at once, because the runtime would
 /// otherwise wait for the thread blocked reading stdin.
-fn serve(store_path: &std::path::Path) -> anyhow::Result<()> {
+fn serve(store_path: &std::path::Path, background: bool) -> anyhow::Result<()> {
     let sys = actix::System::new();
     let path = store_path.to_path_buf();
     let result = sys.block_on(async move {
         let backend = match Runtime::start(&path, clock::from_env()) {
             Ok(rt) => {
-                if std::env::var_os("OPENCODE_BALANCER_NO_WATCH").is_none() {
+                if background && std::env::var_os("OPENCODE_BALANCER_NO_WATCH").is_none() {
                     rt.watch_logins();
                 }
-                rt.poll_usage();
+                if background {
+                    rt.poll_usage();
+                }
                 tracing::info!(store = %path.display(), "sidecar ready");
                 Backend::Live(rt)
             }
@@ -75,7 +77,7 @@ fn main() {
     init_logging(cli.verbose, matches!(cli.command, Command::Dashboard));
     let store_path = cli.store.clone().unwrap_or_else(store::default_store_path);
     let result = match cli.command {
-        Command::Serve => serve(&store_path),
+        Command::Serve { no_background } => serve(&store_path, !no_background),
         Command::Dashboard => opencode_balancer::dashboard::run(&store_path, clock::from_env()),
         Command::Install(a) => install(&a, false),
         Command::Uninstall(a) => install(&a, true),

@@ -72,7 +72,7 @@ export function fakeStarts(log) {
 
 /** A stand-in for opencode's SDK client that records what the plugin does. */
 export function fakeClient({ fail = false, authDelayMs = 0 } = {}) {
-  const calls = { toasts: [], auth: [], prompts: [] };
+  const calls = { toasts: [], auth: [], prompts: [], published: [] };
   const maybeFail = (what) => {
     if (fail === "throw") throw new Error(`${what} failed (test)`);
     if (fail === "reject") return Promise.reject(new Error(`${what} failed (test)`));
@@ -84,6 +84,10 @@ export function fakeClient({ fail = false, authDelayMs = 0 } = {}) {
       showToast(arg) {
         calls.toasts.push(arg);
         return maybeFail("showToast") ?? Promise.resolve({ data: true });
+      },
+      publish(arg) {
+        calls.published.push(arg);
+        return maybeFail("publish") ?? Promise.resolve({ data: true });
       },
     },
     auth: {

@@ -377,6 +377,19 @@ for (const fail of ["throw", "reject", "error"]) {
   });
 }
 
+test("plain /balancer opens the TUI plugin's dashboard and stops the prompt", async (t) => {
+  const { hooks, calls, log } = await setup(t, { config: { id: "fake-1" } });
+  await assert.rejects(
+    hooks["command.execute.before"]({ command: "balancer", sessionID: "ses_1", arguments: "  " }, { parts: [] }),
+    (e) => e.name === "BalancerCommandHandled" && e.message.includes("Balancer dashboard"),
+  );
+  assert.deepEqual(calls.published, [
+    { body: { type: "tui.command.execute", properties: { command: "balancer.open" } } },
+  ]);
+  assert.deepEqual(fakeCalls(log, "command.run").map((c) => c.params), [{ text: "help" }], "the help, for the log");
+  assert.equal(calls.prompts.length, 0, "no answer part in the session: the dashboard is the answer");
+});
+
 test("/balancer runs command.run, shows the answer and stops the prompt", async (t) => {
   const { hooks, calls, log } = await setup(t, { config: { id: "fake-1" } });
   const output = { parts: [{ type: "text", text: "list" }] };

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::event_bus::{EventBus, Publish};
+use super::event_bus::{EventBus, Notice, Notify, Publish};
 use super::registry_state::{RegistryState, Scope};
 use super::store_worker::StoreHandle;
 use crate::balancer::select::{pick, Choice};
@@ -192,6 +192,7 @@ impl AccountRegistry {
                     tracing::debug!("another process changed the store; reloaded");
                     self.state.apply_snapshot(snap, Scope::All, generation);
                     self.changed.notify_one();
+                    self.bus.do_send(Notify(Notice::StoreChanged));
                 }
             }
             Err(e) => tracing::debug!(error = %e, "could not look for other processes' changes"),

@@ -23,6 +23,8 @@ pub enum Notice {
     Toast { message: String, variant: &'static str },
     /// The host should write this credential as its own for the provider.
     AuthSync { provider_id: String, auth: Auth },
+    /// Another process committed to the store; what this sidecar answers has been reloaded.
+    StoreChanged,
 }
 
 #[derive(Message)]

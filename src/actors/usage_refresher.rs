@@ -364,12 +364,18 @@ impl Actor for UsageRefresher {
     fn started(&mut self, _: &mut Context<Self>) {}
 }
 
-/// Account and setting changes published here are caught up with at once.
+/// Account and setting changes published here, and other processes' commits, are caught up
+/// with at once.
 impl Handler<Notice> for UsageRefresher {
     type Result = ();
     fn handle(&mut self, n: Notice, ctx: &mut Context<Self>) {
-        let Notice::Event(e) = n else { return };
-        if self.polling && (e.kind.starts_with("account_") || e.kind == "settings_changed") {
+        let wanted = match &n {
+            Notice::Event(e) => e.kind.starts_with("account_") || e.kind == "settings_changed",
+            // Another process's commit was loaded: its accounts or settings may have changed.
+            Notice::StoreChanged => true,
+            _ => false,
+        };
+        if self.polling && wanted {
             let tick = self.tick();
             ctx.spawn(tick);
         }

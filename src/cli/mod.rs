@@ -29,7 +29,12 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Run the sidecar: JSON-RPC over stdin/stdout (started by the opencode plugin).
-    Serve,
+    Serve {
+        /// A client-only sidecar (the TUI plugin's): no auth.json watcher, no usage polling;
+        /// it still answers every method and tells its host when another process changed the store.
+        #[arg(long)]
+        no_background: bool,
+    },
     /// Show a failover on a temporary store and a local mock provider.
     Demo,
     /// Terminal dashboard: accounts, health, usage, priority and events, live.

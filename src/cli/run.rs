@@ -271,7 +271,7 @@ fn plan(command: Command) -> anyhow::Result<(&'static str, Value, Show, bool)> {
             Show::Usage,
             json,
         ),
-        Command::Serve
+        Command::Serve { .. }
         | Command::Demo
         | Command::Dashboard
         | Command::Doctor

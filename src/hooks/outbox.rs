@@ -27,6 +27,8 @@ struct Pending {
     lines: VecDeque<String>,
     /// The latest `auth.sync` per provider: an older one is stale once a newer one exists.
     auth: BTreeMap<String, String>,
+    /// A `store.changed` not yet written: one says all there is to say, so it is never repeated.
+    store_changed: Option<String>,
     dropped: u64,
 }
 
@@ -56,6 +58,12 @@ impl Notices {
         self.wake.notify_one();
     }
 
+    /// Queues a `store.changed` line unless one is already waiting (never dropped).
+    pub fn push_store_changed(&self, line: String) {
+        self.lock().store_changed.get_or_insert(line);
+        self.wake.notify_one();
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -67,6 +75,9 @@ impl Notices {
             push_line(buf, &line);
         }
         while let Some(line) = p.lines.pop_front() {
+            push_line(buf, &line);
+        }
+        if let Some(line) = p.store_changed.take() {
             push_line(buf, &line);
         }
         if p.lines.capacity() > MAX_NOTICES {
@@ -194,6 +205,21 @@ mod tests {
         );
         n.push("later".into());
         assert_eq!(drained(&n), ["later"]);
+    }
+
+    #[test]
+    fn one_store_changed_waits_however_many_come_and_it_is_never_dropped() {
+        let n = Notices::default();
+        for i in 0..MAX_NOTICES + 1 {
+            n.push(format!("e{i}"));
+        }
+        n.push_store_changed("changed".into());
+        n.push_store_changed("changed".into());
+        let out = drained(&n);
+        assert_eq!(out.len(), MAX_NOTICES + 1);
+        assert_eq!(out.last().map(String::as_str), Some("changed"));
+        n.push_store_changed("changed".into());
+        assert_eq!(drained(&n), ["changed"], "once written, the next one waits again");
     }
 
     #[test]

@@ -50,6 +50,7 @@ impl Handler<Notice> for Forwarder {
                 let line = notification("auth.sync", json!({"providerID": provider_id, "auth": auth}));
                 self.0.push_auth(provider_id, line);
             }
+            Notice::StoreChanged => self.0.push_store_changed(notification("store.changed", json!({}))),
         }
     }
 }

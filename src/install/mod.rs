@@ -5,7 +5,8 @@
 //! whole. `--config`: write it beside the store's data instead and add a `file://` entry to the
 //! `plugin` array of the global `opencode.json`/`opencode.jsonc` (`config_edit`, careful over any
 //! config file and entry; `record` lets `uninstall` give back the original bytes; `safe_write` does
-//! every write). Both are idempotent; `--dry-run` changes nothing.
+//! every write). Both are idempotent; `--dry-run` changes nothing. Either way the TUI plugin
+//! (`tui/`) goes beside the store's data with an entry in `tui.json(c)` (`tui`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,7 @@ use anyhow::bail;
 mod config_edit;
 mod record;
 mod safe_write;
+mod tui;
 
 use record::Records;
 use safe_write::Target;
@@ -82,11 +84,16 @@ impl Paths {
 
 /// The plugin text with this binary's path written in.
 pub fn plugin_text(binary: &Path) -> anyhow::Result<String> {
-    if !PLUGIN_SOURCE.contains(PLACEHOLDER) {
+    fill_binary(PLUGIN_SOURCE, binary, true)
+}
+
+/// `source` marked as installed, with this binary's path written in where `placeholder` says.
+fn fill_binary(source: &str, binary: &Path, placeholder: bool) -> anyhow::Result<String> {
+    if placeholder && !source.contains(PLACEHOLDER) {
         bail!("the embedded plugin lacks its binary placeholder");
     }
     let path = serde_json::to_string(&binary.display().to_string())?;
-    let body = PLUGIN_SOURCE.replacen(PLACEHOLDER, &format!("const INSTALLED_BINARY = {path};"), 1);
+    let body = source.replacen(PLACEHOLDER, &format!("const INSTALLED_BINARY = {path};"), 1);
     Ok(format!(
         "{MARKER} {} for {}; run it again after moving the binary.\n{body}",
         env!("CARGO_PKG_VERSION"),
@@ -173,8 +180,11 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
             }
         }
         remove_plugin_file(&plugin_file, dry_run, &mut out)?;
+        tui::uninstall(paths, &records, dry_run, &mut out)?;
         return Ok(out);
     }
+    // The TUI config is checked first too (a dry run): one that cannot be edited changes nothing.
+    tui::install(paths, binary, &records, true, &mut String::new())?;
     if config {
         // Checked first: a config that cannot be edited leaves no plugin file behind either.
         let cfg = paths.config_file();
@@ -186,6 +196,7 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
     } else {
         put_file(&plugin_file, &plugin_text(binary)?, dry_run, &mut out)?;
     }
+    tui::install(paths, binary, &records, dry_run, &mut out)?;
     if !dry_run {
         let _ = writeln!(out, "opencode loads the balancer on its next start.");
     }

@@ -45,6 +45,8 @@ pub struct Options {
     pub env: Vec<(String, String)>,
     /// Read stdout in the background (false: leave it unread until [`Sidecar::take_stdout`]).
     pub read_stdout: bool,
+    /// Arguments after `serve` (`--no-background`).
+    pub serve_args: Vec<&'static str>,
 }
 
 impl Default for Options {
@@ -54,6 +56,7 @@ impl Default for Options {
             log: "trace",
             env: vec![],
             read_stdout: true,
+            serve_args: vec![],
         }
     }
 }
@@ -67,7 +70,7 @@ impl Sidecar {
         let stderr_path = std::env::temp_dir().join(format!("ocb-test-stderr-{}.log", rand_suffix()));
         let stderr = std::fs::File::create(&stderr_path).unwrap();
         let mut cmd = Command::new(BIN);
-        cmd.arg("--store").arg(store).arg("serve");
+        cmd.arg("--store").arg(store).arg("serve").args(&opts.serve_args);
         cmd.env("OPENCODE_BALANCER_LOG", opts.log);
         // Never the developer's own logins: opencode's data folder is private to the test.
         cmd.env("XDG_DATA_HOME", data_home(store))

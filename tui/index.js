@@ -1,0 +1,331 @@
+// opencode-balancer's TUI plugin (opencode 1.18.33 `tui.json` "plugin"): the Balancer dashboard
+// in a dialog (Ctrl+B, `/balancer`, the palette's "Open Balancer Dashboard"), the priority
+// matrix, the event log, pending logins and a sidebar line. Plain JS, no build step. It talks to
+// its own client-only sidecar (`rpc.js`); what it shows is built by the pure `view.js`.
+import { createComponent, createRenderEffect, createSignal, ErrorBoundary } from "solid-js";
+import { createElement, insert, setProp, useKeyboard, useTerminalDimensions } from "@opentui/solid";
+import * as V from "./view.js";
+import { Client, resolveBinary } from "./rpc.js";
+
+const INSTALLED_BINARY = null; // replaced by opencode-balancer install
+const ID = "opencode-balancer.tui";
+const OPEN = "balancer.open";
+
+/** An element; a function prop is reactive, children are inserted (functions reactively). */
+function el(tag, props = {}, ...children) {
+  const node = createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (typeof v === "function" && !k.startsWith("on")) createRenderEffect(() => setProp(node, k, v()));
+    else setProp(node, k, v);
+  }
+  for (const c of children) insert(node, c);
+  return node;
+}
+
+function clip(text, width) {
+  return text.length > width ? text.slice(0, Math.max(1, width - 1)) + "…" : text;
+}
+
+const tui = async (api, options = {}) => {
+  const theme = (token) => api.theme.current[token] ?? api.theme.current.text;
+  const [data, setData] = createSignal({ accounts: [], priority: [], settings: {}, events: [], pending: [] });
+  const [conn, setConn] = createSignal({ state: "starting", reason: null });
+  const [now, setNow] = createSignal(Date.now());
+  const [screen, setScreen] = createSignal("accounts");
+  const [sel, setSel] = createSignal({ accounts: 0, priority: 0, pending: 0 });
+  const announced = new Set();
+  let following = null; // {providerID, alias} the selection moves to at the next refresh
+
+  const args = typeof options.store === "string" ? ["--store", options.store] : [];
+  const client = new Client({
+    binary: resolveBinary(options, INSTALLED_BINARY),
+    args,
+    onState: (c) => {
+      setConn(c);
+      if (c.state === "ready") refresh();
+    },
+    onNotification: (method) => {
+      if (method === "event" || method === "store.changed") scheduleRefresh();
+    },
+  });
+
+  let refreshTimer = null;
+  function scheduleRefresh() {
+    if (refreshTimer) return;
+    refreshTimer = setTimeout(() => {
+      refreshTimer = null;
+      refresh();
+    }, 80);
+  }
+
+  async function refresh() {
+    const calls = [
+      ["accounts", "accounts.list"],
+      ["priority", "priority.list"],
+      ["settings", "settings.get"],
+      ["events", "events.list", { limit: 30 }],
+      ["pending", "pending.list"],
+    ];
+    const got = await Promise.allSettled(calls.map(([, m, p]) => client.call(m, p ?? {})));
+    const next = { ...data() };
+    got.forEach((r, i) => {
+      if (r.status === "fulfilled") next[calls[i][0]] = r.value ?? next[calls[i][0]];
+    });
+    setData(next);
+    if (following) {
+      // The selection stays on a renamed account, wherever its new name sorts it.
+      const i = V.accountOrder(next.accounts).findIndex((a) => a.providerID === following.providerID && a.alias === following.alias);
+      if (i >= 0) setSelOf("accounts", () => i);
+      following = null;
+    }
+    attention(next.accounts);
+  }
+
+  function attention(accounts) {
+    const out = V.exhaustedProviders(accounts, Date.now());
+    for (const p of [...announced]) if (!out.includes(p)) announced.delete(p);
+    const fresh = out.filter((p) => !announced.has(p));
+    for (const p of fresh) {
+      announced.add(p);
+      const message = `Every account of ${p} is cooling down or needs a login.`;
+      try {
+        api.ui.toast({ variant: "warning", title: "Balancer", message, duration: 8000 });
+        api.attention?.notify?.({ title: "Balancer", message });
+      } catch {
+        // attention is best effort
+      }
+    }
+  }
+
+  const tick = setInterval(() => setNow(Date.now()), 1000);
+  tick.unref?.();
+  api.lifecycle.onDispose(() => {
+    clearInterval(tick);
+    if (refreshTimer) clearTimeout(refreshTimer);
+    client.stop();
+  });
+  client.start();
+
+  const toast = (variant, message) => {
+    try {
+      api.ui.toast({ variant, title: "Balancer", message, duration: 4000 });
+    } catch {
+      // no toast, no harm
+    }
+  };
+  const run = (method, params, done) =>
+    client.call(method, params, 30_000).then(
+      (r) => {
+        if (done) toast("success", done);
+        scheduleRefresh();
+        return r;
+      },
+      (e) => toast("error", `${method}: ${e?.message ?? e}`),
+    );
+
+  // --- the dashboard dialog ---------------------------------------------------------------
+
+  function open() {
+    setScreen("accounts");
+    api.ui.dialog.replace(() => guarded(Dashboard));
+    api.ui.dialog.setSize?.("xlarge");
+    scheduleRefresh();
+  }
+
+  function guarded(View) {
+    return createComponent(ErrorBoundary, {
+      fallback: (e) => el("text", { fg: () => theme("error") }, `Balancer: this view failed (${e?.message ?? e}); Esc closes it.`),
+      get children() {
+        return createComponent(View, {});
+      },
+    });
+  }
+
+  function selected(kind, list) {
+    return list[V.moveSel(sel()[kind], 0, list.length)];
+  }
+  const setSelOf = (kind, f) => setSel((s) => ({ ...s, [kind]: f(s[kind]) }));
+
+  function lines(width) {
+    const d = data();
+    const t = now();
+    const out = [V.titleLine(screen(), conn())];
+    const exhausted = V.exhaustedProviders(d.accounts, t);
+    if (exhausted.length) out.push({ text: `Every account of ${exhausted.join(", ")} is cooling down or needs a login.`, color: "warning" });
+    out.push({ text: " ", color: "text" });
+    const s = screen();
+    if (conn().state === "down" && d.accounts.length === 0) {
+      out.push({ text: "The balancer's sidecar is not running, so there is nothing to show; opencode keeps working without it.", color: "textMuted" });
+    } else if (s === "accounts") out.push(...V.accountLines(d.accounts, sel().accounts, t, { barWidth: width > 100 ? 20 : 10 }));
+    else if (s === "priority") out.push(...V.priorityLines(d.priority, d.settings, sel().priority));
+    else if (s === "events") out.push(...V.eventLines(d.events, t));
+    else out.push(...V.pendingLines(d.pending, sel().pending, t));
+    out.push({ text: " ", color: "text" }, { text: V.HELP[s], color: "textMuted" });
+    return out;
+  }
+
+  function Dashboard() {
+    const dims = useTerminalDimensions();
+    const width = () => Math.max(20, Math.min(dims().width, 116) - 6);
+    useKeyboard((key) => onKey(key));
+    const box = el("box", { flexDirection: "column", paddingLeft: 1, paddingRight: 1, paddingBottom: 1 });
+    insert(box, () => lines(width()).map((l) => el("text", { fg: theme(l.color) }, clip(l.text, width()))));
+    return box;
+  }
+
+  /** Back to the dashboard after a prompt, a confirmation or a model pick (same screen). */
+  function reopen() {
+    const s = screen();
+    open();
+    setScreen(s);
+  }
+
+  function prompt(title, value, onConfirm) {
+    api.ui.dialog.replace(() =>
+      createComponent(api.ui.DialogPrompt, {
+        title,
+        value,
+        placeholder: value,
+        onConfirm: (v) => {
+          reopen();
+          onConfirm(v);
+        },
+      }),
+    );
+  }
+
+  function confirm(title, message, onConfirm) {
+    api.ui.dialog.replace(() =>
+      createComponent(api.ui.DialogConfirm, {
+        title,
+        message,
+        onConfirm: () => {
+          reopen();
+          onConfirm();
+        },
+        onCancel: reopen,
+      }),
+    );
+  }
+
+  function pickModel(entry) {
+    const provider = (api.state?.provider ?? []).find((p) => p.id === entry.providerID);
+    const models = Object.entries(provider?.models ?? {}).map(([id, m]) => ({ title: m?.name ?? id, value: id, description: id }));
+    if (models.length === 0) {
+      toast("warning", `opencode knows no models for ${entry.providerID}`);
+      return;
+    }
+    api.ui.dialog.replace(() =>
+      createComponent(api.ui.DialogSelect, {
+        title: `Model for ${entry.providerID}`,
+        options: models,
+        onSelect: (o) => {
+          reopen();
+          run("priority.setModel", { providerID: entry.providerID, modelID: o.value }, `${entry.providerID} uses ${o.value}`);
+        },
+      }),
+    );
+  }
+
+  function onKey(key) {
+    const s = screen();
+    const action = V.keyAction(s, key);
+    if (!action) return;
+    const d = data();
+    const accounts = V.accountOrder(d.accounts);
+    const counts = { accounts: accounts.length, priority: d.priority.length, pending: d.pending.length };
+    if (action !== "close") key.preventDefault?.();
+    if (action.startsWith("screen:")) return setScreen(action.slice(7));
+    if (action === "up" || action === "down") {
+      if (s in counts) setSelOf(s, (i) => V.moveSel(i, action === "up" ? -1 : 1, counts[s]));
+      return;
+    }
+    const a = selected("accounts", accounts);
+    const p = selected("priority", d.priority);
+    const who = a && { providerID: a.providerID, alias: a.alias };
+    switch (action) {
+      case "activate":
+        return a && run("accounts.activate", who, `${a.providerID}/${a.alias} is active`);
+      case "rename":
+        return (
+          a &&
+          prompt(`Rename ${a.providerID}/${a.alias}`, a.alias, (to) =>
+            run("accounts.rename", { providerID: a.providerID, from: a.alias, to }, "renamed").then((r) => r && (following = r)),
+          )
+        );
+      case "remove":
+        return a && confirm("Remove account", `Remove ${a.providerID}/${a.alias} from the balancer?`, () => run("accounts.remove", who, "removed"));
+      case "toggleDisabled":
+        return a && run("accounts.setDisabled", { ...who, disabled: !a.disabled }, a.disabled ? "enabled" : "disabled");
+      case "resetCooldown":
+        return a && run("accounts.resetCooldown", who, "cooldown cleared");
+      case "refreshUsage":
+        toast("info", "reading usage…");
+        return run("usage.refresh", who ?? {}, "usage read");
+      case "connect":
+        api.ui.dialog.clear();
+        return api.keymap.dispatchCommand("provider.connect");
+      case "moveUp":
+      case "moveDown": {
+        if (!p) return;
+        const dir = action === "moveUp" ? -1 : 1;
+        setSelOf("priority", (i) => V.moveSel(i, dir, counts.priority));
+        return run("priority.move", { providerID: p.providerID, direction: dir });
+      }
+      case "toggleEnabled":
+        return p && run("priority.setEnabled", { providerID: p.providerID, enabled: !p.enabled });
+      case "pickModel":
+        return p && pickModel(p);
+      case "toggleBalancing":
+        return run("balancing.set", { enabled: !d.settings.balancing }, `balancing ${d.settings.balancing ? "off" : "on"}`);
+      case "toggleFailover":
+        return run("settings.set", { key: "failover", value: d.settings.failover === false }, "failover changed");
+      case "savePending": {
+        const c = selected("pending", d.pending);
+        return c && prompt(`Save the ${c.providerID} login as`, "", (alias) => run("pending.save", { id: c.id, alias }, "saved"));
+      }
+      case "dismissPending": {
+        const c = selected("pending", d.pending);
+        return c && run("pending.dismiss", { id: c.id }, "dismissed");
+      }
+      case "close":
+        return api.ui.dialog.clear();
+    }
+  }
+
+  // --- entry points -----------------------------------------------------------------------
+
+  api.keymap.registerLayer({
+    commands: [
+      {
+        name: OPEN,
+        title: "Open Balancer Dashboard",
+        category: "Balancer",
+        namespace: "palette",
+        desc: "Accounts, usage, priority and events of opencode-balancer",
+        slashName: "balancer",
+        run: open,
+      },
+    ],
+    bindings: [{ key: typeof options.keybind === "string" ? options.keybind : "ctrl+b", cmd: OPEN, desc: "Open the Balancer dashboard" }],
+  });
+
+  api.slots.register({
+    order: 50,
+    slots: {
+      sidebar_content: (_ctx, props) =>
+        guarded(() => {
+          const box = el("box", { flexDirection: "column" });
+          insert(box, () => {
+            const accounts = data().accounts;
+            const messages = props?.session_id ? api.state?.session?.messages?.(props.session_id) : [];
+            const line = V.sidebarLine(accounts, V.sessionProvider(messages, accounts), now());
+            return line ? el("text", { fg: theme(line.color) }, line.text) : null;
+          });
+          return box;
+        }),
+    },
+  });
+};
+
+export default { id: ID, tui };

@@ -1,0 +1,189 @@
+// The TUI plugin's own sidecar: `opencode-balancer serve --no-background` (no login watcher, no
+// usage polling: the server plugin's sidecar does those), JSON-RPC over its stdin/stdout. It
+// pushes `event` and `store.changed` notifications; a dead sidecar is restarted (1 s doubling to 30 s).
+import { spawn } from "node:child_process";
+import { accessSync, constants, statSync } from "node:fs";
+import { delimiter, dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const NAME = "opencode-balancer";
+
+function executable(path) {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/** The binary: the `binary` option, OPENCODE_BALANCER_BIN, the installed path, PATH, a checkout's build. */
+export function resolveBinary(options = {}, installed = null, env = process.env, here = import.meta.url) {
+  if (typeof options.binary === "string" && options.binary) return { path: options.binary, source: "the binary option" };
+  if (env.OPENCODE_BALANCER_BIN) return { path: env.OPENCODE_BALANCER_BIN, source: "OPENCODE_BALANCER_BIN" };
+  if (installed && executable(installed)) return { path: installed, source: "install" };
+  for (const dir of (env.PATH ?? "").split(delimiter)) {
+    if (dir && executable(join(dir, NAME))) return { path: join(dir, NAME), source: "PATH" };
+  }
+  try {
+    const checkout = join(dirname(fileURLToPath(here)), "..", "target", "release", NAME);
+    if (executable(checkout)) return { path: checkout, source: "the checkout" };
+  } catch {
+    // not a file: URL
+  }
+  return { path: null, source: "nowhere" };
+}
+
+export class Client {
+  /**
+   * @param opts {binary:{path,source}, args:[S], onNotification(method, params), onState({state, reason})}
+   */
+  constructor(opts) {
+    this.opts = opts;
+    this.child = null;
+    this.buffer = "";
+    this.pending = new Map();
+    this.nextId = 1;
+    this.delay = 1000;
+    this.timer = null;
+    this.closed = false;
+    this.conn = { state: "starting", reason: null };
+  }
+
+  setState(state, reason = null) {
+    this.conn = { state, reason };
+    try {
+      this.opts.onState?.(this.conn);
+    } catch {
+      // the view's problem, not the connection's
+    }
+  }
+
+  start() {
+    if (this.closed || this.child) return;
+    const bin = this.opts.binary;
+    if (!bin?.path) return this.down(`the ${NAME} binary was not found (run \`${NAME} install\` or set OPENCODE_BALANCER_BIN)`);
+    if (!executable(bin.path)) return this.down(`the ${NAME} binary from ${bin.source} is missing or not executable: ${bin.path}`);
+    let child;
+    try {
+      child = spawn(bin.path, [...(this.opts.args ?? []), "serve", "--no-background"], { stdio: ["pipe", "pipe", "ignore"] });
+    } catch (e) {
+      return this.down(`could not start ${bin.path}: ${e?.message ?? e}`);
+    }
+    this.child = child;
+    this.buffer = "";
+    this.setState("starting");
+    const gone = (why) => {
+      if (this.child !== child) return;
+      this.child = null;
+      this.down(why);
+    };
+    child.on("error", (e) => gone(`could not run ${bin.path}: ${e?.message ?? e}`));
+    child.on("exit", (code, signal) => gone(signal ? `the sidecar was stopped by ${signal}` : `the sidecar exited with code ${code}`));
+    child.stdin.on("error", () => {});
+    child.stdout.setEncoding("utf8");
+    child.stdout.on("data", (chunk) => this.onData(chunk));
+    child.unref();
+    child.stdin.unref?.();
+    child.stdout.unref?.();
+    this.call("initialize", { client: { name: `${NAME}-tui`, version: "0.3.0" } }, 10_000).then(
+      () => {
+        this.delay = 1000;
+        this.setState("ready");
+      },
+      () => {},
+    );
+  }
+
+  down(reason) {
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new Error(reason));
+    }
+    this.pending.clear();
+    this.setState("down", reason);
+    if (this.closed || this.timer) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.start();
+    }, this.delay);
+    this.timer.unref?.();
+    this.delay = Math.min(this.delay * 2, 30_000);
+  }
+
+  onData(chunk) {
+    this.buffer += chunk;
+    let nl;
+    while ((nl = this.buffer.indexOf("\n")) >= 0) {
+      const line = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      if (!line) continue;
+      let m;
+      try {
+        m = JSON.parse(line);
+      } catch {
+        continue;
+      }
+      if (typeof m?.method === "string" && m.id === undefined) {
+        try {
+          this.opts.onNotification?.(m.method, m.params);
+        } catch {
+          // a view error must not stop the reader
+        }
+        continue;
+      }
+      const p = this.pending.get(m?.id);
+      if (!p) continue;
+      this.pending.delete(m.id);
+      clearTimeout(p.timer);
+      if (m.error) p.reject(Object.assign(new Error(m.error.message ?? "sidecar error"), { code: m.error.code }));
+      else p.resolve(m.result);
+    }
+  }
+
+  /** One call; rejects with the sidecar's error message, or why there is no sidecar. */
+  call(method, params = {}, timeoutMs = 15_000) {
+    if (!this.child) {
+      if (!this.closed && !this.timer) this.start();
+      if (!this.child) return Promise.reject(new Error(this.conn.reason ?? "the sidecar is not running"));
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.pending.delete(id)) reject(new Error(`the sidecar did not answer ${method} within ${timeoutMs} ms`));
+      }, timeoutMs);
+      timer.unref?.();
+      this.pending.set(id, { resolve, reject, timer });
+      try {
+        this.child.stdin.write(JSON.stringify({ jsonrpc: "2.0", id, method, params }) + "\n");
+      } catch (e) {
+        this.pending.delete(id);
+        clearTimeout(timer);
+        reject(new Error(`could not write to the sidecar: ${e?.message ?? e}`));
+      }
+    });
+  }
+
+  /** Closes stdin (the sidecar flushes and exits); kills it if it is still there after 2 s. */
+  stop() {
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    const child = this.child;
+    this.child = null;
+    if (!child) return;
+    try {
+      child.stdin.end();
+    } catch {
+      // gone
+    }
+    const kill = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // gone
+      }
+    }, 2000);
+    kill.unref?.();
+    child.once("exit", () => clearTimeout(kill));
+  }
+}

@@ -1,0 +1,158 @@
+// The TUI dashboard's view logic (tui/view.js) without opencode: rows, states, countdowns, bars,
+// keys and the sidebar line.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import * as V from "../view.js";
+
+const NOW = 1_700_000_000_000;
+const acc = (over) => ({
+  providerID: "openai",
+  alias: "a",
+  authType: "api",
+  active: false,
+  disabled: false,
+  coolingDownUntil: null,
+  failures: 0,
+  lastUsedAt: null,
+  createdAt: NOW - 1000,
+  usage: null,
+  ...over,
+});
+
+test("durations read as countdowns", () => {
+  assert.equal(V.duration(12_400), "12s");
+  assert.equal(V.duration(4 * 60_000 + 12_000), "4m 12s");
+  assert.equal(V.duration(2 * 3_600_000 + 5 * 60_000), "2h 05m");
+  assert.equal(V.duration(3 * 86_400_000 + 4 * 3_600_000), "3d 4h");
+  assert.equal(V.duration(-5), "0s");
+  assert.equal(V.ago(null, NOW), "never");
+  assert.equal(V.ago(NOW - 1000, NOW), "just now");
+  assert.equal(V.ago(NOW - 90_000, NOW), "1m 30s ago");
+});
+
+test("bars fill by percentage and clamp", () => {
+  assert.equal(V.bar(0, 4), "░░░░");
+  assert.equal(V.bar(50, 4), "██░░");
+  assert.equal(V.bar(150, 4), "████");
+  assert.equal(V.bar("x", 4), "░░░░");
+  assert.equal(V.usageColor(95), "error");
+  assert.equal(V.usageColor(75), "warning");
+  assert.equal(V.usageColor(10), "success");
+});
+
+test("an account's state: disabled, needs login, cooling down with its reason and a live countdown, active, healthy", () => {
+  assert.equal(V.accountState(acc({ disabled: true, active: true }), NOW).key, "disabled");
+  assert.equal(V.accountState(acc({ authFailed: true }), NOW).key, "login");
+  assert.equal(V.accountState(acc({ loginRequired: true }), NOW).label, "needs login (auth failed)");
+  const c = acc({ coolingDownUntil: NOW + 65_000, cooldownReason: "rate_limit" });
+  assert.equal(V.accountState(c, NOW).label, "cooling down 1m 05s (rate limited)");
+  assert.equal(V.accountState(c, NOW + 5_000).label, "cooling down 1m 00s (rate limited)");
+  assert.equal(V.accountState(c, NOW + 65_000).key, "healthy", "a cooldown ends by itself");
+  assert.equal(V.accountState(acc({ active: true }), NOW).key, "active");
+  assert.equal(V.accountState(acc({ authType: "oauth", tokenExpiresAt: NOW - 1 }), NOW).label, "token expired");
+});
+
+test("accounts are grouped by provider with usage bars and the time to reset", () => {
+  const accounts = [
+    acc({ providerID: "openai", alias: "work", active: true, lastUsedAt: NOW - 120_000,
+      usage: { confidence: "exact", windows: [{ name: "5h", usedPercent: 40, resetAt: NOW + 3_600_000 }, { name: "7d", usedPercent: 95 }] } }),
+    acc({ providerID: "anthropic", alias: "me", coolingDownUntil: NOW + 30_000, cooldownReason: "quota" }),
+    acc({ providerID: "openai", alias: "home" }),
+  ];
+  const lines = V.accountLines(accounts, 1, NOW);
+  const text = lines.map((l) => l.text);
+  assert.equal(text[0], "anthropic");
+  assert.match(text[1], /^  ○ me .*cooling down 30s \(quota used up\).*used never/);
+  assert.equal(text[2], "openai");
+  assert.match(text[3], /^› ○ home/, "the selection is the second account in display order");
+  assert.equal(lines[3].color, "accent");
+  assert.match(text[4], /^  ● work .*active .*used 2m 00s ago/);
+  assert.equal(text[5], "      5h     ████░░░░░░  40%  resets in 1h 00m");
+  assert.equal(lines[6].color, "error");
+  assert.deepEqual(V.accountOrder(accounts).map((a) => a.alias), ["me", "home", "work"]);
+  assert.match(V.accountLines([], 0, NOW)[0].text, /Press C/);
+});
+
+test("an unavailable usage reading says why", () => {
+  const l = V.usageLines({ confidence: "unavailable", message: "no usage endpoint for this provider" }, NOW);
+  assert.deepEqual(l, [{ text: "      usage: no usage endpoint for this provider", color: "textMuted" }]);
+});
+
+test("the priority matrix shows balancing, failover, order, enabled and model", () => {
+  const lines = V.priorityLines(
+    [
+      { providerID: "openai", position: 0, modelID: "gpt-5", enabled: true },
+      { providerID: "anthropic", position: 1, modelID: null, enabled: false },
+    ],
+    { balancing: true, failover: false },
+    1,
+  );
+  assert.equal(lines[0].text, "Balancing ON   Failover off");
+  assert.match(lines[1].text, /^   1\. \[x\] openai\s+gpt-5$/);
+  assert.match(lines[2].text, /^›  2\. \[ \] anthropic\s+\(no model: Enter picks one\)$/);
+});
+
+test("keys map to actions per screen", () => {
+  const k = (name, more = {}) => ({ name, ...more });
+  assert.equal(V.keyAction("accounts", k("return")), "activate");
+  assert.equal(V.keyAction("accounts", k("r")), "rename");
+  assert.equal(V.keyAction("accounts", k("d")), "remove");
+  assert.equal(V.keyAction("accounts", k("e")), "toggleDisabled");
+  assert.equal(V.keyAction("accounts", k("x")), "resetCooldown");
+  assert.equal(V.keyAction("accounts", k("u")), "refreshUsage");
+  assert.equal(V.keyAction("accounts", k("c")), "connect");
+  assert.equal(V.keyAction("accounts", k("tab")), "screen:priority");
+  assert.equal(V.keyAction("priority", k("tab")), "screen:accounts");
+  assert.equal(V.keyAction("priority", k("up", { shift: true })), "moveUp");
+  assert.equal(V.keyAction("priority", k("down", { shift: true })), "moveDown");
+  assert.equal(V.keyAction("accounts", k("up", { shift: true })), "up");
+  assert.equal(V.keyAction("priority", k("space")), "toggleEnabled");
+  assert.equal(V.keyAction("priority", k("return")), "pickModel");
+  assert.equal(V.keyAction("priority", k("b")), "toggleBalancing");
+  assert.equal(V.keyAction("priority", k("f")), "toggleFailover");
+  assert.equal(V.keyAction("pending", k("return")), "savePending");
+  assert.equal(V.keyAction("accounts", k("escape")), "close");
+  assert.equal(V.keyAction("accounts", k("b", { ctrl: true })), null, "Ctrl+B is opencode's layer's, not a dashboard key");
+  assert.equal(V.keyAction("accounts", k("z")), null);
+  assert.equal(V.moveSel(0, -1, 3), 0);
+  assert.equal(V.moveSel(2, 1, 3), 2);
+  assert.equal(V.moveSel(5, 0, 0), 0);
+});
+
+test("the sidebar line: the session's provider's active account, quota left and a cooldown; nothing to say is null", () => {
+  const accounts = [
+    acc({ alias: "work", active: true, usage: { windows: [{ name: "5h", usedPercent: 30 }, { name: "7d", usedPercent: 60 }] } }),
+    acc({ alias: "home" }),
+    acc({ providerID: "anthropic", alias: "me", active: true, coolingDownUntil: NOW + 10_000, cooldownReason: "rate_limit" }),
+  ];
+  assert.deepEqual(V.sidebarLine(accounts, "openai", NOW), { text: "Balancer openai/work · 40% left", color: "textMuted" });
+  assert.deepEqual(V.sidebarLine(accounts, "anthropic", NOW), {
+    text: "Balancer anthropic/me · cooling down 10s (rate limited)",
+    color: "warning",
+  });
+  assert.equal(V.sidebarLine(accounts, "mock", NOW), null);
+  assert.equal(V.sidebarLine(accounts, null, NOW), null);
+  const messages = [{ role: "user", model: { providerID: "anthropic" } }, { role: "assistant", providerID: "openai" }];
+  assert.equal(V.sessionProvider(messages, accounts), "openai");
+  assert.equal(V.sessionProvider([], [accounts[0]]), "openai", "no message yet: the only provider with accounts");
+  assert.equal(V.sessionProvider([], accounts), null);
+});
+
+test("a provider is exhausted when every enabled account cools down or needs a login", () => {
+  const accounts = [
+    acc({ alias: "a", coolingDownUntil: NOW + 1000 }),
+    acc({ alias: "b", authFailed: true }),
+    acc({ alias: "c", disabled: true }),
+    acc({ providerID: "anthropic", alias: "x", coolingDownUntil: NOW + 1000 }),
+    acc({ providerID: "anthropic", alias: "y" }),
+  ];
+  assert.deepEqual(V.exhaustedProviders(accounts, NOW), ["openai"]);
+  assert.deepEqual(V.exhaustedProviders(accounts, NOW + 2000), [], "a's cooldown has ended");
+});
+
+test("the title names the screen and a missing sidecar", () => {
+  assert.match(V.titleLine("priority", { state: "ready" }).text, /\[priority\]/);
+  const down = V.titleLine("accounts", { state: "down", reason: "the opencode-balancer binary was not found" });
+  assert.match(down.text, /sidecar unavailable: the opencode-balancer binary was not found/);
+  assert.equal(down.color, "error");
+});

@@ -1,0 +1,248 @@
+// The TUI dashboard's view logic, pure: accounts, usage, priority and events in, lines of text
+// (with theme colour token names) and actions out. No opencode, no sidecar: node tests it alone.
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+
+const REASONS = {
+  rate_limit: "rate limited",
+  quota: "quota used up",
+  server_error: "server errors",
+  auth_failed: "auth failed",
+};
+
+/** A duration in ms as "3d 4h", "2h 05m", "4m 12s", "12s" (negative counts as 0). */
+export function duration(ms) {
+  const t = Math.max(0, Math.round(ms / SECOND)) * SECOND;
+  if (t >= DAY) return `${Math.floor(t / DAY)}d ${Math.floor((t % DAY) / HOUR)}h`;
+  if (t >= HOUR) return `${Math.floor(t / HOUR)}h ${String(Math.floor((t % HOUR) / MINUTE)).padStart(2, "0")}m`;
+  if (t >= MINUTE) return `${Math.floor(t / MINUTE)}m ${String(Math.floor((t % MINUTE) / SECOND)).padStart(2, "0")}s`;
+  return `${Math.floor(t / SECOND)}s`;
+}
+
+/** "5m ago", "just now", "never". */
+export function ago(at, now) {
+  if (at == null) return "never";
+  const d = now - at;
+  return d < 5 * SECOND ? "just now" : `${duration(d)} ago`;
+}
+
+/** A bar of `width` cells for a percentage (clamped to 0–100). */
+export function bar(percent, width = 10) {
+  const p = Math.min(100, Math.max(0, Number(percent) || 0));
+  const full = Math.round((p / 100) * width);
+  return "█".repeat(full) + "░".repeat(width - full);
+}
+
+/** The colour token for a used percentage. */
+export function usageColor(percent) {
+  return percent >= 90 ? "error" : percent >= 70 ? "warning" : "success";
+}
+
+/** An account's state: {key, label, color}; keys active, healthy, cooling, disabled, login. */
+export function accountState(a, now) {
+  const cooling = a.coolingDownUntil != null && a.coolingDownUntil > now;
+  const login = a.loginRequired === true || (a.authFailed === true && !cooling);
+  if (a.disabled) return { key: "disabled", label: "disabled", color: "textMuted" };
+  if (login) return { key: "login", label: "needs login (auth failed)", color: "error" };
+  if (cooling) {
+    const why = REASONS[a.cooldownReason] ?? "cooling down";
+    return { key: "cooling", label: `cooling down ${duration(a.coolingDownUntil - now)} (${why})`, color: "warning" };
+  }
+  if (a.tokenExpiresAt != null && a.tokenExpiresAt <= now && a.authType === "oauth")
+    return { key: "login", label: "token expired", color: "warning" };
+  return a.active
+    ? { key: "active", label: "active", color: "success" }
+    : { key: "healthy", label: "healthy", color: "text" };
+}
+
+/** Accounts grouped by provider, providers and aliases sorted. */
+export function groupByProvider(accounts) {
+  const by = new Map();
+  for (const a of accounts ?? []) {
+    if (!by.has(a.providerID)) by.set(a.providerID, []);
+    by.get(a.providerID).push(a);
+  }
+  return [...by.keys()].sort().map((providerID) => ({
+    providerID,
+    accounts: by.get(providerID).sort((x, y) => x.alias.localeCompare(y.alias)),
+  }));
+}
+
+/** The usage windows of a snapshot as [{name, usedPercent, resetAt}] (the whole when no windows). */
+export function usageWindows(u) {
+  if (!u) return [];
+  if (Array.isArray(u.windows) && u.windows.length > 0) return u.windows;
+  if (typeof u.usedPercent === "number") return [{ name: u.planName ?? "used", usedPercent: u.usedPercent, resetAt: u.resetAt }];
+  return [];
+}
+
+/** One line per usage window: "5h  ████░░░░░░  40%  resets in 2h 05m". */
+export function usageLines(u, now, width = 10) {
+  const out = [];
+  for (const w of usageWindows(u)) {
+    const reset = w.resetAt != null ? `  resets in ${duration(w.resetAt - now)}` : "";
+    out.push({
+      text: `      ${String(w.name).padEnd(6)} ${bar(w.usedPercent, width)} ${String(Math.round(w.usedPercent)).padStart(3)}%${reset}`,
+      color: usageColor(w.usedPercent),
+    });
+  }
+  if (out.length === 0 && u && u.confidence === "unavailable" && u.message)
+    out.push({ text: `      usage: ${u.message}`, color: "textMuted" });
+  if (u?.error && out.length > 0) out.push({ text: `      last read failed: ${u.error}`, color: "textMuted" });
+  return out;
+}
+
+/** The selectable accounts in the order the dashboard shows them. */
+export function accountOrder(accounts) {
+  return groupByProvider(accounts).flatMap((g) => g.accounts);
+}
+
+/**
+ * The accounts screen: [{text, color, account?, selected?}]. `sel` is an index into
+ * accountOrder(accounts).
+ */
+export function accountLines(accounts, sel, now, opts = {}) {
+  const lines = [];
+  const order = accountOrder(accounts);
+  if (order.length === 0) {
+    lines.push({ text: "No accounts yet. Press C to connect one (opencode's own login); it shows up here by itself.", color: "textMuted" });
+    return lines;
+  }
+  let i = 0;
+  for (const g of groupByProvider(accounts)) {
+    lines.push({ text: g.providerID, color: "primary", bold: true });
+    for (const a of g.accounts) {
+      const st = accountState(a, now);
+      const mark = i === sel ? "›" : " ";
+      const dot = a.active ? "●" : "○";
+      lines.push({
+        text: `${mark} ${dot} ${a.alias.padEnd(18)} ${st.label.padEnd(34)} used ${ago(a.lastUsedAt, now)}`,
+        color: i === sel ? "accent" : st.color,
+        account: a,
+        selected: i === sel,
+      });
+      lines.push(...usageLines(a.usage, now, opts.barWidth ?? 10));
+      i += 1;
+    }
+  }
+  return lines;
+}
+
+/** The priority screen's lines; `sel` indexes `priority`. */
+export function priorityLines(priority, settings, sel) {
+  const lines = [
+    {
+      text: `Balancing ${settings?.balancing ? "ON" : "off"}   Failover ${settings?.failover === false ? "off" : "ON"}`,
+      color: settings?.balancing ? "success" : "textMuted",
+      bold: true,
+    },
+  ];
+  if (!priority || priority.length === 0) {
+    lines.push({ text: "No providers yet: one enters the list with its first account.", color: "textMuted" });
+    return lines;
+  }
+  priority.forEach((p, i) => {
+    const mark = i === sel ? "›" : " ";
+    const on = p.enabled ? "[x]" : "[ ]";
+    lines.push({
+      text: `${mark} ${String(i + 1).padStart(2)}. ${on} ${p.providerID.padEnd(20)} ${p.modelID ?? "(no model: Enter picks one)"}`,
+      color: i === sel ? "accent" : p.enabled ? "text" : "textMuted",
+    });
+  });
+  return lines;
+}
+
+/** The event log's lines, newest first. */
+export function eventLines(events, now, max = 20) {
+  if (!events || events.length === 0) return [{ text: "No events yet.", color: "textMuted" }];
+  return events.slice(0, max).map((e) => ({
+    text: `${ago(e.createdAt, now).padStart(12)}  ${e.type.padEnd(26)} ${e.message}`,
+    color: /failed|exhausted|rate_limit/.test(e.type) ? "warning" : "text",
+  }));
+}
+
+/** Pending logins (autoSave off); `sel` indexes `pending`. */
+export function pendingLines(pending, sel, now) {
+  if (!pending || pending.length === 0) return [{ text: "No pending logins (autoSave saves them at once).", color: "textMuted" }];
+  return pending.map((p, i) => ({
+    text: `${i === sel ? "›" : " "} ${p.providerID.padEnd(18)} ${p.authType.padEnd(6)} captured ${ago(p.capturedAt, now)}`,
+    color: i === sel ? "accent" : "text",
+  }));
+}
+
+export const HELP = {
+  accounts: "↑↓ select · Enter activate · R rename · D remove · E enable/disable · X reset cooldown · U refresh usage · C new account · Tab priority · L events · N pending · Esc close",
+  priority: "↑↓ select · Shift+↑↓ reorder · Space enable/disable · Enter model · B balancing · F failover · Tab accounts · Esc close",
+  events: "Tab accounts · Esc close",
+  pending: "↑↓ select · Enter save · D dismiss · Tab accounts · Esc close",
+};
+
+/** What a key does on a screen: an action name, or null. `key` is opentui's ({name, shift, ctrl}). */
+export function keyAction(screen, key) {
+  const n = key?.name;
+  if (!n || key.ctrl || key.meta) return null;
+  if (n === "escape") return "close";
+  if (n === "tab") return screen === "accounts" ? "screen:priority" : "screen:accounts";
+  if (n === "up" || n === "k") return key.shift && screen === "priority" ? "moveUp" : "up";
+  if (n === "down" || n === "j") return key.shift && screen === "priority" ? "moveDown" : "down";
+  const common = { l: "screen:events", n: "screen:pending", p: "screen:priority", a: "screen:accounts" };
+  const per = {
+    accounts: { return: "activate", r: "rename", d: "remove", delete: "remove", e: "toggleDisabled", x: "resetCooldown", u: "refreshUsage", c: "connect" },
+    priority: { space: "toggleEnabled", return: "pickModel", b: "toggleBalancing", f: "toggleFailover" },
+    events: {},
+    pending: { return: "savePending", d: "dismissPending" },
+  }[screen] ?? {};
+  return per[n] ?? common[n] ?? null;
+}
+
+/** The provider a session uses: the last message that names one, else the only one with accounts. */
+export function sessionProvider(messages, accounts) {
+  for (let i = (messages?.length ?? 0) - 1; i >= 0; i--) {
+    const m = messages[i];
+    const p = m?.providerID ?? m?.model?.providerID;
+    if (typeof p === "string" && p) return p;
+  }
+  const providers = new Set((accounts ?? []).map((a) => a.providerID));
+  return providers.size === 1 ? [...providers][0] : null;
+}
+
+/** The sidebar's one line for `providerID`, or null when there is nothing to say. */
+export function sidebarLine(accounts, providerID, now) {
+  if (!providerID) return null;
+  const mine = (accounts ?? []).filter((a) => a.providerID === providerID);
+  if (mine.length === 0) return null;
+  const active = mine.find((a) => a.active) ?? mine[0];
+  const parts = [`Balancer ${providerID}/${active.alias}`];
+  const w = usageWindows(active.usage);
+  if (w.length > 0) parts.push(`${Math.max(0, 100 - Math.round(Math.max(...w.map((x) => x.usedPercent))))}% left`);
+  const st = accountState(active, now);
+  if (st.key === "cooling" || st.key === "login" || st.key === "disabled") parts.push(st.label);
+  const color = st.key === "active" || st.key === "healthy" ? "textMuted" : st.color;
+  return { text: parts.join(" · "), color };
+}
+
+/** Providers whose every enabled account is cooling down or needs a login (none enabled: skipped). */
+export function exhaustedProviders(accounts, now) {
+  return groupByProvider(accounts)
+    .filter((g) => {
+      const on = g.accounts.filter((a) => !a.disabled);
+      return on.length > 0 && on.every((a) => ["cooling", "login"].includes(accountState(a, now).key));
+    })
+    .map((g) => g.providerID);
+}
+
+/** The dashboard's title line: the screen tabs and the sidecar's state. */
+export function titleLine(screen, conn) {
+  const tabs = ["accounts", "priority", "events", "pending"].map((s) => (s === screen ? `[${s}]` : ` ${s} `)).join(" ");
+  const state = conn?.state === "ready" ? "" : conn?.state === "starting" ? "  · starting the sidecar…" : `  · sidecar unavailable: ${conn?.reason ?? "not running"}`;
+  return { text: `Balancer  ${tabs}${state}`, color: conn?.state === "down" ? "error" : "primary", bold: true };
+}
+
+/** Moves a selection by `d` within `count` items. */
+export function moveSel(sel, d, count) {
+  if (count <= 0) return 0;
+  return Math.min(count - 1, Math.max(0, sel + d));
+}
