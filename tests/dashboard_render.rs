@@ -35,6 +35,9 @@ fn account(provider: &str, alias: &str) -> AccountView {
         last_used_at: None,
         created_at: NOW - 48 * HOUR,
         usage: None,
+        token_expires_at: None,
+        login_required: false,
+        login_hint: None,
     }
 }
 

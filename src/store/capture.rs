@@ -75,9 +75,15 @@ fn capture_tx(
         if stored == auth_json {
             return Ok(Captured::Unchanged { alias });
         }
+        if super::tokens::is_older(auth, &stored) {
+            // auth.json still holds a token this account has since refreshed past.
+            return Ok(Captured::Unchanged { alias });
+        }
         tx.execute(
             "UPDATE accounts SET auth_json = ?3, auth_type = ?4, updated_at = ?5, auth_failed = 0,
-                 rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
+                 rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END,
+                 token_generation = token_generation + 1, login_required = 0, token_refreshed_at = ?5,
+                 refresh_lease_owner = NULL, refresh_lease_until = NULL
              WHERE provider_id = ?1 AND alias = ?2",
             params![provider, alias, auth_json, auth.auth_type(), now],
         )?;

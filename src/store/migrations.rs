@@ -16,6 +16,7 @@ const MIGRATIONS: &[Migration] = &[
     v4_secret_free_identities,
     v5_application_id,
     v6_priority_position_index,
+    v7_token_refresh,
 ];
 
 /// The schema version this binary writes.
@@ -165,6 +166,17 @@ fn v5_application_id(tx: &Transaction) -> rusqlite::Result<()> {
 /// it read every row, so capturing thousands of providers at once took quadratic time.
 fn v6_priority_position_index(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch("CREATE INDEX IF NOT EXISTS provider_priority_position ON provider_priority (position)")
+}
+
+/// OAuth refresh coordination across processes: a generation bumped by every new credential, a
+/// lease (owner, until) a process holds while it spends the refresh token, the login-required
+/// mark, and when the credential was last refreshed or saved (`tokens.rs`).
+fn v7_token_refresh(tx: &Transaction) -> rusqlite::Result<()> {
+    ensure_column(tx, "accounts", "token_generation", "INTEGER NOT NULL DEFAULT 0")?;
+    ensure_column(tx, "accounts", "refresh_lease_owner", "TEXT")?;
+    ensure_column(tx, "accounts", "refresh_lease_until", "INTEGER")?;
+    ensure_column(tx, "accounts", "login_required", "INTEGER NOT NULL DEFAULT 0")?;
+    ensure_column(tx, "accounts", "token_refreshed_at", "INTEGER")
 }
 
 fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {
