@@ -43,6 +43,7 @@ fn serve(store_path: &std::path::Path) -> anyhow::Result<()> {
                     rt.watch_logins();
                 }
                 rt.poll_usage();
+                rt.keep_tokens();
                 tracing::info!(store = %path.display(), "sidecar ready");
                 Backend::Live(rt)
             }
