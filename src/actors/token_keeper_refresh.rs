@@ -145,7 +145,8 @@ pub(super) async fn refresh(env: Env, provider: String, alias: String, seen: u64
                 "no answer within {} s",
                 timeout.as_secs()
             )))
-        });
+        })
+        .map_err(|e| redacted(e, &auth));
     match answer {
         Ok(refreshed) => {
             let (p, a, owner, now) = (provider.clone(), alias.clone(), env.owner.clone(), env.clock.now_ms());
@@ -195,6 +196,18 @@ pub(super) async fn refresh(env: Env, provider: String, alias: String, seen: u64
                 Failure::Transient { generation, reason }
             })
         }
+    }
+}
+
+/// The error with every secret of the credential (and anything JWT-shaped) taken out: a client's
+/// message should hold none, and this makes sure an endpoint echoing the token cannot put one in.
+fn redacted(e: RefreshError, auth: &Auth) -> RefreshError {
+    let clean = |text: String| crate::usage::redact::redact_text(&text, &auth.secrets());
+    match e {
+        RefreshError::LoginRequired(m) => RefreshError::LoginRequired(clean(m)),
+        RefreshError::Transient(m) => RefreshError::Transient(clean(m)),
+        RefreshError::Unsupported(m) => RefreshError::Unsupported(clean(m)),
+        other => other,
     }
 }
 

@@ -316,3 +316,26 @@ async fn a_transient_failure_is_an_event_and_is_retried_after_a_backoff() {
     assert!(kinds(&mut p.notices).contains(&"token_refresh_failed".to_string()));
     assert!(!account(&p).await.login_required);
 }
+
+#[actix::test]
+async fn an_error_echoing_the_token_never_reaches_an_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = store_with(&dir, NOW + 30_000);
+    let echo = RefreshError::Transient("500: {\"refresh_token\":\"rt-FAKE-1\",\"access\":\"at-FAKE-1\"}".into());
+    let client = FakeTokens::new(10, Some(echo));
+    let mut p = process(&path, client, None);
+    p.keeper.send(Tick).await.unwrap();
+    settle(&p).await;
+    p.registry
+        .send(crate::actors::account_registry::FlushNow)
+        .await
+        .unwrap();
+    let mut seen = 0;
+    while let Ok(n) = p.notices.try_recv() {
+        let Notice::Event(e) = n else { continue };
+        seen += 1;
+        let text = format!("{} {:?}", e.message, e.metadata);
+        assert!(!text.contains("rt-FAKE-1") && !text.contains("at-FAKE-1"), "{text}");
+    }
+    assert!(seen > 0);
+}
