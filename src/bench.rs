@@ -1,8 +1,12 @@
 //! `opencode-balancer bench`: the hot path measured over real pipes against the real sidecar,
 //! next to a bare pipe echo (`cat`) measured in the same run, for several store sizes; then
-//! batches and a host that does not read (see [`load`]).
+//! batches and a host that does not read (see [`load`]). `--idle` measures idle cost instead
+//! ([`idle`]).
 
+mod idle;
 mod load;
+
+pub use idle::run as idle;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};

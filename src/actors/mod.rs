@@ -15,6 +15,7 @@ mod repeated;
 pub mod retry_balancer;
 mod retry_balancer_messages;
 mod retry_balancer_tokens;
+mod store_watch;
 pub mod store_worker;
 pub mod token_keeper;
 mod token_keeper_messages;
@@ -58,7 +59,9 @@ impl Runtime {
         let snapshot = store.load_snapshot(None)?;
         let store = StoreHandle::start(store);
         let bus = EventBus::new(store.clone(), clock.clone()).start();
-        let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version).start();
+        let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version)
+            .with_store_watch(store_path)
+            .start();
         let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone());
         let tokens = token_keeper::start(registry.clone(), bus.clone(), clock.clone(), token_client());
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
