@@ -5,7 +5,9 @@
 //! refresh token (`token_keeper_refresh`: a lease and a generation in the store).
 //!
 //! Messages: `StartKeeping` (the sidecar does; the CLI never refreshes in the background),
-//! `Tick` (catch up with the accounts and start due refreshes; the timer does it every second),
+//! `Tick` (catch up with the accounts and start due refreshes; sent when an account event is
+//! published here, when the test clock moves, after each refresh, and by one timer armed for the
+//! earliest refresh due or the 30 s catch-up),
 //! `RefreshNow` (on demand; joins a refresh in flight for the same account), `InFlight` (tests).
 //!
 //! Lifecycle: `start` runs it on its own arbiter; store work goes through the registry to the
@@ -63,6 +65,9 @@ impl Default for Config {
 /// The first retry after a failure, doubled each time up to `BACKOFF_MAX_MS`.
 pub const BACKOFF_MIN_MS: Millis = 30_000;
 pub const BACKOFF_MAX_MS: Millis = 30 * 60_000;
+/// The account list is caught up with at least this often (accounts saved here, and test-clock
+/// moves, at once).
+pub const SYNC_MS: Millis = 30_000;
 
 /// Starts the keeper on a new arbiter with `client`.
 pub fn start(
@@ -72,9 +77,12 @@ pub fn start(
     client: Arc<dyn TokenClient>,
 ) -> Addr<TokenKeeper> {
     let arbiter = Arbiter::new();
-    TokenKeeper::start_in_arbiter(&arbiter.handle(), move |_| {
+    let events = bus.clone();
+    let addr = TokenKeeper::start_in_arbiter(&arbiter.handle(), move |_| {
         TokenKeeper::new(registry, bus, clock, client, Config::default())
-    })
+    });
+    events.do_send(super::event_bus::Subscribe(addr.clone().recipient()));
+    addr
 }
 
 /// Backoff after a failure at a generation.
@@ -90,6 +98,11 @@ pub struct TokenKeeper {
     config: Config,
     pub(super) keeping: bool,
     syncing: bool,
+    /// When the account list was last caught up with, the earliest refresh due then, and the one
+    /// pending timer wake-up.
+    synced_at: Millis,
+    next_due: Option<Millis>,
+    wake: Option<SpawnHandle>,
     pub(super) inflight: HashMap<Key, Vec<oneshot::Sender<Outcome>>>,
     background: usize,
     retry: HashMap<Key, Retry>,
@@ -121,6 +134,9 @@ impl TokenKeeper {
             config,
             keeping: false,
             syncing: false,
+            synced_at: 0,
+            next_due: None,
+            wake: None,
             inflight: HashMap::new(),
             background: 0,
             retry: HashMap::new(),
@@ -167,16 +183,60 @@ impl TokenKeeper {
         Box::pin(ask.into_actor(self).map(|targets, this, ctx| {
             this.syncing = false;
             let now = this.now();
-            let mut targets = targets.unwrap_or_default();
-            targets.retain(|t| this.due(t, now));
-            targets.sort_by_key(|t| policy::effective_expiry(&t.provider_id, &t.auth));
-            for t in targets {
+            this.synced_at = now;
+            let targets = targets.unwrap_or_default();
+            this.next_due = targets.iter().filter_map(|t| this.due_at(t)).min();
+            let mut due: Vec<TokenTarget> = targets.into_iter().filter(|t| this.due(t, now)).collect();
+            due.sort_by_key(|t| policy::effective_expiry(&t.provider_id, &t.auth));
+            for t in due {
                 if this.background >= this.config.max_in_flight {
                     break;
                 }
                 this.begin(t, None, true, ctx);
             }
+            this.arm(ctx);
         }))
+    }
+
+    /// Sets the one timer wake-up: the earliest refresh due, or the catch-up with the account
+    /// list every `SYNC_MS`, at most once a `tick`; none before keeping starts.
+    fn arm(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.wake.take() {
+            ctx.cancel_future(h);
+        }
+        if !self.keeping {
+            return;
+        }
+        let now = self.now();
+        let next = self
+            .next_due
+            .map_or(self.synced_at + SYNC_MS, |d| d.min(self.synced_at + SYNC_MS));
+        let floor = self.config.tick.as_millis() as Millis;
+        let delay = (next - now).clamp(floor, SYNC_MS.max(floor));
+        self.wake = Some(ctx.run_later(Duration::from_millis(delay as u64), |this, ctx| {
+            this.wake = None;
+            let tick = this.tick();
+            ctx.spawn(tick);
+        }));
+    }
+
+    /// When `t`'s next background refresh is due, if it has one.
+    fn due_at(&self, t: &TokenTarget) -> Option<Millis> {
+        let key = (t.provider_id.clone(), t.alias.clone());
+        if t.login_required
+            || self.parked.get(&key) == Some(&t.generation)
+            || !self.env.client.refreshable(&t.provider_id, &t.auth)
+        {
+            return None;
+        }
+        let expiry = policy::effective_expiry(&t.provider_id, &t.auth)?;
+        let at = policy::next_refresh_at(expiry, policy::jwt_lifetime(&t.auth), t.refreshed_at);
+        let retry = self
+            .retry
+            .get(&key)
+            .filter(|r| r.generation == t.generation)
+            .map(|r| r.at);
+        Some(retry.map_or(at, |r| r.max(at)))
     }
 
     /// Starts the refresh of `t`, or joins the one in flight for the same account.
@@ -203,7 +263,7 @@ impl TokenKeeper {
             t.generation,
             t.active,
         );
-        ctx.spawn(fut.into_actor(self).map(move |outcome, this, _| {
+        ctx.spawn(fut.into_actor(self).map(move |outcome, this, ctx| {
             if background {
                 this.background -= 1;
             }
@@ -211,6 +271,8 @@ impl TokenKeeper {
             for w in this.inflight.remove(&key).unwrap_or_default() {
                 let _ = w.send(outcome.clone());
             }
+            let tick = this.tick();
+            ctx.spawn(tick);
         }));
     }
 
@@ -341,11 +403,17 @@ fn lease_owner() -> String {
 
 impl Actor for TokenKeeper {
     type Context = Context<Self>;
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(self.config.tick, |this, ctx| {
-            let tick = this.tick();
+}
+
+/// Account changes published here (a save, a capture) are caught up with at once.
+impl Handler<Notice> for TokenKeeper {
+    type Result = ();
+    fn handle(&mut self, n: Notice, ctx: &mut Context<Self>) {
+        let Notice::Event(e) = n else { return };
+        if self.keeping && e.kind.starts_with("account_") {
+            let tick = self.tick();
             ctx.spawn(tick);
-        });
+        }
     }
 }
 

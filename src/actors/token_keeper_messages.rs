@@ -14,8 +14,10 @@ pub struct StartKeeping;
 
 impl Handler<StartKeeping> for TokenKeeper {
     type Result = ();
-    fn handle(&mut self, _: StartKeeping, _: &mut Context<Self>) {
+    fn handle(&mut self, _: StartKeeping, ctx: &mut Context<Self>) {
         self.keeping = true;
+        let tick = self.tick();
+        ctx.spawn(tick);
     }
 }
 
