@@ -89,6 +89,17 @@ fn capture_tx(
         )?;
         return Ok(Captured::Updated { alias });
     }
+    let replaced: Option<String> = tx
+        .query_row(
+            "SELECT alias FROM accounts WHERE provider_id = ?1 AND previous_identity = ?2",
+            params![provider, identity],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(alias) = replaced {
+        // The credential a refresh replaced (its refresh token is spent): not a new login.
+        return Ok(Captured::Unchanged { alias });
+    }
     if auto_save {
         let alias = free_alias(tx, provider, auth)?;
         save_account_tx(tx, provider, &alias, auth, now, false)?;

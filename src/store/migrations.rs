@@ -170,13 +170,15 @@ fn v6_priority_position_index(tx: &Transaction) -> rusqlite::Result<()> {
 
 /// OAuth refresh coordination across processes: a generation bumped by every new credential, a
 /// lease (owner, until) a process holds while it spends the refresh token, the login-required
-/// mark, and when the credential was last refreshed or saved (`tokens.rs`).
+/// mark, when the credential was last refreshed or saved, and the identity of the credential a
+/// refresh replaced (so auth.json still showing a spent Claude token is not a new login).
 fn v7_token_refresh(tx: &Transaction) -> rusqlite::Result<()> {
     ensure_column(tx, "accounts", "token_generation", "INTEGER NOT NULL DEFAULT 0")?;
     ensure_column(tx, "accounts", "refresh_lease_owner", "TEXT")?;
     ensure_column(tx, "accounts", "refresh_lease_until", "INTEGER")?;
     ensure_column(tx, "accounts", "login_required", "INTEGER NOT NULL DEFAULT 0")?;
-    ensure_column(tx, "accounts", "token_refreshed_at", "INTEGER")
+    ensure_column(tx, "accounts", "token_refreshed_at", "INTEGER")?;
+    ensure_column(tx, "accounts", "previous_identity", "TEXT")
 }
 
 fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {

@@ -137,7 +137,8 @@ impl Store {
         let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
         self.write_dropping_secret(|tx| {
             let n = tx.execute(
-                "UPDATE accounts SET auth_json = ?5, auth_type = ?6, identity = ?7, updated_at = ?8,
+                "UPDATE accounts SET previous_identity = CASE WHEN identity != ?7 THEN identity ELSE previous_identity END,
+                     auth_json = ?5, auth_type = ?6, identity = ?7, updated_at = ?8,
                      token_generation = token_generation + 1, token_refreshed_at = ?8,
                      refresh_lease_owner = NULL, refresh_lease_until = NULL, login_required = 0, auth_failed = 0,
                      rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END

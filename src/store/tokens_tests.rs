@@ -132,6 +132,12 @@ fn a_rotated_refresh_token_keeps_one_account_and_auth_json_showing_it_changes_no
         crate::store::Captured::Unchanged { alias: "max".into() },
         "the sidecar's own sync, seen in auth.json, is the same account"
     );
+    assert_eq!(
+        a.capture("anthropic", &oauth("1", NOW + 30_000), true, "auth.json", NOW + 2)
+            .unwrap(),
+        crate::store::Captured::Unchanged { alias: "max".into() },
+        "auth.json still showing the spent credential is not a new login either"
+    );
     assert_eq!(a.load_snapshot(None).unwrap().accounts.len(), 1);
 }
 
