@@ -212,7 +212,7 @@ impl TokenKeeper {
             .next_due
             .map_or(self.synced_at + SYNC_MS, |d| d.min(self.synced_at + SYNC_MS));
         let floor = self.config.tick.as_millis() as Millis;
-        let delay = (next - now).clamp(floor, SYNC_MS.max(floor));
+        let delay = next.saturating_sub(now).clamp(floor, SYNC_MS.max(floor));
         self.wake = Some(ctx.run_later(Duration::from_millis(delay as u64), |this, ctx| {
             this.wake = None;
             let tick = this.tick();
