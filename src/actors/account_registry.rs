@@ -49,6 +49,8 @@ pub struct AccountRegistry {
     _store_watch: Option<Box<dyn notify::Watcher + Send>>,
     /// The store changed while a sync was running: look again once it ends.
     resync: bool,
+    /// Notified whenever memory was reloaded from another process's commit (the dashboard).
+    changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl AccountRegistry {
@@ -76,7 +78,13 @@ impl AccountRegistry {
             store_path: None,
             _store_watch: None,
             resync: false,
+            changed: Default::default(),
         }
+    }
+
+    /// Notified (one permit kept) each time another process's commit was loaded.
+    pub fn change_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.changed.clone()
     }
 
     /// Learns of other processes' commits from `store`'s files changing instead of polling.
@@ -183,6 +191,7 @@ impl AccountRegistry {
                 if let Some(snap) = snapshot {
                     tracing::debug!("another process changed the store; reloaded");
                     self.state.apply_snapshot(snap, Scope::All, generation);
+                    self.changed.notify_one();
                 }
             }
             Err(e) => tracing::debug!(error = %e, "could not look for other processes' changes"),

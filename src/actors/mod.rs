@@ -48,6 +48,8 @@ pub struct Runtime {
     /// OAuth refreshes, on their own thread; in the background only after `keep_tokens`.
     pub tokens: Addr<TokenKeeper>,
     pub clock: SharedClock,
+    /// Notified each time another process's commit was loaded into memory.
+    pub changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Runtime {
@@ -60,8 +62,9 @@ impl Runtime {
         let store = StoreHandle::start(store);
         let bus = EventBus::new(store.clone(), clock.clone()).start();
         let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version)
-            .with_store_watch(store_path)
-            .start();
+            .with_store_watch(store_path);
+        let changed = registry.change_signal();
+        let registry = registry.start();
         let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone());
         let tokens = token_keeper::start(registry.clone(), bus.clone(), clock.clone(), token_client());
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
@@ -76,6 +79,7 @@ impl Runtime {
             usage,
             tokens,
             clock,
+            changed,
         })
     }
 
