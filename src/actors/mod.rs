@@ -115,5 +115,5 @@ impl Runtime {
 
 /// The per-provider token refresh the runtime drives.
 fn token_client() -> std::sync::Arc<dyn crate::oauth::TokenClient> {
-    std::sync::Arc::new(crate::oauth::NoRefresh)
+    std::sync::Arc::new(crate::oauth::Router::new(crate::oauth::Endpoints::from_env()))
 }
