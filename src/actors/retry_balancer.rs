@@ -149,6 +149,11 @@ impl RetryBalancer {
         if !matches!(picked.auth, Auth::Oauth { .. }) || self.synced.get(provider) == Some(&handed) {
             return None;
         }
+        // Never an expired credential: opencode would spend its refresh token on it.
+        let expiry = crate::oauth::policy::effective_expiry(provider, &picked.auth);
+        if expiry.is_some_and(|e| e <= self.clock.now_ms()) {
+            return None;
+        }
         self.synced.insert(provider.to_string(), handed);
         Some(SyncAuth {
             provider_id: provider.to_string(),
