@@ -122,8 +122,29 @@ fn check_store(r: &mut Report, store: &Path) {
                 Ok(other) => r.add(Level::Fail, format!("store integrity check: {other}")),
                 Err(e) => r.add(Level::Fail, format!("store integrity check failed: {e}")),
             }
+            check_logins(r, &s);
         }
         Err(e) => r.add(Level::Fail, format!("{e}")),
+    }
+}
+
+/// Saved OAuth accounts whose provider refused their refresh token: each needs a new login.
+fn check_logins(r: &mut Report, s: &Store) {
+    let Ok(snap) = s.load_snapshot(None) else { return };
+    let stale: Vec<_> = snap.accounts.iter().filter(|a| a.token.login_required).collect();
+    for a in &stale {
+        r.add(
+            Level::Warn,
+            format!(
+                "{}/{} needs a new login (its refresh token was refused): {}, and it is captured again",
+                a.provider_id,
+                a.alias,
+                crate::oauth::policy::login_hint(&a.provider_id)
+            ),
+        );
+    }
+    if stale.is_empty() && snap.accounts.iter().any(|a| a.auth.auth_type() == "oauth") {
+        r.add(Level::Ok, "no saved OAuth login needs a new login");
     }
 }
 

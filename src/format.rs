@@ -155,6 +155,7 @@ mod tests {
             usage: None,
             token_expires_at: expires,
             login_required,
+            login_hint: None,
         }
     }
 

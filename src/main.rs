@@ -44,6 +44,7 @@ fn serve(store_path: &std::path::Path, background: bool) -> anyhow::Result<()> {
                 }
                 if background {
                     rt.poll_usage();
+                    rt.keep_tokens();
                 }
                 tracing::info!(store = %path.display(), "sidecar ready");
                 Backend::Live(rt)

@@ -37,6 +37,7 @@ fn account(provider: &str, alias: &str) -> AccountView {
         usage: None,
         token_expires_at: None,
         login_required: false,
+        login_hint: None,
     }
 }
 

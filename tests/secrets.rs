@@ -3,7 +3,8 @@
 //!
 //! Features: saving every kind of credential through the sidecar and the CLI, logins captured
 //! from auth.json (saved and pending), the hot path (chat.message, chat.headers, fetch.begin,
-//! fetch.result with 200, 429 and 503 failover, 401), Claude profile reads, usage reads against a loopback stand-in that
+//! fetch.result with 200, 429 and 503 failover, 401), Claude profile reads, a token refresh whose
+//! endpoint echoes the refresh token in its refusal, usage reads against a loopback stand-in that
 //! echoes the credential it gets, the `/balancer` command, every CLI command in text and JSON,
 //! doctor and install, the dashboard's screens and keys, and credentials of every wrong shape
 //! (auth.json, `OPENCODE_AUTH_CONTENT`, doctor, the CLI's stdin, at the default log level). Scanned: the sidecar's stdout and its
@@ -16,6 +17,8 @@ mod common;
 mod dashboard_harness;
 #[path = "secrets/malformed.rs"]
 mod malformed;
+#[path = "secrets/token_refresh.rs"]
+mod token_refresh;
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -64,6 +67,7 @@ const REFUSED: &str = "sk-FAKE-SECRETSCAN-refused-input-5f9b3d7a1c6e";
 #[test]
 fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
     let server = echoing_usage_server();
+    let tokens = token_refresh::echoing_token_server();
     let (dir, store) = temp_store();
     // The only test of this binary, so nothing else reads the environment while it is set. Every
     // process started from here (sidecar, CLI, doctor's own sidecar) and the in-process runtime
@@ -78,6 +82,7 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
         ("OPENCODE_BALANCER_OPENAI_URL", server.url()),
         ("OPENCODE_BALANCER_GITHUB_URL", server.url()),
         ("OPENCODE_BALANCER_ANTHROPIC_URL", server.url()),
+        ("OPENCODE_BALANCER_CLAUDE_TOKEN_URL", tokens.claude_url()),
         ("XDG_DATA_HOME", data_home(&store).display().to_string()),
         ("XDG_CONFIG_HOME", dir.path().join("xdg-config").display().to_string()),
         ("HOME", dir.path().join("home").display().to_string()),
@@ -166,6 +171,9 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
     for r in requests.as_array().unwrap() {
         request(&mut s, r[0].as_str().unwrap(), r[1].as_str().unwrap(), &r[2]);
     }
+
+    // A token refresh the token endpoint refuses, quoting the refresh token back.
+    token_refresh::refused_refresh(&mut s, &tokens);
 
     // Usage read from the providers (which echo the credential back), then every other method.
     let usage = s.call("usage.refresh", json!({}));
@@ -537,7 +545,7 @@ fn assert_features_ran(store: &Path, server: &FakeUsageServer) {
     let mut stmt = db.prepare("SELECT DISTINCT type FROM events").unwrap();
     let kinds: HashSet<String> = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
     let expected = "account_saved account_updated failover_performed rate_limit_detected auth_failed \
-        failover_exhausted usage_refreshed usage_unavailable pending_connection_captured account_renamed \
+        failover_exhausted usage_refreshed usage_unavailable pending_connection_captured account_renamed login_required \
         account_removed account_activated priority_changed settings_changed cooldown_cleared";
     for kind in expected.split_whitespace() {
         assert!(kinds.contains(kind), "no {kind} event: {kinds:?}");

@@ -18,7 +18,7 @@ use super::registry_state::{RegistryState, Scope};
 use super::store_worker::StoreHandle;
 use crate::balancer::select::{pick, Choice};
 use crate::clock::SharedClock;
-use crate::model::{AccountView, Auth, Millis, NewEvent, PriorityEntry, Settings, Strategy};
+use crate::model::{AccountView, Millis, NewEvent, PriorityEntry, Settings, Strategy};
 use crate::store::{Snapshot, Store, StoreError};
 
 pub use super::registry_messages::*;
@@ -231,14 +231,14 @@ impl AccountRegistry {
     }
 
     /// Chooses an account of `provider` by the configured strategy.
-    fn pick_account(&mut self, provider: &str, prefer: Option<&str>, exclude: &[String]) -> Option<(String, Auth)> {
+    fn pick_account(&mut self, provider: &str, prefer: Option<&str>, exclude: &[String]) -> Option<Picked> {
         let now = self.now();
         let accounts = self.state.providers.get(provider)?;
         if let Some(a) = prefer.and_then(|p| accounts.get(p)) {
             let soft = self.state.settings.soft_limit_percent as f64;
             let below = a.usage.as_ref().and_then(|u| u.used_percent).is_none_or(|p| p < soft);
             if a.is_healthy(now) && !exclude.contains(&a.alias) && below {
-                return Some((a.alias.clone(), a.auth.clone()));
+                return Some(picked(a));
             }
         }
         let cursor = self.rr_cursors.entry(provider.to_string()).or_default();
@@ -253,7 +253,15 @@ impl AccountRegistry {
                 cursor,
             },
         )?;
-        Some((chosen.alias.clone(), chosen.auth.clone()))
+        Some(picked(chosen))
+    }
+}
+
+fn picked(a: &crate::model::Account) -> Picked {
+    Picked {
+        alias: a.alias.clone(),
+        auth: a.auth.clone(),
+        generation: a.token.generation,
     }
 }
 
@@ -348,12 +356,12 @@ impl Handler<FlushNow> for AccountRegistry {
 impl Handler<PickAccount> for AccountRegistry {
     type Result = Option<Picked>;
     fn handle(&mut self, msg: PickAccount, _: &mut Context<Self>) -> Option<Picked> {
-        let (alias, auth) = self.pick_account(&msg.provider_id, msg.prefer.as_deref(), &msg.exclude)?;
+        let picked = self.pick_account(&msg.provider_id, msg.prefer.as_deref(), &msg.exclude)?;
         let strategy_sticky = self.state.settings.strategy == Strategy::Sticky;
-        if msg.make_active && strategy_sticky && !self.state.is_active(&msg.provider_id, &alias) {
-            self.state.set_active_runtime(&msg.provider_id, &alias);
+        if msg.make_active && strategy_sticky && !self.state.is_active(&msg.provider_id, &picked.alias) {
+            self.state.set_active_runtime(&msg.provider_id, &picked.alias);
         }
-        Some(Picked { alias, auth })
+        Some(picked)
     }
 }
 

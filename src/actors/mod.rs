@@ -9,12 +9,17 @@ mod registry_mutations;
 mod registry_outbox;
 mod registry_outcome;
 mod registry_state;
+pub mod registry_tokens;
 mod registry_usage;
 mod repeated;
 pub mod retry_balancer;
 mod retry_balancer_messages;
+mod retry_balancer_tokens;
 mod store_watch;
 pub mod store_worker;
+pub mod token_keeper;
+mod token_keeper_messages;
+mod token_keeper_refresh;
 pub mod usage_refresher;
 mod usage_refresher_messages;
 
@@ -28,6 +33,7 @@ use account_registry::AccountRegistry;
 use event_bus::EventBus;
 use retry_balancer::RetryBalancer;
 use store_worker::StoreHandle;
+use token_keeper::TokenKeeper;
 use usage_refresher::UsageRefresher;
 
 /// Addresses of a running runtime. Start it inside an actix `System`.
@@ -39,6 +45,8 @@ pub struct Runtime {
     pub bus: Addr<EventBus>,
     /// Usage reads, on their own thread; it polls only after `poll_usage`.
     pub usage: Addr<UsageRefresher>,
+    /// OAuth refreshes, on their own thread; in the background only after `keep_tokens`.
+    pub tokens: Addr<TokenKeeper>,
     pub clock: SharedClock,
     /// Notified each time another process's commit was loaded into memory.
     pub changed: std::sync::Arc<tokio::sync::Notify>,
@@ -58,8 +66,10 @@ impl Runtime {
         let changed = registry.change_signal();
         let registry = registry.start();
         let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone());
+        let tokens = token_keeper::start(registry.clone(), bus.clone(), clock.clone(), token_client());
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
             .with_usage(usage.clone())
+            .with_tokens(tokens.clone())
             .start();
         Ok(Runtime {
             store,
@@ -67,6 +77,7 @@ impl Runtime {
             balancer,
             bus,
             usage,
+            tokens,
             clock,
             changed,
         })
@@ -90,9 +101,19 @@ impl Runtime {
         self.usage.do_send(usage_refresher::StartPolling);
     }
 
+    /// Starts background token refreshes (the sidecar does; the CLI does not).
+    pub fn keep_tokens(&self) {
+        self.tokens.do_send(token_keeper::StartKeeping);
+    }
+
     /// Writes everything owed to the store: runtime bookkeeping, then queued events.
     pub async fn flush(&self) {
         let _ = self.registry.send(account_registry::FlushNow).await;
         let _ = self.bus.send(event_bus::Flush).await;
     }
+}
+
+/// The per-provider token refresh the runtime drives.
+fn token_client() -> std::sync::Arc<dyn crate::oauth::TokenClient> {
+    std::sync::Arc::new(crate::oauth::Router::new(crate::oauth::Endpoints::from_env()))
 }

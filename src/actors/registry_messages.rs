@@ -175,6 +175,8 @@ pub struct PickAccount {
 pub struct Picked {
     pub alias: String,
     pub auth: Auth,
+    /// The credential's token generation (a forced refresh starts from it).
+    pub generation: u64,
 }
 
 /// Which model should this message use?

@@ -15,6 +15,8 @@ use actix::prelude::*;
 
 use super::account_registry::{AccountRegistry, ModelRef, Picked};
 use super::event_bus::EventBus;
+use super::retry_balancer_tokens::{pick_ready, Want};
+use super::token_keeper::{as_opencode_keeps, TokenKeeper};
 use super::usage_refresher::{PassiveHeaders, PromptSeen, UsageRefresher};
 use crate::balancer::headers::AuthorizationHint;
 use crate::clock::SharedClock;
@@ -33,6 +35,11 @@ pub(super) struct Request {
     pub(super) session_id: String,
     pub(super) provider_id: String,
     pub(super) alias: String,
+    /// The token generation of the credential the last attempt carried, and whether it is OAuth.
+    pub(super) generation: u64,
+    pub(super) oauth: bool,
+    /// Accounts whose token was refreshed after a 401 during this request (once each).
+    pub(super) refreshed: Vec<String>,
     /// The last attempt went out untouched (no healthy account): its answer is not ours to record.
     pub(super) passthrough: bool,
     /// The highest attempt whose result was recorded: a replayed result for it (or an earlier
@@ -56,12 +63,15 @@ pub struct RetryBalancer {
     pub(super) clock: SharedClock,
     pub(super) requests: HashMap<String, Request>,
     pub(super) sessions: HashMap<String, Session>,
-    /// The OAuth account last handed to the host per provider, so it is synced only on change.
-    synced: HashMap<String, String>,
+    /// The OAuth account (and its token generation) last handed to the host per provider, so it
+    /// is synced only on change.
+    synced: HashMap<String, (String, u64)>,
     pub(super) next_id: u64,
     pub(super) id_prefix: String,
     /// The usage refresher: told of prompts (at most every 30 s) and of rate-limit headers.
     usage: Option<Addr<UsageRefresher>>,
+    /// The token keeper: refreshes a token about to expire before it is handed out.
+    pub(super) tokens: Option<Addr<TokenKeeper>>,
     nudged_at: Option<Millis>,
 }
 
@@ -77,6 +87,7 @@ impl RetryBalancer {
             next_id: 0,
             id_prefix: format!("ocb-{}-", std::process::id()),
             usage: None,
+            tokens: None,
             nudged_at: None,
         }
     }
@@ -85,6 +96,17 @@ impl RetryBalancer {
     pub fn with_usage(mut self, usage: Addr<UsageRefresher>) -> Self {
         self.usage = Some(usage);
         self
+    }
+
+    /// Lets OAuth tokens about to expire be refreshed before they are handed out.
+    pub fn with_tokens(mut self, tokens: Addr<TokenKeeper>) -> Self {
+        self.tokens = Some(tokens);
+        self
+    }
+
+    /// A pick whose token is good to send (see `retry_balancer_tokens`).
+    pub(super) fn pick_ready(&self, want: Want) -> impl std::future::Future<Output = Option<Picked>> {
+        pick_ready(self.registry.clone(), self.tokens.clone(), self.clock.clone(), want)
     }
 
     /// A prompt: the usage refresher may read stale accounts (it is told at most every 30 s).
@@ -123,13 +145,19 @@ impl RetryBalancer {
     }
 
     pub(super) fn sync_auth(&mut self, provider: &str, picked: &Picked) -> Option<SyncAuth> {
-        if !matches!(picked.auth, Auth::Oauth { .. }) || self.synced.get(provider) == Some(&picked.alias) {
+        let handed = (picked.alias.clone(), picked.generation);
+        if !matches!(picked.auth, Auth::Oauth { .. }) || self.synced.get(provider) == Some(&handed) {
             return None;
         }
-        self.synced.insert(provider.to_string(), picked.alias.clone());
+        // Never an expired credential: opencode would spend its refresh token on it.
+        let expiry = crate::oauth::policy::effective_expiry(provider, &picked.auth);
+        if expiry.is_some_and(|e| e <= self.clock.now_ms()) {
+            return None;
+        }
+        self.synced.insert(provider.to_string(), handed);
         Some(SyncAuth {
             provider_id: provider.to_string(),
-            auth: picked.auth.clone(),
+            auth: as_opencode_keeps(&picked.auth),
         })
     }
 }

@@ -5,9 +5,10 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use super::account_registry::{ChooseModel, ModelRef, PickAccount, RecordOutcome};
+use super::account_registry::{ChooseModel, ModelRef, RecordOutcome};
 use super::event_bus::{Notice, Notify, Publish};
 use super::retry_balancer::{Request, RetryBalancer, Session, MAX_REQUESTS};
+use super::retry_balancer_tokens::Want;
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
@@ -81,14 +82,14 @@ impl Handler<ChatHeaders> for RetryBalancer {
             .get(&msg.session_id)
             .filter(|s| s.model.provider_id == msg.provider_id)
             .and_then(|s| s.alias.clone());
-        let ask = self.registry.send(PickAccount {
+        let ask = self.pick_ready(Want {
             provider_id: msg.provider_id.clone(),
             prefer,
             exclude: vec![],
             make_active: false,
         });
         Box::pin(ask.into_actor(self).map(move |picked, this, _| {
-            let Some(picked) = picked.ok().flatten() else {
+            let Some(picked) = picked else {
                 return HeadersAnswer::default();
             };
             let now = this.clock.now_ms();
@@ -115,6 +116,9 @@ impl Handler<ChatHeaders> for RetryBalancer {
                     session_id: msg.session_id,
                     provider_id: msg.provider_id,
                     alias: picked.alias,
+                    generation: picked.generation,
+                    oauth: matches!(picked.auth, Auth::Oauth { .. }),
+                    refreshed: vec![],
                     passthrough: false,
                     recorded: 0,
                     tried: vec![],
@@ -160,23 +164,26 @@ impl Handler<FetchBegin> for RetryBalancer {
         };
         req.header_names = msg.header_names;
         req.authorization = msg.authorization;
-        let ask = self.registry.send(PickAccount {
+        let want = Want {
             provider_id: req.provider_id.clone(),
             prefer: Some(req.alias.clone()),
             exclude: vec![],
             make_active: false,
-        });
+        };
+        let ask = self.pick_ready(want);
         let request_id = msg.request_id;
         Box::pin(ask.into_actor(self).map(move |picked, this, _| {
             let Some(req) = this.requests.get_mut(&request_id) else {
                 return Err(UnknownRequest);
             };
-            let Some(picked) = picked.ok().flatten() else {
+            let Some(picked) = picked else {
                 req.passthrough = true;
                 return Ok(BeginAnswer::Passthrough);
             };
             req.passthrough = false;
             req.alias = picked.alias.clone();
+            req.generation = picked.generation;
+            req.oauth = matches!(picked.auth, Auth::Oauth { .. });
             let headers = credential_headers(&req.provider_id, &picked.auth, &req.header_names, req.authorization);
             Ok(BeginAnswer::Use {
                 account: AccountRef {
@@ -189,7 +196,7 @@ impl Handler<FetchBegin> for RetryBalancer {
     }
 }
 
-#[derive(Message)]
+#[derive(Message, Clone)]
 #[rtype(result = "Result<ResultAnswer, UnknownRequest>")]
 pub struct FetchResult {
     pub request_id: String,
@@ -209,7 +216,7 @@ pub enum ResultAnswer {
     },
 }
 
-type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
+pub(super) type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
 
 impl Handler<FetchResult> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<ResultAnswer, UnknownRequest>>;
@@ -236,6 +243,10 @@ impl Handler<FetchResult> for RetryBalancer {
             });
             return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
         }
+        if let Some(retry) = self.refresh_after_refusal(&msg, attempt) {
+            return retry;
+        }
+        let req = &self.requests[&msg.request_id];
         let (provider, alias) = (req.provider_id.clone(), req.alias.clone());
         let registry = self.registry.clone();
         let record = registry.send(RecordOutcome {
@@ -269,14 +280,14 @@ impl Handler<FetchResult> for RetryBalancer {
                 .map(|r| r.tried.clone())
                 .unwrap_or_default();
             exclude.push(alias.clone());
-            let ask = this.registry.send(PickAccount {
+            let ask = this.pick_ready(Want {
                 provider_id: provider.clone(),
                 prefer: None,
                 exclude,
                 make_active: true,
             });
             Box::pin(ask.into_actor(this).map(move |picked, this, _| {
-                let Some(picked) = picked.ok().flatten() else {
+                let Some(picked) = picked else {
                     this.exhausted(&provider, &alias, "no other healthy account");
                     return Ok(ResultAnswer::Return);
                 };
@@ -285,6 +296,8 @@ impl Handler<FetchResult> for RetryBalancer {
                 };
                 req.tried.push(alias.clone());
                 req.alias = picked.alias.clone();
+                req.generation = picked.generation;
+                req.oauth = matches!(picked.auth, Auth::Oauth { .. });
                 let headers = credential_headers(&provider, &picked.auth, &req.header_names, req.authorization);
                 let session_id = req.session_id.clone();
                 if let Some(s) = this.sessions.get_mut(&session_id) {

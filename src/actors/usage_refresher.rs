@@ -209,7 +209,7 @@ impl UsageRefresher {
             next = next.min(reset);
         }
         let floor = self.config.tick.as_millis() as Millis;
-        let delay = (next - now).clamp(floor, SYNC_MS.max(floor));
+        let delay = next.saturating_sub(now).clamp(floor, SYNC_MS.max(floor));
         self.wake = Some(ctx.run_later(Duration::from_millis(delay as u64), |this, ctx| {
             this.wake = None;
             this.wake_up(ctx);

@@ -404,6 +404,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
             if rt.clock.advance(p.ms) {
                 // Time passing is what the usage timer waits for.
                 rt.usage.do_send(crate::actors::usage_refresher::ClockMoved);
+                rt.tokens.do_send(crate::actors::token_keeper::Tick);
                 Ok(json!({"now": rt.clock.now_ms()}))
             } else {
                 Err(RpcError::new(

@@ -36,6 +36,12 @@ pub enum EventKind {
     SettingsChanged,
     PriorityChanged,
     CooldownCleared,
+    /// An OAuth account's token was refreshed by this process (every process sees the result).
+    TokenRefreshed,
+    /// A token refresh failed for now (network, 5xx, 429); it is tried again later.
+    TokenRefreshFailed,
+    /// The provider refused an account's refresh token for good: a new login is needed.
+    LoginRequired,
 }
 
 impl EventKind {
@@ -59,6 +65,9 @@ impl EventKind {
             EventKind::SettingsChanged => "settings_changed",
             EventKind::PriorityChanged => "priority_changed",
             EventKind::CooldownCleared => "cooldown_cleared",
+            EventKind::TokenRefreshed => "token_refreshed",
+            EventKind::TokenRefreshFailed => "token_refresh_failed",
+            EventKind::LoginRequired => "login_required",
         }
     }
 }

@@ -37,6 +37,20 @@ pub struct Account {
     pub reset_epoch: u32,
     /// Boxed: most accounts have none, and an inline snapshot would double the record's size.
     pub usage: Option<Box<UsageSnapshot>>,
+    /// The OAuth token's lifetime bookkeeping (generation, login required, last refresh).
+    pub token: TokenState,
+}
+
+/// Where an account's credential is in its refresh chain, as the store keeps it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TokenState {
+    /// Bumped by every new credential (a refresh, a save, a capture); a refresh commits only onto
+    /// the generation it started from.
+    pub generation: u64,
+    /// The provider refused the refresh token (or Copilot's token) for good: a new login is needed.
+    pub login_required: bool,
+    /// When the credential was last refreshed or saved (the keep-alive counts from it).
+    pub refreshed_at: Option<Millis>,
 }
 
 impl Account {
@@ -60,12 +74,13 @@ impl Account {
             auth_failed: false,
             reset_epoch: 0,
             usage: None,
+            token: TokenState::default(),
         }
     }
 
-    /// Usable for a request at `now`: enabled and not cooling down.
+    /// Usable for a request at `now`: enabled, not waiting for a new login, not cooling down.
     pub fn is_healthy(&self, now: Millis) -> bool {
-        !self.disabled && !self.cooling_down(now)
+        !self.disabled && !self.token.login_required && !self.cooling_down(now)
     }
 
     pub fn cooling_down(&self, now: Millis) -> bool {
@@ -91,7 +106,11 @@ impl Account {
             created_at: self.created_at,
             usage: self.usage.as_deref().cloned(),
             token_expires_at: crate::oauth::policy::effective_expiry(&self.provider_id, &self.auth),
-            login_required: false,
+            login_required: self.token.login_required,
+            login_hint: self
+                .token
+                .login_required
+                .then(|| crate::oauth::policy::login_hint(&self.provider_id)),
         }
     }
 }
@@ -117,13 +136,15 @@ pub struct AccountView {
     pub last_used_at: Option<Millis>,
     pub created_at: Millis,
     pub usage: Option<UsageSnapshot>,
-    /// Extension: when an OAuth login's access token stops working (ms); `null` when it never
-    /// does (API keys, Copilot) or is unknown.
+    /// Extension: when the OAuth access token stops working (ms; `null` for API keys, Copilot).
     #[serde(default)]
     pub token_expires_at: Option<Millis>,
-    /// Extension: the login was refused for good and needs a new one (`/connect <provider>`).
+    /// Extension: the provider refused this login's refresh; it is skipped until a new login.
     #[serde(default)]
     pub login_required: bool,
+    /// Extension: how to fix a login-required account ("run /connect <provider> in opencode").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub login_hint: Option<String>,
 }
 
 /// The latest usage snapshot of an account (PROTOCOL.md `UsageSnapshot`).

@@ -62,6 +62,11 @@ pub fn next_refresh_at(expiry: Millis, lifetime_ms: Option<Millis>, refreshed_at
     (expiry - lead_ms(lifetime_ms)).min(refreshed_at.saturating_add(KEEPALIVE_MS))
 }
 
+/// What a user does about an account that needs a new login.
+pub fn login_hint(provider_id: &str) -> String {
+    format!("run /connect {provider_id} in opencode")
+}
+
 /// Whether a token expiring at `expiry` must be refreshed before it is handed out at `now`.
 pub fn refresh_before_use(expiry: Option<Millis>, now: Millis) -> bool {
     expiry.is_some_and(|e| e - now < ON_DEMAND_MS)

@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{Result, Store, StoreError};
-use crate::model::{Account, Auth, Millis};
+use crate::model::{Account, Auth, Millis, TokenState};
 
 /// What a save did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,7 +81,8 @@ pub struct ActivePatch {
 }
 
 const ACCOUNT_COLUMNS: &str = "provider_id, alias, auth_json, created_at, updated_at, last_used_at,
-     rate_limited_until, cooldown_reason, failures, disabled, auth_failed, reset_epoch";
+     rate_limited_until, cooldown_reason, failures, disabled, auth_failed, reset_epoch,
+     token_generation, login_required, token_refreshed_at";
 
 impl Store {
     /// Saves a new account or replaces an existing one's credential; either way it becomes the
@@ -295,6 +296,11 @@ fn read_account(r: &Row) -> rusqlite::Result<AccountRow> {
         auth_failed: r.get::<_, Option<bool>>(10)?.unwrap_or(false),
         reset_epoch: r.get(11)?,
         usage: None,
+        token: TokenState {
+            generation: r.get::<_, Option<i64>>(12)?.unwrap_or(0) as u64,
+            login_required: r.get::<_, Option<bool>>(13)?.unwrap_or(false),
+            refreshed_at: r.get(14)?,
+        },
     }))
 }
 
@@ -330,14 +336,17 @@ pub(super) fn save_account_tx(
     }
     let updated = tx.execute(
         "UPDATE accounts SET auth_json = ?3, auth_type = ?4, identity = ?5, updated_at = ?6, auth_failed = 0, subject = NULL,
-             rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
+             rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END,
+             token_generation = token_generation + 1, login_required = 0, token_refreshed_at = ?6,
+             refresh_lease_owner = NULL, refresh_lease_until = NULL
          WHERE provider_id = ?1 AND alias = ?2",
         params![provider, alias, auth_json, auth.auth_type(), identity, now],
     )?;
     if updated == 0 {
         tx.execute(
-            "INSERT INTO accounts (provider_id, alias, auth_json, auth_type, identity, created_at, updated_at, failures, disabled, auth_failed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0, 0, 0)",
+            "INSERT INTO accounts (provider_id, alias, auth_json, auth_type, identity, created_at, updated_at, failures, disabled, auth_failed,
+                 token_refreshed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6, 0, 0, 0, ?6)",
             params![provider, alias, auth_json, auth.auth_type(), identity, now],
         )?;
     }

@@ -96,19 +96,38 @@ fn capture_tx(
         if stored == auth_json {
             return Ok(Captured::Unchanged { alias });
         }
+        if super::tokens::is_older(auth, &stored) {
+            // auth.json still holds a token this account has since refreshed past.
+            return Ok(Captured::Unchanged { alias });
+        }
         tx.execute(
             "UPDATE accounts SET auth_json = ?3, auth_type = ?4, updated_at = ?5, auth_failed = 0,
-                 rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
+                 rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END,
+                 token_generation = token_generation + 1, login_required = 0, token_refreshed_at = ?5,
+                 refresh_lease_owner = NULL, refresh_lease_until = NULL
              WHERE provider_id = ?1 AND alias = ?2",
             params![provider, alias, auth_json, auth.auth_type(), now],
         )?;
         return Ok(Captured::Updated { alias });
     }
+    let replaced: Option<String> = tx
+        .query_row(
+            "SELECT alias FROM accounts WHERE provider_id = ?1 AND previous_identity = ?2",
+            params![provider, identity],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if let Some(alias) = replaced {
+        // The credential a refresh replaced (its refresh token is spent): not a new login.
+        return Ok(Captured::Unchanged { alias });
+    }
     if let Some((alias, by)) = hint.map(|h| link(tx, provider, h, now)).transpose()?.flatten() {
         tx.execute(
             "UPDATE accounts SET auth_json = ?3, auth_type = ?4, identity = ?5, updated_at = ?6, auth_failed = 0,
                  subject = COALESCE(subject, ?7),
-                 rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END
+                 rate_limited_until = CASE WHEN cooldown_reason = 'auth_failed' THEN NULL ELSE rate_limited_until END,
+                 token_generation = token_generation + 1, login_required = 0, token_refreshed_at = ?6,
+                 refresh_lease_owner = NULL, refresh_lease_until = NULL
              WHERE provider_id = ?1 AND alias = ?2",
             params![provider, alias, auth_json, auth.auth_type(), identity, now, subject],
         )?;

@@ -17,6 +17,7 @@ const MIGRATIONS: &[Migration] = &[
     v5_application_id,
     v6_priority_position_index,
     v7_account_subject,
+    v8_token_refresh,
 ];
 
 /// The schema version this binary writes.
@@ -174,6 +175,19 @@ fn v6_priority_position_index(tx: &Transaction) -> rusqlite::Result<()> {
 fn v7_account_subject(tx: &Transaction) -> rusqlite::Result<()> {
     ensure_column(tx, "accounts", "subject", "TEXT")?;
     tx.execute_batch("CREATE INDEX IF NOT EXISTS accounts_subject ON accounts (provider_id, subject)")
+}
+
+/// OAuth refresh coordination across processes: a generation bumped by every new credential, a
+/// lease (owner, until) a process holds while it spends the refresh token, the login-required
+/// mark, when the credential was last refreshed or saved, and the identity of the credential a
+/// refresh replaced (so auth.json still showing a spent Claude token is not a new login).
+fn v8_token_refresh(tx: &Transaction) -> rusqlite::Result<()> {
+    ensure_column(tx, "accounts", "token_generation", "INTEGER NOT NULL DEFAULT 0")?;
+    ensure_column(tx, "accounts", "refresh_lease_owner", "TEXT")?;
+    ensure_column(tx, "accounts", "refresh_lease_until", "INTEGER")?;
+    ensure_column(tx, "accounts", "login_required", "INTEGER NOT NULL DEFAULT 0")?;
+    ensure_column(tx, "accounts", "token_refreshed_at", "INTEGER")?;
+    ensure_column(tx, "accounts", "previous_identity", "TEXT")
 }
 
 fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {

@@ -12,6 +12,7 @@ pub mod migrations;
 mod paths;
 mod pending;
 mod snapshot;
+mod tokens;
 
 use std::fs::{self, OpenOptions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
@@ -25,6 +26,7 @@ pub use capture::{CaptureHint, Captured, LinkedBy};
 pub use paths::{default_store_path, STORE_FILE};
 pub use pending::PendingView;
 pub use snapshot::Snapshot;
+pub use tokens::{Committed, Lease, LEASE_TTL_MS};
 
 /// Errors at the store boundary. Messages never carry a credential.
 #[derive(Debug, thiserror::Error)]

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::clock::ManualClock;
+use crate::model::Auth;
 use crate::store::Store;
 
 const NOW: Millis = 1_700_000_000_000;

@@ -1,0 +1,111 @@
+//! What the account registry answers the token keeper: the OAuth accounts to keep fresh (from
+//! memory), and store work on one account's refresh coordination (lease, commit), run on the
+//! store thread in the registry's job order and reloaded into memory, so the in-memory account
+//! has the new credential as soon as the store does.
+
+use actix::prelude::*;
+
+use super::account_registry::{AccountRegistry, Flushed};
+use super::registry_state::Scope;
+use crate::model::{Auth, Millis};
+use crate::store::{Store, StoreError};
+
+/// One OAuth account as the token keeper needs it.
+#[derive(Debug, Clone)]
+pub struct TokenTarget {
+    pub provider_id: String,
+    pub alias: String,
+    pub auth: Auth,
+    pub generation: u64,
+    pub login_required: bool,
+    /// When the credential was last refreshed or saved (else when the account was updated).
+    pub refreshed_at: Millis,
+    pub active: bool,
+}
+
+/// The OAuth accounts, optionally one of them; `fresh` catches up with other processes first.
+#[derive(Message)]
+#[rtype(result = "Vec<TokenTarget>")]
+pub struct TokenTargets {
+    pub provider_id: Option<String>,
+    pub alias: Option<String>,
+    pub fresh: bool,
+}
+
+type Op<T> = Box<dyn FnOnce(&mut Store) -> Result<T, StoreError> + Send>;
+
+/// Runs `op` on the store thread (after queued bookkeeping), then reloads `provider_id` into
+/// memory. Answers `op`'s result.
+pub struct TokenStore<T: Send + 'static> {
+    pub provider_id: String,
+    pub op: Op<T>,
+}
+
+impl<T: Send + 'static> TokenStore<T> {
+    pub fn new(provider_id: &str, op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static) -> Self {
+        TokenStore {
+            provider_id: provider_id.to_string(),
+            op: Box::new(op),
+        }
+    }
+}
+
+impl<T: Send + 'static> Message for TokenStore<T> {
+    type Result = Result<T, StoreError>;
+}
+
+fn targets(reg: &AccountRegistry, provider: Option<&str>, alias: Option<&str>) -> Vec<TokenTarget> {
+    let s = &reg.state;
+    s.providers
+        .iter()
+        .filter(|(p, _)| provider.is_none_or(|want| want == p.as_str()))
+        .flat_map(|(p, accounts)| {
+            accounts
+                .values()
+                .filter(|a| alias.is_none_or(|want| want == a.alias))
+                .filter(|a| matches!(a.auth, Auth::Oauth { .. }))
+                .map(move |a| TokenTarget {
+                    provider_id: p.clone(),
+                    alias: a.alias.clone(),
+                    auth: a.auth.clone(),
+                    generation: a.token.generation,
+                    login_required: a.token.login_required,
+                    refreshed_at: a.token.refreshed_at.unwrap_or(a.updated_at),
+                    active: s.is_active(p, &a.alias),
+                })
+        })
+        .collect()
+}
+
+impl Handler<TokenTargets> for AccountRegistry {
+    type Result = ResponseActFuture<Self, Vec<TokenTarget>>;
+    fn handle(&mut self, msg: TokenTargets, _: &mut Context<Self>) -> Self::Result {
+        let answer = move |this: &mut Self| targets(this, msg.provider_id.as_deref(), msg.alias.as_deref());
+        if msg.fresh {
+            self.fresh(answer)
+        } else {
+            Box::pin(actix::fut::ready(answer(self)))
+        }
+    }
+}
+
+impl<T: Send + 'static> Handler<TokenStore<T>> for AccountRegistry {
+    type Result = ResponseActFuture<Self, Result<T, StoreError>>;
+    fn handle(&mut self, msg: TokenStore<T>, _: &mut Context<Self>) -> Self::Result {
+        let flush = self.state.take_flush();
+        let id = flush.id;
+        let provider = msg.provider_id;
+        let scope = provider.clone();
+        let op = msg.op;
+        let job = move |s: &mut Store| {
+            let written = s.apply_runtime(&flush.patches, &flush.actives);
+            let then = op(s).and_then(|out| Ok((out, s.load_snapshot(Some(&scope))?)));
+            Flushed { written, then }
+        };
+        self.store_job(job, move |this, result| {
+            let (generation, (out, snap)) = this.settle(id, result)?;
+            this.state.apply_snapshot(snap, Scope::Provider(&provider), generation);
+            Ok(out)
+        })
+    }
+}

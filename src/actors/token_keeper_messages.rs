@@ -1,0 +1,109 @@
+//! Messages the token keeper answers, each with its handler.
+
+use actix::prelude::*;
+use tokio::sync::oneshot;
+
+use super::registry_tokens::TokenTargets;
+use super::token_keeper::{Failure, Outcome, TokenKeeper};
+use crate::oauth::policy;
+
+/// Starts background refreshes (the sidecar does; the CLI never refreshes in the background).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StartKeeping;
+
+impl Handler<StartKeeping> for TokenKeeper {
+    type Result = ();
+    fn handle(&mut self, _: StartKeeping, ctx: &mut Context<Self>) {
+        self.keeping = true;
+        let tick = self.tick();
+        ctx.spawn(tick);
+    }
+}
+
+/// Catches up with the accounts and starts every due refresh (the timer does this each second).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Tick;
+
+impl Handler<Tick> for TokenKeeper {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, _: Tick, _: &mut Context<Self>) -> Self::Result {
+        self.tick()
+    }
+}
+
+/// Refreshes one account now, joining a refresh in flight for it. With `seen`, a refresh forced
+/// by a refused token: done unless the credential already moved past generation `seen` (then the
+/// newer one is the answer). Without, only when the token expires within a minute
+/// (`policy::refresh_before_use`); a token good for longer is the answer as it is.
+#[derive(Message, Clone, Debug)]
+#[rtype(result = "Outcome")]
+pub struct RefreshNow {
+    pub provider_id: String,
+    pub alias: String,
+    pub seen: Option<u64>,
+}
+
+impl Handler<RefreshNow> for TokenKeeper {
+    type Result = ResponseActFuture<Self, Outcome>;
+    fn handle(&mut self, msg: RefreshNow, _: &mut Context<Self>) -> Self::Result {
+        let ask = self.env.registry.send(TokenTargets {
+            provider_id: Some(msg.provider_id.clone()),
+            alias: Some(msg.alias.clone()),
+            fresh: true,
+        });
+        Box::pin(ask.into_actor(self).then(move |targets, this, ctx| {
+            let target = targets.ok().and_then(|t| t.into_iter().next());
+            let (tx, rx) = oneshot::channel();
+            let now = this.env.clock.now_ms();
+            let ready = |o: Outcome| Box::pin(actix::fut::ready(o)) as ResponseActFuture<Self, Outcome>;
+            let Some(t) = target else {
+                return ready(Outcome::Failed(Failure::Gone("no such OAuth account".into())));
+            };
+            let generation = t.generation;
+            if !this.env.client.refreshable(&t.provider_id, &t.auth) {
+                return ready(Outcome::Failed(Failure::Unsupported {
+                    generation,
+                    reason: format!("no token refresh for {}", t.provider_id),
+                }));
+            }
+            if t.login_required {
+                return ready(Outcome::Failed(Failure::LoginRequired {
+                    generation,
+                    reason: policy::login_hint(&t.provider_id),
+                }));
+            }
+            let moved = msg.seen.is_some_and(|s| s != generation);
+            let fresh_enough = msg.seen.is_none()
+                && !policy::refresh_before_use(policy::effective_expiry(&t.provider_id, &t.auth), now);
+            if moved || fresh_enough {
+                return ready(Outcome::Fresh {
+                    auth: t.auth,
+                    generation,
+                    by_us: false,
+                });
+            }
+            this.begin(t, Some(tx), false, ctx);
+            Box::pin(
+                async move {
+                    rx.await
+                        .unwrap_or(Outcome::Failed(Failure::Gone("the refresh was dropped".into())))
+                }
+                .into_actor(this),
+            )
+        }))
+    }
+}
+
+/// How many refreshes are in flight (tests).
+#[derive(Message)]
+#[rtype(result = "usize")]
+pub struct InFlight;
+
+impl Handler<InFlight> for TokenKeeper {
+    type Result = usize;
+    fn handle(&mut self, _: InFlight, _: &mut Context<Self>) -> usize {
+        self.inflight.len()
+    }
+}
