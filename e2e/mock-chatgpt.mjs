@@ -18,7 +18,8 @@
 //   POST /backend-api/codex/responses   by bearer: any alpha token → 429 usage_limit_reached with
 //       Retry-After: 3600; a known, unexpired token of another account → 200, a Responses API SSE
 //       stream of MOCK_ANSWER; an expired or unknown token → 401.
-//   GET  /backend-api/wham/usage        a known, unexpired token → 200 usage document, else 401.
+//   GET  /backend-api/wham/usage        a known, unexpired token → 200 usage document (lightly used,
+//       alpha too), else 401.
 //   POST /oauth/token                   form body grant_type=refresh_token, refresh_token,
 //       client_id=app_EMoamEEZ73f0CkXaXp7hrann. The family's current refresh token → 200
 //       {access_token, refresh_token, id_token, expires_in} (the next generation, living
@@ -211,7 +212,9 @@ function usage(req, res, base) {
   log({ ...base, ...who, status: ok ? 200 : 401 });
   if (!ok) return send(res, 401, { detail: "Unauthorized" });
   const resetAt = Math.floor(Date.now() / 1000) + 3600;
-  const used = who.account === RATE_LIMITED ? 100 : 12;
+  // alpha reads as lightly used: its 429 comes as a surprise, so the failover (not a proactive
+  // switch on its usage) is what picks bravo.
+  const used = who.account === RATE_LIMITED ? 20 : 12;
   send(res, 200, {
     plan_type: "plus",
     rate_limit: {

@@ -10,12 +10,19 @@
 // Nothing to those hosts ever reaches the network: with no usable OCB_E2E_REDIRECT_URL they
 // fail. Everything else passes through untouched.
 //
-// Order: it patches fetch when its module is evaluated. opencode 1.18.33 imports every external
-// plugin before it calls the first plugin's `server`, and the balancer plugin patches fetch in
-// its `server`, so this wrapper always sits below the balancer's: opencode → codex plugin's
-// fetch → balancer (steers: the chosen account's headers, retries) → this (redirects) →
-// network. Each redirected request is logged with `marker: true` if it still carries the
-// balancer's request marker, which would mean the wrapper ended up above the balancer.
+// Order (the rule, checked with opencode 1.18.33): whoever patches globalThis.fetch last is
+// called first. The built-in plugins (the ChatGPT one among them) load first; then opencode
+// imports every external plugin (`loadExternal`, config `plugin` entries and
+// `{plugin,plugins}/*.{js,ts}` files) and only after all imports calls each one's `server` in
+// turn. The balancer patches fetch in its `server`; this file patches when its module is
+// evaluated, so it always ends up below the balancer, wherever it is listed (seen both as an
+// opencode.json `plugin` entry and as plugin/zz-redirect.js beside plugin/opencode-balancer.js).
+// A request then goes: AI SDK → the ChatGPT plugin's fetch (URL rewritten to chatgpt.com,
+// opencode's own bearer) → the balancer's patch (steers: the chosen account's authorization and
+// chatgpt-account-id, re-sends on a 429) → this (redirects to the mock) → network. A wrapper made
+// in `server` instead would depend on the server order and could end up above the balancer,
+// which would then see a loopback URL. Each redirected request is logged with `marker: true` if
+// it still carries the balancer's request marker, which would mean exactly that.
 //
 // OCB_E2E_REDIRECT_LOG: a file that gets one JSON line per event:
 //   {"event":"loaded","balancerLoaded":false}            module evaluated (balancer not yet)

@@ -44,6 +44,8 @@ export OCB_E2E_REDIRECT_URL="$OAUTH_URL" OPENCODE_BALANCER_CHATGPT_ISSUER_URL="$
 oauth_world() {
   local name=$1 seed=$2 a
   world "$name"
+  # From here on: a refresh the CLI's in-process runtime might make while saving counts too.
+  : >"$OAUTH_LOG"
   cat >"$XDG_CONFIG_HOME/opencode/opencode.json" <<EOF
 {
   "\$schema": "https://opencode.ai/config.json",
@@ -66,7 +68,6 @@ EOF
   "$BIN" install >"$WORK/$name-install.out" 2>&1 || die "$name: install: $(cat "$WORK/$name-install.out")"
   export OCB_E2E_REDIRECT_LOG="$WORK/$name-redirect.log"
   : >"$OCB_E2E_REDIRECT_LOG"
-  : >"$OAUTH_LOG"
 }
 
 # oauth_check NAME WHAT CODE: check_json on the mock's log (lines) with `redirects` = the
