@@ -7,7 +7,8 @@
 // credentials ({type, refresh, access, expires, accountId}) into --seed-dir:
 //   alpha.json          account acct-alpha-FAKE, access valid for 10 days;
 //   bravo-valid.json    account acct-bravo-FAKE, access valid for 10 days (family bravo-valid);
-//   bravo-expired.json  account acct-bravo-FAKE, access expired 3 hours ago (family bravo-expired).
+//   bravo-expired.json  account acct-bravo-FAKE, access expired 3 hours ago (family bravo-expired);
+//   charlie-expired.json account acct-charlie-FAKE, access expired an hour ago.
 // Access tokens are unsigned JWTs (signature "FAKE…") carrying exp, chatgpt_account_id and the
 // `https://api.openai.com/auth` claim; refresh tokens are `rt-<family>-<generation>-FAKE`.
 //
@@ -270,6 +271,7 @@ if (seedDir) {
   seed("alpha", "alpha", now + 240 * HOUR);
   seed("bravo-valid", "bravo", now + 240 * HOUR);
   seed("bravo-expired", "bravo", now - 3 * HOUR);
+  seed("charlie-expired", "charlie", now - HOUR);
 }
 
 server.listen(0, "127.0.0.1", () => {

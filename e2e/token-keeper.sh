@@ -9,6 +9,8 @@
 #   oauth-expired  bravo's access token expired 3 hours ago: the sidecar's token keeper must
 #                  refresh it (once) before the failover hands it out, and opencode sends no
 #                  refresh of its own.
+# and a third, oauth-active, where opencode's own (only) login `charlie` expired an hour ago:
+# the sidecar refreshes it and writes it back before opencode would refresh it itself.
 # opencode's hard-coded chatgpt.com / auth.openai.com go to e2e/mock-chatgpt.mjs through the
 # test plugin e2e/redirect-plugin.mjs; the sidecar reaches the same mock through
 # OPENCODE_BALANCER_CHATGPT_ISSUER_URL (refresh) and OPENCODE_BALANCER_CHATGPT_URL (usage).
@@ -38,11 +40,12 @@ fi
 export OCB_E2E_REDIRECT_URL="$OAUTH_URL" OPENCODE_BALANCER_CHATGPT_ISSUER_URL="$OAUTH_URL" \
   OPENCODE_BALANCER_CHATGPT_URL="$OAUTH_URL" OPENCODE_BALANCER_OPENAI_URL="$OAUTH_URL"
 
-# oauth_world NAME BRAVO_SEED: a world whose opencode is logged in as alpha, with alpha and
-# bravo (BRAVO_SEED's credential) saved, alpha active, the plugin installed and the redirect
-# plugin in opencode.json.
+# oauth_world NAME SEED…: a world whose opencode is logged in as the first seed's account, with
+# every seed saved as its account (the seed name up to the first "-": alpha, bravo, charlie),
+# the first one active, the plugin installed and the redirect plugin in opencode.json.
 oauth_world() {
-  local name=$1 seed=$2 a
+  local name=$1 seed alias
+  shift
   world "$name"
   # From here on: a refresh the CLI's in-process runtime might make while saving counts too.
   : >"$OAUTH_LOG"
@@ -57,14 +60,15 @@ oauth_world() {
 }
 EOF
   node -e 'const fs = require("fs"); fs.writeFileSync(process.argv[1], JSON.stringify({ openai: JSON.parse(fs.readFileSync(process.argv[2], "utf8")) }) + "\n", { mode: 0o600 })' \
-    "$XDG_DATA_HOME/opencode/auth.json" "$OAUTH_SEEDS/alpha.json"
-  for a in alpha bravo; do
-    local from="$OAUTH_SEEDS/alpha.json"
-    [ "$a" = bravo ] && from="$OAUTH_SEEDS/$seed.json"
-    "$BIN" accounts add openai "$a" <"$from" >"$WORK/$name-add-$a.out" 2>&1 ||
-      die "$name: accounts add openai $a: $(cat "$WORK/$name-add-$a.out")"
+    "$XDG_DATA_HOME/opencode/auth.json" "$OAUTH_SEEDS/$1.json"
+  for seed in "$@"; do
+    alias=${seed%%-*}
+    "$BIN" accounts add openai "$alias" <"$OAUTH_SEEDS/$seed.json" >"$WORK/$name-add-$alias.out" 2>&1 ||
+      die "$name: accounts add openai $alias: $(cat "$WORK/$name-add-$alias.out")"
   done
-  "$BIN" accounts use openai alpha >"$WORK/$name-use.out" 2>&1 || die "$name: accounts use openai alpha: $(cat "$WORK/$name-use.out")"
+  alias=${1%%-*}
+  "$BIN" accounts use openai "$alias" >"$WORK/$name-use.out" 2>&1 ||
+    die "$name: accounts use openai $alias: $(cat "$WORK/$name-use.out")"
   "$BIN" install >"$WORK/$name-install.out" 2>&1 || die "$name: install: $(cat "$WORK/$name-install.out")"
   export OCB_E2E_REDIRECT_LOG="$WORK/$name-redirect.log"
   : >"$OCB_E2E_REDIRECT_LOG"
@@ -102,6 +106,34 @@ oauth_check_order() {
   '
 }
 
+# oauth_refresh_checks NAME FAMILY WHEN: FAMILY's token was refreshed once, by the sidecar,
+# before WHEN; opencode refreshed nothing; auth.json ends live and unspent.
+oauth_refresh_checks() {
+  local name=$1 family=$2 when=$3
+  oauth_check "$name" "${family%%-*} was refreshed before $when (no request with its expired token)" '
+    const stale = responses.filter((l) => l.token === "expired" || l.token === "unknown");
+    if (stale.length) throw new Error("sent with an expired or unknown token: " + show(stale));
+  '
+  oauth_check "$name" "exactly one refresh of ${family%%-*}'s token family reached the token endpoint, from the sidecar" '
+    const family = refreshes.filter((l) => l.family === "'"$family"'");
+    if (family.length !== 1 || family[0].outcome !== "issued" || family[0].via !== "direct") throw new Error("refreshes: " + show(refreshes));
+  '
+  oauth_check "$name" "opencode itself sent no refresh request" '
+    const own = refreshes.filter((l) => l.via === "opencode");
+    const seen = redirects.filter((r) => r.event === "redirect" && r.refresh);
+    if (own.length || seen.length) throw new Error("opencode refreshed " + (own.length || seen.length) + " time(s): " + show(own));
+  '
+  oauth_check "$name" "opencode's auth.json holds a live credential with an unspent refresh token" '
+    const auth = JSON.parse(require("fs").readFileSync("'"$XDG_DATA_HOME/opencode/auth.json"'", "utf8")).openai;
+    if (!auth || auth.type !== "oauth") throw new Error("no openai oauth entry");
+    if (!(auth.expires > Date.now() + 60000)) throw new Error("its token expires at " + new Date(auth.expires).toISOString());
+    const m = /^rt-(.+)-(\d+)-FAKE$/.exec(auth.refresh ?? "");
+    if (!m) throw new Error("its refresh token is not one the mock issued");
+    const newest = Math.max(0, ...refreshes.filter((l) => l.family === m[1] && l.outcome === "issued").map((l) => l.newGen));
+    if (Number(m[2]) !== newest) throw new Error("its refresh token (" + m[1] + " generation " + m[2] + ") is spent; the newest is " + newest);
+  '
+}
+
 oauth_no_secrets() {
   local name=$1 shift_files
   shift
@@ -109,7 +141,7 @@ oauth_no_secrets() {
   if grep -q -F -f "$OAUTH_SECRETS" "${shift_files[@]}" 2>/dev/null; then
     fail "$name: a token appears in $(grep -l -F -f "$OAUTH_SECRETS" "${shift_files[@]}" | xargs -n1 basename | tr '\n' ' ')"
   else
-    pass "$name: no token in opencode's output, the sidecar's log, accounts list or events"
+    pass "$name: no token in any of ${#shift_files[@]} outputs (opencode's, with the sidecar's log; the CLI's)"
   fi
 }
 
@@ -125,7 +157,7 @@ oauth_wait_no_sidecars() {
 
 # --- baseline: bravo's token is valid ------------------------------------------
 
-oauth_world oauth-fresh bravo-valid
+oauth_world oauth-fresh alpha bravo-valid
 rc=0
 oc oauth-fresh run "say hi" || rc=$?
 if [ "$rc" -eq 0 ] && grep -q -F "$OAUTH_ANSWER" "$WORK/oauth-fresh.out"; then
@@ -151,7 +183,7 @@ oauth_wait_no_sidecars || fail "oauth-fresh: a sidecar outlived opencode: $(our_
 
 # --- the case: bravo's token expired hours ago ------------------------------------
 
-oauth_world oauth-expired bravo-expired
+oauth_world oauth-expired alpha bravo-expired
 rc=0
 OPENCODE_BALANCER_DEBUG=1 OPENCODE_BALANCER_LOG=debug,opencode_balancer=trace oc oauth-expired run "say hi" || rc=$?
 if [ "$rc" -eq 0 ] && grep -q -F "$OAUTH_ANSWER" "$WORK/oauth-expired.out"; then
@@ -169,28 +201,7 @@ oauth_check oauth-expired "the failover's request on bravo went out with a fresh
   if (!ok.length) throw new Error("no 200 for bravo on a refreshed token: " + show(responses));
   if (ok.some((l) => l.accountHeader !== "acct-bravo-FAKE")) throw new Error("bravo went out with the wrong chatgpt-account-id");
 '
-oauth_check oauth-expired "bravo was refreshed before the failover handed it out (no request with its expired token)" '
-  const stale = responses.filter((l) => l.token === "expired" || l.token === "unknown");
-  if (stale.length) throw new Error("sent with an expired or unknown token: " + show(stale));
-'
-oauth_check oauth-expired "exactly one refresh of bravo's token family reached the token endpoint, from the sidecar" '
-  const family = refreshes.filter((l) => l.family === "bravo-expired");
-  if (family.length !== 1 || family[0].outcome !== "issued" || family[0].via !== "direct") throw new Error("refreshes: " + show(refreshes));
-'
-oauth_check oauth-expired "opencode itself sent no refresh request" '
-  const own = refreshes.filter((l) => l.via === "opencode");
-  const seen = redirects.filter((r) => r.event === "redirect" && r.refresh);
-  if (own.length || seen.length) throw new Error("opencode refreshed " + (own.length || seen.length) + " time(s): " + show(own));
-'
-oauth_check oauth-expired "opencode's auth.json holds a live credential with an unspent refresh token" '
-  const auth = JSON.parse(require("fs").readFileSync("'"$XDG_DATA_HOME/opencode/auth.json"'", "utf8")).openai;
-  if (!auth || auth.type !== "oauth") throw new Error("no openai oauth entry");
-  if (!(auth.expires > Date.now() + 60000)) throw new Error("its token expires at " + new Date(auth.expires).toISOString());
-  const m = /^rt-(.+)-(\d+)-FAKE$/.exec(auth.refresh ?? "");
-  if (!m) throw new Error("its refresh token is not one the mock issued");
-  const newest = Math.max(0, ...refreshes.filter((l) => l.family === m[1] && l.outcome === "issued").map((l) => l.newGen));
-  if (Number(m[2]) !== newest) throw new Error("its refresh token (" + m[1] + " generation " + m[2] + ") is spent; the newest is " + newest);
-'
+oauth_refresh_checks oauth-expired bravo-expired "the failover handed it out"
 oauth_wait_no_sidecars || fail "oauth-expired: a sidecar outlived opencode: $(our_pids | tr '\n' ' ')"
 
 "$BIN" accounts list --json >"$WORK/oauth-expired-accounts.json" 2>"$WORK/oauth-expired-accounts.err" || true
@@ -218,6 +229,26 @@ else
   fail "oauth-expired: events --json: $problem"
 fi
 oauth_no_secrets oauth-expired "$WORK"/oauth-*.out "$WORK"/oauth-*.err "$WORK"/oauth-expired-*.json "$WORK"/oauth-*-add-*.out
+
+# --- opencode's own login expired: the sidecar refreshes it and writes it back first -------
+
+oauth_world oauth-active charlie-expired
+rc=0
+OPENCODE_BALANCER_DEBUG=1 OPENCODE_BALANCER_LOG=debug,opencode_balancer=trace oc oauth-active run "say hi" || rc=$?
+if [ "$rc" -eq 0 ] && grep -q -F "$OAUTH_ANSWER" "$WORK/oauth-active.out"; then
+  pass "oauth-active: opencode run printed the mock ChatGPT's answer"
+else
+  fail "oauth-active: opencode run (exit $rc) did not print the mock ChatGPT's answer"
+  show oauth-active
+fi
+oauth_check_order oauth-active
+oauth_check oauth-active "charlie's requests went out with a fresh token and were answered 200" '
+  const ok = responses.filter((l) => l.account === "charlie" && l.status === 200 && l.token === "fresh");
+  if (!ok.length || ok.length !== responses.length) throw new Error(show(responses));
+'
+oauth_refresh_checks oauth-active charlie-expired "opencode sent its first request"
+oauth_wait_no_sidecars || fail "oauth-active: a sidecar outlived opencode: $(our_pids | tr '\n' ' ')"
+oauth_no_secrets oauth-active "$WORK"/oauth-active.out "$WORK"/oauth-active.err "$WORK"/oauth-active-*.out
 
 # --- done: the mock and the environment go, so later cases start clean ----------------
 
