@@ -18,7 +18,7 @@
 // straight through OPENCODE_BALANCER_CHATGPT_ISSUER_URL / OPENCODE_BALANCER_CHATGPT_URL):
 //   POST /backend-api/codex/responses   by bearer: any alpha token → 429 usage_limit_reached with
 //       Retry-After: 3600; a known, unexpired token of another account → 200, a Responses API SSE
-//       stream of MOCK_ANSWER; an expired or unknown token → 401.
+//       stream of MOCK_ANSWER, by default "Hello from the mock ChatGPT, via <account>."; an expired or unknown token → 401.
 //   GET  /backend-api/wham/usage        a known, unexpired token → 200 usage document (lightly used,
 //       alpha too), else 401.
 //   POST /oauth/token                   form body grant_type=refresh_token, refresh_token,
@@ -47,7 +47,8 @@ const portFile = arg("--port-file");
 const logFile = arg("--log");
 const seedDir = arg("--seed-dir");
 const secretsFile = arg("--secrets");
-const answer = process.env.MOCK_ANSWER || "Hello from the mock ChatGPT, via bravo.";
+/** The answer for an account: MOCK_ANSWER, else one that names the account it came through. */
+const answerFor = (account) => process.env.MOCK_ANSWER || `Hello from the mock ChatGPT, via ${account}.`;
 const lifetimeS = Number(process.env.MOCK_TOKEN_LIFETIME_S) > 0 ? Number(process.env.MOCK_TOKEN_LIFETIME_S) : 3600;
 const CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann";
 const RATE_LIMITED = "alpha";
@@ -126,7 +127,7 @@ function bearer(req) {
 }
 
 /** The Responses API stream opencode 1.18.33's openai provider accepts (found by running it). */
-function streamAnswer(res, model) {
+function streamAnswer(res, model, answer) {
   const id = `resp_mock_${Date.now()}`;
   const created = Math.floor(Date.now() / 1000);
   const item = `msg_mock_${Date.now()}`;
@@ -201,10 +202,11 @@ function responses(req, res, body, base) {
     return send(res, 401, { error: { message: "Your authentication token has expired (mock).", type: "invalid_request_error", code: "token_expired" } });
   }
   if (status === 400) return send(res, 400, { error: { message: "request body is not JSON", type: "invalid_request_error" } });
+  const answer = answerFor(who.account);
   if (parsed.stream === false) {
     return send(res, 200, { id: "resp_mock", object: "response", status: "completed", output: [{ type: "message", role: "assistant", content: [{ type: "output_text", text: answer, annotations: [] }] }] });
   }
-  streamAnswer(res, parsed.model ?? "gpt-5.5");
+  streamAnswer(res, parsed.model ?? "gpt-5.5", answer);
 }
 
 function usage(req, res, base) {

@@ -16,6 +16,7 @@
 # OPENCODE_BALANCER_CHATGPT_ISSUER_URL (refresh) and OPENCODE_BALANCER_CHATGPT_URL (usage).
 
 OAUTH_ANSWER="Hello from the mock ChatGPT, via bravo."
+OAUTH_ANSWER_CHARLIE="Hello from the mock ChatGPT, via charlie."
 OAUTH_LOG="$WORK/chatgpt.log"
 OAUTH_SECRETS="$WORK/chatgpt-secrets.txt"
 OAUTH_SEEDS="$WORK/chatgpt-seeds"
@@ -235,7 +236,7 @@ oauth_no_secrets oauth-expired "$WORK"/oauth-*.out "$WORK"/oauth-*.err "$WORK"/o
 oauth_world oauth-active charlie-expired
 rc=0
 OPENCODE_BALANCER_DEBUG=1 OPENCODE_BALANCER_LOG=debug,opencode_balancer=trace oc oauth-active run "say hi" || rc=$?
-if [ "$rc" -eq 0 ] && grep -q -F "$OAUTH_ANSWER" "$WORK/oauth-active.out"; then
+if [ "$rc" -eq 0 ] && grep -q -F "$OAUTH_ANSWER_CHARLIE" "$WORK/oauth-active.out"; then
   pass "oauth-active: opencode run printed the mock ChatGPT's answer"
 else
   fail "oauth-active: opencode run (exit $rc) did not print the mock ChatGPT's answer"
