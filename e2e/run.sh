@@ -388,6 +388,10 @@ else
   show run-nobin
 fi
 
+# --- the token keeper: a failover to an idle ChatGPT login whose token expired --------------
+# shellcheck source=e2e/token-keeper.sh
+. "$ROOT/e2e/token-keeper.sh"
+
 echo
 if [ "$failures" -eq 0 ]; then
   echo "e2e: all checks passed"
