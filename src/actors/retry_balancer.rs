@@ -23,6 +23,7 @@ use crate::usage::passive::is_usage_header;
 use crate::usage::schedule::PROMPT_MIN_MS;
 
 pub use super::retry_balancer_messages::*;
+pub use super::retry_balancer_switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};
 
 pub const REQUEST_TTL_MS: Millis = 15 * 60_000;
 pub const MAX_REQUESTS: usize = 10_000;
@@ -42,12 +43,20 @@ pub(super) struct Request {
     pub(super) header_names: Vec<String>,
     pub(super) authorization: Option<AuthorizationHint>,
     pub(super) created_at: Millis,
+    /// The model the request is for, and the URL it goes to (from `fetch.begin`; a move rewrites
+    /// both).
+    pub(super) model_id: String,
+    pub(super) url: String,
+    /// Providers this request has left because they ran dry (never taken again: no loop).
+    pub(super) providers_tried: Vec<String>,
 }
 
 pub(super) struct Session {
     pub(super) model: ModelRef,
     pub(super) alias: Option<String>,
     pub(super) seen_at: Millis,
+    /// The provider/model this session last moved to (`provider_switched` is told once).
+    pub(super) switched_to: Option<String>,
 }
 
 pub struct RetryBalancer {
@@ -63,6 +72,8 @@ pub struct RetryBalancer {
     /// The usage refresher: told of prompts (at most every 30 s) and of rate-limit headers.
     usage: Option<Addr<UsageRefresher>>,
     nudged_at: Option<Millis>,
+    /// What the plugin told of each provider's API (SDK package, base URL), for moves.
+    pub(super) apis: HashMap<String, crate::balancer::switch::ProviderApi>,
 }
 
 impl RetryBalancer {
@@ -78,6 +89,7 @@ impl RetryBalancer {
             id_prefix: format!("ocb-{}-", std::process::id()),
             usage: None,
             nudged_at: None,
+            apis: HashMap::new(),
         }
     }
 

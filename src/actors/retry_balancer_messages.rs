@@ -7,7 +7,11 @@ use actix::prelude::*;
 
 use super::account_registry::{ChooseModel, ModelRef, PickAccount, RecordOutcome};
 use super::event_bus::{Notice, Notify, Publish};
+use super::account_registry::Picked;
+use super::registry_dry::PlanDry;
 use super::retry_balancer::{Request, RetryBalancer, Session, MAX_REQUESTS};
+use super::retry_balancer_switch::{DryOutcome, FailAnswer, SwitchAnswer};
+use crate::balancer::switch::ProviderApi;
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint};
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
@@ -47,6 +51,7 @@ impl Handler<ChatMessage> for RetryBalancer {
                     model: m.clone(),
                     alias: None,
                     seen_at: now,
+                    switched_to: None,
                 });
                 if entry.model.provider_id != m.provider_id {
                     entry.alias = None;
@@ -65,6 +70,8 @@ pub struct ChatHeaders {
     pub session_id: String,
     pub provider_id: String,
     pub model_id: String,
+    /// What the host knows of the provider's API (its SDK package, base URL), for moves.
+    pub api: Option<ProviderApi>,
 }
 
 #[derive(Debug, Default)]
@@ -76,6 +83,9 @@ pub struct HeadersAnswer {
 impl Handler<ChatHeaders> for RetryBalancer {
     type Result = ResponseActFuture<Self, HeadersAnswer>;
     fn handle(&mut self, msg: ChatHeaders, _: &mut Context<Self>) -> Self::Result {
+        if let Some(api) = msg.api.clone() {
+            self.learn_api(&msg.provider_id, api);
+        }
         let prefer = self
             .sessions
             .get(&msg.session_id)
@@ -87,50 +97,73 @@ impl Handler<ChatHeaders> for RetryBalancer {
             exclude: vec![],
             make_active: false,
         });
-        Box::pin(ask.into_actor(self).map(move |picked, this, _| {
-            let Some(picked) = picked.ok().flatten() else {
-                return HeadersAnswer::default();
-            };
-            let now = this.clock.now_ms();
-            this.next_id += 1;
-            let request_id = format!("{}{}", this.id_prefix, this.next_id);
-            let session = this.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
-                model: ModelRef {
-                    provider_id: msg.provider_id.clone(),
-                    model_id: msg.model_id.clone(),
-                },
-                alias: None,
-                seen_at: now,
-            });
-            session.model = ModelRef {
+        let registry = self.registry.clone();
+        Box::pin(ask.into_actor(self).then(move |picked, this, _| {
+            if let Some(picked) = picked.ok().flatten() {
+                let answer = this.open_request(msg, Some(picked));
+                return Box::pin(actix::fut::ready(answer)) as ResponseActFuture<Self, HeadersAnswer>;
+            }
+            // No healthy account: a provider whose accounts all rest still gets a request id,
+            // so `fetch.begin` can move the request or answer at once (retry_balancer_switch).
+            let plan = registry.send(PlanDry {
                 provider_id: msg.provider_id.clone(),
-                model_id: msg.model_id,
-            };
-            session.alias = Some(picked.alias.clone());
-            session.seen_at = now;
-            let sync_auth = this.sync_auth(&msg.provider_id, &picked);
-            this.requests.insert(
-                request_id.clone(),
-                Request {
-                    session_id: msg.session_id,
-                    provider_id: msg.provider_id,
-                    alias: picked.alias,
-                    passthrough: false,
-                    recorded: 0,
-                    tried: vec![],
-                    header_names: vec![],
-                    authorization: None,
-                    created_at: now,
-                },
-            );
-            if this.requests.len() > MAX_REQUESTS {
-                this.sweep();
-            }
-            HeadersAnswer {
-                request_id: Some(request_id),
-                sync_auth,
-            }
+                exclude: vec![],
+                want_next: false,
+            });
+            Box::pin(plan.into_actor(this).map(move |plan, this, _| match plan {
+                Ok(p) if p.managed && p.first_back.is_some() => this.open_request(msg, None),
+                _ => HeadersAnswer::default(),
+            }))
         }))
+    }
+}
+
+impl RetryBalancer {
+    /// Opens a request of the session on `picked` (`None`: no account is usable now).
+    fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
+        let now = self.clock.now_ms();
+        self.next_id += 1;
+        let request_id = format!("{}{}", self.id_prefix, self.next_id);
+        let session = self.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
+            model: ModelRef {
+                provider_id: msg.provider_id.clone(),
+                model_id: msg.model_id.clone(),
+            },
+            alias: None,
+            seen_at: now,
+            switched_to: None,
+        });
+        session.model = ModelRef {
+            provider_id: msg.provider_id.clone(),
+            model_id: msg.model_id.clone(),
+        };
+        session.alias = picked.as_ref().map(|p| p.alias.clone());
+        session.seen_at = now;
+        let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
+        self.requests.insert(
+            request_id.clone(),
+            Request {
+                session_id: msg.session_id,
+                provider_id: msg.provider_id,
+                alias: picked.map(|p| p.alias).unwrap_or_default(),
+                passthrough: false,
+                recorded: 0,
+                tried: vec![],
+                header_names: vec![],
+                authorization: None,
+                created_at: now,
+                model_id: msg.model_id,
+                url: String::new(),
+                providers_tried: vec![],
+            },
+        );
+        if self.requests.len() > MAX_REQUESTS {
+            self.sweep();
+        }
+        HeadersAnswer {
+            request_id: Some(request_id),
+            sync_auth,
+        }
     }
 }
 
@@ -138,6 +171,8 @@ impl Handler<ChatHeaders> for RetryBalancer {
 #[rtype(result = "Result<BeginAnswer, UnknownRequest>")]
 pub struct FetchBegin {
     pub request_id: String,
+    /// The URL the request goes to (empty when the host did not say).
+    pub url: String,
     pub header_names: Vec<String>,
     pub authorization: Option<AuthorizationHint>,
 }
@@ -145,6 +180,10 @@ pub struct FetchBegin {
 #[derive(Debug)]
 pub enum BeginAnswer {
     Passthrough,
+    /// Send it to another provider instead (its own provider is dry).
+    Switch(Box<SwitchAnswer>),
+    /// Answer the host at once with this final error.
+    Fail(FailAnswer),
     Use {
         account: AccountRef,
         set_headers: BTreeMap<String, String>,
@@ -163,6 +202,9 @@ impl Handler<FetchBegin> for RetryBalancer {
         };
         req.header_names = msg.header_names;
         req.authorization = msg.authorization;
+        if !msg.url.is_empty() {
+            req.url = msg.url;
+        }
         let ask = self.registry.send(PickAccount {
             provider_id: req.provider_id.clone(),
             prefer: Some(req.alias.clone()),
@@ -170,24 +212,36 @@ impl Handler<FetchBegin> for RetryBalancer {
             make_active: false,
         });
         let request_id = msg.request_id;
-        Box::pin(ask.into_actor(self).map(move |picked, this, _| {
+        Box::pin(ask.into_actor(self).then(move |picked, this, _| {
             let Some(req) = this.requests.get_mut(&request_id) else {
-                return Err(UnknownRequest);
+                return Box::pin(actix::fut::ready(Err(UnknownRequest))) as BeginFuture;
             };
             let Some(picked) = picked.ok().flatten() else {
                 req.passthrough = true;
-                return Ok(BeginAnswer::Passthrough);
+                let id = request_id.clone();
+                return Box::pin(this.when_dry(request_id).map(move |outcome, this, _| {
+                    Ok(match outcome {
+                        DryOutcome::Leave => BeginAnswer::Passthrough,
+                        DryOutcome::Switch(s) => {
+                            if let Some(r) = this.requests.get_mut(&id) {
+                                r.passthrough = false;
+                            }
+                            BeginAnswer::Switch(s)
+                        }
+                        DryOutcome::Fail(f) => BeginAnswer::Fail(f),
+                    })
+                })) as BeginFuture;
             };
             req.passthrough = false;
             req.alias = picked.alias.clone();
             let set_headers = credential_headers(&picked.auth, &req.header_names, req.authorization);
-            Ok(BeginAnswer::Use {
+            Box::pin(actix::fut::ready(Ok(BeginAnswer::Use {
                 account: AccountRef {
                     provider_id: req.provider_id.clone(),
                     alias: picked.alias,
                 },
                 set_headers,
-            })
+            })))
         }))
     }
 }
@@ -210,7 +264,13 @@ pub enum ResultAnswer {
         set_headers: BTreeMap<String, String>,
         sync_auth: Option<Box<SyncAuth>>,
     },
+    /// Send it again to another provider (this one is dry).
+    Switch(Box<SwitchAnswer>),
+    /// Give the host this final error instead of the refused answer.
+    Fail(FailAnswer),
 }
+
+type BeginFuture = ResponseActFuture<RetryBalancer, Result<BeginAnswer, UnknownRequest>>;
 
 type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
 
@@ -258,13 +318,12 @@ impl Handler<FetchResult> for RetryBalancer {
             let can_retry = refused && failover && attempt < max_attempts;
             this.report(&provider, &alias, &info, msg.status);
             if !can_retry {
-                if matches!(info.verdict, Verdict::Cooldown(_) | Verdict::AuthFailed)
-                    && failover
-                    && attempt >= max_attempts
-                {
-                    this.exhausted(&provider, &alias, &format!("{attempt} of {max_attempts} attempts used"));
+                if !refused {
+                    return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;
                 }
-                return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;
+                let why = (failover && attempt >= max_attempts)
+                    .then(|| format!("{attempt} of {max_attempts} attempts used"));
+                return this.after_refusal(request_id, provider, alias, why);
             }
             let mut exclude = this
                 .requests
@@ -278,13 +337,13 @@ impl Handler<FetchResult> for RetryBalancer {
                 exclude,
                 make_active: true,
             });
-            Box::pin(ask.into_actor(this).map(move |picked, this, _| {
+            Box::pin(ask.into_actor(this).then(move |picked, this, _| {
                 let Some(picked) = picked.ok().flatten() else {
-                    this.exhausted(&provider, &alias, "no other healthy account");
-                    return Ok(ResultAnswer::Return);
+                    let why = Some("no other healthy account".to_string());
+                    return this.after_refusal(request_id, provider, alias, why);
                 };
                 let Some(req) = this.requests.get_mut(&request_id) else {
-                    return Err(UnknownRequest);
+                    return Box::pin(actix::fut::ready(Err(UnknownRequest))) as Answer;
                 };
                 req.tried.push(alias.clone());
                 req.alias = picked.alias.clone();
@@ -309,20 +368,37 @@ impl Handler<FetchResult> for RetryBalancer {
                     variant: "warning",
                 }));
                 let sync_auth = this.sync_auth(&provider, &picked);
-                Ok(ResultAnswer::Retry {
+                Box::pin(actix::fut::ready(Ok(ResultAnswer::Retry {
                     account: AccountRef {
                         provider_id: provider,
                         alias: picked.alias,
                     },
                     set_headers,
                     sync_auth: sync_auth.map(Box::new),
-                })
+                }))) as Answer
             }))
         }))
     }
 }
 
 impl RetryBalancer {
+    /// A refused answer no other account of the provider retries: move on, end at once, or hand
+    /// it back (then `why`, when given, is told as `failover_exhausted`).
+    fn after_refusal(&mut self, request_id: String, provider: String, alias: String, why: Option<String>) -> Answer {
+        Box::pin(self.when_dry(request_id).map(move |outcome, this, _| {
+            Ok(match outcome {
+                DryOutcome::Leave => {
+                    if let Some(why) = why {
+                        this.exhausted(&provider, &alias, &why);
+                    }
+                    ResultAnswer::Return
+                }
+                DryOutcome::Switch(s) => ResultAnswer::Switch(s),
+                DryOutcome::Fail(f) => ResultAnswer::Fail(f),
+            })
+        }))
+    }
+
     /// Publishes what a refused answer did to the account.
     fn report(&self, provider: &str, alias: &str, info: &super::account_registry::OutcomeInfo, status: u16) {
         let until = info.until.unwrap_or_default();
