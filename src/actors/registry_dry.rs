@@ -28,6 +28,9 @@ pub struct DryPlan {
     pub resting: Vec<Resting>,
     /// When the first resting account is back (`None`: all disabled).
     pub first_back: Option<Millis>,
+    /// Some account is back within `maxWaitSeconds` (a quota refusal never counts as short: an
+    /// account out of credit is not back by waiting).
+    pub short_wait: bool,
     pub balancing: bool,
     pub max_wait_ms: Millis,
     /// With balancing on: the next enabled provider in priority order, not excluded, with a
@@ -56,6 +59,13 @@ impl Handler<PlanDry> for AccountRegistry {
         let first_back = resting.iter().filter_map(|r| r.until).min();
         let balancing = self.state.settings.balancing;
         let max_wait_ms = self.state.settings.max_wait_seconds as Millis * 1000;
+        let short_wait = accounts.is_some_and(|m| {
+            m.values().any(|a| {
+                !a.disabled
+                    && a.cooldown_reason.as_deref() != Some("quota")
+                    && a.cooldown_until.is_some_and(|u| u - now <= max_wait_ms)
+            })
+        });
         let mut next = None;
         if msg.want_next && balancing && !healthy_left {
             let candidates: Vec<(String, String)> = self
@@ -77,6 +87,7 @@ impl Handler<PlanDry> for AccountRegistry {
             healthy_left,
             resting,
             first_back,
+            short_wait,
             balancing,
             max_wait_ms,
             next,

@@ -188,7 +188,7 @@ impl RetryBalancer {
                 }
             };
         }
-        let long = plan.first_back.is_some_and(|t| t - now > plan.max_wait_ms);
+        let long = plan.first_back.is_some() && !plan.short_wait;
         if !long {
             return DryOutcome::Leave;
         }
@@ -197,7 +197,7 @@ impl RetryBalancer {
         self.bus.do_send(Publish(
             NewEvent::new(
                 EventKind::FailoverExhausted,
-                format!("{from}: every account rests past maxWaitSeconds; answered at once"),
+                format!("{from}: every account rests past maxWaitSeconds (or is out of quota); answered at once"),
             )
             .account(&from, &alias)
             .meta("reason", "every account rests past maxWaitSeconds")
