@@ -393,8 +393,16 @@ impl RetryBalancer {
                     }
                     ResultAnswer::Return
                 }
-                DryOutcome::Switch(s) => ResultAnswer::Switch(s),
-                DryOutcome::Fail(f) => ResultAnswer::Fail(f),
+                DryOutcome::Switch(s) => {
+                    this.exhausted_event(&provider, &alias, why.as_deref().unwrap_or("no other healthy account"));
+                    ResultAnswer::Switch(s)
+                }
+                DryOutcome::Fail(f) => {
+                    if f.resubmit.is_some() {
+                        this.exhausted_event(&provider, &alias, why.as_deref().unwrap_or("no other healthy account"));
+                    }
+                    ResultAnswer::Fail(f)
+                }
             })
         }))
     }
@@ -436,6 +444,14 @@ impl RetryBalancer {
     }
 
     fn exhausted(&self, provider: &str, alias: &str, why: &str) {
+        self.exhausted_event(provider, alias, why);
+        self.bus.do_send(Notify(Notice::Toast {
+            message: format!("{provider}: every account is limited; the next message moves on when balancing is on"),
+            variant: "error",
+        }));
+    }
+
+    fn exhausted_event(&self, provider: &str, alias: &str, why: &str) {
         self.bus.do_send(Publish(
             NewEvent::new(
                 EventKind::FailoverExhausted,
@@ -444,9 +460,5 @@ impl RetryBalancer {
             .account(provider, alias)
             .meta("reason", why),
         ));
-        self.bus.do_send(Notify(Notice::Toast {
-            message: format!("{provider}: every account is limited; the next message moves on when balancing is on"),
-            variant: "error",
-        }));
     }
 }
