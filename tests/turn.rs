@@ -70,15 +70,27 @@ fn a_dry_provider_with_balancing_on_moves_the_request_to_the_next_provider_with_
     assert_eq!(r["account"], json!({"providerID": "pb", "alias": "bravo"}));
     assert_eq!(r["modelID"], "mb");
     assert_eq!(r["url"], format!("{B_URL}/chat/completions"));
-    assert_eq!(r["setHeaders"], json!({"authorization": "Bearer sk-test-pb-bravo-FAKE"}));
+    assert_eq!(
+        r["setHeaders"],
+        json!({"authorization": "Bearer sk-test-pb-bravo-FAKE"})
+    );
     assert_eq!(r["body"]["set"], json!({"model": "mb"}));
-    assert!(r["body"]["remove"].as_array().unwrap().contains(&json!("reasoning_effort")));
-    assert!(r["removeHeaders"].as_array().unwrap().contains(&json!("openai-organization")));
+    assert!(r["body"]["remove"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("reasoning_effort")));
+    assert!(r["removeHeaders"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("openai-organization")));
     // The answer of the moved attempt is recorded on the new account.
     assert_eq!(result(&mut s, &id, 2, 200, json!({}), "")["action"], "return");
     assert!(s.account("pb", "bravo")["lastUsedAt"].is_number());
     let toast = s.wait_notification(|n| n["method"] == "toast" && n["params"]["variant"] == "warning");
-    assert!(toast["params"]["message"].as_str().unwrap().contains("pb/mb"), "{toast}");
+    assert!(
+        toast["params"]["message"].as_str().unwrap().contains("pb/mb"),
+        "{toast}"
+    );
     let ev = s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "provider_switched");
     assert_eq!(ev["params"]["metadata"]["from"], "pa");
     assert_eq!(ev["params"]["metadata"]["to"], "pb");
@@ -104,7 +116,10 @@ fn a_request_opened_on_a_dry_provider_moves_before_it_is_sent() {
         .to_string();
     let b = begin(&mut s, &id);
     assert_eq!(b["action"], "switch", "{b}");
-    assert_eq!(b["passthrough"], true, "a plugin that does not know `switch` passes it through");
+    assert_eq!(
+        b["passthrough"], true,
+        "a plugin that does not know `switch` passes it through"
+    );
     assert_eq!(b["url"], format!("{B_URL}/chat/completions"));
 }
 
@@ -143,7 +158,10 @@ fn balancing_off_a_long_rest_is_answered_at_once_naming_when_the_account_is_back
     assert!(r.get("resubmit").is_none(), "no switch the user did not ask for");
     let message = r["message"].as_str().unwrap();
     assert!(message.contains("every account of pa is resting"), "{message}");
-    assert!(message.contains("alpha until") && message.contains("(in 2 min)"), "{message}");
+    assert!(
+        message.contains("alpha until") && message.contains("(in 2 min)"),
+        "{message}"
+    );
     assert!(message.contains("/balancer balancing on"), "{message}");
     for word in ["429", "rate limit", "try again", "exhausted", "unavailable"] {
         assert!(!message.to_lowercase().contains(word), "{word} in {message}");
@@ -180,7 +198,11 @@ fn short_rests_stay_with_opencode_and_the_threshold_is_a_validated_setting() {
     let e = s.call_err("settings.set", json!({"key": "maxWaitSeconds", "value": -1}));
     assert_eq!(e["code"], -32602);
     assert!(e["message"].as_str().unwrap().contains("maxWaitSeconds"), "{e}");
-    assert_eq!(s.call("settings.get", json!({}))["maxWaitSeconds"], 60, "a refused value changes nothing");
+    assert_eq!(
+        s.call("settings.get", json!({}))["maxWaitSeconds"],
+        60,
+        "a refused value changes nothing"
+    );
 }
 
 #[test]

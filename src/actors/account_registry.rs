@@ -200,7 +200,12 @@ impl AccountRegistry {
     }
 
     /// Chooses an account of `provider` by the configured strategy.
-    pub(super) fn pick_account(&mut self, provider: &str, prefer: Option<&str>, exclude: &[String]) -> Option<(String, Auth)> {
+    pub(super) fn pick_account(
+        &mut self,
+        provider: &str,
+        prefer: Option<&str>,
+        exclude: &[String],
+    ) -> Option<(String, Auth)> {
         let now = self.now();
         let accounts = self.state.providers.get(provider)?;
         if let Some(a) = prefer.and_then(|p| accounts.get(p)) {

@@ -5,15 +5,15 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
 
+use super::account_registry::Picked;
 use super::account_registry::{ChooseModel, ModelRef, PickAccount, RecordOutcome};
 use super::event_bus::{Notice, Notify, Publish};
-use super::account_registry::Picked;
 use super::registry_dry::PlanDry;
 use super::retry_balancer::{Request, RetryBalancer, Session, MAX_REQUESTS};
 use super::retry_balancer_switch::{DryOutcome, FailAnswer, SwitchAnswer};
-use crate::balancer::switch::ProviderApi;
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint};
+use crate::balancer::switch::ProviderApi;
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
 /// `syncAuth`: the credential the host should write as its own.
@@ -321,8 +321,8 @@ impl Handler<FetchResult> for RetryBalancer {
                 if !refused {
                     return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;
                 }
-                let why = (failover && attempt >= max_attempts)
-                    .then(|| format!("{attempt} of {max_attempts} attempts used"));
+                let why =
+                    (failover && attempt >= max_attempts).then(|| format!("{attempt} of {max_attempts} attempts used"));
                 return this.after_refusal(request_id, provider, alias, why);
             }
             let mut exclude = this

@@ -48,7 +48,10 @@ fn other_apis_unknown_packages_and_missing_addresses_are_refused() {
         npm: Some("@ai-sdk/openai-compatible".into()),
         base_url: None,
     };
-    assert_eq!(resend(url, &chat, &no_base, "two", "m"), Err(NotSame::NoBaseUrl("two".into())));
+    assert_eq!(
+        resend(url, &chat, &no_base, "two", "m"),
+        Err(NotSame::NoBaseUrl("two".into()))
+    );
     assert_eq!(
         resend("http://h/v1/embeddings", &chat, &chat, "two", "m"),
         Err(NotSame::UnknownWire)
@@ -64,7 +67,10 @@ fn other_apis_unknown_packages_and_missing_addresses_are_refused() {
 
 #[test]
 fn wire_is_read_from_the_path_only() {
-    assert_eq!(wire_of("http://h/v1/chat/completions?a=/messages"), Some(Wire::ChatCompletions));
+    assert_eq!(
+        wire_of("http://h/v1/chat/completions?a=/messages"),
+        Some(Wire::ChatCompletions)
+    );
     assert_eq!(wire_of("http://h/v1/responses"), Some(Wire::Responses));
     assert_eq!(wire_of("http://h/v1/messages/"), Some(Wire::Messages));
     assert_eq!(wire_of("http://h/v1/models"), None);
@@ -99,7 +105,13 @@ fn the_dry_message_names_accounts_and_what_to_do_and_never_reads_as_a_passing_tr
     let on = dry_message("mock-a", &resting, T, true);
     assert!(on.contains("/balancer priority"), "{on}");
     assert!(retry_safe(&on));
-    let moved = moved_message("mock-a", &resting, T, "claude/opus", &NotSame::OtherApi("claude".into()));
+    let moved = moved_message(
+        "mock-a",
+        &resting,
+        T,
+        "claude/opus",
+        &NotSame::OtherApi("claude".into()),
+    );
     assert!(moved.contains("your next message will use claude/opus"), "{moved}");
     assert!(retry_safe(&moved));
     assert!(retry_safe(&resubmit_message("mock-a", "claude/opus")));

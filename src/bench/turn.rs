@@ -67,8 +67,16 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
     }
     let exe = std::env::current_exe()?;
     let mut c = RpcClient::spawn(&exe, &store_path, &[("OPENCODE_BALANCER_NO_WATCH", "1")])?;
-    call(&mut c, "priority.setModel", json!({"providerID": "pa", "modelID": "ma"}))?;
-    call(&mut c, "priority.setModel", json!({"providerID": "pb", "modelID": "mb"}))?;
+    call(
+        &mut c,
+        "priority.setModel",
+        json!({"providerID": "pa", "modelID": "ma"}),
+    )?;
+    call(
+        &mut c,
+        "priority.setModel",
+        json!({"providerID": "pb", "modelID": "mb"}),
+    )?;
     call(&mut c, "balancing.set", json!({"enabled": true}))?;
     let (url_a, url_b) = (format!("{base}/a/v1"), format!("{base}/b/v1"));
     call(
@@ -128,7 +136,11 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
             moved.push(took);
             straight.push(floor);
         }
-        call(&mut c, "accounts.resetCooldown", json!({"providerID": "pa", "alias": "alpha"}))?;
+        call(
+            &mut c,
+            "accounts.resetCooldown",
+            json!({"providerID": "pa", "alias": "alpha"}),
+        )?;
     }
     let _ = c.shutdown();
     Ok((Stats::of(moved), Stats::of(straight)))
