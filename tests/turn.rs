@@ -185,6 +185,7 @@ fn an_insufficient_quota_body_counts_as_dry() {
     // No reset hint (a 30 s backoff), but an account out of credit is not back by waiting.
     let r = result(&mut s, &id, 1, 429, json!({}), body);
     assert_eq!(r["action"], "fail", "{r}");
+    assert!(r["message"].as_str().unwrap().contains("alpha out of quota"), "{r}");
     assert_eq!(s.account("pa", "alpha")["cooldownReason"], "quota");
 }
 

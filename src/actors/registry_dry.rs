@@ -52,6 +52,7 @@ impl Handler<PlanDry> for AccountRegistry {
                     .map(|a| Resting {
                         alias: a.alias.clone(),
                         until: if a.disabled { None } else { a.cooldown_until },
+                        quota: a.cooldown_reason.as_deref() == Some("quota"),
                     })
                     .collect()
             })

@@ -165,3 +165,52 @@ impl Actor for RetryBalancer {
         ctx.run_interval(std::time::Duration::from_secs(30), |this, _| this.sweep());
     }
 }
+
+impl RetryBalancer {
+    /// Opens a request of the session on `picked` (`None`: no account is usable now).
+    pub(super) fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
+        let now = self.clock.now_ms();
+        self.next_id += 1;
+        let request_id = format!("{}{}", self.id_prefix, self.next_id);
+        let session = self.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
+            model: ModelRef {
+                provider_id: msg.provider_id.clone(),
+                model_id: msg.model_id.clone(),
+            },
+            alias: None,
+            seen_at: now,
+            switched_to: None,
+        });
+        session.model = ModelRef {
+            provider_id: msg.provider_id.clone(),
+            model_id: msg.model_id.clone(),
+        };
+        session.alias = picked.as_ref().map(|p| p.alias.clone());
+        session.seen_at = now;
+        let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
+        self.requests.insert(
+            request_id.clone(),
+            Request {
+                session_id: msg.session_id,
+                provider_id: msg.provider_id,
+                alias: picked.map(|p| p.alias).unwrap_or_default(),
+                passthrough: false,
+                recorded: 0,
+                tried: vec![],
+                header_names: vec![],
+                authorization: None,
+                created_at: now,
+                model_id: msg.model_id,
+                url: String::new(),
+                providers_tried: vec![],
+            },
+        );
+        if self.requests.len() > MAX_REQUESTS {
+            self.sweep();
+        }
+        HeadersAnswer {
+            request_id: Some(request_id),
+            sync_auth,
+        }
+    }
+}

@@ -5,11 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 
 use actix::prelude::*;
 
-use super::account_registry::Picked;
 use super::account_registry::{ChooseModel, ModelRef, PickAccount, RecordOutcome};
 use super::event_bus::{Notice, Notify, Publish};
 use super::registry_dry::PlanDry;
-use super::retry_balancer::{Request, RetryBalancer, Session, MAX_REQUESTS};
+use super::retry_balancer::{RetryBalancer, Session};
 use super::retry_balancer_switch::{DryOutcome, FailAnswer, SwitchAnswer};
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint};
@@ -118,55 +117,6 @@ impl Handler<ChatHeaders> for RetryBalancer {
     }
 }
 
-impl RetryBalancer {
-    /// Opens a request of the session on `picked` (`None`: no account is usable now).
-    fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
-        let now = self.clock.now_ms();
-        self.next_id += 1;
-        let request_id = format!("{}{}", self.id_prefix, self.next_id);
-        let session = self.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
-            model: ModelRef {
-                provider_id: msg.provider_id.clone(),
-                model_id: msg.model_id.clone(),
-            },
-            alias: None,
-            seen_at: now,
-            switched_to: None,
-        });
-        session.model = ModelRef {
-            provider_id: msg.provider_id.clone(),
-            model_id: msg.model_id.clone(),
-        };
-        session.alias = picked.as_ref().map(|p| p.alias.clone());
-        session.seen_at = now;
-        let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
-        self.requests.insert(
-            request_id.clone(),
-            Request {
-                session_id: msg.session_id,
-                provider_id: msg.provider_id,
-                alias: picked.map(|p| p.alias).unwrap_or_default(),
-                passthrough: false,
-                recorded: 0,
-                tried: vec![],
-                header_names: vec![],
-                authorization: None,
-                created_at: now,
-                model_id: msg.model_id,
-                url: String::new(),
-                providers_tried: vec![],
-            },
-        );
-        if self.requests.len() > MAX_REQUESTS {
-            self.sweep();
-        }
-        HeadersAnswer {
-            request_id: Some(request_id),
-            sync_auth,
-        }
-    }
-}
-
 #[derive(Message)]
 #[rtype(result = "Result<BeginAnswer, UnknownRequest>")]
 pub struct FetchBegin {
@@ -272,7 +222,7 @@ pub enum ResultAnswer {
 
 type BeginFuture = ResponseActFuture<RetryBalancer, Result<BeginAnswer, UnknownRequest>>;
 
-type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
+pub(super) type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
 
 impl Handler<FetchResult> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<ResultAnswer, UnknownRequest>>;
@@ -382,31 +332,6 @@ impl Handler<FetchResult> for RetryBalancer {
 }
 
 impl RetryBalancer {
-    /// A refused answer no other account of the provider retries: move on, end at once, or hand
-    /// it back (then `why`, when given, is told as `failover_exhausted`).
-    fn after_refusal(&mut self, request_id: String, provider: String, alias: String, why: Option<String>) -> Answer {
-        Box::pin(self.when_dry(request_id).map(move |outcome, this, _| {
-            Ok(match outcome {
-                DryOutcome::Leave => {
-                    if let Some(why) = why {
-                        this.exhausted(&provider, &alias, &why);
-                    }
-                    ResultAnswer::Return
-                }
-                DryOutcome::Switch(s) => {
-                    this.exhausted_event(&provider, &alias, why.as_deref().unwrap_or("no other healthy account"));
-                    ResultAnswer::Switch(s)
-                }
-                DryOutcome::Fail(f) => {
-                    if f.resubmit.is_some() {
-                        this.exhausted_event(&provider, &alias, why.as_deref().unwrap_or("no other healthy account"));
-                    }
-                    ResultAnswer::Fail(f)
-                }
-            })
-        }))
-    }
-
     /// Publishes what a refused answer did to the account.
     fn report(&self, provider: &str, alias: &str, info: &super::account_registry::OutcomeInfo, status: u16) {
         let until = info.until.unwrap_or_default();
@@ -443,7 +368,7 @@ impl RetryBalancer {
         ));
     }
 
-    fn exhausted(&self, provider: &str, alias: &str, why: &str) {
+    pub(super) fn exhausted(&self, provider: &str, alias: &str, why: &str) {
         self.exhausted_event(provider, alias, why);
         self.bus.do_send(Notify(Notice::Toast {
             message: format!("{provider}: every account is limited; the next message moves on when balancing is on"),
@@ -451,7 +376,7 @@ impl RetryBalancer {
         }));
     }
 
-    fn exhausted_event(&self, provider: &str, alias: &str, why: &str) {
+    pub(super) fn exhausted_event(&self, provider: &str, alias: &str, why: &str) {
         self.bus.do_send(Publish(
             NewEvent::new(
                 EventKind::FailoverExhausted,

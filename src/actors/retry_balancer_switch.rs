@@ -12,7 +12,7 @@ use super::account_registry::ModelRef;
 use super::event_bus::{Notice, Notify, Publish};
 use super::registry_dry::{DryPlan, PlanDry};
 use super::retry_balancer::RetryBalancer;
-use super::retry_balancer_messages::SyncAuth;
+use super::retry_balancer_messages::{Answer, ResultAnswer, SyncAuth};
 use crate::balancer::headers::credential_headers;
 use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
@@ -85,6 +85,37 @@ impl RetryBalancer {
         if api.base_url.is_some() {
             known.base_url = api.base_url;
         }
+    }
+
+    /// A refused answer no other account of the provider retries: move on, end at once, or hand
+    /// it back (then `why`, when given, is told as `failover_exhausted`).
+    pub(super) fn after_refusal(
+        &mut self,
+        request_id: String,
+        provider: String,
+        alias: String,
+        why: Option<String>,
+    ) -> Answer {
+        Box::pin(self.when_dry(request_id).map(move |outcome, this, _| {
+            Ok(match outcome {
+                DryOutcome::Leave => {
+                    if let Some(why) = why {
+                        this.exhausted(&provider, &alias, &why);
+                    }
+                    ResultAnswer::Return
+                }
+                DryOutcome::Switch(s) => {
+                    this.exhausted_event(&provider, &alias, why.as_deref().unwrap_or("no other healthy account"));
+                    ResultAnswer::Switch(s)
+                }
+                DryOutcome::Fail(f) => {
+                    if f.resubmit.is_some() {
+                        this.exhausted_event(&provider, &alias, why.as_deref().unwrap_or("no other healthy account"));
+                    }
+                    ResultAnswer::Fail(f)
+                }
+            })
+        }))
     }
 
     /// Decides what a request on a provider without a usable account does next.

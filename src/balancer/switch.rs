@@ -191,6 +191,8 @@ pub fn retry_safe(text: &str) -> bool {
 pub struct Resting {
     pub alias: String,
     pub until: Option<Millis>,
+    /// Refused for lack of quota or credit: waiting alone does not bring it back.
+    pub quota: bool,
 }
 
 /// "14:05 UTC (in 3 min)": two-digit groups only, so no number opencode retries on appears.
@@ -216,6 +218,7 @@ pub fn resting_list(resting: &[Resting], now: Millis) -> String {
     let named: Vec<String> = resting
         .iter()
         .map(|r| match r.until {
+            Some(u) if r.quota => format!("{} out of quota (tried again after {})", r.alias, when(u, now)),
             Some(u) => format!("{} until {}", r.alias, when(u, now)),
             None => format!("{} disabled", r.alias),
         })

@@ -91,15 +91,26 @@ fn the_dry_message_names_accounts_and_what_to_do_and_never_reads_as_a_passing_tr
         Resting {
             alias: "alpha".into(),
             until: Some(T + 120_000),
+            quota: false,
         },
         Resting {
             alias: "bravo".into(),
             until: None,
+            quota: false,
+        },
+        Resting {
+            alias: "charlie".into(),
+            until: Some(T + 30_000),
+            quota: true,
         },
     ];
     let off = dry_message("mock-a", &resting, T, false);
     assert!(off.contains("alpha until 22:15 UTC (in 2 min)"), "{off}");
     assert!(off.contains("bravo disabled"), "{off}");
+    assert!(
+        off.contains("charlie out of quota (tried again after 22:13 UTC (in 30 s))"),
+        "{off}"
+    );
     assert!(off.contains("/balancer balancing on"), "{off}");
     assert!(retry_safe(&off), "{off}");
     let on = dry_message("mock-a", &resting, T, true);
@@ -122,6 +133,7 @@ fn a_name_opencode_would_retry_on_is_left_out() {
     let resting = [Resting {
         alias: "key-429".into(),
         until: Some(T + 120_000),
+        quota: false,
     }];
     let m = dry_message("p", &resting, T, false);
     assert!(!m.contains("key-429"), "{m}");
