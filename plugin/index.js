@@ -5,7 +5,9 @@
 // contract is docs/protocol.md), forwards opencode's hooks to it, and patches
 // `globalThis.fetch` so a provider request marked by the `chat.headers` hook
 // goes out as the account the sidecar picks and is re-sent as another account
-// when the sidecar answers `retry` (a 429 on one key, then the next key).
+// when the sidecar answers `retry` (a 429 on one key, then the next key), to
+// another provider when it answers `switch` (that provider ran dry), or answered
+// at once with the sidecar's final message when it answers `fail`.
 //
 // Plain ESM, no build step, no runtime dependencies: node/bun built-ins only.
 // It never breaks opencode: when the binary is missing, crashes, hangs or
@@ -24,6 +26,9 @@
 //   warnIntervalMs      OPENCODE_BALANCER_WARN_INTERVAL_MS    least time between two warnings (60000)
 //   debug               OPENCODE_BALANCER_DEBUG=1             sidecar stderr and plugin notes to stderr
 //   disabled            OPENCODE_BALANCER_DISABLE=1           load without doing anything
+//   resubmit                                                  send a message again on the next provider
+//                                                             after a `fail` with `resubmit` (default: on,
+//                                                             off under `opencode run`, which exits first)
 // The binary is found in this order: option `binary`, OPENCODE_BALANCER_BIN
 // (both taken as given: a wrong path means "no sidecar", never a silent
 // fallback), the path `opencode-balancer install` wrote below, then
