@@ -500,7 +500,10 @@ fn failures_recorded_by_four_processes_at_once_add_up_in_the_store() {
         })
         .collect();
     for (s, id) in sidecars.iter_mut().zip(&ids) {
-        assert_eq!(result(s, id, 1, 503, json!({}), None)["action"], "return");
+        // The backoff doubles with the failures other processes recorded: past maxWaitSeconds
+        // the answer is a final one at once (tests/turn.rs); never a retry, one account only.
+        let action = result(s, id, 1, 503, json!({}), None)["action"].clone();
+        assert!(action == "return" || action == "fail", "{action}");
     }
     for s in sidecars {
         assert_eq!(s.finish().0, Some(0));
