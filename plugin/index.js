@@ -1129,6 +1129,8 @@ class Runtime {
 /**
  * Whether the host keeps running after a turn ends, so a message can be sent again on another
  * model (the TUI, `opencode serve`); `opencode run` exits first. Option `resubmit`: true/false.
+ * Checked with opencode 1.18.33: under `opencode run "hi"` a plugin sees process.argv
+ * ["bun", "/$bunfs/root/src/index.js", "run", "hi"].
  */
 function resubmitAllowed(options) {
   if (typeof options.resubmit === "boolean") return options.resubmit;
