@@ -1,10 +1,14 @@
 //! `opencode-balancer bench`: the hot path measured over real pipes against the real sidecar,
 //! next to a bare pipe echo (`cat`) measured in the same run, for several store sizes; then
 //! batches and a host that does not read (see [`load`]), and a dry provider's turn moving to the
-//! next provider over the loopback mock (see [`turn`]).
+//! next provider over the loopback mock (see [`turn`]). `--idle` measures idle cost instead
+//! ([`idle`]).
 
+mod idle;
 mod load;
 mod turn;
+
+pub use idle::run as idle;
 
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};

@@ -89,7 +89,10 @@ fn scenario(store: &Path, url: &str) -> anyhow::Result<String> {
     let exe = std::env::current_exe().context("finding this program")?;
     let mut sidecar =
         RpcClient::spawn(&exe, store, &[("OPENCODE_BALANCER_NO_WATCH", "1")]).context("starting the sidecar")?;
+    // The mock provider is on 127.0.0.1: never through a proxy.
     let http = reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(crate::net::http::tls_config())
+        .no_proxy()
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
     let _ = writeln!(

@@ -15,6 +15,7 @@ pub mod hooks;
 pub mod install;
 pub mod mock_provider;
 pub mod model;
+pub mod net;
 pub mod oauth;
 pub mod rpc_client;
 pub mod store;

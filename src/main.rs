@@ -79,7 +79,15 @@ fn main() {
         Command::Dashboard => opencode_balancer::dashboard::run(&store_path, clock::from_env()),
         Command::Install(a) => install(&a, false),
         Command::Uninstall(a) => install(&a, true),
-        Command::Bench { iterations, accounts } => opencode_balancer::bench::run(iterations, &accounts).map(|out| {
+        Command::Bench {
+            iterations,
+            accounts,
+            idle,
+        } => match idle {
+            Some(secs) => opencode_balancer::bench::idle(std::time::Duration::from_secs(secs.max(1))),
+            None => opencode_balancer::bench::run(iterations, &accounts),
+        }
+        .map(|out| {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
         }),
         Command::Doctor => {

@@ -80,13 +80,7 @@ fn priority_matrix_reorders_toggles_and_sets_models() {
 fn changes_from_another_process_arrive_within_a_second() {
     let (_d, store) = seeded();
     let (tx, updates) = std::sync::mpsc::channel();
-    let backend = Backend::start(
-        store.clone(),
-        Arc::new(ManualClock::new(T0)),
-        opencode_balancer::dashboard::POLL,
-        tx,
-    )
-    .unwrap();
+    let backend = Backend::start(store.clone(), Arc::new(ManualClock::new(T0)), tx).unwrap();
     let first = match updates.recv_timeout(Duration::from_secs(5)).unwrap() {
         Update::Snapshot(s) => s,
         other => panic!("a snapshot first: {other:?}"),

@@ -199,3 +199,40 @@ fn logs_written_to_a_file_or_pipe_carry_no_colour_codes() {
     assert!(stderr.contains("sidecar ready"), "trace logs were written: {stderr}");
     assert!(!stderr.contains('\u{1b}'), "no escape byte in logs: {stderr:?}");
 }
+
+/// One CLI commit, then no traffic at all for 200 ms (four times the 50 ms bound, for a loaded
+/// machine), then one hot-path call that answers from memory only: it must already see the new
+/// provider, so the sidecar picked the commit up by itself.
+fn a_commit_by_another_process_steers_the_hot_path_with_no_traffic_in_between(env: Vec<(String, String)>) {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            env,
+            ..Options::default()
+        },
+    );
+    assert_eq!(s.call("status", json!({}))["accounts"], 0);
+    cli_ok(
+        &store,
+        &["accounts", "add", "anthropic", "quiet"],
+        Some("sk-test-quiet-FAKE\n"),
+    );
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let h = s.call(
+        "chat.headers",
+        json!({"sessionID": "s", "providerID": "anthropic", "modelID": "m"}),
+    );
+    assert!(h["requestID"].is_string(), "not picked up: {h}");
+}
+
+#[test]
+fn a_commit_by_another_process_is_picked_up_from_the_store_files_changing() {
+    a_commit_by_another_process_steers_the_hot_path_with_no_traffic_in_between(vec![]);
+}
+
+#[test]
+fn a_commit_by_another_process_is_picked_up_by_polling_where_notifications_are_off() {
+    let poll = vec![("OPENCODE_BALANCER_WATCH".to_string(), "poll".to_string())];
+    a_commit_by_another_process_steers_the_hot_path_with_no_traffic_in_between(poll);
+}

@@ -5,8 +5,9 @@
 //! (`PRAGMA data_version`), then answer from memory. User mutations (`Mutate`) are committed to
 //! the store before they are acknowledged. The hot path (`PickAccount`, `ChooseModel`,
 //! `RecordOutcome`) is answered from memory only; its bookkeeping goes out with the next store
-//! job (every 50 ms at the latest, when other processes' commits are also picked up), each change
-//! with exactly one job (`registry_outbox`).
+//! job (within 50 ms of being queued), each change with exactly one job (`registry_outbox`).
+//! Other processes' commits are looked for when the store's files change (`store_watch`), or
+//! every 50 ms where file notifications are unavailable; nothing runs while nothing happens.
 
 use std::time::Duration;
 
@@ -22,7 +23,8 @@ use crate::store::{Snapshot, Store, StoreError};
 
 pub use super::registry_messages::*;
 
-/// How often runtime bookkeeping is flushed and other processes' commits are looked for.
+/// Runtime bookkeeping is flushed at most this long after it was queued; where file
+/// notifications are unavailable, other processes' commits are looked for this often.
 pub const SYNC_INTERVAL: Duration = Duration::from_millis(50);
 
 /// A store job's answer, waiting its turn to be applied.
@@ -42,6 +44,13 @@ pub struct AccountRegistry {
     ready: std::collections::BTreeMap<u64, Applier>,
     /// Bookkeeping writes failing in a row (a read-only or full disk), logged sparingly.
     flush_failures: super::repeated::Repeated,
+    /// The store file whose changes are watched (`with_store_watch`); without it, polled.
+    store_path: Option<std::path::PathBuf>,
+    _store_watch: Option<Box<dyn notify::Watcher + Send>>,
+    /// The store changed while a sync was running: look again once it ends.
+    resync: bool,
+    /// Notified whenever memory was reloaded from another process's commit (the dashboard).
+    changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl AccountRegistry {
@@ -66,7 +75,22 @@ impl AccountRegistry {
             next_apply: 0,
             ready: Default::default(),
             flush_failures: Default::default(),
+            store_path: None,
+            _store_watch: None,
+            resync: false,
+            changed: Default::default(),
         }
+    }
+
+    /// Notified (one permit kept) each time another process's commit was loaded.
+    pub fn change_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.changed.clone()
+    }
+
+    /// Learns of other processes' commits from `store`'s files changing instead of polling.
+    pub fn with_store_watch(mut self, store: &std::path::Path) -> Self {
+        self.store_path = Some(store.to_path_buf());
+        self
     }
 
     pub(super) fn now(&self) -> Millis {
@@ -167,6 +191,7 @@ impl AccountRegistry {
                 if let Some(snap) = snapshot {
                     tracing::debug!("another process changed the store; reloaded");
                     self.state.apply_snapshot(snap, Scope::All, generation);
+                    self.changed.notify_one();
                 }
             }
             Err(e) => tracing::debug!(error = %e, "could not look for other processes' changes"),
@@ -176,6 +201,7 @@ impl AccountRegistry {
     /// Starts a background sync unless one is running.
     fn start_sync(&mut self, ctx: &mut Context<Self>) {
         if self.syncing {
+            self.resync = true;
             return;
         }
         self.syncing = true;
@@ -184,7 +210,11 @@ impl AccountRegistry {
             this.syncing = false;
             this.after_sync(id, result);
         });
-        ctx.spawn(fut);
+        ctx.spawn(fut.map(|_, this, ctx| {
+            if std::mem::take(&mut this.resync) {
+                this.start_sync(ctx);
+            }
+        }));
     }
 
     /// A future that catches up with the store, then runs `answer` on the fresh memory.
@@ -245,7 +275,37 @@ impl Actor for AccountRegistry {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(SYNC_INTERVAL, |this, ctx| this.start_sync(ctx));
+        let addr = ctx.address();
+        let watch = self
+            .store_path
+            .as_deref()
+            .and_then(|p| super::store_watch::watch(p, move || addr.do_send(StoreTouched)));
+        match watch {
+            Some(w) => self._store_watch = Some(w),
+            None => {
+                ctx.run_interval(SYNC_INTERVAL, |this, ctx| this.start_sync(ctx));
+            }
+        }
+        // Bookkeeping goes out within SYNC_INTERVAL of being queued, and nothing runs when none is.
+        let owed = futures::stream::unfold(self.state.flush_signal(), |signal| async move {
+            signal.notified().await;
+            tokio::time::sleep(SYNC_INTERVAL).await;
+            Some(((), signal))
+        });
+        ctx.add_stream(owed);
+    }
+}
+
+impl StreamHandler<()> for AccountRegistry {
+    fn handle(&mut self, _: (), ctx: &mut Context<Self>) {
+        self.start_sync(ctx);
+    }
+}
+
+impl Handler<StoreTouched> for AccountRegistry {
+    type Result = ();
+    fn handle(&mut self, _: StoreTouched, ctx: &mut Context<Self>) {
+        self.start_sync(ctx);
     }
 }
 

@@ -15,6 +15,7 @@ mod repeated;
 pub mod retry_balancer;
 mod retry_balancer_messages;
 mod retry_balancer_switch;
+mod store_watch;
 pub mod store_worker;
 pub mod usage_refresher;
 mod usage_refresher_messages;
@@ -41,6 +42,8 @@ pub struct Runtime {
     /// Usage reads, on their own thread; it polls only after `poll_usage`.
     pub usage: Addr<UsageRefresher>,
     pub clock: SharedClock,
+    /// Notified each time another process's commit was loaded into memory.
+    pub changed: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl Runtime {
@@ -52,7 +55,10 @@ impl Runtime {
         let snapshot = store.load_snapshot(None)?;
         let store = StoreHandle::start(store);
         let bus = EventBus::new(store.clone(), clock.clone()).start();
-        let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version).start();
+        let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version)
+            .with_store_watch(store_path);
+        let changed = registry.change_signal();
+        let registry = registry.start();
         let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone());
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
             .with_usage(usage.clone())
@@ -64,6 +70,7 @@ impl Runtime {
             bus,
             usage,
             clock,
+            changed,
         })
     }
 

@@ -266,3 +266,8 @@ pub enum UsageApplied {
     /// The account is gone; nothing was stored.
     Gone,
 }
+
+/// The store's files changed (from the store watcher): look for other processes' commits.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StoreTouched;

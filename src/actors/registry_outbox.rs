@@ -4,6 +4,7 @@
 //! as "one more" is added once, however many jobs run meanwhile.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::store::{ActivePatch, RuntimePatch};
 
@@ -26,6 +27,8 @@ pub struct Outbox {
     queued_active: HashMap<String, ActivePatch>,
     in_flight: BTreeMap<u64, Batch>,
     next_id: u64,
+    /// Raised whenever something is queued, so a flush is scheduled only when one is owed.
+    signal: Arc<tokio::sync::Notify>,
 }
 
 impl Outbox {
@@ -37,10 +40,17 @@ impl Outbox {
             None => patch,
         };
         self.queued.insert(key, merged);
+        self.signal.notify_one();
     }
 
     pub fn queue_active(&mut self, patch: ActivePatch) {
         self.queued_active.insert(patch.provider_id.clone(), patch);
+        self.signal.notify_one();
+    }
+
+    /// Notified once something is queued (a permit is kept when nobody waits).
+    pub fn signal(&self) -> Arc<tokio::sync::Notify> {
+        self.signal.clone()
     }
 
     /// Everything queued, for one store job; in flight until [`Outbox::settle`].
@@ -79,6 +89,8 @@ impl Outbox {
         for older in batch.actives {
             self.queued_active.entry(older.provider_id.clone()).or_insert(older);
         }
+        // Owed again: the next flush is scheduled like any other.
+        self.signal.notify_one();
         true
     }
 

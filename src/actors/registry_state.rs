@@ -168,6 +168,11 @@ impl RegistryState {
         self.outbox.settle(id, written)
     }
 
+    /// Notified whenever bookkeeping is queued.
+    pub fn flush_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox.signal()
+    }
+
     #[cfg(test)]
     pub fn has_pending_flush(&self) -> bool {
         !self.outbox.is_empty()

@@ -3,8 +3,9 @@
 //!
 //! Messages (declared with their handlers in `usage_refresher_messages`, re-exported here):
 //! `StartPolling` (the sidecar does; the CLI never polls), `Tick` (catch up with the
-//! account list and settings, start due reads; the timer does this every 3 s and starts due reads
-//! every second), `RefreshUsage` (on demand; answers once the reads finish), `ListUsage`,
+//! account list and settings, start due reads; sent when an account or setting event is published
+//! here, when the test clock moves, and by the timer every 30 s), `RefreshUsage` (on demand;
+//! answers once the reads finish), `ListUsage`,
 //! `PromptSeen` (a `chat.message` nudge, honoured at most every 30 s), `PassiveHeaders`
 //! (rate-limit headers from `fetch.result`), `InFlight` (for tests).
 //!
@@ -15,6 +16,9 @@
 //! store thread, applied to memory, cooldown moved), then published as `usage_refreshed` or
 //! `usage_unavailable` when it says something new. Accounts whose provider has no usage endpoint
 //! are never polled; `usage.list`/`usage.refresh` show them with the plain reason.
+//!
+//! Timers run only when something is due: one wake-up at the earliest of the next read, the next
+//! passive reading's reset and the 30 s catch-up (at most one a second), none before polling.
 //!
 //! This file holds the actor: its state, `start`, and the read cycle (catch up, start due reads,
 //! apply and announce each result, expire passive readings). Tests are in `usage_refresher/tests.rs`.
@@ -29,7 +33,7 @@ use tokio::sync::oneshot;
 use super::account_registry::{
     AccountRegistry, ApplyUsage, UsageAccounts, UsageTarget, UsageTargets, UsageTargetsReply,
 };
-use super::event_bus::{EventBus, Publish};
+use super::event_bus::{EventBus, Notice, Publish, Subscribe};
 use crate::clock::SharedClock;
 use crate::model::{Millis, UsageSnapshot};
 use crate::usage::outcome::{self, is_passive};
@@ -41,13 +45,14 @@ pub use super::usage_refresher_messages::*;
 
 /// Passive header readings are applied at most this often per account.
 pub const PASSIVE_MIN_MS: Millis = 10_000;
-/// The account list and settings are fetched every this many ticks (the registry answers from
-/// memory, but cheaply is better than often with thousands of accounts); due reads start every tick.
-const SYNC_EVERY: u32 = 3;
+/// The account list and settings are caught up with at least this often (accounts saved by
+/// another process are seen by then; those saved here, and settings changed here, at once).
+pub const SYNC_MS: Millis = 30_000;
 
 /// Timing of the actor itself (tests use a long tick and drive it with `Tick`).
 #[derive(Clone, Debug)]
 pub struct Config {
+    /// The shortest time between two timer wake-ups.
     pub tick: Duration,
     /// The longest one account's read may take, fallbacks included.
     pub deadline: Duration,
@@ -65,7 +70,8 @@ impl Default for Config {
 /// Starts the refresher on a new arbiter, with the router over `Endpoints::from_env()`.
 pub fn start(registry: Addr<AccountRegistry>, bus: Addr<EventBus>, clock: SharedClock) -> Addr<UsageRefresher> {
     let arbiter = Arbiter::new();
-    UsageRefresher::start_in_arbiter(&arbiter.handle(), move |_| {
+    let events = bus.clone();
+    let addr = UsageRefresher::start_in_arbiter(&arbiter.handle(), move |_| {
         let client: Arc<dyn UsageClient> = Arc::new(Router::new(Endpoints::from_env()));
         UsageRefresher::new(
             registry,
@@ -75,7 +81,9 @@ pub fn start(registry: Addr<AccountRegistry>, bus: Addr<EventBus>, clock: Shared
             Box::new(SeededJitter::from_env()),
             Config::default(),
         )
-    })
+    });
+    events.do_send(Subscribe(addr.clone().recipient()));
+    addr
 }
 
 pub struct UsageRefresher {
@@ -89,7 +97,9 @@ pub struct UsageRefresher {
     pub(super) enabled: bool,
     fingerprint: u64,
     syncing: bool,
-    ticks: u32,
+    /// When the account list was last caught up with, and the one pending timer wake-up.
+    synced_at: Millis,
+    wake: Option<SpawnHandle>,
     pub(super) waiters: HashMap<Key, Vec<oneshot::Sender<UsageSnapshot>>>,
     pub(super) passive_at: HashMap<Key, Millis>,
     /// Passive readings with a reset time: (their fetch time, the reset).
@@ -116,7 +126,8 @@ impl UsageRefresher {
             enabled: true,
             fingerprint: 0,
             syncing: false,
-            ticks: 0,
+            synced_at: 0,
+            wake: None,
             waiters: HashMap::new(),
             passive_at: HashMap::new(),
             passive_resets: HashMap::new(),
@@ -138,6 +149,7 @@ impl UsageRefresher {
         });
         Box::pin(ask.into_actor(self).map(|reply, this, ctx| {
             this.syncing = false;
+            this.synced_at = this.now();
             if let Ok(reply) = reply {
                 this.absorb(reply);
             }
@@ -176,6 +188,37 @@ impl UsageRefresher {
                 this.begin(key, forced, target, ctx);
             }));
         }
+        self.arm(ctx);
+    }
+
+    /// Sets the one timer wake-up for the earliest thing due (nothing before polling starts).
+    fn arm(&mut self, ctx: &mut Context<Self>) {
+        if let Some(h) = self.wake.take() {
+            ctx.cancel_future(h);
+        }
+        if !self.polling {
+            return;
+        }
+        let now = self.now();
+        let mut next = self.synced_at.saturating_add(SYNC_MS);
+        if self.enabled {
+            next = self.schedule.next_due().map_or(next, |d| d.min(next));
+        }
+        if let Some(reset) = self.passive_resets.values().map(|(_, r)| *r).min() {
+            next = next.min(reset);
+        }
+        let floor = self.config.tick.as_millis() as Millis;
+        let delay = (next - now).clamp(floor, SYNC_MS.max(floor));
+        self.wake = Some(ctx.run_later(Duration::from_millis(delay as u64), |this, ctx| {
+            this.wake = None;
+            if this.now() - this.synced_at >= SYNC_MS {
+                let tick = this.tick();
+                ctx.spawn(tick);
+            } else {
+                this.expire_passive(ctx);
+                this.pump(ctx);
+            }
+        }));
     }
 
     /// Reads one account, unless it is gone or another process read it moments ago.
@@ -308,20 +351,18 @@ impl UsageRefresher {
 impl Actor for UsageRefresher {
     type Context = Context<Self>;
 
-    fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(self.config.tick, |this, ctx| {
-            if !this.polling {
-                return;
-            }
-            this.ticks = this.ticks.wrapping_add(1);
-            if this.ticks % SYNC_EVERY == 0 {
-                let tick = this.tick();
-                ctx.spawn(tick);
-            } else {
-                this.expire_passive(ctx);
-                this.pump(ctx);
-            }
-        });
+    fn started(&mut self, _: &mut Context<Self>) {}
+}
+
+/// Account and setting changes published here are caught up with at once.
+impl Handler<Notice> for UsageRefresher {
+    type Result = ();
+    fn handle(&mut self, n: Notice, ctx: &mut Context<Self>) {
+        let Notice::Event(e) = n else { return };
+        if self.polling && (e.kind.starts_with("account_") || e.kind == "settings_changed") {
+            let tick = self.tick();
+            ctx.spawn(tick);
+        }
     }
 }
 

@@ -87,7 +87,10 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
             {"providerID": "pb", "npm": "@ai-sdk/openai-compatible", "baseURL": url_b},
         ]}),
     )?;
+    // The mock provider is on 127.0.0.1: never through a proxy.
     let http = reqwest::blocking::Client::builder()
+        .tls_backend_preconfigured(crate::net::http::tls_config())
+        .no_proxy()
         .timeout(Duration::from_secs(10))
         .build()?;
     let (mut moved, mut straight) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));

@@ -87,6 +87,9 @@ pub enum Command {
         /// Account counts to measure.
         #[arg(long, value_delimiter = ',', default_value = "10,1000,10000")]
         accounts: Vec<usize>,
+        /// Instead: measure idle cost (wakeups, CPU) over this many seconds.
+        #[arg(long, value_name = "SECONDS")]
+        idle: Option<u64>,
     },
 }
 

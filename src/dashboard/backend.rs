@@ -1,5 +1,6 @@
 //! The runtime side of the dashboard: an actix system on its own thread that reads the store
-//! every `poll` (catching up with other processes' commits), runs the actions the keys ask for,
+//! when it changed (the registry signals each commit of another process it loads), runs the
+//! actions the keys ask for,
 //! and reports over a channel, so the render thread never waits on the store or the network.
 //! It also hears SIGINT, SIGTERM and SIGHUP, and then makes sure the process ends.
 
@@ -62,7 +63,6 @@ impl Backend {
     pub fn start<T: From<Update> + Send + 'static>(
         store: PathBuf,
         clock: SharedClock,
-        poll: Duration,
         up_tx: mpsc::Sender<T>,
     ) -> Result<Backend, String> {
         let (req_tx, req_rx) = unbounded_channel();
@@ -81,7 +81,7 @@ impl Backend {
                         }
                     };
                     let _ = ready_tx.send(Ok(()));
-                    serve(rt, req_rx, up_tx, poll).await;
+                    serve(rt, req_rx, up_tx).await;
                 });
             })
             .map_err(|e| format!("cannot start the runtime thread: {e}"))?;
@@ -148,11 +148,9 @@ async fn serve<T: From<Update> + Send + 'static>(
     rt: Runtime,
     mut requests: UnboundedReceiver<Request>,
     up: mpsc::Sender<T>,
-    poll: Duration,
 ) {
-    let mut tick = tokio::time::interval(poll);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last: Option<Snapshot> = None;
+    publish(&rt, &up, &mut last).await;
     let interrupted = interrupted();
     tokio::pin!(interrupted);
     loop {
@@ -172,7 +170,7 @@ async fn serve<T: From<Update> + Send + 'static>(
                     publish(&rt, &up, &mut last).await;
                 }
             },
-            _ = tick.tick() => publish(&rt, &up, &mut last).await,
+            _ = rt.changed.notified() => publish(&rt, &up, &mut last).await,
             signal = &mut interrupted => {
                 exit_after_grace(signal);
                 let _ = up.send(Update::Interrupted(signal).into());

@@ -28,16 +28,12 @@ pub mod widgets;
 
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::Duration;
 
 pub use action::{execute, Action};
 pub use app::{App, Command};
 pub use keys::ALIAS_RULE;
 
 use crate::clock::SharedClock;
-
-/// How often the store is read for changes made elsewhere.
-pub const POLL: Duration = Duration::from_millis(300);
 
 /// The exit status when the terminal goes away: that of SIGHUP, the signal a closing terminal sends.
 pub const LOST_TERMINAL_STATUS: i32 = 128 + 1;
@@ -50,7 +46,7 @@ pub fn run(store: &Path, clock: SharedClock) -> anyhow::Result<()> {
     }
     let (tx, wakes) = std::sync::mpsc::channel();
     let backend =
-        backend::Backend::start(store.to_path_buf(), clock.clone(), POLL, tx.clone()).map_err(anyhow::Error::msg)?;
+        backend::Backend::start(store.to_path_buf(), clock.clone(), tx.clone()).map_err(anyhow::Error::msg)?;
     match terminal::run(backend, wakes, tx, clock, theme::Theme::from_env())? {
         terminal::End::Quit => Ok(()),
         terminal::End::Signal(n) => std::process::exit(128 + n),

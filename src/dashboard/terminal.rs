@@ -18,8 +18,9 @@ use super::render;
 use super::theme::Theme;
 use crate::clock::SharedClock;
 
-/// How long the loop waits for a key or an update before it redraws (countdowns tick).
-const FRAME: Duration = Duration::from_millis(100);
+/// Without a key or an update, the screen is redrawn only when the clock's second changes
+/// (countdowns show seconds): at most this long a wait, at the next whole second.
+const FRAME: Duration = Duration::from_millis(1000);
 
 /// What wakes the event loop: the runtime thread or the input thread.
 #[derive(Debug)]
@@ -123,7 +124,8 @@ fn event_loop(
         if let Err(e) = term.draw(|f| render::draw(f, &app, clock.now_ms(), theme)) {
             return End::Lost(format!("the terminal cannot be written: {e}"));
         }
-        let mut wake = match wakes.recv_timeout(FRAME) {
+        let into_second = Duration::from_millis(clock.now_ms().rem_euclid(1000) as u64);
+        let mut wake = match wakes.recv_timeout(FRAME.saturating_sub(into_second).max(Duration::from_millis(1))) {
             Ok(w) => Some(w),
             Err(RecvTimeoutError::Timeout) => None,
             // Both threads have ended; the input thread only ends after saying why.

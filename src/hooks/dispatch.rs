@@ -412,6 +412,8 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
         "test.advanceClock" => {
             let p: AdvanceClockParams = parse(params)?;
             if rt.clock.advance(p.ms) {
+                // Time passing is what the usage timer waits for.
+                rt.usage.do_send(crate::actors::usage_refresher::Tick);
                 Ok(json!({"now": rt.clock.now_ms()}))
             } else {
                 Err(RpcError::new(

@@ -3,7 +3,20 @@
 //! overridable base URLs like theirs. The token keeper actor drives both; nothing here touches the
 //! store or another process.
 
+mod answer;
+pub mod chatgpt;
+pub mod claude;
+pub mod endpoints;
+pub mod fake_server;
+mod fake_tokens;
 pub mod policy;
+mod router;
+#[cfg(test)]
+mod tests;
+
+pub use answer::{PERMANENT_CODES, RATE_LIMIT_LIMITS};
+pub use endpoints::Endpoints;
+pub use router::Router;
 
 use crate::model::{Auth, Millis};
 

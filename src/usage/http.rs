@@ -1,148 +1,45 @@
-//! The HTTP transport of the usage clients: GET with a timeout and a size limit over rustls (ring
-//! provider, webpki roots) or plain HTTP (loopback tests), and the mapping of answers to errors.
+//! The HTTP transport of the usage clients: GET with a timeout over the process's one client
+//! ([`crate::net`]), and the mapping of answers to errors.
 
 use std::time::Duration;
-
-use bytes::Bytes;
-use http_body_util::{BodyExt, Empty, Limited};
-use hyper::header::{HeaderName, HeaderValue};
-use hyper::{Method, Request, Uri};
-use hyper_rustls::HttpsConnector;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioTimer};
 
 use super::redact::redact_json;
 use super::FetchError;
 use crate::balancer::hint::clamp_wait;
 use crate::balancer::reset::parse_retry_after;
 use crate::model::{Auth, Millis};
+pub use crate::net::Reply;
+use crate::net::{NetError, Request};
 use crate::usage::schedule::HOLD_LIMITS;
 
-/// The largest answer read (usage answers are a few KiB).
-pub const MAX_BODY: usize = 1024 * 1024;
-const USER_AGENT: &str = concat!("opencode-balancer/", env!("CARGO_PKG_VERSION"));
-
-/// An answer: status, the headers the clients use, and the body.
-#[derive(Debug, Clone)]
-pub struct Reply {
-    pub status: u16,
-    pub retry_after: Option<String>,
-    pub content_type: Option<String>,
-    pub body: Bytes,
-}
-
-type Pool = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
-
-fn build_pool() -> Pool {
-    let connector = hyper_rustls::HttpsConnectorBuilder::new()
-        .with_provider_and_webpki_roots(rustls::crypto::ring::default_provider())
-        .expect("the ring provider supports the default TLS versions")
-        .https_or_http()
-        .enable_http1()
-        .build();
-    Client::builder(TokioExecutor::new())
-        .pool_timer(TokioTimer::new())
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build(connector)
-}
-
-/// A shared HTTP client (connection pool) with one timeout for every request. The TLS roots and
-/// pool are built on the first request, so a sidecar with no pollable account never pays for them.
+/// The usage clients' handle on the shared HTTP client: one timeout for every request.
 pub struct Http {
-    client: std::sync::OnceLock<Pool>,
     timeout: Duration,
 }
 
 impl Http {
     pub fn new(timeout: Duration) -> Http {
-        Http {
-            client: std::sync::OnceLock::new(),
-            timeout,
-        }
-    }
-
-    fn pool(&self) -> &Pool {
-        self.client.get_or_init(build_pool)
+        Http { timeout }
     }
 
     /// `GET url` with `headers` (values may be secrets: they never reach an error or a log).
     pub async fn get(&self, url: &str, headers: &[(&str, String)]) -> Result<Reply, FetchError> {
-        let uri: Uri = url.parse().map_err(|_| FetchError::Network {
-            host: "the configured usage URL".into(),
-            reason: "it is not a valid URL".into(),
-        })?;
-        let host = uri.host().unwrap_or("the usage endpoint").to_string();
-        let mut req = Request::builder()
-            .method(Method::GET)
-            .uri(uri)
-            .header("accept", "application/json")
-            .header("user-agent", USER_AGENT);
-        for (name, value) in headers {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| bad_header())?;
-            let mut value = HeaderValue::from_str(value).map_err(|_| bad_header())?;
-            value.set_sensitive(true);
-            req = req.header(name, value);
-        }
-        let req = req.body(Empty::new()).map_err(|_| bad_header())?;
-        let timeout_ms = self.timeout.as_millis() as u64;
-        let exchange = async {
-            let res = self.pool().request(req).await.map_err(|e| FetchError::Network {
-                host: host.clone(),
-                reason: describe(&e),
-            })?;
-            let status = res.status().as_u16();
-            let header = |n: &str| {
-                res.headers()
-                    .get(n)
-                    .and_then(|v| v.to_str().ok())
-                    .map(|v| v.chars().take(200).collect::<String>())
-            };
-            let retry_after = header("retry-after");
-            let content_type = header("content-type");
-            let body = Limited::new(res.into_body(), MAX_BODY)
-                .collect()
-                .await
-                .map_err(|e| {
-                    if e.is::<http_body_util::LengthLimitError>() {
-                        FetchError::BadPayload(format!("the answer from {host} is larger than 1 MiB"))
-                    } else {
-                        FetchError::Network {
-                            host: host.clone(),
-                            reason: "the answer was cut off".into(),
-                        }
-                    }
-                })?
-                .to_bytes();
-            Ok(Reply {
-                status,
-                retry_after,
-                content_type,
-                body,
+        crate::net::send(Request::get(url, headers, self.timeout))
+            .await
+            .map_err(|e| match e {
+                NetError::BadUrl => FetchError::Network {
+                    host: "the configured usage URL".into(),
+                    reason: "it is not a valid URL".into(),
+                },
+                NetError::BadHeader => FetchError::Unsupported(NetError::BadHeader.to_string()),
+                NetError::Connect { host, reason } => FetchError::Network { host, reason },
+                NetError::Timeout(ms) => FetchError::Timeout(ms),
+                e @ NetError::TooLarge(_) => FetchError::BadPayload(e.to_string()),
+                NetError::CutOff(host) => FetchError::Network {
+                    host,
+                    reason: "the answer was cut off".into(),
+                },
             })
-        };
-        match tokio::time::timeout(self.timeout, exchange).await {
-            Ok(result) => result,
-            Err(_) => Err(FetchError::Timeout(timeout_ms)),
-        }
-    }
-}
-
-fn bad_header() -> FetchError {
-    FetchError::Unsupported("the credential contains characters an HTTP header cannot carry".into())
-}
-
-/// The innermost cause of a transport error (connection refused, DNS, TLS), never a header.
-fn describe(e: &hyper_util::client::legacy::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    let text = cause.to_string();
-    if text.is_empty() {
-        "connection failed".into()
-    } else {
-        text.chars().take(200).collect()
     }
 }
 
@@ -212,7 +109,7 @@ mod tests {
             status,
             retry_after: retry_after.map(str::to_string),
             content_type: ct.map(str::to_string),
-            body: Bytes::from(body.to_string()),
+            body: bytes::Bytes::from(body.to_string()),
         }
     }
 

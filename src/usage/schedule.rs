@@ -188,6 +188,21 @@ impl Schedule {
         self.slots.values().filter(|s| s.running).count()
     }
 
+    /// The earliest time a read not running now may start (a Retry-After hold included).
+    pub fn next_due(&self) -> Option<Millis> {
+        self.slots
+            .values()
+            .filter(|s| !s.running)
+            .map(|s| {
+                if s.forced {
+                    Millis::MIN
+                } else {
+                    s.due.max(s.hold_until.unwrap_or(s.due))
+                }
+            })
+            .min()
+    }
+
     pub fn due_at(&self, key: &Key) -> Option<Millis> {
         self.slots.get(key).map(|s| s.due)
     }
@@ -461,6 +476,25 @@ mod tests {
         s.sync([(key("b"), 1)], NOW);
         assert!(!s.contains(&key("a")));
         assert_eq!(s.in_flight(), 1, "b keeps running");
+    }
+
+    #[test]
+    fn the_next_due_read_skips_running_ones_and_waits_out_a_hold() {
+        let mut s = schedule(&["a", "b"], 0.0);
+        assert_eq!(s.next_due(), Some(NOW));
+        s.take_due(NOW, true);
+        assert_eq!(s.next_due(), None, "both running");
+        s.finish(&key("a"), Outcome::Success, NOW);
+        s.finish(
+            &key("b"),
+            Outcome::RateLimited {
+                until: Some(NOW + 5 * MIN),
+            },
+            NOW,
+        );
+        assert_eq!(s.next_due(), Some(NOW + MIN));
+        s.remove(&key("a"));
+        assert_eq!(s.next_due(), Some(NOW + 5 * MIN), "not before the Retry-After");
     }
 
     #[test]

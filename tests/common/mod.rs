@@ -13,6 +13,18 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_opencode-balancer");
 pub const WAIT: Duration = Duration::from_secs(10);
 /// A fixed start for the manual clock (2023-11-14T22:13:20Z).
 pub const T0: i64 = 1_700_000_000_000;
+/// The proxy variables the outbound client reads: never the developer's own (tests talk to
+/// loopback servers; a test that wants a proxy sets one).
+pub const PROXY_VARS: [&str; 8] = [
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "NO_PROXY",
+    "no_proxy",
+];
 
 pub struct Sidecar {
     pub child: Child,
@@ -61,6 +73,9 @@ impl Sidecar {
         cmd.env("XDG_DATA_HOME", data_home(store))
             .env_remove("OPENCODE_AUTH_CONTENT");
         cmd.env_remove("OPENCODE_BALANCER_TEST_CLOCK");
+        for name in PROXY_VARS {
+            cmd.env_remove(name);
+        }
         cmd.envs(opts.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         if opts.manual_clock {
             cmd.env("OPENCODE_BALANCER_TEST_CLOCK", T0.to_string());
@@ -258,7 +273,11 @@ pub fn cli(store: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 
 /// [`cli`] with more environment variables.
 pub fn cli_with(store: &Path, args: &[&str], stdin: Option<&str>, env: &[(String, String)]) -> Output {
-    let mut child = Command::new(BIN)
+    let mut cmd = Command::new(BIN);
+    for name in PROXY_VARS {
+        cmd.env_remove(name);
+    }
+    let mut child = cmd
         .arg("--store")
         .arg(store)
         .args(args)

@@ -1,0 +1,135 @@
+//! ChatGPT's refresh (provider `openai`, OAuth): `POST {issuer}/oauth/token` with a form body and
+//! opencode's client id; the refresh token rotates; `accountId` is derived again from the new
+//! tokens exactly as opencode 1.18.33 does it.
+
+use std::time::Duration;
+
+use super::answer::{field, lifetime_ms, optional, post};
+use super::endpoints::CHATGPT_TOKEN_PATH;
+use super::{BoxFuture, RefreshError, RefreshRequest, Refreshed};
+use crate::model::auth::jwt_claims;
+use crate::model::{Auth, Millis};
+
+/// opencode's OAuth client id for ChatGPT.
+pub const CLIENT_ID: &str = "app_EMoamEEZ73f0CkXaXp7hrann";
+/// The lifetime assumed when the answer has no `expires_in`.
+pub const DEFAULT_LIFETIME_MS: Millis = 3_600_000;
+
+pub struct ChatGpt {
+    /// `None`: not contacted (test mode without an override).
+    pub issuer: Option<String>,
+    pub timeout: Duration,
+}
+
+impl ChatGpt {
+    pub fn refresh(&self, req: RefreshRequest) -> BoxFuture<Result<Refreshed, RefreshError>> {
+        let url = self.issuer.as_ref().map(|i| format!("{i}{CHATGPT_TOKEN_PATH}"));
+        let timeout = self.timeout;
+        Box::pin(async move {
+            let Auth::Oauth {
+                refresh,
+                account_id,
+                enterprise_url,
+                metadata,
+                ..
+            } = req.auth
+            else {
+                return Err(RefreshError::Unsupported(
+                    "openai: only OAuth logins are refreshed".into(),
+                ));
+            };
+            let url = url.ok_or_else(|| {
+                RefreshError::Unsupported(
+                    "token endpoints are not contacted in test mode (set OPENCODE_BALANCER_CHATGPT_ISSUER_URL)".into(),
+                )
+            })?;
+            let body = form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "refresh_token")
+                .append_pair("refresh_token", &refresh)
+                .append_pair("client_id", CLIENT_ID)
+                .finish();
+            let p = req.provider_id.as_str();
+            let map = post(
+                p,
+                &url,
+                "application/x-www-form-urlencoded",
+                body.into_bytes(),
+                timeout,
+                req.now,
+            )
+            .await?;
+            let access = field(p, &map, "access_token")?;
+            let new_refresh = field(p, &map, "refresh_token")?;
+            let id_token = optional(&map, "id_token");
+            let lifetime = lifetime_ms(&map);
+            let account_id = derive_account_id(id_token.as_deref(), &access).or(account_id);
+            Ok(Refreshed {
+                auth: Auth::Oauth {
+                    refresh: new_refresh,
+                    expires: req.now.saturating_add(lifetime.unwrap_or(DEFAULT_LIFETIME_MS)),
+                    access,
+                    account_id,
+                    enterprise_url,
+                    metadata,
+                },
+                lifetime_ms: lifetime,
+            })
+        })
+    }
+}
+
+/// opencode's order: the id token's claims, then the access token's; in each `chatgpt_account_id`,
+/// then `["https://api.openai.com/auth"].chatgpt_account_id`, then `organizations[0].id`.
+pub fn derive_account_id(id_token: Option<&str>, access: &str) -> Option<String> {
+    id_token.and_then(from_claims).or_else(|| from_claims(access))
+}
+
+fn from_claims(token: &str) -> Option<String> {
+    let claims = jwt_claims(token)?;
+    let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_string);
+    text(claims.get("chatgpt_account_id"))
+        .or_else(|| {
+            text(
+                claims
+                    .get("https://api.openai.com/auth")
+                    .and_then(|a| a.get("chatgpt_account_id")),
+            )
+        })
+        .or_else(|| {
+            text(
+                claims
+                    .get("organizations")
+                    .and_then(|o| o.get(0))
+                    .and_then(|o| o.get("id")),
+            )
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+
+    fn jwt(claims: serde_json::Value) -> String {
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        format!("{}.{}.FAKE", enc(r#"{"alg":"none"}"#), enc(&claims.to_string()))
+    }
+
+    #[test]
+    fn account_id_comes_from_the_id_token_then_the_access_token_in_opencodes_claim_order() {
+        let top = jwt(
+            serde_json::json!({"chatgpt_account_id": "acc-top", "https://api.openai.com/auth": {"chatgpt_account_id": "acc-ns"}}),
+        );
+        let ns = jwt(
+            serde_json::json!({"https://api.openai.com/auth": {"chatgpt_account_id": "acc-ns"}, "organizations": [{"id": "org-1"}]}),
+        );
+        let org = jwt(serde_json::json!({"organizations": [{"id": "org-1"}, {"id": "org-2"}]}));
+        let none = jwt(serde_json::json!({"sub": "x"}));
+        assert_eq!(derive_account_id(Some(&top), &none).as_deref(), Some("acc-top"));
+        assert_eq!(derive_account_id(Some(&ns), &top).as_deref(), Some("acc-ns"));
+        assert_eq!(derive_account_id(Some(&org), &top).as_deref(), Some("org-1"));
+        assert_eq!(derive_account_id(Some(&none), &ns).as_deref(), Some("acc-ns"));
+        assert_eq!(derive_account_id(None, &org).as_deref(), Some("org-1"));
+        assert_eq!(derive_account_id(Some("not-a-jwt"), "opaque-FAKE"), None);
+    }
+}
