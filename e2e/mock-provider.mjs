@@ -3,7 +3,9 @@
 //   node e2e/mock-provider.mjs --port-file FILE --log FILE
 //
 // Listens on 127.0.0.1 only, on a port chosen by the system; writes the port
-// to --port-file once it listens. `POST /v1/chat/completions`:
+// to --port-file once it listens. `POST /v1/chat/completions`, also under any
+// prefix (`/first/v1/chat/completions`, `/second/v1/…`: several providers on one
+// mock):
 //   - key test-key-alpha-FAKE → 429 with `Retry-After: 120` and an OpenAI-style
 //     rate-limit error body;
 //   - key test-key-bravo-FAKE → 200, the fixed answer (MOCK_ANSWER) as an SSE
@@ -13,10 +15,16 @@
 //     offers a `balancer_command` tool, the stream is a call of that tool with
 //     {"text":"list"}, and the request that carries the tool's result is
 //     answered "Tool output: <result>";
+//   - key test-key-charlie-FAKE → 200 like bravo, answering CHARLIE_ANSWER
+//     ("Hello from the second provider, via charlie.");
+//   - key test-key-delta-FAKE → 429 with `Retry-After: 300` (a second dry provider);
+//   - key test-key-quota-FAKE → 429, OpenAI's `insufficient_quota` body, no
+//     reset hint (an account out of credit);
 //   - any other key, or none → 401.
 // Every request to that path appends one JSON line to --log:
 //   {"key":"test-key-alpha-FAKE","status":429,"bodyBytes":1234,"stream":true,
-//    "tools":["bash",…],"reply":"answer"|"tool-call"|"tool-output"}
+//    "tools":["bash",…],"reply":"answer"|"tool-call"|"tool-output",
+//    "path":"/v1/chat/completions","model":"m1"}
 // `GET /v1/models` lists the one model. No dependencies.
 
 import { createServer } from "node:http";
@@ -32,6 +40,10 @@ const logFile = arg("--log", process.env.MOCK_LOG);
 const answer = process.env.MOCK_ANSWER || "Hello from the mock provider, via bravo.";
 const ALPHA = "test-key-alpha-FAKE";
 const BRAVO = "test-key-bravo-FAKE";
+const CHARLIE = "test-key-charlie-FAKE";
+const DELTA = "test-key-delta-FAKE";
+const QUOTA = "test-key-quota-FAKE";
+const charlieAnswer = process.env.CHARLIE_ANSWER || "Hello from the second provider, via charlie.";
 
 function log(entry) {
   if (!logFile) return;
@@ -72,14 +84,14 @@ function textOf(content) {
 }
 
 /** What to answer: the fixed text, a balancer_command call, or the tool's output. */
-function replyFor(parsed, tools) {
+function replyFor(parsed, tools, text = answer) {
   const messages = Array.isArray(parsed?.messages) ? parsed.messages : [];
   const last = messages[messages.length - 1];
   if (last?.role === "tool") return { kind: "tool-output", text: `Tool output: ${textOf(last.content)}` };
   if (last?.role === "user" && /balancer tool/i.test(textOf(last.content)) && tools.includes("balancer_command")) {
     return { kind: "tool-call" };
   }
-  return { kind: "answer", text: answer };
+  return { kind: "answer", text };
 }
 
 function streamAnswer(res, reply) {
@@ -135,10 +147,10 @@ const server = createServer((req, res) => {
   req.on("end", () => {
     const body = Buffer.concat(chunks);
     const url = new URL(req.url, "http://127.0.0.1");
-    if (req.method === "GET" && url.pathname === "/v1/models") {
+    if (req.method === "GET" && url.pathname.endsWith("/v1/models")) {
       return json(res, 200, { object: "list", data: [{ id: "m1", object: "model", owned_by: "mock" }] });
     }
-    if (req.method !== "POST" || url.pathname !== "/v1/chat/completions") {
+    if (req.method !== "POST" || !url.pathname.endsWith("/v1/chat/completions")) {
       return json(res, 404, { error: { message: "not found", type: "invalid_request_error" } });
     }
     let parsed = null;
@@ -150,12 +162,31 @@ const server = createServer((req, res) => {
     const key = bearer(req);
     const stream = parsed ? parsed.stream === true : null;
     let status;
-    if (key === ALPHA) status = 429;
-    else if (key === BRAVO) status = parsed ? 200 : 400;
+    if (key === ALPHA || key === DELTA || key === QUOTA) status = 429;
+    else if (key === BRAVO || key === CHARLIE) status = parsed ? 200 : 400;
     else status = 401;
     const tools = Array.isArray(parsed?.tools) ? parsed.tools.map((t) => t?.function?.name ?? t?.name) : [];
-    const reply = status === 200 ? replyFor(parsed, tools) : null;
-    log({ key, status, bodyBytes: body.length, stream, tools, reply: reply?.kind, at: Date.now() });
+    const reply = status === 200 ? replyFor(parsed, tools, key === CHARLIE ? charlieAnswer : answer) : null;
+    const model = typeof parsed?.model === "string" ? parsed.model : null;
+    log({ key, status, bodyBytes: body.length, stream, tools, reply: reply?.kind, at: Date.now(), path: url.pathname, model });
+    if (status === 429 && key === QUOTA) {
+      return json(res, 429, {
+        error: {
+          message: "You exceeded your current quota, please check your plan and billing details.",
+          type: "insufficient_quota",
+          param: null,
+          code: "insufficient_quota",
+        },
+      });
+    }
+    if (status === 429 && key === DELTA) {
+      return json(
+        res,
+        429,
+        { error: { message: "Rate limit reached for requests (mock delta).", type: "requests", code: "rate_limit_exceeded" } },
+        { "retry-after": "300" },
+      );
+    }
     if (status === 429) {
       return json(
         res,

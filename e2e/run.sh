@@ -391,6 +391,152 @@ fi
 # --- the token keeper: a failover to an idle ChatGPT login whose token expired --------------
 # shellcheck source=e2e/token-keeper.sh
 . "$ROOT/e2e/token-keeper.sh"
+# --- scenario 3: a provider runs dry mid-turn --------------------------------
+# Two OpenAI-compatible providers on the mock (first, second), one account each;
+# the first one's only key refuses with a long Retry-After (or is out of quota).
+
+CHARLIE=test-key-charlie-FAKE
+DELTA=test-key-delta-FAKE
+QUOTA=test-key-quota-FAKE
+SECOND_ANSWER="Hello from the second provider, via charlie."
+
+write_two_providers() {
+  cat >"$XDG_CONFIG_HOME/opencode/opencode.json" <<EOF
+{
+  "\$schema": "https://opencode.ai/config.json",
+  "autoupdate": false,
+  "share": "disabled",
+  "provider": {
+    "first": {
+      "npm": "@ai-sdk/openai-compatible",
+      "name": "First",
+      "options": { "baseURL": "http://127.0.0.1:$PORT/first/v1" },
+      "models": { "f1": { "name": "F1" } }
+    },
+    "second": {
+      "npm": "@ai-sdk/openai-compatible",
+      "name": "Second",
+      "options": { "baseURL": "http://127.0.0.1:$PORT/second/v1" },
+      "models": { "s1": { "name": "S1" } }
+    }
+  },
+  "model": "first/f1"
+}
+EOF
+}
+
+# turn_world NAME FIRST_KEY SECOND_KEY on|off: accounts `one` (first) and `two` (second), first
+# then second in the priority list, balancing as given, the plugin installed.
+turn_world() {
+  world "$1"
+  write_two_providers
+  printf '{"first":{"type":"api","key":"%s"},"second":{"type":"api","key":"%s"}}\n' "$2" "$3" \
+    >"$XDG_DATA_HOME/opencode/auth.json"
+  chmod 600 "$XDG_DATA_HOME/opencode/auth.json"
+  printf %s "$2" | "$BIN" accounts add first one >"$WORK/$1-add1.out" 2>&1 || die "accounts add first: $(cat "$WORK/$1-add1.out")"
+  printf %s "$3" | "$BIN" accounts add second two >"$WORK/$1-add2.out" 2>&1 || die "accounts add second: $(cat "$WORK/$1-add2.out")"
+  "$BIN" priority model first f1 >"$WORK/$1-prio.out" 2>&1 || die "priority model first f1: $(cat "$WORK/$1-prio.out")"
+  "$BIN" priority model second s1 >"$WORK/$1-prio.out" 2>&1 || die "priority model second s1: $(cat "$WORK/$1-prio.out")"
+  "$BIN" balancing "$4" >"$WORK/$1-bal.out" 2>&1 || die "balancing $4: $(cat "$WORK/$1-bal.out")"
+  "$BIN" install >"$WORK/$1-install.out" 2>&1 || die "install: $(cat "$WORK/$1-install.out")"
+}
+
+# timed_run NAME ARGS…: oc, with the milliseconds it took in $took and its exit status in $rc.
+timed_run() {
+  local start
+  start=$(date +%s%N)
+  rc=0
+  oc "$@" || rc=$?
+  took=$((($(date +%s%N) - start) / 1000000))
+}
+
+said() { grep -q -E "$1" "$WORK/$2.out" "$WORK/$2.err"; }
+
+turn_world turn-on "$ALPHA" "$CHARLIE" on
+# The baseline: the same prompt sent straight to the second provider (opencode's own start-up
+# and answer time on this machine).
+timed_run turn-base run -m second/s1 "say hi"
+base=$took
+# Every case below runs in a fresh world like the baseline: it must end within the baseline and
+# ten seconds (opencode's own retries would take 66 s for a quota refusal, 10 min for
+# `Retry-After: 120`).
+limit=$((base + 10000))
+"$BIN" accounts reset second two >/dev/null 2>&1 || true
+: >"$WORK/mock.log"
+timed_run turn-on run "say hi"
+n=$(grep -c -F "$SECOND_ANSWER" "$WORK/turn-on.out" || true)
+if [ "$rc" -eq 0 ] && [ "$n" -eq 1 ] && [ "$took" -lt $((base + 5000)) ]; then
+  pass "balancing on, first provider dry: opencode run printed the second provider's answer once, in ${took} ms (straight to the second provider: ${base} ms)"
+else
+  fail "balancing on, first provider dry: exit $rc, answer printed $n times, ${took} ms"
+  show turn-on
+fi
+if problem=$(check_json "$WORK/mock.log" '
+  const moved = (lines ?? []).filter((l) => l.key === "'"$CHARLIE"'");
+  const refused = (lines ?? []).filter((l) => l.key === "'"$ALPHA"'");
+  if (!refused.length || !refused.every((l) => l.path === "/first/v1/chat/completions")) throw new Error("the first provider was not asked first: " + JSON.stringify(refused));
+  if (!moved.length) throw new Error("nothing reached the second provider");
+  for (const l of moved) {
+    if (l.path !== "/second/v1/chat/completions") throw new Error("moved to " + l.path);
+    if (l.model !== "s1") throw new Error("moved with model " + l.model);
+    if (l.status !== 200) throw new Error("the second provider answered " + l.status);
+  }
+'); then
+  pass "the refused request went to the second provider's URL with its key and model s1"
+else
+  fail "the moved request: $problem"
+fi
+"$BIN" events --json >"$WORK/turn-on-events.json" 2>&1 || true
+if problem=$(check_json "$WORK/turn-on-events.json" '
+  const e = list(data, "events").find((e) => e.type === "provider_switched");
+  if (!e) throw new Error("no provider_switched event");
+  if (e.metadata.from !== "first" || e.metadata.to !== "second") throw new Error(JSON.stringify(e.metadata));
+'); then
+  pass "events --json has provider_switched first → second"
+else
+  fail "events: $problem"
+fi
+
+turn_world turn-off "$ALPHA" "$CHARLIE" off
+: >"$WORK/mock.log"
+timed_run turn-off run "say hi"
+if [ "$rc" -ne 0 ] && [ "$took" -lt "$limit" ] && said "every account of first is resting" turn-off &&
+  said "one until [0-9]{2}:[0-9]{2} UTC \(in 2 min\)" turn-off; then
+  pass "balancing off, first provider dry: ended in ${took} ms naming when the account is back"
+else
+  fail "balancing off: exit $rc after ${took} ms"
+  show turn-off
+fi
+if ! grep -q -F "$CHARLIE" "$WORK/mock.log"; then
+  pass "balancing off: no provider switch the user did not ask for"
+else
+  fail "balancing off: the second provider was used"
+fi
+
+turn_world turn-quota "$QUOTA" "$CHARLIE" off
+: >"$WORK/mock.log"
+timed_run turn-quota run "say hi"
+if [ "$rc" -ne 0 ] && [ "$took" -lt "$limit" ] && said "one out of quota" turn-quota; then
+  pass "insufficient_quota: ended in ${took} ms with the balancer's message"
+else
+  fail "insufficient_quota: exit $rc after ${took} ms"
+  show turn-quota
+fi
+
+turn_world turn-both "$ALPHA" "$DELTA" on
+: >"$WORK/mock.log"
+timed_run turn-both run "say hi"
+requests=$(wc -l <"$WORK/mock.log")
+# The prompt and opencode's title request race: whichever reaches the balancer second finds both
+# providers resting before anything is sent; either way the message says no provider is left.
+if [ "$rc" -ne 0 ] && [ "$took" -lt "$limit" ] && [ "$requests" -le 6 ] &&
+  said "every account of (first|second) is resting" turn-both &&
+  said "No other provider of the priority list has a model and a healthy account" turn-both; then
+  pass "both providers dry: a clean end in ${took} ms after $requests requests, no loop"
+else
+  fail "both providers dry: exit $rc after ${took} ms, $requests requests"
+  show turn-both
+fi
 
 echo
 if [ "$failures" -eq 0 ]; then

@@ -5,7 +5,9 @@
 // contract is docs/protocol.md), forwards opencode's hooks to it, and patches
 // `globalThis.fetch` so a provider request marked by the `chat.headers` hook
 // goes out as the account the sidecar picks and is re-sent as another account
-// when the sidecar answers `retry` (a 429 on one key, then the next key).
+// when the sidecar answers `retry` (a 429 on one key, then the next key), to
+// another provider when it answers `switch` (that provider ran dry), or answered
+// at once with the sidecar's final message when it answers `fail`.
 //
 // Plain ESM, no build step, no runtime dependencies: node/bun built-ins only.
 // It never breaks opencode: when the binary is missing, crashes, hangs or
@@ -24,6 +26,9 @@
 //   warnIntervalMs      OPENCODE_BALANCER_WARN_INTERVAL_MS    least time between two warnings (60000)
 //   debug               OPENCODE_BALANCER_DEBUG=1             sidecar stderr and plugin notes to stderr
 //   disabled            OPENCODE_BALANCER_DISABLE=1           load without doing anything
+//   resubmit                                                  send a message again on the next provider
+//                                                             after a `fail` with `resubmit` (default: on,
+//                                                             off under `opencode run`, which exits first)
 // The binary is found in this order: option `binary`, OPENCODE_BALANCER_BIN
 // (both taken as given: a wrong path means "no sidecar", never a silent
 // fallback), the path `opencode-balancer install` wrote below, then
@@ -574,6 +579,42 @@ function withoutMarker(input, init) {
   return [input, init];
 }
 
+/**
+ * The prepared request as the sidecar's `switch` says: another URL, the body's top-level fields
+ * set and removed (a JSON body only; any other body is kept as it is), the credential headers
+ * set and the first provider's account headers removed. Throws when the body cannot be rewritten.
+ */
+function switchedRequest(prepared, headers, sw) {
+  let body = prepared.body;
+  const edit = isObject(sw.body) ? sw.body : {};
+  const set = isObject(edit.set) ? edit.set : {};
+  const remove = Array.isArray(edit.remove) ? edit.remove : [];
+  if (body !== undefined && (Object.keys(set).length > 0 || remove.length > 0)) {
+    const parsed = JSON.parse(new TextDecoder("utf-8").decode(body));
+    if (!isObject(parsed)) throw new Error("the request body is not a JSON object");
+    for (const key of remove) delete parsed[key];
+    for (const [key, value] of Object.entries(set)) parsed[key] = value;
+    body = new TextEncoder().encode(JSON.stringify(parsed));
+  }
+  const next = new Headers(headers);
+  for (const name of Array.isArray(sw.removeHeaders) ? sw.removeHeaders : []) next.delete(name);
+  next.delete("content-length");
+  return { prepared: { ...prepared, url: sw.url, body }, headers: applySetHeaders(next, sw.setHeaders) };
+}
+
+/**
+ * A final answer for opencode: a plain 400 whose JSON carries the sidecar's message where both
+ * the OpenAI-style and the Anthropic-style SDKs read an error's message. opencode does not retry
+ * it (the sidecar keeps the words and numbers it retries on out of the message).
+ */
+function finalResponse(status, message) {
+  const text = JSON.stringify({
+    type: "error",
+    error: { message: stripAnsi(message), type: "invalid_request_error", code: "opencode_balancer_provider_resting" },
+  });
+  return new Response(text, { status, statusText: "Bad Request", headers: { "content-type": "application/json" } });
+}
+
 // `remove`: headers of the original account the chosen one has no value for (removeHeaders).
 function applySetHeaders(headers, set, remove) {
   const next = new Headers(headers);
@@ -671,16 +712,55 @@ const VALID = {
     (r.requestID === undefined || r.requestID === null || typeof r.requestID === "string") &&
     (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth)),
   "fetch.begin": (r) =>
-    isObject(r) && (r.passthrough === true || (isStringRecord(r.setHeaders) && optionalStringList(r.removeHeaders))),
+    isObject(r) &&
+    (r.action === "switch"
+      ? validSwitch(r)
+      : r.action === "fail"
+        ? validFail(r)
+        : r.passthrough === true || (isStringRecord(r.setHeaders) && optionalStringList(r.removeHeaders))),
   "fetch.result": (r) =>
     isObject(r) &&
     (r.action === "return" ||
       (r.action === "retry" &&
         isStringRecord(r.setHeaders) &&
         optionalStringList(r.removeHeaders) &&
-        (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth)))),
+        (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth))) ||
+      (r.action === "switch" && validSwitch(r)) ||
+      (r.action === "fail" && validFail(r))),
+  "providers.describe": (r) => isObject(r),
   "command.run": (r) => isObject(r) && typeof r.output === "string",
 };
+
+/** `switch`: send the request to another provider (docs/protocol.md, "Keeping a turn going"). */
+function validSwitch(r) {
+  return (
+    typeof r.url === "string" &&
+    /^https?:\/\//i.test(r.url) &&
+    isStringRecord(r.setHeaders) &&
+    (r.removeHeaders === undefined || (Array.isArray(r.removeHeaders) && r.removeHeaders.every((h) => typeof h === "string"))) &&
+    (r.body === undefined ||
+      (isObject(r.body) &&
+        (r.body.set === undefined || isObject(r.body.set)) &&
+        (r.body.remove === undefined || (Array.isArray(r.body.remove) && r.body.remove.every((k) => typeof k === "string"))))) &&
+    (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth))
+  );
+}
+
+/** `fail`: answer opencode at once with this final error. */
+function validFail(r) {
+  return (
+    typeof r.message === "string" &&
+    Number.isInteger(r.status) &&
+    r.status >= 400 &&
+    r.status < 500 &&
+    (r.resubmit === undefined ||
+      (isObject(r.resubmit) &&
+        typeof r.resubmit.sessionID === "string" &&
+        typeof r.resubmit.providerID === "string" &&
+        typeof r.resubmit.modelID === "string" &&
+        typeof r.resubmit.message === "string"))
+  );
+}
 
 function validSyncAuth(s) {
   return isObject(s) && typeof s.providerID === "string" && s.providerID !== "" && isObject(s.auth) && typeof s.auth.type === "string";
@@ -699,6 +779,8 @@ class Runtime {
     this.lastWarnAt = -Infinity;
     this.originalFetch = null;
     this.patchedFetch = null;
+    /** sessionID → the user's latest parts, for sending a message again on another model. */
+    this.lastParts = new Map();
     this.sidecar = new Sidecar(
       {
         resolve: () => resolveBinary(settings.options),
@@ -866,8 +948,8 @@ class Runtime {
       this.note(`could not prepare a marked request (${errorText(e)}); sending it as is`);
       return original(...withoutMarker(input, init));
     }
-    const send = (headers) => original(prepared.url, initFor(prepared, headers));
-    if (this.closed) return send(prepared.headers);
+    const sendAs = (req, headers) => original(req.url, initFor(req, headers));
+    if (this.closed) return sendAs(prepared, prepared.headers);
 
     let headers = prepared.headers;
     const beginParams = {
@@ -880,13 +962,17 @@ class Runtime {
     if (authorization !== null) beginParams.authorization = /^bearer\s/i.test(authorization) ? "bearer" : "other";
     try {
       const begin = await this.call("fetch.begin", beginParams);
-      if (begin.passthrough !== true) headers = applySetHeaders(headers, begin.setHeaders, begin.removeHeaders);
+      if (begin.action === "fail") return this.finalAnswer(begin);
+      if (begin.action === "switch") {
+        const moved = await this.carrySwitch(prepared, headers, begin);
+        if (moved) ({ prepared, headers } = moved);
+      } else if (begin.passthrough !== true) headers = applySetHeaders(headers, begin.setHeaders, begin.removeHeaders);
     } catch {
-      return send(prepared.headers);
+      return sendAs(prepared, prepared.headers);
     }
 
     for (let attempt = 1; ; attempt++) {
-      const response = await send(headers);
+      const response = await sendAs(prepared, headers);
       const ok = response.status >= 200 && response.status < 300;
       const params = { requestID, attempt, status: response.status, headers: reportHeaders(response.headers) };
       if (!ok) {
@@ -899,7 +985,18 @@ class Runtime {
       } catch {
         return response;
       }
-      if (verdict.action !== "retry" || attempt >= HARD_MAX_ATTEMPTS || prepared.signal?.aborted) return response;
+      if (verdict.action === "fail") {
+        await discard(response);
+        return this.finalAnswer(verdict);
+      }
+      if (!["retry", "switch"].includes(verdict.action) || attempt >= HARD_MAX_ATTEMPTS || prepared.signal?.aborted) return response;
+      if (verdict.action === "switch") {
+        const moved = await this.carrySwitch(prepared, headers, verdict);
+        if (!moved) return response;
+        await discard(response);
+        ({ prepared, headers } = moved);
+        continue;
+      }
       let next;
       try {
         next = applySetHeaders(headers, verdict.setHeaders, verdict.removeHeaders);
@@ -910,6 +1007,81 @@ class Runtime {
       await discard(response);
       headers = next;
     }
+  }
+
+  /** The request moved to another provider, or null when it cannot be rewritten. */
+  async carrySwitch(prepared, headers, sw) {
+    let moved;
+    try {
+      moved = switchedRequest(prepared, headers, sw);
+    } catch (e) {
+      this.note(`could not move the request to ${sw.account?.providerID ?? "the next provider"} (${errorText(e)})`);
+      return null;
+    }
+    if (sw.syncAuth) await this.syncAuth(sw.syncAuth);
+    return moved;
+  }
+
+  /**
+   * Ends opencode's wait with the sidecar's final message. With `resubmit` and a host that keeps
+   * running after the error (the TUI, `opencode serve`; not `opencode run`, which exits), the
+   * user's message is then sent again on the new model: abort the turn, promptAsync.
+   */
+  finalAnswer(fail) {
+    const r = fail.resubmit;
+    const parts = r ? this.lastParts.get(r.sessionID) : undefined;
+    if (r && parts && this.settings.resubmit && this.client?.session?.promptAsync) {
+      const client = this.client;
+      setTimeout(() => {
+        this.resubmit(client, r, parts).catch((e) => this.note(`could not send the message again: ${errorText(e)}`));
+      }, 0);
+      return finalResponse(fail.status, r.message);
+    }
+    return finalResponse(fail.status, fail.message);
+  }
+
+  async resubmit(client, r, parts) {
+    const path = { id: r.sessionID };
+    if (client.session.abort) await withTimeout(Promise.resolve().then(() => client.session.abort({ path })), 5000, "session.abort");
+    await withTimeout(
+      Promise.resolve().then(() =>
+        client.session.promptAsync({ path, body: { model: { providerID: r.providerID, modelID: r.modelID }, parts } }),
+      ),
+      5000,
+      "session.promptAsync",
+    );
+  }
+
+  /** The user's parts of a session's latest message, as promptAsync takes them (text and files). */
+  rememberParts(sessionID, parts) {
+    if (!Array.isArray(parts)) return;
+    const kept = [];
+    for (const p of parts) {
+      if (!isObject(p) || p.synthetic === true || p.ignored === true) continue;
+      if (p.type === "text" && typeof p.text === "string") kept.push({ type: "text", text: p.text });
+      else if (p.type === "file" && typeof p.url === "string" && typeof p.mime === "string") {
+        kept.push({ type: "file", mime: p.mime, url: p.url, ...(typeof p.filename === "string" ? { filename: p.filename } : {}) });
+      }
+    }
+    if (kept.length === 0) return;
+    this.lastParts.delete(sessionID);
+    this.lastParts.set(sessionID, kept);
+    if (this.lastParts.size > 100) this.lastParts.delete(this.lastParts.keys().next().value);
+  }
+
+  /** Tells the sidecar each configured provider's SDK package and base URL (for moves). */
+  describeProviders(cfg) {
+    const providers = [];
+    for (const [providerID, p] of Object.entries(isObject(cfg?.provider) ? cfg.provider : {})) {
+      if (!isObject(p)) continue;
+      const entry = { providerID };
+      if (typeof p.npm === "string") entry.npm = p.npm;
+      const baseURL = isObject(p.options) ? p.options.baseURL : undefined;
+      if (typeof baseURL === "string") entry.baseURL = baseURL;
+      if (entry.npm || entry.baseURL) providers.push(entry);
+    }
+    if (providers.length === 0) return;
+    this.call("providers.describe", { providers }).catch(() => {});
   }
 
   /**
@@ -967,6 +1139,17 @@ class Runtime {
   }
 }
 
+/**
+ * Whether the host keeps running after a turn ends, so a message can be sent again on another
+ * model (the TUI, `opencode serve`); `opencode run` exits first. Option `resubmit`: true/false.
+ * Checked with opencode 1.18.33: under `opencode run "hi"` a plugin sees process.argv
+ * ["bun", "/$bunfs/root/src/index.js", "run", "hi"].
+ */
+function resubmitAllowed(options) {
+  if (typeof options.resubmit === "boolean") return options.resubmit;
+  return !process.argv.slice(1, 4).includes("run");
+}
+
 function settingsFrom(options) {
   const args = [];
   if (typeof options.store === "string" && options.store !== "") args.push("--store", options.store);
@@ -981,7 +1164,18 @@ function settingsFrom(options) {
     warnIntervalMs: numberSetting(options.warnIntervalMs, "OPENCODE_BALANCER_WARN_INTERVAL_MS", 60000),
     commandSettleMs: numberSetting(options.commandSettleMs, "OPENCODE_BALANCER_COMMAND_SETTLE_MS", 150),
     debug: options.debug === true || envFlag("OPENCODE_BALANCER_DEBUG"),
+    resubmit: resubmitAllowed(options),
   };
+}
+
+/** `{npm?, baseURL?}` of the provider a request is for, from opencode's model and provider. */
+function providerApi(model, provider) {
+  const api = {};
+  const npm = model?.api?.npm ?? provider?.info?.npm ?? provider?.npm;
+  const baseURL = provider?.options?.baseURL ?? provider?.info?.options?.baseURL ?? model?.api?.url;
+  if (typeof npm === "string" && npm !== "") api.npm = npm;
+  if (typeof baseURL === "string" && baseURL !== "") api.baseURL = baseURL;
+  return api.npm || api.baseURL ? api : null;
 }
 
 function acquireRuntime(options, client) {
@@ -1031,6 +1225,7 @@ export async function server(input, options) {
   return {
     async config(cfg) {
       if (!isObject(cfg)) return;
+      runtime.describeProviders(cfg);
       if (!isObject(cfg.command)) cfg.command = {};
       if (!cfg.command[COMMAND]) {
         cfg.command[COMMAND] = {
@@ -1048,6 +1243,7 @@ export async function server(input, options) {
       if (isObject(m) && typeof m.providerID === "string" && typeof m.modelID === "string") {
         params.model = { providerID: m.providerID, modelID: m.modelID };
       }
+      runtime.rememberParts(sessionID, output?.parts);
       let result;
       try {
         result = await runtime.call("chat.message", params);
@@ -1069,9 +1265,12 @@ export async function server(input, options) {
       const providerID = model?.providerID ?? hookInput?.provider?.info?.id ?? hookInput?.provider?.id;
       const modelID = model?.id ?? model?.modelID ?? "";
       if (typeof sessionID !== "string" || typeof providerID !== "string") return;
+      const params = { sessionID, providerID, modelID: String(modelID) };
+      const api = providerApi(model, hookInput?.provider);
+      if (api) params.api = api;
       let result;
       try {
-        result = await runtime.call("chat.headers", { sessionID, providerID, modelID: String(modelID) });
+        result = await runtime.call("chat.headers", params);
       } catch {
         return;
       }

@@ -1,10 +1,12 @@
 //! `opencode-balancer bench`: the hot path measured over real pipes against the real sidecar,
 //! next to a bare pipe echo (`cat`) measured in the same run, for several store sizes; then
-//! batches and a host that does not read (see [`load`]). `--idle` measures idle cost instead
+//! batches and a host that does not read (see [`load`]), and a dry provider's turn moving to the
+//! next provider over the loopback mock (see [`turn`]). `--idle` measures idle cost instead
 //! ([`idle`]).
 
 mod idle;
 mod load;
+mod turn;
 
 pub use idle::run as idle;
 
@@ -296,6 +298,7 @@ pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
             fo.median.as_secs_f64() / fo0.as_secs_f64()
         );
     }
+    out.push_str(&turn::run(200)?);
     out.push_str(&load::run(crate::hooks::wire::MAX_BATCH)?);
     Ok(out)
 }

@@ -222,7 +222,9 @@ fn cooldown_after(status: u16, headers: Value, body: Option<&str>) -> (i64, Valu
     let id = open(&mut s, "s", "p");
     begin(&mut s, &id);
     let r = result(&mut s, &id, 1, status, headers, body);
-    assert_eq!(r["action"], "return", "no other account to fail over to");
+    // No other account to fail over to: the answer goes back, or a long rest is answered at once
+    // (tests/turn.rs).
+    assert!(r["action"] == "return" || r["action"] == "fail", "{r}");
     let a = s.account("p", "a");
     (a["coolingDownUntil"].as_i64().map(|t| t - T0).unwrap_or(-1), a)
 }
@@ -356,7 +358,11 @@ fn exhaustion_then_the_next_message_moves_to_the_next_provider() {
     let id = open(&mut s, "s", "p1");
     begin(&mut s, &id);
     assert_eq!(result(&mut s, &id, 1, 429, json!({}), None)["action"], "retry");
-    assert_eq!(result(&mut s, &id, 2, 429, json!({}), None)["action"], "return");
+    // p1 is dry; p2 takes over, but nothing is known of its API, so this request ends at once
+    // and names where the next message goes (tests/turn.rs covers the resend).
+    let r = result(&mut s, &id, 2, 429, json!({}), None);
+    assert_eq!(r["action"], "fail", "{r}");
+    assert_eq!(r["resubmit"]["providerID"], "p2");
     s.wait_notification(|n| n["params"]["type"] == "failover_exhausted");
     let r = s.call("chat.message", json!({"sessionID": "s", "model": host}));
     assert_eq!(r["model"], json!({"providerID": "p2", "modelID": "m2"}));
@@ -494,7 +500,10 @@ fn failures_recorded_by_four_processes_at_once_add_up_in_the_store() {
         })
         .collect();
     for (s, id) in sidecars.iter_mut().zip(&ids) {
-        assert_eq!(result(s, id, 1, 503, json!({}), None)["action"], "return");
+        // The backoff doubles with the failures other processes recorded: past maxWaitSeconds
+        // the answer is a final one at once (tests/turn.rs); never a retry, one account only.
+        let action = result(s, id, 1, 503, json!({}), None)["action"].clone();
+        assert!(action == "return" || action == "fail", "{action}");
     }
     for s in sidecars {
         assert_eq!(s.finish().0, Some(0));
@@ -534,7 +543,7 @@ fn an_absurd_retry_after_cools_the_account_for_the_seven_day_cap_and_the_event_s
     let id = open(&mut s, "s", "p");
     begin(&mut s, &id);
     let r = result(&mut s, &id, 1, 429, json!({"retry-after": "99999999999"}), None);
-    assert_eq!(r["action"], "return");
+    assert_eq!(r["action"], "fail", "a week's rest is answered at once");
     let cap = 7 * 24 * 3_600_000;
     assert_eq!(s.account("p", "a")["coolingDownUntil"], T0 + cap);
     let rl = s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "rate_limit_detected");

@@ -157,14 +157,22 @@ fn a_full_reading_with_a_reset_time_cools_the_account_down_until_then() {
     let a = s.account("anthropic", "max");
     assert_eq!(a["coolingDownUntil"], T0 + 7_200_000);
     assert_eq!(a["cooldownReason"], "quota");
-    assert_eq!(
-        s.call(
-            "chat.headers",
-            json!({"sessionID": "s", "providerID": "anthropic", "modelID": "m"})
-        ),
-        json!({}),
-        "no healthy account left: the request passes through"
+    // No healthy account left: the request is answered at once with a final message, nothing is
+    // sent (tests/turn.rs); a host that does not know `fail` passes it through.
+    let h = s.call(
+        "chat.headers",
+        json!({"sessionID": "s", "providerID": "anthropic", "modelID": "m"}),
     );
+    let b = s.call(
+        "fetch.begin",
+        json!({"requestID": h["requestID"], "url": "https://api.anthropic.com/v1/messages", "headerNames": []}),
+    );
+    assert_eq!(
+        (b["action"].as_str(), b["passthrough"].as_bool()),
+        (Some("fail"), Some(true)),
+        "{b}"
+    );
+    assert!(b["message"].as_str().unwrap().contains("max out of quota"), "{b}");
     assert_eq!(server.seen()[0].headers["anthropic-beta"], "oauth-2025-04-20");
 }
 

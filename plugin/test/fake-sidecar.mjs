@@ -19,6 +19,7 @@
 //   retryStatuses  statuses answered with "retry" while accounts remain
 //   delays      {method: ms} — answer after a delay (responses out of order)
 //   results     {method: result} — a fixed result instead of the built-in one
+//   sequence    {method: [result, …]} — results in turn, the last one repeated
 //   syncAuth    {providerID, auth} — sent with chat.headers results
 //   removeHeaders {begin?: [S], retry?: [S]} — sent with fetch.begin / fetch.result retry answers
 //   notifyOnInit  [{method, params}] — notifications sent after initialize
@@ -64,7 +65,15 @@ function headersFor(names, key) {
   return { authorization: `Bearer ${key}` };
 }
 
+const turns = {};
+
 function answer(method, params) {
+  const seq = config.sequence?.[method];
+  if (Array.isArray(seq) && seq.length > 0) {
+    const i = Math.min(turns[method] ?? 0, seq.length - 1);
+    turns[method] = i + 1;
+    return seq[i];
+  }
   if (config.results && method in config.results) return config.results[method];
   switch (method) {
     case "initialize":

@@ -72,7 +72,7 @@ export function fakeStarts(log) {
 
 /** A stand-in for opencode's SDK client that records what the plugin does. */
 export function fakeClient({ fail = false, authDelayMs = 0 } = {}) {
-  const calls = { toasts: [], auth: [], prompts: [], published: [] };
+  const calls = { toasts: [], auth: [], prompts: [], published: [], aborts: [], promptAsyncs: [] };
   const maybeFail = (what) => {
     if (fail === "throw") throw new Error(`${what} failed (test)`);
     if (fail === "reject") return Promise.reject(new Error(`${what} failed (test)`));
@@ -102,6 +102,14 @@ export function fakeClient({ fail = false, authDelayMs = 0 } = {}) {
       prompt(arg) {
         calls.prompts.push(arg);
         return maybeFail("session.prompt") ?? Promise.resolve({ data: { info: {}, parts: [] } });
+      },
+      abort(arg) {
+        calls.aborts.push(arg);
+        return Promise.resolve({ data: true });
+      },
+      promptAsync(arg) {
+        calls.promptAsyncs.push({ ...arg, abortedBefore: calls.aborts.length });
+        return Promise.resolve({ data: undefined });
       },
     },
   };

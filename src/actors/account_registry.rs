@@ -231,7 +231,7 @@ impl AccountRegistry {
     }
 
     /// Chooses an account of `provider` by the configured strategy.
-    fn pick_account(&mut self, provider: &str, prefer: Option<&str>, exclude: &[String]) -> Option<Picked> {
+    pub(super) fn pick_account(&mut self, provider: &str, prefer: Option<&str>, exclude: &[String]) -> Option<Picked> {
         let now = self.now();
         let accounts = self.state.providers.get(provider)?;
         if let Some(a) = prefer.and_then(|p| accounts.get(p)) {

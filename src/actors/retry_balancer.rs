@@ -25,6 +25,7 @@ use crate::usage::passive::is_usage_header;
 use crate::usage::schedule::PROMPT_MIN_MS;
 
 pub use super::retry_balancer_messages::*;
+pub use super::retry_balancer_switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};
 
 pub const REQUEST_TTL_MS: Millis = 15 * 60_000;
 pub const MAX_REQUESTS: usize = 10_000;
@@ -49,12 +50,20 @@ pub(super) struct Request {
     pub(super) header_names: Vec<String>,
     pub(super) authorization: Option<AuthorizationHint>,
     pub(super) created_at: Millis,
+    /// The model the request is for, and the URL it goes to (from `fetch.begin`; a move rewrites
+    /// both).
+    pub(super) model_id: String,
+    pub(super) url: String,
+    /// Providers this request has left because they ran dry (never taken again: no loop).
+    pub(super) providers_tried: Vec<String>,
 }
 
 pub(super) struct Session {
     pub(super) model: ModelRef,
     pub(super) alias: Option<String>,
     pub(super) seen_at: Millis,
+    /// The provider/model this session last moved to (`provider_switched` is told once).
+    pub(super) switched_to: Option<String>,
 }
 
 pub struct RetryBalancer {
@@ -73,6 +82,8 @@ pub struct RetryBalancer {
     /// The token keeper: refreshes a token about to expire before it is handed out.
     pub(super) tokens: Option<Addr<TokenKeeper>>,
     nudged_at: Option<Millis>,
+    /// What the plugin told of each provider's API (SDK package, base URL), for moves.
+    pub(super) apis: HashMap<String, crate::balancer::switch::ProviderApi>,
 }
 
 impl RetryBalancer {
@@ -89,6 +100,7 @@ impl RetryBalancer {
             usage: None,
             tokens: None,
             nudged_at: None,
+            apis: HashMap::new(),
         }
     }
 
@@ -179,5 +191,59 @@ impl Actor for RetryBalancer {
     type Context = Context<Self>;
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(std::time::Duration::from_secs(30), |this, _| this.sweep());
+    }
+}
+
+impl RetryBalancer {
+    /// Opens a request of the session on `picked` (`None`: no account is usable now).
+    pub(super) fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
+        let now = self.clock.now_ms();
+        self.next_id += 1;
+        let request_id = format!("{}{}", self.id_prefix, self.next_id);
+        let session = self.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
+            model: ModelRef {
+                provider_id: msg.provider_id.clone(),
+                model_id: msg.model_id.clone(),
+            },
+            alias: None,
+            seen_at: now,
+            switched_to: None,
+        });
+        session.model = ModelRef {
+            provider_id: msg.provider_id.clone(),
+            model_id: msg.model_id.clone(),
+        };
+        session.alias = picked.as_ref().map(|p| p.alias.clone());
+        session.seen_at = now;
+        let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
+        let generation = picked.as_ref().map_or(0, |p| p.generation);
+        let oauth = picked.as_ref().is_some_and(|p| matches!(p.auth, Auth::Oauth { .. }));
+        self.requests.insert(
+            request_id.clone(),
+            Request {
+                session_id: msg.session_id,
+                provider_id: msg.provider_id,
+                alias: picked.map(|p| p.alias).unwrap_or_default(),
+                generation,
+                oauth,
+                refreshed: vec![],
+                passthrough: false,
+                recorded: 0,
+                tried: vec![],
+                header_names: vec![],
+                authorization: None,
+                created_at: now,
+                model_id: msg.model_id,
+                url: String::new(),
+                providers_tried: vec![],
+            },
+        );
+        if self.requests.len() > MAX_REQUESTS {
+            self.sweep();
+        }
+        HeadersAnswer {
+            request_id: Some(request_id),
+            sync_auth,
+        }
     }
 }

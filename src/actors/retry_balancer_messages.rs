@@ -7,10 +7,13 @@ use actix::prelude::*;
 
 use super::account_registry::{ChooseModel, ModelRef, RecordOutcome};
 use super::event_bus::{Notice, Notify, Publish};
-use super::retry_balancer::{Request, RetryBalancer, Session, MAX_REQUESTS};
+use super::registry_dry::PlanDry;
+use super::retry_balancer::{RetryBalancer, Session};
+use super::retry_balancer_switch::{DryOutcome, FailAnswer, SwitchAnswer};
 use super::retry_balancer_tokens::Want;
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
+use crate::balancer::switch::ProviderApi;
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
 /// `syncAuth`: the credential the host should write as its own.
@@ -48,6 +51,7 @@ impl Handler<ChatMessage> for RetryBalancer {
                     model: m.clone(),
                     alias: None,
                     seen_at: now,
+                    switched_to: None,
                 });
                 if entry.model.provider_id != m.provider_id {
                     entry.alias = None;
@@ -66,6 +70,8 @@ pub struct ChatHeaders {
     pub session_id: String,
     pub provider_id: String,
     pub model_id: String,
+    /// What the host knows of the provider's API (its SDK package, base URL), for moves.
+    pub api: Option<ProviderApi>,
 }
 
 #[derive(Debug, Default)]
@@ -77,6 +83,9 @@ pub struct HeadersAnswer {
 impl Handler<ChatHeaders> for RetryBalancer {
     type Result = ResponseActFuture<Self, HeadersAnswer>;
     fn handle(&mut self, msg: ChatHeaders, _: &mut Context<Self>) -> Self::Result {
+        if let Some(api) = msg.api.clone() {
+            self.learn_api(&msg.provider_id, api);
+        }
         let prefer = self
             .sessions
             .get(&msg.session_id)
@@ -88,52 +97,23 @@ impl Handler<ChatHeaders> for RetryBalancer {
             exclude: vec![],
             make_active: false,
         });
-        Box::pin(ask.into_actor(self).map(move |picked, this, _| {
-            let Some(picked) = picked else {
-                return HeadersAnswer::default();
-            };
-            let now = this.clock.now_ms();
-            this.next_id += 1;
-            let request_id = format!("{}{}", this.id_prefix, this.next_id);
-            let session = this.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
-                model: ModelRef {
-                    provider_id: msg.provider_id.clone(),
-                    model_id: msg.model_id.clone(),
-                },
-                alias: None,
-                seen_at: now,
-            });
-            session.model = ModelRef {
+        let registry = self.registry.clone();
+        Box::pin(ask.into_actor(self).then(move |picked, this, _| {
+            if let Some(picked) = picked {
+                let answer = this.open_request(msg, Some(picked));
+                return Box::pin(actix::fut::ready(answer)) as ResponseActFuture<Self, HeadersAnswer>;
+            }
+            // No healthy account: a provider whose accounts all rest still gets a request id,
+            // so `fetch.begin` can move the request or answer at once (retry_balancer_switch).
+            let plan = registry.send(PlanDry {
                 provider_id: msg.provider_id.clone(),
-                model_id: msg.model_id,
-            };
-            session.alias = Some(picked.alias.clone());
-            session.seen_at = now;
-            let sync_auth = this.sync_auth(&msg.provider_id, &picked);
-            this.requests.insert(
-                request_id.clone(),
-                Request {
-                    session_id: msg.session_id,
-                    provider_id: msg.provider_id,
-                    alias: picked.alias,
-                    generation: picked.generation,
-                    oauth: matches!(picked.auth, Auth::Oauth { .. }),
-                    refreshed: vec![],
-                    passthrough: false,
-                    recorded: 0,
-                    tried: vec![],
-                    header_names: vec![],
-                    authorization: None,
-                    created_at: now,
-                },
-            );
-            if this.requests.len() > MAX_REQUESTS {
-                this.sweep();
-            }
-            HeadersAnswer {
-                request_id: Some(request_id),
-                sync_auth,
-            }
+                exclude: vec![],
+                want_next: false,
+            });
+            Box::pin(plan.into_actor(this).map(move |plan, this, _| match plan {
+                Ok(p) if p.managed && p.first_back.is_some() => this.open_request(msg, None),
+                _ => HeadersAnswer::default(),
+            }))
         }))
     }
 }
@@ -142,6 +122,8 @@ impl Handler<ChatHeaders> for RetryBalancer {
 #[rtype(result = "Result<BeginAnswer, UnknownRequest>")]
 pub struct FetchBegin {
     pub request_id: String,
+    /// The URL the request goes to (empty when the host did not say).
+    pub url: String,
     pub header_names: Vec<String>,
     pub authorization: Option<AuthorizationHint>,
 }
@@ -149,7 +131,14 @@ pub struct FetchBegin {
 #[derive(Debug)]
 pub enum BeginAnswer {
     Passthrough,
-    Use { account: AccountRef, headers: HeaderPlan },
+    /// Send it to another provider instead (its own provider is dry).
+    Switch(Box<SwitchAnswer>),
+    /// Answer the host at once with this final error.
+    Fail(FailAnswer),
+    Use {
+        account: AccountRef,
+        headers: HeaderPlan,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -164,6 +153,9 @@ impl Handler<FetchBegin> for RetryBalancer {
         };
         req.header_names = msg.header_names;
         req.authorization = msg.authorization;
+        if !msg.url.is_empty() {
+            req.url = msg.url;
+        }
         let want = Want {
             provider_id: req.provider_id.clone(),
             prefer: Some(req.alias.clone()),
@@ -172,26 +164,38 @@ impl Handler<FetchBegin> for RetryBalancer {
         };
         let ask = self.pick_ready(want);
         let request_id = msg.request_id;
-        Box::pin(ask.into_actor(self).map(move |picked, this, _| {
+        Box::pin(ask.into_actor(self).then(move |picked, this, _| {
             let Some(req) = this.requests.get_mut(&request_id) else {
-                return Err(UnknownRequest);
+                return Box::pin(actix::fut::ready(Err(UnknownRequest))) as BeginFuture;
             };
             let Some(picked) = picked else {
                 req.passthrough = true;
-                return Ok(BeginAnswer::Passthrough);
+                let id = request_id.clone();
+                return Box::pin(this.when_dry(request_id).map(move |outcome, this, _| {
+                    Ok(match outcome {
+                        DryOutcome::Leave => BeginAnswer::Passthrough,
+                        DryOutcome::Switch(s) => {
+                            if let Some(r) = this.requests.get_mut(&id) {
+                                r.passthrough = false;
+                            }
+                            BeginAnswer::Switch(s)
+                        }
+                        DryOutcome::Fail(f) => BeginAnswer::Fail(f),
+                    })
+                })) as BeginFuture;
             };
             req.passthrough = false;
             req.alias = picked.alias.clone();
             req.generation = picked.generation;
             req.oauth = matches!(picked.auth, Auth::Oauth { .. });
             let headers = credential_headers(&req.provider_id, &picked.auth, &req.header_names, req.authorization);
-            Ok(BeginAnswer::Use {
+            Box::pin(actix::fut::ready(Ok(BeginAnswer::Use {
                 account: AccountRef {
                     provider_id: req.provider_id.clone(),
                     alias: picked.alias,
                 },
                 headers,
-            })
+            })))
         }))
     }
 }
@@ -214,7 +218,13 @@ pub enum ResultAnswer {
         headers: HeaderPlan,
         sync_auth: Option<Box<SyncAuth>>,
     },
+    /// Send it again to another provider (this one is dry).
+    Switch(Box<SwitchAnswer>),
+    /// Give the host this final error instead of the refused answer.
+    Fail(FailAnswer),
 }
+
+type BeginFuture = ResponseActFuture<RetryBalancer, Result<BeginAnswer, UnknownRequest>>;
 
 pub(super) type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
 
@@ -266,13 +276,12 @@ impl Handler<FetchResult> for RetryBalancer {
             let can_retry = refused && failover && attempt < max_attempts;
             this.report(&provider, &alias, &info, msg.status);
             if !can_retry {
-                if matches!(info.verdict, Verdict::Cooldown(_) | Verdict::AuthFailed)
-                    && failover
-                    && attempt >= max_attempts
-                {
-                    this.exhausted(&provider, &alias, &format!("{attempt} of {max_attempts} attempts used"));
+                if !refused {
+                    return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;
                 }
-                return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;
+                let why =
+                    (failover && attempt >= max_attempts).then(|| format!("{attempt} of {max_attempts} attempts used"));
+                return this.after_refusal(request_id, provider, alias, why);
             }
             let mut exclude = this
                 .requests
@@ -286,13 +295,13 @@ impl Handler<FetchResult> for RetryBalancer {
                 exclude,
                 make_active: true,
             });
-            Box::pin(ask.into_actor(this).map(move |picked, this, _| {
+            Box::pin(ask.into_actor(this).then(move |picked, this, _| {
                 let Some(picked) = picked else {
-                    this.exhausted(&provider, &alias, "no other healthy account");
-                    return Ok(ResultAnswer::Return);
+                    let why = Some("no other healthy account".to_string());
+                    return this.after_refusal(request_id, provider, alias, why);
                 };
                 let Some(req) = this.requests.get_mut(&request_id) else {
-                    return Err(UnknownRequest);
+                    return Box::pin(actix::fut::ready(Err(UnknownRequest))) as Answer;
                 };
                 req.tried.push(alias.clone());
                 req.alias = picked.alias.clone();
@@ -319,14 +328,14 @@ impl Handler<FetchResult> for RetryBalancer {
                     variant: "warning",
                 }));
                 let sync_auth = this.sync_auth(&provider, &picked);
-                Ok(ResultAnswer::Retry {
+                Box::pin(actix::fut::ready(Ok(ResultAnswer::Retry {
                     account: AccountRef {
                         provider_id: provider,
                         alias: picked.alias,
                     },
                     headers,
                     sync_auth: sync_auth.map(Box::new),
-                })
+                }))) as Answer
             }))
         }))
     }
@@ -369,7 +378,15 @@ impl RetryBalancer {
         ));
     }
 
-    fn exhausted(&self, provider: &str, alias: &str, why: &str) {
+    pub(super) fn exhausted(&self, provider: &str, alias: &str, why: &str) {
+        self.exhausted_event(provider, alias, why);
+        self.bus.do_send(Notify(Notice::Toast {
+            message: format!("{provider}: every account is limited; the next message moves on when balancing is on"),
+            variant: "error",
+        }));
+    }
+
+    pub(super) fn exhausted_event(&self, provider: &str, alias: &str, why: &str) {
         self.bus.do_send(Publish(
             NewEvent::new(
                 EventKind::FailoverExhausted,
@@ -378,9 +395,5 @@ impl RetryBalancer {
             .account(provider, alias)
             .meta("reason", why),
         ));
-        self.bus.do_send(Notify(Notice::Toast {
-            message: format!("{provider}: every account is limited; the next message moves on when balancing is on"),
-            variant: "error",
-        }));
     }
 }

@@ -6,3 +6,4 @@ pub mod headers;
 pub mod hint;
 pub mod reset;
 pub mod select;
+pub mod switch;

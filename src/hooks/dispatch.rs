@@ -328,6 +328,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
                     session_id: p.session_id,
                     provider_id: p.provider_id,
                     model_id: p.model_id,
+                    api: p.api.map(ApiParams::into_api),
                 })
                 .await
                 .map_err(internal)?;
@@ -351,6 +352,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
                 .balancer
                 .send(FetchBegin {
                     request_id: p.request_id,
+                    url: p.url,
                     header_names,
                     authorization,
                 })
@@ -362,6 +364,8 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
                 BeginAnswer::Use { account, headers } => {
                     with_removed(json!({"account": account, "setHeaders": headers.set}), headers.remove)
                 }
+                BeginAnswer::Switch(s) => super::turn::switch_json(&s, true),
+                BeginAnswer::Fail(f) => super::turn::fail_json(&f, true),
             })
         }
         "fetch.result" => {
@@ -397,7 +401,25 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
                     }
                     out
                 }
+                ResultAnswer::Switch(s) => super::turn::switch_json(&s, false),
+                ResultAnswer::Fail(f) => super::turn::fail_json(&f, false),
             })
+        }
+        "providers.describe" => {
+            let p: DescribeParams = parse(params)?;
+            if p.providers.len() > 1000 {
+                return Err(RpcError::invalid_params("invalid params: providers: at most 1000"));
+            }
+            let providers = p
+                .providers
+                .into_iter()
+                .map(|d| (d.provider_id, d.api.into_api()))
+                .collect();
+            rt.balancer
+                .send(crate::actors::retry_balancer::DescribeProviders { providers })
+                .await
+                .map_err(internal)?;
+            Ok(json!({}))
         }
         "test.advanceClock" => {
             let p: AdvanceClockParams = parse(params)?;

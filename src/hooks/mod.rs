@@ -8,4 +8,5 @@ pub mod outbox;
 pub(crate) mod params;
 pub mod server;
 pub mod stdio;
+pub mod turn;
 pub mod wire;

@@ -113,6 +113,42 @@ pub struct ChatHeadersParams {
     pub provider_id: String,
     #[serde(rename = "modelID")]
     pub model_id: String,
+    /// What the host knows of the provider's API (extension).
+    #[serde(default)]
+    pub api: Option<ApiParams>,
+}
+
+/// `{npm?, baseURL?}`: a provider's SDK package and base URL as opencode knows them.
+#[derive(Deserialize, Default)]
+pub struct ApiParams {
+    #[serde(default)]
+    pub npm: Option<String>,
+    #[serde(rename = "baseURL", default)]
+    pub base_url: Option<String>,
+}
+
+impl ApiParams {
+    pub fn into_api(self) -> crate::balancer::switch::ProviderApi {
+        let keep = |s: Option<String>| s.filter(|v| !v.is_empty() && v.len() <= 2048);
+        crate::balancer::switch::ProviderApi {
+            npm: keep(self.npm),
+            base_url: keep(self.base_url),
+        }
+    }
+}
+
+/// `providers.describe` `{providers:[{providerID, npm?, baseURL?}]}`.
+#[derive(Deserialize)]
+pub struct DescribeParams {
+    pub providers: Vec<DescribedProvider>,
+}
+
+#[derive(Deserialize)]
+pub struct DescribedProvider {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(flatten)]
+    pub api: ApiParams,
 }
 
 #[derive(Deserialize)]
@@ -120,6 +156,8 @@ pub struct ChatHeadersParams {
 pub struct FetchBeginParams {
     #[serde(rename = "requestID")]
     pub request_id: String,
+    #[serde(default)]
+    pub url: String,
     #[serde(default)]
     pub header_names: Vec<String>,
     #[serde(default)]

@@ -30,6 +30,9 @@ pub enum EventKind {
     FailoverPerformed,
     /// No other healthy account was left for a request.
     FailoverExhausted,
+    /// A request (and the session's next messages) moved to the next provider of the priority
+    /// list because its own provider had no healthy account left.
+    ProviderSwitched,
     /// A response said the credential was refused (401).
     AuthFailed,
     BalancingChanged,
@@ -60,6 +63,7 @@ impl EventKind {
             EventKind::RateLimitDetected => "rate_limit_detected",
             EventKind::FailoverPerformed => "failover_performed",
             EventKind::FailoverExhausted => "failover_exhausted",
+            EventKind::ProviderSwitched => "provider_switched",
             EventKind::AuthFailed => "auth_failed",
             EventKind::BalancingChanged => "balancing_changed",
             EventKind::SettingsChanged => "settings_changed",

@@ -43,6 +43,10 @@ pub struct Settings {
     pub events_max_rows: u64,
     /// …and none older than this many days.
     pub events_max_age_days: u64,
+    /// A refused request whose provider rests longer than this (every account) and cannot move
+    /// to another provider is answered at once with a plain, final error instead of being left
+    /// to the host's retry loop.
+    pub max_wait_seconds: u64,
 }
 
 impl Default for Settings {
@@ -58,6 +62,7 @@ impl Default for Settings {
             usage_enabled: true,
             events_max_rows: 10_000,
             events_max_age_days: 30,
+            max_wait_seconds: 60,
         }
     }
 }
@@ -72,7 +77,7 @@ pub enum SettingsError {
 }
 
 impl Settings {
-    pub const KEYS: [&'static str; 10] = [
+    pub const KEYS: [&'static str; 11] = [
         "balancing",
         "failover",
         "maxAttempts",
@@ -83,6 +88,7 @@ impl Settings {
         "usageEnabled",
         "eventsMaxRows",
         "eventsMaxAgeDays",
+        "maxWaitSeconds",
     ];
 
     /// The settings as the wire shows them.
@@ -98,6 +104,7 @@ impl Settings {
             "usageEnabled": self.usage_enabled,
             "eventsMaxRows": self.events_max_rows,
             "eventsMaxAgeDays": self.events_max_age_days,
+            "maxWaitSeconds": self.max_wait_seconds,
         })
     }
 
@@ -161,6 +168,12 @@ impl Settings {
                 self.events_max_age_days = value_as_int(value)
                     .filter(|n| (1..=3650).contains(n))
                     .ok_or_else(|| invalid("a whole number of days from 1 to 3650"))?
+                    as u64
+            }
+            "maxWaitSeconds" => {
+                self.max_wait_seconds = value_as_int(value)
+                    .filter(|n| (0..=86_400).contains(n))
+                    .ok_or_else(|| invalid("a whole number of seconds from 0 to 86400"))?
                     as u64
             }
             "strategy" => {

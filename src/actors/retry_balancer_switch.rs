@@ -1,0 +1,278 @@
+//! When a refused (or about to be sent) request finds its provider dry: move it to the next
+//! provider of the priority list (a resend the plugin carries out, or a clear end and the next
+//! message there), or end opencode's wait at once when the accounts rest long; short rests stay
+//! with opencode. The rules are in `balancer::switch`.
+
+use std::collections::BTreeMap;
+
+use actix::prelude::*;
+use serde_json::Value;
+
+use super::account_registry::ModelRef;
+use super::event_bus::{Notice, Notify, Publish};
+use super::registry_dry::{DryPlan, PlanDry};
+use super::retry_balancer::RetryBalancer;
+use super::retry_balancer_messages::{Answer, ResultAnswer, SyncAuth};
+use crate::balancer::headers::credential_headers;
+use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};
+use crate::model::{AccountRef, Auth, EventKind, NewEvent};
+
+/// The status of a final answer: a plain client error, which opencode does not retry.
+pub const FINAL_STATUS: u16 = 400;
+
+/// Headers bound to the first provider's account, dropped on a move (unless set again).
+const ACCOUNT_BOUND_HEADERS: &[&str] = &["chatgpt-account-id", "openai-organization", "openai-project"];
+
+/// What the plugin learns of providers from opencode (config, hooks): their SDK and address.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DescribeProviders {
+    pub providers: Vec<(String, ProviderApi)>,
+}
+
+impl Handler<DescribeProviders> for RetryBalancer {
+    type Result = ();
+    fn handle(&mut self, msg: DescribeProviders, _: &mut Context<Self>) {
+        for (id, api) in msg.providers {
+            self.learn_api(&id, api);
+        }
+    }
+}
+
+/// Send the request to another provider instead.
+#[derive(Debug)]
+pub struct SwitchAnswer {
+    pub account: AccountRef,
+    pub model_id: String,
+    pub url: String,
+    pub set_headers: BTreeMap<String, String>,
+    pub remove_headers: Vec<String>,
+    pub body_set: BTreeMap<String, Value>,
+    pub body_remove: Vec<String>,
+    pub sync_auth: Option<SyncAuth>,
+}
+
+/// Answer the host at once with this final error.
+#[derive(Debug)]
+pub struct FailAnswer {
+    pub status: u16,
+    pub message: String,
+    /// Where the host may send the user's message again itself (TUI, serve), and what to say then.
+    pub resubmit: Option<Resubmit>,
+}
+
+#[derive(Debug)]
+pub struct Resubmit {
+    pub session_id: String,
+    pub model: ModelRef,
+    pub message: String,
+}
+
+pub(super) enum DryOutcome {
+    /// Not dry, or a short rest: the answer goes back to the host as it is.
+    Leave,
+    Switch(Box<SwitchAnswer>),
+    Fail(FailAnswer),
+}
+
+impl RetryBalancer {
+    /// Keeps what is known of a provider's API; a field not given keeps its value.
+    pub(super) fn learn_api(&mut self, provider: &str, api: ProviderApi) {
+        let known = self.apis.entry(provider.to_string()).or_default();
+        if api.npm.is_some() {
+            known.npm = api.npm;
+        }
+        if api.base_url.is_some() {
+            known.base_url = api.base_url;
+        }
+    }
+
+    /// A refused answer no other account of the provider retries: move on, end at once, or hand
+    /// it back (then `why`, when given, is told as `failover_exhausted`).
+    pub(super) fn after_refusal(
+        &mut self,
+        request_id: String,
+        provider: String,
+        alias: String,
+        why: Option<String>,
+    ) -> Answer {
+        Box::pin(self.when_dry(request_id).map(move |outcome, this, _| {
+            Ok(match outcome {
+                DryOutcome::Leave => {
+                    if let Some(why) = why {
+                        this.exhausted(&provider, &alias, &why);
+                    }
+                    ResultAnswer::Return
+                }
+                DryOutcome::Switch(s) => {
+                    this.exhausted_event(&provider, &alias, why.as_deref().unwrap_or("no other healthy account"));
+                    ResultAnswer::Switch(s)
+                }
+                DryOutcome::Fail(f) => {
+                    if f.resubmit.is_some() {
+                        this.exhausted_event(&provider, &alias, why.as_deref().unwrap_or("no other healthy account"));
+                    }
+                    ResultAnswer::Fail(f)
+                }
+            })
+        }))
+    }
+
+    /// Decides what a request on a provider without a usable account does next.
+    pub(super) fn when_dry(&mut self, request_id: String) -> ResponseActFuture<Self, DryOutcome> {
+        let Some(req) = self.requests.get(&request_id) else {
+            return Box::pin(actix::fut::ready(DryOutcome::Leave));
+        };
+        let mut exclude = req.providers_tried.clone();
+        exclude.push(req.provider_id.clone());
+        let ask = self.registry.send(PlanDry {
+            provider_id: req.provider_id.clone(),
+            exclude,
+            want_next: true,
+        });
+        Box::pin(ask.into_actor(self).map(move |plan, this, _| match plan {
+            Ok(plan) => this.carry_out(&request_id, plan),
+            Err(_) => DryOutcome::Leave,
+        }))
+    }
+
+    fn carry_out(&mut self, request_id: &str, plan: DryPlan) -> DryOutcome {
+        let now = self.clock.now_ms();
+        let Some(req) = self.requests.get(request_id) else {
+            return DryOutcome::Leave;
+        };
+        if plan.healthy_left || !plan.managed {
+            return DryOutcome::Leave;
+        }
+        let (from, session_id, url, alias) = (
+            req.provider_id.clone(),
+            req.session_id.clone(),
+            req.url.clone(),
+            req.alias.clone(),
+        );
+        if let Some((model, picked)) = plan.next {
+            let target = format!("{}/{}", model.provider_id, model.model_id);
+            let from_api = self.apis.get(&from).cloned().unwrap_or_default();
+            let to_api = self.apis.get(&model.provider_id).cloned().unwrap_or_default();
+            let moved = match &picked.auth {
+                Auth::Api { .. } => resend(&url, &from_api, &to_api, &model.provider_id, &model.model_id),
+                _ => Err(crate::balancer::switch::NotSame::OtherApi(model.provider_id.clone())),
+            };
+            // The session follows: its next message starts on the new provider.
+            if let Some(s) = self.sessions.get_mut(&session_id) {
+                s.model = model.clone();
+                s.alias = Some(picked.alias.clone());
+            }
+            let first = self.note_switch(&session_id, &from, &target, moved.is_ok());
+            return match moved {
+                Ok(r) => {
+                    let req = self.requests.get_mut(request_id).expect("present");
+                    req.providers_tried.push(from.clone());
+                    req.provider_id = model.provider_id.clone();
+                    req.alias = picked.alias.clone();
+                    req.model_id = model.model_id.clone();
+                    req.tried.clear();
+                    req.passthrough = false;
+                    req.url = r.url.clone();
+                    req.generation = picked.generation;
+                    req.oauth = matches!(picked.auth, crate::model::Auth::Oauth { .. });
+                    req.refreshed.clear();
+                    let plan =
+                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization);
+                    let set_headers = plan.set;
+                    let mut remove_headers: Vec<String> = plan.remove;
+                    for h in ACCOUNT_BOUND_HEADERS {
+                        if !set_headers.contains_key(*h) && !remove_headers.iter().any(|r| r == h) {
+                            remove_headers.push(h.to_string());
+                        }
+                    }
+                    if first {
+                        self.toast(
+                            format!("{from} has no account left; this request continues on {target}"),
+                            "warning",
+                        );
+                    }
+                    let sync_auth = self.sync_auth(&model.provider_id, &picked);
+                    DryOutcome::Switch(Box::new(SwitchAnswer {
+                        account: AccountRef {
+                            provider_id: model.provider_id.clone(),
+                            alias: picked.alias,
+                        },
+                        model_id: model.model_id,
+                        url: r.url,
+                        set_headers,
+                        remove_headers,
+                        body_set: r.body_set,
+                        body_remove: r.body_remove,
+                        sync_auth,
+                    }))
+                }
+                Err(why) => {
+                    let message = moved_message(&from, &plan.resting, now, &target, &why);
+                    self.requests.remove(request_id);
+                    if first {
+                        self.toast(message.clone(), "warning");
+                    }
+                    DryOutcome::Fail(FailAnswer {
+                        status: FINAL_STATUS,
+                        message,
+                        resubmit: Some(Resubmit {
+                            session_id,
+                            message: resubmit_message(&from, &target),
+                            model,
+                        }),
+                    })
+                }
+            };
+        }
+        let long = plan.first_back.is_some() && !plan.short_wait;
+        if !long {
+            return DryOutcome::Leave;
+        }
+        let message = dry_message(&from, &plan.resting, now, plan.balancing);
+        self.requests.remove(request_id);
+        self.bus.do_send(Publish(
+            NewEvent::new(
+                EventKind::FailoverExhausted,
+                format!("{from}: every account rests past maxWaitSeconds (or is out of quota); answered at once"),
+            )
+            .account(&from, &alias)
+            .meta("reason", "every account rests past maxWaitSeconds")
+            .meta("until", plan.first_back.unwrap_or_default()),
+        ));
+        self.toast(message.clone(), "error");
+        DryOutcome::Fail(FailAnswer {
+            status: FINAL_STATUS,
+            message,
+            resubmit: None,
+        })
+    }
+
+    /// Publishes `provider_switched` once per session and target; true when it was new.
+    fn note_switch(&mut self, session_id: &str, from: &str, target: &str, resent: bool) -> bool {
+        let Some(s) = self.sessions.get_mut(session_id) else {
+            return true;
+        };
+        if s.switched_to.as_deref() == Some(target) {
+            return false;
+        }
+        s.switched_to = Some(target.to_string());
+        let (provider, model) = target.split_once('/').unwrap_or((target, ""));
+        self.bus.do_send(Publish(
+            NewEvent::new(
+                EventKind::ProviderSwitched,
+                format!("{from} has no healthy account; session moves to {target}"),
+            )
+            .meta("from", from)
+            .meta("to", provider)
+            .meta("model", model)
+            .meta("sessionID", session_id)
+            .meta("mode", if resent { "resend" } else { "next-message" }),
+        ));
+        true
+    }
+
+    fn toast(&self, message: String, variant: &'static str) {
+        self.bus.do_send(Notify(Notice::Toast { message, variant }));
+    }
+}
