@@ -289,3 +289,70 @@ fn a_refused_refresh_token_needs_a_new_login_says_how_and_doctor_lists_it() {
     let out = String::from_utf8_lossy(&doctor.stdout);
     assert!(out.contains("anthropic/max needs a new login"), "{out}");
 }
+
+/// Copilot's bearer is its GitHub token, which nothing refreshes: a 401 or a 403 on it means the
+/// login is revoked or expired. The account needs a new login (skipped, says how, an event, a
+/// toast), and the request fails over to the other seat at once.
+fn a_refused_copilot_token_needs_a_new_login(status: u16) {
+    let (_d, store) = temp_store();
+    let server = FakeTokenServer::start().unwrap();
+    let mut s = sidecar(&store, &server);
+    for (alias, token) in [
+        ("one", "gho_FAKE_copilot_one_0001"),
+        ("two", "gho_FAKE_copilot_two_0002"),
+    ] {
+        let auth = json!({"type": "oauth", "refresh": token, "access": token, "expires": 0});
+        s.call(
+            "accounts.save",
+            json!({"providerID": "github-copilot", "alias": alias, "auth": auth}),
+        );
+    }
+    s.call(
+        "accounts.activate",
+        json!({"providerID": "github-copilot", "alias": "one"}),
+    );
+    let h = s.call(
+        "chat.headers",
+        json!({"sessionID": "s1", "providerID": "github-copilot", "modelID": "gpt"}),
+    );
+    let id = h["requestID"].as_str().unwrap().to_string();
+    let begin = s.call(
+        "fetch.begin",
+        json!({"requestID": id, "url": "http://127.0.0.1:9/chat/completions", "method": "POST",
+               "headerNames": ["authorization"], "authorization": "bearer"}),
+    );
+    assert_eq!(begin["setHeaders"]["authorization"], "Bearer gho_FAKE_copilot_one_0001");
+    let r = s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": status, "headers": {}}),
+    );
+    assert_eq!(r["action"], "retry", "{r}");
+    assert_eq!(r["account"]["alias"], "two");
+    assert_eq!(r["setHeaders"]["authorization"], "Bearer gho_FAKE_copilot_two_0002");
+    let needs = s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "login_required");
+    assert_eq!(needs["params"]["alias"], "one");
+    let one = s.account("github-copilot", "one");
+    assert_eq!(one["loginRequired"], true, "{one}");
+    assert!(
+        one["loginHint"].as_str().unwrap().contains("/connect github-copilot"),
+        "{one}"
+    );
+    assert_eq!(server.requests(), 0, "nothing to refresh");
+    // A new login for it clears the mark.
+    let again = json!({"type": "oauth", "refresh": "gho_FAKE_copilot_one_0003", "access": "gho_FAKE_copilot_one_0003", "expires": 0});
+    s.call(
+        "accounts.save",
+        json!({"providerID": "github-copilot", "alias": "one", "auth": again, "replace": true}),
+    );
+    assert_eq!(s.account("github-copilot", "one")["loginRequired"], false);
+}
+
+#[test]
+fn a_copilot_401_needs_a_new_login_and_fails_over() {
+    a_refused_copilot_token_needs_a_new_login(401);
+}
+
+#[test]
+fn a_copilot_403_needs_a_new_login_and_fails_over() {
+    a_refused_copilot_token_needs_a_new_login(403);
+}

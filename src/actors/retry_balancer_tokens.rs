@@ -9,7 +9,7 @@ use actix::prelude::*;
 use super::account_registry::{AccountRegistry, PickAccount, Picked};
 use super::retry_balancer::RetryBalancer;
 use super::retry_balancer_messages::{Answer, FetchResult, ResultAnswer, UnknownRequest};
-use super::token_keeper::{Failure, Outcome, RefreshNow, TokenKeeper};
+use super::token_keeper::{Failure, LoginRefused, Outcome, RefreshNow, TokenKeeper};
 use crate::balancer::headers::credential_headers;
 use crate::clock::SharedClock;
 use crate::model::AccountRef;
@@ -115,11 +115,21 @@ impl RetryBalancer {
     /// send the request again on it. `None`: not such a case (record the answer as usual). When
     /// no new token comes, the answer is recorded as usual (as auth-failed).
     pub(super) fn refresh_after_refusal(&mut self, msg: &FetchResult, attempt: u32) -> Option<Answer> {
+        let tokens = self.tokens.clone()?;
+        let req = self.requests.get_mut(&msg.request_id)?;
+        if matches!(msg.status, 401 | 403) && req.oauth && crate::oauth::policy::is_copilot(&req.provider_id) {
+            // Nothing refreshes Copilot's GitHub token: refused, it needs a new login.
+            tokens.do_send(LoginRefused {
+                provider_id: req.provider_id.clone(),
+                alias: req.alias.clone(),
+                generation: req.generation,
+                status: msg.status,
+            });
+            return None;
+        }
         if msg.status != 401 {
             return None;
         }
-        let tokens = self.tokens.clone()?;
-        let req = self.requests.get_mut(&msg.request_id)?;
         if !req.oauth || req.refreshed.contains(&req.alias) {
             return None;
         }

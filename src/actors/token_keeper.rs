@@ -94,7 +94,7 @@ struct Retry {
 
 pub struct TokenKeeper {
     pub(super) env: Env,
-    bus: Addr<EventBus>,
+    pub(super) bus: Addr<EventBus>,
     config: Config,
     pub(super) keeping: bool,
     syncing: bool,

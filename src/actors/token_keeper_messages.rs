@@ -3,8 +3,11 @@
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use super::event_bus::{Notice, Notify};
 use super::registry_tokens::TokenTargets;
 use super::token_keeper::{Failure, Outcome, TokenKeeper};
+use super::token_keeper_refresh::release;
+use crate::model::{EventKind, NewEvent};
 use crate::oauth::policy;
 
 /// Starts background refreshes (the sidecar does; the CLI never refreshes in the background).
@@ -105,5 +108,41 @@ impl Handler<InFlight> for TokenKeeper {
     type Result = usize;
     fn handle(&mut self, _: InFlight, _: &mut Context<Self>) -> usize {
         self.inflight.len()
+    }
+}
+
+/// A request on a credential nothing refreshes (Copilot's GitHub token is its bearer) was refused
+/// 401/403: the token is revoked or expired, so the account needs a new login. Marked only while
+/// the account still holds that credential (`generation`), then announced like a refused refresh.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LoginRefused {
+    pub provider_id: String,
+    pub alias: String,
+    pub generation: u64,
+    pub status: u16,
+}
+
+impl Handler<LoginRefused> for TokenKeeper {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, msg: LoginRefused, _: &mut Context<Self>) -> Self::Result {
+        let env = self.env.clone();
+        let (p, a, g) = (msg.provider_id.clone(), msg.alias.clone(), msg.generation);
+        let marked = async move { release(&env, &p, &a, g, true).await };
+        Box::pin(marked.into_actor(self).map(move |_, this, _| {
+            let (p, a) = (&msg.provider_id, &msg.alias);
+            let hint = policy::login_hint(p);
+            tracing::info!(provider = %p, alias = %a, status = msg.status, "the login's token was refused; a new login is needed");
+            this.bus.do_send(super::event_bus::Publish(
+                NewEvent::new(EventKind::LoginRequired, format!("{p}/{a} needs a new login: {hint}"))
+                    .account(p, a)
+                    .meta("generation", msg.generation)
+                    .meta("reason", format!("the provider refused the token ({})", msg.status)),
+            ));
+            this.bus.do_send(Notify(Notice::Toast {
+                message: format!("{p}/{a} needs a new login: {hint}"),
+                variant: "warning",
+            }));
+        }))
     }
 }

@@ -211,7 +211,7 @@ fn redacted(e: RefreshError, auth: &Auth) -> RefreshError {
     }
 }
 
-async fn release(env: &Env, provider: &str, alias: &str, generation: u64, login_required: bool) {
+pub(super) async fn release(env: &Env, provider: &str, alias: &str, generation: u64, login_required: bool) {
     let (p, a, owner) = (provider.to_string(), alias.to_string(), env.owner.clone());
     let released = env
         .store(provider, move |s| {
