@@ -55,21 +55,12 @@ impl Endpoints {
     }
 
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Endpoints {
-        let test_mode = var("OPENCODE_BALANCER_TEST_CLOCK").is_some_and(|v| !v.trim().is_empty());
-        let pick = |name: &str, default: &str| match var(name).filter(|v| !v.trim().is_empty()) {
-            Some(v) => Some(v.trim().trim_end_matches('/').to_string()),
-            None if test_mode => None,
-            None => Some(default.to_string()),
-        };
-        let timeout = var("OPENCODE_BALANCER_TOKEN_TIMEOUT_MS")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis)
-            .unwrap_or(DEFAULT_TIMEOUT);
+        let env = crate::net::env::EnvSettings::new(var);
+        let pick = |name: &str, default: &str| env.base_url(name, Some(default.to_string()));
         Endpoints {
             chatgpt_issuer: pick("OPENCODE_BALANCER_CHATGPT_ISSUER_URL", CHATGPT_ISSUER),
             claude_token_url: pick("OPENCODE_BALANCER_CLAUDE_TOKEN_URL", CLAUDE_TOKEN_URL),
-            timeout,
+            timeout: env.timeout("OPENCODE_BALANCER_TOKEN_TIMEOUT_MS", DEFAULT_TIMEOUT),
         }
     }
 }

@@ -50,24 +50,14 @@ impl Endpoints {
     }
 
     pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Endpoints {
-        let test_mode = var("OPENCODE_BALANCER_TEST_CLOCK").is_some_and(|v| !v.trim().is_empty());
+        let env = crate::net::env::EnvSettings::new(var);
         let defaults = Endpoints::default();
-        let pick = |name: &str, default: Option<String>| match var(name).filter(|v| !v.trim().is_empty()) {
-            Some(v) => Some(v.trim().trim_end_matches('/').to_string()),
-            None if test_mode => None,
-            None => default,
-        };
-        let timeout = var("OPENCODE_BALANCER_USAGE_TIMEOUT_MS")
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .filter(|ms| *ms > 0)
-            .map(Duration::from_millis)
-            .unwrap_or(DEFAULT_TIMEOUT);
         Endpoints {
-            chatgpt: pick("OPENCODE_BALANCER_CHATGPT_URL", defaults.chatgpt),
-            openai: pick("OPENCODE_BALANCER_OPENAI_URL", defaults.openai),
-            github: pick("OPENCODE_BALANCER_GITHUB_URL", defaults.github),
-            anthropic: pick("OPENCODE_BALANCER_ANTHROPIC_URL", defaults.anthropic),
-            timeout,
+            chatgpt: env.base_url("OPENCODE_BALANCER_CHATGPT_URL", defaults.chatgpt),
+            openai: env.base_url("OPENCODE_BALANCER_OPENAI_URL", defaults.openai),
+            github: env.base_url("OPENCODE_BALANCER_GITHUB_URL", defaults.github),
+            anthropic: env.base_url("OPENCODE_BALANCER_ANTHROPIC_URL", defaults.anthropic),
+            timeout: env.timeout("OPENCODE_BALANCER_USAGE_TIMEOUT_MS", DEFAULT_TIMEOUT),
         }
     }
 }
