@@ -229,6 +229,11 @@ fn a_401_on_an_oauth_account_refreshes_once_and_retries_on_it() {
     // No second refresh: the refusal counts, and with the only account resting 30 min the
     // request ends at once (issue 19) instead of being sent again.
     assert_eq!(again["action"], "fail", "one refresh per account and request: {again}");
+    let message = again["message"].as_str().unwrap();
+    assert!(
+        message.contains("max needs a new login"),
+        "says why, not only when: {message}"
+    );
     assert_eq!(server.family_requests("max"), 1);
     assert_eq!(s.account("anthropic", "max")["authFailed"], true);
 }

@@ -53,6 +53,7 @@ impl Handler<PlanDry> for AccountRegistry {
                         alias: a.alias.clone(),
                         until: if a.disabled { None } else { a.cooldown_until },
                         quota: a.cooldown_reason.as_deref() == Some("quota"),
+                        login: a.auth_failed || a.token.login_required,
                     })
                     .collect()
             })

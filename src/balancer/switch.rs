@@ -193,6 +193,8 @@ pub struct Resting {
     pub until: Option<Millis>,
     /// Refused for lack of quota or credit: waiting alone does not bring it back.
     pub quota: bool,
+    /// Its credential was refused (auth failed, or the login must be made again).
+    pub login: bool,
 }
 
 /// "14:05 UTC (in 3 min)": two-digit groups only, so no number opencode retries on appears.
@@ -218,6 +220,7 @@ pub fn resting_list(resting: &[Resting], now: Millis) -> String {
     let named: Vec<String> = resting
         .iter()
         .map(|r| match r.until {
+            _ if r.login => format!("{} needs a new login (/connect)", r.alias),
             Some(u) if r.quota => format!("{} out of quota (tried again after {})", r.alias, when(u, now)),
             Some(u) => format!("{} until {}", r.alias, when(u, now)),
             None => format!("{} disabled", r.alias),

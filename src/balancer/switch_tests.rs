@@ -92,16 +92,25 @@ fn the_dry_message_names_accounts_and_what_to_do_and_never_reads_as_a_passing_tr
             alias: "alpha".into(),
             until: Some(T + 120_000),
             quota: false,
+            login: false,
         },
         Resting {
             alias: "bravo".into(),
             until: None,
             quota: false,
+            login: false,
         },
         Resting {
             alias: "charlie".into(),
             until: Some(T + 30_000),
             quota: true,
+            login: false,
+        },
+        Resting {
+            alias: "delta".into(),
+            until: Some(T + 1_800_000),
+            quota: false,
+            login: true,
         },
     ];
     let off = dry_message("mock-a", &resting, T, false);
@@ -111,6 +120,7 @@ fn the_dry_message_names_accounts_and_what_to_do_and_never_reads_as_a_passing_tr
         off.contains("charlie out of quota (tried again after 22:13 UTC (in 30 s))"),
         "{off}"
     );
+    assert!(off.contains("delta needs a new login (/connect)"), "{off}");
     assert!(off.contains("/balancer balancing on"), "{off}");
     assert!(retry_safe(&off), "{off}");
     let on = dry_message("mock-a", &resting, T, true);
@@ -134,6 +144,7 @@ fn a_name_opencode_would_retry_on_is_left_out() {
         alias: "key-429".into(),
         until: Some(T + 120_000),
         quota: false,
+        login: false,
     }];
     let m = dry_message("p", &resting, T, false);
     assert!(!m.contains("key-429"), "{m}");
