@@ -4,10 +4,12 @@
 
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use super::RefreshError;
 use crate::balancer::hint::{clamp_wait, Limits};
 use crate::balancer::reset::parse_retry_after;
-use crate::model::Millis;
+use crate::model::{Auth, Millis};
 use crate::net::{NetError, Reply, Request};
 
 /// A token endpoint's Retry-After is kept within 1 s .. 1 h (the keeper tries again later).
@@ -144,6 +146,48 @@ pub fn lifetime_ms(map: &serde_json::Map<String, serde_json::Value>) -> Option<M
         .get("expires_in")
         .and_then(|v| v.as_f64().or_else(|| v.as_str()?.parse().ok()))?;
     (secs.is_finite() && secs > 0.0 && secs < 1e9).then_some((secs * 1000.0) as Millis)
+}
+
+/// What a refresh keeps of an OAuth login besides its new tokens.
+pub struct Kept {
+    pub refresh: String,
+    pub account_id: Option<String>,
+    pub enterprise_url: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// The login's refresh token and kept fields, and the endpoint to spend it at (`url`: `None` in
+/// test mode without the override `env_var`); `Unsupported` for anything else.
+pub fn login_and_url(
+    provider_id: &str,
+    auth: Auth,
+    url: Option<String>,
+    env_var: &str,
+) -> Result<(Kept, String), RefreshError> {
+    let Auth::Oauth {
+        refresh,
+        account_id,
+        enterprise_url,
+        metadata,
+        ..
+    } = auth
+    else {
+        return Err(RefreshError::Unsupported(format!(
+            "{provider_id}: only OAuth logins are refreshed"
+        )));
+    };
+    let url = url.ok_or_else(|| {
+        RefreshError::Unsupported(format!(
+            "token endpoints are not contacted in test mode (set {env_var})"
+        ))
+    })?;
+    let kept = Kept {
+        refresh,
+        account_id,
+        enterprise_url,
+        metadata,
+    };
+    Ok((kept, url))
 }
 
 #[cfg(test)]

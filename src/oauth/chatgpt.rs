@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::answer::{field, lifetime_ms, optional, post};
+use super::answer::{field, lifetime_ms, login_and_url, optional, post};
 use super::endpoints::CHATGPT_TOKEN_PATH;
 use super::{BoxFuture, RefreshError, RefreshRequest, Refreshed};
 use crate::model::auth::jwt_claims;
@@ -26,26 +26,10 @@ impl ChatGpt {
         let url = self.issuer.as_ref().map(|i| format!("{i}{CHATGPT_TOKEN_PATH}"));
         let timeout = self.timeout;
         Box::pin(async move {
-            let Auth::Oauth {
-                refresh,
-                account_id,
-                enterprise_url,
-                metadata,
-                ..
-            } = req.auth
-            else {
-                return Err(RefreshError::Unsupported(
-                    "openai: only OAuth logins are refreshed".into(),
-                ));
-            };
-            let url = url.ok_or_else(|| {
-                RefreshError::Unsupported(
-                    "token endpoints are not contacted in test mode (set OPENCODE_BALANCER_CHATGPT_ISSUER_URL)".into(),
-                )
-            })?;
+            let (kept, url) = login_and_url(&req.provider_id, req.auth, url, "OPENCODE_BALANCER_CHATGPT_ISSUER_URL")?;
             let body = form_urlencoded::Serializer::new(String::new())
                 .append_pair("grant_type", "refresh_token")
-                .append_pair("refresh_token", &refresh)
+                .append_pair("refresh_token", &kept.refresh)
                 .append_pair("client_id", CLIENT_ID)
                 .finish();
             let p = req.provider_id.as_str();
@@ -62,15 +46,15 @@ impl ChatGpt {
             let new_refresh = field(p, &map, "refresh_token")?;
             let id_token = optional(&map, "id_token");
             let lifetime = lifetime_ms(&map);
-            let account_id = derive_account_id(id_token.as_deref(), &access).or(account_id);
+            let account_id = derive_account_id(id_token.as_deref(), &access).or(kept.account_id);
             Ok(Refreshed {
                 auth: Auth::Oauth {
                     refresh: new_refresh,
                     expires: req.now.saturating_add(lifetime.unwrap_or(DEFAULT_LIFETIME_MS)),
                     access,
                     account_id,
-                    enterprise_url,
-                    metadata,
+                    enterprise_url: kept.enterprise_url,
+                    metadata: kept.metadata,
                 },
                 lifetime_ms: lifetime,
             })

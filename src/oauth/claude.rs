@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::answer::{field, lifetime_ms, optional, post};
+use super::answer::{field, lifetime_ms, login_and_url, optional, post};
 use super::{BoxFuture, RefreshError, RefreshRequest, Refreshed};
 use crate::model::{Auth, Millis};
 
@@ -25,26 +25,10 @@ impl Claude {
         let url = self.token_url.clone();
         let timeout = self.timeout;
         Box::pin(async move {
-            let Auth::Oauth {
-                refresh,
-                account_id,
-                enterprise_url,
-                metadata,
-                ..
-            } = req.auth
-            else {
-                return Err(RefreshError::Unsupported(
-                    "anthropic: only OAuth logins are refreshed".into(),
-                ));
-            };
-            let url = url.ok_or_else(|| {
-                RefreshError::Unsupported(
-                    "token endpoints are not contacted in test mode (set OPENCODE_BALANCER_CLAUDE_TOKEN_URL)".into(),
-                )
-            })?;
+            let (kept, url) = login_and_url(&req.provider_id, req.auth, url, "OPENCODE_BALANCER_CLAUDE_TOKEN_URL")?;
             let body = serde_json::json!({
                 "grant_type": "refresh_token",
-                "refresh_token": refresh,
+                "refresh_token": kept.refresh,
                 "client_id": CLIENT_ID,
             });
             let p = req.provider_id.as_str();
@@ -61,12 +45,12 @@ impl Claude {
             let lifetime = lifetime_ms(&map);
             Ok(Refreshed {
                 auth: Auth::Oauth {
-                    refresh: optional(&map, "refresh_token").unwrap_or(refresh),
+                    refresh: optional(&map, "refresh_token").unwrap_or(kept.refresh),
                     expires: req.now.saturating_add(lifetime.unwrap_or(DEFAULT_LIFETIME_MS)),
                     access,
-                    account_id,
-                    enterprise_url,
-                    metadata,
+                    account_id: kept.account_id,
+                    enterprise_url: kept.enterprise_url,
+                    metadata: kept.metadata,
                 },
                 lifetime_ms: lifetime,
             })
