@@ -64,6 +64,21 @@ fn claude(server: &FakeTokenServer, family: &str, refresh_at: i64) -> Auth {
     auth
 }
 
+/// A model request of session `s1` on `provider`, begun with a bearer `authorization` and
+/// `headers` (lowercased names): its request id and the `fetch.begin` answer.
+fn begin_request(s: &mut Sidecar, provider: &str, url: &str, headers: &[&str]) -> (String, Value) {
+    let h = s.call(
+        "chat.headers",
+        json!({"sessionID": "s1", "providerID": provider, "modelID": "m1"}),
+    );
+    let id = h["requestID"].as_str().expect("a managed provider").to_string();
+    let begin = s.call(
+        "fetch.begin",
+        json!({"requestID": id, "url": url, "method": "POST", "headerNames": headers, "authorization": "bearer"}),
+    );
+    (id, begin)
+}
+
 fn events(s: &mut Sidecar, kind: &str) -> Vec<Value> {
     let all = s.call("events.list", json!({"limit": 1000}));
     all.as_array()
@@ -163,15 +178,11 @@ fn a_failover_onto_an_expired_token_goes_out_with_a_fresh_one_in_the_same_reques
     save(&mut s, "anthropic", "idle", &idle);
     s.save_api("anthropic", "busy", "sk-ant-api-FAKE-busy");
     advance(&mut s, expired_at + HOUR - T0);
-    let h = s.call(
-        "chat.headers",
-        json!({"sessionID": "s1", "providerID": "anthropic", "modelID": "claude"}),
-    );
-    let id = h["requestID"].as_str().unwrap().to_string();
-    let begin = s.call(
-        "fetch.begin",
-        json!({"requestID": id, "url": "http://127.0.0.1:9/v1/messages", "method": "POST",
-               "headerNames": ["authorization", "content-type"], "authorization": "bearer"}),
+    let (id, begin) = begin_request(
+        &mut s,
+        "anthropic",
+        "http://127.0.0.1:9/v1/messages",
+        &["authorization", "content-type"],
     );
     assert_eq!(begin["account"]["alias"], "busy");
     let r = s.call(
@@ -201,15 +212,11 @@ fn a_401_on_an_oauth_account_refreshes_once_and_retries_on_it() {
     let login = claude(&server, "max", T0 + 60_000);
     let mut s = sidecar(&store, &server);
     save(&mut s, "anthropic", "max", &login);
-    let h = s.call(
-        "chat.headers",
-        json!({"sessionID": "s1", "providerID": "anthropic", "modelID": "claude"}),
-    );
-    let id = h["requestID"].as_str().unwrap().to_string();
-    s.call(
-        "fetch.begin",
-        json!({"requestID": id, "url": "http://127.0.0.1:9/v1/messages", "method": "POST",
-               "headerNames": ["authorization"], "authorization": "bearer"}),
+    let (id, _) = begin_request(
+        &mut s,
+        "anthropic",
+        "http://127.0.0.1:9/v1/messages",
+        &["authorization"],
     );
     let r = s.call(
         "fetch.result",
@@ -316,15 +323,11 @@ fn a_refused_copilot_token_needs_a_new_login(status: u16) {
         "accounts.activate",
         json!({"providerID": "github-copilot", "alias": "one"}),
     );
-    let h = s.call(
-        "chat.headers",
-        json!({"sessionID": "s1", "providerID": "github-copilot", "modelID": "gpt"}),
-    );
-    let id = h["requestID"].as_str().unwrap().to_string();
-    let begin = s.call(
-        "fetch.begin",
-        json!({"requestID": id, "url": "http://127.0.0.1:9/chat/completions", "method": "POST",
-               "headerNames": ["authorization"], "authorization": "bearer"}),
+    let (id, begin) = begin_request(
+        &mut s,
+        "github-copilot",
+        "http://127.0.0.1:9/chat/completions",
+        &["authorization"],
     );
     assert_eq!(begin["setHeaders"]["authorization"], "Bearer gho_FAKE_copilot_one_0001");
     let r = s.call(
