@@ -5,23 +5,32 @@
 //! (`PRAGMA data_version`), then answer from memory. User mutations (`Mutate`) are committed to
 //! the store before they are acknowledged. The hot path (`PickAccount`, `ChooseModel`,
 //! `RecordOutcome`) is answered from memory only; its bookkeeping goes out with the next store
-//! job (within 50 ms of being queued), each change with exactly one job (`registry_outbox`).
+//! job (within 50 ms of being queued), each change with exactly one job (`outbox`).
 //! Other processes' commits are looked for when the store's files change (`store_watch`), or
 //! every 50 ms where file notifications are unavailable; nothing runs while nothing happens.
+
+pub(in crate::actors) mod dry;
+mod messages;
+mod mutations;
+mod outbox;
+mod outcome;
+mod state;
+pub(in crate::actors) mod tokens;
+mod usage;
 
 use std::time::Duration;
 
 use actix::prelude::*;
 
+use self::state::{RegistryState, Scope};
 use super::event_bus::{EventBus, Notice, Notify, Publish};
-use super::registry_state::{RegistryState, Scope};
 use super::store_worker::StoreHandle;
 use crate::balancer::select::{pick, Choice};
 use crate::clock::SharedClock;
 use crate::model::{AccountView, Millis, NewEvent, PriorityEntry, Settings, Strategy};
 use crate::store::{Snapshot, Store, StoreError};
 
-pub use super::registry_messages::*;
+pub use self::messages::*;
 
 /// Runtime bookkeeping is flushed at most this long after it was queued; where file
 /// notifications are unavailable, other processes' commits are looked for this often.
@@ -31,10 +40,10 @@ pub const SYNC_INTERVAL: Duration = Duration::from_millis(50);
 type Applier = Box<dyn FnOnce(&mut AccountRegistry)>;
 
 pub struct AccountRegistry {
-    pub(super) state: RegistryState,
-    pub(super) store: StoreHandle,
-    pub(super) bus: Addr<EventBus>,
-    pub(super) clock: SharedClock,
+    state: RegistryState,
+    store: StoreHandle,
+    bus: Addr<EventBus>,
+    clock: SharedClock,
     rr_cursors: std::collections::HashMap<String, usize>,
     data_version: i64,
     syncing: bool,
@@ -93,18 +102,18 @@ impl AccountRegistry {
         self
     }
 
-    pub(super) fn now(&self) -> Millis {
+    fn now(&self) -> Millis {
         self.clock.now_ms()
     }
 
-    pub(super) fn publish(&self, event: NewEvent) {
+    fn publish(&self, event: NewEvent) {
         self.bus.do_send(Publish(event));
     }
 
     /// Runs `job` on the store thread, then `apply` on its result in this actor. Results are
     /// applied in the order the jobs ran (the store thread runs this actor's jobs in the order
     /// they were sent), whatever order their answers arrive in, so memory never moves back.
-    pub(super) fn store_job<T, R>(
+    fn store_job<T, R>(
         &mut self,
         job: impl FnOnce(&mut Store) -> T + Send + 'static,
         apply: impl FnOnce(&mut Self, Result<(u64, T), StoreError>) -> R + 'static,
@@ -155,11 +164,7 @@ impl AccountRegistry {
 
     /// Settles the flush a job carried: written, or back in the queue for the next job (also
     /// when the job never ran). Returns the job's own result.
-    pub(super) fn settle<T>(
-        &mut self,
-        id: u64,
-        result: Result<(u64, Flushed<T>), StoreError>,
-    ) -> Result<(u64, T), StoreError> {
+    fn settle<T>(&mut self, id: u64, result: Result<(u64, Flushed<T>), StoreError>) -> Result<(u64, T), StoreError> {
         let (generation, flushed) = match result {
             Ok(r) => r,
             Err(e) => {
@@ -219,10 +224,7 @@ impl AccountRegistry {
     }
 
     /// A future that catches up with the store, then runs `answer` on the fresh memory.
-    pub(super) fn fresh<R: 'static>(
-        &mut self,
-        answer: impl FnOnce(&mut Self) -> R + 'static,
-    ) -> ResponseActFuture<Self, R> {
+    fn fresh<R: 'static>(&mut self, answer: impl FnOnce(&mut Self) -> R + 'static) -> ResponseActFuture<Self, R> {
         let (id, job) = self.sync_job();
         self.store_job(job, move |this, result| {
             this.after_sync(id, result);
@@ -231,7 +233,7 @@ impl AccountRegistry {
     }
 
     /// Chooses an account of `provider` by the configured strategy.
-    pub(super) fn pick_account(&mut self, provider: &str, prefer: Option<&str>, exclude: &[String]) -> Option<Picked> {
+    fn pick_account(&mut self, provider: &str, prefer: Option<&str>, exclude: &[String]) -> Option<Picked> {
         let now = self.now();
         let accounts = self.state.providers.get(provider)?;
         if let Some(a) = prefer.and_then(|p| accounts.get(p)) {
@@ -270,9 +272,9 @@ type Looked = (i64, Option<Snapshot>);
 
 /// What a store job that carried a flush reports: whether the flush was written, and the job's
 /// own result (which may fail on its own).
-pub(super) struct Flushed<T> {
-    pub(super) written: Result<(), StoreError>,
-    pub(super) then: Result<T, StoreError>,
+struct Flushed<T> {
+    written: Result<(), StoreError>,
+    then: Result<T, StoreError>,
 }
 
 impl Actor for AccountRegistry {
@@ -409,7 +411,7 @@ impl Handler<RecordOutcome> for AccountRegistry {
     /// A cooldown is written at once (not at the next tick) so that other processes sharing the
     /// store stop using the account as soon as possible.
     fn handle(&mut self, msg: RecordOutcome, ctx: &mut Context<Self>) -> Option<OutcomeInfo> {
-        let info = super::registry_outcome::record(self, msg)?;
+        let info = self::outcome::record(self, msg)?;
         if !matches!(
             info.verdict,
             crate::balancer::classify::Verdict::Success | crate::balancer::classify::Verdict::Return

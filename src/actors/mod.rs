@@ -4,26 +4,12 @@ pub mod account_registry;
 mod auth_file;
 pub mod auth_watcher;
 pub mod event_bus;
-mod registry_dry;
-mod registry_messages;
-mod registry_mutations;
-mod registry_outbox;
-mod registry_outcome;
-mod registry_state;
-pub mod registry_tokens;
-mod registry_usage;
 mod repeated;
 pub mod retry_balancer;
-mod retry_balancer_messages;
-mod retry_balancer_switch;
-mod retry_balancer_tokens;
 mod store_watch;
 pub mod store_worker;
 pub mod token_keeper;
-mod token_keeper_messages;
-mod token_keeper_refresh;
 pub mod usage_refresher;
-mod usage_refresher_messages;
 
 use std::path::Path;
 

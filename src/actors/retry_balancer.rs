@@ -1,7 +1,7 @@
 //! Retry balancer actor: the hot path. Owns the request table and session bindings; asks the
 //! registry (memory only) which account to use and records each answer; decides retries.
 //!
-//! Messages (declared with their handlers in `retry_balancer_messages`, re-exported here):
+//! Messages (declared with their handlers in `messages`, re-exported here):
 //! `ChatMessage` (model per message), `ChatHeaders` (open a request on an account),
 //! `FetchBegin` (credential headers for an attempt), `FetchResult` (record, then retry or return).
 //! Requests never finished expire after `REQUEST_TTL_MS`; the table holds at most `MAX_REQUESTS`.
@@ -9,13 +9,17 @@
 //! This file holds the actor: its request and session tables with their bounded eviction, and the
 //! helpers the handlers share (usage nudges and headers, `syncAuth` on change).
 
+mod messages;
+mod switch;
+mod tokens;
+
 use std::collections::HashMap;
 
 use actix::prelude::*;
 
+use self::tokens::{pick_ready, Want};
 use super::account_registry::{AccountRegistry, ModelRef, Picked};
 use super::event_bus::EventBus;
-use super::retry_balancer_tokens::{pick_ready, Want};
 use super::token_keeper::{as_opencode_keeps, TokenKeeper};
 use super::usage_refresher::{PassiveHeaders, PromptSeen, UsageRefresher};
 use crate::balancer::headers::AuthorizationHint;
@@ -24,66 +28,66 @@ use crate::model::{Auth, Millis};
 use crate::usage::passive::is_usage_header;
 use crate::usage::schedule::PROMPT_MIN_MS;
 
-pub use super::retry_balancer_messages::*;
-pub use super::retry_balancer_switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};
+pub use self::messages::*;
+pub use self::switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};
 
 pub const REQUEST_TTL_MS: Millis = 15 * 60_000;
 pub const MAX_REQUESTS: usize = 10_000;
 pub const SESSION_TTL_MS: Millis = 24 * 3_600_000;
 pub const MAX_SESSIONS: usize = 10_000;
 
-pub(super) struct Request {
-    pub(super) session_id: String,
-    pub(super) provider_id: String,
-    pub(super) alias: String,
+struct Request {
+    session_id: String,
+    provider_id: String,
+    alias: String,
     /// The token generation of the credential the last attempt carried, and whether it is OAuth.
-    pub(super) generation: u64,
-    pub(super) oauth: bool,
+    generation: u64,
+    oauth: bool,
     /// Accounts whose token was refreshed after a 401 during this request (once each).
-    pub(super) refreshed: Vec<String>,
+    refreshed: Vec<String>,
     /// The last attempt went out untouched (no healthy account): its answer is not ours to record.
-    pub(super) passthrough: bool,
+    passthrough: bool,
     /// The highest attempt whose result was recorded: a replayed result for it (or an earlier
     /// one) is answered `return` and counts nothing more.
-    pub(super) recorded: u32,
-    pub(super) tried: Vec<String>,
-    pub(super) header_names: Vec<String>,
-    pub(super) authorization: Option<AuthorizationHint>,
-    pub(super) created_at: Millis,
+    recorded: u32,
+    tried: Vec<String>,
+    header_names: Vec<String>,
+    authorization: Option<AuthorizationHint>,
+    created_at: Millis,
     /// The model the request is for, and the URL it goes to (from `fetch.begin`; a move rewrites
     /// both).
-    pub(super) model_id: String,
-    pub(super) url: String,
+    model_id: String,
+    url: String,
     /// Providers this request has left because they ran dry (never taken again: no loop).
-    pub(super) providers_tried: Vec<String>,
+    providers_tried: Vec<String>,
 }
 
-pub(super) struct Session {
-    pub(super) model: ModelRef,
-    pub(super) alias: Option<String>,
-    pub(super) seen_at: Millis,
+struct Session {
+    model: ModelRef,
+    alias: Option<String>,
+    seen_at: Millis,
     /// The provider/model this session last moved to (`provider_switched` is told once).
-    pub(super) switched_to: Option<String>,
+    switched_to: Option<String>,
 }
 
 pub struct RetryBalancer {
-    pub(super) registry: Addr<AccountRegistry>,
-    pub(super) bus: Addr<EventBus>,
-    pub(super) clock: SharedClock,
-    pub(super) requests: HashMap<String, Request>,
-    pub(super) sessions: HashMap<String, Session>,
+    registry: Addr<AccountRegistry>,
+    bus: Addr<EventBus>,
+    clock: SharedClock,
+    requests: HashMap<String, Request>,
+    sessions: HashMap<String, Session>,
     /// The OAuth account (and its token generation) last handed to the host per provider, so it
     /// is synced only on change.
     synced: HashMap<String, (String, u64)>,
-    pub(super) next_id: u64,
-    pub(super) id_prefix: String,
+    next_id: u64,
+    id_prefix: String,
     /// The usage refresher: told of prompts (at most every 30 s) and of rate-limit headers.
     usage: Option<Addr<UsageRefresher>>,
     /// The token keeper: refreshes a token about to expire before it is handed out.
-    pub(super) tokens: Option<Addr<TokenKeeper>>,
+    tokens: Option<Addr<TokenKeeper>>,
     nudged_at: Option<Millis>,
     /// What the plugin told of each provider's API (SDK package, base URL), for moves.
-    pub(super) apis: HashMap<String, crate::balancer::switch::ProviderApi>,
+    apis: HashMap<String, crate::balancer::switch::ProviderApi>,
 }
 
 impl RetryBalancer {
@@ -116,13 +120,13 @@ impl RetryBalancer {
         self
     }
 
-    /// A pick whose token is good to send (see `retry_balancer_tokens`).
-    pub(super) fn pick_ready(&self, want: Want) -> impl std::future::Future<Output = Option<Picked>> {
+    /// A pick whose token is good to send (see `tokens`).
+    fn pick_ready(&self, want: Want) -> impl std::future::Future<Output = Option<Picked>> {
         pick_ready(self.registry.clone(), self.tokens.clone(), self.clock.clone(), want)
     }
 
     /// A prompt: the usage refresher may read stale accounts (it is told at most every 30 s).
-    pub(super) fn nudge_usage(&mut self) {
+    fn nudge_usage(&mut self) {
         let now = self.clock.now_ms();
         let Some(usage) = &self.usage else { return };
         if self.nudged_at.is_none_or(|t| now - t >= PROMPT_MIN_MS) {
@@ -132,7 +136,7 @@ impl RetryBalancer {
     }
 
     /// Hands the rate-limit headers of an answer on an account to the usage refresher.
-    pub(super) fn forward_usage_headers(&self, provider: &str, alias: &str, headers: &HashMap<String, String>) {
+    fn forward_usage_headers(&self, provider: &str, alias: &str, headers: &HashMap<String, String>) {
         let Some(usage) = &self.usage else { return };
         let picked: Vec<(String, String)> = headers
             .iter()
@@ -148,7 +152,7 @@ impl RetryBalancer {
         }
     }
 
-    pub(super) fn sweep(&mut self) {
+    fn sweep(&mut self) {
         let now = self.clock.now_ms();
         self.requests.retain(|_, r| now - r.created_at < REQUEST_TTL_MS);
         self.sessions.retain(|_, s| now - s.seen_at < SESSION_TTL_MS);
@@ -156,7 +160,7 @@ impl RetryBalancer {
         evict_oldest(&mut self.sessions, MAX_SESSIONS, |s| s.seen_at);
     }
 
-    pub(super) fn sync_auth(&mut self, provider: &str, picked: &Picked) -> Option<SyncAuth> {
+    fn sync_auth(&mut self, provider: &str, picked: &Picked) -> Option<SyncAuth> {
         let handed = (picked.alias.clone(), picked.generation);
         if !matches!(picked.auth, Auth::Oauth { .. }) || self.synced.get(provider) == Some(&handed) {
             return None;
@@ -196,7 +200,7 @@ impl Actor for RetryBalancer {
 
 impl RetryBalancer {
     /// Opens a request of the session on `picked` (`None`: no account is usable now).
-    pub(super) fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
+    fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
         let now = self.clock.now_ms();
         self.next_id += 1;
         let request_id = format!("{}{}", self.id_prefix, self.next_id);

@@ -2,7 +2,7 @@
 //! ahead of its expiry (the lead window of `oauth::policy`) and every few days to keep an idle
 //! refresh chain alive, and on demand when the balancer is about to hand out a token about to
 //! expire or a provider refused one (401). Exactly one process sharing the store spends each
-//! refresh token (`token_keeper_refresh`: a lease and a generation in the store).
+//! refresh token (`refresh`: a lease and a generation in the store).
 //!
 //! Messages: `StartKeeping` (the sidecar does; the CLI never refreshes in the background),
 //! `Tick` (catch up with the accounts and start due refreshes; sent when an account event is
@@ -17,6 +17,9 @@
 //! never an expired one), so opencode never has to spend the refresh token itself. Each result is
 //! an event: `token_refreshed`, `token_refresh_failed`, `login_required` (no secrets).
 
+mod messages;
+mod refresh;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,16 +27,16 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use self::refresh::{refresh, Env};
+pub use self::refresh::{Failure, Outcome};
+use super::account_registry::tokens::{TokenTarget, TokenTargets};
 use super::account_registry::AccountRegistry;
 use super::event_bus::{EventBus, Notice, Notify, Publish};
-use super::registry_tokens::{TokenTarget, TokenTargets};
-use super::token_keeper_refresh::{refresh, Env};
-pub use super::token_keeper_refresh::{Failure, Outcome};
 use crate::clock::SharedClock;
 use crate::model::{Auth, EventKind, Millis, NewEvent};
 use crate::oauth::{policy, TokenClient};
 
-pub(super) type Key = (String, String);
+type Key = (String, String);
 
 /// Timing of the keeper (tests use a long tick and drive it with `Tick`).
 #[derive(Clone, Debug)]
@@ -93,17 +96,17 @@ struct Retry {
 }
 
 pub struct TokenKeeper {
-    pub(super) env: Env,
-    pub(super) bus: Addr<EventBus>,
+    env: Env,
+    bus: Addr<EventBus>,
     config: Config,
-    pub(super) keeping: bool,
+    keeping: bool,
     syncing: bool,
     /// When the account list was last caught up with, the earliest refresh due then, and the one
     /// pending timer wake-up.
     synced_at: Millis,
     next_due: Option<Millis>,
     wake: Option<SpawnHandle>,
-    pub(super) inflight: HashMap<Key, Vec<oneshot::Sender<Outcome>>>,
+    inflight: HashMap<Key, Vec<oneshot::Sender<Outcome>>>,
     background: usize,
     retry: HashMap<Key, Retry>,
     /// Not refreshed again until a new credential (login required, nothing to refresh).
@@ -170,7 +173,7 @@ impl TokenKeeper {
     }
 
     /// Catches up with the accounts, then starts what is due.
-    pub(super) fn tick(&mut self) -> ResponseActFuture<Self, ()> {
+    fn tick(&mut self) -> ResponseActFuture<Self, ()> {
         if self.syncing || !self.keeping {
             return Box::pin(actix::fut::ready(()));
         }
@@ -240,7 +243,7 @@ impl TokenKeeper {
     }
 
     /// Starts the refresh of `t`, or joins the one in flight for the same account.
-    pub(super) fn begin(
+    fn begin(
         &mut self,
         t: TokenTarget,
         waiter: Option<oneshot::Sender<Outcome>>,
@@ -417,7 +420,7 @@ impl Handler<Notice> for TokenKeeper {
     }
 }
 
-pub use super::token_keeper_messages::*;
+pub use self::messages::*;
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,7 @@
 //! Usage refresher actor: keeps a usage snapshot of every enabled account fresh without becoming
 //! the thing that gets an account rate-limited.
 //!
-//! Messages (declared with their handlers in `usage_refresher_messages`, re-exported here):
+//! Messages (declared with their handlers in `messages`, re-exported here):
 //! `StartPolling` (the sidecar does; the CLI never polls), `Tick` (catch up with the
 //! account list and settings, start due reads; sent when an account or setting event is published
 //! here, and by the timer every 30 s), `ClockMoved` (the test clock moved: what is due runs),
@@ -24,6 +24,8 @@
 //! This file holds the actor: its state, `start`, and the read cycle (catch up, start due reads,
 //! apply and announce each result, expire passive readings). Tests are in `usage_refresher/tests.rs`.
 
+mod messages;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -42,7 +44,7 @@ use crate::usage::passive;
 use crate::usage::schedule::{Jitter, Key, Schedule, SeededJitter, PROMPT_MIN_MS};
 use crate::usage::{Confidence, Endpoints, FetchError, Router, Usage, UsageClient, UsageRequest};
 
-pub use super::usage_refresher_messages::*;
+pub use self::messages::*;
 
 /// Passive header readings are applied at most this often per account.
 pub const PASSIVE_MIN_MS: Millis = 10_000;
@@ -88,23 +90,23 @@ pub fn start(registry: Addr<AccountRegistry>, bus: Addr<EventBus>, clock: Shared
 }
 
 pub struct UsageRefresher {
-    pub(super) registry: Addr<AccountRegistry>,
+    registry: Addr<AccountRegistry>,
     bus: Addr<EventBus>,
     clock: SharedClock,
-    pub(super) client: Arc<dyn UsageClient>,
-    pub(super) schedule: Schedule,
+    client: Arc<dyn UsageClient>,
+    schedule: Schedule,
     config: Config,
-    pub(super) polling: bool,
-    pub(super) enabled: bool,
+    polling: bool,
+    enabled: bool,
     fingerprint: u64,
     syncing: bool,
     /// When the account list was last caught up with, and the one pending timer wake-up.
     synced_at: Millis,
     wake: Option<SpawnHandle>,
-    pub(super) waiters: HashMap<Key, Vec<oneshot::Sender<UsageSnapshot>>>,
-    pub(super) passive_at: HashMap<Key, Millis>,
+    waiters: HashMap<Key, Vec<oneshot::Sender<UsageSnapshot>>>,
+    passive_at: HashMap<Key, Millis>,
     /// Passive readings with a reset time: (their fetch time, the reset).
-    pub(super) passive_resets: HashMap<Key, (Millis, Millis)>,
+    passive_resets: HashMap<Key, (Millis, Millis)>,
 }
 
 impl UsageRefresher {
@@ -135,12 +137,12 @@ impl UsageRefresher {
         }
     }
 
-    pub(super) fn now(&self) -> Millis {
+    fn now(&self) -> Millis {
         self.clock.now_ms()
     }
 
     /// Catches up with the accounts and settings, then starts what is due.
-    pub(super) fn tick(&mut self) -> ResponseActFuture<Self, ()> {
+    fn tick(&mut self) -> ResponseActFuture<Self, ()> {
         if self.syncing {
             return Box::pin(actix::fut::ready(()));
         }
@@ -176,7 +178,7 @@ impl UsageRefresher {
     }
 
     /// Starts every read the schedule allows now.
-    pub(super) fn pump(&mut self, ctx: &mut Context<Self>) {
+    fn pump(&mut self, ctx: &mut Context<Self>) {
         let now = self.now();
         for (key, forced) in self.schedule.take_due(now, self.polling && self.enabled) {
             let ask = self.registry.send(UsageAccounts {
@@ -218,7 +220,7 @@ impl UsageRefresher {
 
     /// Does what is due now: the catch-up with the account list when it is time, else the due
     /// reads and expired passive readings.
-    pub(super) fn wake_up(&mut self, ctx: &mut Context<Self>) {
+    fn wake_up(&mut self, ctx: &mut Context<Self>) {
         if !self.polling {
             return;
         }
@@ -320,7 +322,7 @@ impl UsageRefresher {
     }
 
     /// Publishes a snapshot that says something new (or was asked for).
-    pub(super) fn announce(&self, previous: Option<&UsageSnapshot>, s: &UsageSnapshot, forced: bool) {
+    fn announce(&self, previous: Option<&UsageSnapshot>, s: &UsageSnapshot, forced: bool) {
         if forced || outcome::is_news(previous, s) {
             self.bus.do_send(Publish(outcome::event(s)));
         }

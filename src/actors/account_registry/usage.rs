@@ -9,11 +9,11 @@ use std::hash::{Hash, Hasher};
 
 use actix::prelude::*;
 
-use super::account_registry::AccountRegistry;
-use super::registry_messages::{
+use super::messages::{
     ApplyUsage, RegistryError, UsageAccounts, UsageApplied, UsageTarget, UsageTargets, UsageTargetsReply,
 };
-use super::registry_state::RegistryState;
+use super::state::RegistryState;
+use super::AccountRegistry;
 use crate::balancer::hint::{asked_secs_text, clamp_until, COOLDOWN_LIMITS};
 use crate::model::{Account, Auth, EventKind, Millis, NewEvent, UsageSnapshot};
 use crate::store::{FailureCount, RuntimePatch};

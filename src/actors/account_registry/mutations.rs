@@ -3,9 +3,9 @@
 
 use actix::prelude::*;
 
-use super::account_registry::{AccountRegistry, Flushed};
-use super::registry_messages::{Mutate, MutationReply, RegistryError};
-use super::registry_state::Scope;
+use super::messages::{Mutate, MutationReply, RegistryError};
+use super::state::Scope;
+use super::{AccountRegistry, Flushed};
 use crate::model::{normalize_alias, validate_provider, EventKind, NewEvent, Settings};
 use crate::store::{Store, StoreError};
 

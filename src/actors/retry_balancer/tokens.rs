@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::account_registry::{AccountRegistry, PickAccount, Picked};
-use super::retry_balancer::RetryBalancer;
-use super::retry_balancer_messages::{Answer, FetchResult, ResultAnswer, UnknownRequest};
-use super::token_keeper::{Failure, LoginRefused, Outcome, RefreshNow, TokenKeeper};
+use super::messages::{Answer, FetchResult, ResultAnswer, UnknownRequest};
+use super::RetryBalancer;
+use crate::actors::account_registry::{AccountRegistry, PickAccount, Picked};
+use crate::actors::token_keeper::{Failure, LoginRefused, Outcome, RefreshNow, TokenKeeper};
 use crate::balancer::headers::credential_headers;
 use crate::clock::SharedClock;
 use crate::model::AccountRef;

@@ -3,8 +3,8 @@
 
 use actix::prelude::*;
 
-use super::account_registry::AccountRegistry;
-use super::registry_messages::{ModelRef, Picked};
+use super::messages::{ModelRef, Picked};
+use super::AccountRegistry;
 use crate::balancer::switch::Resting;
 use crate::model::Millis;
 

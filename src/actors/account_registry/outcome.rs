@@ -1,7 +1,7 @@
 //! How the registry records an upstream answer: success resets, refusals cool the account down.
 
-use super::account_registry::AccountRegistry;
-use super::registry_messages::{OutcomeInfo, RecordOutcome};
+use super::messages::{OutcomeInfo, RecordOutcome};
+use super::AccountRegistry;
 use crate::balancer::classify::{classify, Verdict};
 use crate::balancer::hint::{asked_secs_text, MAX_HINT_MS};
 use crate::balancer::reset::cooldown_until;

@@ -3,8 +3,8 @@
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::account_registry::{ApplyUsage, UsageAccounts};
-use super::usage_refresher::{UsageRefresher, PASSIVE_MIN_MS};
+use super::{UsageRefresher, PASSIVE_MIN_MS};
+use crate::actors::account_registry::{ApplyUsage, UsageAccounts};
 use crate::model::UsageSnapshot;
 use crate::usage::outcome::redact_snapshot;
 use crate::usage::passive;

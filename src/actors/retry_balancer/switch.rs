@@ -8,11 +8,11 @@ use std::collections::BTreeMap;
 use actix::prelude::*;
 use serde_json::Value;
 
-use super::account_registry::ModelRef;
-use super::event_bus::{Notice, Notify, Publish};
-use super::registry_dry::{DryPlan, PlanDry};
-use super::retry_balancer::RetryBalancer;
-use super::retry_balancer_messages::{Answer, ResultAnswer, SyncAuth};
+use super::messages::{Answer, ResultAnswer, SyncAuth};
+use super::RetryBalancer;
+use crate::actors::account_registry::dry::{DryPlan, PlanDry};
+use crate::actors::account_registry::ModelRef;
+use crate::actors::event_bus::{Notice, Notify, Publish};
 use crate::balancer::headers::credential_headers;
 use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};

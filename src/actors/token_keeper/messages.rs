@@ -3,10 +3,10 @@
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
-use super::event_bus::{Notice, Notify};
-use super::registry_tokens::TokenTargets;
-use super::token_keeper::{Failure, Outcome, TokenKeeper};
-use super::token_keeper_refresh::release;
+use super::refresh::release;
+use super::{Failure, Outcome, TokenKeeper};
+use crate::actors::account_registry::tokens::TokenTargets;
+use crate::actors::event_bus::{Notice, Notify};
 use crate::model::{EventKind, NewEvent};
 use crate::oauth::policy;
 
@@ -133,7 +133,7 @@ impl Handler<LoginRefused> for TokenKeeper {
             let (p, a) = (&msg.provider_id, &msg.alias);
             let hint = policy::login_hint(p);
             tracing::info!(provider = %p, alias = %a, status = msg.status, "the login's token was refused; a new login is needed");
-            this.bus.do_send(super::event_bus::Publish(
+            this.bus.do_send(crate::actors::event_bus::Publish(
                 NewEvent::new(EventKind::LoginRequired, format!("{p}/{a} needs a new login: {hint}"))
                     .account(p, a)
                     .meta("generation", msg.generation)

@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use super::account_registry::{ChooseModel, ModelRef, RecordOutcome};
-use super::event_bus::{Notice, Notify, Publish};
-use super::registry_dry::PlanDry;
-use super::retry_balancer::{RetryBalancer, Session};
-use super::retry_balancer_switch::{DryOutcome, FailAnswer, SwitchAnswer};
-use super::retry_balancer_tokens::Want;
+use super::switch::{DryOutcome, FailAnswer, SwitchAnswer};
+use super::tokens::Want;
+use super::{RetryBalancer, Session};
+use crate::actors::account_registry::dry::PlanDry;
+use crate::actors::account_registry::{ChooseModel, ModelRef, RecordOutcome};
+use crate::actors::event_bus::{Notice, Notify, Publish};
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
 use crate::balancer::switch::ProviderApi;
@@ -104,7 +104,7 @@ impl Handler<ChatHeaders> for RetryBalancer {
                 return Box::pin(actix::fut::ready(answer)) as ResponseActFuture<Self, HeadersAnswer>;
             }
             // No healthy account: a provider whose accounts all rest still gets a request id,
-            // so `fetch.begin` can move the request or answer at once (retry_balancer_switch).
+            // so `fetch.begin` can move the request or answer at once (`switch`).
             let plan = registry.send(PlanDry {
                 provider_id: msg.provider_id.clone(),
                 exclude: vec![],
@@ -343,7 +343,7 @@ impl Handler<FetchResult> for RetryBalancer {
 
 impl RetryBalancer {
     /// Publishes what a refused answer did to the account.
-    fn report(&self, provider: &str, alias: &str, info: &super::account_registry::OutcomeInfo, status: u16) {
+    fn report(&self, provider: &str, alias: &str, info: &crate::actors::account_registry::OutcomeInfo, status: u16) {
         let until = info.until.unwrap_or_default();
         let event = match info.verdict {
             Verdict::Cooldown(reason) => NewEvent::new(

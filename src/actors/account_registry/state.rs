@@ -5,12 +5,12 @@
 //! - every snapshot carries the store generation it was read at; a provider (or the priority and
 //!   settings) is only replaced by a snapshot newer than the one it last came from;
 //! - runtime changes not yet written (queued, or in flight with a store job: see
-//!   `registry_outbox`) are laid over every snapshot that replaces their provider, so a snapshot
+//!   `outbox`) are laid over every snapshot that replaces their provider, so a snapshot
 //!   read before they were written cannot erase them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use super::registry_outbox::{Flush, Outbox};
+use super::outbox::{Flush, Outbox};
 use crate::model::{Account, AccountView, Millis, PriorityEntry, Settings};
 use crate::store::{ActivePatch, RuntimePatch, Snapshot};
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::account_registry::AccountRegistry;
-use super::auth_file::{parse_auth_file, read_auth_file};
-use super::registry_tokens::TokenStore;
+use crate::actors::account_registry::tokens::TokenStore;
+use crate::actors::account_registry::AccountRegistry;
+use crate::actors::auth_file::{parse_auth_file, read_auth_file};
 use crate::clock::SharedClock;
 use crate::model::{Auth, Millis};
 use crate::oauth::{RefreshError, RefreshRequest, TokenClient};

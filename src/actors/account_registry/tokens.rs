@@ -5,8 +5,8 @@
 
 use actix::prelude::*;
 
-use super::account_registry::{AccountRegistry, Flushed};
-use super::registry_state::Scope;
+use super::state::Scope;
+use super::{AccountRegistry, Flushed};
 use crate::model::{Auth, Millis};
 use crate::store::{Store, StoreError};
 
