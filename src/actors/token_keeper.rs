@@ -29,8 +29,8 @@ use tokio::sync::oneshot;
 
 use self::refresh::{refresh, Env};
 pub use self::refresh::{Failure, Outcome};
-use super::account_registry::tokens::{TokenTarget, TokenTargets};
 use super::account_registry::AccountRegistry;
+use super::account_registry::{TokenTarget, TokenTargets};
 use super::event_bus::{EventBus, Notice, Notify, Publish};
 use crate::clock::SharedClock;
 use crate::model::{Auth, EventKind, Millis, NewEvent};

@@ -201,3 +201,12 @@ pub struct AccountRef {
     pub provider_id: String,
     pub alias: String,
 }
+
+/// `{providerID, modelID}` as the wire names a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRef {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+}

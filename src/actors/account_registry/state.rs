@@ -30,6 +30,8 @@ pub struct RegistryState {
     pub priority: Vec<PriorityEntry>,
     pub settings: Settings,
     pub pending: usize,
+    /// Each provider's round-robin position (`balancer::select`).
+    pub rr_cursors: HashMap<String, usize>,
     /// Runtime changes on their way to the store.
     outbox: Outbox,
     /// Store generation each provider's accounts were last read at.

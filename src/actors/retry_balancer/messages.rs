@@ -8,7 +8,7 @@ use actix::prelude::*;
 use super::switch::{DryOutcome, FailAnswer, SwitchAnswer};
 use super::tokens::Want;
 use super::{RetryBalancer, Session};
-use crate::actors::account_registry::dry::PlanDry;
+use crate::actors::account_registry::PlanDry;
 use crate::actors::account_registry::{ChooseModel, ModelRef, RecordOutcome};
 use crate::actors::event_bus::{Notice, Notify, Publish};
 use crate::balancer::classify::Verdict;

@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 
 use super::refresh::release;
 use super::{Failure, Outcome, TokenKeeper};
-use crate::actors::account_registry::tokens::TokenTargets;
+use crate::actors::account_registry::TokenTargets;
 use crate::actors::event_bus::{Notice, Notify};
 use crate::model::{EventKind, NewEvent};
 use crate::oauth::policy;
