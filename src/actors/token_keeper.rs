@@ -4,12 +4,6 @@
 //! expire or a provider refused one (401). Exactly one process sharing the store spends each
 //! refresh token (`refresh`: a lease and a generation in the store).
 //!
-//! Messages: `StartKeeping` (the sidecar does; the CLI never refreshes in the background),
-//! `Tick` (catch up with the accounts and start due refreshes; sent when an account event is
-//! published here, when the test clock moves, after each refresh, and by one timer armed for the
-//! earliest refresh due or the 30 s catch-up),
-//! `RefreshNow` (on demand; joins a refresh in flight for the same account), `InFlight` (tests).
-//!
 //! Lifecycle: `start` runs it on its own arbiter; store work goes through the registry to the
 //! store thread, so nothing here waits on disk or blocks the hot path. At most a few background
 //! refreshes run at once; a failed one is retried with capped backoff. A refreshed credential of

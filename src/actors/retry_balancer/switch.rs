@@ -8,8 +8,9 @@ use std::collections::BTreeMap;
 use actix::prelude::*;
 use serde_json::Value;
 
-use super::messages::{Answer, ResultAnswer, SyncAuth};
+use super::failover::{Answer, ResultAnswer};
 use super::RetryBalancer;
+use super::SyncAuth;
 use crate::actors::account_registry::ModelRef;
 use crate::actors::account_registry::{DryPlan, PlanDry};
 use crate::actors::event_bus::{Notice, Notify, Publish};

@@ -25,7 +25,8 @@ impl Handler<StartPolling> for UsageRefresher {
     }
 }
 
-/// One turn of the timer; answers when the due reads have started.
+/// Catches up with the account list and settings and starts due reads; sent when an account or
+/// setting event is published here, and by the timer. Answers when the due reads have started.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Tick;
