@@ -263,7 +263,7 @@ impl UsageRefresher {
     /// stamped in the future (the clock was set back) is not fresh.
     fn read_elsewhere(&self, u: &UsageSnapshot, now: Millis) -> bool {
         let age = now - u.fetched_at;
-        u.confidence == Confidence::Exact.as_str()
+        u.is(Confidence::Exact)
             && u.error.is_none()
             && !is_passive(u)
             && (0..(self.schedule.interval() / 2).min(PROMPT_MIN_MS)).contains(&age)

@@ -7,7 +7,7 @@ use super::pick::{pick_account, Picked};
 use super::state::RegistryState;
 use super::AccountRegistry;
 use crate::balancer::switch::Resting;
-use crate::model::{Millis, ModelRef};
+use crate::model::{CooldownReason, Millis, ModelRef};
 
 /// Is `provider_id` dry (no healthy account), and who would take over? `exclude` lists the
 /// providers the request has already been on (never picked again: no loop).
@@ -60,7 +60,7 @@ pub(super) fn plan_dry(state: &mut RegistryState, msg: &PlanDry, now: Millis) ->
                 .map(|a| Resting {
                     alias: a.alias.clone(),
                     until: if a.disabled { None } else { a.cooldown_until },
-                    quota: a.cooldown_reason.as_deref() == Some("quota"),
+                    quota: a.cooldown_reason == Some(CooldownReason::Quota),
                     login: a.auth_failed || a.token.login_required,
                 })
                 .collect()
@@ -72,7 +72,7 @@ pub(super) fn plan_dry(state: &mut RegistryState, msg: &PlanDry, now: Millis) ->
     let short_wait = accounts.is_some_and(|m| {
         m.values().any(|a| {
             !a.disabled
-                && a.cooldown_reason.as_deref() != Some("quota")
+                && a.cooldown_reason != Some(CooldownReason::Quota)
                 && a.cooldown_until.is_some_and(|u| u - now <= max_wait_ms)
         })
     });

@@ -9,7 +9,7 @@ use super::AccountRegistry;
 use crate::balancer::classify::{classify, Verdict};
 use crate::balancer::hint::{asked_secs_text, MAX_HINT_MS};
 use crate::balancer::reset::{cooldown_until, ResetSource};
-use crate::model::Millis;
+use crate::model::{CooldownReason, Millis};
 use crate::store::{FailureCount, RuntimePatch};
 
 /// How long a refused credential rests before it is tried again.
@@ -119,7 +119,7 @@ pub(super) fn record(state: &mut RegistryState, msg: &RecordOutcome, now: Millis
             }
             state.patch(RuntimePatch {
                 last_used_at: Some(now),
-                cooldown: Some((Some(until), Some(reason.as_str().to_string()))),
+                cooldown: Some((Some(until), Some(reason.into()))),
                 failures: Some(FailureCount::ONE_MORE),
                 ..base
             });
@@ -138,7 +138,7 @@ pub(super) fn record(state: &mut RegistryState, msg: &RecordOutcome, now: Millis
             let until = now + AUTH_FAILED_COOLDOWN_MS;
             state.patch(RuntimePatch {
                 last_used_at: Some(now),
-                cooldown: Some((Some(until), Some("auth_failed".into()))),
+                cooldown: Some((Some(until), Some(CooldownReason::AuthFailed))),
                 failures: Some(FailureCount::ONE_MORE),
                 auth_failed: Some(true),
                 ..base

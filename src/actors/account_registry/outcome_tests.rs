@@ -37,7 +37,7 @@ fn troubled() -> Account {
         failures: 2,
         auth_failed: true,
         cooldown_until: Some(NOW - 1),
-        cooldown_reason: Some("rate_limit".into()),
+        cooldown_reason: Some(CooldownReason::RateLimit),
         ..Account::for_test("p", "a")
     }
 }
@@ -71,8 +71,8 @@ fn a_rate_limit_cools_the_account_down_until_its_hint_and_counts_a_failure() {
     assert_eq!((info.until, info.failures), (Some(NOW + 30_000), 1));
     let a = s.account("p", "a").unwrap();
     assert_eq!(
-        (a.cooldown_until, a.cooldown_reason.as_deref(), a.failures),
-        (Some(NOW + 30_000), Some("rate_limit"), 1)
+        (a.cooldown_until, a.cooldown_reason, a.failures),
+        (Some(NOW + 30_000), Some(CooldownReason::RateLimit), 1)
     );
     assert!(!a.is_healthy(NOW));
 }
@@ -82,7 +82,10 @@ fn a_quota_refusal_is_recorded_as_quota() {
     let mut s = state(vec![Account::for_test("p", "a")]);
     let info = record(&mut s, &answer(429, &[], Some("insufficient_quota")), NOW).unwrap();
     assert_eq!(info.verdict, Verdict::Cooldown(Reason::Quota));
-    assert_eq!(s.account("p", "a").unwrap().cooldown_reason.as_deref(), Some("quota"));
+    assert_eq!(
+        s.account("p", "a").unwrap().cooldown_reason,
+        Some(CooldownReason::Quota)
+    );
 }
 
 #[test]
@@ -95,7 +98,7 @@ fn a_refused_credential_rests_half_an_hour_and_is_marked() {
     );
     let a = s.account("p", "a").unwrap();
     assert!(a.auth_failed);
-    assert_eq!(a.cooldown_reason.as_deref(), Some("auth_failed"));
+    assert_eq!(a.cooldown_reason, Some(CooldownReason::AuthFailed));
 }
 
 #[test]

@@ -132,7 +132,7 @@ impl RegistryState {
             }
             if let Some((until, reason)) = &p.cooldown {
                 a.cooldown_until = *until;
-                a.cooldown_reason = reason.clone();
+                a.cooldown_reason = *reason;
             }
             if let Some(f) = p.failures {
                 a.failures = f.apply(a.failures);
@@ -225,6 +225,7 @@ impl RegistryState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::CooldownReason;
     use crate::store::FailureCount;
 
     fn acc(p: &str, a: &str) -> Account {
@@ -277,7 +278,7 @@ mod tests {
         let mut s = RegistryState::default();
         s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 1);
         s.patch(RuntimePatch {
-            cooldown: Some((Some(99), Some("rate_limit".into()))),
+            cooldown: Some((Some(99), Some(CooldownReason::RateLimit))),
             failures: Some(FailureCount::ONE_MORE),
             last_used_at: Some(5),
             ..RuntimePatch::for_account(&acc("p", "a"))
@@ -294,11 +295,7 @@ mod tests {
             ..RuntimePatch::for_account(&reset)
         });
         let queued = &s.take_flush().patches[0];
-        assert_eq!(
-            (queued.epoch, queued.cooldown.clone()),
-            (1, None),
-            "the stale cooldown is gone"
-        );
+        assert_eq!((queued.epoch, queued.cooldown), (1, None), "the stale cooldown is gone");
         assert_eq!(queued.failures, Some(FailureCount::ONE_MORE));
         assert_eq!(queued.last_used_at, Some(5));
     }

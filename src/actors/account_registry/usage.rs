@@ -13,7 +13,7 @@ use super::messages::RegistryError;
 use super::state::RegistryState;
 use super::AccountRegistry;
 use crate::balancer::hint::{asked_secs_text, clamp_until, COOLDOWN_LIMITS};
-use crate::model::{Account, Auth, EventKind, Millis, NewEvent, UsageSnapshot};
+use crate::model::{Account, Auth, Confidence, CooldownReason, EventKind, Millis, NewEvent, UsageSnapshot};
 use crate::store::{FailureCount, RuntimePatch};
 
 /// The usage refresher's view of the accounts, sent only when they changed since `known` (a
@@ -86,20 +86,20 @@ pub enum Effect {
 
 /// Cooldowns a usage reading may clear: those about quota or rate limits (not a refused
 /// credential or a failing server, which usage says nothing about).
-fn clearable(reason: Option<&str>) -> bool {
-    matches!(reason, None | Some("rate_limit") | Some("quota"))
+fn clearable(reason: Option<CooldownReason>) -> bool {
+    matches!(reason, None | Some(CooldownReason::RateLimit | CooldownReason::Quota))
 }
 
 /// The cooldown change `s` calls for on `account` at `now`.
 pub fn effect(account: &Account, s: &UsageSnapshot, now: Millis) -> Effect {
-    if s.confidence != "exact" || s.error.is_some() {
+    if !s.is(Confidence::Exact) || s.error.is_some() {
         return Effect::None;
     }
     let Some(used) = s.used_percent else {
         return Effect::None;
     };
     if used < 100.0 {
-        return if account.cooling_down(now) && clearable(account.cooldown_reason.as_deref()) {
+        return if account.cooling_down(now) && clearable(account.cooldown_reason) {
             Effect::Clear
         } else {
             Effect::None
@@ -274,7 +274,7 @@ impl AccountRegistry {
             }
             Effect::Set(until) => {
                 self.state.patch(RuntimePatch {
-                    cooldown: Some((Some(until), Some("quota".into()))),
+                    cooldown: Some((Some(until), Some(CooldownReason::Quota))),
                     ..base
                 });
                 let event = NewEvent::new(
@@ -282,7 +282,7 @@ impl AccountRegistry {
                     format!("{p}/{a} has used its whole quota; cooling down until it resets"),
                 )
                 .account(&p, &a)
-                .meta("reason", "quota")
+                .meta("reason", CooldownReason::Quota.as_str())
                 .meta("source", "usage")
                 .meta("until", until);
                 // The reset time passes the same clamping rule as every hint, and says so.

@@ -11,7 +11,7 @@ fn account(until: Option<Millis>, reason: Option<&str>) -> Account {
             metadata: None,
         },
         cooldown_until: until,
-        cooldown_reason: reason.map(str::to_string),
+        cooldown_reason: reason.map(|r| r.parse().unwrap()),
         failures: 2,
         ..Account::for_test("openai", "plan")
     }

@@ -5,7 +5,7 @@ use super::RetryBalancer;
 use crate::actors::account_registry::OutcomeInfo;
 use crate::actors::event_bus::{Notice, Notify, Publish};
 use crate::balancer::classify::Verdict;
-use crate::model::{EventKind, NewEvent};
+use crate::model::{CooldownReason, EventKind, NewEvent};
 
 impl RetryBalancer {
     /// Publishes what a refused answer did to the account.
@@ -25,7 +25,7 @@ impl RetryBalancer {
                 EventKind::AuthFailed,
                 format!("{provider}/{alias} credential refused (401)"),
             )
-            .meta("reason", "auth_failed"),
+            .meta("reason", CooldownReason::AuthFailed.as_str()),
             _ => return,
         };
         // A hint the clamping rule changed says so, with what it asked for (balancer::hint).
