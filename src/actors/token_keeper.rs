@@ -21,6 +21,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+pub use self::messages::*;
 use self::refresh::{refresh, Env};
 pub use self::refresh::{Failure, Outcome};
 use super::account_registry::AccountRegistry;
@@ -413,8 +414,6 @@ impl Handler<Notice> for TokenKeeper {
         }
     }
 }
-
-pub use self::messages::*;
 
 #[cfg(test)]
 mod tests;

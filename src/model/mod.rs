@@ -116,7 +116,7 @@ impl Account {
     }
 }
 
-/// An account as shown to clients (PROTOCOL.md `AccountView`); never carries a secret.
+/// An account as shown to clients (docs/protocol.md `AccountView`); never carries a secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountView {
@@ -148,7 +148,7 @@ pub struct AccountView {
     pub login_hint: Option<String>,
 }
 
-/// The latest usage snapshot of an account (PROTOCOL.md `UsageSnapshot`).
+/// The latest usage snapshot of an account (docs/protocol.md `UsageSnapshot`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageSnapshot {
@@ -174,7 +174,7 @@ pub struct UsageSnapshot {
     pub error: Option<String>,
 }
 
-/// How much a snapshot's figures can be trusted (PROTOCOL.md `confidence`).
+/// How much a snapshot's figures can be trusted (docs/protocol.md `confidence`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Confidence {

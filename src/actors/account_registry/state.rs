@@ -16,22 +16,22 @@ use crate::store::{ActivePatch, RuntimePatch, Snapshot};
 
 /// Which part of the state a snapshot covers.
 #[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
+pub(super) enum Scope<'a> {
     All,
     Provider(&'a str),
 }
 
 #[derive(Default)]
-pub struct RegistryState {
-    pub providers: BTreeMap<String, BTreeMap<String, Account>>,
-    pub active: HashMap<String, String>,
+pub(super) struct RegistryState {
+    pub(super) providers: BTreeMap<String, BTreeMap<String, Account>>,
+    pub(super) active: HashMap<String, String>,
     /// The store's `active_epoch` of each provider, as last read.
     active_epochs: HashMap<String, u32>,
-    pub priority: Vec<PriorityEntry>,
-    pub settings: Settings,
-    pub pending: usize,
+    pub(super) priority: Vec<PriorityEntry>,
+    pub(super) settings: Settings,
+    pub(super) pending: usize,
     /// Each provider's round-robin position (`balancer::select`).
-    pub rr_cursors: HashMap<String, usize>,
+    pub(super) rr_cursors: HashMap<String, usize>,
     /// Runtime changes on their way to the store.
     outbox: Outbox,
     /// Store generation each provider's accounts were last read at.
@@ -43,7 +43,7 @@ pub struct RegistryState {
 
 impl RegistryState {
     /// Applies a snapshot read at `generation`, keeping whatever memory holds from a later read.
-    pub fn apply_snapshot(&mut self, snap: Snapshot, scope: Scope<'_>, generation: u64) {
+    pub(super) fn apply_snapshot(&mut self, snap: Snapshot, scope: Scope<'_>, generation: u64) {
         let mut grouped: BTreeMap<String, Vec<(String, Account)>> = BTreeMap::new();
         for a in snap.accounts {
             grouped
@@ -144,12 +144,12 @@ impl RegistryState {
     }
 
     /// Applies a runtime change in memory now and queues it for the store.
-    pub fn patch(&mut self, patch: RuntimePatch) {
+    pub(super) fn patch(&mut self, patch: RuntimePatch) {
         self.overlay(&patch);
         self.outbox.queue(patch);
     }
 
-    pub fn set_active_runtime(&mut self, provider: &str, alias: &str) {
+    pub(super) fn set_active_runtime(&mut self, provider: &str, alias: &str) {
         self.active.insert(provider.to_string(), alias.to_string());
         self.outbox.queue_active(ActivePatch {
             provider_id: provider.to_string(),
@@ -159,45 +159,45 @@ impl RegistryState {
     }
 
     /// The queued runtime changes, for one store job; settle them with [`Self::settle_flush`].
-    pub fn take_flush(&mut self) -> Flush {
+    pub(super) fn take_flush(&mut self) -> Flush {
         self.outbox.take()
     }
 
     /// The job that took flush `id` wrote it (`written`), or it goes with the next job. Call it
     /// before applying the snapshot that job read, since that snapshot has what it wrote.
     /// `false` when the flush was empty.
-    pub fn settle_flush(&mut self, id: u64, written: bool) -> bool {
+    pub(super) fn settle_flush(&mut self, id: u64, written: bool) -> bool {
         self.outbox.settle(id, written)
     }
 
     /// Notified whenever bookkeeping is queued.
-    pub fn flush_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+    pub(super) fn flush_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.outbox.signal()
     }
 
     #[cfg(test)]
-    pub fn has_pending_flush(&self) -> bool {
+    pub(super) fn has_pending_flush(&self) -> bool {
         !self.outbox.is_empty()
     }
 
-    pub fn account(&self, provider: &str, alias: &str) -> Option<&Account> {
+    pub(super) fn account(&self, provider: &str, alias: &str) -> Option<&Account> {
         self.providers.get(provider)?.get(alias)
     }
 
-    pub fn account_mut(&mut self, provider: &str, alias: &str) -> Option<&mut Account> {
+    pub(super) fn account_mut(&mut self, provider: &str, alias: &str) -> Option<&mut Account> {
         self.providers.get_mut(provider)?.get_mut(alias)
     }
 
-    pub fn is_active(&self, provider: &str, alias: &str) -> bool {
+    pub(super) fn is_active(&self, provider: &str, alias: &str) -> bool {
         self.active.get(provider).is_some_and(|a| a == alias)
     }
 
-    pub fn view(&self, provider: &str, alias: &str, now: Millis) -> Option<AccountView> {
+    pub(super) fn view(&self, provider: &str, alias: &str, now: Millis) -> Option<AccountView> {
         self.account(provider, alias)
             .map(|a| a.view(self.is_active(provider, alias), now))
     }
 
-    pub fn views(&self, provider: Option<&str>, now: Millis) -> Vec<AccountView> {
+    pub(super) fn views(&self, provider: Option<&str>, now: Millis) -> Vec<AccountView> {
         self.providers
             .iter()
             .filter(|(p, _)| provider.is_none_or(|want| want == p.as_str()))
@@ -205,12 +205,12 @@ impl RegistryState {
             .collect()
     }
 
-    pub fn account_count(&self) -> usize {
+    pub(super) fn account_count(&self) -> usize {
         self.providers.values().map(BTreeMap::len).sum()
     }
 
     /// Whether the provider has an account usable at `now` (the active one is checked first).
-    pub fn has_healthy(&self, provider: &str, now: Millis) -> bool {
+    pub(super) fn has_healthy(&self, provider: &str, now: Millis) -> bool {
         self.providers.get(provider).is_some_and(|m| {
             let active_ok = self
                 .active

@@ -78,7 +78,7 @@ pub enum UsageApplied {
 
 /// What a snapshot does to an account's cooldown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
+pub(super) enum Effect {
     None,
     Clear,
     Set(Millis),
@@ -91,7 +91,7 @@ fn clearable(reason: Option<CooldownReason>) -> bool {
 }
 
 /// The cooldown change `s` calls for on `account` at `now`.
-pub fn effect(account: &Account, s: &UsageSnapshot, now: Millis) -> Effect {
+pub(super) fn effect(account: &Account, s: &UsageSnapshot, now: Millis) -> Effect {
     if !s.is(Confidence::Exact) || s.error.is_some() {
         return Effect::None;
     }
