@@ -15,7 +15,7 @@ use actix::prelude::*;
 use self::tokens::{pick_ready, Want};
 use super::account_registry::{AccountRegistry, ModelRef, Picked};
 use super::event_bus::EventBus;
-use super::token_keeper::{as_opencode_keeps, TokenKeeper};
+use super::token_keeper::TokenKeeper;
 use super::usage_refresher::{PassiveHeaders, PromptSeen, UsageRefresher};
 use crate::balancer::headers::AuthorizationHint;
 use crate::clock::SharedClock;
@@ -171,7 +171,7 @@ impl RetryBalancer {
         self.synced.insert(provider.to_string(), handed);
         Some(SyncAuth {
             provider_id: provider.to_string(),
-            auth: as_opencode_keeps(&picked.auth),
+            auth: picked.auth.as_opencode_keeps(),
         })
     }
 }

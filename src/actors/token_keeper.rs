@@ -28,7 +28,7 @@ use super::account_registry::AccountRegistry;
 use super::account_registry::{TokenTarget, TokenTargets};
 use super::event_bus::{EventBus, Notice, Notify, Publish};
 use crate::clock::SharedClock;
-use crate::model::{Auth, EventKind, Millis, NewEvent};
+use crate::model::{EventKind, Millis, NewEvent};
 use crate::oauth::{policy, TokenClient};
 
 type Key = (String, String);
@@ -300,7 +300,7 @@ impl TokenKeeper {
                 if *by_us && t.active && expires.is_none_or(|e| e > now) {
                     self.bus.do_send(Notify(Notice::AuthSync {
                         provider_id: p.clone(),
-                        auth: as_opencode_keeps(auth),
+                        auth: auth.as_opencode_keeps(),
                     }));
                 }
             }
@@ -366,28 +366,6 @@ impl TokenKeeper {
 
     fn publish(&self, e: NewEvent) {
         self.bus.do_send(Publish(e));
-    }
-}
-
-/// A credential as opencode keeps it in auth.json (it drops fields it does not know).
-pub fn as_opencode_keeps(auth: &Auth) -> Auth {
-    match auth {
-        Auth::Oauth {
-            refresh,
-            access,
-            expires,
-            account_id,
-            enterprise_url,
-            ..
-        } => Auth::Oauth {
-            refresh: refresh.clone(),
-            access: access.clone(),
-            expires: *expires,
-            account_id: account_id.clone(),
-            enterprise_url: enterprise_url.clone(),
-            metadata: None,
-        },
-        other => other.clone(),
     }
 }
 
