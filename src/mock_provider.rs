@@ -9,10 +9,9 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+
+use crate::net::loopback::Loopback;
 
 /// A scripted answer.
 #[derive(Clone, Debug)]
@@ -50,40 +49,26 @@ impl MockReply {
 pub struct MockProvider {
     pub addr: SocketAddr,
     seen: Arc<Mutex<Vec<String>>>,
-    _stop: tokio::sync::oneshot::Sender<()>,
+    _server: Loopback,
 }
 
 impl MockProvider {
     /// Starts on 127.0.0.1 (a free port) in the current tokio runtime.
     pub async fn start(by_key: HashMap<String, MockReply>, otherwise: MockReply) -> std::io::Result<MockProvider> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
         let seen = Arc::new(Mutex::new(Vec::new()));
         let rules = Arc::new((by_key, otherwise));
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let seen2 = seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let (stream, _) = tokio::select! {
-                    _ = &mut stop_rx => break,
-                    conn = listener.accept() => match conn { Ok(c) => c, Err(_) => continue },
-                };
-                let (rules, seen) = (rules.clone(), seen2.clone());
-                tokio::spawn(async move {
-                    let svc = service_fn(move |req: Request<Incoming>| {
-                        let key = request_key(&req);
-                        seen.lock().expect("seen").push(key.clone());
-                        let reply = rules.0.get(&key).unwrap_or(&rules.1).clone();
-                        async move { Ok::<_, Infallible>(respond(reply)) }
-                    });
-                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
-                });
-            }
-        });
+        let server = Loopback::spawn(move |req: Request<Incoming>| {
+            let key = request_key(&req);
+            seen2.lock().expect("seen").push(key.clone());
+            let reply = rules.0.get(&key).unwrap_or(&rules.1).clone();
+            async move { Ok::<_, Infallible>(respond(reply)) }
+        })
+        .await?;
         Ok(MockProvider {
-            addr,
+            addr: server.addr,
             seen,
-            _stop: stop_tx,
+            _server: server,
         })
     }
 

@@ -9,13 +9,14 @@
 //! Other processes' commits are looked for when the store's files change (`store_watch`), or
 //! every 50 ms where file notifications are unavailable; nothing runs while nothing happens.
 
-pub(in crate::actors) mod dry;
+mod dry;
 mod messages;
 mod mutations;
 mod outbox;
 mod outcome;
+mod pick;
 mod state;
-pub(in crate::actors) mod tokens;
+mod tokens;
 mod usage;
 
 use std::time::Duration;
@@ -25,12 +26,17 @@ use actix::prelude::*;
 use self::state::{RegistryState, Scope};
 use super::event_bus::{EventBus, Notice, Notify, Publish};
 use super::store_worker::StoreHandle;
-use crate::balancer::select::{pick, Choice};
 use crate::clock::SharedClock;
-use crate::model::{AccountView, Millis, NewEvent, PriorityEntry, Settings, Strategy};
+use crate::model::{Millis, NewEvent};
 use crate::store::{Snapshot, Store, StoreError};
 
+pub use self::dry::{DryPlan, PlanDry};
 pub use self::messages::*;
+pub use self::outcome::{OutcomeInfo, RecordOutcome};
+pub use self::pick::{ChooseModel, PickAccount, Picked};
+pub use self::tokens::{TokenStore, TokenTarget, TokenTargets};
+pub use self::usage::{ApplyUsage, UsageAccounts, UsageApplied, UsageTarget, UsageTargets, UsageTargetsReply};
+pub use crate::model::ModelRef;
 
 /// Runtime bookkeeping is flushed at most this long after it was queued; where file
 /// notifications are unavailable, other processes' commits are looked for this often.
@@ -44,7 +50,6 @@ pub struct AccountRegistry {
     store: StoreHandle,
     bus: Addr<EventBus>,
     clock: SharedClock,
-    rr_cursors: std::collections::HashMap<String, usize>,
     data_version: i64,
     syncing: bool,
     /// Store jobs: the next id to hand out, the next to apply, and answers waiting their turn.
@@ -77,7 +82,6 @@ impl AccountRegistry {
             store,
             bus,
             clock,
-            rr_cursors: Default::default(),
             data_version,
             syncing: false,
             next_job: 0,
@@ -231,40 +235,6 @@ impl AccountRegistry {
             answer(this)
         })
     }
-
-    /// Chooses an account of `provider` by the configured strategy.
-    fn pick_account(&mut self, provider: &str, prefer: Option<&str>, exclude: &[String]) -> Option<Picked> {
-        let now = self.now();
-        let accounts = self.state.providers.get(provider)?;
-        if let Some(a) = prefer.and_then(|p| accounts.get(p)) {
-            let soft = self.state.settings.soft_limit_percent as f64;
-            let below = a.usage.as_ref().and_then(|u| u.used_percent).is_none_or(|p| p < soft);
-            if a.is_healthy(now) && !exclude.contains(&a.alias) && below {
-                return Some(picked(a));
-            }
-        }
-        let cursor = self.rr_cursors.entry(provider.to_string()).or_default();
-        let chosen = pick(
-            accounts,
-            exclude,
-            Choice {
-                strategy: self.state.settings.strategy,
-                soft_limit_percent: self.state.settings.soft_limit_percent,
-                active: self.state.active.get(provider).map(String::as_str),
-                now,
-                cursor,
-            },
-        )?;
-        Some(picked(chosen))
-    }
-}
-
-fn picked(a: &crate::model::Account) -> Picked {
-    Picked {
-        alias: a.alias.clone(),
-        auth: a.auth.clone(),
-        generation: a.token.generation,
-    }
 }
 
 /// What a sync job saw: the store's data version, and everything when another process changed it.
@@ -308,117 +278,15 @@ impl StreamHandler<()> for AccountRegistry {
     }
 }
 
+/// The store's files changed (from the store watcher): look for other processes' commits.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct StoreTouched;
+
 impl Handler<StoreTouched> for AccountRegistry {
     type Result = ();
     fn handle(&mut self, _: StoreTouched, ctx: &mut Context<Self>) {
         self.start_sync(ctx);
-    }
-}
-
-impl Handler<ListAccounts> for AccountRegistry {
-    type Result = ResponseActFuture<Self, Vec<AccountView>>;
-    fn handle(&mut self, msg: ListAccounts, _: &mut Context<Self>) -> Self::Result {
-        self.fresh(move |this| this.state.views(msg.provider_id.as_deref(), this.now()))
-    }
-}
-
-impl Handler<GetStatus> for AccountRegistry {
-    type Result = ResponseActFuture<Self, StatusInfo>;
-    fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
-        self.fresh(|this| StatusInfo {
-            balancing: this.state.settings.balancing,
-            accounts: this.state.account_count(),
-            pending: this.state.pending,
-            providers: this.state.providers.keys().cloned().collect(),
-        })
-    }
-}
-
-impl Handler<GetPriority> for AccountRegistry {
-    type Result = ResponseActFuture<Self, Vec<PriorityEntry>>;
-    fn handle(&mut self, _: GetPriority, _: &mut Context<Self>) -> Self::Result {
-        self.fresh(|this| this.state.priority.clone())
-    }
-}
-
-impl Handler<GetSettings> for AccountRegistry {
-    type Result = ResponseActFuture<Self, Settings>;
-    fn handle(&mut self, _: GetSettings, _: &mut Context<Self>) -> Self::Result {
-        self.fresh(|this| this.state.settings.clone())
-    }
-}
-
-impl Handler<FlushNow> for AccountRegistry {
-    type Result = ResponseActFuture<Self, ()>;
-    fn handle(&mut self, _: FlushNow, _: &mut Context<Self>) -> Self::Result {
-        self.fresh(|_| ())
-    }
-}
-
-impl Handler<PickAccount> for AccountRegistry {
-    type Result = Option<Picked>;
-    fn handle(&mut self, msg: PickAccount, _: &mut Context<Self>) -> Option<Picked> {
-        let picked = self.pick_account(&msg.provider_id, msg.prefer.as_deref(), &msg.exclude)?;
-        let strategy_sticky = self.state.settings.strategy == Strategy::Sticky;
-        if msg.make_active && strategy_sticky && !self.state.is_active(&msg.provider_id, &picked.alias) {
-            self.state.set_active_runtime(&msg.provider_id, &picked.alias);
-        }
-        Some(picked)
-    }
-}
-
-impl Handler<ChooseModel> for AccountRegistry {
-    type Result = Option<ModelRef>;
-    /// Balancing on: the session's model while its account is healthy; else the host's model when
-    /// its provider has a healthy account (or is not managed here: nothing says it is unhealthy);
-    /// else the first enabled priority entry with a model and a healthy account. Balancing off:
-    /// a model only when the host sent none.
-    fn handle(&mut self, msg: ChooseModel, _: &mut Context<Self>) -> Option<ModelRef> {
-        let now = self.now();
-        let s = &self.state;
-        let from_priority = || {
-            s.priority.iter().filter(|e| e.enabled).find_map(|e| {
-                let model = e.model_id.as_ref()?;
-                s.has_healthy(&e.provider_id, now).then(|| ModelRef {
-                    provider_id: e.provider_id.clone(),
-                    model_id: model.clone(),
-                })
-            })
-        };
-        if !s.settings.balancing {
-            return if msg.host.is_none() { from_priority() } else { None };
-        }
-        if let Some((kept, alias)) = &msg.session {
-            let healthy = match alias {
-                Some(a) => s.account(&kept.provider_id, a).is_some_and(|x| x.is_healthy(now)),
-                None => s.has_healthy(&kept.provider_id, now),
-            };
-            if healthy {
-                return Some(kept.clone());
-            }
-        }
-        if let Some(host) = &msg.host {
-            if !s.providers.contains_key(&host.provider_id) || s.has_healthy(&host.provider_id, now) {
-                return Some(host.clone());
-            }
-        }
-        from_priority()
-    }
-}
-
-impl Handler<RecordOutcome> for AccountRegistry {
-    type Result = Option<OutcomeInfo>;
-    /// A cooldown is written at once (not at the next tick) so that other processes sharing the
-    /// store stop using the account as soon as possible.
-    fn handle(&mut self, msg: RecordOutcome, ctx: &mut Context<Self>) -> Option<OutcomeInfo> {
-        let info = self::outcome::record(self, msg)?;
-        if !matches!(
-            info.verdict,
-            crate::balancer::classify::Verdict::Success | crate::balancer::classify::Verdict::Return
-        ) {
-            self.start_sync(ctx);
-        }
-        Some(info)
     }
 }
 

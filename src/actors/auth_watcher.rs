@@ -9,9 +9,8 @@
 //! bad shape is skipped and the others are captured. Each problem is logged once, when it
 //! appears, by provider id and kind, never with a value. It never writes auth.json.
 //!
-//! Messages: `FileChanged` (from the notify thread, or the poll timer). Sends one `Mutate::Capture` per read, with every changed entry
-//! to the registry for each provider entry that differs from the last good snapshot (all of them
-//! at start). A changed Claude login (no account id in its tokens) first has its profile read
+//! Each read sends the registry one `Mutate::Capture` with every provider entry that differs from
+//! the last good snapshot (all of them at start). A changed Claude login (no account id in its tokens) first has its profile read
 //! here, off the registry's thread ([`ProfileReader`]), and goes with the credential it replaced
 //! (see `store::CaptureHint`); the watcher reads nothing else until that answer or its timeout.
 

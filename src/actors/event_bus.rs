@@ -1,8 +1,6 @@
 //! Event bus actor: stores every published event, then pushes it to subscribers; also carries the
 //! sidecar's other notifications (toasts, auth syncs) to them.
 //!
-//! Messages: `Publish` (an event), `Notify` (a toast or auth sync, not stored), `Subscribe`,
-//! `Flush` (answers once everything published so far is stored and delivered).
 //! Events are written in batches: one write in flight at a time, the rest queue behind it; each
 //! batch's transaction also prunes the table to its bounds.
 

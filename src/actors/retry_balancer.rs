@@ -1,15 +1,10 @@
 //! Retry balancer actor: the hot path. Owns the request table and session bindings; asks the
 //! registry (memory only) which account to use and records each answer; decides retries.
-//!
-//! Messages (declared with their handlers in `messages`, re-exported here):
-//! `ChatMessage` (model per message), `ChatHeaders` (open a request on an account),
-//! `FetchBegin` (credential headers for an attempt), `FetchResult` (record, then retry or return).
 //! Requests never finished expire after `REQUEST_TTL_MS`; the table holds at most `MAX_REQUESTS`.
-//!
-//! This file holds the actor: its request and session tables with their bounded eviction, and the
-//! helpers the handlers share (usage nudges and headers, `syncAuth` on change).
 
+mod failover;
 mod messages;
+mod report;
 mod switch;
 mod tokens;
 
@@ -20,7 +15,7 @@ use actix::prelude::*;
 use self::tokens::{pick_ready, Want};
 use super::account_registry::{AccountRegistry, ModelRef, Picked};
 use super::event_bus::EventBus;
-use super::token_keeper::{as_opencode_keeps, TokenKeeper};
+use super::token_keeper::TokenKeeper;
 use super::usage_refresher::{PassiveHeaders, PromptSeen, UsageRefresher};
 use crate::balancer::headers::AuthorizationHint;
 use crate::clock::SharedClock;
@@ -28,7 +23,10 @@ use crate::model::{Auth, Millis};
 use crate::usage::passive::is_usage_header;
 use crate::usage::schedule::PROMPT_MIN_MS;
 
-pub use self::messages::*;
+pub use self::failover::{
+    BeginAnswer, ChatHeaders, FetchBegin, FetchResult, HeadersAnswer, ResultAnswer, UnknownRequest,
+};
+pub use self::messages::{ChatMessage, SyncAuth};
 pub use self::switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};
 
 pub const REQUEST_TTL_MS: Millis = 15 * 60_000;
@@ -173,7 +171,7 @@ impl RetryBalancer {
         self.synced.insert(provider.to_string(), handed);
         Some(SyncAuth {
             provider_id: provider.to_string(),
-            auth: as_opencode_keeps(&picked.auth),
+            auth: picked.auth.as_opencode_keeps(),
         })
     }
 }
@@ -195,59 +193,5 @@ impl Actor for RetryBalancer {
     type Context = Context<Self>;
     fn started(&mut self, ctx: &mut Context<Self>) {
         ctx.run_interval(std::time::Duration::from_secs(30), |this, _| this.sweep());
-    }
-}
-
-impl RetryBalancer {
-    /// Opens a request of the session on `picked` (`None`: no account is usable now).
-    fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
-        let now = self.clock.now_ms();
-        self.next_id += 1;
-        let request_id = format!("{}{}", self.id_prefix, self.next_id);
-        let session = self.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
-            model: ModelRef {
-                provider_id: msg.provider_id.clone(),
-                model_id: msg.model_id.clone(),
-            },
-            alias: None,
-            seen_at: now,
-            switched_to: None,
-        });
-        session.model = ModelRef {
-            provider_id: msg.provider_id.clone(),
-            model_id: msg.model_id.clone(),
-        };
-        session.alias = picked.as_ref().map(|p| p.alias.clone());
-        session.seen_at = now;
-        let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
-        let generation = picked.as_ref().map_or(0, |p| p.generation);
-        let oauth = picked.as_ref().is_some_and(|p| matches!(p.auth, Auth::Oauth { .. }));
-        self.requests.insert(
-            request_id.clone(),
-            Request {
-                session_id: msg.session_id,
-                provider_id: msg.provider_id,
-                alias: picked.map(|p| p.alias).unwrap_or_default(),
-                generation,
-                oauth,
-                refreshed: vec![],
-                passthrough: false,
-                recorded: 0,
-                tried: vec![],
-                header_names: vec![],
-                authorization: None,
-                created_at: now,
-                model_id: msg.model_id,
-                url: String::new(),
-                providers_tried: vec![],
-            },
-        );
-        if self.requests.len() > MAX_REQUESTS {
-            self.sweep();
-        }
-        HeadersAnswer {
-            request_id: Some(request_id),
-            sync_auth,
-        }
     }
 }

@@ -4,12 +4,6 @@
 //! expire or a provider refused one (401). Exactly one process sharing the store spends each
 //! refresh token (`refresh`: a lease and a generation in the store).
 //!
-//! Messages: `StartKeeping` (the sidecar does; the CLI never refreshes in the background),
-//! `Tick` (catch up with the accounts and start due refreshes; sent when an account event is
-//! published here, when the test clock moves, after each refresh, and by one timer armed for the
-//! earliest refresh due or the 30 s catch-up),
-//! `RefreshNow` (on demand; joins a refresh in flight for the same account), `InFlight` (tests).
-//!
 //! Lifecycle: `start` runs it on its own arbiter; store work goes through the registry to the
 //! store thread, so nothing here waits on disk or blocks the hot path. At most a few background
 //! refreshes run at once; a failed one is retried with capped backoff. A refreshed credential of
@@ -27,13 +21,14 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+pub use self::messages::*;
 use self::refresh::{refresh, Env};
 pub use self::refresh::{Failure, Outcome};
-use super::account_registry::tokens::{TokenTarget, TokenTargets};
 use super::account_registry::AccountRegistry;
+use super::account_registry::{TokenTarget, TokenTargets};
 use super::event_bus::{EventBus, Notice, Notify, Publish};
 use crate::clock::SharedClock;
-use crate::model::{Auth, EventKind, Millis, NewEvent};
+use crate::model::{EventKind, Millis, NewEvent};
 use crate::oauth::{policy, TokenClient};
 
 type Key = (String, String);
@@ -305,7 +300,7 @@ impl TokenKeeper {
                 if *by_us && t.active && expires.is_none_or(|e| e > now) {
                     self.bus.do_send(Notify(Notice::AuthSync {
                         provider_id: p.clone(),
-                        auth: as_opencode_keeps(auth),
+                        auth: auth.as_opencode_keeps(),
                     }));
                 }
             }
@@ -374,28 +369,6 @@ impl TokenKeeper {
     }
 }
 
-/// A credential as opencode keeps it in auth.json (it drops fields it does not know).
-pub fn as_opencode_keeps(auth: &Auth) -> Auth {
-    match auth {
-        Auth::Oauth {
-            refresh,
-            access,
-            expires,
-            account_id,
-            enterprise_url,
-            ..
-        } => Auth::Oauth {
-            refresh: refresh.clone(),
-            access: access.clone(),
-            expires: *expires,
-            account_id: account_id.clone(),
-            enterprise_url: enterprise_url.clone(),
-            metadata: None,
-        },
-        other => other.clone(),
-    }
-}
-
 /// A random id for this process's leases (not a secret; unique per process and start).
 fn lease_owner() -> String {
     let mut bytes = [0u8; 8];
@@ -419,8 +392,6 @@ impl Handler<Notice> for TokenKeeper {
         }
     }
 }
-
-pub use self::messages::*;
 
 #[cfg(test)]
 mod tests;

@@ -1,15 +1,6 @@
 //! Usage refresher actor: keeps a usage snapshot of every enabled account fresh without becoming
 //! the thing that gets an account rate-limited.
 //!
-//! Messages (declared with their handlers in `messages`, re-exported here):
-//! `StartPolling` (the sidecar does; the CLI never polls), `Tick` (catch up with the
-//! account list and settings, start due reads; sent when an account or setting event is published
-//! here, and by the timer every 30 s), `ClockMoved` (the test clock moved: what is due runs),
-//! `RefreshUsage` (on demand;
-//! answers once the reads finish), `ListUsage`,
-//! `PromptSeen` (a `chat.message` nudge, honoured at most every 30 s), `PassiveHeaders`
-//! (rate-limit headers from `fetch.result`), `InFlight` (for tests).
-//!
 //! Lifecycle: `start` runs it on its own arbiter (thread), so a slow usage endpoint never touches
 //! the hot path. Reads go through one `UsageClient` (the router in production) as the schedule in
 //! `usage::schedule` allows (jitter, backoff, at most four in flight); time comes from the
@@ -20,9 +11,6 @@
 //!
 //! Timers run only when something is due: one wake-up at the earliest of the next read, the next
 //! passive reading's reset and the 30 s catch-up (at most one a second), none before polling.
-//!
-//! This file holds the actor: its state, `start`, and the read cycle (catch up, start due reads,
-//! apply and announce each result, expire passive readings). Tests are in `usage_refresher/tests.rs`.
 
 mod messages;
 
@@ -275,7 +263,7 @@ impl UsageRefresher {
     /// stamped in the future (the clock was set back) is not fresh.
     fn read_elsewhere(&self, u: &UsageSnapshot, now: Millis) -> bool {
         let age = now - u.fetched_at;
-        u.confidence == Confidence::Exact.as_str()
+        u.is(Confidence::Exact)
             && u.error.is_none()
             && !is_passive(u)
             && (0..(self.schedule.interval() / 2).min(PROMPT_MIN_MS)).contains(&age)

@@ -1,5 +1,7 @@
 //! What a provider's answer means for the account that sent it.
 
+use crate::model::CooldownReason;
+
 /// The class of an upstream response.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -22,10 +24,16 @@ pub enum Reason {
 
 impl Reason {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::RateLimit => "rate_limit",
-            Reason::Quota => "quota",
-            Reason::ServerError => "server_error",
+        CooldownReason::from(self).as_str()
+    }
+}
+
+impl From<Reason> for CooldownReason {
+    fn from(r: Reason) -> Self {
+        match r {
+            Reason::RateLimit => CooldownReason::RateLimit,
+            Reason::Quota => CooldownReason::Quota,
+            Reason::ServerError => CooldownReason::ServerError,
         }
     }
 }

@@ -43,6 +43,28 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
+    /// A credential as opencode keeps it in auth.json (it drops fields it does not know).
+    pub fn as_opencode_keeps(&self) -> Auth {
+        match self {
+            Auth::Oauth {
+                refresh,
+                access,
+                expires,
+                account_id,
+                enterprise_url,
+                ..
+            } => Auth::Oauth {
+                refresh: refresh.clone(),
+                access: access.clone(),
+                expires: *expires,
+                account_id: account_id.clone(),
+                enterprise_url: enterprise_url.clone(),
+                metadata: None,
+            },
+            other => other.clone(),
+        }
+    }
+
     /// An API key without metadata, for tests.
     #[cfg(test)]
     pub fn test_api(key: &str) -> Auth {
@@ -202,6 +224,36 @@ fn jwt_chatgpt_account_id(token: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn opencodes_copy_of_a_login_drops_only_the_balancers_metadata() {
+        let login = Auth::Oauth {
+            refresh: "r".into(),
+            access: "a".into(),
+            expires: 5,
+            account_id: Some("acc".into()),
+            enterprise_url: Some("https://ghe.example".into()),
+            metadata: Some([("k".to_string(), "v".to_string())].into()),
+        };
+        let Auth::Oauth { metadata, .. } = login.as_opencode_keeps() else {
+            panic!("still a login")
+        };
+        assert_eq!(metadata, None);
+        let kept = Auth::Oauth {
+            refresh: "r".into(),
+            access: "a".into(),
+            expires: 5,
+            account_id: Some("acc".into()),
+            enterprise_url: Some("https://ghe.example".into()),
+            metadata: None,
+        };
+        assert_eq!(login.as_opencode_keeps(), kept);
+        let key = Auth::Api {
+            key: "k".into(),
+            metadata: Some([("m".to_string(), "n".to_string())].into()),
+        };
+        assert_eq!(key.as_opencode_keeps(), key, "other kinds pass as they are");
+    }
 
     #[test]
     fn parses_every_opencode_shape_and_round_trips() {

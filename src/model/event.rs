@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Millis;
 
-/// Every event type of PROTOCOL.md.
+/// Every event type of docs/protocol.md.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
@@ -114,7 +114,7 @@ impl NewEvent {
     }
 }
 
-/// An event as stored and sent to clients (PROTOCOL.md `Event`).
+/// An event as stored and sent to clients (docs/protocol.md `Event`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StoredEvent {

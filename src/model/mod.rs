@@ -29,7 +29,7 @@ pub struct Account {
     pub updated_at: Millis,
     pub last_used_at: Option<Millis>,
     pub cooldown_until: Option<Millis>,
-    pub cooldown_reason: Option<String>,
+    pub cooldown_reason: Option<CooldownReason>,
     pub failures: u32,
     pub disabled: bool,
     pub auth_failed: bool,
@@ -99,7 +99,8 @@ impl Account {
             cooldown_reason: self
                 .cooldown_until
                 .filter(|u| *u > now)
-                .and(self.cooldown_reason.clone()),
+                .and(self.cooldown_reason)
+                .map(|r| r.as_str().to_string()),
             auth_failed: self.auth_failed,
             failures: self.failures,
             last_used_at: self.last_used_at,
@@ -115,7 +116,7 @@ impl Account {
     }
 }
 
-/// An account as shown to clients (PROTOCOL.md `AccountView`); never carries a secret.
+/// An account as shown to clients (docs/protocol.md `AccountView`); never carries a secret.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AccountView {
@@ -147,7 +148,7 @@ pub struct AccountView {
     pub login_hint: Option<String>,
 }
 
-/// The latest usage snapshot of an account (PROTOCOL.md `UsageSnapshot`).
+/// The latest usage snapshot of an account (docs/protocol.md `UsageSnapshot`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageSnapshot {
@@ -171,6 +172,48 @@ pub struct UsageSnapshot {
     pub message: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// How much a snapshot's figures can be trusted (docs/protocol.md `confidence`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Confidence {
+    /// The provider's own figures for the account's plan.
+    #[default]
+    Exact,
+    /// Derived figures: rate-limit headers, billing totals without a quota.
+    Estimated,
+    /// No figures.
+    Unavailable,
+}
+
+impl Confidence {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Confidence::Exact => "exact",
+            Confidence::Estimated => "estimated",
+            Confidence::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl std::str::FromStr for Confidence {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        Ok(match s {
+            "exact" => Confidence::Exact,
+            "estimated" => Confidence::Estimated,
+            "unavailable" => Confidence::Unavailable,
+            _ => return Err(UnknownName(s.to_string())),
+        })
+    }
+}
+
+impl UsageSnapshot {
+    /// Whether the snapshot's figures have confidence `c` (the wire keeps it as text).
+    pub fn is(&self, c: Confidence) -> bool {
+        self.confidence == c.as_str()
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -200,4 +243,78 @@ pub struct AccountRef {
     #[serde(rename = "providerID")]
     pub provider_id: String,
     pub alias: String,
+}
+
+/// `{providerID, modelID}` as the wire names a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelRef {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+}
+
+/// Why an account rests: the store's `cooldown_reason` column and `AccountView.cooldownReason`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CooldownReason {
+    /// 429/529: the provider asked to slow down.
+    RateLimit,
+    /// The account is out of credit or quota (a refusal, or its usage at 100 %).
+    Quota,
+    /// A 5xx the provider answered.
+    ServerError,
+    /// 401: the credential was refused.
+    AuthFailed,
+}
+
+impl CooldownReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CooldownReason::RateLimit => "rate_limit",
+            CooldownReason::Quota => "quota",
+            CooldownReason::ServerError => "server_error",
+            CooldownReason::AuthFailed => "auth_failed",
+        }
+    }
+}
+
+impl std::str::FromStr for CooldownReason {
+    type Err = UnknownName;
+    fn from_str(s: &str) -> Result<Self, UnknownName> {
+        Ok(match s {
+            "rate_limit" => CooldownReason::RateLimit,
+            "quota" => CooldownReason::Quota,
+            "server_error" => CooldownReason::ServerError,
+            "auth_failed" => CooldownReason::AuthFailed,
+            _ => return Err(UnknownName(s.to_string())),
+        })
+    }
+}
+
+/// A stored or sent name that no variant of a domain enum has.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown name {0:?}")]
+pub struct UnknownName(pub String);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cooldown_reasons_and_confidences_keep_their_wire_and_store_text_both_ways() {
+        use CooldownReason::*;
+        for r in [RateLimit, Quota, ServerError, AuthFailed] {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(r.as_str().parse::<CooldownReason>(), Ok(r));
+        }
+        for c in [Confidence::Exact, Confidence::Estimated, Confidence::Unavailable] {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+            assert_eq!(c.as_str().parse::<Confidence>(), Ok(c));
+        }
+        assert_eq!(
+            "rate_limited".parse::<CooldownReason>(),
+            Err(UnknownName("rate_limited".into()))
+        );
+    }
 }

@@ -1,4 +1,4 @@
-//! Alias normalization and provider id validation (PROTOCOL.md "Shapes").
+//! Alias normalization and provider id validation (docs/protocol.md "Shapes").
 
 /// Trims, lowercases, turns every run of characters outside `[a-z0-9._-]` into `-`, and strips
 /// leading and trailing `-`. `None` when nothing is left.

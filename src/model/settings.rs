@@ -28,7 +28,7 @@ impl Strategy {
     }
 }
 
-/// Every setting of PROTOCOL.md, with its default.
+/// Every setting of docs/protocol.md, with its default.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Settings {
     pub balancing: bool,

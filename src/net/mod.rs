@@ -3,5 +3,6 @@
 
 pub mod env;
 pub mod http;
+pub mod loopback;
 
 pub use http::{send, NetError, Reply, Request, MAX_BODY};

@@ -14,15 +14,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
 use serde_json::{json, Value};
 
 use super::fake_tokens::{issue, FamilyState};
 pub use super::fake_tokens::{AccountClaims, Family, Flavor};
 use crate::model::{Auth, Millis};
+use crate::net::loopback::Loopback;
 
 /// ChatGPT's token endpoint (`{issuer}/oauth/token`, form body).
 pub const CHATGPT_PATH: &str = "/oauth/token";
@@ -64,47 +62,22 @@ type Shared = Arc<Mutex<State>>;
 pub struct FakeTokenServer {
     pub addr: SocketAddr,
     state: Shared,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: Loopback,
 }
 
 impl FakeTokenServer {
     /// Starts on a free port of 127.0.0.1.
     pub fn start() -> std::io::Result<FakeTokenServer> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let state: Shared = Arc::default();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let shared = state.clone();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the fake token server");
-            rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                loop {
-                    let (stream, _) = tokio::select! {
-                        _ = &mut stop_rx => break,
-                        conn = listener.accept() => match conn { Ok(c) => c, Err(_) => continue },
-                    };
-                    let state = shared.clone();
-                    tokio::spawn(async move {
-                        let svc = service_fn(move |req: Request<Incoming>| {
-                            let state = state.clone();
-                            async move { answer(&state, req).await }
-                        });
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
-                    });
-                }
-            });
-        });
+        let server = Loopback::start(move |req: Request<Incoming>| {
+            let state = shared.clone();
+            async move { answer(&state, req).await }
+        })?;
         Ok(FakeTokenServer {
-            addr,
+            addr: server.addr,
             state,
-            stop: Some(stop_tx),
+            _server: server,
         })
     }
 
@@ -186,14 +159,6 @@ impl FakeTokenServer {
     /// Whether a reuse revoked `family`.
     pub fn revoked(&self, family: &str) -> bool {
         self.lock().families.get(family).is_some_and(|f| f.revoked)
-    }
-}
-
-impl Drop for FakeTokenServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

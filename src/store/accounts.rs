@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension, Row, Transaction};
 
 use super::{Result, Store, StoreError};
-use crate::model::{Account, Auth, Millis, TokenState};
+use crate::model::{Account, Auth, CooldownReason, Millis, TokenState};
 
 /// What a save did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +25,7 @@ pub struct RuntimePatch {
     /// The account's `reset_epoch` when this was observed.
     pub epoch: u32,
     pub last_used_at: Option<Millis>,
-    pub cooldown: Option<(Option<Millis>, Option<String>)>,
+    pub cooldown: Option<(Option<Millis>, Option<CooldownReason>)>,
     pub failures: Option<FailureCount>,
     pub auth_failed: Option<bool>,
 }
@@ -212,7 +212,7 @@ impl Store {
                     tx.execute(
                         "UPDATE accounts SET rate_limited_until = ?4, cooldown_reason = ?5
                          WHERE provider_id = ?1 AND alias = ?2 AND reset_epoch = ?3",
-                        params![p.provider_id, p.alias, p.epoch, until, reason],
+                        params![p.provider_id, p.alias, p.epoch, until, reason.map(CooldownReason::as_str)],
                     )?;
                 }
                 if let Some(f) = p.failures {
@@ -290,7 +290,8 @@ fn read_account(r: &Row) -> rusqlite::Result<AccountRow> {
         updated_at: r.get(4)?,
         last_used_at: r.get(5)?,
         cooldown_until: r.get(6)?,
-        cooldown_reason: r.get(7)?,
+        // Text at the store edge; a name this version does not know rests without a reason.
+        cooldown_reason: r.get::<_, Option<String>>(7)?.and_then(|t| t.parse().ok()),
         failures: r.get::<_, Option<u32>>(8)?.unwrap_or(0),
         disabled: r.get::<_, Option<bool>>(9)?.unwrap_or(false),
         auth_failed: r.get::<_, Option<bool>>(10)?.unwrap_or(false),

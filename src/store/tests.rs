@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use rusqlite::Connection;
 
 use super::*;
-use crate::model::{Account, Auth};
+use crate::model::{Account, Auth, CooldownReason};
 
 fn api(key: &str) -> Auth {
     Auth::test_api(key)
@@ -177,7 +177,7 @@ fn runtime_patches_touch_only_the_fields_they_name() {
         &[RuntimePatch {
             provider_id: "p".into(),
             alias: "a".into(),
-            cooldown: Some((Some(99), Some("quota".into()))),
+            cooldown: Some((Some(99), Some(CooldownReason::Quota))),
             ..Default::default()
         }],
         &[],
@@ -195,8 +195,8 @@ fn runtime_patches_touch_only_the_fields_they_name() {
     .unwrap();
     let a = &s.load_snapshot(None).unwrap().accounts[0];
     assert_eq!(
-        (a.cooldown_until, a.cooldown_reason.as_deref(), a.last_used_at),
-        (Some(99), Some("quota"), Some(7))
+        (a.cooldown_until, a.cooldown_reason, a.last_used_at),
+        (Some(99), Some(CooldownReason::Quota), Some(7))
     );
 }
 
@@ -222,7 +222,7 @@ fn account(s: &Store, alias: &str) -> Account {
 
 fn failed_once(s: &Store, alias: &str) -> RuntimePatch {
     RuntimePatch {
-        cooldown: Some((Some(500), Some("rate_limit".into()))),
+        cooldown: Some((Some(500), Some(CooldownReason::RateLimit))),
         failures: Some(FailureCount::ONE_MORE),
         ..RuntimePatch::for_account(&account(s, alias))
     }
@@ -583,5 +583,44 @@ fn saving_onto_an_alias_in_use_without_replace_is_refused_in_the_transaction_and
         !s.save_account_as("openai", "work", &api("sk-test-new"), 7, true)
             .unwrap()
             .created
+    );
+}
+
+#[test]
+fn a_cooldown_reason_is_stored_as_its_text_and_an_unknown_text_reads_as_no_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("balancer.sqlite");
+    let mut s = Store::open(&path).unwrap();
+    s.save_account("p", "a", &api("k"), 1).unwrap();
+    s.save_account("p", "b", &api("k2"), 1).unwrap();
+    let cool = |alias: &str, reason| RuntimePatch {
+        provider_id: "p".into(),
+        alias: alias.into(),
+        cooldown: Some((Some(99), Some(reason))),
+        ..Default::default()
+    };
+    let patches = [
+        cool("a", CooldownReason::ServerError),
+        cool("b", CooldownReason::AuthFailed),
+    ];
+    s.apply_runtime(&patches, &[]).unwrap();
+    let conn = Connection::open(&path).unwrap();
+    let text: String = conn
+        .query_row("SELECT cooldown_reason FROM accounts WHERE alias = 'a'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(text, "server_error");
+    conn.execute("UPDATE accounts SET cooldown_reason = 'sunspots' WHERE alias = 'a'", [])
+        .unwrap();
+    let snap = s.load_snapshot(None).unwrap();
+    let reasons: Vec<_> = snap
+        .accounts
+        .iter()
+        .map(|a| (a.cooldown_until, a.cooldown_reason))
+        .collect();
+    assert_eq!(
+        reasons,
+        [(Some(99), None), (Some(99), Some(CooldownReason::AuthFailed))]
     );
 }

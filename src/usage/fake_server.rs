@@ -12,10 +12,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
 use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+
+use crate::net::loopback::Loopback;
 
 /// A scripted answer.
 #[derive(Clone, Debug)]
@@ -69,49 +68,24 @@ pub struct FakeUsageServer {
     pub addr: SocketAddr,
     routes: Routes,
     seen: Arc<Mutex<Vec<Seen>>>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _server: Loopback,
 }
 
 impl FakeUsageServer {
     /// Starts on a free port of 127.0.0.1.
     pub fn start() -> std::io::Result<FakeUsageServer> {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let routes: Routes = Arc::default();
         let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
-        let (stop_tx, mut stop_rx) = tokio::sync::oneshot::channel::<()>();
         let (r, s) = (routes.clone(), seen.clone());
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a runtime for the fake server");
-            rt.block_on(async move {
-                let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
-                    return;
-                };
-                loop {
-                    let (stream, _) = tokio::select! {
-                        _ = &mut stop_rx => break,
-                        conn = listener.accept() => match conn { Ok(c) => c, Err(_) => continue },
-                    };
-                    let (routes, seen) = (r.clone(), s.clone());
-                    tokio::spawn(async move {
-                        let svc = service_fn(move |req: Request<Incoming>| {
-                            let (routes, seen) = (routes.clone(), seen.clone());
-                            async move { Ok::<_, Infallible>(answer(&routes, &seen, &req).await) }
-                        });
-                        let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
-                    });
-                }
-            });
-        });
+        let server = Loopback::start(move |req: Request<Incoming>| {
+            let (routes, seen) = (r.clone(), s.clone());
+            async move { Ok::<_, Infallible>(answer(&routes, &seen, &req).await) }
+        })?;
         Ok(FakeUsageServer {
-            addr,
+            addr: server.addr,
             routes,
             seen,
-            stop: Some(stop_tx),
+            _server: server,
         })
     }
 
@@ -133,14 +107,6 @@ impl FakeUsageServer {
     /// How many requests `path` got.
     pub fn count(&self, path: &str) -> usize {
         self.seen().iter().filter(|s| s.path == path).count()
-    }
-}
-
-impl Drop for FakeUsageServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
     }
 }
 

@@ -28,6 +28,7 @@ pub fn pollable(provider_id: &str) -> bool {
     )
 }
 
+pub use crate::model::Confidence;
 pub use anthropic::Anthropic;
 pub use copilot::Copilot;
 pub use endpoints::Endpoints;
@@ -49,28 +50,6 @@ pub struct UsageRequest {
     pub auth: Auth,
     /// The injectable clock's time when the fetch starts (for relative reset times).
     pub now: Millis,
-}
-
-/// How much a snapshot's figures can be trusted (PROTOCOL.md `confidence`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Confidence {
-    /// The provider's own figures for the account's plan.
-    #[default]
-    Exact,
-    /// Derived figures: rate-limit headers, billing totals without a quota.
-    Estimated,
-    /// No figures.
-    Unavailable,
-}
-
-impl Confidence {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Confidence::Exact => "exact",
-            Confidence::Estimated => "estimated",
-            Confidence::Unavailable => "unavailable",
-        }
-    }
 }
 
 /// What a client read: the figures, without the account's name or the fetch time (the refresher

@@ -42,7 +42,7 @@ pub fn reading(
                 _ => Outcome::Failed,
             };
             let error = format!("{}: {reason}", e.code());
-            let kept = previous.filter(|s| s.confidence != Confidence::Unavailable.as_str() && !is_passive(s));
+            let kept = previous.filter(|s| !s.is(Confidence::Unavailable) && !is_passive(s));
             let s = match kept {
                 Some(kept) => UsageSnapshot {
                     error: Some(error),
@@ -87,7 +87,7 @@ pub fn is_news(previous: Option<&UsageSnapshot>, s: &UsageSnapshot) -> bool {
     p.confidence != s.confidence
         || p.error.as_deref().map(code_of) != s.error.as_deref().map(code_of)
         || p.plan_name != s.plan_name
-        || (s.confidence == Confidence::Unavailable.as_str() && p.message != s.message)
+        || (s.is(Confidence::Unavailable) && p.message != s.message)
         || match (p.used_percent, s.used_percent) {
             (Some(x), Some(y)) => (x - y).abs() >= EVENT_STEP || (x < 100.0) != (y < 100.0),
             (x, y) => x.is_some() != y.is_some(),
@@ -107,7 +107,7 @@ pub fn event(s: &UsageSnapshot) -> NewEvent {
             ),
         )
         .meta("error", code_of(error)),
-        None if s.confidence == Confidence::Unavailable.as_str() => NewEvent::new(
+        None if s.is(Confidence::Unavailable) => NewEvent::new(
             EventKind::UsageUnavailable,
             format!("{p}/{a} usage unavailable: {}", s.message),
         )

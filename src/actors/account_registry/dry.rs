@@ -3,10 +3,11 @@
 
 use actix::prelude::*;
 
-use super::messages::{ModelRef, Picked};
+use super::pick::{pick_account, Picked};
+use super::state::RegistryState;
 use super::AccountRegistry;
 use crate::balancer::switch::Resting;
-use crate::model::Millis;
+use crate::model::{CooldownReason, Millis, ModelRef};
 
 /// Is `provider_id` dry (no healthy account), and who would take over? `exclude` lists the
 /// providers the request has already been on (never picked again: no loop).
@@ -42,57 +43,62 @@ impl Handler<PlanDry> for AccountRegistry {
     type Result = MessageResult<PlanDry>;
     fn handle(&mut self, msg: PlanDry, _: &mut Context<Self>) -> Self::Result {
         let now = self.now();
-        let accounts = self.state.providers.get(&msg.provider_id);
-        let managed = accounts.is_some_and(|a| !a.is_empty());
-        let healthy_left = self.state.has_healthy(&msg.provider_id, now);
-        let resting: Vec<Resting> = accounts
-            .map(|m| {
-                m.values()
-                    .filter(|a| !a.is_healthy(now))
-                    .map(|a| Resting {
-                        alias: a.alias.clone(),
-                        until: if a.disabled { None } else { a.cooldown_until },
-                        quota: a.cooldown_reason.as_deref() == Some("quota"),
-                        login: a.auth_failed || a.token.login_required,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        let first_back = resting.iter().filter_map(|r| r.until).min();
-        let balancing = self.state.settings.balancing;
-        let max_wait_ms = self.state.settings.max_wait_seconds as Millis * 1000;
-        let short_wait = accounts.is_some_and(|m| {
-            m.values().any(|a| {
-                !a.disabled
-                    && a.cooldown_reason.as_deref() != Some("quota")
-                    && a.cooldown_until.is_some_and(|u| u - now <= max_wait_ms)
-            })
-        });
-        let mut next = None;
-        if msg.want_next && balancing && !healthy_left {
-            let candidates: Vec<(String, String)> = self
-                .state
-                .priority
-                .iter()
-                .filter(|e| e.enabled && e.provider_id != msg.provider_id && !msg.exclude.contains(&e.provider_id))
-                .filter_map(|e| Some((e.provider_id.clone(), e.model_id.clone()?)))
-                .collect();
-            for (provider_id, model_id) in candidates {
-                if let Some(picked) = self.pick_account(&provider_id, None, &[]) {
-                    next = Some((ModelRef { provider_id, model_id }, picked));
-                    break;
-                }
+        MessageResult(plan_dry(&mut self.state, &msg, now))
+    }
+}
+
+/// How `msg.provider_id` rests at `now`, and (when asked, with balancing on and the provider dry)
+/// who takes over.
+pub(super) fn plan_dry(state: &mut RegistryState, msg: &PlanDry, now: Millis) -> DryPlan {
+    let accounts = state.providers.get(&msg.provider_id);
+    let managed = accounts.is_some_and(|a| !a.is_empty());
+    let healthy_left = state.has_healthy(&msg.provider_id, now);
+    let resting: Vec<Resting> = accounts
+        .map(|m| {
+            m.values()
+                .filter(|a| !a.is_healthy(now))
+                .map(|a| Resting {
+                    alias: a.alias.clone(),
+                    until: if a.disabled { None } else { a.cooldown_until },
+                    quota: a.cooldown_reason == Some(CooldownReason::Quota),
+                    login: a.auth_failed || a.token.login_required,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let first_back = resting.iter().filter_map(|r| r.until).min();
+    let balancing = state.settings.balancing;
+    let max_wait_ms = state.settings.max_wait_seconds as Millis * 1000;
+    let short_wait = accounts.is_some_and(|m| {
+        m.values().any(|a| {
+            !a.disabled
+                && a.cooldown_reason != Some(CooldownReason::Quota)
+                && a.cooldown_until.is_some_and(|u| u - now <= max_wait_ms)
+        })
+    });
+    let mut next = None;
+    if msg.want_next && balancing && !healthy_left {
+        let candidates: Vec<(String, String)> = state
+            .priority
+            .iter()
+            .filter(|e| e.enabled && e.provider_id != msg.provider_id && !msg.exclude.contains(&e.provider_id))
+            .filter_map(|e| Some((e.provider_id.clone(), e.model_id.clone()?)))
+            .collect();
+        for (provider_id, model_id) in candidates {
+            if let Some(picked) = pick_account(state, &provider_id, None, &[], now) {
+                next = Some((ModelRef { provider_id, model_id }, picked));
+                break;
             }
         }
-        MessageResult(DryPlan {
-            managed,
-            healthy_left,
-            resting,
-            first_back,
-            short_wait,
-            balancing,
-            max_wait_ms,
-            next,
-        })
+    }
+    DryPlan {
+        managed,
+        healthy_left,
+        resting,
+        first_back,
+        short_wait,
+        balancing,
+        max_wait_ms,
+        next,
     }
 }

@@ -1,13 +1,9 @@
-//! Messages the account registry answers, one struct each.
-
-use std::collections::HashMap;
+//! The registry's reads, and its user mutations (`Mutate`, handled in `mutations`).
 
 use actix::prelude::*;
-use serde::{Deserialize, Serialize};
 
-use crate::balancer::classify::Verdict;
-use crate::balancer::reset::ResetSource;
-use crate::model::{AccountView, Auth, Millis, PriorityEntry, Settings, UsageSnapshot};
+use super::AccountRegistry;
+use crate::model::{AccountView, Auth, PriorityEntry, Settings};
 use crate::store::StoreError;
 
 /// Accounts as clients see them, optionally of one provider.
@@ -15,6 +11,13 @@ use crate::store::StoreError;
 #[rtype(result = "Vec<AccountView>")]
 pub struct ListAccounts {
     pub provider_id: Option<String>,
+}
+
+impl Handler<ListAccounts> for AccountRegistry {
+    type Result = ResponseActFuture<Self, Vec<AccountView>>;
+    fn handle(&mut self, msg: ListAccounts, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(move |this| this.state.views(msg.provider_id.as_deref(), this.now()))
+    }
 }
 
 #[derive(Message)]
@@ -29,18 +32,51 @@ pub struct StatusInfo {
     pub providers: Vec<String>,
 }
 
+impl Handler<GetStatus> for AccountRegistry {
+    type Result = ResponseActFuture<Self, StatusInfo>;
+    fn handle(&mut self, _: GetStatus, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(|this| StatusInfo {
+            balancing: this.state.settings.balancing,
+            accounts: this.state.account_count(),
+            pending: this.state.pending,
+            providers: this.state.providers.keys().cloned().collect(),
+        })
+    }
+}
+
 #[derive(Message)]
 #[rtype(result = "Vec<PriorityEntry>")]
 pub struct GetPriority;
+
+impl Handler<GetPriority> for AccountRegistry {
+    type Result = ResponseActFuture<Self, Vec<PriorityEntry>>;
+    fn handle(&mut self, _: GetPriority, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(|this| this.state.priority.clone())
+    }
+}
 
 #[derive(Message)]
 #[rtype(result = "Settings")]
 pub struct GetSettings;
 
+impl Handler<GetSettings> for AccountRegistry {
+    type Result = ResponseActFuture<Self, Settings>;
+    fn handle(&mut self, _: GetSettings, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(|this| this.state.settings.clone())
+    }
+}
+
 /// Writes runtime bookkeeping now and catches up with other processes (shutdown, tests).
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct FlushNow;
+
+impl Handler<FlushNow> for AccountRegistry {
+    type Result = ResponseActFuture<Self, ()>;
+    fn handle(&mut self, _: FlushNow, _: &mut Context<Self>) -> Self::Result {
+        self.fresh(|_| ())
+    }
+}
 
 /// A user mutation; acknowledged after it is committed.
 #[derive(Message, Debug)]
@@ -149,130 +185,3 @@ impl From<StoreError> for RegistryError {
         }
     }
 }
-
-/// `{providerID, modelID}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelRef {
-    #[serde(rename = "providerID")]
-    pub provider_id: String,
-    #[serde(rename = "modelID")]
-    pub model_id: String,
-}
-
-/// The hot path's question: which account of this provider now?
-#[derive(Message)]
-#[rtype(result = "Option<Picked>")]
-pub struct PickAccount {
-    pub provider_id: String,
-    /// Keep this account when it is usable (the request's or session's account).
-    pub prefer: Option<String>,
-    pub exclude: Vec<String>,
-    /// Make the pick the provider's active account (failover under the sticky strategy).
-    pub make_active: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct Picked {
-    pub alias: String,
-    pub auth: Auth,
-    /// The credential's token generation (a forced refresh starts from it).
-    pub generation: u64,
-}
-
-/// Which model should this message use?
-#[derive(Message)]
-#[rtype(result = "Option<ModelRef>")]
-pub struct ChooseModel {
-    pub host: Option<ModelRef>,
-    /// The session's current model and account, when it has sent a request before.
-    pub session: Option<(ModelRef, Option<String>)>,
-}
-
-/// An upstream answer on an account.
-#[derive(Message)]
-#[rtype(result = "Option<OutcomeInfo>")]
-pub struct RecordOutcome {
-    pub provider_id: String,
-    pub alias: String,
-    pub status: u16,
-    pub headers: HashMap<String, String>,
-    pub body: Option<String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct OutcomeInfo {
-    pub verdict: Verdict,
-    pub until: Option<Millis>,
-    pub source: Option<ResetSource>,
-    /// The seconds a reset hint asked for when the clamping rule changed it (balancer::hint).
-    pub clamped_from_secs: Option<f64>,
-    pub failures: u32,
-    /// The settings that decide what happens next (read with the outcome, so they are current).
-    pub failover: bool,
-    pub max_attempts: u32,
-}
-
-/// The usage refresher's view of the accounts, sent only when they changed since `known` (a
-/// fingerprint of names, credentials and disabled flags); the usage settings always.
-#[derive(Message)]
-#[rtype(result = "UsageTargetsReply")]
-pub struct UsageTargets {
-    pub known: u64,
-}
-
-#[derive(Debug, Clone)]
-pub struct UsageTargetsReply {
-    pub fingerprint: u64,
-    pub usage_enabled: bool,
-    pub interval_seconds: u64,
-    /// `None`: unchanged since `known`.
-    pub accounts: Option<Vec<UsageTarget>>,
-}
-
-/// One account as the usage refresher needs it.
-#[derive(Debug, Clone)]
-pub struct UsageTarget {
-    pub provider_id: String,
-    pub alias: String,
-    pub auth: Auth,
-    pub disabled: bool,
-    pub usage: Option<UsageSnapshot>,
-    /// A fingerprint of the credential (in memory only), to notice a new login.
-    pub credential: u64,
-}
-
-/// Accounts with their credential and usage, optionally of one provider or one account; `fresh`
-/// catches up with other processes' commits first.
-#[derive(Message)]
-#[rtype(result = "Vec<UsageTarget>")]
-pub struct UsageAccounts {
-    pub provider_id: Option<String>,
-    pub alias: Option<String>,
-    pub fresh: bool,
-}
-
-/// A usage snapshot read for an account: stored (with its raw payload, already redacted) and
-/// applied to memory. An exact, error-free one under 100 % used clears a stale cooldown; one at
-/// 100 % with a reset time cools the account down until then.
-#[derive(Message)]
-#[rtype(result = "Result<UsageApplied, RegistryError>")]
-pub struct ApplyUsage {
-    pub snapshot: UsageSnapshot,
-    pub raw: Option<String>,
-}
-
-/// What applying a snapshot did to the account.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UsageApplied {
-    /// Stored; the cooldown was left alone.
-    Stored,
-    CooldownCleared,
-    CooldownSet(Millis),
-    /// The account is gone; nothing was stored.
-    Gone,
-}
-
-/// The store's files changed (from the store watcher): look for other processes' commits.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct StoreTouched;

@@ -9,10 +9,10 @@ use std::sync::Arc;
 use crate::store::{ActivePatch, RuntimePatch};
 
 /// Runtime changes handed to one store job; [`Outbox::settle`] says what became of them.
-pub struct Flush {
-    pub patches: Vec<RuntimePatch>,
-    pub actives: Vec<ActivePatch>,
-    pub id: u64,
+pub(super) struct Flush {
+    pub(super) patches: Vec<RuntimePatch>,
+    pub(super) actives: Vec<ActivePatch>,
+    pub(super) id: u64,
 }
 
 #[derive(Default)]
@@ -22,7 +22,7 @@ struct Batch {
 }
 
 #[derive(Default)]
-pub struct Outbox {
+pub(super) struct Outbox {
     queued: HashMap<(String, String), RuntimePatch>,
     queued_active: HashMap<String, ActivePatch>,
     in_flight: BTreeMap<u64, Batch>,
@@ -33,7 +33,7 @@ pub struct Outbox {
 
 impl Outbox {
     /// Queues a change to one account, merged with what is queued for it already.
-    pub fn queue(&mut self, patch: RuntimePatch) {
+    pub(super) fn queue(&mut self, patch: RuntimePatch) {
         let key = (patch.provider_id.clone(), patch.alias.clone());
         let merged = match self.queued.remove(&key) {
             Some(older) => merge(older, patch),
@@ -43,18 +43,18 @@ impl Outbox {
         self.signal.notify_one();
     }
 
-    pub fn queue_active(&mut self, patch: ActivePatch) {
+    pub(super) fn queue_active(&mut self, patch: ActivePatch) {
         self.queued_active.insert(patch.provider_id.clone(), patch);
         self.signal.notify_one();
     }
 
     /// Notified once something is queued (a permit is kept when nobody waits).
-    pub fn signal(&self) -> Arc<tokio::sync::Notify> {
+    pub(super) fn signal(&self) -> Arc<tokio::sync::Notify> {
         self.signal.clone()
     }
 
     /// Everything queued, for one store job; in flight until [`Outbox::settle`].
-    pub fn take(&mut self) -> Flush {
+    pub(super) fn take(&mut self) -> Flush {
         let id = self.next_id;
         self.next_id += 1;
         let patches: Vec<RuntimePatch> = self.queued.drain().map(|(_, p)| p).collect();
@@ -71,7 +71,7 @@ impl Outbox {
 
     /// The job that took flush `id` wrote it, or did not (it goes with the next job). `false`
     /// when that flush was empty.
-    pub fn settle(&mut self, id: u64, written: bool) -> bool {
+    pub(super) fn settle(&mut self, id: u64, written: bool) -> bool {
         let Some(batch) = self.in_flight.remove(&id) else {
             return false;
         };
@@ -95,7 +95,7 @@ impl Outbox {
     }
 
     /// Changes not in the store yet, oldest first: to be laid over a snapshot read before them.
-    pub fn unwritten(&self) -> impl Iterator<Item = &RuntimePatch> {
+    pub(super) fn unwritten(&self) -> impl Iterator<Item = &RuntimePatch> {
         self.in_flight
             .values()
             .flat_map(|b| &b.patches)
@@ -103,7 +103,7 @@ impl Outbox {
     }
 
     /// Failover choices not in the store yet, oldest first.
-    pub fn unwritten_actives(&self) -> impl Iterator<Item = &ActivePatch> {
+    pub(super) fn unwritten_actives(&self) -> impl Iterator<Item = &ActivePatch> {
         self.in_flight
             .values()
             .flat_map(|b| &b.actives)
@@ -111,7 +111,7 @@ impl Outbox {
     }
 
     #[cfg(test)]
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.queued.is_empty() && self.queued_active.is_empty() && self.in_flight.is_empty()
     }
 }

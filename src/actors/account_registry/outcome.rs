@@ -1,21 +1,64 @@
 //! How the registry records an upstream answer: success resets, refusals cool the account down.
 
-use super::messages::{OutcomeInfo, RecordOutcome};
+use std::collections::HashMap;
+
+use actix::prelude::*;
+
+use super::state::RegistryState;
 use super::AccountRegistry;
 use crate::balancer::classify::{classify, Verdict};
 use crate::balancer::hint::{asked_secs_text, MAX_HINT_MS};
-use crate::balancer::reset::cooldown_until;
-use crate::model::Millis;
+use crate::balancer::reset::{cooldown_until, ResetSource};
+use crate::model::{CooldownReason, Millis};
 use crate::store::{FailureCount, RuntimePatch};
 
 /// How long a refused credential rests before it is tried again.
-pub const AUTH_FAILED_COOLDOWN_MS: Millis = 30 * 60_000;
+pub(super) const AUTH_FAILED_COOLDOWN_MS: Millis = 30 * 60_000;
 
-pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<OutcomeInfo> {
-    let now = reg.now();
-    let account = reg.state.account(&msg.provider_id, &msg.alias)?;
+/// An upstream answer on an account.
+#[derive(Message)]
+#[rtype(result = "Option<OutcomeInfo>")]
+pub struct RecordOutcome {
+    pub provider_id: String,
+    pub alias: String,
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct OutcomeInfo {
+    pub verdict: Verdict,
+    pub until: Option<Millis>,
+    pub source: Option<ResetSource>,
+    /// The seconds a reset hint asked for when the clamping rule changed it (balancer::hint).
+    pub clamped_from_secs: Option<f64>,
+    pub failures: u32,
+    /// The settings that decide what happens next (read with the outcome, so they are current).
+    pub failover: bool,
+    pub max_attempts: u32,
+}
+
+impl Handler<RecordOutcome> for AccountRegistry {
+    type Result = Option<OutcomeInfo>;
+    /// A cooldown is written at once (not at the next tick) so that other processes sharing the
+    /// store stop using the account as soon as possible.
+    fn handle(&mut self, msg: RecordOutcome, ctx: &mut Context<Self>) -> Option<OutcomeInfo> {
+        let now = self.now();
+        let info = record(&mut self.state, &msg, now)?;
+        if !matches!(info.verdict, Verdict::Success | Verdict::Return) {
+            self.start_sync(ctx);
+        }
+        Some(info)
+    }
+}
+
+/// Records `msg` on its account at `now` (queued for the store with the next job) and says what it
+/// meant; `None` when the account is not known.
+pub(super) fn record(state: &mut RegistryState, msg: &RecordOutcome, now: Millis) -> Option<OutcomeInfo> {
+    let account = state.account(&msg.provider_id, &msg.alias)?;
     let failures = account.failures;
-    let (failover, max_attempts) = (reg.state.settings.failover, reg.state.settings.max_attempts);
+    let (failover, max_attempts) = (state.settings.failover, state.settings.max_attempts);
     let verdict = classify(msg.status, msg.body.as_deref());
     let base = RuntimePatch::for_account(account);
     let info = match verdict {
@@ -34,7 +77,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
                     base
                 }
             };
-            reg.state.patch(patch);
+            state.patch(patch);
             OutcomeInfo {
                 verdict,
                 until: None,
@@ -46,7 +89,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
             }
         }
         Verdict::Return => {
-            reg.state.patch(RuntimePatch {
+            state.patch(RuntimePatch {
                 last_used_at: Some(now),
                 ..base
             });
@@ -74,9 +117,9 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
                     "a reset hint past the cap was clamped to it"
                 );
             }
-            reg.state.patch(RuntimePatch {
+            state.patch(RuntimePatch {
                 last_used_at: Some(now),
-                cooldown: Some((Some(until), Some(reason.as_str().to_string()))),
+                cooldown: Some((Some(until), Some(reason.into()))),
                 failures: Some(FailureCount::ONE_MORE),
                 ..base
             });
@@ -93,9 +136,9 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
         Verdict::AuthFailed => {
             let n = failures.saturating_add(1);
             let until = now + AUTH_FAILED_COOLDOWN_MS;
-            reg.state.patch(RuntimePatch {
+            state.patch(RuntimePatch {
                 last_used_at: Some(now),
-                cooldown: Some((Some(until), Some("auth_failed".into()))),
+                cooldown: Some((Some(until), Some(CooldownReason::AuthFailed))),
                 failures: Some(FailureCount::ONE_MORE),
                 auth_failed: Some(true),
                 ..base
@@ -113,3 +156,7 @@ pub(super) fn record(reg: &mut AccountRegistry, msg: RecordOutcome) -> Option<Ou
     };
     Some(info)
 }
+
+#[cfg(test)]
+#[path = "outcome_tests.rs"]
+mod tests;

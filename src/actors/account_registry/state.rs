@@ -16,20 +16,22 @@ use crate::store::{ActivePatch, RuntimePatch, Snapshot};
 
 /// Which part of the state a snapshot covers.
 #[derive(Debug, Clone, Copy)]
-pub enum Scope<'a> {
+pub(super) enum Scope<'a> {
     All,
     Provider(&'a str),
 }
 
 #[derive(Default)]
-pub struct RegistryState {
-    pub providers: BTreeMap<String, BTreeMap<String, Account>>,
-    pub active: HashMap<String, String>,
+pub(super) struct RegistryState {
+    pub(super) providers: BTreeMap<String, BTreeMap<String, Account>>,
+    pub(super) active: HashMap<String, String>,
     /// The store's `active_epoch` of each provider, as last read.
     active_epochs: HashMap<String, u32>,
-    pub priority: Vec<PriorityEntry>,
-    pub settings: Settings,
-    pub pending: usize,
+    pub(super) priority: Vec<PriorityEntry>,
+    pub(super) settings: Settings,
+    pub(super) pending: usize,
+    /// Each provider's round-robin position (`balancer::select`).
+    pub(super) rr_cursors: HashMap<String, usize>,
     /// Runtime changes on their way to the store.
     outbox: Outbox,
     /// Store generation each provider's accounts were last read at.
@@ -41,7 +43,7 @@ pub struct RegistryState {
 
 impl RegistryState {
     /// Applies a snapshot read at `generation`, keeping whatever memory holds from a later read.
-    pub fn apply_snapshot(&mut self, snap: Snapshot, scope: Scope<'_>, generation: u64) {
+    pub(super) fn apply_snapshot(&mut self, snap: Snapshot, scope: Scope<'_>, generation: u64) {
         let mut grouped: BTreeMap<String, Vec<(String, Account)>> = BTreeMap::new();
         for a in snap.accounts {
             grouped
@@ -130,7 +132,7 @@ impl RegistryState {
             }
             if let Some((until, reason)) = &p.cooldown {
                 a.cooldown_until = *until;
-                a.cooldown_reason = reason.clone();
+                a.cooldown_reason = *reason;
             }
             if let Some(f) = p.failures {
                 a.failures = f.apply(a.failures);
@@ -142,12 +144,12 @@ impl RegistryState {
     }
 
     /// Applies a runtime change in memory now and queues it for the store.
-    pub fn patch(&mut self, patch: RuntimePatch) {
+    pub(super) fn patch(&mut self, patch: RuntimePatch) {
         self.overlay(&patch);
         self.outbox.queue(patch);
     }
 
-    pub fn set_active_runtime(&mut self, provider: &str, alias: &str) {
+    pub(super) fn set_active_runtime(&mut self, provider: &str, alias: &str) {
         self.active.insert(provider.to_string(), alias.to_string());
         self.outbox.queue_active(ActivePatch {
             provider_id: provider.to_string(),
@@ -157,45 +159,45 @@ impl RegistryState {
     }
 
     /// The queued runtime changes, for one store job; settle them with [`Self::settle_flush`].
-    pub fn take_flush(&mut self) -> Flush {
+    pub(super) fn take_flush(&mut self) -> Flush {
         self.outbox.take()
     }
 
     /// The job that took flush `id` wrote it (`written`), or it goes with the next job. Call it
     /// before applying the snapshot that job read, since that snapshot has what it wrote.
     /// `false` when the flush was empty.
-    pub fn settle_flush(&mut self, id: u64, written: bool) -> bool {
+    pub(super) fn settle_flush(&mut self, id: u64, written: bool) -> bool {
         self.outbox.settle(id, written)
     }
 
     /// Notified whenever bookkeeping is queued.
-    pub fn flush_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
+    pub(super) fn flush_signal(&self) -> std::sync::Arc<tokio::sync::Notify> {
         self.outbox.signal()
     }
 
     #[cfg(test)]
-    pub fn has_pending_flush(&self) -> bool {
+    pub(super) fn has_pending_flush(&self) -> bool {
         !self.outbox.is_empty()
     }
 
-    pub fn account(&self, provider: &str, alias: &str) -> Option<&Account> {
+    pub(super) fn account(&self, provider: &str, alias: &str) -> Option<&Account> {
         self.providers.get(provider)?.get(alias)
     }
 
-    pub fn account_mut(&mut self, provider: &str, alias: &str) -> Option<&mut Account> {
+    pub(super) fn account_mut(&mut self, provider: &str, alias: &str) -> Option<&mut Account> {
         self.providers.get_mut(provider)?.get_mut(alias)
     }
 
-    pub fn is_active(&self, provider: &str, alias: &str) -> bool {
+    pub(super) fn is_active(&self, provider: &str, alias: &str) -> bool {
         self.active.get(provider).is_some_and(|a| a == alias)
     }
 
-    pub fn view(&self, provider: &str, alias: &str, now: Millis) -> Option<AccountView> {
+    pub(super) fn view(&self, provider: &str, alias: &str, now: Millis) -> Option<AccountView> {
         self.account(provider, alias)
             .map(|a| a.view(self.is_active(provider, alias), now))
     }
 
-    pub fn views(&self, provider: Option<&str>, now: Millis) -> Vec<AccountView> {
+    pub(super) fn views(&self, provider: Option<&str>, now: Millis) -> Vec<AccountView> {
         self.providers
             .iter()
             .filter(|(p, _)| provider.is_none_or(|want| want == p.as_str()))
@@ -203,12 +205,12 @@ impl RegistryState {
             .collect()
     }
 
-    pub fn account_count(&self) -> usize {
+    pub(super) fn account_count(&self) -> usize {
         self.providers.values().map(BTreeMap::len).sum()
     }
 
     /// Whether the provider has an account usable at `now` (the active one is checked first).
-    pub fn has_healthy(&self, provider: &str, now: Millis) -> bool {
+    pub(super) fn has_healthy(&self, provider: &str, now: Millis) -> bool {
         self.providers.get(provider).is_some_and(|m| {
             let active_ok = self
                 .active
@@ -223,6 +225,7 @@ impl RegistryState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::CooldownReason;
     use crate::store::FailureCount;
 
     fn acc(p: &str, a: &str) -> Account {
@@ -275,7 +278,7 @@ mod tests {
         let mut s = RegistryState::default();
         s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 1);
         s.patch(RuntimePatch {
-            cooldown: Some((Some(99), Some("rate_limit".into()))),
+            cooldown: Some((Some(99), Some(CooldownReason::RateLimit))),
             failures: Some(FailureCount::ONE_MORE),
             last_used_at: Some(5),
             ..RuntimePatch::for_account(&acc("p", "a"))
@@ -292,11 +295,7 @@ mod tests {
             ..RuntimePatch::for_account(&reset)
         });
         let queued = &s.take_flush().patches[0];
-        assert_eq!(
-            (queued.epoch, queued.cooldown.clone()),
-            (1, None),
-            "the stale cooldown is gone"
-        );
+        assert_eq!((queued.epoch, queued.cooldown), (1, None), "the stale cooldown is gone");
         assert_eq!(queued.failures, Some(FailureCount::ONE_MORE));
         assert_eq!(queued.last_used_at, Some(5));
     }

@@ -9,18 +9,76 @@ use std::hash::{Hash, Hasher};
 
 use actix::prelude::*;
 
-use super::messages::{
-    ApplyUsage, RegistryError, UsageAccounts, UsageApplied, UsageTarget, UsageTargets, UsageTargetsReply,
-};
+use super::messages::RegistryError;
 use super::state::RegistryState;
 use super::AccountRegistry;
 use crate::balancer::hint::{asked_secs_text, clamp_until, COOLDOWN_LIMITS};
-use crate::model::{Account, Auth, EventKind, Millis, NewEvent, UsageSnapshot};
+use crate::model::{Account, Auth, Confidence, CooldownReason, EventKind, Millis, NewEvent, UsageSnapshot};
 use crate::store::{FailureCount, RuntimePatch};
+
+/// The usage refresher's view of the accounts, sent only when they changed since `known` (a
+/// fingerprint of names, credentials and disabled flags); the usage settings always.
+#[derive(Message)]
+#[rtype(result = "UsageTargetsReply")]
+pub struct UsageTargets {
+    pub known: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct UsageTargetsReply {
+    pub fingerprint: u64,
+    pub usage_enabled: bool,
+    pub interval_seconds: u64,
+    /// `None`: unchanged since `known`.
+    pub accounts: Option<Vec<UsageTarget>>,
+}
+
+/// One account as the usage refresher needs it.
+#[derive(Debug, Clone)]
+pub struct UsageTarget {
+    pub provider_id: String,
+    pub alias: String,
+    pub auth: Auth,
+    pub disabled: bool,
+    pub usage: Option<UsageSnapshot>,
+    /// A fingerprint of the credential (in memory only), to notice a new login.
+    pub credential: u64,
+}
+
+/// Accounts with their credential and usage, optionally of one provider or one account; `fresh`
+/// catches up with other processes' commits first.
+#[derive(Message)]
+#[rtype(result = "Vec<UsageTarget>")]
+pub struct UsageAccounts {
+    pub provider_id: Option<String>,
+    pub alias: Option<String>,
+    pub fresh: bool,
+}
+
+/// A usage snapshot read for an account: stored (with its raw payload, already redacted) and
+/// applied to memory. An exact, error-free one under 100 % used clears a stale cooldown; one at
+/// 100 % with a reset time cools the account down until then.
+#[derive(Message)]
+#[rtype(result = "Result<UsageApplied, RegistryError>")]
+pub struct ApplyUsage {
+    pub snapshot: UsageSnapshot,
+    pub raw: Option<String>,
+}
+
+/// What applying a snapshot did to the account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageApplied {
+    /// Stored; the cooldown was left alone.
+    Stored,
+    CooldownCleared,
+    CooldownSet(Millis),
+    /// The account is gone; nothing was stored.
+    Gone,
+}
 
 /// What a snapshot does to an account's cooldown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Effect {
+pub(super) enum Effect {
     None,
     Clear,
     Set(Millis),
@@ -28,20 +86,20 @@ pub enum Effect {
 
 /// Cooldowns a usage reading may clear: those about quota or rate limits (not a refused
 /// credential or a failing server, which usage says nothing about).
-fn clearable(reason: Option<&str>) -> bool {
-    matches!(reason, None | Some("rate_limit") | Some("quota"))
+fn clearable(reason: Option<CooldownReason>) -> bool {
+    matches!(reason, None | Some(CooldownReason::RateLimit | CooldownReason::Quota))
 }
 
 /// The cooldown change `s` calls for on `account` at `now`.
-pub fn effect(account: &Account, s: &UsageSnapshot, now: Millis) -> Effect {
-    if s.confidence != "exact" || s.error.is_some() {
+pub(super) fn effect(account: &Account, s: &UsageSnapshot, now: Millis) -> Effect {
+    if !s.is(Confidence::Exact) || s.error.is_some() {
         return Effect::None;
     }
     let Some(used) = s.used_percent else {
         return Effect::None;
     };
     if used < 100.0 {
-        return if account.cooling_down(now) && clearable(account.cooldown_reason.as_deref()) {
+        return if account.cooling_down(now) && clearable(account.cooldown_reason) {
             Effect::Clear
         } else {
             Effect::None
@@ -216,7 +274,7 @@ impl AccountRegistry {
             }
             Effect::Set(until) => {
                 self.state.patch(RuntimePatch {
-                    cooldown: Some((Some(until), Some("quota".into()))),
+                    cooldown: Some((Some(until), Some(CooldownReason::Quota))),
                     ..base
                 });
                 let event = NewEvent::new(
@@ -224,7 +282,7 @@ impl AccountRegistry {
                     format!("{p}/{a} has used its whole quota; cooling down until it resets"),
                 )
                 .account(&p, &a)
-                .meta("reason", "quota")
+                .meta("reason", CooldownReason::Quota.as_str())
                 .meta("source", "usage")
                 .meta("until", until);
                 // The reset time passes the same clamping rule as every hint, and says so.
@@ -241,113 +299,5 @@ impl AccountRegistry {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const NOW: Millis = 1_700_000_000_000;
-
-    fn account(until: Option<Millis>, reason: Option<&str>) -> Account {
-        Account {
-            auth: Auth::Api {
-                key: "sk-fake-usage".into(),
-                metadata: None,
-            },
-            cooldown_until: until,
-            cooldown_reason: reason.map(str::to_string),
-            failures: 2,
-            ..Account::for_test("openai", "plan")
-        }
-    }
-
-    fn snap(confidence: &str, used: Option<f64>, reset: Option<Millis>) -> UsageSnapshot {
-        UsageSnapshot {
-            provider_id: "openai".into(),
-            alias: "plan".into(),
-            fetched_at: NOW,
-            confidence: confidence.into(),
-            plan_name: None,
-            used_percent: used,
-            reset_at: reset,
-            used_units: None,
-            remaining_units: None,
-            windows: None,
-            message: String::new(),
-            error: None,
-        }
-    }
-
-    #[test]
-    fn an_exact_reading_under_100_clears_a_stale_quota_or_rate_limit_cooldown() {
-        let s = snap("exact", Some(42.0), None);
-        assert_eq!(
-            effect(&account(Some(NOW + 1), Some("rate_limit")), &s, NOW),
-            Effect::Clear
-        );
-        assert_eq!(effect(&account(Some(NOW + 1), Some("quota")), &s, NOW), Effect::Clear);
-        assert_eq!(effect(&account(Some(NOW + 1), None), &s, NOW), Effect::Clear);
-        assert_eq!(
-            effect(&account(Some(NOW + 1), Some("auth_failed")), &s, NOW),
-            Effect::None
-        );
-        assert_eq!(
-            effect(&account(Some(NOW + 1), Some("server_error")), &s, NOW),
-            Effect::None
-        );
-        assert_eq!(
-            effect(&account(Some(NOW), Some("quota")), &s, NOW),
-            Effect::None,
-            "already over"
-        );
-        assert_eq!(effect(&account(None, None), &s, NOW), Effect::None);
-    }
-
-    #[test]
-    fn estimates_errors_and_unknown_percentages_change_nothing() {
-        let cooling = account(Some(NOW + 1), Some("quota"));
-        assert_eq!(
-            effect(&cooling, &snap("estimated", Some(10.0), None), NOW),
-            Effect::None
-        );
-        assert_eq!(effect(&cooling, &snap("exact", None, None), NOW), Effect::None);
-        let mut stale = snap("exact", Some(10.0), None);
-        stale.error = Some("timeout".into());
-        assert_eq!(effect(&cooling, &stale, NOW), Effect::None);
-        assert_eq!(
-            effect(
-                &account(None, None),
-                &snap("estimated", Some(100.0), Some(NOW + 5)),
-                NOW
-            ),
-            Effect::None
-        );
-    }
-
-    #[test]
-    fn a_full_reading_with_a_reset_cools_down_until_then() {
-        let s = snap("exact", Some(100.0), Some(NOW + 3_600_000));
-        assert_eq!(effect(&account(None, None), &s, NOW), Effect::Set(NOW + 3_600_000));
-        assert_eq!(
-            effect(&account(Some(NOW + 60_000), Some("rate_limit")), &s, NOW),
-            Effect::Set(NOW + 3_600_000),
-            "a shorter cooldown is extended"
-        );
-        assert_eq!(
-            effect(&account(Some(NOW + 7_200_000), Some("quota")), &s, NOW),
-            Effect::None,
-            "a longer one is kept"
-        );
-        assert_eq!(
-            effect(&account(None, None), &snap("exact", Some(100.0), None), NOW),
-            Effect::None
-        );
-        assert_eq!(
-            effect(&account(None, None), &snap("exact", Some(100.0), Some(NOW - 1)), NOW),
-            Effect::None
-        );
-        let far = snap("exact", Some(100.0), Some(i64::MAX));
-        assert_eq!(
-            effect(&account(None, None), &far, NOW),
-            Effect::Set(NOW + crate::balancer::hint::MAX_HINT_MS)
-        );
-    }
-}
+#[path = "usage_tests.rs"]
+mod tests;

@@ -8,10 +8,11 @@ use std::collections::BTreeMap;
 use actix::prelude::*;
 use serde_json::Value;
 
-use super::messages::{Answer, ResultAnswer, SyncAuth};
+use super::failover::{Answer, ResultAnswer};
 use super::RetryBalancer;
-use crate::actors::account_registry::dry::{DryPlan, PlanDry};
+use super::SyncAuth;
 use crate::actors::account_registry::ModelRef;
+use crate::actors::account_registry::{DryPlan, PlanDry};
 use crate::actors::event_bus::{Notice, Notify, Publish};
 use crate::balancer::headers::credential_headers;
 use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::messages::{Answer, FetchResult, ResultAnswer, UnknownRequest};
+use super::failover::{Answer, FetchResult, ResultAnswer, UnknownRequest};
 use super::RetryBalancer;
 use crate::actors::account_registry::{AccountRegistry, PickAccount, Picked};
 use crate::actors::token_keeper::{Failure, LoginRefused, Outcome, RefreshNow, TokenKeeper};

@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 
 use super::refresh::release;
 use super::{Failure, Outcome, TokenKeeper};
-use crate::actors::account_registry::tokens::TokenTargets;
+use crate::actors::account_registry::TokenTargets;
 use crate::actors::event_bus::{Notice, Notify};
 use crate::model::{EventKind, NewEvent};
 use crate::oauth::policy;
@@ -24,7 +24,9 @@ impl Handler<StartKeeping> for TokenKeeper {
     }
 }
 
-/// Catches up with the accounts and starts every due refresh (the timer does this each second).
+/// Catches up with the accounts and starts every due refresh; sent when an account event is
+/// published here, when the test clock moves, after each refresh, and by one timer armed for the
+/// earliest refresh due or the 30 s catch-up.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Tick;

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use crate::actors::account_registry::tokens::TokenStore;
 use crate::actors::account_registry::AccountRegistry;
+use crate::actors::account_registry::TokenStore;
 use crate::actors::auth_file::{parse_auth_file, read_auth_file};
 use crate::clock::SharedClock;
 use crate::model::{Auth, Millis};

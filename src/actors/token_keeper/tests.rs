@@ -13,6 +13,7 @@ use crate::actors::account_registry::ListAccounts;
 use crate::actors::event_bus::Subscribe;
 use crate::actors::store_worker::StoreHandle;
 use crate::clock::ManualClock;
+use crate::model::Auth;
 use crate::oauth::{BoxFuture, RefreshError, RefreshRequest, Refreshed};
 use crate::store::Store;
 

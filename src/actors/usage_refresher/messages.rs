@@ -5,7 +5,7 @@ use tokio::sync::oneshot;
 
 use super::{UsageRefresher, PASSIVE_MIN_MS};
 use crate::actors::account_registry::{ApplyUsage, UsageAccounts};
-use crate::model::UsageSnapshot;
+use crate::model::{Confidence, UsageSnapshot};
 use crate::usage::outcome::redact_snapshot;
 use crate::usage::passive;
 use crate::usage::redact::{redacted_json_text, Redactor};
@@ -25,7 +25,8 @@ impl Handler<StartPolling> for UsageRefresher {
     }
 }
 
-/// One turn of the timer; answers when the due reads have started.
+/// Catches up with the account list and settings and starts due reads; sent when an account or
+/// setting event is published here, and by the timer. Answers when the due reads have started.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Tick;
@@ -234,7 +235,7 @@ impl Handler<PassiveHeaders> for UsageRefresher {
                 return skip();
             };
             let exact_and_fresh = target.usage.as_ref().is_some_and(|u| {
-                u.confidence == "exact"
+                u.is(Confidence::Exact)
                     && u.error.is_none()
                     && u.used_percent.is_some()
                     && now - u.fetched_at < 2 * interval

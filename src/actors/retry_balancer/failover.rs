@@ -1,0 +1,372 @@
+//! Failover, the hot path: a request opened on an account (`chat.headers`), the credential
+//! headers of each attempt (`fetch.begin`), and each answer recorded, then retried on another
+//! account or returned (`fetch.result`).
+
+use std::collections::HashMap;
+
+use actix::prelude::*;
+
+use super::switch::{DryOutcome, FailAnswer, SwitchAnswer};
+use super::tokens::Want;
+use super::{Request, RetryBalancer, Session, SyncAuth, MAX_REQUESTS};
+use crate::actors::account_registry::{ModelRef, OutcomeInfo, Picked, PlanDry, RecordOutcome};
+use crate::actors::event_bus::{Notice, Notify, Publish};
+use crate::balancer::classify::Verdict;
+use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
+use crate::balancer::switch::ProviderApi;
+use crate::model::{AccountRef, Auth, EventKind, NewEvent};
+
+#[derive(Message)]
+#[rtype(result = "HeadersAnswer")]
+pub struct ChatHeaders {
+    pub session_id: String,
+    pub provider_id: String,
+    pub model_id: String,
+    /// What the host knows of the provider's API (its SDK package, base URL), for moves.
+    pub api: Option<ProviderApi>,
+}
+
+#[derive(Debug, Default)]
+pub struct HeadersAnswer {
+    pub request_id: Option<String>,
+    pub sync_auth: Option<SyncAuth>,
+}
+
+impl Handler<ChatHeaders> for RetryBalancer {
+    type Result = ResponseActFuture<Self, HeadersAnswer>;
+    fn handle(&mut self, msg: ChatHeaders, _: &mut Context<Self>) -> Self::Result {
+        if let Some(api) = msg.api.clone() {
+            self.learn_api(&msg.provider_id, api);
+        }
+        let prefer = self
+            .sessions
+            .get(&msg.session_id)
+            .filter(|s| s.model.provider_id == msg.provider_id)
+            .and_then(|s| s.alias.clone());
+        let ask = self.pick_ready(Want {
+            provider_id: msg.provider_id.clone(),
+            prefer,
+            exclude: vec![],
+            make_active: false,
+        });
+        let registry = self.registry.clone();
+        Box::pin(ask.into_actor(self).then(move |picked, this, _| {
+            if let Some(picked) = picked {
+                let answer = this.open_request(msg, Some(picked));
+                return Box::pin(actix::fut::ready(answer)) as ResponseActFuture<Self, HeadersAnswer>;
+            }
+            // No healthy account: a provider whose accounts all rest still gets a request id,
+            // so `fetch.begin` can move the request or answer at once (`switch`).
+            let plan = registry.send(PlanDry {
+                provider_id: msg.provider_id.clone(),
+                exclude: vec![],
+                want_next: false,
+            });
+            Box::pin(plan.into_actor(this).map(move |plan, this, _| match plan {
+                Ok(p) if p.managed && p.first_back.is_some() => this.open_request(msg, None),
+                _ => HeadersAnswer::default(),
+            }))
+        }))
+    }
+}
+
+#[derive(Message)]
+#[rtype(result = "Result<BeginAnswer, UnknownRequest>")]
+pub struct FetchBegin {
+    pub request_id: String,
+    /// The URL the request goes to (empty when the host did not say).
+    pub url: String,
+    pub header_names: Vec<String>,
+    pub authorization: Option<AuthorizationHint>,
+}
+
+#[derive(Debug)]
+pub enum BeginAnswer {
+    Passthrough,
+    /// Send it to another provider instead (its own provider is dry).
+    Switch(Box<SwitchAnswer>),
+    /// Answer the host at once with this final error.
+    Fail(FailAnswer),
+    Use {
+        account: AccountRef,
+        headers: HeaderPlan,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("unknown request id")]
+pub struct UnknownRequest;
+
+impl Handler<FetchBegin> for RetryBalancer {
+    type Result = ResponseActFuture<Self, Result<BeginAnswer, UnknownRequest>>;
+    fn handle(&mut self, msg: FetchBegin, _: &mut Context<Self>) -> Self::Result {
+        let Some(req) = self.requests.get_mut(&msg.request_id) else {
+            return Box::pin(actix::fut::ready(Err(UnknownRequest)));
+        };
+        req.header_names = msg.header_names;
+        req.authorization = msg.authorization;
+        if !msg.url.is_empty() {
+            req.url = msg.url;
+        }
+        let want = Want {
+            provider_id: req.provider_id.clone(),
+            prefer: Some(req.alias.clone()),
+            exclude: vec![],
+            make_active: false,
+        };
+        let ask = self.pick_ready(want);
+        let request_id = msg.request_id;
+        Box::pin(ask.into_actor(self).then(move |picked, this, _| {
+            let Some(req) = this.requests.get_mut(&request_id) else {
+                return Box::pin(actix::fut::ready(Err(UnknownRequest))) as BeginFuture;
+            };
+            let Some(picked) = picked else {
+                req.passthrough = true;
+                let id = request_id.clone();
+                return Box::pin(this.when_dry(request_id).map(move |outcome, this, _| {
+                    Ok(match outcome {
+                        DryOutcome::Leave => BeginAnswer::Passthrough,
+                        DryOutcome::Switch(s) => {
+                            if let Some(r) = this.requests.get_mut(&id) {
+                                r.passthrough = false;
+                            }
+                            BeginAnswer::Switch(s)
+                        }
+                        DryOutcome::Fail(f) => BeginAnswer::Fail(f),
+                    })
+                })) as BeginFuture;
+            };
+            req.passthrough = false;
+            req.alias = picked.alias.clone();
+            req.generation = picked.generation;
+            req.oauth = matches!(picked.auth, Auth::Oauth { .. });
+            let headers = credential_headers(&req.provider_id, &picked.auth, &req.header_names, req.authorization);
+            Box::pin(actix::fut::ready(Ok(BeginAnswer::Use {
+                account: AccountRef {
+                    provider_id: req.provider_id.clone(),
+                    alias: picked.alias,
+                },
+                headers,
+            })))
+        }))
+    }
+}
+
+#[derive(Message, Clone)]
+#[rtype(result = "Result<ResultAnswer, UnknownRequest>")]
+pub struct FetchResult {
+    pub request_id: String,
+    pub attempt: u32,
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Option<String>,
+}
+
+#[derive(Debug)]
+pub enum ResultAnswer {
+    Return,
+    Retry {
+        account: AccountRef,
+        headers: HeaderPlan,
+        sync_auth: Option<Box<SyncAuth>>,
+    },
+    /// Send it again to another provider (this one is dry).
+    Switch(Box<SwitchAnswer>),
+    /// Give the host this final error instead of the refused answer.
+    Fail(FailAnswer),
+}
+
+type BeginFuture = ResponseActFuture<RetryBalancer, Result<BeginAnswer, UnknownRequest>>;
+
+pub(super) type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
+
+impl Handler<FetchResult> for RetryBalancer {
+    type Result = ResponseActFuture<Self, Result<ResultAnswer, UnknownRequest>>;
+    fn handle(&mut self, msg: FetchResult, _: &mut Context<Self>) -> Self::Result {
+        let Some(req) = self.requests.get_mut(&msg.request_id) else {
+            return Box::pin(actix::fut::ready(Err(UnknownRequest)));
+        };
+        let attempt = msg.attempt.max(1);
+        if req.passthrough || attempt <= req.recorded {
+            return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
+        }
+        req.recorded = attempt;
+        let req = &self.requests[&msg.request_id];
+        self.forward_usage_headers(&req.provider_id, &req.alias, &msg.headers);
+        if (200..300).contains(&msg.status) {
+            // Done: nothing will be sent again under this id.
+            let req = self.requests.remove(&msg.request_id).expect("present");
+            self.registry.do_send(RecordOutcome {
+                provider_id: req.provider_id,
+                alias: req.alias,
+                status: msg.status,
+                headers: msg.headers,
+                body: None,
+            });
+            return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
+        }
+        if let Some(retry) = self.refresh_after_refusal(&msg, attempt) {
+            return retry;
+        }
+        let req = &self.requests[&msg.request_id];
+        let (provider, alias) = (req.provider_id.clone(), req.alias.clone());
+        let registry = self.registry.clone();
+        let record = registry.send(RecordOutcome {
+            provider_id: provider.clone(),
+            alias: alias.clone(),
+            status: msg.status,
+            headers: msg.headers,
+            body: msg.body,
+        });
+        let request_id = msg.request_id;
+        Box::pin(record.into_actor(self).then(move |info, this, _| {
+            let Some(info) = info.ok().flatten() else {
+                return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;
+            };
+            this.report(&provider, &alias, &info, msg.status);
+            match next_step(&info, attempt) {
+                Next::Return => return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer,
+                Next::GiveUp { why } => return this.after_refusal(request_id, provider, alias, why),
+                Next::Retry => {}
+            }
+            let mut exclude = this
+                .requests
+                .get(&request_id)
+                .map(|r| r.tried.clone())
+                .unwrap_or_default();
+            exclude.push(alias.clone());
+            let ask = this.pick_ready(Want {
+                provider_id: provider.clone(),
+                prefer: None,
+                exclude,
+                make_active: true,
+            });
+            Box::pin(ask.into_actor(this).then(move |picked, this, _| {
+                let Some(picked) = picked else {
+                    let why = Some("no other healthy account".to_string());
+                    return this.after_refusal(request_id, provider, alias, why);
+                };
+                let Some(req) = this.requests.get_mut(&request_id) else {
+                    return Box::pin(actix::fut::ready(Err(UnknownRequest))) as Answer;
+                };
+                req.tried.push(alias.clone());
+                req.alias = picked.alias.clone();
+                req.generation = picked.generation;
+                req.oauth = matches!(picked.auth, Auth::Oauth { .. });
+                let headers = credential_headers(&provider, &picked.auth, &req.header_names, req.authorization);
+                let session_id = req.session_id.clone();
+                if let Some(s) = this.sessions.get_mut(&session_id) {
+                    s.alias = Some(picked.alias.clone());
+                }
+                this.bus.do_send(Publish(
+                    NewEvent::new(
+                        EventKind::FailoverPerformed,
+                        format!("{provider}: {alias} → {} (attempt {})", picked.alias, attempt + 1),
+                    )
+                    .account(&provider, &picked.alias)
+                    .meta("from", &alias)
+                    .meta("to", &picked.alias)
+                    .meta("attempt", attempt + 1)
+                    .meta("status", msg.status),
+                ));
+                this.bus.do_send(Notify(Notice::Toast {
+                    message: format!("{provider}: {alias} is limited, continuing on {}", picked.alias),
+                    variant: "warning",
+                }));
+                let sync_auth = this.sync_auth(&provider, &picked);
+                Box::pin(actix::fut::ready(Ok(ResultAnswer::Retry {
+                    account: AccountRef {
+                        provider_id: provider,
+                        alias: picked.alias,
+                    },
+                    headers,
+                    sync_auth: sync_auth.map(Box::new),
+                }))) as Answer
+            }))
+        }))
+    }
+}
+
+impl RetryBalancer {
+    /// Opens a request of the session on `picked` (`None`: no account is usable now).
+    fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
+        let now = self.clock.now_ms();
+        self.next_id += 1;
+        let request_id = format!("{}{}", self.id_prefix, self.next_id);
+        let session = self.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
+            model: ModelRef {
+                provider_id: msg.provider_id.clone(),
+                model_id: msg.model_id.clone(),
+            },
+            alias: None,
+            seen_at: now,
+            switched_to: None,
+        });
+        session.model = ModelRef {
+            provider_id: msg.provider_id.clone(),
+            model_id: msg.model_id.clone(),
+        };
+        session.alias = picked.as_ref().map(|p| p.alias.clone());
+        session.seen_at = now;
+        let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
+        let generation = picked.as_ref().map_or(0, |p| p.generation);
+        let oauth = picked.as_ref().is_some_and(|p| matches!(p.auth, Auth::Oauth { .. }));
+        self.requests.insert(
+            request_id.clone(),
+            Request {
+                session_id: msg.session_id,
+                provider_id: msg.provider_id,
+                alias: picked.map(|p| p.alias).unwrap_or_default(),
+                generation,
+                oauth,
+                refreshed: vec![],
+                passthrough: false,
+                recorded: 0,
+                tried: vec![],
+                header_names: vec![],
+                authorization: None,
+                created_at: now,
+                model_id: msg.model_id,
+                url: String::new(),
+                providers_tried: vec![],
+            },
+        );
+        if self.requests.len() > MAX_REQUESTS {
+            self.sweep();
+        }
+        HeadersAnswer {
+            request_id: Some(request_id),
+            sync_auth,
+        }
+    }
+}
+
+/// What follows a recorded answer on attempt `attempt`.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Next {
+    /// Not a refusal: the answer goes back to the host as it is.
+    Return,
+    /// Refused, and failover may try another account of the provider.
+    Retry,
+    /// Refused with no retry here: move on, end, or hand it back; `why` (when given) is told as
+    /// `failover_exhausted`.
+    GiveUp { why: Option<String> },
+}
+
+/// Refusals (a cooldown, a refused credential) are retried on another account while failover is
+/// on and attempts are left.
+pub(super) fn next_step(info: &OutcomeInfo, attempt: u32) -> Next {
+    let (failover, max_attempts) = (info.failover, info.max_attempts);
+    if !matches!(info.verdict, Verdict::Cooldown(_) | Verdict::AuthFailed) {
+        return Next::Return;
+    }
+    if failover && attempt < max_attempts {
+        return Next::Retry;
+    }
+    let why = failover.then(|| format!("{attempt} of {max_attempts} attempts used"));
+    Next::GiveUp { why }
+}
+
+#[cfg(test)]
+#[path = "failover_tests.rs"]
+mod tests;
