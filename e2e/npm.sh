@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# End to end as an npm user installs it: npm/build.mjs packs the two packages from the release
+# binary, npm installs the tarballs into a scratch folder, and the real opencode 1.18.33, pointed
+# at the plugin inside that node_modules (server and TUI entries), runs the failover scenario of
+# e2e/run.sh with no cargo-built binary on PATH, OPENCODE_BALANCER_BIN unset and no `install` run:
+# the binary has to come from the platform package.
+#
+#   e2e/npm.sh                      # after `cargo build --release`; see e2e/README.md
+#
+# Environment: as e2e/lib.sh (OPENCODE_BALANCER_BIN names the binary that is packed, and is
+# unset before opencode runs).
+set -euo pipefail
+
+# shellcheck source=e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[ -x "$BIN" ] || die "no binary at $BIN to pack (cargo build --release)"
+
+# --- the packages, packed and installed with npm ------------------------------
+
+DIST="$WORK/dist"
+node "$ROOT/npm/build.mjs" --binary "$BIN" --out "$DIST" >"$WORK/build.out" 2>&1 ||
+  die "npm/build.mjs: $(cat "$WORK/build.out")"
+mapfile -t TARBALLS < <(sed -n 's/^packed //p' "$WORK/build.out")
+if [ "${#TARBALLS[@]}" -eq 2 ]; then
+  pass "npm/build.mjs packed $(for t in "${TARBALLS[@]}"; do basename "$t"; done | tr '\n' ' ')"
+else
+  die "npm/build.mjs did not pack two packages: $(cat "$WORK/build.out")"
+fi
+
+SCRATCH="$WORK/scratch"
+mkdir -p "$SCRATCH"
+printf '{ "private": true }\n' >"$SCRATCH/package.json"
+(cd "$SCRATCH" && timeout 300 npm install --no-audit --no-fund --loglevel=error "${TARBALLS[@]}") \
+  >"$WORK/npm-install.out" 2>&1 || die "npm install of the tarballs: $(cat "$WORK/npm-install.out")"
+PKG="$SCRATCH/node_modules/opencode-balancer"
+mapfile -t PLATFORM_BINS < <(ls -d "$SCRATCH"/node_modules/opencode-balancer-*/bin/opencode-balancer 2>/dev/null)
+if [ -f "$PKG/plugin/index.js" ] && [ -f "$PKG/tui/index.js" ] && [ "${#PLATFORM_BINS[@]}" -eq 1 ] &&
+  [ -x "${PLATFORM_BINS[0]}" ]; then
+  pass "npm installed opencode-balancer and $(basename "$(dirname "$(dirname "${PLATFORM_BINS[0]}")")")"
+else
+  die "npm installed: $(ls "$SCRATCH/node_modules" | tr '\n' ' ')"
+fi
+PKG_BIN="${PLATFORM_BINS[0]}"
+
+# --- no other binary anywhere -------------------------------------------------
+
+clean_path=""
+IFS=: read -r -a path_dirs <<<"$PATH"
+for d in "${path_dirs[@]}"; do
+  [ -n "$d" ] && [ ! -e "$d/opencode-balancer" ] && case "$d" in "$ROOT"/*) false ;; esac || continue
+  clean_path="${clean_path:+$clean_path:}$d"
+done
+export PATH="$clean_path"
+unset OPENCODE_BALANCER_BIN
+if ! command -v opencode-balancer >/dev/null; then
+  pass "no opencode-balancer on PATH, OPENCODE_BALANCER_BIN unset"
+else
+  die "opencode-balancer is still on PATH: $(command -v opencode-balancer)"
+fi
+
+# --- the failover scenario, the plugin from node_modules ----------------------
+
+world npm
+write_config "[\"file://$PKG/plugin/index.js\"]"
+printf '{ "plugin": ["file://%s/tui/index.js"] }\n' "$PKG" >"$XDG_CONFIG_HOME/opencode/tui.json"
+write_auth "$ALPHA"
+BIN="$PKG_BIN" # the accounts are saved with the CLI the package holds
+failover_accounts
+
+# The plugin says which binary it started, and how it found it, on stderr in debug mode.
+export OPENCODE_BALANCER_DEBUG=1
+failover_run
+unset OPENCODE_BALANCER_DEBUG
+started=$(grep -h -o "started [^ ]* (found via [^)]*)" "$WORK/run-hi.err" "$WORK/run-hi.out" | head -n1 || true)
+if [ "$started" = "started $PKG_BIN (found via the platform package)" ]; then
+  pass "the sidecar was the platform package's binary: ${started#started }"
+else
+  fail "the plugin did not start the platform package's binary (${started:-no 'started' line})"
+  show run-hi
+fi
+if [ ! -e "$XDG_CONFIG_HOME/opencode/plugin" ] && [ ! -e "$XDG_DATA_HOME/opencode-balancer" ]; then
+  pass "nothing installed outside node_modules (no install run)"
+else
+  fail "something wrote plugin files: $(ls "$XDG_CONFIG_HOME/opencode" "$XDG_DATA_HOME" | tr '\n' ' ')"
+fi
+
+# The TUI entry: the module tui.json names resolves the same binary from inside node_modules
+# (its rpc.js loads in plain node; the view needs opencode's solid, e2e/tui-tmux.sh runs that).
+tui_bin=$(cd "$SCRATCH" && node --input-type=module -e '
+  const { resolveBinary } = await import(process.argv[1]);
+  const b = resolveBinary({}, null, process.env, process.argv[2]);
+  console.log(`${b.path} (${b.source})`);
+' "file://$PKG/tui/rpc.js" "file://$PKG/tui/index.js")
+if [ "$tui_bin" = "$PKG_BIN (the platform package)" ]; then
+  pass "the TUI plugin in node_modules finds the same binary"
+else
+  fail "the TUI plugin in node_modules found: $tui_bin"
+fi
+
+finish
