@@ -42,6 +42,13 @@ else
   die "npm installed: $(ls "$SCRATCH/node_modules" | tr '\n' ' ')"
 fi
 PKG_BIN="${PLATFORM_BINS[0]}"
+SHIM="$SCRATCH/node_modules/.bin/opencode-balancer"
+version=$(node -p 'require(process.argv[1]).version' "$PKG/package.json")
+if [ "$("$SHIM" --version 2>&1)" = "opencode-balancer $version" ]; then
+  pass "the package's command runs the platform package's binary (npx opencode-balancer --version)"
+else
+  fail "node_modules/.bin/opencode-balancer --version: $("$SHIM" --version 2>&1 | head -c 300)"
+fi
 
 # --- no other binary anywhere -------------------------------------------------
 
@@ -83,6 +90,23 @@ if [ ! -e "$XDG_CONFIG_HOME/opencode/plugin" ] && [ ! -e "$XDG_DATA_HOME/opencod
   pass "nothing installed outside node_modules (no install run)"
 else
   fail "something wrote plugin files: $(ls "$XDG_CONFIG_HOME/opencode" "$XDG_DATA_HOME" | tr '\n' ' ')"
+fi
+
+# `npx opencode-balancer install --npm`: the package names into both configs, and back out.
+world npm-install
+"$SHIM" install --npm >"$WORK/install-npm.out" 2>&1 || fail "install --npm: $(cat "$WORK/install-npm.out")"
+if grep -q -F '"opencode-balancer"' "$XDG_CONFIG_HOME/opencode/opencode.json" &&
+  grep -q -F '"opencode-balancer/tui"' "$XDG_CONFIG_HOME/opencode/tui.json"; then
+  pass "install --npm put opencode-balancer into opencode.json and opencode-balancer/tui into tui.json"
+else
+  fail "install --npm: $(cat "$WORK/install-npm.out")"
+fi
+"$SHIM" uninstall --npm >"$WORK/uninstall-npm.out" 2>&1 || fail "uninstall --npm: $(cat "$WORK/uninstall-npm.out")"
+if grep -q "^restored: .*opencode.json" "$WORK/uninstall-npm.out" && grep -q "^restored: .*tui.json" "$WORK/uninstall-npm.out" &&
+  [ ! -e "$XDG_CONFIG_HOME/opencode/opencode.json" ] && [ ! -e "$XDG_CONFIG_HOME/opencode/tui.json" ]; then
+  pass "uninstall --npm removed the configs install --npm created"
+else
+  fail "uninstall --npm left: $(ls "$XDG_CONFIG_HOME/opencode" | tr '\n' ' ')"
 fi
 
 # The TUI entry: the module tui.json names resolves the same binary from inside node_modules

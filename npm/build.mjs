@@ -36,6 +36,8 @@ export const PLATFORMS = {
 
 /** The files of the main package, relative to the repository and to the package alike. */
 const PLUGIN_FILES = ["plugin/index.js", "tui/index.js", "tui/view.js", "tui/rpc.js"];
+/** The package's command: a shim that runs the platform package's binary. */
+const SHIM = ["npm/bin/opencode-balancer.js", "bin/opencode-balancer.js"];
 
 function die(message) {
   process.stderr.write(`npm/build.mjs: ${message}\n`);
@@ -97,6 +99,9 @@ function buildMain(out, version) {
     mkdirSync(dirname(join(dir, f)), { recursive: true });
     copyFileSync(join(ROOT, f), join(dir, f));
   }
+  mkdirSync(join(dir, "bin"), { recursive: true });
+  copyFileSync(join(ROOT, SHIM[0]), join(dir, SHIM[1]));
+  chmodSync(join(dir, SHIM[1]), 0o755);
   writeJson(join(dir, "package.json"), {
     name: NAME,
     ...common(version),
@@ -104,13 +109,14 @@ function buildMain(out, version) {
     keywords: ["opencode", "opencode-plugin", "rate-limit", "failover"],
     type: "module",
     main: "./plugin/index.js",
+    bin: { [NAME]: SHIM[1] },
     exports: {
       ".": "./plugin/index.js",
       "./server": "./plugin/index.js",
       "./tui": "./tui/index.js",
       "./package.json": "./package.json",
     },
-    files: ["plugin/index.js", "tui/*.js", "README.md"],
+    files: ["plugin/index.js", "tui/*.js", SHIM[1], "README.md"],
     optionalDependencies: Object.fromEntries(Object.keys(PLATFORMS).map((p) => [`${NAME}-${p}`, version])),
   });
   writeFileSync(
@@ -121,7 +127,7 @@ The opencode plugin of opencode-balancer:
 it keeps opencode working across rate limits (saves every account, fails over to a healthy one,
 balances providers).
 
-Add it to both opencode configs and restart opencode:
+Add it to both opencode configs and restart opencode (or run \`npx opencode-balancer install --npm\`):
 
 \`\`\`jsonc
 // ~/.config/opencode/opencode.json
@@ -134,6 +140,8 @@ What this package contains:
 
 - \`plugin/index.js\` — the server plugin (the package's main, \`${NAME}\` and \`${NAME}/server\`);
 - \`tui/*.js\` — the TUI plugin (\`${NAME}/tui\`): the \`/balancer\` dashboard and the footer;
+- \`bin/opencode-balancer.js\` — the \`opencode-balancer\` command (\`npx opencode-balancer install --npm\`
+  writes both entries above for you; \`npx opencode-balancer accounts list\`, …): it runs the binary below;
 - no binary: npm or bun installs the one \`${NAME}-<os>-<arch>\` optional dependency that matches
   this machine, which holds the prebuilt \`opencode-balancer\` binary. The plugin looks for it
   there first, then at \`OPENCODE_BALANCER_BIN\`, then on \`PATH\`.

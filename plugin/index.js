@@ -169,15 +169,18 @@ function isMusl() {
   }
 }
 
-/** The platform package names for this machine, the most likely first (Linux: both libcs). */
-export function platformPackages(platform = process.platform, arch = process.arch, musl = isMusl()) {
+/**
+ * The platform package names for this machine, the most likely first (Linux: both libcs).
+ * Not exported: opencode may take any exported function for a plugin (tui/rpc.js has a copy).
+ */
+function platformPackages(platform = process.platform, arch = process.arch, musl = isMusl()) {
   const base = `${BINARY_NAME}-${platform}-${arch}`;
   if (platform !== "linux") return [base];
   return musl ? [`${base}-musl`, base] : [base, `${base}-musl`];
 }
 
-/** The binary of the platform package installed beside this file, or null. */
-function packageBinary(here = import.meta.url) {
+/** The binary of the platform package installed beside `here` (a file: URL), or null. */
+function packageBinaryFrom(here) {
   let require;
   try {
     require = createRequire(here);
@@ -201,7 +204,7 @@ function resolveBinary(options) {
   if (typeof options.binary === "string" && options.binary !== "") {
     return { path: options.binary, source: "the plugin option `binary`" };
   }
-  const fromPackage = packageBinary();
+  const fromPackage = packageBinaryFrom(import.meta.url);
   if (fromPackage) return { path: fromPackage, source: "the platform package" };
   const fromEnv = process.env.OPENCODE_BALANCER_BIN;
   if (fromEnv) return { path: fromEnv, source: "OPENCODE_BALANCER_BIN" };

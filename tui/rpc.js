@@ -34,10 +34,16 @@ function isMusl() {
   }
 }
 
+/** The platform package names for this machine, the most likely first (Linux: both libcs). */
+export function platformPackages(platform = process.platform, arch = process.arch, musl = platform === "linux" && isMusl()) {
+  const base = `${NAME}-${platform}-${arch}`;
+  if (platform !== "linux") return [base];
+  return musl ? [`${base}-musl`, base] : [base, `${base}-musl`];
+}
+
 /** The binary of the platform package `opencode-balancer-<os>-<arch>[-musl]` beside `here`, or null. */
 export function packageBinary(here = import.meta.url, platform = process.platform, arch = process.arch) {
-  const base = `${NAME}-${platform}-${arch}`;
-  const names = platform !== "linux" ? [base] : isMusl() ? [`${base}-musl`, base] : [base, `${base}-musl`];
+  const names = platformPackages(platform, arch);
   let require;
   try {
     require = createRequire(here);

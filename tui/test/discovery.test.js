@@ -7,7 +7,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { Client, packageBinary, resolveBinary } from "../rpc.js";
+import { Client, packageBinary, platformPackages, resolveBinary } from "../rpc.js";
 
 function scratch(t) {
   const dir = mkdtempSync(join(tmpdir(), "ocb-tui-discovery-"));
@@ -31,6 +31,13 @@ function npmInstalled(dir, platform = process.platform, arch = process.arch) {
   const bin = executable(join(modules, name, "bin", "opencode-balancer"), "#!/bin/sh\nexit 0\n");
   return { here: pathToFileURL(join(modules, "opencode-balancer", "tui", "index.js")).href, bin };
 }
+
+test("the platform package's names for this machine", () => {
+  assert.deepEqual(platformPackages("darwin", "arm64"), ["opencode-balancer-darwin-arm64"]);
+  assert.deepEqual(platformPackages("win32", "x64"), ["opencode-balancer-win32-x64"]);
+  assert.deepEqual(platformPackages("linux", "x64", false), ["opencode-balancer-linux-x64", "opencode-balancer-linux-x64-musl"]);
+  assert.deepEqual(platformPackages("linux", "arm64", true), ["opencode-balancer-linux-arm64-musl", "opencode-balancer-linux-arm64"]);
+});
 
 test("the platform package comes before OPENCODE_BALANCER_BIN and PATH; the option before it", (t) => {
   const dir = scratch(t);
