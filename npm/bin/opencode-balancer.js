@@ -3,6 +3,7 @@
 // runs the binary of the platform package installed beside it, with the same arguments, stdio
 // and exit code, found as the plugins find it (tui/rpc.js: no opencode imports there).
 import { spawnSync } from "node:child_process";
+import { constants } from "node:os";
 import { packageBinary, platformPackages } from "../tui/rpc.js";
 
 const binary = packageBinary(import.meta.url);
@@ -18,4 +19,5 @@ if (r.error) {
   process.stderr.write(`opencode-balancer: could not run ${binary}: ${r.error.message}\n`);
   process.exit(1);
 }
-process.exit(r.status ?? (r.signal ? 128 + 1 : 1));
+// Killed by a signal: the shell's convention, 128 + its number.
+process.exit(r.status ?? 128 + (constants.signals[r.signal] ?? 0));
