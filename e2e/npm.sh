@@ -3,7 +3,8 @@
 # binary, npm installs the tarballs into a scratch folder, and the real opencode 1.18.33, pointed
 # at the plugin inside that node_modules (server and TUI entries), runs the failover scenario of
 # e2e/run.sh with no cargo-built binary on PATH, OPENCODE_BALANCER_BIN unset and no `install` run:
-# the binary has to come from the platform package.
+# the binary has to come from the platform package. Then the TUI plugin's dashboard in opencode
+# under tmux, the package's command, and `install --npm` / `uninstall --npm` through it.
 #
 #   e2e/npm.sh                      # after `cargo build --release`; see e2e/README.md
 #
@@ -90,6 +91,37 @@ if [ ! -e "$XDG_CONFIG_HOME/opencode/plugin" ] && [ ! -e "$XDG_DATA_HOME/opencod
   pass "nothing installed outside node_modules (no install run)"
 else
   fail "something wrote plugin files: $(ls "$XDG_CONFIG_HOME/opencode" "$XDG_DATA_HOME" | tr '\n' ' ')"
+fi
+
+# The TUI entry in the real opencode under tmux: the dashboard opens on Ctrl+B with the accounts
+# the platform package's sidecar reads (skipped without tmux; e2e/tui-tmux.sh covers the rest).
+if command -v tmux >/dev/null; then
+  SOCK="$WORK/tmux.sock"
+  tm() { tmux -S "$SOCK" "$@"; }
+  screen_has() {
+    local deadline=$((SECONDS + $1))
+    until tm capture-pane -p -t oc 2>/dev/null | grep -qF -- "$2"; do
+      [ $SECONDS -lt $deadline ] || return 1
+      sleep 0.2
+    done
+  }
+  tm new-session -d -s oc -x 150 -y 45 -c "$PROJECT" "'$OPENCODE'; sleep 30"
+  if screen_has 60 "Ask anything"; then
+    tm send-keys -t oc C-b
+    if screen_has 20 "Balancer  [accounts]" && screen_has 5 "bravo"; then
+      pass "opencode's TUI loaded the TUI plugin from node_modules: Ctrl+B shows alpha and bravo"
+    else
+      fail "Ctrl+B did not open the dashboard with the accounts"
+      tm capture-pane -p -t oc | sed 's/^/  | /' || true
+    fi
+  else
+    fail "opencode's TUI did not start"
+    tm capture-pane -p -t oc | sed 's/^/  | /' || true
+  fi
+  tm kill-server 2>/dev/null || true
+  if wait_no_sidecars; then pass "no sidecar left after the TUI"; else fail "a sidecar outlived the TUI: $(our_pids | tr '\n' ' ')"; fi
+else
+  note "tmux not installed: the TUI check is skipped"
 fi
 
 # `npx opencode-balancer install --npm`: the package names into both configs, and back out.
