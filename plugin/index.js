@@ -29,15 +29,29 @@
 //   resubmit                                                  send a message again on the next provider
 //                                                             after a `fail` with `resubmit` (default: on,
 //                                                             off under `opencode run`, which exits first)
-// The binary is found in this order: option `binary`, OPENCODE_BALANCER_BIN
-// (both taken as given: a wrong path means "no sidecar", never a silent
-// fallback), the path `opencode-balancer install` wrote below, then
-// `opencode-balancer` on PATH, then ../target/release/opencode-balancer next
-// to this file (a checkout). The first existing one of the last three wins.
+// The binary is found in this order (the first that applies wins):
+//   1. option `binary`: what this one config asks for, explicitly;
+//   2. the platform package `opencode-balancer-<os>-<arch>[-musl]` (bin/),
+//      resolved from this file: npm/bun install it with the `opencode-balancer`
+//      package, at the same version, so it speaks this plugin's protocol by
+//      construction. It comes before the variable below because that variable is
+//      set once and outlives upgrades (an old cargo build would shadow the binary
+//      that was installed with the plugin); to run another binary with the npm
+//      package, use the option;
+//   3. OPENCODE_BALANCER_BIN;
+//   4. the path `opencode-balancer install` wrote below (only in a copy it wrote);
+//   5. `opencode-balancer` on PATH;
+//   6. ../target/release/opencode-balancer next to this file (a checkout).
+// 1 and 3 are taken as given: a wrong path means "no sidecar", never a silent
+// fallback. 2, 4, 5, 6 count only when the file is there and executable.
+// The binary must answer `initialize` with protocolVersion 1 (docs/protocol.md);
+// one that does not (older, or newer) is stopped and not restarted: requests
+// pass through and the user is told once what to do.
 
 import { spawn } from "node:child_process";
-import { accessSync, constants as fsConstants, statSync } from "node:fs";
-import { delimiter, join } from "node:path";
+import { accessSync, constants as fsConstants, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const INSTALLED_BINARY = null; // replaced by opencode-balancer install
@@ -45,6 +59,13 @@ const INSTALLED_BINARY = null; // replaced by opencode-balancer install
 const PLUGIN_ID = "opencode-balancer";
 const PLUGIN_VERSION = "0.3.0";
 const BINARY_NAME = "opencode-balancer";
+/** The `protocolVersion` this plugin speaks; a sidecar answering another one is not used. */
+const PROTOCOL_VERSION = 1;
+/** What a user does about a missing or unusable binary. */
+const WHAT_TO_DO =
+  'add "opencode-balancer" to the plugin list of opencode.json (opencode installs it with its binary), ' +
+  "or run `npm i opencode-balancer` next to opencode's config, set OPENCODE_BALANCER_BIN to the binary, " +
+  "or put it on PATH (`cargo install opencode-balancer`)";
 /** The request header `chat.headers` sets and the fetch patch consumes. */
 const MARKER = "x-opencode-balancer-request";
 const COMMAND = "balancer";
@@ -133,11 +154,58 @@ function checkoutBinary() {
   }
 }
 
+/** Whether this Linux runs musl: Node's report names glibc when there is one. */
+function isMusl() {
+  if (process.platform !== "linux") return false;
+  try {
+    if (process.report?.getReport?.()?.header?.glibcVersionRuntime) return false;
+  } catch {
+    // no report: look at the loader
+  }
+  try {
+    return readdirSync("/lib").some((f) => f.startsWith("ld-musl-"));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The platform package names for this machine, the most likely first (Linux: both libcs).
+ * Not exported: opencode may take any exported function for a plugin (tui/rpc.js has a copy).
+ */
+function platformPackages(platform = process.platform, arch = process.arch, musl = isMusl()) {
+  const base = `${BINARY_NAME}-${platform}-${arch}`;
+  if (platform !== "linux") return [base];
+  return musl ? [`${base}-musl`, base] : [base, `${base}-musl`];
+}
+
+/** The binary of the platform package installed beside `here` (a file: URL), or null. */
+function packageBinaryFrom(here) {
+  let require;
+  try {
+    require = createRequire(here);
+  } catch {
+    return null;
+  }
+  const exe = process.platform === "win32" ? `${BINARY_NAME}.exe` : BINARY_NAME;
+  for (const name of platformPackages()) {
+    try {
+      const path = join(dirname(require.resolve(`${name}/package.json`)), "bin", exe);
+      if (isExecutableFile(path)) return path;
+    } catch {
+      // not installed
+    }
+  }
+  return null;
+}
+
 /** Where the sidecar binary is, and which rule found it. */
 function resolveBinary(options) {
   if (typeof options.binary === "string" && options.binary !== "") {
     return { path: options.binary, source: "the plugin option `binary`" };
   }
+  const fromPackage = packageBinaryFrom(import.meta.url);
+  if (fromPackage) return { path: fromPackage, source: "the platform package" };
   const fromEnv = process.env.OPENCODE_BALANCER_BIN;
   if (fromEnv) return { path: fromEnv, source: "OPENCODE_BALANCER_BIN" };
   if (typeof INSTALLED_BINARY === "string" && INSTALLED_BINARY && isExecutableFile(INSTALLED_BINARY)) {
@@ -216,6 +284,8 @@ class Sidecar {
     this.lastReason = "not started yet";
     this.stderrTail = [];
     this.starts = 0;
+    /** Set when the binary cannot be used (wrong protocol): never started again. */
+    this.refused = null;
   }
 
   get running() {
@@ -223,16 +293,14 @@ class Sidecar {
   }
 
   start() {
-    if (this.closed || this.current) return;
+    if (this.closed || this.current || this.refused) return;
     if (this.restartTimer) {
       clearTimeout(this.restartTimer);
       this.restartTimer = null;
     }
     const bin = this.settings.resolve();
     if (!bin.path) {
-      this.startFailed(
-        `the ${BINARY_NAME} binary was not found (run \`${BINARY_NAME} install\` or set OPENCODE_BALANCER_BIN)`,
-      );
+      this.startFailed(`the ${BINARY_NAME} binary was not found: ${WHAT_TO_DO}`);
       return;
     }
     if (!isExecutableFile(bin.path)) {
@@ -380,6 +448,7 @@ class Sidecar {
 
   call(method, params, timeoutMs) {
     if (this.closed) return Promise.reject(new SidecarUnavailable("the plugin is shutting down"));
+    if (this.refused) return Promise.reject(new SidecarUnavailable(this.refused));
     if (!this.current && Date.now() >= this.nextStartAt) this.start();
     const gen = this.current;
     if (!gen) return Promise.reject(new SidecarUnavailable(this.lastReason));
@@ -433,6 +502,26 @@ class Sidecar {
     if (Date.now() - gen.startedAt >= STABLE_AFTER_MS) this.delay = this.settings.restartDelayMs;
     this.scheduleRestart();
     this.events.failure(reason + tail);
+  }
+
+  /** This binary cannot be used: stop it (EOF, then a kill) and never start it again. */
+  refuse(reason) {
+    this.refused = reason;
+    this.lastReason = reason;
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = null;
+    const gen = this.current;
+    this.current = null;
+    if (!gen) return;
+    gen.dead = true;
+    this.rejectPending(gen, reason);
+    try {
+      gen.child.stdin?.end();
+    } catch {
+      // gone already
+    }
+    const timer = setTimeout(() => this.kill(gen), 2000);
+    timer.unref?.();
   }
 
   startFailed(reason) {
@@ -807,15 +896,39 @@ class Runtime {
     this.sidecar.start();
   }
 
-  /** Sent to every new sidecar; its answer (or silence) is the health check. */
+  /** Sent to every new sidecar; its answer (or silence) is the health check, and its protocol version is checked. */
   initialize() {
+    const gen = this.sidecar.current;
     this.call("initialize", { client: { name: PLUGIN_ID, version: PLUGIN_VERSION } }, this.settings.startGraceMs)
       .then((r) => {
-        if (r && r.protocolVersion !== undefined && r.protocolVersion !== 1) {
-          this.note(`the sidecar speaks protocol ${r.protocolVersion}; this plugin speaks 1`);
-        }
+        if (r.protocolVersion === PROTOCOL_VERSION) return;
+        if (!gen || this.sidecar.current !== gen) return;
+        this.incompatible(gen.bin, r);
       })
       .catch(() => {});
+  }
+
+  /** The sidecar does not speak this plugin's protocol: stop using it and tell the user, once. */
+  incompatible(bin, answer) {
+    const version = isObject(answer.server) && typeof answer.server.version === "string" ? ` ${answer.server.version}` : "";
+    const spoken = typeof answer.protocolVersion === "number" ? `protocol ${answer.protocolVersion}` : "no protocol version";
+    const newer = typeof answer.protocolVersion === "number" && answer.protocolVersion > PROTOCOL_VERSION;
+    const advice = newer
+      ? `upgrade the plugin to match the binary (the npm package opencode-balancer, or \`${BINARY_NAME} install\` again)`
+      : `upgrade the binary to ${PLUGIN_VERSION}: ${WHAT_TO_DO}`;
+    const reason = `${bin}${version} speaks ${spoken}, this plugin ${PLUGIN_VERSION} needs protocol ${PROTOCOL_VERSION}`;
+    this.sidecar.refuse(reason);
+    const message = `opencode-balancer is off: ${reason}. Requests go to the provider unchanged. To fix it, ${advice}.`;
+    this.note(message);
+    if (this.outage) return; // the user was told already
+    this.outage = true;
+    this.lastWarnAt = Date.now();
+    try {
+      console.error(`[${PLUGIN_ID}] ${message}`);
+    } catch {
+      // no console: the toast still tells
+    }
+    this.toast(message, "warning", 15000);
   }
 
   note(message) {

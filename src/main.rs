@@ -68,7 +68,11 @@ fn install(args: &cli::InstallArgs, remove: bool) -> anyhow::Result<()> {
     let binary = std::env::current_exe()?;
     let binary = binary.canonicalize().unwrap_or(binary);
     let paths = opencode_balancer::install::Paths::from_env();
-    let out = opencode_balancer::install::run(&paths, &binary, args.config, args.dry_run, remove)?;
+    let out = if args.npm {
+        opencode_balancer::install::npm::run(&paths, args.dry_run, remove)?
+    } else {
+        opencode_balancer::install::run(&paths, &binary, args.config, args.dry_run, remove)?
+    };
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(())
 }

@@ -2,11 +2,15 @@
 // usage polling: the server plugin's sidecar does those), JSON-RPC over its stdin/stdout. It
 // pushes `event` and `store.changed` notifications; a dead sidecar is restarted (1 s doubling to 30 s).
 import { spawn } from "node:child_process";
-import { accessSync, constants, statSync } from "node:fs";
+import { accessSync, constants, readdirSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const NAME = "opencode-balancer";
+/** The `protocolVersion` this plugin speaks (docs/protocol.md). */
+export const PROTOCOL_VERSION = 1;
+const VERSION = "0.3.0";
 
 function executable(path) {
   try {
@@ -17,9 +21,54 @@ function executable(path) {
   }
 }
 
-/** The binary: the `binary` option, OPENCODE_BALANCER_BIN, the installed path, PATH, a checkout's build. */
+function isMusl() {
+  try {
+    if (process.report?.getReport?.()?.header?.glibcVersionRuntime) return false;
+  } catch {
+    // no report: look at the loader
+  }
+  try {
+    return readdirSync("/lib").some((f) => f.startsWith("ld-musl-"));
+  } catch {
+    return false;
+  }
+}
+
+/** The platform package names for this machine, the most likely first (Linux: both libcs). */
+export function platformPackages(platform = process.platform, arch = process.arch, musl = platform === "linux" && isMusl()) {
+  const base = `${NAME}-${platform}-${arch}`;
+  if (platform !== "linux") return [base];
+  return musl ? [`${base}-musl`, base] : [base, `${base}-musl`];
+}
+
+/** The binary of the platform package `opencode-balancer-<os>-<arch>[-musl]` beside `here`, or null. */
+export function packageBinary(here = import.meta.url, platform = process.platform, arch = process.arch) {
+  const names = platformPackages(platform, arch);
+  let require;
+  try {
+    require = createRequire(here);
+  } catch {
+    return null;
+  }
+  for (const name of names) {
+    try {
+      const path = join(dirname(require.resolve(`${name}/package.json`)), "bin", platform === "win32" ? `${NAME}.exe` : NAME);
+      if (executable(path)) return path;
+    } catch {
+      // not installed
+    }
+  }
+  return null;
+}
+
+/**
+ * The binary: the `binary` option, the platform package, OPENCODE_BALANCER_BIN, the installed
+ * path, PATH, a checkout's build (the same order as the server plugin; plugin/index.js says why).
+ */
 export function resolveBinary(options = {}, installed = null, env = process.env, here = import.meta.url) {
   if (typeof options.binary === "string" && options.binary) return { path: options.binary, source: "the binary option" };
+  const fromPackage = packageBinary(here);
+  if (fromPackage) return { path: fromPackage, source: "the platform package" };
   if (env.OPENCODE_BALANCER_BIN) return { path: env.OPENCODE_BALANCER_BIN, source: "OPENCODE_BALANCER_BIN" };
   if (installed && executable(installed)) return { path: installed, source: "install" };
   for (const dir of (env.PATH ?? "").split(delimiter)) {
@@ -48,6 +97,8 @@ export class Client {
     this.timer = null;
     this.closed = false;
     this.conn = { state: "starting", reason: null };
+    /** Why the binary cannot be used (wrong protocol): it is not started again. */
+    this.refused = null;
   }
 
   setState(state, reason = null) {
@@ -60,9 +111,11 @@ export class Client {
   }
 
   start() {
-    if (this.closed || this.child) return;
+    if (this.closed || this.child || this.refused) return;
     const bin = this.opts.binary;
-    if (!bin?.path) return this.down(`the ${NAME} binary was not found (run \`${NAME} install\` or set OPENCODE_BALANCER_BIN)`);
+    if (!bin?.path) {
+      return this.down(`the ${NAME} binary was not found (add "${NAME}" to opencode's plugins, npm i ${NAME}, or set OPENCODE_BALANCER_BIN)`);
+    }
     if (!executable(bin.path)) return this.down(`the ${NAME} binary from ${bin.source} is missing or not executable: ${bin.path}`);
     let child;
     try {
@@ -86,13 +139,37 @@ export class Client {
     child.unref();
     child.stdin.unref?.();
     child.stdout.unref?.();
-    this.call("initialize", { client: { name: `${NAME}-tui`, version: "0.3.0" } }, 10_000).then(
-      () => {
+    this.call("initialize", { client: { name: `${NAME}-tui`, version: VERSION } }, 10_000).then(
+      (r) => {
+        if (r?.protocolVersion !== PROTOCOL_VERSION) return this.refuse(bin.path, r);
         this.delay = 1000;
         this.setState("ready");
       },
       () => {},
     );
+  }
+
+  /** The sidecar speaks another protocol: stop it for good and say what to do. */
+  refuse(path, answer) {
+    const spoken = typeof answer?.protocolVersion === "number" ? `protocol ${answer.protocolVersion}` : "no protocol version";
+    const newer = typeof answer?.protocolVersion === "number" && answer.protocolVersion > PROTOCOL_VERSION;
+    const reason =
+      `${path} speaks ${spoken}, this plugin ${VERSION} needs protocol ${PROTOCOL_VERSION}: ` +
+      (newer ? "upgrade the plugin" : `upgrade the binary to ${VERSION} (npm i opencode-balancer, or set OPENCODE_BALANCER_BIN)`);
+    this.refused = reason;
+    const child = this.child;
+    this.child = null;
+    try {
+      child?.stdin.end();
+    } catch {
+      // gone
+    }
+    for (const [, p] of this.pending) {
+      clearTimeout(p.timer);
+      p.reject(new Error(reason));
+    }
+    this.pending.clear();
+    this.setState("down", reason);
   }
 
   down(reason) {
@@ -145,7 +222,7 @@ export class Client {
   call(method, params = {}, timeoutMs = 15_000) {
     if (!this.child) {
       if (!this.closed && !this.timer) this.start();
-      if (!this.child) return Promise.reject(new Error(this.conn.reason ?? "the sidecar is not running"));
+      if (!this.child) return Promise.reject(new Error(this.refused ?? this.conn.reason ?? "the sidecar is not running"));
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {

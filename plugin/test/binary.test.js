@@ -1,6 +1,7 @@
-// Where the plugin finds the sidecar binary: option `binary`, then
-// OPENCODE_BALANCER_BIN, then the path `opencode-balancer install` wrote, then
-// PATH, then ../target/release next to the plugin file.
+// Where the plugin finds the sidecar binary: option `binary`, (the platform
+// package, in discovery.test.js), then OPENCODE_BALANCER_BIN, then the path
+// `opencode-balancer install` wrote, then PATH, then ../target/release next to
+// the plugin file.
 
 import { test } from "node:test";
 import assert from "node:assert/strict";

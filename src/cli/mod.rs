@@ -108,8 +108,12 @@ pub struct JsonFlag {
 #[derive(Args, Debug, Clone)]
 pub struct InstallArgs {
     /// Add a file:// entry to opencode.json(c) instead of writing into the global plugin folder.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "npm")]
     pub config: bool,
+    /// Add the npm package's names instead ("opencode-balancer" to opencode.json(c),
+    /// "opencode-balancer/tui" to tui.json(c)); opencode installs the package and its binary.
+    #[arg(long)]
+    pub npm: bool,
     /// Show what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -156,7 +156,7 @@ pub fn install(path: &Path, edit: &Edit, records: &Records, dry_run: bool, out: 
         return Ok(());
     }
     let record = Record::new(target.bytes(), text.as_bytes(), created_array);
-    records.put(&target.real, record)?;
+    records.put(&target.real, edit.entry, record)?;
     target.replace(text.as_bytes(), NEW_CONFIG_MODE, NEW_CONFIG_DIR_MODE)?;
     let _ = writeln!(out, "edited: {} ({what})", shown(&target));
     Ok(())
@@ -167,10 +167,10 @@ pub fn install(path: &Path, edit: &Edit, records: &Records, dry_run: bool, out: 
 /// it is now empty).
 pub fn uninstall(path: &Path, edit: &Edit, records: &Records, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
     let target = Target::inspect(path)?;
-    let record = records.get(&target.real)?;
+    let record = records.get(&target.real, edit.entry)?;
     let Some(bytes) = target.bytes() else {
         if record.is_some() && !dry_run {
-            records.forget(&target.real)?;
+            records.forget(&target.real, edit.entry)?;
         }
         return Ok(());
     };
@@ -188,7 +188,7 @@ pub fn uninstall(path: &Path, edit: &Edit, records: &Records, dry_run: bool, out
             Some(b) => target.replace(b, NEW_CONFIG_MODE, NEW_CONFIG_DIR_MODE)?,
             None => target.remove()?,
         }
-        records.forget(&target.real)?;
+        records.forget(&target.real, edit.entry)?;
         let _ = writeln!(out, "restored: {} ({what})", shown(&target));
         return Ok(());
     }
@@ -196,7 +196,7 @@ pub fn uninstall(path: &Path, edit: &Edit, records: &Records, dry_run: bool, out
     let drop_empty = record.as_ref().is_none_or(|r| r.created_array);
     let Some(text) = without_entry(&target.real, &parsed, edit, drop_empty)? else {
         if record.is_some() && !dry_run {
-            records.forget(&target.real)?;
+            records.forget(&target.real, edit.entry)?;
         }
         return Ok(());
     };
@@ -207,7 +207,7 @@ pub fn uninstall(path: &Path, edit: &Edit, records: &Records, dry_run: bool, out
     }
     target.replace(text.as_bytes(), NEW_CONFIG_MODE, NEW_CONFIG_DIR_MODE)?;
     if record.is_some() {
-        records.forget(&target.real)?;
+        records.forget(&target.real, edit.entry)?;
     }
     let _ = writeln!(out, "edited: {} ({what})", shown(&target));
     Ok(())

@@ -6,7 +6,8 @@
 //! `plugin` array of the global `opencode.json`/`opencode.jsonc` (`config_edit`, careful over any
 //! config file and entry; `record` lets `uninstall` give back the original bytes; `safe_write` does
 //! every write). Both are idempotent; `--dry-run` changes nothing. Either way the TUI plugin
-//! (`tui/`) goes beside the store's data with an entry in `tui.json(c)` (`tui`).
+//! (`tui/`) goes beside the store's data with an entry in `tui.json(c)` (`tui`). `--npm` instead
+//! writes only the npm package's names into both configs (`npm`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 mod config_edit;
+pub mod npm;
 mod record;
 mod safe_write;
 mod tui;

@@ -1,7 +1,7 @@
 //! What `install --config` wrote, so `uninstall` can give back the exact original bytes.
 //!
 //! One private (0600) JSON file in the balancer's own folder (beside the store), keyed by the
-//! config's real path: the original bytes (base64; `null` when install created the file), the
+//! config's real path and the entry (see `key`): the original bytes (base64; `null` when install created the file), the
 //! SHA-256 of the bytes install wrote, and whether install created the array. A hash, not a copy,
 //! of what was written: it only has to tell whether anything changed since; the original has to
 //! be a copy, as it is what comes back.
@@ -85,25 +85,32 @@ impl Records {
         target.replace(&serde_json::to_vec_pretty(map)?, 0o600, 0o700)
     }
 
-    pub fn get(&self, config: &Path) -> anyhow::Result<Option<Record>> {
-        Ok(self.load()?.1.get(&key(config)).cloned())
+    pub fn get(&self, config: &Path, entry: &str) -> anyhow::Result<Option<Record>> {
+        Ok(self.load()?.1.get(&key(config, entry)).cloned())
     }
 
-    pub fn put(&self, config: &Path, record: Record) -> anyhow::Result<()> {
+    pub fn put(&self, config: &Path, entry: &str, record: Record) -> anyhow::Result<()> {
         let (target, mut map) = self.load()?;
-        map.insert(key(config), record);
+        map.insert(key(config, entry), record);
         self.save(&target, &map)
     }
 
-    pub fn forget(&self, config: &Path) -> anyhow::Result<()> {
+    pub fn forget(&self, config: &Path, entry: &str) -> anyhow::Result<()> {
         let (target, mut map) = self.load()?;
-        if map.remove(&key(config)).is_some() {
+        if map.remove(&key(config, entry)).is_some() {
             self.save(&target, &map)?;
         }
         Ok(())
     }
 }
 
-fn key(config: &Path) -> String {
-    config.display().to_string()
+/// The config's path for the `file://` entries (the only ones before `--npm`, so records written
+/// then still count), `path#entry` for a package name: `install --config` and `install --npm` on
+/// one config keep a record each, and each uninstall gives back only what its install did.
+fn key(config: &Path, entry: &str) -> String {
+    if entry.starts_with("file://") {
+        config.display().to_string()
+    } else {
+        format!("{}#{entry}", config.display())
+    }
 }

@@ -21,13 +21,18 @@ impl Paths {
     }
 
     /// The existing `tui.jsonc` (a symlink counts) or else `tui.json`, existing or new.
-    fn tui_config_file(&self) -> PathBuf {
+    pub(super) fn tui_config_file(&self) -> PathBuf {
         let jsonc = self.config_dir.join("tui.jsonc");
         if jsonc.symlink_metadata().is_ok() {
             jsonc
         } else {
             self.config_dir.join("tui.json")
         }
+    }
+
+    /// Both TUI config names opencode reads; `uninstall` looks in each.
+    pub(super) fn tui_config_files(&self) -> [PathBuf; 2] {
+        [self.config_dir.join("tui.jsonc"), self.config_dir.join("tui.json")]
     }
 }
 
@@ -60,8 +65,8 @@ pub fn uninstall(paths: &Paths, records: &Records, dry_run: bool, out: &mut Stri
         key: "plugin",
         entry: &url,
     };
-    for name in ["tui.jsonc", "tui.json"] {
-        config_edit::uninstall(&paths.config_dir.join(name), &edit, records, dry_run, out)?;
+    for cfg in paths.tui_config_files() {
+        config_edit::uninstall(&cfg, &edit, records, dry_run, out)?;
     }
     let folder = paths.tui_folder();
     for (name, _) in TUI_FILES {

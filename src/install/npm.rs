@@ -1,0 +1,55 @@
+//! `install --npm` / `uninstall --npm`: the npm package's names, `opencode-balancer` in the
+//! `plugin` array of `opencode.json(c)` and `opencode-balancer/tui` in that of `tui.json(c)`, with
+//! the same care as `--config` (`config_edit`, `record`). opencode then installs the package, and
+//! with it the platform package holding the binary, by itself; no file is written here.
+
+use std::fmt::Write as _;
+
+use super::config_edit::{self, Edit};
+use super::record::Records;
+use super::Paths;
+
+/// The server plugin's entry: the package's main export.
+pub const SERVER_ENTRY: &str = "opencode-balancer";
+/// The TUI plugin's entry: the package's `./tui` export.
+pub const TUI_ENTRY: &str = "opencode-balancer/tui";
+
+const SERVER: Edit = Edit {
+    key: "plugin",
+    entry: SERVER_ENTRY,
+};
+const TUI: Edit = Edit {
+    key: "plugin",
+    entry: TUI_ENTRY,
+};
+
+/// Adds both entries (both configs are checked before either is written), or with `remove` takes
+/// them out of every config name opencode reads.
+pub fn run(paths: &Paths, dry_run: bool, remove: bool) -> anyhow::Result<String> {
+    let mut out = String::new();
+    let records = Records {
+        path: paths.record_file.clone(),
+    };
+    if remove {
+        for cfg in paths.config_files() {
+            config_edit::uninstall(&cfg, &SERVER, &records, dry_run, &mut out)?;
+        }
+        for cfg in paths.tui_config_files() {
+            config_edit::uninstall(&cfg, &TUI, &records, dry_run, &mut out)?;
+        }
+        return Ok(out);
+    }
+    let (cfg, tui) = (paths.config_file(), paths.tui_config_file());
+    let mut check = String::new();
+    config_edit::install(&cfg, &SERVER, &records, true, &mut check)?;
+    config_edit::install(&tui, &TUI, &records, true, &mut check)?;
+    config_edit::install(&cfg, &SERVER, &records, dry_run, &mut out)?;
+    config_edit::install(&tui, &TUI, &records, dry_run, &mut out)?;
+    if !dry_run {
+        let _ = writeln!(
+            out,
+            "opencode installs the {SERVER_ENTRY} package (with its binary) and loads it on its next start."
+        );
+    }
+    Ok(out)
+}
