@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end as an npm user installs it: npm/build.mjs packs the two packages from the release
 # binary, npm installs the tarballs into a scratch folder, and the real opencode 1.18.33, pointed
-# at the plugin inside that node_modules (server and TUI entries), runs the failover scenario of
+# at the package inside that node_modules (one entry in each config, resolved through the
+# package's exports, as `opencode plugin` writes them), runs the failover scenario of
 # e2e/run.sh with no cargo-built binary on PATH, OPENCODE_BALANCER_BIN unset and no `install` run:
 # the binary has to come from the platform package. Then the TUI plugin's dashboard in opencode
 # under tmux, the package's command, and `install --npm` / `uninstall --npm` through it.
@@ -69,9 +70,24 @@ fi
 
 # --- the failover scenario, the plugin from node_modules ----------------------
 
+# opencode's own one-liner (`opencode plugin opencode-balancer --global`, here with the installed
+# folder instead of the registry name): it reads the package's exports and names the package in
+# both configs. Then the failover scenario on configs naming the package folder, so opencode
+# resolves the server plugin and the TUI plugin from the package's `./server` and `./tui` exports
+# as it does for an npm name.
+world npm-plugin-command
+if oc plugin-command plugin "$PKG" --global &&
+  grep -q "Detected server + tui targets" "$WORK/plugin-command.out" &&
+  grep -q -F "\"$PKG\"" "$XDG_CONFIG_HOME"/opencode/opencode.json* &&
+  grep -q -F "\"$PKG\"" "$XDG_CONFIG_HOME"/opencode/tui.json*; then
+  pass "opencode plugin <package> --global found the server and TUI exports and named it in both configs"
+else
+  fail "opencode plugin <package> --global: $(tail -c 600 "$WORK/plugin-command.out" "$WORK/plugin-command.err")"
+fi
+
 world npm
-write_config "[\"file://$PKG/plugin/index.js\"]"
-printf '{ "plugin": ["file://%s/tui/index.js"] }\n' "$PKG" >"$XDG_CONFIG_HOME/opencode/tui.json"
+write_config "[\"$PKG\"]"
+printf '{ "plugin": ["%s"] }\n' "$PKG" >"$XDG_CONFIG_HOME/opencode/tui.json"
 write_auth "$ALPHA"
 BIN="$PKG_BIN" # the accounts are saved with the CLI the package holds
 failover_accounts
@@ -128,8 +144,8 @@ fi
 world npm-install
 "$SHIM" install --npm >"$WORK/install-npm.out" 2>&1 || fail "install --npm: $(cat "$WORK/install-npm.out")"
 if grep -q -F '"opencode-balancer"' "$XDG_CONFIG_HOME/opencode/opencode.json" &&
-  grep -q -F '"opencode-balancer/tui"' "$XDG_CONFIG_HOME/opencode/tui.json"; then
-  pass "install --npm put opencode-balancer into opencode.json and opencode-balancer/tui into tui.json"
+  grep -q -F '"opencode-balancer"' "$XDG_CONFIG_HOME/opencode/tui.json"; then
+  pass "install --npm put opencode-balancer into opencode.json and tui.json"
 else
   fail "install --npm: $(cat "$WORK/install-npm.out")"
 fi

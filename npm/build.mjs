@@ -127,19 +127,26 @@ The opencode plugin of opencode-balancer:
 it keeps opencode working across rate limits (saves every account, fails over to a healthy one,
 balances providers).
 
-Add it to both opencode configs and restart opencode (or run \`npx opencode-balancer install --npm\`):
+Install it with opencode's own command, which names it in both configs, and restart opencode:
+
+\`\`\`sh
+opencode plugin ${NAME} --global
+\`\`\`
+
+Or name it yourself, the same name in both configs (opencode takes the \`./server\` export for
+opencode.json and the \`./tui\` export for tui.json), or run \`npx opencode-balancer install --npm\`:
 
 \`\`\`jsonc
 // ~/.config/opencode/opencode.json
 { "plugin": ["${NAME}"] }
 // ~/.config/opencode/tui.json
-{ "plugin": ["${NAME}/tui"] }
+{ "plugin": ["${NAME}"] }
 \`\`\`
 
 What this package contains:
 
 - \`plugin/index.js\` — the server plugin (the package's main, \`${NAME}\` and \`${NAME}/server\`);
-- \`tui/*.js\` — the TUI plugin (\`${NAME}/tui\`): the \`/balancer\` dashboard and the footer;
+- \`tui/*.js\` — the TUI plugin (the \`./tui\` export, which opencode loads for tui.json): the \`/balancer\` dashboard and the footer;
 - \`bin/opencode-balancer.js\` — the \`opencode-balancer\` command (\`npx opencode-balancer install --npm\`
   writes both entries above for you; \`npx opencode-balancer accounts list\`, …): it runs the binary below;
 - no binary: npm or bun installs the one \`${NAME}-<os>-<arch>\` optional dependency that matches

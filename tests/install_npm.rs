@@ -67,8 +67,9 @@ fn files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-const SERVER: &str = "\"opencode-balancer\"";
-const TUI: &str = "\"opencode-balancer/tui\"";
+/// One name in both configs: opencode takes the package's `./server` export for opencode.json and
+/// its `./tui` export for tui.json (as `opencode plugin <module>` writes them).
+const ENTRY: &str = "\"opencode-balancer\"";
 
 #[test]
 fn install_npm_adds_the_package_names_to_both_configs_and_uninstall_npm_gives_back_the_bytes() {
@@ -92,11 +93,17 @@ fn install_npm_adds_the_package_names_to_both_configs_and_uninstall_npm_gives_ba
         String::from_utf8(tui_after.clone()).unwrap(),
     );
     assert!(
-        cfg_text.contains("// keep me") && cfg_text.contains("some-plugin@1") && cfg_text.contains(SERVER),
+        cfg_text.contains("// keep me") && cfg_text.contains("some-plugin@1") && cfg_text.contains(ENTRY),
         "{out}\n{cfg_text}"
     );
-    assert!(!cfg_text.contains("file://") && !cfg_text.contains(TUI), "{cfg_text}");
-    assert!(tui_text.contains("tokyonight") && tui_text.contains(TUI), "{tui_text}");
+    assert!(
+        !cfg_text.contains("file://") && !cfg_text.contains("/tui"),
+        "{cfg_text}"
+    );
+    assert!(
+        tui_text.contains("tokyonight") && tui_text.contains(ENTRY),
+        "{tui_text}"
+    );
     assert_eq!((cfg_mode, tui_mode), (0o640, 0o644), "modes are kept");
     let written: Vec<_> = files(home.path())
         .into_iter()
@@ -124,7 +131,7 @@ fn install_npm_creates_missing_configs_private_and_uninstall_removes_them() {
     let parsed: serde_json::Value = serde_json::from_slice(&state(&cfg).0).unwrap();
     assert_eq!(parsed["plugin"], serde_json::json!(["opencode-balancer"]));
     let parsed: serde_json::Value = serde_json::from_slice(&state(&tui).0).unwrap();
-    assert_eq!(parsed["plugin"], serde_json::json!(["opencode-balancer/tui"]));
+    assert_eq!(parsed["plugin"], serde_json::json!(["opencode-balancer"]));
     run(home.path(), &["uninstall", "--npm"]);
     assert!(!cfg.exists() && !tui.exists());
 }
@@ -146,7 +153,7 @@ fn install_npm_writes_through_a_symlinked_config() {
         .unwrap()
         .file_type()
         .is_symlink());
-    assert!(String::from_utf8(state(&real).0).unwrap().contains(SERVER));
+    assert!(String::from_utf8(state(&real).0).unwrap().contains(ENTRY));
     run(home.path(), &["uninstall", "--npm"]);
     assert_eq!(state(&real), (original.to_vec(), 0o600));
     assert!(dir
@@ -188,13 +195,13 @@ fn install_npm_and_install_config_on_one_config_each_undo_only_their_own_entry()
     run(home.path(), &["install", "--config"]);
     run(home.path(), &["install", "--npm"]);
     let text = String::from_utf8(state(&cfg).0).unwrap();
-    assert!(text.contains("file://") && text.contains(SERVER), "{text}");
+    assert!(text.contains("file://") && text.contains(ENTRY), "{text}");
     run(home.path(), &["uninstall", "--config"]);
     let text = String::from_utf8(state(&cfg).0).unwrap();
-    assert!(!text.contains("file://") && text.contains(SERVER), "{text}");
+    assert!(!text.contains("file://") && text.contains(ENTRY), "{text}");
     run(home.path(), &["uninstall", "--npm"]);
     let text = String::from_utf8(state(&cfg).0).unwrap();
-    assert!(!text.contains("file://") && !text.contains(SERVER), "{text}");
+    assert!(!text.contains("file://") && !text.contains(ENTRY), "{text}");
     assert!(text.contains("// mine"), "{text}");
 }
 

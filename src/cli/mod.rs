@@ -110,8 +110,8 @@ pub struct InstallArgs {
     /// Add a file:// entry to opencode.json(c) instead of writing into the global plugin folder.
     #[arg(long, conflicts_with = "npm")]
     pub config: bool,
-    /// Add the npm package's names instead ("opencode-balancer" to opencode.json(c),
-    /// "opencode-balancer/tui" to tui.json(c)); opencode installs the package and its binary.
+    /// Add the npm package's name to opencode.json(c) and tui.json(c) instead (as `opencode plugin
+    /// opencode-balancer -g` does); opencode installs the package and its binary.
     #[arg(long)]
     pub npm: bool,
     /// Show what would change, change nothing.

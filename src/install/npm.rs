@@ -1,5 +1,7 @@
-//! `install --npm` / `uninstall --npm`: the npm package's names, `opencode-balancer` in the
-//! `plugin` array of `opencode.json(c)` and `opencode-balancer/tui` in that of `tui.json(c)`, with
+//! `install --npm` / `uninstall --npm`: the npm package's name, `opencode-balancer`, in the
+//! `plugin` arrays of `opencode.json(c)` and `tui.json(c)` (what `opencode plugin <module> -g`
+//! writes too: opencode 1.18.33 loads a package's `./server` export, else its main, for
+//! opencode.json and its `./tui` export for tui.json), with
 //! the same care as `--config` (`config_edit`, `record`). opencode then installs the package, and
 //! with it the platform package holding the binary, by itself; no file is written here.
 
@@ -11,8 +13,8 @@ use super::Paths;
 
 /// The server plugin's entry: the package's main export.
 pub const SERVER_ENTRY: &str = "opencode-balancer";
-/// The TUI plugin's entry: the package's `./tui` export.
-pub const TUI_ENTRY: &str = "opencode-balancer/tui";
+/// The TUI plugin's entry: the same name; opencode picks the package's `./tui` export.
+pub const TUI_ENTRY: &str = "opencode-balancer";
 
 const SERVER: Edit = Edit {
     key: "plugin",
