@@ -3,6 +3,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod actors;
+pub mod api;
 pub mod balancer;
 pub mod bench;
 pub mod cli;

@@ -389,9 +389,10 @@ impl AccountRegistry {
                     },
                 )
             }
-            Mutate::Setting { key, value } => {
+            Mutate::Setting(setting) => {
+                let key = setting.key().to_string();
                 let mut next: Settings = self.state.settings.clone();
-                next.set(&key, &value)
+                next.apply(setting)
                     .map_err(|e| RegistryError::InvalidValue(e.to_string()))?;
                 let pair = next
                     .to_pairs()
