@@ -273,6 +273,13 @@ impl Settings {
         serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
     }
 
+    /// One setting's value as a person reads it (`sticky`, `true`, `5`); `None` for an unknown key.
+    pub fn shown(&self, key: &str) -> Option<String> {
+        self.as_map()
+            .get(key)
+            .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+    }
+
     pub fn as_map(&self) -> Map<String, Value> {
         match self.to_json() {
             Value::Object(m) => m,
