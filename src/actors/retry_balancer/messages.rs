@@ -10,7 +10,7 @@ use super::tokens::Want;
 use super::{RetryBalancer, Session};
 use crate::actors::account_registry::dry::PlanDry;
 use crate::actors::account_registry::{ChooseModel, ModelRef, RecordOutcome};
-use crate::actors::event_bus::{Notice, Notify, Publish};
+use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
 use crate::balancer::switch::ProviderApi;
@@ -325,7 +325,7 @@ impl Handler<FetchResult> for RetryBalancer {
                 ));
                 this.bus.do_send(Notify(Notice::Toast {
                     message: format!("{provider}: {alias} is limited, continuing on {}", picked.alias),
-                    variant: "warning",
+                    variant: ToastVariant::Warning,
                 }));
                 let sync_auth = this.sync_auth(&provider, &picked);
                 Box::pin(actix::fut::ready(Ok(ResultAnswer::Retry {
@@ -382,7 +382,7 @@ impl RetryBalancer {
         self.exhausted_event(provider, alias, why);
         self.bus.do_send(Notify(Notice::Toast {
             message: format!("{provider}: every account is limited; the next message moves on when balancing is on"),
-            variant: "error",
+            variant: ToastVariant::Error,
         }));
     }
 

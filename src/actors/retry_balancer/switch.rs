@@ -12,7 +12,7 @@ use super::messages::{Answer, ResultAnswer, SyncAuth};
 use super::RetryBalancer;
 use crate::actors::account_registry::dry::{DryPlan, PlanDry};
 use crate::actors::account_registry::ModelRef;
-use crate::actors::event_bus::{Notice, Notify, Publish};
+use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::headers::credential_headers;
 use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
@@ -189,7 +189,7 @@ impl RetryBalancer {
                     if first {
                         self.toast(
                             format!("{from} has no account left; this request continues on {target}"),
-                            "warning",
+                            ToastVariant::Warning,
                         );
                     }
                     let sync_auth = self.sync_auth(&model.provider_id, &picked);
@@ -211,7 +211,7 @@ impl RetryBalancer {
                     let message = moved_message(&from, &plan.resting, now, &target, &why);
                     self.requests.remove(request_id);
                     if first {
-                        self.toast(message.clone(), "warning");
+                        self.toast(message.clone(), ToastVariant::Warning);
                     }
                     DryOutcome::Fail(FailAnswer {
                         status: FINAL_STATUS,
@@ -240,7 +240,7 @@ impl RetryBalancer {
             .meta("reason", "every account rests past maxWaitSeconds")
             .meta("until", plan.first_back.unwrap_or_default()),
         ));
-        self.toast(message.clone(), "error");
+        self.toast(message.clone(), ToastVariant::Error);
         DryOutcome::Fail(FailAnswer {
             status: FINAL_STATUS,
             message,
@@ -272,7 +272,7 @@ impl RetryBalancer {
         true
     }
 
-    fn toast(&self, message: String, variant: &'static str) {
+    fn toast(&self, message: String, variant: ToastVariant) {
         self.bus.do_send(Notify(Notice::Toast { message, variant }));
     }
 }
