@@ -18,6 +18,5 @@ pub mod mock_provider;
 pub mod model;
 pub mod net;
 pub mod oauth;
-pub mod rpc_client;
 pub mod store;
 pub mod usage;
