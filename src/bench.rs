@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context};
 use serde_json::json;
 
+use crate::hooks::client::RpcClient;
 use crate::model::Auth;
-use crate::rpc_client::RpcClient;
 use crate::store::Store;
 
 /// Median and 99th percentile of a set of durations.

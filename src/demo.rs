@@ -10,8 +10,8 @@ use anyhow::{anyhow, bail, Context};
 use serde_json::{json, Value};
 
 use crate::format::relative;
+use crate::hooks::client::RpcClient;
 use crate::mock_provider::{MockProvider, MockReply};
-use crate::rpc_client::RpcClient;
 
 const ALPHA_KEY: &str = "demo-key-alpha-FAKE";
 const BRAVO_KEY: &str = "demo-key-bravo-FAKE";

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::actors::auth_watcher::{default_auth_path, parse_logins, read_auth_file};
+use crate::hooks::client::RpcClient;
 use crate::install::{Paths, PLUGIN_FILE};
-use crate::rpc_client::RpcClient;
 use crate::store::{migrations, Store};
 
 /// One finding.

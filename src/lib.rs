@@ -3,6 +3,7 @@
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod actors;
+pub mod api;
 pub mod balancer;
 pub mod bench;
 pub mod cli;
@@ -17,6 +18,5 @@ pub mod mock_provider;
 pub mod model;
 pub mod net;
 pub mod oauth;
-pub mod rpc_client;
 pub mod store;
 pub mod usage;

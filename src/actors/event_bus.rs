@@ -11,6 +11,15 @@ use super::store_worker::StoreHandle;
 use crate::clock::SharedClock;
 use crate::model::{Auth, Millis, NewEvent, StoredEvent};
 
+/// How a toast looks to the user; on the wire `success`, `warning`, `error`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ToastVariant {
+    Success,
+    Warning,
+    Error,
+}
+
 /// What subscribers receive.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "()")]
@@ -18,7 +27,7 @@ pub enum Notice {
     /// An event, after it was stored.
     Event(StoredEvent),
     /// A message for the user.
-    Toast { message: String, variant: &'static str },
+    Toast { message: String, variant: ToastVariant },
     /// The host should write this credential as its own for the provider.
     AuthSync { provider_id: String, auth: Auth },
     /// Another process committed to the store; what this sidecar answers has been reloaded.

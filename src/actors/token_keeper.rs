@@ -26,7 +26,7 @@ use self::refresh::{refresh, Env};
 pub use self::refresh::{Failure, Outcome};
 use super::account_registry::AccountRegistry;
 use super::account_registry::{TokenTarget, TokenTargets};
-use super::event_bus::{EventBus, Notice, Notify, Publish};
+use super::event_bus::{EventBus, Notice, Notify, Publish, ToastVariant};
 use crate::clock::SharedClock;
 use crate::model::{EventKind, Millis, NewEvent};
 use crate::oauth::{policy, TokenClient};
@@ -321,7 +321,7 @@ impl TokenKeeper {
                         );
                         self.bus.do_send(Notify(Notice::Toast {
                             message: format!("{p}/{a} needs a new login: {}", policy::login_hint(p)),
-                            variant: "warning",
+                            variant: ToastVariant::Warning,
                         }));
                     }
                     Failure::Unsupported { generation, .. } => {

@@ -11,9 +11,9 @@ use anyhow::{anyhow, bail};
 use serde_json::{json, Value};
 
 use super::{call, Stats};
+use crate::hooks::client::RpcClient;
 use crate::mock_provider::{MockProvider, MockReply};
 use crate::model::Auth;
-use crate::rpc_client::RpcClient;
 use crate::store::Store;
 
 const KEY_A: &str = "bench-turn-a-FAKE";

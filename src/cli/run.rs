@@ -1,84 +1,162 @@
-//! Runs a CLI command: starts the runtime in-process on the store, calls the same methods the
-//! sidecar answers, prints the result for people or as JSON.
+//! Runs a CLI command: starts the runtime in-process on the store, calls the typed method the
+//! sidecar answers the same command with, prints the result for people or (`--json`) as the
+//! method's wire result.
 
 use std::io::Read;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context as _};
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::{AccountsCmd, Command, ConfigCmd, PendingCmd, PriorityCmd};
 use crate::actors::Runtime;
+use crate::api::params::*;
+use crate::api::results::{Dismissed, Enabled, Removed, StatusResult};
+use crate::api::{ApiError, ApiResult};
 use crate::clock::SharedClock;
 use crate::format;
-use crate::hooks::dispatch::dispatch;
-use crate::hooks::wire::{RpcError, ACCOUNT_EXISTS};
-use crate::model::{normalize_alias, AccountView, Auth, PriorityEntry, StoredEvent, UsageSnapshot};
+use crate::model::{normalize_alias, AccountView, Auth, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot};
+use crate::store::PendingView;
 
-/// How a result is shown to a person.
-enum Show {
-    Accounts,
-    Account(&'static str),
-    Priority,
-    Events,
+/// One typed call of the API.
+enum Call {
     Status,
-    Settings(Option<String>),
-    Balancing,
-    Removed,
-    Pending,
-    Dismissed,
-    Usage,
+    AccountsList(ProviderFilter),
+    AccountsSave(SaveParams),
+    AccountsRename(RenameParams),
+    AccountsRemove(AccountKey),
+    AccountsActivate(AccountKey),
+    AccountsSetDisabled(DisableParams),
+    AccountsResetCooldown(AccountKey),
+    PendingList,
+    PendingSave(PendingSaveParams),
+    PendingDismiss(PendingIdParams),
+    PriorityList,
+    PrioritySetModel(PriorityModelParams),
+    PriorityMove(PriorityMoveParams),
+    PrioritySetEnabled(PriorityEnabledParams),
+    BalancingGet,
+    BalancingSet(EnabledParams),
+    SettingsGet,
+    /// Parsed once the runtime runs, as the sidecar would.
+    SettingsSet {
+        key: String,
+        value: String,
+    },
+    EventsList(EventsParams),
+    UsageList,
+    UsageRefresh,
+}
+
+impl Call {
+    /// The alias a save asked for (normalized), for the hint when it is taken.
+    fn asked_alias(&self) -> Option<String> {
+        match self {
+            Call::AccountsSave(p) => normalize_alias(&p.alias),
+            Call::PendingSave(p) => normalize_alias(&p.alias),
+            _ => None,
+        }
+    }
+
+    async fn run(self, rt: &Runtime) -> ApiResult<Answer> {
+        Ok(match self {
+            Call::Status => Answer::Status(rt.status(NoParams {}).await?),
+            Call::AccountsList(p) => Answer::Accounts(rt.accounts_list(p).await?),
+            Call::AccountsSave(p) => Answer::Account(Box::new(rt.accounts_save(p).await?)),
+            Call::AccountsRename(p) => Answer::Account(Box::new(rt.accounts_rename(p).await?)),
+            Call::AccountsRemove(p) => Answer::Removed(rt.accounts_remove(p).await?),
+            Call::AccountsActivate(p) => Answer::Account(Box::new(rt.accounts_activate(p).await?)),
+            Call::AccountsSetDisabled(p) => Answer::Account(Box::new(rt.accounts_set_disabled(p).await?)),
+            Call::AccountsResetCooldown(p) => Answer::Account(Box::new(rt.accounts_reset_cooldown(p).await?)),
+            Call::PendingList => Answer::Pending(rt.pending_list(NoParams {}).await?),
+            Call::PendingSave(p) => Answer::Account(Box::new(rt.pending_save(p).await?)),
+            Call::PendingDismiss(p) => Answer::Dismissed(rt.pending_dismiss(p).await?),
+            Call::PriorityList => Answer::Priority(rt.priority_list(NoParams {}).await?),
+            Call::PrioritySetModel(p) => Answer::Priority(rt.priority_set_model(p).await?),
+            Call::PriorityMove(p) => Answer::Priority(rt.priority_move(p).await?),
+            Call::PrioritySetEnabled(p) => Answer::Priority(rt.priority_set_enabled(p).await?),
+            Call::BalancingGet => Answer::Enabled(rt.balancing_get(NoParams {}).await?),
+            Call::BalancingSet(p) => Answer::Enabled(rt.balancing_set(p).await?),
+            Call::SettingsGet => Answer::Settings(rt.settings_get(NoParams {}).await?),
+            Call::SettingsSet { key, value } => {
+                let setting = Setting::from_text(&key, &value).map_err(|e| ApiError::InvalidParams(e.to_string()))?;
+                Answer::Settings(rt.settings_set(setting).await?)
+            }
+            Call::EventsList(p) => Answer::Events(rt.events_list(p).await?),
+            Call::UsageList => Answer::Usage(rt.usage_list(NoParams {}).await?),
+            Call::UsageRefresh => Answer::Usage(rt.usage_refresh(RefreshParams::default()).await?),
+        })
+    }
+}
+
+/// A typed result; serialised, it is the method's wire result.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Answer {
+    Status(StatusResult),
+    Accounts(Vec<AccountView>),
+    Account(Box<AccountView>),
+    Removed(Removed),
+    Pending(Vec<PendingView>),
+    Dismissed(Dismissed),
+    Priority(Vec<PriorityEntry>),
+    Enabled(Enabled),
+    Settings(Settings),
+    Events(Vec<StoredEvent>),
+    Usage(Vec<UsageSnapshot>),
+}
+
+/// How a result is shown to a person, beyond its type.
+enum Show {
+    Plain,
+    /// What happened to the account (`saved`, `renamed`…).
+    Account(&'static str),
+    /// One setting's value.
+    Setting(String),
 }
 
 /// Runs a store command (not serve/demo/install/bench) and returns its output text.
 pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result<String> {
-    let (method, params, show, json_out) = plan(command)?;
+    let (call, show, json_out) = plan(command)?;
     let store = store.to_path_buf();
     let sys = actix::System::new();
     let result = sys.block_on(async move {
         let rt = Runtime::start(&store, clock.clone()).map_err(|e| anyhow!("{e}"))?;
-        let asked = params["alias"].as_str().and_then(normalize_alias);
-        let out = dispatch(&rt, method, params).await;
+        let asked = call.asked_alias();
+        let out = call.run(&rt).await;
         rt.flush().await;
-        out.map_err(|e| anyhow!("{}{}", e.message, replace_hint(&e, asked.as_deref())))
+        out.map_err(|e| anyhow!("{e}{}", replace_hint(&e, asked.as_deref())))
             .map(|v| (v, clock.now_ms()))
     });
-    let (value, now) = result?;
+    let (answer, now) = result?;
     if json_out {
+        // Through a JSON value, as the wire answers: its members come out in the same order.
+        let value = serde_json::to_value(&answer)?;
         return Ok(format!("{}\n", serde_json::to_string_pretty(&value)?));
     }
-    Ok(match show {
-        Show::Accounts => format::accounts(&serde_json::from_value::<Vec<AccountView>>(value)?, now),
-        Show::Account(verb) => {
-            let a: AccountView = serde_json::from_value(value)?;
-            format!("{}/{} {verb}\n", a.provider_id, a.alias)
-        }
-        Show::Priority => format::priority(&serde_json::from_value::<Vec<PriorityEntry>>(value)?),
-        Show::Events => format::events(&serde_json::from_value::<Vec<StoredEvent>>(value)?, now),
-        Show::Status => format!(
+    Ok(match (answer, show) {
+        (Answer::Accounts(list), _) => format::accounts(&list, now),
+        (Answer::Account(a), Show::Account(verb)) => format!("{}/{} {verb}\n", a.provider_id, a.alias),
+        (Answer::Account(a), _) => format!("{}/{}\n", a.provider_id, a.alias),
+        (Answer::Priority(list), _) => format::priority(&list),
+        (Answer::Events(list), _) => format::events(&list, now),
+        (Answer::Status(s), _) => format!(
             "opencode-balancer {}\nbalancing: {}\naccounts: {} ({} pending)\nproviders: {}\nstore: {}\n",
-            value["version"].as_str().unwrap_or(""),
-            on_off(&value["balancing"]),
-            value["accounts"],
-            value["pending"],
-            value["providers"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                .unwrap_or_default(),
-            value["storePath"].as_str().unwrap_or(""),
+            s.version,
+            on_off(s.balancing),
+            s.accounts,
+            s.pending,
+            s.providers.join(", "),
+            s.store_path,
         ),
-        Show::Settings(Some(key)) => match value.get(&key) {
-            Some(v) => format!("{}\n", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())),
+        (Answer::Settings(s), Show::Setting(key)) => match s.shown(&key) {
+            Some(v) => format!("{v}\n"),
             None => bail!("unknown setting '{key}'"),
         },
-        Show::Settings(None) => value
-            .as_object()
-            .map(|m| m.iter().map(|(k, v)| format!("{k} = {v}\n")).collect())
-            .unwrap_or_default(),
-        Show::Usage => crate::usage::report::table(&serde_json::from_value::<Vec<UsageSnapshot>>(value)?, now),
-        Show::Balancing => format!("balancing {}\n", on_off(&value["enabled"])),
-        Show::Pending => {
-            let list = value.as_array().cloned().unwrap_or_default();
+        (Answer::Settings(s), _) => s.to_pairs().iter().map(|(k, v)| format!("{k} = {v}\n")).collect(),
+        (Answer::Usage(list), _) => crate::usage::report::table(&list, now),
+        (Answer::Enabled(e), _) => format!("balancing {}\n", on_off(e.enabled)),
+        (Answer::Pending(list), _) => {
             if list.is_empty() {
                 "No pending logins.\n".into()
             } else {
@@ -86,24 +164,24 @@ pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result
                     .map(|p| {
                         format!(
                             "{}  {}  {}  captured {}\n",
-                            p["id"].as_str().unwrap_or(""),
-                            p["providerID"].as_str().unwrap_or(""),
-                            p["authType"].as_str().unwrap_or(""),
-                            format::relative(p["capturedAt"].as_i64().unwrap_or(now), now)
+                            p.id,
+                            p.provider_id,
+                            p.auth_type,
+                            format::relative(p.captured_at, now)
                         )
                     })
                     .collect()
             }
         }
-        Show::Dismissed => {
-            if value["dismissed"] == json!(true) {
+        (Answer::Dismissed(d), _) => {
+            if d.dismissed {
                 "dismissed\n".into()
             } else {
                 bail!("no such pending login")
             }
         }
-        Show::Removed => {
-            if value["removed"] == json!(true) {
+        (Answer::Removed(r), _) => {
+            if r.removed {
                 "removed\n".into()
             } else {
                 bail!("no such account")
@@ -112,8 +190,8 @@ pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result
     })
 }
 
-fn on_off(v: &Value) -> &'static str {
-    if v == &json!(true) {
+fn on_off(on: bool) -> &'static str {
+    if on {
         "on"
     } else {
         "off"
@@ -122,12 +200,10 @@ fn on_off(v: &Value) -> &'static str {
 
 /// How to go on when a save was refused because its own alias is in use (not when the
 /// credential is saved under another alias: replacing would not help there).
-fn replace_hint(e: &RpcError, asked: Option<&str>) -> &'static str {
-    let taken = e.data.as_ref().and_then(|d| d["alias"].as_str());
-    if e.code == ACCOUNT_EXISTS && asked.is_some() && taken == asked {
-        "; nothing was changed (add --replace to replace its credential)"
-    } else {
-        ""
+fn replace_hint(e: &ApiError, asked: Option<&str>) -> &'static str {
+    match e.existing_account() {
+        Some((_, taken)) if asked == Some(taken) => "; nothing was changed (add --replace to replace its credential)",
+        _ => "",
     }
 }
 
@@ -153,16 +229,20 @@ fn read_credential_from(input: impl Read) -> anyhow::Result<Auth> {
     Auth::from_user_input(&text).map_err(|e| anyhow!("{e}"))
 }
 
-fn key(provider: &str, alias: &str) -> Value {
-    json!({"providerID": provider, "alias": alias})
+fn key(provider: String, alias: String) -> AccountKey {
+    AccountKey {
+        provider_id: provider,
+        alias,
+    }
 }
 
-fn plan(command: Command) -> anyhow::Result<(&'static str, Value, Show, bool)> {
+fn plan(command: Command) -> anyhow::Result<(Call, Show, bool)> {
+    let plain = |call, json| (call, Show::Plain, json);
     Ok(match command {
-        Command::Status(f) => ("status", json!({}), Show::Status, f.json),
+        Command::Status(f) => plain(Call::Status, f.json),
         Command::Accounts(a) => match a {
             AccountsCmd::List { provider, json } => {
-                ("accounts.list", json!({"providerID": provider}), Show::Accounts, json)
+                plain(Call::AccountsList(ProviderFilter { provider_id: provider }), json)
             }
             AccountsCmd::Add {
                 provider,
@@ -170,107 +250,109 @@ fn plan(command: Command) -> anyhow::Result<(&'static str, Value, Show, bool)> {
                 replace,
             } => {
                 let auth = read_credential()?;
-                (
-                    "accounts.save",
-                    json!({"providerID": provider, "alias": alias, "auth": auth, "replace": replace}),
-                    Show::Account("saved"),
-                    false,
-                )
+                let p = SaveParams {
+                    provider_id: provider,
+                    alias,
+                    auth,
+                    replace,
+                };
+                (Call::AccountsSave(p), Show::Account("saved"), false)
             }
-            AccountsCmd::Rename { provider, from, to } => (
-                "accounts.rename",
-                json!({"providerID": provider, "from": from, "to": to}),
-                Show::Account("renamed"),
-                false,
-            ),
-            AccountsCmd::Remove { provider, alias } => {
-                ("accounts.remove", key(&provider, &alias), Show::Removed, false)
+            AccountsCmd::Rename { provider, from, to } => {
+                let p = RenameParams {
+                    provider_id: provider,
+                    from,
+                    to,
+                };
+                (Call::AccountsRename(p), Show::Account("renamed"), false)
             }
+            AccountsCmd::Remove { provider, alias } => plain(Call::AccountsRemove(key(provider, alias)), false),
             AccountsCmd::Use { provider, alias } => (
-                "accounts.activate",
-                key(&provider, &alias),
+                Call::AccountsActivate(key(provider, alias)),
                 Show::Account("is now active"),
                 false,
             ),
-            AccountsCmd::Enable { provider, alias } => {
-                let mut p = key(&provider, &alias);
-                p["disabled"] = json!(false);
-                ("accounts.setDisabled", p, Show::Account("enabled"), false)
-            }
-            AccountsCmd::Disable { provider, alias } => {
-                let mut p = key(&provider, &alias);
-                p["disabled"] = json!(true);
-                ("accounts.setDisabled", p, Show::Account("disabled"), false)
-            }
+            AccountsCmd::Enable { provider, alias } => (
+                Call::AccountsSetDisabled(DisableParams {
+                    provider_id: provider,
+                    alias,
+                    disabled: false,
+                }),
+                Show::Account("enabled"),
+                false,
+            ),
+            AccountsCmd::Disable { provider, alias } => (
+                Call::AccountsSetDisabled(DisableParams {
+                    provider_id: provider,
+                    alias,
+                    disabled: true,
+                }),
+                Show::Account("disabled"),
+                false,
+            ),
             AccountsCmd::Reset { provider, alias } => (
-                "accounts.resetCooldown",
-                key(&provider, &alias),
+                Call::AccountsResetCooldown(key(provider, alias)),
                 Show::Account("cooldown cleared"),
                 false,
             ),
         },
         Command::Pending(p) => match p {
-            PendingCmd::List { json } => ("pending.list", json!({}), Show::Pending, json),
+            PendingCmd::List { json } => plain(Call::PendingList, json),
             PendingCmd::Save { id, alias, replace } => (
-                "pending.save",
-                json!({"id": id, "alias": alias, "replace": replace}),
+                Call::PendingSave(PendingSaveParams { id, alias, replace }),
                 Show::Account("saved"),
                 false,
             ),
-            PendingCmd::Dismiss { id } => ("pending.dismiss", json!({"id": id}), Show::Dismissed, false),
+            PendingCmd::Dismiss { id } => plain(Call::PendingDismiss(PendingIdParams { id }), false),
         },
         Command::Priority(p) => match p {
-            PriorityCmd::List { json } => ("priority.list", json!({}), Show::Priority, json),
-            PriorityCmd::Model { provider, model } => (
-                "priority.setModel",
-                json!({"providerID": provider, "modelID": model}),
-                Show::Priority,
+            PriorityCmd::List { json } => plain(Call::PriorityList, json),
+            PriorityCmd::Model { provider, model } => plain(
+                Call::PrioritySetModel(PriorityModelParams {
+                    provider_id: provider,
+                    model_id: Some(model),
+                }),
                 false,
             ),
-            PriorityCmd::Move { provider, direction } => {
-                let d = if direction == "up" { -1 } else { 1 };
-                (
-                    "priority.move",
-                    json!({"providerID": provider, "direction": d}),
-                    Show::Priority,
-                    false,
-                )
-            }
-            PriorityCmd::Enable { provider } => (
-                "priority.setEnabled",
-                json!({"providerID": provider, "enabled": true}),
-                Show::Priority,
+            PriorityCmd::Move { provider, direction } => plain(
+                Call::PriorityMove(PriorityMoveParams {
+                    provider_id: provider,
+                    direction: if direction == "up" { -1 } else { 1 },
+                }),
                 false,
             ),
-            PriorityCmd::Disable { provider } => (
-                "priority.setEnabled",
-                json!({"providerID": provider, "enabled": false}),
-                Show::Priority,
+            PriorityCmd::Enable { provider } => plain(
+                Call::PrioritySetEnabled(PriorityEnabledParams {
+                    provider_id: provider,
+                    enabled: true,
+                }),
+                false,
+            ),
+            PriorityCmd::Disable { provider } => plain(
+                Call::PrioritySetEnabled(PriorityEnabledParams {
+                    provider_id: provider,
+                    enabled: false,
+                }),
                 false,
             ),
         },
         Command::Balancing { state, json } => match state.as_str() {
-            "status" => ("balancing.get", json!({}), Show::Balancing, json),
-            s => ("balancing.set", json!({"enabled": s == "on"}), Show::Balancing, json),
+            "status" => plain(Call::BalancingGet, json),
+            s => plain(Call::BalancingSet(EnabledParams { enabled: s == "on" }), json),
         },
         Command::Config(c) => match c {
-            ConfigCmd::Get { key, json } => ("settings.get", json!({}), Show::Settings(key), json),
-            ConfigCmd::Set { key, value } => (
-                "settings.set",
-                json!({"key": key, "value": crate::model::Settings::parse_cli_value(&value)}),
-                Show::Settings(None),
-                false,
-            ),
+            ConfigCmd::Get { key: Some(key), json } => (Call::SettingsGet, Show::Setting(key), json),
+            ConfigCmd::Get { key: None, json } => plain(Call::SettingsGet, json),
+            ConfigCmd::Set { key, value } => plain(Call::SettingsSet { key, value }, false),
         },
-        Command::Events { limit, kind, json } => {
-            ("events.list", json!({"limit": limit, "type": kind}), Show::Events, json)
-        }
-        Command::Usage { refresh, json } => (
-            if refresh { "usage.refresh" } else { "usage.list" },
-            json!({}),
-            Show::Usage,
+        Command::Events { limit, kind, json } => plain(
+            Call::EventsList(EventsParams {
+                limit: Some(limit),
+                kind,
+            }),
             json,
         ),
+        Command::Usage { refresh, json } => plain(if refresh { Call::UsageRefresh } else { Call::UsageList }, json),
         Command::Serve { .. }
         | Command::Demo
         | Command::Dashboard

@@ -1,12 +1,14 @@
-//! What a key asks the runtime to do: one variant per change, each run as one method call.
-
-use serde_json::{json, Value};
+//! What a key asks the runtime to do: one variant per change, each run as one typed API call.
 
 use crate::actors::Runtime;
-use crate::hooks::dispatch::dispatch;
-use crate::hooks::wire::METHOD_NOT_FOUND;
+use crate::api::params::{
+    AccountKey, DisableParams, EnabledParams, PendingIdParams, PendingSaveParams, PriorityEnabledParams,
+    PriorityModelParams, PriorityMoveParams, RefreshParams, RenameParams,
+};
+use crate::api::ApiResult;
+use crate::model::Setting;
 
-/// A change the dashboard asks for. Every variant maps to one method of the shared table.
+/// A change the dashboard asks for. Every variant maps to one method of the typed API.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {
     Activate {
@@ -59,87 +61,9 @@ pub enum Action {
 }
 
 impl Action {
-    /// The method and params this action calls.
-    pub fn call(&self) -> (&'static str, Value) {
-        let key = |p: &str, a: &str| json!({"providerID": p, "alias": a});
-        match self {
-            Action::Activate { provider, alias } => ("accounts.activate", key(provider, alias)),
-            Action::Rename { provider, from, to } => (
-                "accounts.rename",
-                json!({"providerID": provider, "from": from, "to": to}),
-            ),
-            Action::Remove { provider, alias } => ("accounts.remove", key(provider, alias)),
-            Action::SetDisabled {
-                provider,
-                alias,
-                disabled,
-            } => (
-                "accounts.setDisabled",
-                json!({"providerID": provider, "alias": alias, "disabled": disabled}),
-            ),
-            Action::ResetCooldown { provider, alias } => ("accounts.resetCooldown", key(provider, alias)),
-            Action::RefreshUsage { account: Some((p, a)) } => ("usage.refresh", key(p, a)),
-            Action::RefreshUsage { account: None } => ("usage.refresh", json!({})),
-            Action::SetBalancing(on) => ("balancing.set", json!({"enabled": on})),
-            Action::SetFailover(on) => ("settings.set", json!({"key": "failover", "value": on})),
-            Action::MovePriority { provider, direction } => {
-                ("priority.move", json!({"providerID": provider, "direction": direction}))
-            }
-            Action::SetPriorityEnabled { provider, enabled } => (
-                "priority.setEnabled",
-                json!({"providerID": provider, "enabled": enabled}),
-            ),
-            Action::SetModel { provider, model } => {
-                ("priority.setModel", json!({"providerID": provider, "modelID": model}))
-            }
-            Action::SavePending { id, alias } => ("pending.save", json!({"id": id, "alias": alias})),
-            Action::DismissPending { id } => ("pending.dismiss", json!({"id": id})),
-        }
-    }
-
     /// Slow work (network) that must run in the background, beside other actions.
     pub fn is_background(&self) -> bool {
         matches!(self, Action::RefreshUsage { .. })
-    }
-
-    /// The line shown once the action succeeded.
-    pub fn done_text(&self, result: &Value) -> String {
-        match self {
-            Action::Activate { provider, alias } => format!("{provider}/{alias} is now active"),
-            Action::Rename { provider, .. } => {
-                format!("renamed to {provider}/{}", result["alias"].as_str().unwrap_or("?"))
-            }
-            Action::Remove { provider, alias } => match result["removed"].as_bool() {
-                Some(true) => format!("{provider}/{alias} removed"),
-                _ => format!("{provider}/{alias} was already gone"),
-            },
-            Action::SetDisabled {
-                provider,
-                alias,
-                disabled,
-            } => format!("{provider}/{alias} {}", if *disabled { "disabled" } else { "enabled" }),
-            Action::ResetCooldown { provider, alias } => format!("{provider}/{alias} cooldown cleared"),
-            Action::RefreshUsage { .. } => {
-                let n = result.as_array().map(Vec::len).unwrap_or(0);
-                format!("usage refreshed ({n} account{})", if n == 1 { "" } else { "s" })
-            }
-            Action::SetBalancing(on) => format!("balancing {}", on_off(*on)),
-            Action::SetFailover(on) => format!("failover {}", on_off(*on)),
-            Action::MovePriority { provider, .. } => format!("{provider} moved"),
-            Action::SetPriorityEnabled { provider, enabled } => format!(
-                "{provider} {} for balancing",
-                if *enabled { "enabled" } else { "disabled" }
-            ),
-            Action::SetModel { provider, model } => {
-                format!("{provider} model: {}", model.as_deref().unwrap_or("(none)"))
-            }
-            Action::SavePending { .. } => format!(
-                "saved as {}/{}",
-                result["providerID"].as_str().unwrap_or("?"),
-                result["alias"].as_str().unwrap_or("?")
-            ),
-            Action::DismissPending { .. } => "pending login dismissed".into(),
-        }
     }
 
     /// What is being done, for the status line while it runs.
@@ -160,15 +84,112 @@ fn on_off(on: bool) -> &'static str {
     }
 }
 
-/// Runs an action on the runtime; the text to show, or the error (never a credential: method
+fn key(provider: &str, alias: &str) -> AccountKey {
+    AccountKey {
+        provider_id: provider.to_string(),
+        alias: alias.to_string(),
+    }
+}
+
+/// Runs an action on the runtime; the text to show, or the error (never a credential: the API's
 /// errors carry none).
 pub async fn execute(rt: &Runtime, action: &Action) -> Result<String, String> {
-    let (method, params) = action.call();
-    match dispatch(rt, method, params).await {
-        Ok(v) => Ok(action.done_text(&v)),
-        Err(e) if e.code == METHOD_NOT_FOUND => Err(format!("this build cannot do that yet ({method} is missing)")),
-        Err(e) => Err(e.message),
-    }
+    run(rt, action).await.map_err(|e| e.to_string())
+}
+
+async fn run(rt: &Runtime, action: &Action) -> ApiResult<String> {
+    Ok(match action.clone() {
+        Action::Activate { provider, alias } => {
+            rt.accounts_activate(key(&provider, &alias)).await?;
+            format!("{provider}/{alias} is now active")
+        }
+        Action::Rename { provider, from, to } => {
+            let p = RenameParams {
+                provider_id: provider.clone(),
+                from,
+                to,
+            };
+            let a = rt.accounts_rename(p).await?;
+            format!("renamed to {provider}/{}", a.alias)
+        }
+        Action::Remove { provider, alias } => {
+            if rt.accounts_remove(key(&provider, &alias)).await?.removed {
+                format!("{provider}/{alias} removed")
+            } else {
+                format!("{provider}/{alias} was already gone")
+            }
+        }
+        Action::SetDisabled {
+            provider,
+            alias,
+            disabled,
+        } => {
+            let p = DisableParams {
+                provider_id: provider.clone(),
+                alias: alias.clone(),
+                disabled,
+            };
+            rt.accounts_set_disabled(p).await?;
+            format!("{provider}/{alias} {}", if disabled { "disabled" } else { "enabled" })
+        }
+        Action::ResetCooldown { provider, alias } => {
+            rt.accounts_reset_cooldown(key(&provider, &alias)).await?;
+            format!("{provider}/{alias} cooldown cleared")
+        }
+        Action::RefreshUsage { account } => {
+            let (provider_id, alias) = account.unzip();
+            let n = rt.usage_refresh(RefreshParams { provider_id, alias }).await?.len();
+            format!("usage refreshed ({n} account{})", if n == 1 { "" } else { "s" })
+        }
+        Action::SetBalancing(on) => {
+            rt.balancing_set(EnabledParams { enabled: on }).await?;
+            format!("balancing {}", on_off(on))
+        }
+        Action::SetFailover(on) => {
+            rt.settings_set(Setting::Failover(on)).await?;
+            format!("failover {}", on_off(on))
+        }
+        Action::MovePriority { provider, direction } => {
+            let p = PriorityMoveParams {
+                provider_id: provider.clone(),
+                direction,
+            };
+            rt.priority_move(p).await?;
+            format!("{provider} moved")
+        }
+        Action::SetPriorityEnabled { provider, enabled } => {
+            let p = PriorityEnabledParams {
+                provider_id: provider.clone(),
+                enabled,
+            };
+            rt.priority_set_enabled(p).await?;
+            format!(
+                "{provider} {} for balancing",
+                if enabled { "enabled" } else { "disabled" }
+            )
+        }
+        Action::SetModel { provider, model } => {
+            let p = PriorityModelParams {
+                provider_id: provider.clone(),
+                model_id: model.clone(),
+            };
+            rt.priority_set_model(p).await?;
+            format!("{provider} model: {}", model.as_deref().unwrap_or("(none)"))
+        }
+        Action::SavePending { id, alias } => {
+            let p = PendingSaveParams {
+                id,
+                alias,
+                replace: false,
+            };
+            let a = rt.pending_save(p).await?;
+            format!("saved as {}/{}", a.provider_id, a.alias)
+        }
+        Action::DismissPending { id } => {
+            rt.pending_dismiss(PendingIdParams { id }).await?;
+            "pending login dismissed".into()
+        }
+    })
 }
 
 #[cfg(test)]
@@ -179,11 +200,6 @@ mod tests {
     fn only_usage_refresh_runs_in_the_background() {
         assert!(Action::RefreshUsage { account: None }.is_background());
         assert!(!Action::SetBalancing(true).is_background());
-        let (method, params) = Action::RefreshUsage {
-            account: Some(("openai".into(), "work".into())),
-        }
-        .call();
-        assert_eq!(method, "usage.refresh");
-        assert_eq!(params, json!({"providerID": "openai", "alias": "work"}));
+        assert!(!Action::DismissPending { id: "p".into() }.is_background());
     }
 }

@@ -1,9 +1,9 @@
-//! What the dashboard shows, read from the runtime through the shared method table.
-
-use serde_json::{json, Value};
+//! What the dashboard shows, read from the runtime through the typed API.
 
 use crate::actors::Runtime;
-use crate::hooks::dispatch::dispatch;
+use crate::api::methods::{AccountsList, EventsList, PendingList, PriorityList, SettingsGet};
+use crate::api::params::{EventsParams, NoParams, ProviderFilter};
+use crate::api::{ApiError, Request};
 use crate::model::{AccountView, PriorityEntry, StoredEvent};
 
 /// How many events the events pane keeps.
@@ -71,37 +71,39 @@ impl Snapshot {
     }
 }
 
-async fn call(rt: &Runtime, method: &str, params: Value) -> Result<Value, String> {
-    dispatch(rt, method, params)
-        .await
-        .map_err(|e| format!("{method}: {}", e.message))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(method: &str, v: Value) -> Result<T, String> {
-    serde_json::from_value(v).map_err(|e| format!("{method}: unexpected answer ({e})"))
-}
-
 /// Reads everything the dashboard shows. Each read catches up with other processes' commits.
 pub async fn load(rt: &Runtime) -> Result<Snapshot, String> {
-    let accounts = decode("accounts.list", call(rt, "accounts.list", json!({})).await?)?;
-    let priority = decode("priority.list", call(rt, "priority.list", json!({})).await?)?;
-    let pending = decode("pending.list", call(rt, "pending.list", json!({})).await?)?;
-    let settings = call(rt, "settings.get", json!({})).await?;
-    let defaults = Switches::default();
+    let named = |method: &'static str| move |e: ApiError| format!("{method}: {e}");
+    let accounts = rt
+        .accounts_list(ProviderFilter::default())
+        .await
+        .map_err(named(AccountsList::METHOD))?;
+    let priority = rt
+        .priority_list(NoParams {})
+        .await
+        .map_err(named(PriorityList::METHOD))?;
+    let pending = rt.pending_list(NoParams {}).await.map_err(named(PendingList::METHOD))?;
+    let settings = rt.settings_get(NoParams {}).await.map_err(named(SettingsGet::METHOD))?;
     let switches = Switches {
-        balancing: settings["balancing"].as_bool().unwrap_or(defaults.balancing),
-        failover: settings["failover"].as_bool().unwrap_or(defaults.failover),
-        auto_save: settings["autoSave"].as_bool().unwrap_or(defaults.auto_save),
-        strategy: settings["strategy"].as_str().unwrap_or(&defaults.strategy).to_string(),
+        balancing: settings.balancing,
+        failover: settings.failover,
+        auto_save: settings.auto_save,
+        strategy: settings.strategy.as_str().to_string(),
     };
-    let events = decode(
-        "events.list",
-        call(rt, "events.list", json!({"limit": EVENT_TAIL})).await?,
-    )?;
-    let changes: Vec<StoredEvent> = decode(
-        "events.list",
-        call(rt, "events.list", json!({"limit": 200, "type": "priority_changed"})).await?,
-    )?;
+    let events = rt
+        .events_list(EventsParams {
+            limit: Some(EVENT_TAIL),
+            kind: None,
+        })
+        .await
+        .map_err(named(EventsList::METHOD))?;
+    let changes = rt
+        .events_list(EventsParams {
+            limit: Some(200),
+            kind: Some("priority_changed".into()),
+        })
+        .await
+        .map_err(named(EventsList::METHOD))?;
     let model_history = changes
         .into_iter()
         .filter_map(|e| {

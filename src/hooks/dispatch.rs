@@ -1,443 +1,194 @@
-//! The method table: each method's typed params go to one actor message; results become JSON.
+//! The method table: each wire method decodes its params once, calls its typed method on the
+//! runtime and encodes the typed result; [`rpc_error`] is the one place errors get their codes.
 
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use serde_json::{json, Value};
 
-use super::params::*;
 use super::wire::*;
-use crate::actors::account_registry::{
-    GetPriority, GetSettings, GetStatus, ListAccounts, Mutate, MutationReply, RegistryError,
-};
-use crate::actors::retry_balancer::{BeginAnswer, ChatHeaders, ChatMessage, FetchBegin, FetchResult, ResultAnswer};
+use crate::actors::account_registry::RegistryError;
+use crate::actors::usage_refresher::RefreshError;
 use crate::actors::Runtime;
-use crate::balancer::headers::AuthorizationHint;
+use crate::api::methods::*;
+use crate::api::{ApiError, ApiResult, Request};
+use crate::model::Setting;
+use crate::store::StoreError;
 
-pub const SERVER_NAME: &str = "opencode-balancer";
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const PROTOCOL_VERSION: u32 = 1;
+pub use crate::api::{PROTOCOL_VERSION, SERVER_NAME, VERSION};
 
 pub(crate) fn parse<T: DeserializeOwned>(params: Value) -> Result<T, RpcError> {
     serde_json::from_value(params)
         .map_err(|e| RpcError::invalid_params(format!("invalid params: {}", safe_serde_message(&e))))
 }
 
-/// Adds `removeHeaders` (headers of the original account the chosen one has no value for) to a
-/// `fetch.begin`/`fetch.result` answer, only when there are any: answers without stay as they were.
-fn with_removed(mut answer: Value, remove: Vec<String>) -> Value {
-    if !remove.is_empty() {
-        answer["removeHeaders"] = json!(remove);
-    }
-    answer
+fn encode<T: Serialize>(result: T) -> Result<Value, RpcError> {
+    serde_json::to_value(result).map_err(|e| RpcError::new(INTERNAL_ERROR, format!("internal error: {e}")))
 }
 
-fn internal<E: std::fmt::Display>(e: E) -> RpcError {
-    RpcError::new(INTERNAL_ERROR, format!("internal error: {e}"))
+fn account_data(provider: &str, alias: &str) -> Value {
+    json!({"providerID": provider, "alias": alias})
 }
 
-pub fn registry_error(e: RegistryError) -> RpcError {
+/// The JSON-RPC error of each API error: the message is the error's own, the code its kind's.
+pub fn rpc_error(e: ApiError) -> RpcError {
     let message = e.to_string();
     match e {
-        RegistryError::NotFound { provider, alias } => {
-            RpcError::new(ACCOUNT_NOT_FOUND, message).with_data(json!({"providerID": provider, "alias": alias}))
+        ApiError::Registry(
+            RegistryError::NotFound { provider, alias }
+            | RegistryError::Store(StoreError::NotFound { provider, alias }),
+        )
+        | ApiError::Refresh(RefreshError::NotFound { provider, alias }) => {
+            RpcError::new(ACCOUNT_NOT_FOUND, message).with_data(account_data(&provider, &alias))
         }
-        RegistryError::Exists { provider, alias } => {
-            RpcError::new(ACCOUNT_EXISTS, message).with_data(json!({"providerID": provider, "alias": alias}))
+        ApiError::Registry(
+            RegistryError::Exists { provider, alias } | RegistryError::Store(StoreError::Exists { provider, alias }),
+        ) => RpcError::new(ACCOUNT_EXISTS, message).with_data(account_data(&provider, &alias)),
+        ApiError::Registry(
+            RegistryError::PendingNotFound(_) | RegistryError::Store(StoreError::PendingNotFound(_)),
+        ) => RpcError::new(PENDING_NOT_FOUND, message),
+        ApiError::Registry(RegistryError::InvalidName(_) | RegistryError::Store(StoreError::Invalid(_))) => {
+            RpcError::new(INVALID_NAME, message)
         }
-        RegistryError::PendingNotFound(_) => RpcError::new(PENDING_NOT_FOUND, message),
-        RegistryError::InvalidName(_) => RpcError::new(INVALID_NAME, message),
-        RegistryError::InvalidValue(_) => RpcError::invalid_params(message),
-        RegistryError::Store(_) => RpcError::new(STORE_UNAVAILABLE, message),
+        ApiError::Registry(RegistryError::InvalidValue(_))
+        | ApiError::Refresh(RefreshError::InvalidParams(_))
+        | ApiError::InvalidParams(_) => RpcError::invalid_params(message),
+        ApiError::Registry(RegistryError::Store(_)) | ApiError::Store(_) => RpcError::new(STORE_UNAVAILABLE, message),
+        ApiError::UnknownRequest(_) => RpcError::new(UNKNOWN_REQUEST, message),
+        ApiError::Unavailable(_) => RpcError::new(METHOD_NOT_FOUND, message),
+        ApiError::Internal(_) | ApiError::Unexpected(_) => RpcError::new(INTERNAL_ERROR, message),
     }
 }
 
-async fn mutate(rt: &Runtime, m: Mutate) -> Result<Value, RpcError> {
-    let reply = rt.registry.send(m).await.map_err(internal)?.map_err(registry_error)?;
-    Ok(match reply {
-        MutationReply::Account(view) => json!(*view),
-        MutationReply::Removed(removed) => json!({"removed": removed}),
-        MutationReply::Dismissed(dismissed) => json!({"dismissed": dismissed}),
-        MutationReply::Captured(c) => json!({"captured": c.len()}),
-        MutationReply::Priority(entries) => json!(entries),
-        MutationReply::Settings(s) => s.to_json(),
-    })
+/// `settings.set` `{key, value}`: values are read loosely (`"on"`, `"5"`), and a refusal names
+/// the key and what it takes.
+#[derive(serde::Deserialize)]
+struct SettingParams {
+    key: String,
+    value: Value,
 }
 
-/// Answers for methods that need no store (used when the store cannot be opened).
-pub fn offline_answer(method: &str) -> Value {
-    match method {
-        "initialize" => {
-            json!({"server": {"name": SERVER_NAME, "version": VERSION}, "protocolVersion": PROTOCOL_VERSION})
+fn decode_setting(params: Value) -> Result<Setting, RpcError> {
+    let p: SettingParams = parse(params)?;
+    Setting::parse(&p.key, &p.value).map_err(|e| RpcError::invalid_params(e.to_string()))
+}
+
+/// Finds the method's entry: the first `on` whose method matches decodes, calls and encodes.
+struct Dispatcher<'a> {
+    rt: &'a Runtime,
+    method: &'a str,
+    params: Option<Value>,
+    answer: Option<Result<Value, RpcError>>,
+}
+
+impl<'a> Dispatcher<'a> {
+    async fn on<R: Request>(self, call: impl AsyncFn(&'a Runtime, R::Params) -> ApiResult<R::Result>) -> Self {
+        self.on_decoded::<R>(parse::<R::Params>, call).await
+    }
+
+    /// An entry whose params are decoded by `decode` instead of serde.
+    async fn on_decoded<R: Request>(
+        mut self,
+        decode: fn(Value) -> Result<R::Params, RpcError>,
+        call: impl AsyncFn(&'a Runtime, R::Params) -> ApiResult<R::Result>,
+    ) -> Self {
+        if self.answer.is_none() && self.method == R::METHOD {
+            let params = self.params.take().unwrap_or(Value::Null);
+            self.answer = Some(match decode(params) {
+                Ok(p) => call(self.rt, p).await.map_err(rpc_error).and_then(encode),
+                Err(e) => Err(e),
+            });
         }
-        _ => json!({}),
+        self
+    }
+
+    fn finish(self) -> Result<Value, RpcError> {
+        self.answer.unwrap_or_else(|| {
+            Err(RpcError::new(
+                METHOD_NOT_FOUND,
+                format!("method not found: {}", self.method.escape_debug()),
+            ))
+        })
     }
 }
 
 /// Answers one method call.
 pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value, RpcError> {
+    let d = Dispatcher {
+        rt,
+        method,
+        params: Some(params),
+        answer: None,
+    };
+    // The hot path first: it is most of the traffic.
+    d.on::<FetchBegin>(Runtime::fetch_begin)
+        .await
+        .on::<FetchResult>(Runtime::fetch_result)
+        .await
+        .on::<ChatHeaders>(Runtime::chat_headers)
+        .await
+        .on::<ChatMessage>(Runtime::chat_message)
+        .await
+        .on::<Initialize>(Runtime::initialize)
+        .await
+        .on::<Shutdown>(Runtime::shutdown)
+        .await
+        .on::<Status>(Runtime::status)
+        .await
+        .on::<AccountsList>(Runtime::accounts_list)
+        .await
+        .on::<AccountsSave>(Runtime::accounts_save)
+        .await
+        .on::<AccountsRename>(Runtime::accounts_rename)
+        .await
+        .on::<AccountsRemove>(Runtime::accounts_remove)
+        .await
+        .on::<AccountsActivate>(Runtime::accounts_activate)
+        .await
+        .on::<AccountsSetDisabled>(Runtime::accounts_set_disabled)
+        .await
+        .on::<AccountsResetCooldown>(Runtime::accounts_reset_cooldown)
+        .await
+        .on::<PriorityList>(Runtime::priority_list)
+        .await
+        .on::<PrioritySetModel>(Runtime::priority_set_model)
+        .await
+        .on::<PrioritySetEnabled>(Runtime::priority_set_enabled)
+        .await
+        .on::<PriorityMove>(Runtime::priority_move)
+        .await
+        .on::<BalancingGet>(Runtime::balancing_get)
+        .await
+        .on::<BalancingSet>(Runtime::balancing_set)
+        .await
+        .on::<SettingsGet>(Runtime::settings_get)
+        .await
+        .on_decoded::<SettingsSet>(decode_setting, Runtime::settings_set)
+        .await
+        .on::<PendingList>(Runtime::pending_list)
+        .await
+        .on::<PendingSave>(Runtime::pending_save)
+        .await
+        .on::<PendingDismiss>(Runtime::pending_dismiss)
+        .await
+        .on::<UsageList>(Runtime::usage_list)
+        .await
+        .on::<UsageRefresh>(Runtime::usage_refresh)
+        .await
+        .on::<EventsList>(Runtime::events_list)
+        .await
+        .on::<CommandRun>(Runtime::command_run)
+        .await
+        .on::<ProvidersDescribe>(Runtime::providers_describe)
+        .await
+        .on::<TestAdvanceClock>(Runtime::test_advance_clock)
+        .await
+        .finish()
+}
+
+/// Answers for methods that need no store (used when the store cannot be opened).
+pub fn offline_answer(method: &str) -> Value {
     match method {
-        "initialize" | "shutdown" => Ok(offline_answer(method)),
-        "status" => {
-            let s = rt.registry.send(GetStatus).await.map_err(internal)?;
-            Ok(json!({
-                "version": VERSION,
-                "balancing": s.balancing,
-                "accounts": s.accounts,
-                "pending": s.pending,
-                "providers": s.providers,
-                "storePath": rt.store.path().display().to_string(),
-            }))
-        }
-        "accounts.list" => {
-            let p: ProviderFilter = parse(params)?;
-            Ok(json!(rt
-                .registry
-                .send(ListAccounts {
-                    provider_id: p.provider_id
-                })
-                .await
-                .map_err(internal)?))
-        }
-        "accounts.save" => {
-            let p: SaveParams = parse(params)?;
-            mutate(
-                rt,
-                Mutate::Save {
-                    provider_id: p.provider_id,
-                    alias: p.alias,
-                    auth: p.auth,
-                    replace: p.replace,
-                },
-            )
-            .await
-        }
-        "accounts.rename" => {
-            let p: RenameParams = parse(params)?;
-            mutate(
-                rt,
-                Mutate::Rename {
-                    provider_id: p.provider_id,
-                    from: p.from,
-                    to: p.to,
-                },
-            )
-            .await
-        }
-        "accounts.remove" => {
-            let p: AccountKey = parse(params)?;
-            mutate(
-                rt,
-                Mutate::Remove {
-                    provider_id: p.provider_id,
-                    alias: p.alias,
-                },
-            )
-            .await
-        }
-        "accounts.activate" => {
-            let p: AccountKey = parse(params)?;
-            mutate(
-                rt,
-                Mutate::Activate {
-                    provider_id: p.provider_id,
-                    alias: p.alias,
-                },
-            )
-            .await
-        }
-        "accounts.setDisabled" => {
-            let p: DisableParams = parse(params)?;
-            mutate(
-                rt,
-                Mutate::SetDisabled {
-                    provider_id: p.provider_id,
-                    alias: p.alias,
-                    disabled: p.disabled,
-                },
-            )
-            .await
-        }
-        "accounts.resetCooldown" => {
-            let p: AccountKey = parse(params)?;
-            mutate(
-                rt,
-                Mutate::ResetCooldown {
-                    provider_id: p.provider_id,
-                    alias: p.alias,
-                },
-            )
-            .await
-        }
-        "priority.list" => Ok(json!(rt.registry.send(GetPriority).await.map_err(internal)?)),
-        "priority.setModel" => {
-            let p: PriorityModelParams = parse(params)?;
-            mutate(
-                rt,
-                Mutate::PriorityModel {
-                    provider_id: p.provider_id,
-                    model_id: p.model_id,
-                },
-            )
-            .await
-        }
-        "priority.setEnabled" => {
-            let p: PriorityEnabledParams = parse(params)?;
-            mutate(
-                rt,
-                Mutate::PriorityEnabled {
-                    provider_id: p.provider_id,
-                    enabled: p.enabled,
-                },
-            )
-            .await
-        }
-        "priority.move" => {
-            let p: PriorityMoveParams = parse(params)?;
-            mutate(
-                rt,
-                Mutate::PriorityMove {
-                    provider_id: p.provider_id,
-                    direction: p.direction,
-                },
-            )
-            .await
-        }
-        "balancing.get" => {
-            let s = rt.registry.send(GetSettings).await.map_err(internal)?;
-            Ok(json!({"enabled": s.balancing}))
-        }
-        "balancing.set" => {
-            let p: EnabledParams = parse(params)?;
-            mutate(
-                rt,
-                Mutate::Setting {
-                    key: "balancing".into(),
-                    value: json!(p.enabled),
-                },
-            )
-            .await?;
-            Ok(json!({"enabled": p.enabled}))
-        }
-        "settings.get" => Ok(rt.registry.send(GetSettings).await.map_err(internal)?.to_json()),
-        "settings.set" => {
-            let p: SettingParams = parse(params)?;
-            mutate(
-                rt,
-                Mutate::Setting {
-                    key: p.key,
-                    value: p.value,
-                },
-            )
-            .await
-        }
-        "pending.list" => {
-            let list = rt
-                .store
-                .run(|s| s.list_pending())
-                .await
-                .map_err(|e| RpcError::new(STORE_UNAVAILABLE, e.to_string()))?;
-            Ok(json!(list))
-        }
-        "pending.save" => {
-            let p: PendingSaveParams = parse(params)?;
-            mutate(
-                rt,
-                Mutate::SavePending {
-                    id: p.id,
-                    alias: p.alias,
-                    replace: p.replace,
-                },
-            )
-            .await
-        }
-        "pending.dismiss" => {
-            let p: PendingIdParams = parse(params)?;
-            mutate(rt, Mutate::DismissPending { id: p.id }).await
-        }
-        "usage.list" => {
-            let list = rt
-                .usage
-                .send(crate::actors::usage_refresher::ListUsage)
-                .await
-                .map_err(internal)?;
-            Ok(json!(list))
-        }
-        "usage.refresh" => {
-            use crate::actors::usage_refresher::{RefreshError, RefreshUsage};
-            #[derive(serde::Deserialize)]
-            struct RefreshParams {
-                #[serde(rename = "providerID", default)]
-                provider_id: Option<String>,
-                #[serde(default)]
-                alias: Option<String>,
-            }
-            let p: RefreshParams = parse(params)?;
-            let list = rt
-                .usage
-                .send(RefreshUsage {
-                    provider_id: p.provider_id,
-                    alias: p.alias.map(|a| crate::model::normalize_alias(&a).unwrap_or(a)),
-                })
-                .await
-                .map_err(internal)?
-                .map_err(|e| match e {
-                    RefreshError::NotFound { provider, alias } => {
-                        RpcError::new(ACCOUNT_NOT_FOUND, format!("account {provider}/{alias} not found"))
-                            .with_data(json!({"providerID": provider, "alias": alias}))
-                    }
-                    RefreshError::InvalidParams(m) => RpcError::invalid_params(m),
-                })?;
-            Ok(json!(list))
-        }
-        "events.list" => {
-            let p: EventsParams = parse(params)?;
-            let limit = p.limit.unwrap_or(50).clamp(1, 10_000) as usize;
-            rt.bus.send(crate::actors::event_bus::Flush).await.map_err(internal)?;
-            let list = rt
-                .store
-                .run(move |s| s.list_events(limit, p.kind.as_deref()))
-                .await
-                .map_err(|e| RpcError::new(STORE_UNAVAILABLE, e.to_string()))?;
-            Ok(json!(list))
-        }
-        "command.run" => {
-            let p: CommandParams = parse(params)?;
-            let output: std::pin::Pin<Box<dyn std::future::Future<Output = String> + '_>> =
-                Box::pin(super::command::run(rt, &p.text));
-            Ok(json!({"output": output.await}))
-        }
-        "chat.message" => {
-            let p: ChatMessageParams = parse(params)?;
-            let chosen = rt
-                .balancer
-                .send(ChatMessage {
-                    session_id: p.session_id,
-                    model: p.model,
-                })
-                .await
-                .map_err(internal)?;
-            Ok(match chosen {
-                Some(m) => json!({"model": m}),
-                None => json!({}),
-            })
-        }
-        "chat.headers" => {
-            let p: ChatHeadersParams = parse(params)?;
-            let a = rt
-                .balancer
-                .send(ChatHeaders {
-                    session_id: p.session_id,
-                    provider_id: p.provider_id,
-                    model_id: p.model_id,
-                    api: p.api.map(ApiParams::into_api),
-                })
-                .await
-                .map_err(internal)?;
-            let mut out = json!({});
-            if let Some(id) = a.request_id {
-                out["requestID"] = json!(id);
-            }
-            if let Some(s) = a.sync_auth {
-                out["syncAuth"] = json!({"providerID": s.provider_id, "auth": s.auth});
-            }
-            Ok(out)
-        }
-        "fetch.begin" => {
-            let p: FetchBeginParams = parse(params)?;
-            let authorization = p.authorization.as_deref().map(|a| match a {
-                "other" => AuthorizationHint::Other,
-                _ => AuthorizationHint::Bearer,
-            });
-            let header_names = p.header_names.into_iter().map(|h| h.to_ascii_lowercase()).collect();
-            let answer = rt
-                .balancer
-                .send(FetchBegin {
-                    request_id: p.request_id,
-                    url: p.url,
-                    header_names,
-                    authorization,
-                })
-                .await
-                .map_err(internal)?
-                .map_err(|e| RpcError::new(UNKNOWN_REQUEST, e.to_string()))?;
-            Ok(match answer {
-                BeginAnswer::Passthrough => json!({"passthrough": true}),
-                BeginAnswer::Use { account, headers } => {
-                    with_removed(json!({"account": account, "setHeaders": headers.set}), headers.remove)
-                }
-                BeginAnswer::Switch(s) => super::turn::switch_json(&s, true),
-                BeginAnswer::Fail(f) => super::turn::fail_json(&f, true),
-            })
-        }
-        "fetch.result" => {
-            let p: FetchResultParams = parse(params)?;
-            let headers = p
-                .headers
-                .into_iter()
-                .map(|(k, v)| (k.to_ascii_lowercase(), v))
-                .collect();
-            let answer = rt
-                .balancer
-                .send(FetchResult {
-                    request_id: p.request_id,
-                    attempt: p.attempt,
-                    status: p.status,
-                    headers,
-                    body: p.body,
-                })
-                .await
-                .map_err(internal)?
-                .map_err(|e| RpcError::new(UNKNOWN_REQUEST, e.to_string()))?;
-            Ok(match answer {
-                ResultAnswer::Return => json!({"action": "return"}),
-                ResultAnswer::Retry {
-                    account,
-                    headers,
-                    sync_auth,
-                } => {
-                    let out = json!({"action": "retry", "account": account, "setHeaders": headers.set});
-                    let mut out = with_removed(out, headers.remove);
-                    if let Some(s) = sync_auth {
-                        out["syncAuth"] = json!({"providerID": s.provider_id, "auth": s.auth});
-                    }
-                    out
-                }
-                ResultAnswer::Switch(s) => super::turn::switch_json(&s, false),
-                ResultAnswer::Fail(f) => super::turn::fail_json(&f, false),
-            })
-        }
-        "providers.describe" => {
-            let p: DescribeParams = parse(params)?;
-            if p.providers.len() > 1000 {
-                return Err(RpcError::invalid_params("invalid params: providers: at most 1000"));
-            }
-            let providers = p
-                .providers
-                .into_iter()
-                .map(|d| (d.provider_id, d.api.into_api()))
-                .collect();
-            rt.balancer
-                .send(crate::actors::retry_balancer::DescribeProviders { providers })
-                .await
-                .map_err(internal)?;
-            Ok(json!({}))
-        }
-        "test.advanceClock" => {
-            let p: AdvanceClockParams = parse(params)?;
-            if rt.clock.advance(p.ms) {
-                // Time passing is what the usage timer waits for.
-                rt.usage.do_send(crate::actors::usage_refresher::ClockMoved);
-                rt.tokens.do_send(crate::actors::token_keeper::Tick);
-                Ok(json!({"now": rt.clock.now_ms()}))
-            } else {
-                Err(RpcError::new(
-                    METHOD_NOT_FOUND,
-                    "method not found: test.advanceClock (needs OPENCODE_BALANCER_TEST_CLOCK)",
-                ))
-            }
-        }
-        other => Err(RpcError::new(
-            METHOD_NOT_FOUND,
-            format!("method not found: {}", other.escape_debug()),
-        )),
+        Initialize::METHOD => serde_json::to_value(crate::api::initialize_result()).unwrap_or_default(),
+        _ => json!({}),
     }
 }

@@ -6,8 +6,8 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::actors::auth_watcher::{parse_auth_file, parse_logins};
+use crate::api::params::SaveParams;
 use crate::hooks::dispatch::parse;
-use crate::hooks::params::SaveParams;
 use crate::model::Auth;
 
 /// A hit is any piece of the secret this long.

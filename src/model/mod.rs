@@ -12,7 +12,7 @@ pub use auth::Auth;
 pub use credential::{deserialize_auth_param, kind_of, parse_credential, parse_json, CredentialError, Problem};
 pub use event::{EventKind, NewEvent, StoredEvent};
 pub use names::{normalize_alias, validate_provider};
-pub use settings::{Settings, SettingsError, Strategy};
+pub use settings::{Setting, Settings, SettingsError, Strategy};
 
 use serde::{Deserialize, Serialize};
 

@@ -123,10 +123,7 @@ pub enum Mutate {
         provider_id: String,
         direction: i32,
     },
-    Setting {
-        key: String,
-        value: serde_json::Value,
-    },
+    Setting(crate::model::Setting),
     /// Refused with `Exists` when the alias is in use, unless `replace`.
     SavePending {
         id: String,
@@ -170,18 +167,7 @@ pub enum RegistryError {
     InvalidName(String),
     #[error("{0}")]
     InvalidValue(String),
-    #[error("{0}")]
-    Store(String),
-}
-
-impl From<StoreError> for RegistryError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound { provider, alias } => RegistryError::NotFound { provider, alias },
-            StoreError::Exists { provider, alias } => RegistryError::Exists { provider, alias },
-            StoreError::Invalid(m) => RegistryError::InvalidName(m),
-            StoreError::PendingNotFound(id) => RegistryError::PendingNotFound(id),
-            other => RegistryError::Store(other.to_string()),
-        }
-    }
+    /// The store refused or failed (its own not-found, exists and invalid-name cases included).
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }

@@ -58,7 +58,7 @@ impl AccountRegistry {
     /// An event for each capture that did something; a toast for each of the first few, then one
     /// that counts the rest (a file with thousands of new logins is not thousands of toasts).
     fn announce_captures(&self, out: &[(String, crate::store::Captured)]) {
-        use crate::actors::event_bus::{Notice, Notify};
+        use crate::actors::event_bus::{Notice, Notify, ToastVariant};
         let mut toasts = Vec::new();
         for (p, c) in out {
             toasts.extend(self.announce_capture(p, c));
@@ -73,7 +73,7 @@ impl AccountRegistry {
         for message in toasts {
             self.bus.do_send(Notify(Notice::Toast {
                 message,
-                variant: "success",
+                variant: ToastVariant::Success,
             }));
         }
     }
@@ -389,9 +389,10 @@ impl AccountRegistry {
                     },
                 )
             }
-            Mutate::Setting { key, value } => {
+            Mutate::Setting(setting) => {
+                let key = setting.key().to_string();
                 let mut next: Settings = self.state.settings.clone();
-                next.set(&key, &value)
+                next.apply(setting)
                     .map_err(|e| RegistryError::InvalidValue(e.to_string()))?;
                 let pair = next
                     .to_pairs()

@@ -10,7 +10,7 @@ use super::switch::{DryOutcome, FailAnswer, SwitchAnswer};
 use super::tokens::Want;
 use super::{Request, RetryBalancer, Session, SyncAuth, MAX_REQUESTS};
 use crate::actors::account_registry::{ModelRef, OutcomeInfo, Picked, PlanDry, RecordOutcome};
-use crate::actors::event_bus::{Notice, Notify, Publish};
+use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
 use crate::balancer::switch::ProviderApi;
@@ -271,7 +271,7 @@ impl Handler<FetchResult> for RetryBalancer {
                 ));
                 this.bus.do_send(Notify(Notice::Toast {
                     message: format!("{provider}: {alias} is limited, continuing on {}", picked.alias),
-                    variant: "warning",
+                    variant: ToastVariant::Warning,
                 }));
                 let sync_auth = this.sync_auth(&provider, &picked);
                 Box::pin(actix::fut::ready(Ok(ResultAnswer::Retry {

@@ -3,7 +3,7 @@
 
 use super::RetryBalancer;
 use crate::actors::account_registry::OutcomeInfo;
-use crate::actors::event_bus::{Notice, Notify, Publish};
+use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::classify::Verdict;
 use crate::model::{CooldownReason, EventKind, NewEvent};
 
@@ -48,7 +48,7 @@ impl RetryBalancer {
         self.exhausted_event(provider, alias, why);
         self.bus.do_send(Notify(Notice::Toast {
             message: format!("{provider}: every account is limited; the next message moves on when balancing is on"),
-            variant: "error",
+            variant: ToastVariant::Error,
         }));
     }
 

@@ -13,7 +13,7 @@ use super::RetryBalancer;
 use super::SyncAuth;
 use crate::actors::account_registry::ModelRef;
 use crate::actors::account_registry::{DryPlan, PlanDry};
-use crate::actors::event_bus::{Notice, Notify, Publish};
+use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::headers::credential_headers;
 use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
@@ -190,7 +190,7 @@ impl RetryBalancer {
                     if first {
                         self.toast(
                             format!("{from} has no account left; this request continues on {target}"),
-                            "warning",
+                            ToastVariant::Warning,
                         );
                     }
                     let sync_auth = self.sync_auth(&model.provider_id, &picked);
@@ -212,7 +212,7 @@ impl RetryBalancer {
                     let message = moved_message(&from, &plan.resting, now, &target, &why);
                     self.requests.remove(request_id);
                     if first {
-                        self.toast(message.clone(), "warning");
+                        self.toast(message.clone(), ToastVariant::Warning);
                     }
                     DryOutcome::Fail(FailAnswer {
                         status: FINAL_STATUS,
@@ -241,7 +241,7 @@ impl RetryBalancer {
             .meta("reason", "every account rests past maxWaitSeconds")
             .meta("until", plan.first_back.unwrap_or_default()),
         ));
-        self.toast(message.clone(), "error");
+        self.toast(message.clone(), ToastVariant::Error);
         DryOutcome::Fail(FailAnswer {
             status: FINAL_STATUS,
             message,
@@ -273,7 +273,7 @@ impl RetryBalancer {
         true
     }
 
-    fn toast(&self, message: String, variant: &'static str) {
+    fn toast(&self, message: String, variant: ToastVariant) {
         self.bus.do_send(Notify(Notice::Toast { message, variant }));
     }
 }

@@ -6,7 +6,7 @@ use tokio::sync::oneshot;
 use super::refresh::release;
 use super::{Failure, Outcome, TokenKeeper};
 use crate::actors::account_registry::TokenTargets;
-use crate::actors::event_bus::{Notice, Notify};
+use crate::actors::event_bus::{Notice, Notify, ToastVariant};
 use crate::model::{EventKind, NewEvent};
 use crate::oauth::policy;
 
@@ -143,7 +143,7 @@ impl Handler<LoginRefused> for TokenKeeper {
             ));
             this.bus.do_send(Notify(Notice::Toast {
                 message: format!("{p}/{a} needs a new login: {hint}"),
-                variant: "warning",
+                variant: ToastVariant::Warning,
             }));
         }))
     }

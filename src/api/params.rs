@@ -1,28 +1,32 @@
-//! Typed parameters of every method, decoded at the edge.
+//! Typed parameters of every method: the edge decodes them from the wire, in-process callers
+//! build them.
 
 use std::collections::HashMap;
 
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::actors::account_registry::ModelRef;
 use crate::model::Auth;
 
-#[derive(Deserialize)]
+/// Methods without params (any object, members ignored).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct NoParams {}
+
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderFilter {
     #[serde(rename = "providerID", default)]
     pub provider_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct AccountKey {
     #[serde(rename = "providerID")]
     pub provider_id: String,
     pub alias: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct SaveParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -35,7 +39,7 @@ pub struct SaveParams {
     pub replace: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct RenameParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -43,7 +47,7 @@ pub struct RenameParams {
     pub to: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct DisableParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -51,7 +55,7 @@ pub struct DisableParams {
     pub disabled: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PriorityModelParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -59,32 +63,26 @@ pub struct PriorityModelParams {
     pub model_id: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PriorityEnabledParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
     pub enabled: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PriorityMoveParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
     pub direction: i32,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct EnabledParams {
     pub enabled: bool,
 }
 
-#[derive(Deserialize)]
-pub struct SettingParams {
-    pub key: String,
-    pub value: Value,
-}
-
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 pub struct EventsParams {
     #[serde(default)]
     pub limit: Option<u32>,
@@ -92,12 +90,12 @@ pub struct EventsParams {
     pub kind: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct CommandParams {
     pub text: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct ChatMessageParams {
     #[serde(rename = "sessionID")]
     pub session_id: String,
@@ -105,7 +103,7 @@ pub struct ChatMessageParams {
     pub model: Option<ModelRef>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct ChatHeadersParams {
     #[serde(rename = "sessionID")]
     pub session_id: String,
@@ -119,7 +117,7 @@ pub struct ChatHeadersParams {
 }
 
 /// `{npm?, baseURL?}`: a provider's SDK package and base URL as opencode knows them.
-#[derive(Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Default)]
 pub struct ApiParams {
     #[serde(default)]
     pub npm: Option<String>,
@@ -138,12 +136,12 @@ impl ApiParams {
 }
 
 /// `providers.describe` `{providers:[{providerID, npm?, baseURL?}]}`.
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct DescribeParams {
     pub providers: Vec<DescribedProvider>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct DescribedProvider {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -151,7 +149,7 @@ pub struct DescribedProvider {
     pub api: ApiParams,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FetchBeginParams {
     #[serde(rename = "requestID")]
@@ -164,7 +162,7 @@ pub struct FetchBeginParams {
     pub authorization: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct FetchResultParams {
     #[serde(rename = "requestID")]
     pub request_id: String,
@@ -181,12 +179,12 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct AdvanceClockParams {
     pub ms: i64,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PendingSaveParams {
     pub id: String,
     pub alias: String,
@@ -195,7 +193,16 @@ pub struct PendingSaveParams {
     pub replace: bool,
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 pub struct PendingIdParams {
     pub id: String,
+}
+
+/// `usage.refresh`: every account, one provider's, or one account.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RefreshParams {
+    #[serde(rename = "providerID", default)]
+    pub provider_id: Option<String>,
+    #[serde(default)]
+    pub alias: Option<String>,
 }

@@ -1,11 +1,9 @@
-//! The `/balancer` text command (slash command and agent tool): parse, call, format.
+//! The `/balancer` text command (slash command and agent tool): parse, call the typed API, format.
 
-use serde_json::{json, Value};
-
-use super::dispatch::dispatch;
+use super::params::{AccountKey, EnabledParams, EventsParams, NoParams, ProviderFilter};
+use super::ApiError;
 use crate::actors::Runtime;
 use crate::format;
-use crate::model::{AccountView, PriorityEntry, StoredEvent};
 
 pub const HELP: &str = "\
 /balancer commands:
@@ -28,66 +26,61 @@ pub async fn run(rt: &Runtime, text: &str) -> String {
     }
 }
 
-async fn call(rt: &Runtime, method: &str, params: Value) -> Result<Value, String> {
-    dispatch(rt, method, params).await.map_err(|e| e.message)
+fn key(provider: &str, alias: &str) -> AccountKey {
+    AccountKey {
+        provider_id: provider.to_string(),
+        alias: alias.to_string(),
+    }
 }
 
-fn decode<T: serde::de::DeserializeOwned>(v: Value) -> Result<T, String> {
-    serde_json::from_value(v).map_err(|e| e.to_string())
-}
-
-async fn run_inner(rt: &Runtime, text: &str) -> Result<String, String> {
+async fn run_inner(rt: &Runtime, text: &str) -> Result<String, ApiError> {
     let words: Vec<&str> = text.split_whitespace().collect();
     let now = rt.clock.now_ms();
     match words.as_slice() {
         [] | ["help"] => Ok(HELP.into()),
         ["list"] | ["accounts"] => {
-            let list: Vec<AccountView> = decode(call(rt, "accounts.list", json!({})).await?)?;
+            let list = rt.accounts_list(ProviderFilter::default()).await?;
             Ok(format::accounts(&list, now))
         }
         ["status"] => {
-            let s = call(rt, "status", json!({})).await?;
+            let s = rt.status(NoParams {}).await?;
             Ok(format!(
                 "opencode-balancer {}\nbalancing: {}\naccounts: {}\nproviders: {}\nstore: {}\n",
-                s["version"].as_str().unwrap_or(""),
-                if s["balancing"] == json!(true) { "on" } else { "off" },
-                s["accounts"],
-                s["providers"]
-                    .as_array()
-                    .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", "))
-                    .unwrap_or_default(),
-                s["storePath"].as_str().unwrap_or("")
+                s.version,
+                on_off(s.balancing),
+                s.accounts,
+                s.providers.join(", "),
+                s.store_path
             ))
         }
         ["use", provider, alias] => {
-            let v: AccountView =
-                decode(call(rt, "accounts.activate", json!({"providerID": provider, "alias": alias})).await?)?;
+            let v = rt.accounts_activate(key(provider, alias)).await?;
             Ok(format!("{}/{} is now active\n", v.provider_id, v.alias))
         }
         ["active", provider] => {
-            let list: Vec<AccountView> = decode(call(rt, "accounts.list", json!({"providerID": provider})).await?)?;
+            let filter = ProviderFilter {
+                provider_id: Some(provider.to_string()),
+            };
+            let list = rt.accounts_list(filter).await?;
             Ok(match list.iter().find(|a| a.active) {
                 Some(a) => format!("{}/{} ({})\n", a.provider_id, a.alias, format::account_state(a, now)),
                 None => format!("{provider} has no active account\n"),
             })
         }
         ["balancing", state @ ("on" | "off")] => {
-            call(rt, "balancing.set", json!({"enabled": *state == "on"})).await?;
+            rt.balancing_set(EnabledParams {
+                enabled: *state == "on",
+            })
+            .await?;
             Ok(format!("balancing {state}\n"))
         }
         ["balancing"] => {
-            let v = call(rt, "balancing.get", json!({})).await?;
-            Ok(format!(
-                "balancing {}\n",
-                if v["enabled"] == json!(true) { "on" } else { "off" }
-            ))
+            let v = rt.balancing_get(NoParams {}).await?;
+            Ok(format!("balancing {}\n", on_off(v.enabled)))
         }
-        ["priority"] => {
-            let list: Vec<PriorityEntry> = decode(call(rt, "priority.list", json!({})).await?)?;
-            Ok(format::priority(&list))
-        }
+        ["priority"] => Ok(format::priority(&rt.priority_list(NoParams {}).await?)),
         ["usage"] => {
-            let list: Vec<AccountView> = decode(call(rt, "accounts.list", json!({})).await?)?;
+            let list = rt.accounts_list(ProviderFilter::default()).await?;
             let mut out = String::new();
             for a in &list {
                 let u = a
@@ -104,16 +97,29 @@ async fn run_inner(rt: &Runtime, text: &str) -> Result<String, String> {
             })
         }
         ["events"] => {
-            let list: Vec<StoredEvent> = decode(call(rt, "events.list", json!({"limit": 20})).await?)?;
+            let list = rt
+                .events_list(EventsParams {
+                    limit: Some(20),
+                    kind: None,
+                })
+                .await?;
             Ok(format::events(&list, now))
         }
         // Only the first word is echoed: the rest may be anything, a key pasted by mistake too.
         [first, ..] => {
             let word: String = first.chars().take(32).collect();
-            Err(format!(
+            Err(ApiError::InvalidParams(format!(
                 "unknown command '{}'; try `/balancer help`",
                 word.escape_debug()
-            ))
+            )))
         }
+    }
+}
+
+fn on_off(on: bool) -> &'static str {
+    if on {
+        "on"
+    } else {
+        "off"
     }
 }

@@ -1,0 +1,49 @@
+//! The one error of the typed API. Each message is what the wire says; the JSON-RPC code of each
+//! case is chosen in one place at the edge (`hooks::dispatch::rpc_error`).
+
+use crate::actors::account_registry::RegistryError;
+use crate::actors::usage_refresher::RefreshError;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// A mutation or read the registry refused (the store's refusals inside).
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// A read straight from the store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A usage refresh was refused.
+    #[error(transparent)]
+    Refresh(#[from] RefreshError),
+    /// A value out of range or of the wrong kind.
+    #[error("{0}")]
+    InvalidParams(String),
+    /// `fetch.begin`/`fetch.result` for a request id the balancer does not know.
+    #[error("{0}")]
+    UnknownRequest(String),
+    /// A method this process does not offer (the test clock when it is off).
+    #[error("{0}")]
+    Unavailable(String),
+    /// An actor did not answer (the runtime is stopping).
+    #[error("internal error: {0}")]
+    Internal(#[from] actix::MailboxError),
+    /// An actor answered with something it never gives for that question.
+    #[error("internal error: {0}")]
+    Unexpected(String),
+}
+
+impl ApiError {
+    /// The account `(provider, alias)` a save was refused for because it already exists.
+    pub fn existing_account(&self) -> Option<(&str, &str)> {
+        match self {
+            ApiError::Registry(
+                RegistryError::Exists { provider, alias }
+                | RegistryError::Store(StoreError::Exists { provider, alias }),
+            ) => Some((provider, alias)),
+            _ => None,
+        }
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,106 @@
+//! The typed methods of the hot path: a message's model, its headers, and each request's begin
+//! and result. Each is one message to the retry balancer.
+
+use super::params::*;
+use super::results::*;
+use super::{ApiError, ApiResult};
+use crate::actors::retry_balancer::{ChatHeaders, ChatMessage, DescribeProviders, FetchBegin, FetchResult};
+use crate::actors::Runtime;
+use crate::balancer::headers::AuthorizationHint;
+
+impl Runtime {
+    pub async fn chat_message(&self, p: ChatMessageParams) -> ApiResult<ChatMessageResult> {
+        let model = self
+            .balancer
+            .send(ChatMessage {
+                session_id: p.session_id,
+                model: p.model,
+            })
+            .await?;
+        Ok(ChatMessageResult { model })
+    }
+
+    pub async fn chat_headers(&self, p: ChatHeadersParams) -> ApiResult<ChatHeadersResult> {
+        let a = self
+            .balancer
+            .send(ChatHeaders {
+                session_id: p.session_id,
+                provider_id: p.provider_id,
+                model_id: p.model_id,
+                api: p.api.map(ApiParams::into_api),
+            })
+            .await?;
+        Ok(ChatHeadersResult {
+            request_id: a.request_id,
+            sync_auth: a.sync_auth.map(SyncAuthWire::from),
+        })
+    }
+
+    pub async fn fetch_begin(&self, p: FetchBeginParams) -> ApiResult<BeginResult> {
+        let authorization = p.authorization.as_deref().map(|a| match a {
+            "other" => AuthorizationHint::Other,
+            _ => AuthorizationHint::Bearer,
+        });
+        let header_names = p.header_names.into_iter().map(|h| h.to_ascii_lowercase()).collect();
+        let answer = self
+            .balancer
+            .send(FetchBegin {
+                request_id: p.request_id,
+                url: p.url,
+                header_names,
+                authorization,
+            })
+            .await?
+            .map_err(|e| ApiError::UnknownRequest(e.to_string()))?;
+        Ok(answer.into())
+    }
+
+    pub async fn fetch_result(&self, p: FetchResultParams) -> ApiResult<FetchResultAnswer> {
+        let headers = p
+            .headers
+            .into_iter()
+            .map(|(k, v)| (k.to_ascii_lowercase(), v))
+            .collect();
+        let answer = self
+            .balancer
+            .send(FetchResult {
+                request_id: p.request_id,
+                attempt: p.attempt,
+                status: p.status,
+                headers,
+                body: p.body,
+            })
+            .await?
+            .map_err(|e| ApiError::UnknownRequest(e.to_string()))?;
+        Ok(answer.into())
+    }
+
+    pub async fn providers_describe(&self, p: DescribeParams) -> ApiResult<Empty> {
+        if p.providers.len() > 1000 {
+            return Err(ApiError::InvalidParams(
+                "invalid params: providers: at most 1000".into(),
+            ));
+        }
+        let providers = p
+            .providers
+            .into_iter()
+            .map(|d| (d.provider_id, d.api.into_api()))
+            .collect();
+        self.balancer.send(DescribeProviders { providers }).await?;
+        Ok(Empty {})
+    }
+
+    pub async fn test_advance_clock(&self, p: AdvanceClockParams) -> ApiResult<Now> {
+        if !self.clock.advance(p.ms) {
+            return Err(ApiError::Unavailable(
+                "method not found: test.advanceClock (needs OPENCODE_BALANCER_TEST_CLOCK)".into(),
+            ));
+        }
+        // Time passing is what the usage timer waits for.
+        self.usage.do_send(crate::actors::usage_refresher::ClockMoved);
+        self.tokens.do_send(crate::actors::token_keeper::Tick);
+        Ok(Now {
+            now: self.clock.now_ms(),
+        })
+    }
+}

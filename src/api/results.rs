@@ -1,0 +1,277 @@
+//! Typed results of every method. Each serialises to its wire answer (docs/protocol.md); the
+//! edge turns it into JSON, in-process callers read the fields.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::actors::account_registry::ModelRef;
+use crate::actors::retry_balancer::{BeginAnswer, FailAnswer, ResultAnswer, SwitchAnswer, SyncAuth};
+use crate::model::{AccountRef, Auth};
+
+/// `{}`.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Empty {}
+
+/// `initialize`.
+#[derive(Debug, Clone, Serialize)]
+pub struct InitializeResult {
+    pub server: ServerInfo,
+    #[serde(rename = "protocolVersion")]
+    pub protocol_version: u32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerInfo {
+    pub name: &'static str,
+    pub version: &'static str,
+}
+
+/// `status`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusResult {
+    pub version: &'static str,
+    pub balancing: bool,
+    pub accounts: usize,
+    pub pending: usize,
+    pub providers: Vec<String>,
+    pub store_path: String,
+}
+
+/// `accounts.remove`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Removed {
+    pub removed: bool,
+}
+
+/// `pending.dismiss`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Dismissed {
+    pub dismissed: bool,
+}
+
+/// `balancing.get`, `balancing.set`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Enabled {
+    pub enabled: bool,
+}
+
+/// `command.run`.
+#[derive(Debug, Clone, Serialize)]
+pub struct CommandOutput {
+    pub output: String,
+}
+
+/// `test.advanceClock`.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Now {
+    pub now: i64,
+}
+
+/// `chat.message`: `{model}` when balancing chose another model, else `{}`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChatMessageResult {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRef>,
+}
+
+/// `syncAuth`: `{providerID, auth}`.
+#[derive(Debug, Clone, Serialize)]
+pub struct SyncAuthWire {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    pub auth: Auth,
+}
+
+impl From<SyncAuth> for SyncAuthWire {
+    fn from(s: SyncAuth) -> Self {
+        SyncAuthWire {
+            provider_id: s.provider_id,
+            auth: s.auth,
+        }
+    }
+}
+
+/// `chat.headers`: `{requestID?, syncAuth?}`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ChatHeadersResult {
+    #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    #[serde(rename = "syncAuth", skip_serializing_if = "Option::is_none")]
+    pub sync_auth: Option<SyncAuthWire>,
+}
+
+/// `{action:"switch", account, modelID, url, setHeaders, removeHeaders, body:{set, remove},
+/// syncAuth?}`; at `fetch.begin` also `passthrough:true`, which a plugin that does not know the
+/// action follows (the request goes out untouched, as before).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SwitchWire {
+    pub action: &'static str,
+    pub account: AccountRef,
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+    pub url: String,
+    pub set_headers: BTreeMap<String, String>,
+    pub remove_headers: Vec<String>,
+    pub body: BodyEdit,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_auth: Option<SyncAuthWire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passthrough: Option<bool>,
+}
+
+/// The request body's edit for a switch: members to set and to remove.
+#[derive(Debug, Clone, Serialize)]
+pub struct BodyEdit {
+    pub set: BTreeMap<String, Value>,
+    pub remove: Vec<String>,
+}
+
+impl SwitchWire {
+    fn new(s: SwitchAnswer, at_begin: bool) -> Self {
+        SwitchWire {
+            action: "switch",
+            account: s.account,
+            model_id: s.model_id,
+            url: s.url,
+            set_headers: s.set_headers,
+            remove_headers: s.remove_headers,
+            body: BodyEdit {
+                set: s.body_set,
+                remove: s.body_remove,
+            },
+            sync_auth: s.sync_auth.map(SyncAuthWire::from),
+            passthrough: at_begin.then_some(true),
+        }
+    }
+}
+
+/// `{action:"fail", status, message, resubmit?:{sessionID, providerID, modelID, message}}`; at
+/// `fetch.begin` also `passthrough:true`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailWire {
+    pub action: &'static str,
+    pub status: u16,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resubmit: Option<ResubmitWire>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub passthrough: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ResubmitWire {
+    #[serde(rename = "sessionID")]
+    pub session_id: String,
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+    #[serde(rename = "modelID")]
+    pub model_id: String,
+    pub message: String,
+}
+
+impl FailWire {
+    fn new(f: FailAnswer, at_begin: bool) -> Self {
+        FailWire {
+            action: "fail",
+            status: f.status,
+            message: f.message,
+            resubmit: f.resubmit.map(|r| ResubmitWire {
+                session_id: r.session_id,
+                provider_id: r.model.provider_id,
+                model_id: r.model.model_id,
+                message: r.message,
+            }),
+            passthrough: at_begin.then_some(true),
+        }
+    }
+}
+
+/// `fetch.begin`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum BeginResult {
+    /// `{passthrough:true}`.
+    Passthrough {
+        passthrough: bool,
+    },
+    /// `{account, setHeaders, removeHeaders?}`.
+    Use {
+        account: AccountRef,
+        #[serde(rename = "setHeaders")]
+        set_headers: BTreeMap<String, String>,
+        #[serde(rename = "removeHeaders", skip_serializing_if = "Vec::is_empty")]
+        remove_headers: Vec<String>,
+    },
+    Switch(Box<SwitchWire>),
+    Fail(FailWire),
+}
+
+impl From<BeginAnswer> for BeginResult {
+    fn from(answer: BeginAnswer) -> Self {
+        match answer {
+            BeginAnswer::Passthrough => BeginResult::Passthrough { passthrough: true },
+            BeginAnswer::Use { account, headers } => BeginResult::Use {
+                account,
+                set_headers: headers.set,
+                remove_headers: headers.remove,
+            },
+            BeginAnswer::Switch(s) => BeginResult::Switch(Box::new(SwitchWire::new(*s, true))),
+            BeginAnswer::Fail(f) => BeginResult::Fail(FailWire::new(f, true)),
+        }
+    }
+}
+
+/// `fetch.result`.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum FetchResultAnswer {
+    /// `{action:"return"}`.
+    Return {
+        action: &'static str,
+    },
+    /// `{action:"retry", account, setHeaders, removeHeaders?, syncAuth?}`.
+    Retry {
+        action: &'static str,
+        account: AccountRef,
+        #[serde(rename = "setHeaders")]
+        set_headers: BTreeMap<String, String>,
+        #[serde(rename = "removeHeaders", skip_serializing_if = "Vec::is_empty")]
+        remove_headers: Vec<String>,
+        #[serde(rename = "syncAuth", skip_serializing_if = "Option::is_none")]
+        sync_auth: Option<SyncAuthWire>,
+    },
+    Switch(Box<SwitchWire>),
+    Fail(FailWire),
+}
+
+impl FetchResultAnswer {
+    /// Whether the host should send the request again (`retry`).
+    pub fn is_retry(&self) -> bool {
+        matches!(self, FetchResultAnswer::Retry { .. })
+    }
+}
+
+impl From<ResultAnswer> for FetchResultAnswer {
+    fn from(answer: ResultAnswer) -> Self {
+        match answer {
+            ResultAnswer::Return => FetchResultAnswer::Return { action: "return" },
+            ResultAnswer::Retry {
+                account,
+                headers,
+                sync_auth,
+            } => FetchResultAnswer::Retry {
+                action: "retry",
+                account,
+                set_headers: headers.set,
+                remove_headers: headers.remove,
+                sync_auth: sync_auth.map(|s| SyncAuthWire::from(*s)),
+            },
+            ResultAnswer::Switch(s) => FetchResultAnswer::Switch(Box::new(SwitchWire::new(*s, false))),
+            ResultAnswer::Fail(f) => FetchResultAnswer::Fail(FailWire::new(f, false)),
+        }
+    }
+}
