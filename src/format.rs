@@ -2,7 +2,7 @@
 
 use std::fmt::Write;
 
-use crate::model::{AccountView, Millis, PriorityEntry, StoredEvent, UsageSnapshot};
+use crate::model::{AccountView, CooldownReason, Millis, PriorityEntry, StoredEvent, UsageSnapshot};
 
 /// "in 4m 10s" / "3m ago" style durations.
 pub fn relative(ms: Millis, now: Millis) -> String {
@@ -30,7 +30,7 @@ pub fn account_state(a: &AccountView, now: Millis) -> String {
         Some(until) => format!(
             "cooling down {} ({})",
             relative(until, now),
-            a.cooldown_reason.as_deref().unwrap_or("rate_limit")
+            a.cooldown_reason.unwrap_or(CooldownReason::RateLimit).as_str()
         ),
         None => "healthy".into(),
     }

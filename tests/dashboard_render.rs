@@ -10,7 +10,9 @@ use opencode_balancer::dashboard::data::{PendingRow, Snapshot, Switches};
 use opencode_balancer::dashboard::render::draw;
 use opencode_balancer::dashboard::theme::Theme;
 use opencode_balancer::dashboard::ALIAS_RULE;
-use opencode_balancer::model::{AccountView, PriorityEntry, StoredEvent, UsageSnapshot, UsageWindow};
+use opencode_balancer::model::{
+    AccountView, Confidence, CooldownReason, PriorityEntry, StoredEvent, UsageSnapshot, UsageWindow,
+};
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
@@ -46,7 +48,7 @@ fn usage(provider: &str, alias: &str, plan: Option<&str>, windows: &[(&str, f64,
         provider_id: provider.into(),
         alias: alias.into(),
         fetched_at: NOW - MIN,
-        confidence: "exact".into(),
+        confidence: Confidence::Exact,
         plan_name: plan.map(str::to_string),
         used_percent: windows.first().map(|w| w.1),
         reset_at: None,
@@ -104,7 +106,7 @@ fn fixture() -> Snapshot {
     ));
     let mut spare = account("openai", "spare");
     spare.cooling_down_until = Some(NOW + 4 * MIN + 10_000);
-    spare.cooldown_reason = Some("rate_limit".into());
+    spare.cooldown_reason = Some(CooldownReason::RateLimit);
     spare.failures = 2;
     spare.last_used_at = Some(NOW - 5 * MIN);
     let mut main = account("anthropic", "main");
@@ -112,7 +114,7 @@ fn fixture() -> Snapshot {
     main.auth_type = "oauth".into();
     main.auth_failed = true;
     main.cooling_down_until = Some(NOW + 55_000);
-    main.cooldown_reason = Some("auth_failed".into());
+    main.cooldown_reason = Some(CooldownReason::AuthFailed);
     main.failures = 1;
     let mut old = account("anthropic", "old");
     old.disabled = true;
@@ -273,7 +275,7 @@ fn usage_bars() {
     ));
     let mut none = account("copilot", "unavailable");
     none.usage = Some(UsageSnapshot {
-        confidence: "unavailable".into(),
+        confidence: Confidence::Unavailable,
         windows: None,
         used_percent: None,
         plan_name: None,

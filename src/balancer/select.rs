@@ -106,7 +106,7 @@ mod tests {
                 provider_id: "p".into(),
                 alias: alias.into(),
                 fetched_at: 0,
-                confidence: "exact".into(),
+                confidence: crate::model::Confidence::Exact,
                 plan_name: None,
                 used_percent: Some(p),
                 reset_at: None,

@@ -4,7 +4,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 use super::theme::Theme;
-use crate::model::{AccountView, Millis, UsageSnapshot};
+use crate::model::{AccountView, Confidence, CooldownReason, Millis, UsageSnapshot};
 
 /// "45s", "4m 10s", "2h 10m", "3d 4h" (always positive).
 pub fn duration(ms: Millis) -> String {
@@ -50,7 +50,7 @@ pub fn state(a: &AccountView, now: Millis, t: &Theme) -> Span<'static> {
             format!(
                 "cooling down {} ({})",
                 duration(u - now),
-                a.cooldown_reason.as_deref().unwrap_or("rate_limit")
+                a.cooldown_reason.unwrap_or(CooldownReason::RateLimit).as_str()
             ),
             t.warning(),
         ),
@@ -110,7 +110,7 @@ pub fn usage_lines(u: &UsageSnapshot, indent: usize, bar_width: usize, now: Mill
                 Some(_) => spans.push(Span::styled("  reset due", t.dim())),
                 None => {}
             }
-            if u.confidence == "estimated" {
+            if u.is(Confidence::Estimated) {
                 spans.push(Span::styled(" (est.)", t.dim()));
             }
             Line::from(spans)

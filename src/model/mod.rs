@@ -96,11 +96,7 @@ impl Account {
             active,
             disabled: self.disabled,
             cooling_down_until: self.cooldown_until.filter(|u| *u > now),
-            cooldown_reason: self
-                .cooldown_until
-                .filter(|u| *u > now)
-                .and(self.cooldown_reason)
-                .map(|r| r.as_str().to_string()),
+            cooldown_reason: self.cooldown_until.filter(|u| *u > now).and(self.cooldown_reason),
             auth_failed: self.auth_failed,
             failures: self.failures,
             last_used_at: self.last_used_at,
@@ -127,9 +123,14 @@ pub struct AccountView {
     pub active: bool,
     pub disabled: bool,
     pub cooling_down_until: Option<Millis>,
-    /// Extension: why the account is cooling down (`rate_limit`, `quota`, `server_error`, `auth_failed`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cooldown_reason: Option<String>,
+    /// Extension: why the account is cooling down (`rate_limit`, `quota`, `server_error`, `auth_failed`;
+    /// a name this version does not know reads as none).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "lenient_reason"
+    )]
+    pub cooldown_reason: Option<CooldownReason>,
     /// Extension: the last request on this account was refused with 401.
     #[serde(default)]
     pub auth_failed: bool,
@@ -156,7 +157,10 @@ pub struct UsageSnapshot {
     pub provider_id: String,
     pub alias: String,
     pub fetched_at: Millis,
-    pub confidence: String,
+    /// A name this version does not know (a newer writer's) reads as `unavailable`: no figure of
+    /// it is trusted.
+    #[serde(deserialize_with = "lenient_confidence")]
+    pub confidence: Confidence,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -210,10 +214,26 @@ impl std::str::FromStr for Confidence {
 }
 
 impl UsageSnapshot {
-    /// Whether the snapshot's figures have confidence `c` (the wire keeps it as text).
+    /// Whether the snapshot's figures have confidence `c`.
     pub fn is(&self, c: Confidence) -> bool {
-        self.confidence == c.as_str()
+        self.confidence == c
     }
+}
+
+impl std::fmt::Display for Confidence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+fn lenient_confidence<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Confidence, D::Error> {
+    let name = std::borrow::Cow::<str>::deserialize(d)?;
+    Ok(name.parse().unwrap_or(Confidence::Unavailable))
+}
+
+fn lenient_reason<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<CooldownReason>, D::Error> {
+    let name = Option::<std::borrow::Cow<str>>::deserialize(d)?;
+    Ok(name.and_then(|n| n.parse().ok()))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -316,5 +336,33 @@ mod tests {
             "rate_limited".parse::<CooldownReason>(),
             Err(UnknownName("rate_limited".into()))
         );
+    }
+
+    #[test]
+    fn a_snapshot_or_view_from_a_newer_writer_with_unknown_names_still_reads() {
+        let snapshot: UsageSnapshot = serde_json::from_value(serde_json::json!({
+            "providerID": "openai", "alias": "work", "fetchedAt": 1, "confidence": "approximate",
+            "usedPercent": 50.0, "message": "m"
+        }))
+        .unwrap();
+        assert_eq!(
+            snapshot.confidence,
+            Confidence::Unavailable,
+            "no figure of it is trusted"
+        );
+        let view = serde_json::json!({
+            "providerID": "openai", "alias": "work", "authType": "api", "active": true,
+            "disabled": false, "coolingDownUntil": 5, "cooldownReason": "overloaded", "failures": 1,
+            "lastUsedAt": null, "createdAt": 1, "usage": null
+        });
+        let view: AccountView = serde_json::from_value(view).unwrap();
+        assert_eq!((view.cooling_down_until, view.cooldown_reason), (Some(5), None));
+        let known: AccountView = serde_json::from_value(serde_json::json!({
+            "providerID": "openai", "alias": "work", "authType": "api", "active": true,
+            "disabled": false, "coolingDownUntil": 5, "cooldownReason": "quota", "failures": 1,
+            "lastUsedAt": null, "createdAt": 1, "usage": null
+        }))
+        .unwrap();
+        assert_eq!(known.cooldown_reason, Some(CooldownReason::Quota));
     }
 }

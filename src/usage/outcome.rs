@@ -114,7 +114,7 @@ pub fn event(s: &UsageSnapshot) -> NewEvent {
         .meta("error", "no_figures"),
         None => {
             let mut e = NewEvent::new(EventKind::UsageRefreshed, format!("{p}/{a} usage: {}", s.message))
-                .meta("confidence", &s.confidence);
+                .meta("confidence", s.confidence.as_str());
             if let Some(u) = s.used_percent {
                 e = e.meta("usedPercent", round1(u));
             }
@@ -190,7 +190,7 @@ mod tests {
     fn a_failure_without_figures_is_unavailable_and_errors_map_to_outcomes() {
         let r = reading("openai", "plan", None, Err(FetchError::Unauthorized), &[], NOW);
         assert_eq!(r.outcome, Outcome::Refused);
-        assert_eq!(r.snapshot.confidence, "unavailable");
+        assert_eq!(r.snapshot.confidence, Confidence::Unavailable);
         assert_eq!(
             r.snapshot.message,
             "usage unavailable: the usage endpoint refused the credential (401)"

@@ -45,7 +45,7 @@ mod tests {
     #[test]
     fn one_line_per_account_with_reset_and_error() {
         let mut u = unavailable("openai", "plan", 0, "plus plan: 5h 42% used".into(), "x");
-        u.confidence = "exact".into();
+        u.confidence = crate::model::Confidence::Exact;
         u.used_percent = Some(42.0);
         u.reset_at = Some(90_000);
         u.error = None;

@@ -75,7 +75,7 @@ fn a_preferred_account_past_the_soft_limit_gives_way_to_one_below_it() {
         provider_id: "p".into(),
         alias: "b".into(),
         fetched_at: 0,
-        confidence: "exact".into(),
+        confidence: crate::model::Confidence::Exact,
         plan_name: None,
         used_percent: Some(95.0),
         reset_at: None,

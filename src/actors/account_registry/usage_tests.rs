@@ -22,7 +22,7 @@ fn snap(confidence: &str, used: Option<f64>, reset: Option<Millis>) -> UsageSnap
         provider_id: "openai".into(),
         alias: "plan".into(),
         fetched_at: NOW,
-        confidence: confidence.into(),
+        confidence: confidence.parse().unwrap(),
         plan_name: None,
         used_percent: used,
         reset_at: reset,

@@ -285,7 +285,11 @@ async fn passive_headers_update_the_account_and_a_poll_result_replaces_them() {
         .await
         .unwrap();
     let u = usage(&w).await;
-    assert_eq!(u.confidence, "exact", "a fresh exact reading beats a header estimate");
+    assert_eq!(
+        u.confidence,
+        Confidence::Exact,
+        "a fresh exact reading beats a header estimate"
+    );
 }
 
 #[actix::test]
