@@ -36,7 +36,6 @@ pub use self::outcome::{OutcomeInfo, RecordOutcome};
 pub use self::pick::{ChooseModel, PickAccount, Picked};
 pub use self::tokens::{TokenStore, TokenTarget, TokenTargets};
 pub use self::usage::{ApplyUsage, UsageAccounts, UsageApplied, UsageTarget, UsageTargets, UsageTargetsReply};
-pub use crate::model::ModelRef;
 
 /// Runtime bookkeeping is flushed at most this long after it was queued; where file
 /// notifications are unavailable, other processes' commits are looked for this often.

@@ -13,12 +13,13 @@ use std::collections::HashMap;
 use actix::prelude::*;
 
 use self::tokens::{pick_ready, Want};
-use super::account_registry::{AccountRegistry, ModelRef, Picked};
+use super::account_registry::{AccountRegistry, Picked};
 use super::event_bus::EventBus;
 use super::token_keeper::TokenKeeper;
 use super::usage_refresher::{PassiveHeaders, PromptSeen, UsageRefresher};
 use crate::balancer::headers::AuthorizationHint;
 use crate::clock::SharedClock;
+use crate::model::ModelRef;
 use crate::model::{Auth, Millis};
 use crate::usage::passive::is_usage_header;
 use crate::usage::schedule::PROMPT_MIN_MS;

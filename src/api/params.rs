@@ -5,8 +5,8 @@ use std::collections::HashMap;
 
 use serde::Deserialize;
 
-use crate::actors::account_registry::ModelRef;
 use crate::model::Auth;
+use crate::model::ModelRef;
 
 /// Methods without params (any object, members ignored).
 #[derive(Debug, Clone, Copy, Default, Deserialize)]

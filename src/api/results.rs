@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::actors::account_registry::ModelRef;
 use crate::actors::retry_balancer::{BeginAnswer, FailAnswer, ResultAnswer, SwitchAnswer, SyncAuth};
+use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth};
 
 /// `{}`.

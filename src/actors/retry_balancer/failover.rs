@@ -9,11 +9,12 @@ use actix::prelude::*;
 use super::switch::{DryOutcome, FailAnswer, SwitchAnswer};
 use super::tokens::Want;
 use super::{Request, RetryBalancer, Session, SyncAuth, MAX_REQUESTS};
-use crate::actors::account_registry::{ModelRef, OutcomeInfo, Picked, PlanDry, RecordOutcome};
+use crate::actors::account_registry::{OutcomeInfo, Picked, PlanDry, RecordOutcome};
 use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
 use crate::balancer::switch::ProviderApi;
+use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
 #[derive(Message)]

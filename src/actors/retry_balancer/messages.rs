@@ -4,8 +4,9 @@
 use actix::prelude::*;
 
 use super::{RetryBalancer, Session};
-use crate::actors::account_registry::{ChooseModel, ModelRef};
+use crate::actors::account_registry::ChooseModel;
 use crate::model::Auth;
+use crate::model::ModelRef;
 
 /// `syncAuth`: the credential the host should write as its own.
 #[derive(Debug, Clone)]

@@ -11,11 +11,11 @@ use serde_json::Value;
 use super::failover::{Answer, ResultAnswer};
 use super::RetryBalancer;
 use super::SyncAuth;
-use crate::actors::account_registry::ModelRef;
 use crate::actors::account_registry::{DryPlan, PlanDry};
 use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::headers::credential_headers;
 use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};
+use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
 /// The status of a final answer: a plain client error, which opencode does not retry.
