@@ -74,7 +74,8 @@ pub struct PriorityEnabledParams {
 pub struct PriorityMoveParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
-    pub direction: i32,
+    /// `-1` (up) or `1` (down); anything else is refused as the params are decoded.
+    pub direction: crate::model::PriorityDirection,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
