@@ -10,16 +10,23 @@ mod turn;
 
 pub use idle::run as idle;
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
-use serde_json::json;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
-use crate::hooks::client::RpcClient;
-use crate::model::Auth;
+use crate::api::methods::{ChatHeaders, ChatMessage, FetchBegin, FetchResult, Status, TestAdvanceClock};
+use crate::api::params::{
+    AdvanceClockParams, ChatHeadersParams, ChatMessageParams, FetchBeginParams, FetchResultParams, NoParams,
+};
+use crate::api::Request;
+use crate::hooks::client::{Notification, RpcClient};
+use crate::model::{Auth, ModelRef};
 use crate::store::Store;
 
 /// Median and 99th percentile of a set of durations.
@@ -53,10 +60,8 @@ fn echo_round_trips(iterations: usize) -> anyhow::Result<Stats> {
         .context("starting cat")?;
     let mut stdin = child.stdin.take().expect("piped");
     let mut stdout = BufReader::new(child.stdout.take().expect("piped"));
-    let line = format!(
-        "{}\n",
-        json!({"jsonrpc": "2.0", "id": 1, "method": "fetch.result", "params": {"requestID": "x", "status": 200}})
-    );
+    let line =
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"fetch.result\",\"params\":{\"requestID\":\"x\",\"status\":200}}\n";
     let mut buf = String::new();
     let mut samples = Vec::with_capacity(iterations);
     for i in 0..iterations + 200 {
@@ -87,8 +92,46 @@ fn seed(path: &std::path::Path, n: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn call(c: &mut RpcClient, method: &str, params: serde_json::Value) -> anyhow::Result<serde_json::Value> {
-    c.call(method, params).map_err(|e| anyhow!("{method}: {e}"))
+fn call<R: Request>(c: &mut RpcClient, params: &R::Params) -> anyhow::Result<R::Result>
+where
+    R::Params: Serialize,
+    R::Result: DeserializeOwned,
+{
+    c.call::<R>(params).map_err(|e| anyhow!("{}: {e}", R::METHOD))
+}
+
+/// `chat.headers` for `session` on mock/m1; the request id it hands out.
+fn headers_for(c: &mut RpcClient, session: &str) -> anyhow::Result<String> {
+    let h = call::<ChatHeaders>(
+        c,
+        &ChatHeadersParams {
+            session_id: session.to_string(),
+            provider_id: "mock".into(),
+            model_id: "m1".into(),
+            api: None,
+        },
+    )?;
+    h.request_id
+        .ok_or_else(|| anyhow!("chat.headers handed out no request id"))
+}
+
+fn begin_params(request_id: String) -> FetchBeginParams {
+    FetchBeginParams {
+        request_id,
+        url: String::new(),
+        header_names: vec!["authorization".into(), "content-type".into()],
+        authorization: Some("bearer".into()),
+    }
+}
+
+fn result_params(request_id: &str, attempt: u32, status: u16, headers: HashMap<String, String>) -> FetchResultParams {
+    FetchResultParams {
+        request_id: request_id.to_string(),
+        attempt,
+        status,
+        headers,
+        body: None,
+    }
 }
 
 /// Resident memory of a process in KiB (Linux), 0 when unknown.
@@ -115,7 +158,7 @@ fn ready_new_store(rounds: usize) -> anyhow::Result<Stats> {
             &dir.path().join("balancer.sqlite"),
             &[("OPENCODE_BALANCER_NO_WATCH", "1")],
         )?;
-        call(&mut c, "status", json!({}))?;
+        call::<Status>(&mut c, &NoParams {})?;
         times.push(t.elapsed());
         let _ = c.shutdown();
     }
@@ -134,32 +177,25 @@ fn measure(n: usize, iterations: usize) -> anyhow::Result<(Stats, Stats, Duratio
         ("OPENCODE_BALANCER_NO_WATCH", "1"),
     ];
     let mut c = RpcClient::spawn(&exe, &store, &env)?;
-    call(&mut c, "status", json!({}))?;
+    call::<Status>(&mut c, &NoParams {})?;
     let ready = started.elapsed();
-    let headers = json!({"headerNames": ["authorization", "content-type"], "authorization": "bearer"});
     let mut ok = Vec::with_capacity(iterations);
     for i in 0..iterations + 200 {
         let session = format!("s{}", i % 50);
         let t = Instant::now();
-        call(
+        call::<ChatMessage>(
             &mut c,
-            "chat.message",
-            json!({"sessionID": session, "model": {"providerID": "mock", "modelID": "m1"}}),
+            &ChatMessageParams {
+                session_id: session.clone(),
+                model: Some(ModelRef {
+                    provider_id: "mock".into(),
+                    model_id: "m1".into(),
+                }),
+            },
         )?;
-        let h = call(
-            &mut c,
-            "chat.headers",
-            json!({"sessionID": session, "providerID": "mock", "modelID": "m1"}),
-        )?;
-        let id = h["requestID"].clone();
-        let mut b = headers.clone();
-        b["requestID"] = id.clone();
-        call(&mut c, "fetch.begin", b)?;
-        call(
-            &mut c,
-            "fetch.result",
-            json!({"requestID": id, "attempt": 1, "status": 200, "headers": {}}),
-        )?;
+        let id = headers_for(&mut c, &session)?;
+        call::<FetchBegin>(&mut c, &begin_params(id.clone()))?;
+        call::<FetchResult>(&mut c, &result_params(&id, 1, 200, HashMap::new()))?;
         if i >= 200 {
             ok.push(t.elapsed());
         }
@@ -167,33 +203,19 @@ fn measure(n: usize, iterations: usize) -> anyhow::Result<(Stats, Stats, Duratio
     let mut failover = Vec::with_capacity(iterations);
     for i in 0..iterations + 200 {
         let t = Instant::now();
-        let h = call(
-            &mut c,
-            "chat.headers",
-            json!({"sessionID": "f", "providerID": "mock", "modelID": "m1"}),
-        )?;
-        let id = h["requestID"].clone();
-        let mut b = headers.clone();
-        b["requestID"] = id.clone();
-        call(&mut c, "fetch.begin", b)?;
-        let r = call(
-            &mut c,
-            "fetch.result",
-            json!({"requestID": id, "attempt": 1, "status": 429, "headers": {"retry-after": "1"}}),
-        )?;
-        if r["action"] != "retry" {
-            return Err(anyhow!("no failover with {n} accounts: {r}"));
+        let id = headers_for(&mut c, "f")?;
+        call::<FetchBegin>(&mut c, &begin_params(id.clone()))?;
+        let refused = HashMap::from([("retry-after".to_string(), "1".to_string())]);
+        let r = call::<FetchResult>(&mut c, &result_params(&id, 1, 429, refused))?;
+        if !r.is_retry() {
+            return Err(anyhow!("no failover with {n} accounts: {r:?}"));
         }
-        call(
-            &mut c,
-            "fetch.result",
-            json!({"requestID": id, "attempt": 2, "status": 200, "headers": {}}),
-        )?;
+        call::<FetchResult>(&mut c, &result_params(&id, 2, 200, HashMap::new()))?;
         if i >= 200 {
             failover.push(t.elapsed());
         }
         // Let the cooldown pass outside the measurement so every round fails over the same way.
-        call(&mut c, "test.advanceClock", json!({"ms": 2_000}))?;
+        call::<TestAdvanceClock>(&mut c, &AdvanceClockParams { ms: 2_000 })?;
     }
     let rss = rss_kib(c.pid());
     let _ = c.shutdown();
@@ -211,21 +233,26 @@ fn capture_latency(samples: usize) -> anyhow::Result<Stats> {
     let exe = std::env::current_exe()?;
     let data_str = data.display().to_string();
     let mut c = RpcClient::spawn(&exe, &store, &[("XDG_DATA_HOME", data_str.as_str())])?;
-    call(&mut c, "status", json!({}))?;
-    let mut content = serde_json::Map::new();
+    call::<Status>(&mut c, &NoParams {})?;
+    // opencode's auth.json, not the protocol.
+    let mut content = std::collections::BTreeMap::new();
     let mut times = Vec::with_capacity(samples);
     for i in 0..samples {
         let provider = format!("p{i}");
         content.insert(
             provider.clone(),
-            json!({"type": "api", "key": format!("bench-login-{i}-FAKE")}),
+            Auth::Api {
+                key: format!("bench-login-{i}-FAKE"),
+                metadata: None,
+            },
         );
         let tmp = auth.with_extension("tmp");
         let t = Instant::now();
-        std::fs::write(&tmp, serde_json::Value::Object(content.clone()).to_string())?;
+        std::fs::write(&tmp, serde_json::to_string(&content)?)?;
         std::fs::rename(&tmp, &auth)?;
         c.wait_notification(|n| {
-            n["params"]["type"] == "account_saved" && n["params"]["providerID"] == provider.as_str()
+            matches!(n, Notification::Event(e)
+                if e.kind == "account_saved" && e.provider_id.as_deref() == Some(provider.as_str()))
         })
         .map_err(|e| anyhow!(e))?;
         times.push(t.elapsed());

@@ -2,16 +2,27 @@
 //! store, a mock provider on 127.0.0.1 whose first account answers 429, and the real sidecar
 //! driven over its protocol the way the opencode plugin drives it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
-use serde_json::{json, Value};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
+use crate::api::methods::{
+    AccountsList, AccountsSave, ChatHeaders, ChatMessage, EventsList, FetchBegin, FetchResult, Initialize,
+};
+use crate::api::params::{
+    ChatHeadersParams, ChatMessageParams, EventsParams, FetchBeginParams, FetchResultParams, NoParams, ProviderFilter,
+    SaveParams,
+};
+use crate::api::results::{BeginResult, FetchResultAnswer};
+use crate::api::Request;
 use crate::format::relative;
-use crate::hooks::client::RpcClient;
+use crate::hooks::client::{Notification, RpcClient};
 use crate::mock_provider::{MockProvider, MockReply};
+use crate::model::{Auth, ModelRef};
 
 const ALPHA_KEY: &str = "demo-key-alpha-FAKE";
 const BRAVO_KEY: &str = "demo-key-bravo-FAKE";
@@ -60,28 +71,61 @@ fn name_of(key: &str) -> &'static str {
     }
 }
 
-fn rpc(client: &mut RpcClient, method: &str, params: Value) -> anyhow::Result<Value> {
-    client.call(method, params).map_err(|e| anyhow!("{method} failed: {e}"))
+fn rpc<R: Request>(client: &mut RpcClient, params: &R::Params) -> anyhow::Result<R::Result>
+where
+    R::Params: Serialize,
+    R::Result: DeserializeOwned,
+{
+    client
+        .call::<R>(params)
+        .map_err(|e| anyhow!("{} failed: {e}", R::METHOD))
 }
 
-/// Sends the request to the mock with the headers the sidecar chose; returns status, headers, body.
-fn post(http: &reqwest::blocking::Client, url: &str, headers: &Value) -> anyhow::Result<(u16, Value, String)> {
+/// Sends the request to the mock with the headers the sidecar chose; returns status, the
+/// rate-limit headers and the body.
+fn post(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    headers: &BTreeMap<String, String>,
+) -> anyhow::Result<(u16, HashMap<String, String>, String)> {
     let mut req = http.post(url).header("content-type", "application/json");
-    for (k, v) in headers.as_object().into_iter().flatten() {
-        req = req.header(k.as_str(), v.as_str().unwrap_or_default());
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
     }
     let res = req
         .body(r#"{"model":"m1","messages":[{"role":"user","content":"say hi"}]}"#)
         .send()?;
     let status = res.status().as_u16();
-    let mut hs = serde_json::Map::new();
+    let mut hs = HashMap::new();
     for (k, v) in res.headers() {
         let name = k.as_str();
         if name == "retry-after" || name.starts_with("x-ratelimit-") || name.starts_with("anthropic-ratelimit-") {
-            hs.insert(name.to_string(), json!(v.to_str().unwrap_or_default()));
+            hs.insert(name.to_string(), v.to_str().unwrap_or_default().to_string());
         }
     }
-    Ok((status, Value::Object(hs), res.text()?))
+    Ok((status, hs, res.text()?))
+}
+
+/// The mock provider's answer text (provider JSON, not the protocol).
+fn answer_text(body: &str) -> anyhow::Result<String> {
+    #[derive(Deserialize)]
+    struct Completion {
+        choices: Vec<Choice>,
+    }
+    #[derive(Deserialize)]
+    struct Choice {
+        message: Message,
+    }
+    #[derive(Deserialize)]
+    struct Message {
+        content: String,
+    }
+    let c: Completion = serde_json::from_str(body)?;
+    Ok(c.choices
+        .into_iter()
+        .next()
+        .map(|c| c.message.content)
+        .unwrap_or_default())
 }
 
 fn scenario(store: &Path, url: &str) -> anyhow::Result<String> {
@@ -107,58 +151,77 @@ fn scenario(store: &Path, url: &str) -> anyhow::Result<String> {
         sidecar.pid()
     );
 
-    rpc(
-        &mut sidecar,
-        "initialize",
-        json!({"client": {"name": "demo", "version": crate::hooks::dispatch::VERSION}}),
-    )?;
+    rpc::<Initialize>(&mut sidecar, &NoParams {})?;
     for (alias, key) in [("bravo", BRAVO_KEY), ("alpha", ALPHA_KEY)] {
-        rpc(
-            &mut sidecar,
-            "accounts.save",
-            json!({"providerID": "mock", "alias": alias, "auth": {"type": "api", "key": key}}),
-        )?;
+        let params = SaveParams {
+            provider_id: "mock".into(),
+            alias: alias.into(),
+            auth: Auth::Api {
+                key: key.into(),
+                metadata: None,
+            },
+            replace: false,
+        };
+        rpc::<AccountsSave>(&mut sidecar, &params)?;
     }
     let _ = writeln!(
         out,
         "1. Saved two accounts for provider \"mock\": alpha (active) and bravo."
     );
 
-    let session = json!({"sessionID": "demo-session", "model": {"providerID": "mock", "modelID": "m1"}});
-    rpc(&mut sidecar, "chat.message", session)?;
-    let h = rpc(
+    let model = ModelRef {
+        provider_id: "mock".into(),
+        model_id: "m1".into(),
+    };
+    let session = ChatMessageParams {
+        session_id: "demo-session".into(),
+        model: Some(model.clone()),
+    };
+    rpc::<ChatMessage>(&mut sidecar, &session)?;
+    let h = rpc::<ChatHeaders>(
         &mut sidecar,
-        "chat.headers",
-        json!({"sessionID": "demo-session", "providerID": "mock", "modelID": "m1"}),
+        &ChatHeadersParams {
+            session_id: "demo-session".into(),
+            provider_id: model.provider_id,
+            model_id: model.model_id,
+            api: None,
+        },
     )?;
-    let request_id = h["requestID"]
-        .as_str()
-        .ok_or_else(|| anyhow!("no request id from chat.headers"))?
-        .to_string();
-    let begin = rpc(
+    let request_id = h.request_id.ok_or_else(|| anyhow!("no request id from chat.headers"))?;
+    let begin = rpc::<FetchBegin>(
         &mut sidecar,
-        "fetch.begin",
-        json!({"requestID": request_id, "url": url, "method": "POST", "headerNames": ["authorization", "content-type"], "authorization": "bearer"}),
+        &FetchBeginParams {
+            request_id: request_id.clone(),
+            url: url.to_string(),
+            header_names: vec!["authorization".into(), "content-type".into()],
+            authorization: Some("bearer".into()),
+        },
     )?;
+    let BeginResult::Use {
+        account,
+        set_headers: mut headers,
+        ..
+    } = begin
+    else {
+        bail!("fetch.begin did not put the request on an account: {begin:?}");
+    };
     let _ = writeln!(
         out,
         "2. opencode sends a message; the sidecar puts it on {}.",
-        begin["account"]["alias"].as_str().unwrap_or("?")
+        account.alias
     );
 
-    let mut headers = begin["setHeaders"].clone();
     let mut attempt = 1;
     let answer = loop {
         let account = name_of(
-            headers["authorization"]
-                .as_str()
-                .unwrap_or("")
+            headers
+                .get("authorization")
+                .map_or("", String::as_str)
                 .trim_start_matches("Bearer "),
         );
         let (status, res_headers, body) = post(&http, url, &headers)?;
         let retry_after = res_headers
             .get("retry-after")
-            .and_then(Value::as_str)
             .map(|s| format!(" (Retry-After: {s})"))
             .unwrap_or_default();
         let _ = writeln!(out, "   attempt {attempt} as {account}: HTTP {status}{retry_after}");
@@ -167,71 +230,63 @@ fn scenario(store: &Path, url: &str) -> anyhow::Result<String> {
         } else {
             None
         };
-        let result = rpc(
+        let result = rpc::<FetchResult>(
             &mut sidecar,
-            "fetch.result",
-            json!({"requestID": request_id, "attempt": attempt, "status": status, "headers": res_headers, "body": sent_body}),
+            &FetchResultParams {
+                request_id: request_id.clone(),
+                attempt,
+                status,
+                headers: res_headers,
+                body: sent_body,
+            },
         )?;
-        if result["action"] == "retry" {
-            let _ = writeln!(
-                out,
-                "   sidecar: retry on {}",
-                result["account"]["alias"].as_str().unwrap_or("?")
-            );
-            headers = result["setHeaders"].clone();
+        if let FetchResultAnswer::Retry {
+            account, set_headers, ..
+        } = result
+        {
+            let _ = writeln!(out, "   sidecar: retry on {}", account.alias);
+            headers = set_headers;
             attempt += 1;
             continue;
         }
         if status != 200 {
             bail!("the request ended with HTTP {status}");
         }
-        let v: Value = serde_json::from_str(&body)?;
-        break v["choices"][0]["message"]["content"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
+        break answer_text(&body)?;
     };
     let _ = writeln!(out, "3. The answer opencode gets: \"{answer}\"");
 
     let now = crate::clock::SystemClock;
     let now = crate::clock::Clock::now_ms(&now);
-    let accounts = rpc(&mut sidecar, "accounts.list", json!({}))?;
+    let accounts = rpc::<AccountsList>(&mut sidecar, &ProviderFilter::default())?;
     let _ = writeln!(out, "4. Accounts now:");
-    for a in accounts.as_array().into_iter().flatten() {
-        let state = match a["coolingDownUntil"].as_i64() {
+    for a in &accounts {
+        let state = match a.cooling_down_until {
             Some(until) => format!(
                 "cooling down, usable again {} ({})",
                 relative(until, now),
-                a["cooldownReason"].as_str().unwrap_or("")
+                a.cooldown_reason.as_deref().unwrap_or("")
             ),
             None => "healthy".into(),
         };
-        let active = if a["active"] == json!(true) { ", active" } else { "" };
-        let _ = writeln!(
-            out,
-            "   {}/{}: {state}{active}",
-            a["providerID"].as_str().unwrap_or(""),
-            a["alias"].as_str().unwrap_or("")
-        );
+        let active = if a.active { ", active" } else { "" };
+        let _ = writeln!(out, "   {}/{}: {state}{active}", a.provider_id, a.alias);
     }
-    let events = rpc(&mut sidecar, "events.list", json!({"limit": 10}))?;
+    let events = rpc::<EventsList>(
+        &mut sidecar,
+        &EventsParams {
+            limit: Some(10),
+            kind: None,
+        },
+    )?;
     let _ = writeln!(out, "5. Events, oldest first:");
-    for e in events.as_array().into_iter().flatten().rev() {
-        let _ = writeln!(
-            out,
-            "   {:<22} {}",
-            e["type"].as_str().unwrap_or(""),
-            e["message"].as_str().unwrap_or("")
-        );
+    for e in events.iter().rev() {
+        let _ = writeln!(out, "   {:<22} {}", e.kind, e.message);
     }
-    let toasts: Vec<&str> = sidecar
-        .notifications
-        .iter()
-        .filter(|n| n["method"] == "toast")
-        .filter_map(|n| n["params"]["message"].as_str())
-        .collect();
-    for t in toasts {
-        let _ = writeln!(out, "   toast for the user: \"{t}\"");
+    for n in &sidecar.notifications {
+        if let Notification::Toast(t) = n {
+            let _ = writeln!(out, "   toast for the user: \"{}\"", t.message);
+        }
     }
     let status = sidecar.shutdown()?;
     if !status.success() {

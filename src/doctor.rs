@@ -5,7 +5,8 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use serde_json::json;
+use crate::api::methods::Status;
+use crate::api::params::NoParams;
 
 use crate::actors::auth_watcher::{default_auth_path, parse_logins, read_auth_file};
 use crate::hooks::client::RpcClient;
@@ -238,7 +239,7 @@ fn check_sidecar(r: &mut Report, binary: &Path, store: &Path) {
         Ok(c) => c,
         Err(e) => return r.add(Level::Fail, format!("cannot start `{} serve`: {e}", binary.display())),
     };
-    match client.call("status", json!({})) {
+    match client.call::<Status>(&NoParams {}) {
         Ok(v) => {
             let took = started.elapsed();
             let level = if took < Duration::from_secs(1) {
@@ -251,8 +252,8 @@ fn check_sidecar(r: &mut Report, binary: &Path, store: &Path) {
                 format!(
                     "sidecar answered in {} ms: {} accounts, balancing {}",
                     took.as_millis(),
-                    v["accounts"],
-                    if v["balancing"] == true { "on" } else { "off" }
+                    v.accounts,
+                    if v.balancing { "on" } else { "off" }
                 ),
             );
         }

@@ -45,7 +45,7 @@ impl Runtime {
     pub async fn status(&self, _: NoParams) -> ApiResult<StatusResult> {
         let s = self.registry.send(GetStatus).await?;
         Ok(StatusResult {
-            version: VERSION,
+            version: VERSION.to_string(),
             balancing: s.balancing,
             accounts: s.accounts,
             pending: s.pending,
@@ -216,8 +216,8 @@ impl Runtime {
 pub fn initialize_result() -> InitializeResult {
     InitializeResult {
         server: ServerInfo {
-            name: SERVER_NAME,
-            version: VERSION,
+            name: SERVER_NAME.to_string(),
+            version: VERSION.to_string(),
         },
         protocol_version: PROTOCOL_VERSION,
     }

@@ -3,30 +3,30 @@
 
 use std::collections::HashMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::model::Auth;
 use crate::model::ModelRef;
 
 /// Methods without params (any object, members ignored).
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct NoParams {}
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ProviderFilter {
-    #[serde(rename = "providerID", default)]
+    #[serde(rename = "providerID", default, skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccountKey {
     #[serde(rename = "providerID")]
     pub provider_id: String,
     pub alias: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SaveParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -39,7 +39,7 @@ pub struct SaveParams {
     pub replace: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RenameParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -47,7 +47,7 @@ pub struct RenameParams {
     pub to: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DisableParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -55,7 +55,7 @@ pub struct DisableParams {
     pub disabled: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PriorityModelParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -63,47 +63,48 @@ pub struct PriorityModelParams {
     pub model_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PriorityEnabledParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PriorityMoveParams {
     #[serde(rename = "providerID")]
     pub provider_id: String,
-    pub direction: i32,
+    /// `-1` (up) or `1` (down); anything else is refused as the params are decoded.
+    pub direction: crate::model::PriorityDirection,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnabledParams {
     pub enabled: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EventsParams {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u32>,
-    #[serde(rename = "type", default)]
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommandParams {
     pub text: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatMessageParams {
     #[serde(rename = "sessionID")]
     pub session_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatHeadersParams {
     #[serde(rename = "sessionID")]
     pub session_id: String,
@@ -112,16 +113,16 @@ pub struct ChatHeadersParams {
     #[serde(rename = "modelID")]
     pub model_id: String,
     /// What the host knows of the provider's API (extension).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiParams>,
 }
 
 /// `{npm?, baseURL?}`: a provider's SDK package and base URL as opencode knows them.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ApiParams {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub npm: Option<String>,
-    #[serde(rename = "baseURL", default)]
+    #[serde(rename = "baseURL", default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
 }
 
@@ -136,12 +137,12 @@ impl ApiParams {
 }
 
 /// `providers.describe` `{providers:[{providerID, npm?, baseURL?}]}`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DescribeParams {
     pub providers: Vec<DescribedProvider>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DescribedProvider {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -149,7 +150,7 @@ pub struct DescribedProvider {
     pub api: ApiParams,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FetchBeginParams {
     #[serde(rename = "requestID")]
@@ -158,11 +159,11 @@ pub struct FetchBeginParams {
     pub url: String,
     #[serde(default)]
     pub header_names: Vec<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FetchResultParams {
     #[serde(rename = "requestID")]
     pub request_id: String,
@@ -171,7 +172,7 @@ pub struct FetchResultParams {
     pub status: u16,
     #[serde(default)]
     pub headers: HashMap<String, String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
 }
 
@@ -179,12 +180,12 @@ fn one() -> u32 {
     1
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AdvanceClockParams {
     pub ms: i64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingSaveParams {
     pub id: String,
     pub alias: String,
@@ -193,16 +194,16 @@ pub struct PendingSaveParams {
     pub replace: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PendingIdParams {
     pub id: String,
 }
 
 /// `usage.refresh`: every account, one provider's, or one account.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct RefreshParams {
-    #[serde(rename = "providerID", default)]
+    #[serde(rename = "providerID", default, skip_serializing_if = "Option::is_none")]
     pub provider_id: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
 }

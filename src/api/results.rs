@@ -3,36 +3,62 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::actors::retry_balancer::{BeginAnswer, FailAnswer, ResultAnswer, SwitchAnswer, SyncAuth};
 use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth};
 
+/// The literal `action` member of an answer: one unit variant that encodes as its string, so
+/// an untagged answer decodes to the variant whose tag it carries.
+macro_rules! action_tag {
+    ($($(#[$doc:meta])* $name:ident = $lit:literal;)*) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+            pub enum $name {
+                #[serde(rename = $lit)]
+                Tag,
+            }
+        )*
+    };
+}
+
+action_tag! {
+    /// `"switch"`.
+    SwitchTag = "switch";
+    /// `"fail"`.
+    FailTag = "fail";
+    /// `"return"`.
+    ReturnTag = "return";
+    /// `"retry"`.
+    RetryTag = "retry";
+}
+
 /// `{}`.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Empty {}
 
 /// `initialize`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct InitializeResult {
     pub server: ServerInfo,
     #[serde(rename = "protocolVersion")]
     pub protocol_version: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ServerInfo {
-    pub name: &'static str,
-    pub version: &'static str,
+    pub name: String,
+    pub version: String,
 }
 
 /// `status`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct StatusResult {
-    pub version: &'static str,
+    pub version: String,
     pub balancing: bool,
     pub accounts: usize,
     pub pending: usize,
@@ -41,44 +67,44 @@ pub struct StatusResult {
 }
 
 /// `accounts.remove`.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Removed {
     pub removed: bool,
 }
 
 /// `pending.dismiss`.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Dismissed {
     pub dismissed: bool,
 }
 
 /// `balancing.get`, `balancing.set`.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Enabled {
     pub enabled: bool,
 }
 
 /// `command.run`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommandOutput {
     pub output: String,
 }
 
 /// `test.advanceClock`.
-#[derive(Debug, Clone, Copy, Serialize)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 pub struct Now {
     pub now: i64,
 }
 
 /// `chat.message`: `{model}` when balancing chose another model, else `{}`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatMessageResult {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<ModelRef>,
 }
 
 /// `syncAuth`: `{providerID, auth}`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncAuthWire {
     #[serde(rename = "providerID")]
     pub provider_id: String,
@@ -95,21 +121,21 @@ impl From<SyncAuth> for SyncAuthWire {
 }
 
 /// `chat.headers`: `{requestID?, syncAuth?}`.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatHeadersResult {
-    #[serde(rename = "requestID", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "requestID", default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
-    #[serde(rename = "syncAuth", skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "syncAuth", default, skip_serializing_if = "Option::is_none")]
     pub sync_auth: Option<SyncAuthWire>,
 }
 
 /// `{action:"switch", account, modelID, url, setHeaders, removeHeaders, body:{set, remove},
 /// syncAuth?}`; at `fetch.begin` also `passthrough:true`, which a plugin that does not know the
 /// action follows (the request goes out untouched, as before).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SwitchWire {
-    pub action: &'static str,
+    pub action: SwitchTag,
     pub account: AccountRef,
     #[serde(rename = "modelID")]
     pub model_id: String,
@@ -117,14 +143,14 @@ pub struct SwitchWire {
     pub set_headers: BTreeMap<String, String>,
     pub remove_headers: Vec<String>,
     pub body: BodyEdit,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_auth: Option<SyncAuthWire>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passthrough: Option<bool>,
 }
 
 /// The request body's edit for a switch: members to set and to remove.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct BodyEdit {
     pub set: BTreeMap<String, Value>,
     pub remove: Vec<String>,
@@ -133,7 +159,7 @@ pub struct BodyEdit {
 impl SwitchWire {
     fn new(s: SwitchAnswer, at_begin: bool) -> Self {
         SwitchWire {
-            action: "switch",
+            action: SwitchTag::Tag,
             account: s.account,
             model_id: s.model_id,
             url: s.url,
@@ -151,18 +177,18 @@ impl SwitchWire {
 
 /// `{action:"fail", status, message, resubmit?:{sessionID, providerID, modelID, message}}`; at
 /// `fetch.begin` also `passthrough:true`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FailWire {
-    pub action: &'static str,
+    pub action: FailTag,
     pub status: u16,
     pub message: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resubmit: Option<ResubmitWire>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passthrough: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResubmitWire {
     #[serde(rename = "sessionID")]
     pub session_id: String,
@@ -176,7 +202,7 @@ pub struct ResubmitWire {
 impl FailWire {
     fn new(f: FailAnswer, at_begin: bool) -> Self {
         FailWire {
-            action: "fail",
+            action: FailTag::Tag,
             status: f.status,
             message: f.message,
             resubmit: f.resubmit.map(|r| ResubmitWire {
@@ -190,24 +216,25 @@ impl FailWire {
     }
 }
 
-/// `fetch.begin`.
-#[derive(Debug, Clone, Serialize)]
+/// `fetch.begin`. Untagged: the variants are tried in order when decoding, so the ones with an
+/// `action` tag come before `Use` and `Passthrough` (a `switch` at begin carries `passthrough` too).
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum BeginResult {
-    /// `{passthrough:true}`.
-    Passthrough {
-        passthrough: bool,
-    },
+    Switch(Box<SwitchWire>),
+    Fail(FailWire),
     /// `{account, setHeaders, removeHeaders?}`.
     Use {
         account: AccountRef,
         #[serde(rename = "setHeaders")]
         set_headers: BTreeMap<String, String>,
-        #[serde(rename = "removeHeaders", skip_serializing_if = "Vec::is_empty")]
+        #[serde(rename = "removeHeaders", default, skip_serializing_if = "Vec::is_empty")]
         remove_headers: Vec<String>,
     },
-    Switch(Box<SwitchWire>),
-    Fail(FailWire),
+    /// `{passthrough:true}`.
+    Passthrough {
+        passthrough: bool,
+    },
 }
 
 impl From<BeginAnswer> for BeginResult {
@@ -226,22 +253,22 @@ impl From<BeginAnswer> for BeginResult {
 }
 
 /// `fetch.result`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
 pub enum FetchResultAnswer {
     /// `{action:"return"}`.
     Return {
-        action: &'static str,
+        action: ReturnTag,
     },
     /// `{action:"retry", account, setHeaders, removeHeaders?, syncAuth?}`.
     Retry {
-        action: &'static str,
+        action: RetryTag,
         account: AccountRef,
         #[serde(rename = "setHeaders")]
         set_headers: BTreeMap<String, String>,
-        #[serde(rename = "removeHeaders", skip_serializing_if = "Vec::is_empty")]
+        #[serde(rename = "removeHeaders", default, skip_serializing_if = "Vec::is_empty")]
         remove_headers: Vec<String>,
-        #[serde(rename = "syncAuth", skip_serializing_if = "Option::is_none")]
+        #[serde(rename = "syncAuth", default, skip_serializing_if = "Option::is_none")]
         sync_auth: Option<SyncAuthWire>,
     },
     Switch(Box<SwitchWire>),
@@ -258,13 +285,13 @@ impl FetchResultAnswer {
 impl From<ResultAnswer> for FetchResultAnswer {
     fn from(answer: ResultAnswer) -> Self {
         match answer {
-            ResultAnswer::Return => FetchResultAnswer::Return { action: "return" },
+            ResultAnswer::Return => FetchResultAnswer::Return { action: ReturnTag::Tag },
             ResultAnswer::Retry {
                 account,
                 headers,
                 sync_auth,
             } => FetchResultAnswer::Retry {
-                action: "retry",
+                action: RetryTag::Tag,
                 account,
                 set_headers: headers.set,
                 remove_headers: headers.remove,

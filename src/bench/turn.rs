@@ -3,28 +3,39 @@
 //! real sidecar's `switch`, next to the same request sent straight to the second provider in the
 //! same run (the floor: the answer cannot come sooner than that request takes).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
-use anyhow::{anyhow, bail};
-use serde_json::{json, Value};
-
 use super::{call, Stats};
+use crate::api::methods::{
+    AccountsResetCooldown, BalancingSet, ChatHeaders, FetchBegin, FetchResult, PrioritySetModel, ProvidersDescribe,
+};
+use crate::api::params::{
+    AccountKey, ApiParams, ChatHeadersParams, DescribeParams, DescribedProvider, EnabledParams, FetchBeginParams,
+    FetchResultParams, PriorityModelParams,
+};
+use crate::api::results::{BeginResult, BodyEdit, FetchResultAnswer};
 use crate::hooks::client::RpcClient;
 use crate::mock_provider::{MockProvider, MockReply};
 use crate::model::Auth;
 use crate::store::Store;
+use anyhow::{anyhow, bail};
 
 const KEY_A: &str = "bench-turn-a-FAKE";
 const KEY_B: &str = "bench-turn-b-FAKE";
 const BODY: &str = r#"{"model":"ma","reasoning_effort":"high","messages":[{"role":"user","content":"say hi"}]}"#;
 
 /// POSTs `body` to `url` with `headers`; (status, retry-after header or "").
-fn post(http: &reqwest::blocking::Client, url: &str, headers: &Value, body: &str) -> anyhow::Result<(u16, String)> {
+fn post(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    headers: &BTreeMap<String, String>,
+    body: &str,
+) -> anyhow::Result<(u16, String)> {
     let mut req = http.post(url).header("content-type", "application/json");
-    for (k, v) in headers.as_object().into_iter().flatten() {
-        req = req.header(k.as_str(), v.as_str().unwrap_or_default());
+    for (k, v) in headers {
+        req = req.header(k.as_str(), v.as_str());
     }
     let res = req.body(body.to_string()).send()?;
     let status = res.status().as_u16();
@@ -38,17 +49,16 @@ fn post(http: &reqwest::blocking::Client, url: &str, headers: &Value, body: &str
     Ok((status, retry_after))
 }
 
-/// The body as the plugin rewrites it for a `switch`.
-fn rewrite(body: &str, edit: &Value) -> anyhow::Result<String> {
-    let mut v: Value = serde_json::from_str(body)?;
-    let obj = v.as_object_mut().ok_or_else(|| anyhow!("body is not an object"))?;
-    for k in edit["remove"].as_array().into_iter().flatten() {
-        obj.remove(k.as_str().unwrap_or_default());
+/// The body (provider JSON, not the protocol) as the plugin rewrites it for a `switch`.
+fn rewrite(body: &str, edit: &BodyEdit) -> anyhow::Result<String> {
+    let mut obj: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body)?;
+    for k in &edit.remove {
+        obj.remove(k);
     }
-    for (k, val) in edit["set"].as_object().into_iter().flatten() {
+    for (k, val) in &edit.set {
         obj.insert(k.clone(), val.clone());
     }
-    Ok(v.to_string())
+    Ok(serde_json::to_string(&obj)?)
 }
 
 /// (refusal → second provider's answer, the straight request to the second provider).
@@ -67,25 +77,29 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
     }
     let exe = std::env::current_exe()?;
     let mut c = RpcClient::spawn(&exe, &store_path, &[("OPENCODE_BALANCER_NO_WATCH", "1")])?;
-    call(
-        &mut c,
-        "priority.setModel",
-        json!({"providerID": "pa", "modelID": "ma"}),
-    )?;
-    call(
-        &mut c,
-        "priority.setModel",
-        json!({"providerID": "pb", "modelID": "mb"}),
-    )?;
-    call(&mut c, "balancing.set", json!({"enabled": true}))?;
+    for (provider, model) in [("pa", "ma"), ("pb", "mb")] {
+        call::<PrioritySetModel>(
+            &mut c,
+            &PriorityModelParams {
+                provider_id: provider.into(),
+                model_id: Some(model.into()),
+            },
+        )?;
+    }
+    call::<BalancingSet>(&mut c, &EnabledParams { enabled: true })?;
     let (url_a, url_b) = (format!("{base}/a/v1"), format!("{base}/b/v1"));
-    call(
+    let described = |provider: &str, url: &str| DescribedProvider {
+        provider_id: provider.into(),
+        api: ApiParams {
+            npm: Some("@ai-sdk/openai-compatible".into()),
+            base_url: Some(url.into()),
+        },
+    };
+    call::<ProvidersDescribe>(
         &mut c,
-        "providers.describe",
-        json!({"providers": [
-            {"providerID": "pa", "npm": "@ai-sdk/openai-compatible", "baseURL": url_a},
-            {"providerID": "pb", "npm": "@ai-sdk/openai-compatible", "baseURL": url_b},
-        ]}),
+        &DescribeParams {
+            providers: vec![described("pa", &url_a), described("pb", &url_b)],
+        },
     )?;
     // The mock provider is on 127.0.0.1: never through a proxy.
     let http = reqwest::blocking::Client::builder()
@@ -97,52 +111,75 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
     let request_a = format!("{url_a}/chat/completions");
     for i in 0..rounds + 20 {
         let session = format!("bench-{i}");
-        let h = call(
+        let h = call::<ChatHeaders>(
             &mut c,
-            "chat.headers",
-            json!({"sessionID": session, "providerID": "pa", "modelID": "ma"}),
+            &ChatHeadersParams {
+                session_id: session,
+                provider_id: "pa".into(),
+                model_id: "ma".into(),
+                api: None,
+            },
         )?;
-        let id = h["requestID"].clone();
-        let b = call(
+        let id = h
+            .request_id
+            .ok_or_else(|| anyhow!("chat.headers handed out no request id"))?;
+        let b = call::<FetchBegin>(
             &mut c,
-            "fetch.begin",
-            json!({"requestID": id, "url": request_a, "method": "POST",
-                   "headerNames": ["authorization", "content-type"], "authorization": "bearer"}),
+            &FetchBeginParams {
+                request_id: id.clone(),
+                url: request_a.clone(),
+                header_names: vec!["authorization".into(), "content-type".into()],
+                authorization: Some("bearer".into()),
+            },
         )?;
-        let (status, retry_after) = post(&http, &request_a, &b["setHeaders"], BODY)?;
+        let BeginResult::Use { set_headers, .. } = b else {
+            bail!("fetch.begin did not put the request on an account: {b:?}");
+        };
+        let (status, retry_after) = post(&http, &request_a, &set_headers, BODY)?;
         // The clock starts when the refusal is in the host's hands.
         let t = Instant::now();
-        let r = call(
+        let r = call::<FetchResult>(
             &mut c,
-            "fetch.result",
-            json!({"requestID": id, "attempt": 1, "status": status, "headers": {"retry-after": retry_after}}),
+            &FetchResultParams {
+                request_id: id.clone(),
+                attempt: 1,
+                status,
+                headers: HashMap::from([("retry-after".to_string(), retry_after)]),
+                body: None,
+            },
         )?;
-        if r["action"] != "switch" {
-            bail!("no switch after the refusal: {r}");
-        }
-        let body = rewrite(BODY, &r["body"])?;
-        let url = r["url"].as_str().unwrap_or_default().to_string();
-        let (status, _) = post(&http, &url, &r["setHeaders"], &body)?;
-        call(
+        let FetchResultAnswer::Switch(r) = r else {
+            bail!("no switch after the refusal: {r:?}");
+        };
+        let body = rewrite(BODY, &r.body)?;
+        let (status, _) = post(&http, &r.url, &r.set_headers, &body)?;
+        call::<FetchResult>(
             &mut c,
-            "fetch.result",
-            json!({"requestID": id, "attempt": 2, "status": status, "headers": {}}),
+            &FetchResultParams {
+                request_id: id,
+                attempt: 2,
+                status,
+                headers: HashMap::new(),
+                body: None,
+            },
         )?;
         let took = t.elapsed();
         if status != 200 {
             bail!("the second provider answered {status}");
         }
         let t = Instant::now();
-        post(&http, &url, &r["setHeaders"], &body)?;
+        post(&http, &r.url, &r.set_headers, &body)?;
         let floor = t.elapsed();
         if i >= 20 {
             moved.push(took);
             straight.push(floor);
         }
-        call(
+        call::<AccountsResetCooldown>(
             &mut c,
-            "accounts.resetCooldown",
-            json!({"providerID": "pa", "alias": "alpha"}),
+            &AccountKey {
+                provider_id: "pa".into(),
+                alias: "alpha".into(),
+            },
         )?;
     }
     let _ = c.shutdown();

@@ -15,7 +15,9 @@ use crate::api::results::{Dismissed, Enabled, Removed, StatusResult};
 use crate::api::{ApiError, ApiResult};
 use crate::clock::SharedClock;
 use crate::format;
-use crate::model::{normalize_alias, AccountView, Auth, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot};
+use crate::model::{
+    normalize_alias, AccountView, Auth, PriorityDirection, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot,
+};
 use crate::store::PendingView;
 
 /// One typed call of the API.
@@ -317,7 +319,11 @@ fn plan(command: Command) -> anyhow::Result<(Call, Show, bool)> {
             PriorityCmd::Move { provider, direction } => plain(
                 Call::PriorityMove(PriorityMoveParams {
                     provider_id: provider,
-                    direction: if direction == "up" { -1 } else { 1 },
+                    direction: if direction == "up" {
+                        PriorityDirection::Up
+                    } else {
+                        PriorityDirection::Down
+                    },
                 }),
                 false,
             ),

@@ -41,7 +41,7 @@ pub enum Action {
     SetFailover(bool),
     MovePriority {
         provider: String,
-        direction: i32,
+        direction: crate::model::PriorityDirection,
     },
     SetPriorityEnabled {
         provider: String,

@@ -4,7 +4,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::action::Action;
 use super::app::{App, Command, Input, InputPurpose, Overlay, PickRow, Picker, RowKey, View};
-use crate::model::normalize_alias;
+use crate::model::{normalize_alias, PriorityDirection};
 
 /// What the alias rules are, shown when an alias is refused.
 pub const ALIAS_RULE: &str = "an alias needs 1-64 characters of a-z 0-9 . _ - (others become -)";
@@ -135,10 +135,10 @@ impl App {
                 self.view = View::Accounts;
                 return None;
             }
-            KeyCode::Up if shift => move_action(entry?, -1),
-            KeyCode::Down if shift => move_action(entry?, 1),
-            KeyCode::Char('K') => move_action(entry?, -1),
-            KeyCode::Char('J') => move_action(entry?, 1),
+            KeyCode::Up if shift => move_action(entry?, PriorityDirection::Up),
+            KeyCode::Down if shift => move_action(entry?, PriorityDirection::Down),
+            KeyCode::Char('K') => move_action(entry?, PriorityDirection::Up),
+            KeyCode::Char('J') => move_action(entry?, PriorityDirection::Down),
             KeyCode::Up | KeyCode::Char('k') => {
                 self.priority_cursor = self.priority_cursor.saturating_sub(1);
                 return None;
@@ -281,7 +281,7 @@ impl App {
     }
 }
 
-fn move_action(e: crate::model::PriorityEntry, direction: i32) -> Action {
+fn move_action(e: crate::model::PriorityEntry, direction: PriorityDirection) -> Action {
     Action::MovePriority {
         provider: e.provider_id,
         direction,

@@ -192,3 +192,24 @@ pub fn offline_answer(method: &str) -> Value {
         _ => json!({}),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+    use crate::api::params::PriorityMoveParams;
+    use crate::model::PriorityDirection;
+
+    #[test]
+    fn a_priority_move_direction_other_than_minus_one_or_one_is_invalid_params_at_the_edge() {
+        let ok: PriorityMoveParams = parse(serde_json::json!({"providerID": "openai", "direction": -1})).unwrap();
+        assert_eq!(ok.direction, PriorityDirection::Up);
+        // Decoded at the edge: an invalid direction is refused before the provider is looked at.
+        for direction in [serde_json::json!(3), serde_json::json!(0), serde_json::json!("up")] {
+            let e =
+                parse::<PriorityMoveParams>(serde_json::json!({"providerID": "", "direction": direction})).unwrap_err();
+            assert_eq!(e.code, -32602, "{direction}");
+        }
+        let e = parse::<PriorityMoveParams>(serde_json::json!({"providerID": "openai", "direction": 3})).unwrap_err();
+        assert_eq!(e.message, "invalid params: direction must be -1 (up) or 1 (down)");
+    }
+}

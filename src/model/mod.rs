@@ -6,12 +6,14 @@ mod credential;
 mod credential_fuzz;
 mod event;
 mod names;
+mod priority;
 mod settings;
 
 pub use auth::Auth;
 pub use credential::{deserialize_auth_param, kind_of, parse_credential, parse_json, CredentialError, Problem};
 pub use event::{EventKind, NewEvent, StoredEvent};
 pub use names::{normalize_alias, validate_provider};
+pub use priority::PriorityDirection;
 pub use settings::{Setting, Settings, SettingsError, Strategy};
 
 use serde::{Deserialize, Serialize};

@@ -3,7 +3,7 @@
 use rusqlite::{params, OptionalExtension};
 
 use super::{Result, Store, StoreError};
-use crate::model::{PriorityEntry, Settings, UsageSnapshot};
+use crate::model::{PriorityDirection, PriorityEntry, Settings, UsageSnapshot};
 
 impl Store {
     pub fn list_priority(&self) -> Result<Vec<PriorityEntry>> {
@@ -63,8 +63,8 @@ impl Store {
         })
     }
 
-    /// Moves a provider one place up (-1) or down (+1); `false` at either end.
-    pub fn move_priority(&mut self, provider: &str, direction: i32) -> Result<bool> {
+    /// Moves a provider one place up or down; `false` at either end.
+    pub fn move_priority(&mut self, provider: &str, direction: PriorityDirection) -> Result<bool> {
         self.write(|tx| {
             let mut order: Vec<String> = {
                 let mut stmt =
@@ -75,7 +75,7 @@ impl Store {
             let Some(i) = order.iter().position(|p| p == provider) else {
                 return Err(not_in_matrix(provider));
             };
-            let j = i as i64 + direction as i64;
+            let j = i as i64 + direction.offset();
             if j < 0 || j >= order.len() as i64 {
                 return Ok(false);
             }

@@ -6,7 +6,7 @@ use std::os::unix::fs::PermissionsExt;
 use rusqlite::Connection;
 
 use super::*;
-use crate::model::{Account, Auth, CooldownReason};
+use crate::model::{Account, Auth, CooldownReason, PriorityDirection};
 
 fn api(key: &str) -> Auth {
     Auth::test_api(key)
@@ -297,8 +297,8 @@ fn priority_moves_and_refuses_unknown_providers() {
     for p in ["a", "b", "c"] {
         s.save_account(p, "x", &api(&format!("k-{p}")), 1).unwrap();
     }
-    assert!(s.move_priority("c", -1).unwrap());
-    assert!(!s.move_priority("a", -1).unwrap());
+    assert!(s.move_priority("c", PriorityDirection::Up).unwrap());
+    assert!(!s.move_priority("a", PriorityDirection::Up).unwrap());
     let order: Vec<_> = s.list_priority().unwrap().into_iter().map(|e| e.provider_id).collect();
     assert_eq!(order, ["a", "c", "b"]);
     assert!(matches!(

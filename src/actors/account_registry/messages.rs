@@ -121,7 +121,7 @@ pub enum Mutate {
     },
     PriorityMove {
         provider_id: String,
-        direction: i32,
+        direction: crate::model::PriorityDirection,
     },
     Setting(crate::model::Setting),
     /// Refused with `Exists` when the alias is in use, unless `replace`.

@@ -326,18 +326,13 @@ impl AccountRegistry {
             }
             Mutate::PriorityMove { provider_id, direction } => {
                 let p = provider(&provider_id)?;
-                if direction != -1 && direction != 1 {
-                    return Err(RegistryError::InvalidValue(
-                        "direction must be -1 (up) or 1 (down)".into(),
-                    ));
-                }
                 let p2 = p.clone();
                 self.commit(
                     Some(p.clone()),
                     move |s| s.move_priority(&p2, direction),
                     move |this, moved| {
                         if moved {
-                            let word = if direction < 0 { "up" } else { "down" };
+                            let word = direction.word();
                             this.publish(
                                 NewEvent::new(EventKind::PriorityChanged, format!("{p} moved {word}")).provider(&p),
                             );
