@@ -265,7 +265,7 @@ fn scenario(store: &Path, url: &str) -> anyhow::Result<String> {
             Some(until) => format!(
                 "cooling down, usable again {} ({})",
                 relative(until, now),
-                a.cooldown_reason.as_deref().unwrap_or("")
+                a.cooldown_reason.map(|r| r.as_str()).unwrap_or("")
             ),
             None => "healthy".into(),
         };
