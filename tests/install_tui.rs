@@ -5,31 +5,8 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
-use common::BIN;
-
-fn run_out(home: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env_remove("OPENCODE_CONFIG_DIR")
-        .env_remove("OPENCODE_BALANCER_STORE")
-        .output()
-        .unwrap()
-}
-
-fn run(home: &Path, args: &[&str]) -> String {
-    let out = run_out(home, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
+use common::{in_home as run, in_home_out as run_out, BIN};
 
 fn tui_dir(home: &Path) -> PathBuf {
     home.join("data/opencode-balancer/tui")

@@ -338,3 +338,27 @@ pub fn data_home(store: &Path) -> PathBuf {
 pub fn auth_file(store: &Path) -> PathBuf {
     data_home(store).join("opencode").join("auth.json")
 }
+
+/// Runs the binary with HOME and the XDG config and data folders inside `home` (install tests).
+pub fn in_home_out(home: &Path, args: &[&str]) -> Output {
+    Command::new(BIN)
+        .args(args)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env_remove("OPENCODE_CONFIG_DIR")
+        .env_remove("OPENCODE_BALANCER_STORE")
+        .output()
+        .unwrap()
+}
+
+/// [`in_home_out`] that must succeed; its stdout.
+pub fn in_home(home: &Path, args: &[&str]) -> String {
+    let out = in_home_out(home, args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
