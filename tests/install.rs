@@ -6,22 +6,16 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::BIN;
+use common::{in_home_env, BIN};
 
 /// The binary in private XDG folders under `home`, with `umask` set first.
 fn run_umask(home: &Path, umask: &str, args: &[&str]) -> Output {
-    Command::new("sh")
-        .arg("-c")
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
         .arg(format!("umask {umask}; exec \"$0\" \"$@\""))
         .arg(BIN)
-        .args(args)
-        .env("HOME", home)
-        .env("XDG_CONFIG_HOME", home.join("config"))
-        .env("XDG_DATA_HOME", home.join("data"))
-        .env_remove("OPENCODE_CONFIG_DIR")
-        .env_remove("OPENCODE_BALANCER_STORE")
-        .output()
-        .unwrap()
+        .args(args);
+    in_home_env(&mut sh, home).output().unwrap()
 }
 
 fn run(home: &Path, args: &[&str]) -> String {

@@ -339,17 +339,18 @@ pub fn auth_file(store: &Path) -> PathBuf {
     data_home(store).join("opencode").join("auth.json")
 }
 
-/// Runs the binary with HOME and the XDG config and data folders inside `home` (install tests).
-pub fn in_home_out(home: &Path, args: &[&str]) -> Output {
-    Command::new(BIN)
-        .args(args)
-        .env("HOME", home)
+/// Points `cmd` at HOME and the XDG config and data folders inside `home` (install tests).
+pub fn in_home_env<'a>(cmd: &'a mut Command, home: &Path) -> &'a mut Command {
+    cmd.env("HOME", home)
         .env("XDG_CONFIG_HOME", home.join("config"))
         .env("XDG_DATA_HOME", home.join("data"))
         .env_remove("OPENCODE_CONFIG_DIR")
         .env_remove("OPENCODE_BALANCER_STORE")
-        .output()
-        .unwrap()
+}
+
+/// Runs the binary with [`in_home_env`].
+pub fn in_home_out(home: &Path, args: &[&str]) -> Output {
+    in_home_env(Command::new(BIN).args(args), home).output().unwrap()
 }
 
 /// [`in_home_out`] that must succeed; its stdout.
