@@ -5,32 +5,21 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 import { server } from "../index.js";
 import {
-  FAKE_SIDECAR,
   FAST,
   PLUGIN_PATH,
   captureConsoleError,
   fakeClient,
-  fakeSidecar,
-  removeDir,
-  tempDir,
+  scenario,
+  wrapper,
 } from "./helpers.mjs";
 
 const INSTALL_LINE = "const INSTALLED_BINARY = null; // replaced by opencode-balancer install";
-
-/** An executable that runs the fake sidecar under a name of its own. */
-function wrapper(dir, name, id) {
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\nFAKE_SIDECAR_ID=${id} exec "${process.execPath}" "${FAKE_SIDECAR}" "$@"\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
 
 /** A copy of the plugin as `install` writes it: INSTALLED_BINARY set. */
 function installedCopy(dir, binary) {
@@ -55,59 +44,41 @@ async function whoAnswers(serverFn, options = {}) {
   }
 }
 
-function scenario(t) {
-  const dir = tempDir();
-  const saved = { PATH: process.env.PATH, BIN: process.env.OPENCODE_BALANCER_BIN };
-  fakeSidecar(dir, {}); // no id in the config: the wrapper's FAKE_SIDECAR_ID names it
-  const onPath = join(dir, "path-bin");
-  wrapper(onPath, "opencode-balancer", "from-path");
-  process.env.PATH = `${onPath}:${process.env.PATH}`;
-  delete process.env.OPENCODE_BALANCER_BIN;
-  t.after(() => {
-    process.env.PATH = saved.PATH;
-    if (saved.BIN === undefined) delete process.env.OPENCODE_BALANCER_BIN;
-    else process.env.OPENCODE_BALANCER_BIN = saved.BIN;
-    delete process.env.FAKE_SIDECAR_CONFIG;
-    removeDir(dir);
-  });
-  return dir;
-}
-
 test("the option `binary` comes first", async (t) => {
-  const dir = scenario(t);
+  const { dir } = scenario(t);
   const opt = wrapper(join(dir, "o"), "ocb", "from-option");
   process.env.OPENCODE_BALANCER_BIN = wrapper(join(dir, "e"), "ocb", "from-env");
   assert.equal(await whoAnswers(server, { binary: opt }), "from-option");
 });
 
 test("then OPENCODE_BALANCER_BIN", async (t) => {
-  const dir = scenario(t);
+  const { dir } = scenario(t);
   process.env.OPENCODE_BALANCER_BIN = wrapper(join(dir, "e"), "ocb", "from-env");
   assert.equal(await whoAnswers(server), "from-env");
 });
 
 test("an explicit path that does not exist means no sidecar, not a fallback", async (t) => {
-  const dir = scenario(t);
+  const { dir } = scenario(t);
   process.env.OPENCODE_BALANCER_BIN = join(dir, "nope", "opencode-balancer");
   const out = await whoAnswers(server);
   assert.match(out, /opencode-balancer is unavailable/);
 });
 
 test("then the path `install` wrote into the plugin", async (t) => {
-  const dir = scenario(t);
+  const { dir } = scenario(t);
   const installed = wrapper(join(dir, "i"), "ocb", "from-install");
   const mod = await import(pathToFileURL(installedCopy(dir, installed)).href);
   assert.equal(await whoAnswers(mod.server), "from-install");
 });
 
 test("an installed path that is gone falls back to PATH", async (t) => {
-  const dir = scenario(t);
+  const { dir } = scenario(t);
   const mod = await import(pathToFileURL(installedCopy(dir, join(dir, "gone", "ocb"))).href + "?gone");
   assert.equal(await whoAnswers(mod.server), "from-path");
 });
 
 test("last, the checkout's target/release next to the plugin", async (t) => {
-  const dir = scenario(t);
+  const { dir } = scenario(t);
   process.env.PATH = "/usr/bin:/bin"; // no opencode-balancer there
   mkdirSync(join(dir, "checkout", "plugin"), { recursive: true });
   const copy = join(dir, "checkout", "plugin", "index.js");

@@ -5,35 +5,24 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { chmodSync, copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 
 import {
-  FAKE_SIDECAR,
   FAST,
   MARKER,
   PLUGIN_PATH,
   captureConsoleError,
   fakeClient,
-  fakeSidecar,
   fakeStarts,
   headersInput,
   keyedResponder,
   loopback,
-  removeDir,
-  tempDir,
+  scenario,
   warnings,
+  wrapper,
 } from "./helpers.mjs";
-
-/** An executable that runs the fake sidecar under a name of its own. */
-function wrapper(dir, name, id) {
-  mkdirSync(dir, { recursive: true });
-  const path = join(dir, name);
-  writeFileSync(path, `#!/bin/sh\nFAKE_SIDECAR_ID=${id} exec "${process.execPath}" "${FAKE_SIDECAR}" "$@"\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
 
 let copies = 0;
 
@@ -59,25 +48,6 @@ async function npmInstalled(dir, binaryId) {
   }
   copies += 1;
   return import(pathToFileURL(copy).href + `?copy=${copies}`);
-}
-
-/** Environment and fake sidecar for one test: PATH has a fake named from-path, no variable set. */
-function scenario(t, config = {}) {
-  const dir = tempDir();
-  const saved = { PATH: process.env.PATH, BIN: process.env.OPENCODE_BALANCER_BIN };
-  const fake = fakeSidecar(dir, config);
-  const onPath = join(dir, "path-bin");
-  wrapper(onPath, "opencode-balancer", "from-path");
-  process.env.PATH = `${onPath}:/usr/bin:/bin`;
-  delete process.env.OPENCODE_BALANCER_BIN;
-  t.after(() => {
-    process.env.PATH = saved.PATH;
-    if (saved.BIN === undefined) delete process.env.OPENCODE_BALANCER_BIN;
-    else process.env.OPENCODE_BALANCER_BIN = saved.BIN;
-    delete process.env.FAKE_SIDECAR_CONFIG;
-    removeDir(dir);
-  });
-  return { dir, log: fake.log };
 }
 
 /** The hooks of `mod` with a fake client; disposed when the test ends. */

@@ -3,7 +3,7 @@
 
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -297,4 +297,35 @@ export function rpcSession(binary, store, { timeoutMs = 10_000 } = {}) {
       return stderr;
     },
   };
+}
+
+/** An executable that runs the fake sidecar under a name of its own. */
+export function wrapper(dir, name, id) {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, name);
+  writeFileSync(path, `#!/bin/sh\nFAKE_SIDECAR_ID=${id} exec "${process.execPath}" "${FAKE_SIDECAR}" "$@"\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+
+/**
+ * Environment and fake sidecar for one discovery test: PATH holds only a fake named from-path
+ * (then /usr/bin:/bin), OPENCODE_BALANCER_BIN is unset; both are put back afterwards.
+ */
+export function scenario(t, config = {}) {
+  const dir = tempDir();
+  const saved = { PATH: process.env.PATH, BIN: process.env.OPENCODE_BALANCER_BIN };
+  const fake = fakeSidecar(dir, config);
+  const onPath = join(dir, "path-bin");
+  wrapper(onPath, "opencode-balancer", "from-path");
+  process.env.PATH = `${onPath}:/usr/bin:/bin`;
+  delete process.env.OPENCODE_BALANCER_BIN;
+  t.after(() => {
+    process.env.PATH = saved.PATH;
+    if (saved.BIN === undefined) delete process.env.OPENCODE_BALANCER_BIN;
+    else process.env.OPENCODE_BALANCER_BIN = saved.BIN;
+    delete process.env.FAKE_SIDECAR_CONFIG;
+    removeDir(dir);
+  });
+  return { dir, log: fake.log };
 }
