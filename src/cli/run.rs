@@ -132,9 +132,7 @@ pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result
     });
     let (answer, now) = result?;
     if json_out {
-        // Through a JSON value, as the wire answers: its members come out in the same order.
-        let value = serde_json::to_value(&answer)?;
-        return Ok(format!("{}\n", serde_json::to_string_pretty(&value)?));
+        return Ok(format!("{}\n", crate::hooks::wire::pretty_result(&answer)?));
     }
     Ok(match (answer, show) {
         (Answer::Accounts(list), _) => format::accounts(&list, now),

@@ -11,7 +11,7 @@ use crate::actors::usage_refresher::RefreshError;
 use crate::actors::Runtime;
 use crate::api::methods::*;
 use crate::api::{ApiError, ApiResult, Request};
-use crate::model::Setting;
+use crate::model::{LooseValue, Setting};
 use crate::store::StoreError;
 
 pub use crate::api::{PROTOCOL_VERSION, SERVER_NAME, VERSION};
@@ -64,7 +64,7 @@ pub fn rpc_error(e: ApiError) -> RpcError {
 #[derive(serde::Deserialize)]
 struct SettingParams {
     key: String,
-    value: Value,
+    value: LooseValue,
 }
 
 fn decode_setting(params: Value) -> Result<Setting, RpcError> {

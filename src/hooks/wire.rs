@@ -212,6 +212,12 @@ pub fn error_response(id: Option<&RawValue>, e: RpcError) -> String {
 }
 
 /// A notification line (without its newline).
+/// A typed result as `--json` prints it: the members in the order the wire gives them (the wire
+/// encodes through a JSON value, whose members are in name order), indented.
+pub fn pretty_result<T: Serialize>(result: &T) -> serde_json::Result<String> {
+    serde_json::to_string_pretty(&serde_json::to_value(result)?)
+}
+
 pub fn notification(method: &str, params: Value) -> String {
     json!({"jsonrpc": "2.0", "method": method, "params": params}).to_string()
 }

@@ -14,7 +14,7 @@ pub use credential::{deserialize_auth_param, kind_of, parse_credential, parse_js
 pub use event::{EventKind, NewEvent, StoredEvent};
 pub use names::{normalize_alias, validate_provider};
 pub use priority::PriorityDirection;
-pub use settings::{Setting, Settings, SettingsError, Strategy};
+pub use settings::{LooseValue, Setting, Settings, SettingsError, Strategy};
 
 use serde::{Deserialize, Serialize};
 

@@ -1,7 +1,6 @@
 //! Balancer settings: typed values, defaults, validation and their key/value form.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
 
 /// How an account of a provider is chosen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -26,10 +25,18 @@ impl Strategy {
             Strategy::Quota => "quota",
         }
     }
+
+    /// The strategy a name on the wire or a command line stands for.
+    pub fn from_name(name: &str) -> Option<Strategy> {
+        [Strategy::Sticky, Strategy::RoundRobin, Strategy::Lru, Strategy::Quota]
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
 }
 
-/// Every setting of docs/protocol.md, with its default.
-#[derive(Clone, Debug, PartialEq)]
+/// Every setting of docs/protocol.md, with its default; serialised, the `settings.get` result.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Settings {
     pub balancing: bool,
     pub failover: bool,
@@ -125,15 +132,16 @@ impl Setting {
     }
 
     /// Reads a loosely typed value (`"on"`, `"5"` as well as `true`, `5`) for `key`, range checked.
-    pub fn parse(key: &str, value: &Value) -> Result<Setting, SettingsError> {
+    pub fn parse(key: &str, value: &LooseValue) -> Result<Setting, SettingsError> {
         let invalid = |expected| SettingsError::InvalidValue {
             key: key.to_string(),
             expected,
         };
-        let boolean = || value_as_bool(value).ok_or_else(|| invalid("true or false"));
+        let boolean = || value.as_bool().ok_or_else(|| invalid("true or false"));
         let int = || {
             let (lo, hi, expected) = Setting::range(key).expect("a whole-number key");
-            value_as_int(value)
+            value
+                .as_int()
                 .filter(|n| (lo..=hi).contains(n))
                 .ok_or_else(|| invalid(expected))
         };
@@ -150,17 +158,41 @@ impl Setting {
             "maxWaitSeconds" => Setting::MaxWaitSeconds(int()? as u64),
             "strategy" => Setting::Strategy(
                 value
-                    .as_str()
-                    .and_then(|s| serde_json::from_value(Value::String(s.to_string())).ok())
+                    .as_text()
+                    .and_then(Strategy::from_name)
                     .ok_or_else(|| invalid("one of sticky, round-robin, quota, lru"))?,
             ),
             other => return Err(SettingsError::UnknownKey(other.to_string())),
         })
     }
 
-    /// Reads a value typed on a command line (`true`, `5`, `quota`).
+    /// Reads a value typed on a command line or kept in the store (`true`, `5`, `quota`,
+    /// `"quota"`).
     pub fn from_text(key: &str, text: &str) -> Result<Setting, SettingsError> {
-        Setting::parse(key, &Settings::parse_cli_value(text))
+        Setting::parse(key, &LooseValue::from_text(text))
+    }
+
+    /// The value as the store keeps it and events show it: JSON text (`true`, `5`, `"quota"`).
+    pub fn stored(&self) -> String {
+        match self {
+            Setting::Balancing(v) | Setting::Failover(v) | Setting::AutoSave(v) | Setting::UsageEnabled(v) => {
+                v.to_string()
+            }
+            Setting::MaxAttempts(v) | Setting::SoftLimitPercent(v) => v.to_string(),
+            Setting::UsageIntervalSeconds(v)
+            | Setting::EventsMaxRows(v)
+            | Setting::EventsMaxAgeDays(v)
+            | Setting::MaxWaitSeconds(v) => v.to_string(),
+            Setting::Strategy(v) => format!("\"{}\"", v.as_str()),
+        }
+    }
+
+    /// The value as a person reads it (`sticky`, `true`, `5`).
+    pub fn shown(&self) -> String {
+        match self {
+            Setting::Strategy(v) => v.as_str().to_string(),
+            other => other.stored(),
+        }
     }
 
     /// This setting when its value is in range (a typed value may come from anywhere).
@@ -185,13 +217,6 @@ impl Setting {
     }
 }
 
-/// The settings as the wire shows them (`settings.get`).
-impl Serialize for Settings {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        self.to_json().serialize(s)
-    }
-}
-
 impl Settings {
     pub const KEYS: [&'static str; 11] = [
         "balancing",
@@ -207,47 +232,37 @@ impl Settings {
         "maxWaitSeconds",
     ];
 
-    /// The settings as the wire shows them.
-    pub fn to_json(&self) -> Value {
-        json!({
-            "balancing": self.balancing,
-            "failover": self.failover,
-            "maxAttempts": self.max_attempts,
-            "strategy": self.strategy.as_str(),
-            "softLimitPercent": self.soft_limit_percent,
-            "autoSave": self.auto_save,
-            "usageIntervalSeconds": self.usage_interval_seconds,
-            "usageEnabled": self.usage_enabled,
-            "eventsMaxRows": self.events_max_rows,
-            "eventsMaxAgeDays": self.events_max_age_days,
-            "maxWaitSeconds": self.max_wait_seconds,
-        })
+    /// Every setting with its current value, in the order of their keys' names.
+    pub fn all(&self) -> [Setting; 11] {
+        [
+            Setting::AutoSave(self.auto_save),
+            Setting::Balancing(self.balancing),
+            Setting::EventsMaxAgeDays(self.events_max_age_days),
+            Setting::EventsMaxRows(self.events_max_rows),
+            Setting::Failover(self.failover),
+            Setting::MaxAttempts(self.max_attempts),
+            Setting::MaxWaitSeconds(self.max_wait_seconds),
+            Setting::SoftLimitPercent(self.soft_limit_percent),
+            Setting::Strategy(self.strategy),
+            Setting::UsageEnabled(self.usage_enabled),
+            Setting::UsageIntervalSeconds(self.usage_interval_seconds),
+        ]
     }
 
-    /// Stored key/value pairs (values as JSON text).
+    /// Stored key/value pairs (values as JSON text), in the order of their keys' names.
     pub fn to_pairs(&self) -> Vec<(String, String)> {
-        match self.to_json() {
-            Value::Object(map) => map.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
-            _ => unreachable!("settings serialize to an object"),
-        }
+        self.all().iter().map(|s| (s.key().to_string(), s.stored())).collect()
     }
 
     /// Rebuilds settings from stored pairs; an unknown or broken stored value keeps its default.
     pub fn from_pairs<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Settings {
         let mut s = Settings::default();
         for (k, v) in pairs {
-            if let Ok(value) = serde_json::from_str::<Value>(v) {
-                if let Err(e) = s.set(k, &value) {
-                    tracing::warn!(key = k, error = %e, "ignoring a stored setting");
-                }
+            if let Err(e) = Setting::from_text(k, v).and_then(|setting| s.apply(setting)) {
+                tracing::warn!(key = k, error = %e, "ignoring a stored setting");
             }
         }
         s
-    }
-
-    /// Validates and applies one value; on error nothing changes.
-    pub fn set(&mut self, key: &str, value: &Value) -> Result<(), SettingsError> {
-        self.apply(Setting::parse(key, value)?)
     }
 
     /// Applies one typed setting after checking its range; on error nothing changes.
@@ -268,72 +283,131 @@ impl Settings {
         Ok(())
     }
 
-    /// Parses a value typed on a command line (`true`, `5`, `quota`) into JSON for [`Settings::set`].
-    pub fn parse_cli_value(text: &str) -> Value {
-        serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))
-    }
-
     /// One setting's value as a person reads it (`sticky`, `true`, `5`); `None` for an unknown key.
     pub fn shown(&self, key: &str) -> Option<String> {
-        self.as_map()
-            .get(key)
-            .map(|v| v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+        self.all().iter().find(|s| s.key() == key).map(Setting::shown)
+    }
+}
+
+/// A setting's value as it arrives, before its key says what it must be: `settings.set` takes
+/// `true` or `"on"`, `5` or `"5"`. Anything else (a fraction, a list) is kept only to be refused
+/// with the key's own message.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum LooseValue {
+    Flag(bool),
+    Whole(i64),
+    Text(String),
+    Other(serde::de::IgnoredAny),
+}
+
+impl LooseValue {
+    /// A value typed on a command line or kept in the store: JSON when it reads as JSON
+    /// (`true`, `5`, `"quota"`), else the text itself (`quota`, `on`).
+    pub fn from_text(text: &str) -> LooseValue {
+        serde_json::from_str(text).unwrap_or_else(|_| LooseValue::Text(text.to_string()))
     }
 
-    pub fn as_map(&self) -> Map<String, Value> {
-        match self.to_json() {
-            Value::Object(m) => m,
-            _ => Map::new(),
+    fn as_bool(&self) -> Option<bool> {
+        match self {
+            LooseValue::Flag(b) => Some(*b),
+            LooseValue::Text(s) => match s.as_str() {
+                "true" | "on" => Some(true),
+                "false" | "off" => Some(false),
+                _ => None,
+            },
+            _ => None,
         }
     }
-}
 
-fn value_as_bool(v: &Value) -> Option<bool> {
-    match v {
-        Value::Bool(b) => Some(*b),
-        Value::String(s) => match s.as_str() {
-            "true" | "on" => Some(true),
-            "false" | "off" => Some(false),
+    fn as_int(&self) -> Option<i64> {
+        match self {
+            LooseValue::Whole(n) => Some(*n),
+            LooseValue::Text(s) => s.parse().ok(),
             _ => None,
-        },
-        _ => None,
+        }
     }
-}
 
-fn value_as_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64(),
-        Value::String(s) => s.parse().ok(),
-        _ => None,
+    fn as_text(&self) -> Option<&str> {
+        match self {
+            LooseValue::Text(s) => Some(s),
+            _ => None,
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    fn set(s: &mut Settings, key: &str, value: serde_json::Value) -> Result<(), SettingsError> {
+        let loose: LooseValue = serde_json::from_value(value).unwrap();
+        s.apply(Setting::parse(key, &loose)?)
+    }
 
     #[test]
-    fn defaults_match_the_protocol() {
-        let s = Settings::default().to_json();
-        assert_eq!(s["balancing"], false);
-        assert_eq!(s["failover"], true);
-        assert_eq!(s["maxAttempts"], 3);
-        assert_eq!(s["strategy"], "sticky");
-        assert_eq!(s["softLimitPercent"], 90);
-        assert_eq!(s["usageIntervalSeconds"], 60);
+    fn defaults_match_the_protocol_byte_for_byte_through_a_json_value() {
+        // The wire encodes results through a JSON value (members in name order), as before the
+        // typed struct: these are the bytes docs/protocol.md shows for the defaults.
+        let wire = serde_json::to_value(Settings::default()).unwrap().to_string();
+        assert_eq!(
+            wire,
+            r#"{"autoSave":true,"balancing":false,"eventsMaxAgeDays":30,"eventsMaxRows":10000,"failover":true,"maxAttempts":3,"maxWaitSeconds":60,"softLimitPercent":90,"strategy":"sticky","usageEnabled":true,"usageIntervalSeconds":60}"#
+        );
+    }
+
+    #[test]
+    fn every_key_has_one_setting_and_all_lists_them_in_name_order() {
+        let keys: Vec<&str> = Settings::default().all().iter().map(Setting::key).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_unstable();
+        assert_eq!(keys, sorted);
+        let mut known = Settings::KEYS.to_vec();
+        known.sort_unstable();
+        assert_eq!(keys, known);
     }
 
     #[test]
     fn out_of_range_and_unknown_change_nothing() {
         let mut s = Settings::default();
-        assert!(s.set("maxAttempts", &json!(11)).is_err());
-        assert!(s.set("softLimitPercent", &json!(49)).is_err());
-        assert!(s.set("usageIntervalSeconds", &json!(9)).is_err());
-        assert!(s.set("strategy", &json!("random")).is_err());
-        assert!(matches!(s.set("nope", &json!(1)), Err(SettingsError::UnknownKey(_))));
+        assert!(set(&mut s, "maxAttempts", json!(11)).is_err());
+        assert!(set(&mut s, "softLimitPercent", json!(49)).is_err());
+        assert!(set(&mut s, "usageIntervalSeconds", json!(9)).is_err());
+        assert!(set(&mut s, "strategy", json!("random")).is_err());
+        assert!(matches!(
+            set(&mut s, "nope", json!(1)),
+            Err(SettingsError::UnknownKey(_))
+        ));
         assert_eq!(s, Settings::default());
-        s.set("strategy", &json!("round-robin")).unwrap();
+        set(&mut s, "strategy", json!("round-robin")).unwrap();
         assert_eq!(s.strategy, Strategy::RoundRobin);
+    }
+
+    #[test]
+    fn loose_values_are_read_as_the_key_needs_and_other_shapes_are_refused_by_the_key() {
+        let mut s = Settings::default();
+        set(&mut s, "failover", json!("off")).unwrap();
+        set(&mut s, "maxAttempts", json!("7")).unwrap();
+        assert!((!s.failover, s.max_attempts) == (true, 7));
+        for bad in [
+            json!(4.5),
+            json!(null),
+            json!([1]),
+            json!({"n": 1}),
+            json!(u64::MAX),
+            json!("on"),
+        ] {
+            let e = set(&mut s, "maxAttempts", bad.clone()).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "invalid value for 'maxAttempts': a whole number from 1 to 10",
+                "{bad}"
+            );
+        }
+        let e = set(&mut s, "balancing", json!(1)).unwrap_err();
+        assert_eq!(e.to_string(), "invalid value for 'balancing': true or false");
+        assert_eq!(s.max_attempts, 7);
     }
 
     #[test]
@@ -345,19 +419,39 @@ mod tests {
         assert!(!s.failover);
         let wire = serde_json::to_value(Setting::MaxAttempts(4)).unwrap();
         assert_eq!(wire, json!({"key": "maxAttempts", "value": 4}));
+        assert_eq!(Setting::from_text("maxAttempts", "4").unwrap(), Setting::MaxAttempts(4));
         assert_eq!(
-            Setting::parse("maxAttempts", &json!("4")).unwrap(),
-            Setting::MaxAttempts(4)
+            Setting::from_text("strategy", "quota").unwrap(),
+            Setting::Strategy(Strategy::Quota)
+        );
+        assert_eq!(
+            Setting::from_text("strategy", "\"lru\"").unwrap(),
+            Setting::Strategy(Strategy::Lru)
         );
     }
 
     #[test]
-    fn pairs_round_trip() {
+    fn stored_and_shown_forms() {
+        let quota = Setting::Strategy(Strategy::Quota);
+        assert_eq!(
+            (quota.stored().as_str(), quota.shown().as_str()),
+            ("\"quota\"", "quota")
+        );
+        assert_eq!(Setting::Balancing(true).stored(), "true");
+        assert_eq!(Settings::default().shown("maxWaitSeconds").as_deref(), Some("60"));
+        assert_eq!(Settings::default().shown("colour"), None);
+    }
+
+    #[test]
+    fn pairs_round_trip_and_a_broken_stored_value_keeps_its_default() {
         let mut s = Settings::default();
-        s.set("maxAttempts", &json!(5)).unwrap();
-        s.set("balancing", &json!(true)).unwrap();
+        set(&mut s, "maxAttempts", json!(5)).unwrap();
+        set(&mut s, "balancing", json!(true)).unwrap();
+        set(&mut s, "strategy", json!("lru")).unwrap();
         let pairs = s.to_pairs();
         let back = Settings::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         assert_eq!(back, s);
+        let broken = Settings::from_pairs([("maxAttempts", "{"), ("colour", "1"), ("failover", "2")]);
+        assert_eq!(broken, Settings::default());
     }
 }

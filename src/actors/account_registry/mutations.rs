@@ -385,19 +385,15 @@ impl AccountRegistry {
                 )
             }
             Mutate::Setting(setting) => {
-                let key = setting.key().to_string();
+                let key = setting.key();
+                let shown = setting.stored();
                 let mut next: Settings = self.state.settings.clone();
                 next.apply(setting)
                     .map_err(|e| RegistryError::InvalidValue(e.to_string()))?;
-                let pair = next
-                    .to_pairs()
-                    .into_iter()
-                    .find(|(k, _)| *k == key)
-                    .expect("a known key has a pair");
-                let shown = pair.1.clone();
+                let stored = shown.clone();
                 self.commit(
                     None,
-                    move |s| s.save_setting(&pair.0, &pair.1),
+                    move |s| s.save_setting(key, &stored),
                     move |this, ()| {
                         let event = if key == "balancing" {
                             let word = if this.state.settings.balancing { "on" } else { "off" };
@@ -405,7 +401,7 @@ impl AccountRegistry {
                         } else {
                             NewEvent::new(EventKind::SettingsChanged, format!("{key} set to {shown}"))
                         };
-                        this.publish(event.meta("key", &key).meta("value", &shown));
+                        this.publish(event.meta("key", key).meta("value", &shown));
                         Ok(MutationReply::Settings(this.state.settings.clone()))
                     },
                 )
