@@ -37,10 +37,7 @@ impl ApiError {
     /// The account `(provider, alias)` a save was refused for because it already exists.
     pub fn existing_account(&self) -> Option<(&str, &str)> {
         match self {
-            ApiError::Registry(
-                RegistryError::Exists { provider, alias }
-                | RegistryError::Store(StoreError::Exists { provider, alias }),
-            ) => Some((provider, alias)),
+            ApiError::Registry(RegistryError::Store(StoreError::Exists { provider, alias })) => Some((provider, alias)),
             _ => None,
         }
     }

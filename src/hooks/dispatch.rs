@@ -33,19 +33,16 @@ fn account_data(provider: &str, alias: &str) -> Value {
 pub fn rpc_error(e: ApiError) -> RpcError {
     let message = e.to_string();
     match e {
-        ApiError::Registry(
-            RegistryError::NotFound { provider, alias }
-            | RegistryError::Store(StoreError::NotFound { provider, alias }),
-        )
+        ApiError::Registry(RegistryError::Store(StoreError::NotFound { provider, alias }))
         | ApiError::Refresh(RefreshError::NotFound { provider, alias }) => {
             RpcError::new(ACCOUNT_NOT_FOUND, message).with_data(account_data(&provider, &alias))
         }
-        ApiError::Registry(
-            RegistryError::Exists { provider, alias } | RegistryError::Store(StoreError::Exists { provider, alias }),
-        ) => RpcError::new(ACCOUNT_EXISTS, message).with_data(account_data(&provider, &alias)),
-        ApiError::Registry(
-            RegistryError::PendingNotFound(_) | RegistryError::Store(StoreError::PendingNotFound(_)),
-        ) => RpcError::new(PENDING_NOT_FOUND, message),
+        ApiError::Registry(RegistryError::Store(StoreError::Exists { provider, alias })) => {
+            RpcError::new(ACCOUNT_EXISTS, message).with_data(account_data(&provider, &alias))
+        }
+        ApiError::Registry(RegistryError::Store(StoreError::PendingNotFound(_))) => {
+            RpcError::new(PENDING_NOT_FOUND, message)
+        }
         ApiError::Registry(RegistryError::InvalidName(_) | RegistryError::Store(StoreError::Invalid(_))) => {
             RpcError::new(INVALID_NAME, message)
         }
@@ -72,117 +69,67 @@ fn decode_setting(params: Value) -> Result<Setting, RpcError> {
     Setting::parse(&p.key, &p.value).map_err(|e| RpcError::invalid_params(e.to_string()))
 }
 
-/// Finds the method's entry: the first `on` whose method matches decodes, calls and encodes.
-struct Dispatcher<'a> {
+/// Decodes the params of `R`, calls its typed method and encodes its result.
+async fn answer<'a, R: Request>(
     rt: &'a Runtime,
-    method: &'a str,
-    params: Option<Value>,
-    answer: Option<Result<Value, RpcError>>,
+    params: Value,
+    decode: fn(Value) -> Result<R::Params, RpcError>,
+    call: impl AsyncFn(&'a Runtime, R::Params) -> ApiResult<R::Result>,
+) -> Result<Value, RpcError> {
+    call(rt, decode(params)?).await.map_err(rpc_error).and_then(encode)
 }
 
-impl<'a> Dispatcher<'a> {
-    async fn on<R: Request>(self, call: impl AsyncFn(&'a Runtime, R::Params) -> ApiResult<R::Result>) -> Self {
-        self.on_decoded::<R>(parse::<R::Params>, call).await
-    }
-
-    /// An entry whose params are decoded by `decode` instead of serde.
-    async fn on_decoded<R: Request>(
-        mut self,
-        decode: fn(Value) -> Result<R::Params, RpcError>,
-        call: impl AsyncFn(&'a Runtime, R::Params) -> ApiResult<R::Result>,
-    ) -> Self {
-        if self.answer.is_none() && self.method == R::METHOD {
-            let params = self.params.take().unwrap_or(Value::Null);
-            self.answer = Some(match decode(params) {
-                Ok(p) => call(self.rt, p).await.map_err(rpc_error).and_then(encode),
-                Err(e) => Err(e),
-            });
+/// One `match` on the method name, an arm per `Request => method` line: a request costs one
+/// string match, whichever its place in the table (a chain of awaited entries cost every
+/// entry before the right one). `, decode f` gives an entry a decoder other than serde.
+macro_rules! table {
+    ($rt:expr, $method:expr, $params:expr; $($req:ty => $call:expr $(, decode $decode:expr)?;)*) => {
+        match $method {
+            $(<$req as Request>::METHOD => {
+                answer::<$req>($rt, $params, table!(@decode $req $(, $decode)?), $call).await
+            })*
+            other => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {}", other.escape_debug()))),
         }
-        self
-    }
-
-    fn finish(self) -> Result<Value, RpcError> {
-        self.answer.unwrap_or_else(|| {
-            Err(RpcError::new(
-                METHOD_NOT_FOUND,
-                format!("method not found: {}", self.method.escape_debug()),
-            ))
-        })
-    }
+    };
+    (@decode $req:ty) => { parse::<<$req as Request>::Params> };
+    (@decode $req:ty, $decode:expr) => { $decode };
 }
 
 /// Answers one method call.
 pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value, RpcError> {
-    let d = Dispatcher {
-        rt,
-        method,
-        params: Some(params),
-        answer: None,
-    };
-    // The hot path first: it is most of the traffic.
-    d.on::<FetchBegin>(Runtime::fetch_begin)
-        .await
-        .on::<FetchResult>(Runtime::fetch_result)
-        .await
-        .on::<ChatHeaders>(Runtime::chat_headers)
-        .await
-        .on::<ChatMessage>(Runtime::chat_message)
-        .await
-        .on::<Initialize>(Runtime::initialize)
-        .await
-        .on::<Shutdown>(Runtime::shutdown)
-        .await
-        .on::<Status>(Runtime::status)
-        .await
-        .on::<AccountsList>(Runtime::accounts_list)
-        .await
-        .on::<AccountsSave>(Runtime::accounts_save)
-        .await
-        .on::<AccountsRename>(Runtime::accounts_rename)
-        .await
-        .on::<AccountsRemove>(Runtime::accounts_remove)
-        .await
-        .on::<AccountsActivate>(Runtime::accounts_activate)
-        .await
-        .on::<AccountsSetDisabled>(Runtime::accounts_set_disabled)
-        .await
-        .on::<AccountsResetCooldown>(Runtime::accounts_reset_cooldown)
-        .await
-        .on::<PriorityList>(Runtime::priority_list)
-        .await
-        .on::<PrioritySetModel>(Runtime::priority_set_model)
-        .await
-        .on::<PrioritySetEnabled>(Runtime::priority_set_enabled)
-        .await
-        .on::<PriorityMove>(Runtime::priority_move)
-        .await
-        .on::<BalancingGet>(Runtime::balancing_get)
-        .await
-        .on::<BalancingSet>(Runtime::balancing_set)
-        .await
-        .on::<SettingsGet>(Runtime::settings_get)
-        .await
-        .on_decoded::<SettingsSet>(decode_setting, Runtime::settings_set)
-        .await
-        .on::<PendingList>(Runtime::pending_list)
-        .await
-        .on::<PendingSave>(Runtime::pending_save)
-        .await
-        .on::<PendingDismiss>(Runtime::pending_dismiss)
-        .await
-        .on::<UsageList>(Runtime::usage_list)
-        .await
-        .on::<UsageRefresh>(Runtime::usage_refresh)
-        .await
-        .on::<EventsList>(Runtime::events_list)
-        .await
-        .on::<CommandRun>(Runtime::command_run)
-        .await
-        .on::<ProvidersDescribe>(Runtime::providers_describe)
-        .await
-        .on::<TestAdvanceClock>(Runtime::test_advance_clock)
-        .await
-        .finish()
+    table!(rt, method, params;
+        FetchBegin => Runtime::fetch_begin;
+        FetchResult => Runtime::fetch_result;
+        ChatHeaders => Runtime::chat_headers;
+        ChatMessage => Runtime::chat_message;
+        Initialize => Runtime::initialize;
+        Shutdown => Runtime::shutdown;
+        Status => Runtime::status;
+        AccountsList => Runtime::accounts_list;
+        AccountsSave => Runtime::accounts_save;
+        AccountsRename => Runtime::accounts_rename;
+        AccountsRemove => Runtime::accounts_remove;
+        AccountsActivate => Runtime::accounts_activate;
+        AccountsSetDisabled => Runtime::accounts_set_disabled;
+        AccountsResetCooldown => Runtime::accounts_reset_cooldown;
+        PriorityList => Runtime::priority_list;
+        PrioritySetModel => Runtime::priority_set_model;
+        PrioritySetEnabled => Runtime::priority_set_enabled;
+        PriorityMove => Runtime::priority_move;
+        BalancingGet => Runtime::balancing_get;
+        BalancingSet => Runtime::balancing_set;
+        SettingsGet => Runtime::settings_get;
+        SettingsSet => Runtime::settings_set, decode decode_setting;
+        PendingList => Runtime::pending_list;
+        PendingSave => Runtime::pending_save;
+        PendingDismiss => Runtime::pending_dismiss;
+        UsageList => Runtime::usage_list;
+        UsageRefresh => Runtime::usage_refresh;
+        EventsList => Runtime::events_list;
+        CommandRun => Runtime::command_run;
+        ProvidersDescribe => Runtime::providers_describe;
+        TestAdvanceClock => Runtime::test_advance_clock;
+    )
 }
 
 /// Answers for methods that need no store (used when the store cannot be opened).

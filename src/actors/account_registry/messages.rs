@@ -157,17 +157,12 @@ pub enum MutationReply {
 /// Why a mutation was refused; maps onto the protocol's error codes.
 #[derive(Debug, thiserror::Error)]
 pub enum RegistryError {
-    #[error("account {provider}/{alias} not found")]
-    NotFound { provider: String, alias: String },
-    #[error("account {provider}/{alias} already exists")]
-    Exists { provider: String, alias: String },
-    #[error("pending connection {0} not found")]
-    PendingNotFound(String),
     #[error("{0}")]
     InvalidName(String),
     #[error("{0}")]
     InvalidValue(String),
-    /// The store refused or failed (its own not-found, exists and invalid-name cases included).
+    /// The store refused or failed: its not-found (also when memory, the store's mirror, has no
+    /// such account), exists and invalid-name cases included.
     #[error(transparent)]
     Store(#[from] StoreError),
 }

@@ -147,9 +147,11 @@ impl AccountRegistry {
         self.state
             .view(provider, alias, self.now())
             .map(|v| MutationReply::Account(Box::new(v)))
-            .ok_or_else(|| RegistryError::NotFound {
-                provider: provider.into(),
-                alias: alias.into(),
+            .ok_or_else(|| {
+                RegistryError::Store(StoreError::NotFound {
+                    provider: provider.into(),
+                    alias: alias.into(),
+                })
             })
     }
 }
