@@ -203,40 +203,40 @@ impl Store {
         self.write_bookkeeping(|tx| {
             for p in patches {
                 if let Some(t) = p.last_used_at {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE accounts SET last_used_at = MAX(COALESCE(last_used_at, 0), ?3) WHERE provider_id = ?1 AND alias = ?2",
-                        params![p.provider_id, p.alias, t],
-                    )?;
+                    )?
+                    .execute(params![p.provider_id, p.alias, t])?;
                 }
                 if let Some((until, reason)) = &p.cooldown {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE accounts SET rate_limited_until = ?4, cooldown_reason = ?5
                          WHERE provider_id = ?1 AND alias = ?2 AND reset_epoch = ?3",
-                        params![p.provider_id, p.alias, p.epoch, until, reason.map(CooldownReason::as_str)],
-                    )?;
+                    )?
+                    .execute(params![p.provider_id, p.alias, p.epoch, until, reason.map(CooldownReason::as_str)])?;
                 }
                 if let Some(f) = p.failures {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE accounts SET failures = CASE WHEN ?4 THEN 0 ELSE failures END + ?5
                          WHERE provider_id = ?1 AND alias = ?2 AND reset_epoch = ?3",
-                        params![p.provider_id, p.alias, p.epoch, f.reset, f.add],
-                    )?;
+                    )?
+                    .execute(params![p.provider_id, p.alias, p.epoch, f.reset, f.add])?;
                 }
                 if let Some(a) = p.auth_failed {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE accounts SET auth_failed = ?4 WHERE provider_id = ?1 AND alias = ?2 AND reset_epoch = ?3",
-                        params![p.provider_id, p.alias, p.epoch, a],
-                    )?;
+                    )?
+                    .execute(params![p.provider_id, p.alias, p.epoch, a])?;
                 }
             }
             for a in actives {
                 if exists(tx, &a.provider_id, &a.alias)? {
-                    tx.execute(
+                    tx.prepare_cached(
                         "INSERT INTO provider_state (provider_id, active_alias, active_epoch) VALUES (?1, ?2, ?3)
                          ON CONFLICT (provider_id) DO UPDATE SET active_alias = excluded.active_alias
                          WHERE active_epoch = excluded.active_epoch",
-                        params![a.provider_id, a.alias, a.epoch],
-                    )?;
+                    )?
+                    .execute(params![a.provider_id, a.alias, a.epoch])?;
                 }
             }
             Ok(())
@@ -358,13 +358,8 @@ pub(super) fn save_account_tx(
 
 pub(super) fn exists(tx: &Transaction, provider: &str, alias: &str) -> Result<bool> {
     Ok(tx
-        .query_row(
-            "SELECT 1 FROM accounts WHERE provider_id = ?1 AND alias = ?2",
-            params![provider, alias],
-            |_| Ok(()),
-        )
-        .optional()?
-        .is_some())
+        .prepare_cached("SELECT 1 FROM accounts WHERE provider_id = ?1 AND alias = ?2")?
+        .exists(params![provider, alias])?)
 }
 
 fn require(tx: &Transaction, provider: &str, alias: &str) -> Result<()> {
