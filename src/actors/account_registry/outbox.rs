@@ -110,6 +110,12 @@ impl Outbox {
             .chain(self.queued_active.values())
     }
 
+    /// Something is queued, so a flush (which also looks for other processes' commits) is
+    /// scheduled within `SYNC_INTERVAL`: the signal was raised when it was queued.
+    pub(super) fn is_owed(&self) -> bool {
+        !self.queued.is_empty() || !self.queued_active.is_empty()
+    }
+
     #[cfg(test)]
     pub(super) fn is_empty(&self) -> bool {
         self.queued.is_empty() && self.queued_active.is_empty() && self.in_flight.is_empty()

@@ -175,6 +175,11 @@ impl RegistryState {
         self.outbox.signal()
     }
 
+    /// Bookkeeping is queued and a flush is scheduled for it.
+    pub(super) fn flush_owed(&self) -> bool {
+        self.outbox.is_owed()
+    }
+
     #[cfg(test)]
     pub(super) fn has_pending_flush(&self) -> bool {
         !self.outbox.is_empty()

@@ -1,5 +1,5 @@
 //! Tests of the account registry over a real store thread: bookkeeping reaches the store exactly
-//! once, whatever jobs run while it is on its way.
+//! once, whatever jobs run while it is on its way, and another process's commit is always seen.
 
 use std::sync::Arc;
 
@@ -13,10 +13,17 @@ const NOW: Millis = 1_700_000_000_000;
 struct World {
     dir: tempfile::TempDir,
     registry: Addr<AccountRegistry>,
+    /// Notified when the registry loaded another process's commit.
+    changed: Arc<tokio::sync::Notify>,
 }
 
-/// `openai/a`, `openai/b` and `groq/x`, and a registry over them.
+/// `openai/a`, `openai/b` and `groq/x`, and a registry over them (polling the store).
 fn world() -> World {
+    world_with(false)
+}
+
+/// The same, learning of other processes' commits from the store's files when `watched`.
+fn world_with(watched: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("balancer.sqlite")).unwrap();
     for (p, a) in [("openai", "a"), ("openai", "b"), ("groq", "x")] {
@@ -31,8 +38,16 @@ fn world() -> World {
     let clock: SharedClock = Arc::new(ManualClock::new(NOW));
     let store = StoreHandle::start(store);
     let bus = EventBus::new(store.clone(), clock.clone()).start();
-    let registry = AccountRegistry::new(store, bus, clock, snapshot, version).start();
-    World { dir, registry }
+    let mut registry = AccountRegistry::new(store, bus, clock, snapshot, version);
+    if watched {
+        registry = registry.with_store_watch(&dir.path().join("balancer.sqlite"));
+    }
+    let changed = registry.change_signal();
+    World {
+        dir,
+        registry: registry.start(),
+        changed,
+    }
 }
 
 impl World {
@@ -44,6 +59,26 @@ impl World {
             headers: Default::default(),
             body: None,
         })
+    }
+
+    /// Another process adds `openai/c` to the store, once the registry runs (its watch is set
+    /// up when it starts, before it answers anything).
+    async fn another_process_adds_an_account(&self) {
+        self.registry.send(GetStatus).await.unwrap();
+        let mut other = Store::open(&self.dir.path().join("balancer.sqlite")).unwrap();
+        let auth = Auth::Api {
+            key: "sk-fake-registry-openai-c".into(),
+            metadata: None,
+        };
+        other.save_account("openai", "c", &auth, 0).unwrap();
+    }
+
+    /// Waits until the registry has loaded another process's commit; then `openai/c` is listed.
+    async fn sees_the_other_process(&self) {
+        let seen = tokio::time::timeout(std::time::Duration::from_secs(10), self.changed.notified());
+        seen.await.expect("the other process's commit is loaded");
+        let views = self.registry.send(ListAccounts { provider_id: None }).await.unwrap();
+        assert!(views.iter().any(|v| v.alias == "c"));
     }
 
     /// (in memory, in the store) failures of `provider/alias`, after everything is flushed.
@@ -126,4 +161,22 @@ async fn a_reset_right_after_a_refusal_stays_reset_in_memory_and_in_the_store() 
     let views = w.registry.send(ListAccounts { provider_id: None }).await.unwrap();
     let a = views.iter().find(|v| v.alias == "a").unwrap();
     assert_eq!(a.cooling_down_until, None);
+}
+
+#[actix::test]
+async fn another_processs_commit_is_seen_from_the_store_watch_while_nothing_is_queued() {
+    let w = world_with(true);
+    w.another_process_adds_an_account().await;
+    w.sees_the_other_process().await;
+}
+
+#[actix::test]
+async fn another_processs_commit_is_seen_with_bookkeeping_queued_and_the_bookkeeping_is_written() {
+    let w = world_with(true);
+    // The refusal's bookkeeping is owed for up to SYNC_INTERVAL; the commit's file events come
+    // meanwhile, and the owed flush is what looks.
+    w.refused("openai", "a").await.unwrap();
+    w.another_process_adds_an_account().await;
+    w.sees_the_other_process().await;
+    assert_eq!(w.failures("openai", "a").await, (1, 1));
 }
