@@ -18,5 +18,6 @@ pub mod mock_provider;
 pub mod model;
 pub mod net;
 pub mod oauth;
+pub mod safe_text;
 pub mod store;
 pub mod usage;

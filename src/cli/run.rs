@@ -15,6 +15,7 @@ use crate::api::results::{Dismissed, Enabled, Removed, StatusResult};
 use crate::api::{ApiError, ApiResult};
 use crate::clock::SharedClock;
 use crate::format;
+use crate::safe_text;
 use crate::model::{
     normalize_alias, AccountView, Auth, PriorityDirection, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot,
 };
@@ -132,8 +133,15 @@ pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result
     });
     let (answer, now) = result?;
     if json_out {
-        return Ok(format!("{}\n", crate::hooks::wire::pretty_result(&answer)?));
+        let json = crate::hooks::wire::pretty_result(&answer)?;
+        return Ok(format!("{}\n", safe_text::json_safe(&json)));
     }
+    let text = human(answer, show, now)?;
+    Ok(safe_text::safe_lines(&text).into_owned())
+}
+
+/// The answer as a person reads it (before `safe_lines`: its values come from outside).
+fn human(answer: Answer, show: Show, now: crate::model::Millis) -> anyhow::Result<String> {
     Ok(match (answer, show) {
         (Answer::Accounts(list), _) => format::accounts(&list, now),
         (Answer::Account(a), Show::Account(verb)) => format!("{}/{} {verb}\n", a.provider_id, a.alias),

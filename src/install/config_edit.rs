@@ -17,10 +17,41 @@ const BOM: &str = "\u{feff}";
 const NEW_CONFIG_MODE: u32 = 0o600;
 const NEW_CONFIG_DIR_MODE: u32 = 0o700;
 
-/// One array entry in one config file: `key` is the top-level array, `entry` the string in it.
+/// One array entry in one config file: `key` is the top-level array, `entry` the string in it;
+/// `also` recognises other forms of it (as `name@1.0.0` or `["name", {…}]`) that count as there.
 pub struct Edit<'a> {
     pub key: &'a str,
     pub entry: &'a str,
+    pub also: Option<fn(&str) -> bool>,
+}
+
+/// The name an array element gives: a string, or the first string of a tuple `["name", {…}]`.
+fn element_name(e: &CstNode) -> Option<String> {
+    let node = match e.as_array() {
+        Some(tuple) => tuple.elements().into_iter().next()?,
+        None => e.clone(),
+    };
+    node.as_string_lit().and_then(|s| s.decoded_value().ok())
+}
+
+/// The names in the `plugin` (and opencode 2's `plugins`) arrays of the config at `path`; none
+/// when it is missing or not a JSONC object.
+pub fn plugin_entries(path: &Path) -> Vec<String> {
+    let Ok(bytes) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(parsed) = parse(path, &bytes) else {
+        return Vec::new();
+    };
+    let Some(obj) = parsed.root.value().and_then(|v| v.as_object()) else {
+        return Vec::new();
+    };
+    ["plugin", "plugins"]
+        .iter()
+        .filter_map(|k| obj.get(k)?.value()?.as_array())
+        .flat_map(|a| a.elements())
+        .filter_map(|e| element_name(&e))
+        .collect()
 }
 
 /// The config's text split into a BOM (kept as it is) and the JSONC body, checked to be an object.
@@ -92,10 +123,24 @@ fn find(path: &Path, parsed: &Parsed, edit: &Edit) -> anyhow::Result<Option<(Vec
     Ok(Some((ours, count)))
 }
 
-/// The text with the entry added, and whether the array had to be created. `None`: already there.
-fn with_entry(path: &Path, parsed: &Parsed, edit: &Edit) -> anyhow::Result<Option<(String, bool)>> {
+/// The form of the entry already in the array (exactly it, or what `edit.also` recognises).
+fn present(parsed: &Parsed, edit: &Edit) -> Option<String> {
+    let obj = parsed.root.value()?.as_object()?;
+    let array = obj.get(edit.key)?.value()?.as_array()?;
+    array
+        .elements()
+        .iter()
+        .filter_map(element_name)
+        .find(|name| name == edit.entry || edit.also.is_some_and(|also| also(name)))
+}
+
+/// The text with the entry added, and whether the array had to be created. `Err(form)`: it is
+/// already there, in that form.
+fn with_entry(path: &Path, parsed: &Parsed, edit: &Edit) -> anyhow::Result<Result<(String, bool), String>> {
+    if let Some(form) = present(parsed, edit) {
+        return Ok(Err(form));
+    }
     let created = match find(path, parsed, edit)? {
-        Some((ours, _)) if !ours.is_empty() => return Ok(None),
         Some(_) => {
             let obj = parsed.root.object_value_or_set();
             let array = obj.get(edit.key).and_then(|p| p.value()).and_then(|v| v.as_array());
@@ -110,7 +155,7 @@ fn with_entry(path: &Path, parsed: &Parsed, edit: &Edit) -> anyhow::Result<Optio
             true
         }
     };
-    Ok(Some((parsed.text(), created)))
+    Ok(Ok((parsed.text(), created)))
 }
 
 /// The text with the entry taken out; the array goes too when it ends up empty and `drop_empty`.
@@ -139,15 +184,17 @@ fn without_entry(path: &Path, parsed: &Parsed, edit: &Edit, drop_empty: bool) ->
 pub fn install(path: &Path, edit: &Edit, records: &Records, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
     let target = Target::inspect(path)?;
     let parsed = parse(&target.real, target.bytes().unwrap_or_default())?;
-    let Some((text, created_array)) = with_entry(&target.real, &parsed, edit)? else {
-        let _ = writeln!(
-            out,
-            "unchanged: {} already has {:?} in \"{}\"",
-            path.display(),
-            edit.entry,
-            edit.key
-        );
-        return Ok(());
+    let (text, created_array) = match with_entry(&target.real, &parsed, edit)? {
+        Ok(edited) => edited,
+        Err(form) => {
+            let _ = writeln!(
+                out,
+                "unchanged: {} already has {form:?} in \"{}\" (installed)",
+                path.display(),
+                edit.key
+            );
+            return Ok(());
+        }
     };
     let what = format!("add {:?} to \"{}\"", edit.entry, edit.key);
     if dry_run {
@@ -229,6 +276,7 @@ mod tests {
     const EDIT: Edit = Edit {
         key: "plugin",
         entry: "file:///x/opencode-balancer.js",
+        also: None,
     };
 
     fn p(text: &str) -> anyhow::Result<Parsed> {
@@ -245,7 +293,7 @@ mod tests {
             "{new}"
         );
         assert!(
-            with_entry(Path::new("c"), &p(&new).unwrap(), &EDIT).unwrap().is_none(),
+            with_entry(Path::new("c"), &p(&new).unwrap(), &EDIT).unwrap().is_err(),
             "idempotent"
         );
         let back = without_entry(Path::new("c"), &p(&new).unwrap(), &EDIT, true)
@@ -295,6 +343,29 @@ mod tests {
             .err()
             .unwrap();
         assert!(e.to_string().contains("not an array"));
+    }
+
+    #[test]
+    fn an_entry_already_there_in_another_form_is_found_and_nothing_is_added() {
+        let npm = Edit {
+            key: "plugin",
+            entry: "opencode-balancer",
+            also: Some(|e| e.starts_with("opencode-balancer@")),
+        };
+        for text in [
+            "{\"plugin\": [[\"opencode-balancer\", {\"x\": 1}]]}",
+            "{\"plugin\": [\"a\", \"opencode-balancer@1.0.0\"]}",
+            "{\"plugin\": [\"opencode-balancer@^1\"]}",
+        ] {
+            let form = with_entry(Path::new("c"), &p(text).unwrap(), &npm).unwrap().err();
+            assert!(form.is_some_and(|f| f.starts_with("opencode-balancer")), "{text}");
+        }
+        let tuple = "{\"plugin\": [[\"file:///x/opencode-balancer.js\", {}]]}";
+        assert!(with_entry(Path::new("c"), &p(tuple).unwrap(), &EDIT).unwrap().is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("opencode.json");
+        std::fs::write(&cfg, "{\"plugin\": [[\"a@1\", {}], \"b\", 5], \"plugins\": [\"c\"]}").unwrap();
+        assert_eq!(plugin_entries(&cfg), ["a@1", "b", "c"]);
     }
 
     #[test]

@@ -17,6 +17,7 @@ use anyhow::bail;
 mod config_edit;
 pub mod npm;
 mod record;
+pub mod routes;
 mod safe_write;
 mod tui;
 
@@ -56,11 +57,11 @@ impl Paths {
         }
     }
 
-    fn plugin_folder_file(&self) -> PathBuf {
+    pub fn plugin_folder_file(&self) -> PathBuf {
         self.config_dir.join("plugin").join(PLUGIN_FILE)
     }
 
-    fn config_mode_file(&self) -> PathBuf {
+    pub fn config_mode_file(&self) -> PathBuf {
         self.data_dir.join(PLUGIN_FILE)
     }
 
@@ -76,7 +77,7 @@ impl Paths {
     }
 
     /// Both config names opencode reads; `uninstall` looks in each.
-    fn config_files(&self) -> [PathBuf; 2] {
+    pub fn config_files(&self) -> [PathBuf; 2] {
         [
             self.config_dir.join("opencode.jsonc"),
             self.config_dir.join("opencode.json"),
@@ -171,6 +172,7 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
     let edit = config_edit::Edit {
         key: "plugin",
         entry: &url,
+        also: None,
     };
     let records = Records {
         path: paths.record_file.clone(),
@@ -185,6 +187,12 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
         tui::uninstall(paths, &records, dry_run, &mut out)?;
         return Ok(out);
     }
+    let route = if config {
+        routes::Route::ConfigEntry
+    } else {
+        routes::Route::PluginFolder
+    };
+    routes::refuse_a_second_route(route, paths)?;
     // The TUI config is checked first too (a dry run): one that cannot be edited changes nothing.
     tui::install(paths, binary, &records, true, &mut String::new())?;
     if config {

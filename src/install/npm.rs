@@ -9,6 +9,7 @@ use std::fmt::Write as _;
 
 use super::config_edit::{self, Edit};
 use super::record::Records;
+use super::routes::{is_package_entry, refuse_a_second_route, Route};
 use super::Paths;
 
 /// The server plugin's entry: the package's main export.
@@ -19,10 +20,12 @@ pub const TUI_ENTRY: &str = "opencode-balancer";
 const SERVER: Edit = Edit {
     key: "plugin",
     entry: SERVER_ENTRY,
+    also: Some(is_package_entry),
 };
 const TUI: Edit = Edit {
     key: "plugin",
     entry: TUI_ENTRY,
+    also: Some(is_package_entry),
 };
 
 /// Adds both entries (both configs are checked before either is written), or with `remove` takes
@@ -41,6 +44,7 @@ pub fn run(paths: &Paths, dry_run: bool, remove: bool) -> anyhow::Result<String>
         }
         return Ok(out);
     }
+    refuse_a_second_route(Route::Npm, paths)?;
     let (cfg, tui) = (paths.config_file(), paths.tui_config_file());
     let mut check = String::new();
     config_edit::install(&cfg, &SERVER, &records, true, &mut check)?;

@@ -31,7 +31,7 @@ impl Paths {
     }
 
     /// Both TUI config names opencode reads; `uninstall` looks in each.
-    pub(super) fn tui_config_files(&self) -> [PathBuf; 2] {
+    pub fn tui_config_files(&self) -> [PathBuf; 2] {
         [self.config_dir.join("tui.jsonc"), self.config_dir.join("tui.json")]
     }
 }
@@ -47,6 +47,7 @@ pub fn install(paths: &Paths, binary: &Path, records: &Records, dry_run: bool, o
     let edit = config_edit::Edit {
         key: "plugin",
         entry: &url,
+        also: None,
     };
     let cfg = paths.tui_config_file();
     let mut check = String::new();
@@ -64,6 +65,7 @@ pub fn uninstall(paths: &Paths, records: &Records, dry_run: bool, out: &mut Stri
     let edit = config_edit::Edit {
         key: "plugin",
         entry: &url,
+        also: None,
     };
     for cfg in paths.tui_config_files() {
         config_edit::uninstall(&cfg, &edit, records, dry_run, out)?;
