@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::api::methods::Status;
@@ -10,7 +10,9 @@ use crate::api::params::NoParams;
 
 use crate::actors::auth_watcher::{default_auth_path, parse_logins, read_auth_file};
 use crate::hooks::client::RpcClient;
-use crate::install::{Paths, PLUGIN_FILE};
+use crate::install::routes::{self, Loader, Route};
+use crate::install::Paths;
+use crate::safe_text::{json_safe, safe};
 use crate::store::{migrations, Store};
 
 /// One finding.
@@ -23,6 +25,10 @@ pub enum Level {
 
 pub struct Report {
     pub lines: Vec<(Level, String)>,
+    /// The route the server plugin is installed by (the first found), if any.
+    pub route: Option<Route>,
+    /// Every loader of the server plugin found.
+    pub loaders: Vec<Loader>,
 }
 
 impl Report {
@@ -34,6 +40,7 @@ impl Report {
         self.lines.iter().any(|(l, _)| *l == Level::Fail)
     }
 
+    /// One line per finding, each ending in a newline; a finding's text is one line (`safe`).
     pub fn render(&self) -> String {
         let mut out = String::new();
         for (level, text) in &self.lines {
@@ -42,9 +49,34 @@ impl Report {
                 Level::Warn => "warn",
                 Level::Fail => "FAIL",
             };
-            let _ = writeln!(out, "{tag}  {text}");
+            let _ = writeln!(out, "{tag}  {}", safe(text));
         }
         out
+    }
+
+    /// `doctor --json`: `{ok, route, loaders: [{route, place, entry}], checks: [{level, message}]}`
+    /// (`route` and `entry` may be null), one object, newline-terminated.
+    pub fn json(&self) -> String {
+        let level = |l: &Level| match l {
+            Level::Ok => "ok",
+            Level::Warn => "warn",
+            Level::Fail => "fail",
+        };
+        let value = serde_json::json!({
+            "ok": !self.failed(),
+            "route": self.route.map(Route::name),
+            "loaders": self.loaders.iter().map(|l| serde_json::json!({
+                "route": l.route.name(),
+                "place": l.place.display().to_string(),
+                "entry": l.entry,
+            })).collect::<Vec<_>>(),
+            "checks": self.lines.iter().map(|(l, m)| serde_json::json!({
+                "level": level(l),
+                "message": m,
+            })).collect::<Vec<_>>(),
+        });
+        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
+        format!("{}\n", json_safe(&text))
     }
 }
 
@@ -192,18 +224,21 @@ fn check_auth(r: &mut Report) {
     }
 }
 
-fn check_plugin(r: &mut Report, paths: &Paths, binary: &Path) {
-    let folder_copy = paths.config_dir.join("plugin").join(PLUGIN_FILE);
-    let config_copy = paths.data_dir.join(PLUGIN_FILE);
-    let Some((file, text)) = [folder_copy, config_copy]
-        .into_iter()
-        .find_map(|f| std::fs::read_to_string(&f).ok().map(|t| (f, t)))
-    else {
-        r.add(
+/// What a copied plugin file says about itself: this version, this binary?
+fn check_copied_file(r: &mut Report, loader: &Loader, binary: &Path) {
+    let file = match (&loader.route, loader.entry.as_deref()) {
+        (Route::ConfigEntry, Some(e)) => PathBuf::from(e.strip_prefix("file://").unwrap_or(e)),
+        _ => loader.place.clone(),
+    };
+    let again = loader.route.command(false);
+    let Ok(text) = std::fs::read_to_string(&file) else {
+        return r.add(
             Level::Fail,
-            "the opencode plugin is not installed; run `opencode-balancer install`",
+            format!(
+                "{loader} names {}, which cannot be read; run `{again}` again",
+                file.display()
+            ),
         );
-        return;
     };
     let first = text.lines().next().unwrap_or("");
     let version = env!("CARGO_PKG_VERSION");
@@ -211,7 +246,7 @@ fn check_plugin(r: &mut Report, paths: &Paths, binary: &Path) {
         r.add(
             Level::Fail,
             format!(
-                "{} was installed by another version; run `opencode-balancer install` again",
+                "{} was installed by another version; run `{again}` again",
                 file.display()
             ),
         );
@@ -219,7 +254,7 @@ fn check_plugin(r: &mut Report, paths: &Paths, binary: &Path) {
         r.add(
             Level::Warn,
             format!(
-                "{} points at another binary than {}; run `opencode-balancer install` to use this one",
+                "{} points at another binary than {}; run `{again}` to use this one",
                 file.display(),
                 binary.display()
             ),
@@ -229,6 +264,56 @@ fn check_plugin(r: &mut Report, paths: &Paths, binary: &Path) {
             Level::Ok,
             format!("plugin {} matches this binary ({version})", file.display()),
         );
+    }
+}
+
+/// Finds every route that loads the server plugin (global and project configs, plugin
+/// folders), says which, and fails on none or on two routes at once (opencode would load it
+/// twice); its advice never adds a second loader.
+fn check_plugin(r: &mut Report, paths: &Paths, binary: &Path, project: Option<&Path>) {
+    let loaders = routes::server_loaders(paths, project);
+    let Some(first) = loaders.first() else {
+        r.add(
+            Level::Fail,
+            "the opencode plugin is not installed (no copied plugin file, no opencode-balancer entry in an opencode.json(c)); run `opencode-balancer install` (or `opencode-balancer install --npm`)",
+        );
+        return;
+    };
+    r.route = Some(first.route);
+    r.loaders = loaders.clone();
+    if let Some(other) = loaders.iter().find(|l| l.route != first.route) {
+        r.add(
+            Level::Fail,
+            format!(
+                "the plugin is installed two ways, so opencode loads it twice: {} ({first}) and {} ({other}); {} to keep only the first",
+                routes::describe(first.route),
+                routes::describe(other.route),
+                routes::how_to_remove(other, paths)
+            ),
+        );
+    }
+    for loader in &loaders {
+        match loader.route {
+            Route::Npm => r.add(
+                Level::Ok,
+                format!("plugin installed through npm: {loader} (opencode installs the package and its binary itself)"),
+            ),
+            _ => check_copied_file(r, loader, binary),
+        }
+    }
+    let tui = routes::tui_loaders(paths);
+    if tui.is_empty() {
+        r.add(
+            Level::Warn,
+            format!(
+                "the TUI plugin is not in tui.json(c) (no dashboard inside opencode); run `{}` again to add it",
+                first.route.command(false)
+            ),
+        );
+    } else {
+        for loader in tui {
+            r.add(Level::Ok, format!("TUI plugin installed: {loader}"));
+        }
     }
 }
 
@@ -262,12 +347,28 @@ fn check_sidecar(r: &mut Report, binary: &Path, store: &Path) {
     let _ = client.shutdown();
 }
 
-/// Runs every check.
-pub fn run(store: &Path, binary: &Path) -> Report {
-    let mut r = Report { lines: Vec::new() };
+/// Runs every check; `project` is the folder opencode would start in (its configs count too).
+pub fn run(store: &Path, binary: &Path, project: Option<&Path>) -> Report {
+    let mut r = Report {
+        lines: Vec::new(),
+        route: None,
+        loaders: Vec::new(),
+    };
     check_store(&mut r, store);
     check_auth(&mut r);
-    check_plugin(&mut r, &Paths::from_env(), binary);
+    check_plugin(&mut r, &Paths::from_env(), binary, project);
     check_sidecar(&mut r, binary, store);
     r
+}
+
+/// `opencode-balancer doctor [--json]`: the report as text (or JSON) for stdout, and whether it
+/// found a problem.
+pub fn command(store: &Path, json: bool) -> (String, bool) {
+    let binary = std::env::current_exe()
+        .map(|b| b.canonicalize().unwrap_or(b))
+        .unwrap_or_default();
+    let project = std::env::current_dir().ok();
+    let report = run(store, &binary, project.as_deref());
+    let text = if json { report.json() } else { report.render() };
+    (text, report.failed())
 }

@@ -97,13 +97,10 @@ fn main() {
         .map(|out| {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());
         }),
-        Command::Doctor => {
-            let binary = std::env::current_exe()
-                .map(|b| b.canonicalize().unwrap_or(b))
-                .unwrap_or_default();
-            let report = opencode_balancer::doctor::run(&store_path, &binary);
-            let _ = std::io::stdout().lock().write_all(report.render().as_bytes());
-            if report.failed() {
+        Command::Doctor(f) => {
+            let (text, failed) = opencode_balancer::doctor::command(&store_path, f.json);
+            let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            if failed {
                 Err(anyhow::anyhow!("doctor found a problem"))
             } else {
                 Ok(())
@@ -118,7 +115,12 @@ fn main() {
         }),
     };
     if let Err(e) = result {
-        let _ = writeln!(std::io::stderr(), "error: {e:#}");
+        let text = format!("{e:#}");
+        let _ = writeln!(
+            std::io::stderr(),
+            "error: {}",
+            opencode_balancer::safe_text::safe_lines(&text)
+        );
         std::process::exit(1);
     }
 }

@@ -104,7 +104,7 @@ fn doctor_explains_each_problem_and_passes_once_installed() {
     assert!(!out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
-        text.contains("FAIL  the opencode plugin is not installed; run `opencode-balancer install`"),
+        text.contains("FAIL  the opencode plugin is not installed") && text.contains("run `opencode-balancer install`"),
         "{text}"
     );
     run(home.path(), &["install"]);
@@ -357,6 +357,8 @@ fn install_never_follows_a_planted_symlink_at_a_temporary_name() {
         std::os::unix::fs::symlink(&victim, plant).unwrap();
     }
     run(home.path(), &["install", "--config"]);
+    // One copied-file route at a time: the other is refused while this one is there.
+    run(home.path(), &["uninstall", "--config"]);
     run(home.path(), &["install"]);
     assert_eq!(state(&victim), (b"untouched".to_vec(), 0o644));
 }
@@ -369,6 +371,7 @@ fn with_umask_000_the_plugin_file_is_0644_its_folders_0755_and_a_new_config_0600
     let file = cfg_dir(home.path()).join("plugin/opencode-balancer.js");
     assert_eq!(state(&file).1, 0o644);
     assert_eq!(mode(file.parent().unwrap()), 0o755);
+    run(home.path(), &["uninstall"]);
     let out = run_umask(home.path(), "000", &["install", "--config"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let plugin = home.path().join("data/opencode-balancer/opencode-balancer.js");

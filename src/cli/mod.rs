@@ -78,8 +78,8 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Check the store, auth.json, the plugin and the sidecar; exit non-zero on a problem.
-    Doctor,
+    /// Check the store, auth.json, the plugin (and how it is installed) and the sidecar; exit non-zero on a problem.
+    Doctor(JsonFlag),
     /// Make opencode load the plugin on its next start.
     Install(InstallArgs),
     /// Undo `install`.

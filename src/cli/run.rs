@@ -15,10 +15,10 @@ use crate::api::results::{Dismissed, Enabled, Removed, StatusResult};
 use crate::api::{ApiError, ApiResult};
 use crate::clock::SharedClock;
 use crate::format;
-use crate::safe_text;
 use crate::model::{
     normalize_alias, AccountView, Auth, PriorityDirection, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot,
 };
+use crate::safe_text;
 use crate::store::PendingView;
 
 /// One typed call of the API.
@@ -368,7 +368,7 @@ fn plan(command: Command) -> anyhow::Result<(Call, Show, bool)> {
         Command::Serve { .. }
         | Command::Demo
         | Command::Dashboard
-        | Command::Doctor
+        | Command::Doctor(_)
         | Command::Install(_)
         | Command::Uninstall(_)
         | Command::Bench { .. } => {

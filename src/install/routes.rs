@@ -184,11 +184,28 @@ pub fn refuse_a_second_route(route: Route, paths: &Paths) -> anyhow::Result<()> 
     });
     match other {
         Some(l) => anyhow::bail!(
-            "opencode-balancer is already installed another way ({}: {l}); a second loader would load it twice, so nothing was changed. Run `{}` first, then this again.",
+            "opencode-balancer is already installed another way ({}: {l}); a second loader would load it twice, so nothing was changed. To switch, {} first, then run this again.",
             describe(l.route),
-            l.route.command(true)
+            how_to_remove(&l, paths)
         ),
         None => Ok(()),
+    }
+}
+
+/// How to take `l` away: the uninstall command when `l` is exactly what that command's install
+/// writes, else by hand (an entry someone wrote, a project's config, a pinned version, a tuple).
+pub fn how_to_remove(l: &Loader, paths: &Paths) -> String {
+    let global = paths.config_files().contains(&l.place) || paths.tui_config_files().contains(&l.place);
+    let ours = match (l.route, l.entry.as_deref()) {
+        (Route::PluginFolder, _) => l.place == paths.plugin_folder_file(),
+        (Route::Npm, Some(e)) => global && e == PACKAGE,
+        (Route::ConfigEntry, Some(e)) => global && entry_path(e).is_some_and(|p| p == paths.config_mode_file()),
+        (_, None) => false,
+    };
+    match (&l.entry, ours) {
+        (_, true) => format!("run `{}`", l.route.command(true)),
+        (Some(e), false) => format!("take {e:?} out of \"plugin\" in {}", l.place.display()),
+        (None, false) => format!("remove {}", l.place.display()),
     }
 }
 
