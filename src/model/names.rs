@@ -32,9 +32,57 @@ pub fn validate_provider(raw: &str) -> Option<&str> {
     ok.then_some(raw)
 }
 
+/// The longest model id `priority.setModel` takes, in bytes.
+pub const MAX_MODEL_ID: usize = 256;
+
+/// A model id for the priority list: trimmed, `None` when nothing is left (no model). Refused
+/// (without repeating it) when it holds a control or bidi character, which no model is named
+/// with and which would reach every screen that shows it, or is longer than [`MAX_MODEL_ID`].
+pub fn validate_model(raw: Option<&str>) -> Result<Option<String>, String> {
+    let Some(model) = raw.map(str::trim).filter(|m| !m.is_empty()) else {
+        return Ok(None);
+    };
+    if model.chars().any(crate::safe_text::is_unsafe) {
+        return Err("invalid model id: it holds a control or bidi-override character; nothing was changed".into());
+    }
+    if model.len() > MAX_MODEL_ID {
+        return Err(format!(
+            "invalid model id: longer than {MAX_MODEL_ID} bytes; nothing was changed"
+        ));
+    }
+    Ok(Some(model.to_string()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_model_id_with_a_control_or_bidi_character_is_refused_without_repeating_it() {
+        for bad in [
+            "gpt\u{1b}]0;x\u{7}",
+            "m\u{9b}2J",
+            "a\u{202e}b",
+            "a\u{2066}b",
+            "a\u{7f}",
+            "a\nb",
+            "a\u{61c}",
+        ] {
+            let e = validate_model(Some(bad)).unwrap_err();
+            assert!(!e.contains(bad) && e.contains("nothing was changed"), "{e}");
+        }
+        assert!(validate_model(Some(&"m".repeat(MAX_MODEL_ID + 1))).is_err());
+        assert_eq!(
+            validate_model(Some(" claude-sonnet-4.5 ")),
+            Ok(Some("claude-sonnet-4.5".into()))
+        );
+        assert_eq!(
+            validate_model(Some("openrouter/anthropic/claude:beta")),
+            Ok(Some("openrouter/anthropic/claude:beta".into()))
+        );
+        assert_eq!(validate_model(Some("  ")), Ok(None));
+        assert_eq!(validate_model(None), Ok(None));
+    }
 
     #[test]
     fn alias_is_normalized_as_the_protocol_says() {

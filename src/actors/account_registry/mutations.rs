@@ -6,7 +6,7 @@ use actix::prelude::*;
 use super::messages::{Mutate, MutationReply, RegistryError};
 use super::state::Scope;
 use super::{AccountRegistry, Flushed};
-use crate::model::{normalize_alias, validate_provider, EventKind, NewEvent, Settings};
+use crate::model::{normalize_alias, validate_model, validate_provider, EventKind, NewEvent, Settings};
 use crate::store::{Store, StoreError};
 
 type Reply = Result<MutationReply, RegistryError>;
@@ -292,7 +292,7 @@ impl AccountRegistry {
             }
             Mutate::PriorityModel { provider_id, model_id } => {
                 let p = provider(&provider_id)?;
-                let model = model_id.map(|m| m.trim().to_string()).filter(|m| !m.is_empty());
+                let model = validate_model(model_id.as_deref()).map_err(RegistryError::InvalidValue)?;
                 let (p2, m2) = (p.clone(), model.clone());
                 self.commit(
                     Some(p.clone()),
