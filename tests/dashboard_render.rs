@@ -424,3 +424,66 @@ fn no_credential_is_ever_drawn() {
         assert!(!out.contains(secret), "{secret} drawn: {out}");
     }
 }
+
+/// Retitle (OSC 0 … BEL), clear (CSI 2J, 7-bit and C1), reverse (U+202E), isolate, DEL.
+const HOSTILE: &str = "Pro\u{1b}]0;pwned\u{7}\u{1b}[2J\u{9b}2J\u{202e}txt\u{2066}\u{7f}";
+
+fn assert_no_raw_controls(buf: &Buffer) {
+    for cell in buf.content() {
+        assert!(
+            !cell.symbol().chars().any(opencode_balancer::safe_text::is_unsafe),
+            "raw {:?} in a cell",
+            cell.symbol()
+        );
+    }
+}
+
+#[test]
+fn outside_text_with_control_and_bidi_characters_is_drawn_escaped() {
+    let mut snap = fixture();
+    let work = snap.accounts.iter_mut().find(|a| a.alias == "work").unwrap();
+    let usage = work.usage.as_mut().unwrap();
+    usage.plan_name = Some(HOSTILE.into());
+    usage.windows.as_mut().unwrap()[0].name = "\u{1b}[2J".into();
+    snap.priority[0].model_id = Some(HOSTILE.into());
+    snap.events[0].message = HOSTILE.into();
+    snap.events[1].kind = "\u{1b}]0;x\u{7}".into();
+    let mut spare = account("openai", "nowin");
+    spare.usage = Some(usage_message(HOSTILE));
+    snap.accounts.push(spare);
+    snap.model_history.push(("openai".into(), HOSTILE.into()));
+    let app = app_with(snap);
+    let buf = render(&app, 200, 60, NOW, Theme::plain());
+    assert_no_raw_controls(&buf);
+    let shown = text(&buf);
+    assert!(shown.contains("plan Pro\\u{1b}]0;pwned\\u{7}"), "{shown}");
+    assert!(
+        shown.contains("Pro\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}2J\\u{202e}txt"),
+        "{shown}"
+    );
+    assert!(shown.contains("\\u{1b}]0;x\\u{7}"), "{shown}");
+
+    let mut app = app;
+    app.view = View::Priority;
+    let buf = render(&app, 120, 30, NOW, Theme::plain());
+    assert_no_raw_controls(&buf);
+    assert!(text(&buf).contains("Pro\\u{1b}]0;pwned"), "{}", text(&buf));
+    app.overlay = Some(Overlay::ModelPick(Picker {
+        provider: "openai".into(),
+        seen: app.snapshot.seen_models("openai"),
+        typed: "gpt\u{202e}".into(),
+        cursor: 0,
+    }));
+    let buf = render(&app, 120, 30, NOW, Theme::plain());
+    assert_no_raw_controls(&buf);
+    assert!(text(&buf).contains("gpt\\u{202e}"), "{}", text(&buf));
+}
+
+/// A usage snapshot with no number, only the provider's message.
+fn usage_message(message: &str) -> UsageSnapshot {
+    let mut u = usage("openai", "nowin", None, &[]);
+    u.windows = None;
+    u.used_percent = None;
+    u.message = message.into();
+    u
+}

@@ -9,7 +9,7 @@ use ratatui::Frame;
 
 use super::app::App;
 use super::theme::Theme;
-use super::widgets::{ago, fit, state, usage_lines};
+use super::widgets::{ago, fit, safe, state, usage_lines};
 use crate::model::{AccountView, Millis};
 
 const ALIAS_WIDTH: usize = 18;
@@ -78,14 +78,14 @@ fn provider_line(app: &App, provider: &str, t: &Theme) -> Line<'static> {
         .filter(|a| a.provider_id == provider)
         .count();
     let mut spans = vec![
-        Span::styled(format!(" {provider}"), t.title()),
+        Span::styled(format!(" {}", safe(provider)), t.title()),
         Span::styled(
             format!("  {count} account{}", if count == 1 { "" } else { "s" }),
             t.dim(),
         ),
     ];
     if let Some(e) = app.snapshot.priority.iter().find(|e| e.provider_id == provider) {
-        let model = e.model_id.as_deref().unwrap_or("no model");
+        let model = safe(e.model_id.as_deref().unwrap_or("no model"));
         let enabled = if e.enabled { "" } else { ", off for balancing" };
         spans.push(Span::styled(
             format!(" · priority {} ({model}{enabled})", e.position + 1),
@@ -140,7 +140,7 @@ fn account_lines(
 fn details(a: &AccountView, now: Millis) -> String {
     let mut parts = Vec::new();
     if let Some(plan) = a.usage.as_ref().and_then(|u| u.plan_name.as_deref()) {
-        parts.push(format!("plan {plan}"));
+        parts.push(format!("plan {}", safe(plan)));
     }
     parts.push(match a.last_used_at {
         Some(at) => format!("used {}", ago(at, now)),

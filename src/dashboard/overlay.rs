@@ -9,6 +9,7 @@ use ratatui::Frame;
 use super::app::{App, Input, InputPurpose, Overlay, PickRow, Picker, RowKey};
 use super::theme::Theme;
 use crate::model::normalize_alias;
+use crate::safe_text::safe;
 
 const HELP: &[(&str, &str)] = &[
     ("#Accounts", ""),
@@ -50,9 +51,9 @@ pub fn draw(frame: &mut Frame, area: Rect, overlay: &Overlay, app: &App, t: &The
         Overlay::ConfirmRemove(row) => {
             let what = match row {
                 RowKey::Account { provider, alias } => {
-                    format!("Remove {provider}/{alias}? Its saved login is deleted.")
+                    format!("Remove {}/{}? Its saved login is deleted.", safe(provider), safe(alias))
                 }
-                RowKey::Pending { id } => format!("Dismiss pending login {id}?"),
+                RowKey::Pending { id } => format!("Dismiss pending login {}?", safe(id)),
             };
             let r = centered(area, 60, 6);
             popup(frame, r, " Confirm ", t);
@@ -93,18 +94,18 @@ fn help(frame: &mut Frame, area: Rect, t: &Theme) {
 
 fn input_box(frame: &mut Frame, area: Rect, input: &Input, t: &Theme) {
     let title = match &input.purpose {
-        InputPurpose::Rename { provider, from } => format!(" Rename {provider}/{from} "),
-        InputPurpose::SavePending { provider, .. } => format!(" Save the {provider} login as "),
+        InputPurpose::Rename { provider, from } => format!(" Rename {}/{} ", safe(provider), safe(from)),
+        InputPurpose::SavePending { provider, .. } => format!(" Save the {} login as ", safe(provider)),
     };
     let r = centered(area, 60, 7);
     popup(frame, r, &title, t);
     let mut lines = vec![Line::from(vec![
         Span::raw("alias: "),
-        Span::styled(input.text.clone(), t.selected()),
+        Span::styled(safe(&input.text).into_owned(), t.selected()),
         Span::styled("▏", t.key()),
     ])];
     lines.push(match (&input.error, normalize_alias(&input.text)) {
-        (Some(e), _) => Line::styled(e.clone(), t.error()),
+        (Some(e), _) => Line::styled(safe(e).into_owned(), t.error()),
         (None, Some(n)) if n != input.text => Line::styled(format!("saved as: {n}"), t.dim()),
         _ => Line::raw(""),
     });
@@ -126,7 +127,7 @@ fn model_picker(frame: &mut Frame, area: Rect, picker: &Picker, app: &App, t: &T
     let rows = picker.rows();
     let height = (rows.len() as u16 + 5).min(area.height.saturating_sub(2)).max(7);
     let r = centered(area, 60, height);
-    popup(frame, r, &format!(" Model for {} ", picker.provider), t);
+    popup(frame, r, &format!(" Model for {} ", safe(&picker.provider)), t);
     let current = app
         .snapshot
         .priority
@@ -136,7 +137,7 @@ fn model_picker(frame: &mut Frame, area: Rect, picker: &Picker, app: &App, t: &T
     let mut lines = vec![
         Line::from(vec![
             Span::raw("type a model: "),
-            Span::styled(picker.typed.clone(), t.selected()),
+            Span::styled(safe(&picker.typed).into_owned(), t.selected()),
             Span::styled("▏", t.key()),
         ]),
         Line::styled(
@@ -152,9 +153,9 @@ fn model_picker(frame: &mut Frame, area: Rect, picker: &Picker, app: &App, t: &T
     let skip = (picker.cursor + 1).saturating_sub(visible);
     for (i, row) in rows.iter().enumerate().skip(skip).take(visible) {
         let text = match row {
-            PickRow::Typed(m) => format!("use \"{m}\""),
-            PickRow::Seen(m) if current.as_deref() == Some(m) => format!("{m} (current)"),
-            PickRow::Seen(m) => m.clone(),
+            PickRow::Typed(m) => format!("use \"{}\"", safe(m)),
+            PickRow::Seen(m) if current.as_deref() == Some(m) => format!("{} (current)", safe(m)),
+            PickRow::Seen(m) => safe(m).into_owned(),
             PickRow::NoModel => "(no model: balancing skips this provider)".into(),
         };
         lines.push(if i == picker.cursor {

@@ -11,7 +11,7 @@ use super::app::{App, View};
 use super::overlay;
 use super::priority_view;
 use super::theme::Theme;
-use super::widgets::{ago, key_hints};
+use super::widgets::{ago, key_hints, safe};
 use crate::model::Millis;
 
 /// From this width on, the events pane sits beside the main pane instead of below it.
@@ -109,7 +109,7 @@ fn header(app: &App, t: &Theme) -> Line<'static> {
     let mut spans = vec![Span::styled(" opencode-balancer", t.title())];
     spans.extend(flag("balancing", s.balancing));
     spans.extend(flag("failover", s.failover));
-    spans.push(Span::raw(format!("  strategy {}", s.strategy)));
+    spans.push(Span::raw(format!("  strategy {}", safe(&s.strategy))));
     spans.extend(flag("autoSave", s.auto_save));
     Line::from(spans)
 }
@@ -117,15 +117,15 @@ fn header(app: &App, t: &Theme) -> Line<'static> {
 fn status(app: &App, t: &Theme) -> Line<'static> {
     let mut spans = Vec::new();
     for (_, what) in &app.busy {
-        spans.push(Span::styled(format!(" ⟳ {what}"), t.warning()));
+        spans.push(Span::styled(format!(" ⟳ {}", safe(what)), t.warning()));
     }
     if let Some(e) = &app.load_error {
-        spans.push(Span::styled(format!(" cannot read the store: {e}"), t.error()));
+        spans.push(Span::styled(format!(" cannot read the store: {}", safe(e)), t.error()));
     } else if let Some(s) = &app.status {
         if s.error {
-            spans.push(Span::styled(format!(" error: {}", s.text), t.error()));
+            spans.push(Span::styled(format!(" error: {}", safe(&s.text)), t.error()));
         } else {
-            spans.push(Span::styled(format!(" {}", s.text), t.healthy()));
+            spans.push(Span::styled(format!(" {}", safe(&s.text)), t.healthy()));
         }
     } else if !app.loaded {
         spans.push(Span::styled(" loading…", t.dim()));
@@ -149,8 +149,8 @@ fn draw_events(frame: &mut Frame, area: Rect, app: &App, now: Millis, t: &Theme)
             .map(|e| {
                 Line::from(vec![
                     Span::styled(format!("{:>10} ", ago(e.created_at, now)), t.dim()),
-                    Span::styled(format!("{:<20} ", e.kind), t.key()),
-                    Span::raw(e.message.clone()),
+                    Span::styled(format!("{:<20} ", safe(&e.kind)), t.key()),
+                    Span::raw(safe(&e.message).into_owned()),
                 ])
             })
             .collect()

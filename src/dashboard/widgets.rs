@@ -5,6 +5,7 @@ use ratatui::text::{Line, Span};
 
 use super::theme::Theme;
 use crate::model::{AccountView, Confidence, CooldownReason, Millis, UsageSnapshot};
+pub use crate::safe_text::safe;
 
 /// "45s", "4m 10s", "2h 10m", "3d 4h" (always positive).
 pub fn duration(ms: Millis) -> String {
@@ -80,7 +81,7 @@ pub fn usage_lines(u: &UsageSnapshot, indent: usize, bar_width: usize, now: Mill
         .windows
         .iter()
         .flatten()
-        .map(|w| (w.name.clone(), w.used_percent, w.reset_at))
+        .map(|w| (safe(&w.name).into_owned(), w.used_percent, w.reset_at))
         .collect();
     if windows.is_empty() {
         if let Some(p) = u.used_percent {
@@ -89,7 +90,7 @@ pub fn usage_lines(u: &UsageSnapshot, indent: usize, bar_width: usize, now: Mill
     }
     let pad = " ".repeat(indent);
     if windows.is_empty() {
-        let text = u.error.as_deref().unwrap_or(&u.message);
+        let text = safe(u.error.as_deref().unwrap_or(&u.message));
         let style = if u.error.is_some() { t.warning() } else { t.dim() };
         return vec![Line::from(vec![
             Span::raw(pad),
@@ -143,9 +144,9 @@ pub fn key_hints(items: &[(&str, &str)], width: usize, t: &Theme) -> Vec<Line<'s
 }
 
 /// A span padded or cut to exactly `width` cells (by chars; the dashboard's text is ASCII
-/// but for its own glyphs).
+/// but for its own glyphs), outside text escaped (`safe`) before it is cut.
 pub fn fit(text: &str, width: usize, style: Style) -> Span<'static> {
-    let mut s: String = text.chars().take(width).collect();
+    let mut s: String = safe(text).chars().take(width).collect();
     let n = s.chars().count();
     s.extend(std::iter::repeat_n(' ', width - n));
     Span::styled(s, style)
