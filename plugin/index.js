@@ -983,7 +983,12 @@ class Runtime {
   toast(message, variant, duration) {
     const client = this.client;
     if (!client?.tui?.showToast) return;
-    message = stripAnsi(message);
+    // What stripAnsi leaves of controls and bidi overrides shows as `\u{…}`, lines kept (as
+    // tui/view.js safeText(text, true); this file is installed alone, so it cannot import it).
+    message = String(stripAnsi(message) ?? "").replace(
+      /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu,
+      (c) => `\\u{${c.codePointAt(0).toString(16)}}`,
+    );
     withTimeout(
       Promise.resolve().then(() => client.tui.showToast({ body: { title: "opencode-balancer", message, variant, duration } })),
       5000,

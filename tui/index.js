@@ -87,7 +87,7 @@ const tui = async (api, options = {}) => {
     const fresh = out.filter((p) => !announced.has(p));
     for (const p of fresh) {
       announced.add(p);
-      const message = `Every account of ${p} is cooling down or needs a login.`;
+      const message = V.safeText(`Every account of ${p} is cooling down or needs a login.`);
       try {
         api.ui.toast({ variant: "warning", title: "Balancer", message, duration: 8000 });
         api.attention?.notify?.({ title: "Balancer", message });
@@ -108,7 +108,7 @@ const tui = async (api, options = {}) => {
 
   const toast = (variant, message) => {
     try {
-      api.ui.toast({ variant, title: "Balancer", message, duration: 4000 });
+      api.ui.toast({ variant, title: "Balancer", message: V.safeText(message), duration: 4000 });
     } catch {
       // no toast, no harm
     }
@@ -210,7 +210,7 @@ const tui = async (api, options = {}) => {
 
   function pickModel(entry) {
     const provider = (api.state?.provider ?? []).find((p) => p.id === entry.providerID);
-    const models = Object.entries(provider?.models ?? {}).map(([id, m]) => ({ title: m?.name ?? id, value: id, description: id }));
+    const models = Object.entries(provider?.models ?? {}).map(([id, m]) => ({ title: V.safeText(m?.name ?? id), value: id, description: V.safeText(id) }));
     if (models.length === 0) {
       toast("warning", `opencode knows no models for ${entry.providerID}`);
       return;

@@ -6,6 +6,24 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
+/**
+ * Control characters (C0, DEL, C1 such as CSI \u009b and OSC \u009d) and bidi embeddings,
+ * overrides, isolates and marks, and the line/paragraph separators: never shown raw. The same set
+ * as the Rust side's `safe_text::is_unsafe`.
+ */
+const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
+
+/**
+ * Text from outside (a provider, a config, the sidecar) as it may be shown: each unsafe character
+ * becomes a visible `\u{1b}`, so nothing it says can retitle or clear the terminal or reorder text.
+ * With `keepLines`, `\n` and `\t` stay (multi-line text such as a toast). Anything that is not a
+ * string becomes its String first. The server plugin's toast does the same (plugin/index.js).
+ */
+export function safeText(text, keepLines = false) {
+  const s = typeof text === "string" ? text : String(text ?? "");
+  return s.replace(UNSAFE, (c) => (keepLines && (c === "\n" || c === "\t") ? c : `\\u{${c.codePointAt(0).toString(16)}}`));
+}
+
 const REASONS = {
   rate_limit: "rate limited",
   quota: "quota used up",
@@ -85,13 +103,13 @@ export function usageLines(u, now, width = 10) {
   for (const w of usageWindows(u)) {
     const reset = w.resetAt != null ? `  resets in ${duration(w.resetAt - now)}` : "";
     out.push({
-      text: `      ${String(w.name).padEnd(6)} ${bar(w.usedPercent, width)} ${String(Math.round(w.usedPercent)).padStart(3)}%${reset}`,
+      text: `      ${safeText(w.name).padEnd(6)} ${bar(w.usedPercent, width)} ${String(Math.round(w.usedPercent)).padStart(3)}%${reset}`,
       color: usageColor(w.usedPercent),
     });
   }
   if (out.length === 0 && u && u.confidence === "unavailable" && u.message)
-    out.push({ text: `      usage: ${u.message}`, color: "textMuted" });
-  if (u?.error && out.length > 0) out.push({ text: `      last read failed: ${u.error}`, color: "textMuted" });
+    out.push({ text: `      usage: ${safeText(u.message)}`, color: "textMuted" });
+  if (u?.error && out.length > 0) out.push({ text: `      last read failed: ${safeText(u.error)}`, color: "textMuted" });
   return out;
 }
 
@@ -113,13 +131,13 @@ export function accountLines(accounts, sel, now, opts = {}) {
   }
   let i = 0;
   for (const g of groupByProvider(accounts)) {
-    lines.push({ text: g.providerID, color: "primary", bold: true });
+    lines.push({ text: safeText(g.providerID), color: "primary", bold: true });
     for (const a of g.accounts) {
       const st = accountState(a, now);
       const mark = i === sel ? "›" : " ";
       const dot = a.active ? "●" : "○";
       lines.push({
-        text: `${mark} ${dot} ${a.alias.padEnd(18)} ${st.label.padEnd(34)} used ${ago(a.lastUsedAt, now)}`,
+        text: `${mark} ${dot} ${safeText(a.alias).padEnd(18)} ${safeText(st.label).padEnd(34)} used ${ago(a.lastUsedAt, now)}`,
         color: i === sel ? "accent" : st.color,
         account: a,
         selected: i === sel,
@@ -148,7 +166,7 @@ export function priorityLines(priority, settings, sel) {
     const mark = i === sel ? "›" : " ";
     const on = p.enabled ? "[x]" : "[ ]";
     lines.push({
-      text: `${mark} ${String(i + 1).padStart(2)}. ${on} ${p.providerID.padEnd(20)} ${p.modelID ?? "(no model: Enter picks one)"}`,
+      text: `${mark} ${String(i + 1).padStart(2)}. ${on} ${safeText(p.providerID).padEnd(20)} ${p.modelID == null ? "(no model: Enter picks one)" : safeText(p.modelID)}`,
       color: i === sel ? "accent" : p.enabled ? "text" : "textMuted",
     });
   });
@@ -159,7 +177,7 @@ export function priorityLines(priority, settings, sel) {
 export function eventLines(events, now, max = 20) {
   if (!events || events.length === 0) return [{ text: "No events yet.", color: "textMuted" }];
   return events.slice(0, max).map((e) => ({
-    text: `${ago(e.createdAt, now).padStart(12)}  ${e.type.padEnd(26)} ${e.message}`,
+    text: `${ago(e.createdAt, now).padStart(12)}  ${safeText(e.type).padEnd(26)} ${safeText(e.message)}`,
     color: /failed|exhausted|rate_limit/.test(e.type) ? "warning" : "text",
   }));
 }
@@ -168,7 +186,7 @@ export function eventLines(events, now, max = 20) {
 export function pendingLines(pending, sel, now) {
   if (!pending || pending.length === 0) return [{ text: "No pending logins (autoSave saves them at once).", color: "textMuted" }];
   return pending.map((p, i) => ({
-    text: `${i === sel ? "›" : " "} ${p.providerID.padEnd(18)} ${p.authType.padEnd(6)} captured ${ago(p.capturedAt, now)}`,
+    text: `${i === sel ? "›" : " "} ${safeText(p.providerID).padEnd(18)} ${safeText(p.authType).padEnd(6)} captured ${ago(p.capturedAt, now)}`,
     color: i === sel ? "accent" : "text",
   }));
 }
@@ -221,7 +239,7 @@ export function sidebarLine(accounts, providerID, now) {
   const st = accountState(active, now);
   if (st.key === "cooling" || st.key === "login" || st.key === "disabled") parts.push(st.label);
   const color = st.key === "active" || st.key === "healthy" ? "textMuted" : st.color;
-  return { text: parts.join(" · "), color };
+  return { text: safeText(parts.join(" · ")), color };
 }
 
 /** Providers whose every enabled account is cooling down or needs a login (none enabled: skipped). */
@@ -237,7 +255,7 @@ export function exhaustedProviders(accounts, now) {
 /** The dashboard's title line: the screen tabs and the sidecar's state. */
 export function titleLine(screen, conn) {
   const tabs = ["accounts", "priority", "events", "pending"].map((s) => (s === screen ? `[${s}]` : ` ${s} `)).join(" ");
-  const state = conn?.state === "ready" ? "" : conn?.state === "starting" ? "  · starting the sidecar…" : `  · sidecar unavailable: ${conn?.reason ?? "not running"}`;
+  const state = conn?.state === "ready" ? "" : conn?.state === "starting" ? "  · starting the sidecar…" : `  · sidecar unavailable: ${safeText(conn?.reason ?? "not running")}`;
   return { text: `Balancer  ${tabs}${state}`, color: conn?.state === "down" ? "error" : "primary", bold: true };
 }
 

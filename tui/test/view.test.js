@@ -156,3 +156,41 @@ test("the title names the screen and a missing sidecar", () => {
   assert.match(down.text, /sidecar unavailable: the opencode-balancer binary was not found/);
   assert.equal(down.color, "error");
 });
+
+// Retitle (OSC 0 … BEL), clear (CSI 2J, 7-bit and C1), reverse (U+202E), isolate, DEL, a newline.
+const HOSTILE = "Pro\u001b]0;pwned\u0007\u001b[2J\u009b2J\u202etxt\u2066\u007f\nX";
+const RAW = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+test("safeText escapes every control and bidi character visibly and leaves other text alone", () => {
+  assert.equal(
+    V.safeText(HOSTILE),
+    "Pro\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}2J\\u{202e}txt\\u{2066}\\u{7f}\\u{a}X",
+  );
+  assert.equal(V.safeText("a\u200fb\u061cc\u2028d\u202ae"), "a\\u{200f}b\\u{61c}c\\u{2028}d\\u{202a}e");
+  assert.equal(V.safeText("a\nb\tc\rd", true), "a\nb\tc\\u{d}d");
+  for (const fine of ["claude-sonnet-4.5", "Max 20× · 42% used", "日本語 ✓ 😀", ""]) assert.equal(V.safeText(fine), fine);
+  assert.equal(V.safeText(undefined), "");
+  assert.equal(V.safeText(42), "42");
+});
+
+test("every view function shows outside text escaped, never raw", () => {
+  const usage = { planName: HOSTILE, usedPercent: 40, confidence: "exact", message: HOSTILE, error: HOSTILE };
+  const noNumber = { confidence: "unavailable", message: HOSTILE };
+  const accounts = [
+    acc({ providerID: HOSTILE, alias: HOSTILE, active: true, usage }),
+    acc({ alias: "b", usage: noNumber }),
+    acc({ alias: "c", usage: { windows: [{ name: HOSTILE, usedPercent: 10, resetAt: null }], error: HOSTILE } }),
+  ];
+  const lines = [
+    ...V.accountLines(accounts, 0, NOW),
+    ...V.priorityLines([{ providerID: HOSTILE, modelID: HOSTILE, enabled: true }], { balancing: true }, 0),
+    ...V.eventLines([{ type: HOSTILE, message: HOSTILE, createdAt: NOW }], NOW),
+    ...V.pendingLines([{ providerID: HOSTILE, authType: HOSTILE, capturedAt: NOW }], 0, NOW),
+    V.sidebarLine(accounts, HOSTILE, NOW),
+    V.titleLine("accounts", { state: "down", reason: HOSTILE }),
+  ];
+  for (const l of lines) assert.doesNotMatch(l.text, RAW, JSON.stringify(l.text));
+  const all = lines.map((l) => l.text).join("\n");
+  assert.ok(all.includes("Pro\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}2J\\u{202e}txt"), all);
+  assert.ok(V.eventLines([{ type: "t", message: HOSTILE, createdAt: NOW }], NOW)[0].text.endsWith("\\u{a}X"));
+});
