@@ -1,6 +1,7 @@
 //! Text from outside never reaches the terminal raw, through the real binary: a usage endpoint's
 //! plan name and a stored model id or event message holding ESC/OSC/CSI/BEL/bidi overrides are
-//! printed escaped by `usage`, `events` and `priority list` (text and `--json`); a model id with
+//! printed escaped by `usage`, `events`, `priority list` (text and `--json`) and `/balancer`
+//! (`command.run`); a model id with
 //! such characters is refused at `priority.setModel` and `priority model`, changing nothing.
 
 mod common;
@@ -97,6 +98,16 @@ fn a_stored_model_id_and_event_message_are_printed_escaped_by_priority_list_and_
     ))
     .unwrap();
     assert_eq!(json[0]["modelID"], HOSTILE);
+    let mut s = Sidecar::start(&store);
+    for text in ["priority", "events"] {
+        let out = s.call("command.run", json!({"text": text}))["output"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_no_raw_controls(&format!("/balancer {text}"), out.as_bytes());
+        assert!(out.contains("Pro\\u{1b}]0;pwned"), "{out}");
+    }
+    drop(s);
     let events = ok("events", &store, &["events"], &[]);
     assert!(events.contains("\\u{1b}[2J\\u{9b}2J\\u{202e}txt.exe"), "{events}");
     let json: Value = serde_json::from_str(&ok("events --json", &store, &["events", "--json"], &[])).unwrap();

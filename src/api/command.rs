@@ -18,12 +18,14 @@ pub const HELP: &str = "\
   help                      this text
 ";
 
-/// Runs one text command; errors come back as text too (this is for people).
+/// Runs one text command; errors come back as text too (this is for people, in a toast and a
+/// session message: outside text in it is escaped, `safe_lines`).
 pub async fn run(rt: &Runtime, text: &str) -> String {
-    match run_inner(rt, text).await {
+    let out = match run_inner(rt, text).await {
         Ok(s) => s,
         Err(e) => format!("error: {e}\n"),
-    }
+    };
+    crate::safe_text::safe_lines(&out).into_owned()
 }
 
 fn key(provider: &str, alias: &str) -> AccountKey {
