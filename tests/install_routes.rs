@@ -128,9 +128,12 @@ fn no_install_route_is_added_on_top_of_another_and_nothing_changes() {
     }
 }
 
+/// Installs one route in a fresh HOME.
+type Install = dyn Fn(&Path);
+
 #[test]
 fn doctor_names_each_install_route_and_passes_on_it() {
-    let routes: [(&str, &dyn Fn(&Path)); 5] = [
+    let routes: [(&str, &Install); 5] = [
         ("plugin-folder", &|h| {
             run(h, &["install"]);
         }),

@@ -1,8 +1,8 @@
 //! Text from outside never reaches the terminal raw, through the real binary: a usage endpoint's
 //! plan name and a stored model id or event message holding ESC/OSC/CSI/BEL/bidi overrides are
 //! printed escaped by `usage`, `events`, `priority list` (text and `--json`) and `/balancer`
-//! (`command.run`); a model id with
-//! such characters is refused at `priority.setModel` and `priority model`, changing nothing.
+//! (`command.run`); a model id with such characters is refused at `priority.setModel` and
+//! `priority model`, changing nothing.
 
 mod common;
 
