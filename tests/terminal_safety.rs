@@ -32,6 +32,13 @@ fn ok(what: &str, store: &Path, args: &[&str], env: &[(String, String)]) -> Stri
     String::from_utf8(out.stdout).unwrap()
 }
 
+/// A temporary store with one API-key account, openai/home.
+fn store_with_account(key: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let (dir, store) = temp_store();
+    cli_ok(&store, &["accounts", "add", "openai", "home"], Some(key));
+    (dir, store)
+}
+
 #[test]
 fn a_hostile_plan_name_from_a_usage_endpoint_is_shown_escaped_by_usage_and_events() {
     let server = FakeUsageServer::start().unwrap();
@@ -72,12 +79,7 @@ fn a_hostile_plan_name_from_a_usage_endpoint_is_shown_escaped_by_usage_and_event
 
 #[test]
 fn a_stored_model_id_and_event_message_are_printed_escaped_by_priority_list_and_events() {
-    let (_d, store) = temp_store();
-    cli_ok(
-        &store,
-        &["accounts", "add", "openai", "home"],
-        Some("sk-FAKE-display-0002"),
-    );
+    let (_d, store) = store_with_account("sk-FAKE-display-0002");
     // What an older version or another writer may have left in the store.
     let db = rusqlite::Connection::open(&store).unwrap();
     db.execute("UPDATE provider_priority SET model_id = ?1", [HOSTILE])
@@ -116,12 +118,7 @@ fn a_stored_model_id_and_event_message_are_printed_escaped_by_priority_list_and_
 
 #[test]
 fn a_model_id_with_control_or_bidi_characters_is_refused_and_nothing_changes() {
-    let (_d, store) = temp_store();
-    cli_ok(
-        &store,
-        &["accounts", "add", "openai", "home"],
-        Some("sk-FAKE-display-0003"),
-    );
+    let (_d, store) = store_with_account("sk-FAKE-display-0003");
     cli_ok(&store, &["priority", "model", "openai", "gpt-5"], None);
     let before = cli_ok(&store, &["priority", "list", "--json"], None);
     for bad in [
