@@ -3,6 +3,7 @@
 use std::fmt::Write;
 
 use crate::model::{AccountView, CooldownReason, Millis, PriorityEntry, StoredEvent, UsageSnapshot};
+use crate::safe_text::safe;
 
 /// "in 4m 10s" / "3m ago" style durations.
 pub fn relative(ms: Millis, now: Millis) -> String {
@@ -115,7 +116,7 @@ pub fn priority(list: &[PriorityEntry]) -> String {
             "{}. {:<20} model: {:<24} {}",
             e.position + 1,
             e.provider_id,
-            e.model_id.as_deref().unwrap_or("(none)"),
+            safe(e.model_id.as_deref().unwrap_or("(none)")),
             if e.enabled { "enabled" } else { "disabled" }
         );
     }
@@ -128,7 +129,9 @@ pub fn events(list: &[StoredEvent], now: Millis) -> String {
     }
     let mut out = String::new();
     for e in list {
-        let _ = writeln!(out, "{:>10}  {:<28} {}", relative(e.created_at, now), e.kind, e.message);
+        // One value, one line: a newline in a message is escaped too, not only controls.
+        let (kind, message) = (safe(&e.kind), safe(&e.message));
+        let _ = writeln!(out, "{:>10}  {kind:<28} {message}", relative(e.created_at, now));
     }
     out
 }
@@ -186,5 +189,31 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("never                oauth   healthy\n"), "{text}");
+    }
+
+    #[test]
+    fn an_event_message_or_model_id_cannot_start_a_line_of_its_own() {
+        let e = StoredEvent {
+            id: 1,
+            kind: "usage_error".into(),
+            provider_id: None,
+            alias: None,
+            message: "ok\n    1m ago  account_saved  forged\u{1b}[2J".into(),
+            created_at: NOW,
+            metadata: Default::default(),
+        };
+        let text = events(&[e], NOW);
+        assert_eq!(text.lines().count(), 1, "{text}");
+        assert!(
+            text.contains("ok\\u{a}    1m ago  account_saved  forged\\u{1b}[2J"),
+            "{text}"
+        );
+        let p = PriorityEntry {
+            provider_id: "openai".into(),
+            position: 0,
+            model_id: Some("gpt\n2. forged".into()),
+            enabled: true,
+        };
+        assert_eq!(priority(&[p]).lines().count(), 1);
     }
 }
