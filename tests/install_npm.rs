@@ -163,23 +163,25 @@ fn install_npm_refuses_a_config_that_is_not_an_object_and_changes_neither_file()
 }
 
 #[test]
-fn install_npm_and_install_config_on_one_config_each_undo_only_their_own_entry() {
+fn install_npm_on_top_of_install_config_is_refused_and_each_uninstall_gives_back_the_bytes() {
     let home = tempfile::tempdir().unwrap();
     let dir = cfg_dir(home.path());
     let cfg = dir.join("opencode.json");
     let original = b"{\n  \"model\": \"x/y\" // mine\n}\n";
     write_mode(&cfg, original, 0o600);
     run(home.path(), &["install", "--config"]);
-    run(home.path(), &["install", "--npm"]);
-    let text = String::from_utf8(state(&cfg).0).unwrap();
-    assert!(text.contains("file://") && text.contains(ENTRY), "{text}");
+    let with_config = state(&cfg);
+    let refused = run_out(home.path(), &["install", "--npm"]);
+    assert!(!refused.status.success(), "two routes would load the plugin twice");
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.contains("uninstall --config"), "{why}");
+    assert_eq!(state(&cfg), with_config, "nothing changed");
+    assert!(!String::from_utf8_lossy(&with_config.0).contains(ENTRY));
     run(home.path(), &["uninstall", "--config"]);
-    let text = String::from_utf8(state(&cfg).0).unwrap();
-    assert!(!text.contains("file://") && text.contains(ENTRY), "{text}");
+    assert_eq!(state(&cfg), (original.to_vec(), 0o600));
+    run(home.path(), &["install", "--npm"]);
     run(home.path(), &["uninstall", "--npm"]);
-    let text = String::from_utf8(state(&cfg).0).unwrap();
-    assert!(!text.contains("file://") && !text.contains(ENTRY), "{text}");
-    assert!(text.contains("// mine"), "{text}");
+    assert_eq!(state(&cfg), (original.to_vec(), 0o600));
 }
 
 #[test]
