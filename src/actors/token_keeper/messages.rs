@@ -42,6 +42,8 @@ impl Handler<Tick> for TokenKeeper {
 /// by a refused token: done unless the credential already moved past generation `seen` (then the
 /// newer one is the answer). Without, only when the token expires within a minute
 /// (`policy::refresh_before_use`); a token good for longer is the answer as it is.
+/// Either way, while the account's pacing holds it back (refreshed under a minute ago, or backing
+/// off after a failure or a `Retry-After`) the answer is `Failure::Waiting` at once, no request.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "Outcome")]
 pub struct RefreshNow {
@@ -88,6 +90,14 @@ impl Handler<RefreshNow> for TokenKeeper {
                     generation,
                     by_us: false,
                 });
+            }
+            // The same pacing as the background: while it holds the account back, no request is
+            // made (a refresh in flight is joined, though: its answer is the newest there is).
+            let key = (t.provider_id.clone(), t.alias.clone());
+            if let Some(until) = this.paces.held_back(&key, generation, now) {
+                if !this.inflight.contains_key(&key) {
+                    return ready(Outcome::Failed(Failure::Waiting { generation, until }));
+                }
             }
             this.begin(t, Some(tx), false, ctx);
             Box::pin(
