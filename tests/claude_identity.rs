@@ -32,10 +32,16 @@ fn claude(n: &str, expires: i64) -> Value {
 }
 
 fn start(store: &Path, server: &FakeUsageServer) -> Sidecar {
-    let env = [
+    start_refreshing(store, server, None)
+}
+
+/// With the Claude token endpoint at `tokens` (`None`: never contacted, as in test mode).
+fn start_refreshing(store: &Path, server: &FakeUsageServer, tokens: Option<&FakeTokenServer>) -> Sidecar {
+    let mut env = vec![
         ("OPENCODE_BALANCER_ANTHROPIC_URL", server.url()),
         ("OPENCODE_BALANCER_USAGE_TIMEOUT_MS", "3000".into()),
     ];
+    env.extend(tokens.map(|t| ("OPENCODE_BALANCER_CLAUDE_TOKEN_URL", t.claude_url())));
     let mut s = Sidecar::start_with(
         store,
         Options {
@@ -176,18 +182,7 @@ fn a_refused_claude_login_needs_a_new_login_and_never_takes_the_other_persons_pe
     // The token endpoint knows none of these refresh tokens: it refuses mine (invalid_grant).
     let tokens = FakeTokenServer::start().unwrap();
     let (_d, store) = temp_store();
-    let mut s = Sidecar::start_with(
-        &store,
-        Options {
-            env: vec![
-                ("OPENCODE_BALANCER_ANTHROPIC_URL".into(), profiles.url()),
-                ("OPENCODE_BALANCER_USAGE_TIMEOUT_MS".into(), "3000".into()),
-                ("OPENCODE_BALANCER_CLAUDE_TOKEN_URL".into(), tokens.claude_url()),
-            ],
-            ..Options::default()
-        },
-    );
-    s.call("settings.set", json!({"key": "usageEnabled", "value": false}));
+    let mut s = start_refreshing(&store, &profiles, Some(&tokens));
     write_atomic(&auth_file(&store), &claude("me", T0 + 8 * HOUR));
     assert_eq!(event(&mut s, "account_saved")["alias"], "me-example.com");
     // Someone else logs in on this machine; with autoSave off their login waits as pending.

@@ -25,6 +25,7 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use self::messages::login_required_message;
 pub use self::messages::*;
 use self::pace::Paces;
 pub use self::pace::{BACKOFF_MAX_MS, BACKOFF_MIN_MS};
@@ -360,14 +361,6 @@ impl TokenKeeper {
     fn publish(&self, e: NewEvent) {
         self.bus.do_send(Publish(e));
     }
-}
-
-/// What the event and the toast say when a provider refused an account's refresh token.
-fn login_required_message(p: &str, a: &str) -> String {
-    format!(
-        "{p}/{a} needs a new login: the provider refused its saved login, so it is not used until you {}",
-        policy::login_hint(p)
-    )
 }
 
 /// A random id for this process's leases (not a secret; unique per process and start).

@@ -143,18 +143,25 @@ impl Handler<LoginRefused> for TokenKeeper {
         let marked = async move { release(&env, &p, &a, g, true).await };
         Box::pin(marked.into_actor(self).map(move |_, this, _| {
             let (p, a) = (&msg.provider_id, &msg.alias);
-            let hint = policy::login_hint(p);
             tracing::info!(provider = %p, alias = %a, status = msg.status, "the login's token was refused; a new login is needed");
             this.bus.do_send(crate::actors::event_bus::Publish(
-                NewEvent::new(EventKind::LoginRequired, format!("{p}/{a} needs a new login: {hint}"))
+                NewEvent::new(EventKind::LoginRequired, login_required_message(p, a))
                     .account(p, a)
                     .meta("generation", msg.generation)
                     .meta("reason", format!("the provider refused the token ({})", msg.status)),
             ));
             this.bus.do_send(Notify(Notice::Toast {
-                message: format!("{p}/{a} needs a new login: {hint}"),
+                message: login_required_message(p, a),
                 variant: ToastVariant::Warning,
             }));
         }))
     }
+}
+
+/// What the event and the toast say when a provider refused an account's login.
+pub(super) fn login_required_message(p: &str, a: &str) -> String {
+    format!(
+        "{p}/{a} needs a new login: the provider refused its saved login, so it is not used until you {}",
+        policy::login_hint(p)
+    )
 }
