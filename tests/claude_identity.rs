@@ -1,7 +1,8 @@
 //! A Claude login keeps one account across token rotations, through the real binary, a real
 //! auth.json and a loopback stand-in for Claude's profile endpoint: linked by the profile's stable
 //! account id, or (profile unreadable) by the expiring credential it replaced, saying so; another
-//! person's login is never merged into it.
+//! person's login is never merged into it, not even when the account's refresh token is refused
+//! while that login waits in auth.json (a loopback fake token server refuses it).
 
 mod common;
 
@@ -10,6 +11,8 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use common::*;
+use opencode_balancer::oauth::fake_server::FakeTokenServer;
+use opencode_balancer::store::Store;
 use opencode_balancer::usage::anthropic_profile::PROFILE_PATH;
 use opencode_balancer::usage::fake_server::{claude_profile_reply, FakeReply, FakeUsageServer};
 use serde_json::{json, Value};
@@ -29,10 +32,16 @@ fn claude(n: &str, expires: i64) -> Value {
 }
 
 fn start(store: &Path, server: &FakeUsageServer) -> Sidecar {
-    let env = [
+    start_refreshing(store, server, None)
+}
+
+/// With the Claude token endpoint at `tokens` (`None`: never contacted, as in test mode).
+fn start_refreshing(store: &Path, server: &FakeUsageServer, tokens: Option<&FakeTokenServer>) -> Sidecar {
+    let mut env = vec![
         ("OPENCODE_BALANCER_ANTHROPIC_URL", server.url()),
         ("OPENCODE_BALANCER_USAGE_TIMEOUT_MS", "3000".into()),
     ];
+    env.extend(tokens.map(|t| ("OPENCODE_BALANCER_CLAUDE_TOKEN_URL", t.claude_url())));
     let mut s = Sidecar::start_with(
         store,
         Options {
@@ -161,4 +170,53 @@ fn a_slow_profile_never_holds_up_the_hot_path() {
         t.elapsed()
     );
     assert_eq!(event(&mut s, "account_saved")["alias"], "slow-example.com");
+}
+
+#[test]
+fn a_refused_claude_login_needs_a_new_login_and_never_takes_the_other_persons_pending_one() {
+    let profiles = FakeUsageServer::start().unwrap();
+    profiles.route(
+        PROFILE_PATH,
+        claude_profile_reply("u-FAKE-me", "o-FAKE-me", "me@example.com"),
+    );
+    // The token endpoint knows none of these refresh tokens: it refuses mine (invalid_grant).
+    let tokens = FakeTokenServer::start().unwrap();
+    let (_d, store) = temp_store();
+    let mut s = start_refreshing(&store, &profiles, Some(&tokens));
+    write_atomic(&auth_file(&store), &claude("me", T0 + 8 * HOUR));
+    assert_eq!(event(&mut s, "account_saved")["alias"], "me-example.com");
+    // Someone else logs in on this machine; with autoSave off their login waits as pending.
+    s.call("settings.set", json!({"key": "autoSave", "value": false}));
+    profiles.route(
+        PROFILE_PATH,
+        claude_profile_reply("u-FAKE-them", "o-FAKE-them", "them@example.com"),
+    );
+    write_atomic(&auth_file(&store), &claude("them", T0 + 8 * HOUR));
+    event(&mut s, "pending_connection_captured");
+    // My token comes due; its refresh is refused.
+    s.call("test.advanceClock", json!({"ms": 8 * HOUR - 5 * 60_000}));
+    let e = event(&mut s, "login_required");
+    assert_eq!(e["alias"], "me-example.com");
+    let toast = s.wait_notification(|n| {
+        n["method"] == "toast" && n["params"]["message"].as_str().unwrap().contains("needs a new login")
+    });
+    let message = toast["params"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("anthropic/me-example.com needs a new login") && message.contains("/connect anthropic"),
+        "{message}"
+    );
+    assert_eq!(tokens.requests(), 1);
+    assert_eq!(s.account("anthropic", "me-example.com")["loginRequired"], true);
+    assert_eq!(
+        s.call("pending.list", json!({})).as_array().unwrap().len(),
+        1,
+        "theirs still waits"
+    );
+    let snap = Store::open(&store).unwrap().load_snapshot(None).unwrap();
+    assert_eq!(snap.accounts.len(), 1);
+    assert_eq!(
+        snap.accounts[0].auth.request_token("anthropic"),
+        "sk-ant-oat01-FAKE-me",
+        "my account still holds my login"
+    );
 }

@@ -1,6 +1,8 @@
 //! The token keeper through the real binary: several `serve` processes on one store against the
 //! loopback fake token server (single-use rotating refresh tokens), a lease holder killed
-//! mid-refresh, a failover onto an expired token, and a Claude rotation staying one account.
+//! mid-refresh, a failover onto an expired token, a Claude rotation staying one account, and
+//! requests on an expiring token never asking a failing (500, 429 + Retry-After) token endpoint
+//! again while the keeper backs off.
 
 mod common;
 
@@ -363,4 +365,77 @@ fn a_copilot_401_needs_a_new_login_and_fails_over() {
 #[test]
 fn a_copilot_403_needs_a_new_login_and_fails_over() {
     a_refused_copilot_token_needs_a_new_login(403);
+}
+
+/// An account whose token expires within the minute, a token endpoint answering `step` to every
+/// refresh: the first refresh fails, then 33 requests go out on the account (its token has not
+/// expired yet) without one more token request while the keeper backs off. Answers the sidecar.
+fn thirty_three_requests_while_backed_off(step: Step) -> (tempfile::TempDir, FakeTokenServer, Sidecar) {
+    let (d, store) = temp_store();
+    let server = FakeTokenServer::start().unwrap();
+    let expiring = T0 + CLAUDE_LIFE - 30_000;
+    let login = claude(&server, "max", expiring);
+    let mut s = sidecar(&store, &server);
+    save(&mut s, "anthropic", "max", &login);
+    for _ in 0..100 {
+        server.then(step.clone());
+    }
+    advance(&mut s, expiring - T0);
+    s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "token_refresh_failed");
+    assert_eq!(server.family_requests("max"), 1);
+    for _ in 0..33 {
+        let (_, begin) = begin_request(
+            &mut s,
+            "anthropic",
+            "http://127.0.0.1:9/v1/messages",
+            &["authorization"],
+        );
+        assert_eq!(begin["account"]["alias"], "max", "{begin}");
+        assert_eq!(
+            begin["setHeaders"]["authorization"],
+            json!(format!("Bearer {}", access(&login))),
+            "sent on its token, still valid for half a minute"
+        );
+    }
+    assert_eq!(
+        server.family_requests("max"),
+        1,
+        "33 requests, no token request while backed off"
+    );
+    (d, server, s)
+}
+
+#[test]
+fn a_token_endpoint_answering_500_is_not_asked_again_by_each_request_while_backing_off() {
+    let (_d, server, mut s) = thirty_three_requests_while_backed_off(Step::Status(500));
+    // The backoff (30 s) over: the next refresh is one request.
+    advance(&mut s, 31_000);
+    s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "token_refresh_failed");
+    assert_eq!(
+        server.family_requests("max"),
+        2,
+        "one more token request, one more event"
+    );
+}
+
+#[test]
+fn a_retry_after_of_an_hour_from_the_token_endpoint_holds_every_request_for_the_hour() {
+    let (_d, server, mut s) = thirty_three_requests_while_backed_off(Step::RateLimited(Some("3600".into())));
+    advance(&mut s, 59 * 60_000);
+    for _ in 0..5 {
+        // Expired by now: passed over (no other account, so not managed), never refreshed.
+        let h = s.call(
+            "chat.headers",
+            json!({"sessionID": "s1", "providerID": "anthropic", "modelID": "m1"}),
+        );
+        if let Some(id) = h["requestID"].as_str() {
+            s.call(
+                "fetch.begin",
+                json!({"requestID": id, "url": "http://127.0.0.1:9/v1/messages", "method": "POST", "headerNames": ["authorization"], "authorization": "bearer"}),
+            );
+        }
+    }
+    assert_eq!(server.family_requests("max"), 1, "not before the hour is over");
+    advance(&mut s, 61_000);
+    eventually("asked again after the hour", || server.family_requests("max") == 2);
 }

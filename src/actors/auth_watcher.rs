@@ -46,15 +46,33 @@ pub struct ProfileReader {
     base: Option<String>,
 }
 
+impl std::fmt::Debug for ProfileReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProfileReader").field("base", &self.base).finish()
+    }
+}
+
 impl ProfileReader {
     /// At the usage endpoints' Anthropic base (`OPENCODE_BALANCER_ANTHROPIC_URL`; not contacted in
     /// test mode without it), with their timeout.
     pub fn from_env() -> ProfileReader {
-        let endpoints = Endpoints::from_env();
+        ProfileReader::at(Endpoints::from_env())
+    }
+
+    /// At `endpoints`' Anthropic base, with their timeout.
+    pub fn at(endpoints: Endpoints) -> ProfileReader {
         ProfileReader {
             http: Arc::new(Http::new(endpoints.timeout)),
             base: endpoints.anthropic,
         }
+    }
+
+    /// The profile subject of `auth`'s Claude login, when it can be read.
+    pub async fn subject(&self, auth: &Auth) -> Option<String> {
+        claude_profile(&self.http, &self.base, auth, 0)
+            .await
+            .ok()
+            .map(|p| p.subject)
     }
 
     /// The hint for one changed Claude entry: its profile subject when it can be read.

@@ -6,12 +6,16 @@
 //!
 //! Lifecycle: `start` runs it on its own arbiter; store work goes through the registry to the
 //! store thread, so nothing here waits on disk or blocks the hot path. At most a few background
-//! refreshes run at once; a failed one is retried with capped backoff. A refreshed credential of
+//! refreshes run at once. One pacing state per account (`pace`) is shared by the background
+//! schedule and the hot path's on-demand refreshes: never more than one token request per account
+//! a minute, a capped backoff after a failure (or a `Retry-After`), two callers share one refresh,
+//! and a caller finding the account held back is answered at once without a request. A refreshed credential of
 //! a provider's active account is handed to opencode (`auth.sync`, only the fields opencode keeps,
 //! never an expired one), so opencode never has to spend the refresh token itself. Each result is
 //! an event: `token_refreshed`, `token_refresh_failed`, `login_required` (no secrets).
 
 mod messages;
+mod pace;
 mod refresh;
 
 use std::collections::HashMap;
@@ -21,11 +25,15 @@ use std::time::Duration;
 use actix::prelude::*;
 use tokio::sync::oneshot;
 
+use self::messages::login_required_message;
 pub use self::messages::*;
+use self::pace::Paces;
+pub use self::pace::{BACKOFF_MAX_MS, BACKOFF_MIN_MS};
 use self::refresh::{refresh, Env};
 pub use self::refresh::{Failure, Outcome};
 use super::account_registry::AccountRegistry;
 use super::account_registry::{TokenTarget, TokenTargets};
+use super::auth_watcher::ProfileReader;
 use super::event_bus::{EventBus, Notice, Notify, Publish, ToastVariant};
 use crate::clock::SharedClock;
 use crate::model::{EventKind, Millis, NewEvent};
@@ -45,6 +53,8 @@ pub struct Config {
     pub poll: Duration,
     /// opencode's auth.json (read after an error that may hide a rotation).
     pub auth_path: Option<std::path::PathBuf>,
+    /// Who a Claude login found there is (its profile), the only proof that it is the same person.
+    pub profiles: Option<Arc<ProfileReader>>,
 }
 
 impl Default for Config {
@@ -56,13 +66,11 @@ impl Default for Config {
             lease_ttl: crate::store::LEASE_TTL_MS,
             poll: Duration::from_millis(200),
             auth_path: Some(super::auth_watcher::default_auth_path()),
+            profiles: Some(Arc::new(ProfileReader::from_env())),
         }
     }
 }
 
-/// The first retry after a failure, doubled each time up to `BACKOFF_MAX_MS`.
-pub const BACKOFF_MIN_MS: Millis = 30_000;
-pub const BACKOFF_MAX_MS: Millis = 30 * 60_000;
 /// The account list is caught up with at least this often (accounts saved here, and test-clock
 /// moves, at once).
 pub const SYNC_MS: Millis = 30_000;
@@ -83,13 +91,6 @@ pub fn start(
     addr
 }
 
-/// Backoff after a failure at a generation.
-struct Retry {
-    generation: u64,
-    at: Millis,
-    failures: u32,
-}
-
 pub struct TokenKeeper {
     env: Env,
     bus: Addr<EventBus>,
@@ -103,7 +104,8 @@ pub struct TokenKeeper {
     wake: Option<SpawnHandle>,
     inflight: HashMap<Key, Vec<oneshot::Sender<Outcome>>>,
     background: usize,
-    retry: HashMap<Key, Retry>,
+    /// When each account may be refreshed again (background and on demand alike).
+    paces: Paces,
     /// Not refreshed again until a new credential (login required, nothing to refresh).
     parked: HashMap<Key, u64>,
 }
@@ -125,6 +127,7 @@ impl TokenKeeper {
             timeout: config.timeout,
             poll: config.poll,
             auth_path: config.auth_path.clone(),
+            profiles: config.profiles.clone(),
         };
         TokenKeeper {
             env,
@@ -137,7 +140,7 @@ impl TokenKeeper {
             wake: None,
             inflight: HashMap::new(),
             background: 0,
-            retry: HashMap::new(),
+            paces: Paces::default(),
             parked: HashMap::new(),
         }
     }
@@ -156,10 +159,8 @@ impl TokenKeeper {
         {
             return false;
         }
-        if let Some(r) = self.retry.get(&key).filter(|r| r.generation == t.generation) {
-            if r.at > now {
-                return false;
-            }
+        if self.paces.held_back(&key, t.generation, now).is_some() {
+            return false;
         }
         let Some(expiry) = policy::effective_expiry(&t.provider_id, &t.auth) else {
             return false;
@@ -229,12 +230,8 @@ impl TokenKeeper {
         }
         let expiry = policy::effective_expiry(&t.provider_id, &t.auth)?;
         let at = policy::next_refresh_at(expiry, policy::jwt_lifetime(&t.auth), t.refreshed_at);
-        let retry = self
-            .retry
-            .get(&key)
-            .filter(|r| r.generation == t.generation)
-            .map(|r| r.at);
-        Some(retry.map_or(at, |r| r.max(at)))
+        let paced = self.paces.not_before(&key, t.generation);
+        Some(paced.map_or(at, |r| r.max(at)))
     }
 
     /// Starts the refresh of `t`, or joins the one in flight for the same account.
@@ -254,13 +251,7 @@ impl TokenKeeper {
         if background {
             self.background += 1;
         }
-        let fut = refresh(
-            self.env.clone(),
-            t.provider_id.clone(),
-            t.alias.clone(),
-            t.generation,
-            t.active,
-        );
+        let fut = refresh(self.env.clone(), t.provider_id.clone(), t.alias.clone(), t.generation);
         ctx.spawn(fut.into_actor(self).map(move |outcome, this, ctx| {
             if background {
                 this.background -= 1;
@@ -285,17 +276,37 @@ impl TokenKeeper {
                 generation,
                 by_us,
             } => {
-                self.retry.remove(&key);
                 self.parked.remove(&key);
                 let expires = policy::effective_expiry(p, auth);
                 if *by_us {
-                    tracing::info!(provider = %p, alias = %a, generation, "token refreshed");
-                    self.publish(
-                        NewEvent::new(EventKind::TokenRefreshed, format!("{p}/{a} token refreshed"))
-                            .account(p, a)
-                            .meta("generation", generation)
-                            .meta("expiresAt", expires.map_or("null".into(), |e| e.to_string())),
-                    );
+                    let due_again = expires.map_or(Millis::MAX, |e| {
+                        policy::next_refresh_at(e, policy::jwt_lifetime(auth), now)
+                    });
+                    let dead = expires.is_some_and(|e| e <= now);
+                    let streak = self.paces.refreshed(&key, *generation, due_again, dead, now);
+                    tracing::info!(provider = %p, alias = %a, generation, streak, "token refreshed");
+                    let message = match streak {
+                        0 => format!("{p}/{a} token refreshed"),
+                        _ => format!(
+                            "{p}/{a} token refreshed, but the new token is already due again (it lives \
+                             very briefly, or this machine's clock is ahead): refreshing it at most \
+                             every {} s until that changes",
+                            self.paces
+                                .not_before(&key, *generation)
+                                .unwrap_or(now)
+                                .saturating_sub(now)
+                                / 1000
+                        ),
+                    };
+                    // One event says so; the next refreshes of the same run are logged, not announced.
+                    if streak <= 1 {
+                        self.publish(
+                            NewEvent::new(EventKind::TokenRefreshed, message)
+                                .account(p, a)
+                                .meta("generation", generation)
+                                .meta("expiresAt", expires.map_or("null".into(), |e| e.to_string())),
+                        );
+                    }
                 }
                 if *by_us && t.active && expires.is_none_or(|e| e > now) {
                     self.bus.do_send(Notify(Notice::AuthSync {
@@ -311,16 +322,13 @@ impl TokenKeeper {
                     Failure::LoginRequired { generation, .. } => {
                         self.parked.insert(key, *generation);
                         self.publish(
-                            NewEvent::new(
-                                EventKind::LoginRequired,
-                                format!("{p}/{a} needs a new login: {}", policy::login_hint(p)),
-                            )
-                            .account(p, a)
-                            .meta("generation", generation)
-                            .meta("reason", &reason),
+                            NewEvent::new(EventKind::LoginRequired, login_required_message(p, a))
+                                .account(p, a)
+                                .meta("generation", generation)
+                                .meta("reason", &reason),
                         );
                         self.bus.do_send(Notify(Notice::Toast {
-                            message: format!("{p}/{a} needs a new login: {}", policy::login_hint(p)),
+                            message: login_required_message(p, a),
                             variant: ToastVariant::Warning,
                         }));
                     }
@@ -328,25 +336,11 @@ impl TokenKeeper {
                         self.parked.insert(key, *generation);
                     }
                     Failure::Transient { generation, .. } | Failure::RateLimited { generation, .. } => {
-                        let failures = self
-                            .retry
-                            .get(&key)
-                            .filter(|r| r.generation == *generation)
-                            .map_or(1, |r| r.failures.saturating_add(1));
-                        let backoff = (BACKOFF_MIN_MS << (failures - 1).min(10)).min(BACKOFF_MAX_MS);
                         let hinted = match f {
-                            Failure::RateLimited { until: Some(u), .. } => *u,
-                            _ => 0,
+                            Failure::RateLimited { until, .. } => *until,
+                            _ => None,
                         };
-                        let at = (now + backoff).max(hinted);
-                        self.retry.insert(
-                            key,
-                            Retry {
-                                generation: *generation,
-                                at,
-                                failures,
-                            },
-                        );
+                        let at = self.paces.failed(&key, *generation, hinted, now);
                         self.publish(
                             NewEvent::new(
                                 EventKind::TokenRefreshFailed,
@@ -358,7 +352,7 @@ impl TokenKeeper {
                             .meta("retryAt", at),
                         );
                     }
-                    Failure::Gone(_) => {}
+                    Failure::Gone(_) | Failure::Waiting { .. } => {}
                 }
             }
         }
@@ -395,3 +389,7 @@ impl Handler<Notice> for TokenKeeper {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_identity;
+#[cfg(test)]
+mod tests_pacing;

@@ -11,6 +11,9 @@ pub const LEAD_MAX_MS: Millis = 10 * 60_000;
 pub const KEEPALIVE_MS: Millis = 3 * 24 * 3_600_000;
 /// A token expiring within this is refreshed before it is handed out.
 pub const ON_DEMAND_MS: Millis = 60_000;
+/// One account's refresh token is spent at most this often, whatever the token's lifetime or the
+/// clock say (the token keeper's pacing doubles it while new tokens come back already due).
+pub const REFRESH_FLOOR_MS: Millis = 60_000;
 
 /// GitHub Copilot's provider ids: its bearer is the GitHub OAuth token in `refresh`, which does
 /// not expire; `access`/`expires` are not used (opencode 1.18.33).
@@ -58,8 +61,12 @@ pub fn lead_ms(lifetime_ms: Option<Millis>) -> Millis {
 
 /// When the background refresh of a credential expiring at `expiry` (last refreshed or saved at
 /// `refreshed_at`) is due: the lead window before expiry, or the keep-alive, whichever is first.
+/// A token whose lifetime its claims do not give (Claude's opaque ones) is taken to live from
+/// `refreshed_at` to `expiry`, so a short `expires_in` gets a short lead, not a lead longer than
+/// the token lives. (The token keeper's pacing keeps the floor between refreshes.)
 pub fn next_refresh_at(expiry: Millis, lifetime_ms: Option<Millis>, refreshed_at: Millis) -> Millis {
-    (expiry - lead_ms(lifetime_ms)).min(refreshed_at.saturating_add(KEEPALIVE_MS))
+    let lifetime = lifetime_ms.or_else(|| (refreshed_at > 0 && expiry > refreshed_at).then(|| expiry - refreshed_at));
+    (expiry - lead_ms(lifetime)).min(refreshed_at.saturating_add(KEEPALIVE_MS))
 }
 
 /// What a user does about an account that needs a new login.
@@ -135,6 +142,18 @@ mod tests {
         assert_eq!(next_refresh_at(NOW + 3_600_000, Some(3_600_000), NOW), NOW + 3_240_000);
         let far = NOW + 30 * 24 * 3_600_000;
         assert_eq!(next_refresh_at(far, None, NOW), NOW + KEEPALIVE_MS);
+    }
+
+    #[test]
+    fn an_opaque_token_shorter_lived_than_the_lead_is_refreshed_near_its_end_not_at_once() {
+        // Claude's opaque tokens carry no iat: the lifetime is the time since the refresh.
+        assert_eq!(next_refresh_at(NOW + 300_000, None, NOW), NOW + 270_000);
+        assert_eq!(
+            next_refresh_at(NOW + 8 * 3_600_000, None, NOW),
+            NOW + 8 * 3_600_000 - LEAD_MAX_MS
+        );
+        // Expired before it was saved (a clock ahead of it): due now; the keeper's pacing spaces it.
+        assert_eq!(next_refresh_at(NOW - 1, None, NOW), NOW - 1 - LEAD_MAX_MS);
     }
 
     #[test]

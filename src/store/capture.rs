@@ -379,7 +379,32 @@ mod tests {
             capture(&mut s, &new, &hint(Some("claude:u9/o9"), Some(&old)), NOW),
             Captured::Saved { .. }
         ));
-        // A known account learns its subject when it had none.
+        assert_eq!(s.load_snapshot(None).unwrap().accounts.len(), 2);
+    }
+
+    #[test]
+    fn an_unreadable_profile_never_links_a_login_to_an_account_whose_subject_is_known() {
+        let mut s = Store::open_in_memory().unwrap();
+        let mine = claude("rt-FAKE-mine", NOW + 60_000);
+        capture(&mut s, &mine, &hint(Some("claude:u1/o1"), None), NOW);
+        // Someone else's login replaces my expiring one while the profile cannot be read: the
+        // replaced credential is no proof against a subject the account has.
+        let theirs = claude("rt-FAKE-theirs", NOW + 8 * 3_600_000);
+        let entries = [("anthropic".to_string(), theirs.clone())];
+        let got = s
+            .capture_all(&entries, &hint(None, Some(&mine)), false, "auth.json", NOW)
+            .unwrap()
+            .remove(0)
+            .1;
+        assert!(matches!(got, Captured::Pending { .. }), "{got:?}");
+        let snap = s.load_snapshot(None).unwrap();
+        assert_eq!(snap.accounts.len(), 1);
+        assert_eq!(snap.accounts[0].auth, mine, "my account keeps my login");
+    }
+
+    #[test]
+    fn a_known_account_learns_its_subject() {
+        let old = claude("rt-FAKE-a", NOW - 1);
         let mut s = Store::open_in_memory().unwrap();
         capture(&mut s, &old, &hint(None, None), NOW);
         assert!(matches!(

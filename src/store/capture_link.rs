@@ -25,7 +25,7 @@ pub enum LinkedBy {
     /// The provider's profile named the account's stable subject.
     Profile,
     /// The entry replaced this account's exact credential in auth.json, whose token had expired
-    /// or was about to (a refresh), and no profile said otherwise.
+    /// or was about to (a refresh), and the account has no profile subject to check it against.
     PreviousEntry,
 }
 
@@ -43,7 +43,8 @@ impl LinkedBy {
 /// and never an account holding another. Otherwise (or when no account holds it yet) the account
 /// whose exact credential auth.json held before, if that token had expired or was within the
 /// refresh lead of expiring (opencode replaces an entry then only to refresh it; a new login at
-/// any other time is a new account, never merged on a guess).
+/// any other time is a new account, never merged on a guess) — and only an account whose subject
+/// is not known: one that has a subject is linked by a profile naming it, never without.
 pub(super) fn link(
     tx: &Transaction,
     provider: &str,
@@ -76,8 +77,10 @@ pub(super) fn link(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    Ok(replaced.and_then(|(alias, stored)| match (&stored, &hint.subject) {
-        (Some(a), Some(b)) if a != b => None,
-        _ => Some((alias, LinkedBy::PreviousEntry)),
+    // An account whose subject is known is linked by that subject only: a profile that names
+    // another, or could not be read, proves nothing.
+    Ok(replaced.and_then(|(alias, stored)| match stored {
+        Some(_) => None,
+        None => Some((alias, LinkedBy::PreviousEntry)),
     }))
 }

@@ -205,6 +205,32 @@ impl Store {
         Ok(row.and_then(|r| Some((r.auth?, r.generation, r.until.filter(|_| r.owner.is_some())))))
     }
 
+    /// The provider's stable account id stored for `alias` (Claude's profile subject), if known.
+    pub fn account_subject(&self, provider: &str, alias: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT subject FROM accounts WHERE provider_id = ?1 AND alias = ?2",
+                params![provider, alias],
+                |r| r.get(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// A pending connection of `auth`'s login is resolved as saved (it is now an account's
+    /// credential); it keeps its row and identity digest, not the credential.
+    pub fn settle_pending_login(&mut self, provider: &str, auth: &Auth) -> Result<()> {
+        self.write_dropping_secret(|tx| {
+            tx.execute(
+                "UPDATE pending_connections SET status = 'saved', auth_json = ?3
+                 WHERE provider_id = ?1 AND identity = ?2 AND status = 'pending'",
+                params![provider, auth.identity(), super::identity::NO_CREDENTIAL],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Whether another account of `provider` than `alias` has `auth`'s identity.
     pub fn identity_taken_elsewhere(&self, provider: &str, alias: &str, auth: &Auth) -> Result<bool> {
         Ok(self

@@ -1,6 +1,8 @@
 //! The hot path's side of token lifetimes: an OAuth account whose token expires within a minute
 //! is refreshed before it is handed out (a bounded wait, else another account is picked), and a
-//! token a provider refused (401) is refreshed once for one more try on the same account.
+//! token a provider refused (401) is refreshed once for one more try on the same account. Both ask
+//! the token keeper, whose one pacing per account decides whether a token request is made: while
+//! it holds an account back the answer comes at once, and a token not yet expired is sent as is.
 
 use std::time::Duration;
 
@@ -58,21 +60,24 @@ pub(super) async fn pick_ready(
             alias: picked.alias.clone(),
             seen: None,
         });
+        let expired = |auth| effective_expiry(&want.provider_id, auth).is_some_and(|e| e <= clock.now_ms());
         match tokio::time::timeout(READY_WAIT, ask).await {
-            Ok(Ok(Outcome::Fresh { auth, generation, .. })) if !stale(&auth) => {
+            Ok(Ok(Outcome::Fresh { auth, generation, .. })) if !expired(&auth) => {
                 return Some(Picked {
                     alias: picked.alias,
                     auth,
                     generation,
                 })
             }
-            // Nothing here can refresh it: sent as it is, as before there was a keeper.
+            // Nothing here can refresh it: sent as it is, as before there was a keeper. Held back
+            // (refreshed moments ago, or backing off): sent as it is while it has not expired.
             Ok(Ok(Outcome::Failed(Failure::Unsupported { .. }))) => return Some(picked),
+            Ok(Ok(Outcome::Failed(Failure::Waiting { .. }))) if !expired(&picked.auth) => return Some(picked),
             other => {
                 let why = match other {
                     Err(_) => "no refresh within the wait".to_string(),
                     Ok(Ok(Outcome::Failed(f))) => f.reason(),
-                    _ => "still about to expire".to_string(),
+                    _ => "expired".to_string(),
                 };
                 tracing::info!(provider = %want.provider_id, alias = %picked.alias, reason = %why, "token not ready; picking another account");
                 want.exclude.push(picked.alias);

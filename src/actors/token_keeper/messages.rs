@@ -42,6 +42,8 @@ impl Handler<Tick> for TokenKeeper {
 /// by a refused token: done unless the credential already moved past generation `seen` (then the
 /// newer one is the answer). Without, only when the token expires within a minute
 /// (`policy::refresh_before_use`); a token good for longer is the answer as it is.
+/// Either way, while the account's pacing holds it back (refreshed under a minute ago, or backing
+/// off after a failure or a `Retry-After`) the answer is `Failure::Waiting` at once, no request.
 #[derive(Message, Clone, Debug)]
 #[rtype(result = "Outcome")]
 pub struct RefreshNow {
@@ -89,6 +91,14 @@ impl Handler<RefreshNow> for TokenKeeper {
                     by_us: false,
                 });
             }
+            // The same pacing as the background: while it holds the account back, no request is
+            // made (a refresh in flight is joined, though: its answer is the newest there is).
+            let key = (t.provider_id.clone(), t.alias.clone());
+            if let Some(until) = this.paces.held_back(&key, generation, now) {
+                if !this.inflight.contains_key(&key) {
+                    return ready(Outcome::Failed(Failure::Waiting { generation, until }));
+                }
+            }
             this.begin(t, Some(tx), false, ctx);
             Box::pin(
                 async move {
@@ -133,18 +143,25 @@ impl Handler<LoginRefused> for TokenKeeper {
         let marked = async move { release(&env, &p, &a, g, true).await };
         Box::pin(marked.into_actor(self).map(move |_, this, _| {
             let (p, a) = (&msg.provider_id, &msg.alias);
-            let hint = policy::login_hint(p);
             tracing::info!(provider = %p, alias = %a, status = msg.status, "the login's token was refused; a new login is needed");
             this.bus.do_send(crate::actors::event_bus::Publish(
-                NewEvent::new(EventKind::LoginRequired, format!("{p}/{a} needs a new login: {hint}"))
+                NewEvent::new(EventKind::LoginRequired, login_required_message(p, a))
                     .account(p, a)
                     .meta("generation", msg.generation)
                     .meta("reason", format!("the provider refused the token ({})", msg.status)),
             ));
             this.bus.do_send(Notify(Notice::Toast {
-                message: format!("{p}/{a} needs a new login: {hint}"),
+                message: login_required_message(p, a),
                 variant: ToastVariant::Warning,
             }));
         }))
     }
+}
+
+/// What the event and the toast say when a provider refused an account's login.
+pub(super) fn login_required_message(p: &str, a: &str) -> String {
+    format!(
+        "{p}/{a} needs a new login: the provider refused its saved login, so it is not used until you {}",
+        policy::login_hint(p)
+    )
 }

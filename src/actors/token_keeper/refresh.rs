@@ -12,6 +12,7 @@ use actix::prelude::*;
 use crate::actors::account_registry::AccountRegistry;
 use crate::actors::account_registry::TokenStore;
 use crate::actors::auth_file::{parse_auth_file, read_auth_file};
+use crate::actors::auth_watcher::ProfileReader;
 use crate::clock::SharedClock;
 use crate::model::{Auth, Millis};
 use crate::oauth::{RefreshError, RefreshRequest, TokenClient};
@@ -32,6 +33,8 @@ pub(super) struct Env {
     pub poll: Duration,
     /// opencode's auth.json, read after an error that may hide a rotation.
     pub auth_path: Option<PathBuf>,
+    /// Reads who a Claude login is (`None`: never asked, so never proven).
+    pub profiles: Option<Arc<ProfileReader>>,
 }
 
 /// How a refresh ended.
@@ -65,6 +68,12 @@ pub enum Failure {
         generation: u64,
         reason: String,
     },
+    /// Not asked: the account's refreshes are held back until `until` (a refresh moments ago, or
+    /// a backoff after a failure or a `Retry-After`).
+    Waiting {
+        generation: u64,
+        until: Millis,
+    },
     /// The account was removed, or the store failed.
     Gone(String),
 }
@@ -77,6 +86,7 @@ impl Failure {
             | Failure::Unsupported { reason, .. }
             | Failure::Gone(reason) => reason.clone(),
             Failure::RateLimited { .. } => "rate limited by the token endpoint".into(),
+            Failure::Waiting { until, .. } => format!("the token endpoint is not asked again before {until}"),
         }
     }
 }
@@ -96,7 +106,7 @@ impl Env {
 }
 
 /// Refreshes `provider/alias` from generation `seen` (the one the caller saw in memory).
-pub(super) async fn refresh(env: Env, provider: String, alias: String, seen: u64, active: bool) -> Outcome {
+pub(super) async fn refresh(env: Env, provider: String, alias: String, seen: u64) -> Outcome {
     // A holder that never commits is waited for until its lease expires, by the clock; this bounds
     // the wait in real time too (a manual clock may never get there).
     let give_up = std::time::Instant::now() + Duration::from_millis(2 * env.lease_ttl.max(0) as u64);
@@ -181,7 +191,7 @@ pub(super) async fn refresh(env: Env, provider: String, alias: String, seen: u64
             Outcome::Failed(Failure::Unsupported { generation, reason })
         }
         Err(e @ (RefreshError::Transient(_) | RefreshError::LoginRequired(_))) => {
-            if let Some(found) = saved_elsewhere(&env, &provider, &alias, &auth, generation, active).await {
+            if let Some(found) = saved_elsewhere(&env, &provider, &alias, &auth, generation).await {
                 return found;
             }
             let login = matches!(e, RefreshError::LoginRequired(_));
@@ -225,14 +235,12 @@ pub(super) async fn release(env: &Env, provider: &str, alias: &str, generation: 
 
 /// After an error that may hide a rotation: a credential another process committed meanwhile, or
 /// a refreshed one opencode wrote to auth.json for this account, is the result (committed as one).
-async fn saved_elsewhere(
-    env: &Env,
-    provider: &str,
-    alias: &str,
-    old: &Auth,
-    generation: u64,
-    active: bool,
-) -> Option<Outcome> {
+/// A login in auth.json is taken only when it is provably this account's person: the same
+/// identity (ChatGPT's account id; a Claude refresh token kept), or for a Claude login the same
+/// profile subject as the account's stored one, read for that login now. Anything less (another
+/// subject, no stored subject, a profile that cannot be read) leaves it where it is (pending, or
+/// another account) and this account needing a login: an identity never moves on a guess.
+async fn saved_elsewhere(env: &Env, provider: &str, alias: &str, old: &Auth, generation: u64) -> Option<Outcome> {
     let (p, a) = (provider.to_string(), alias.to_string());
     if let Ok(Some((auth, now_at, _))) = env.store(provider, move |s| s.token_row(&p, &a)).await {
         if now_at != generation {
@@ -247,9 +255,11 @@ async fn saved_elsewhere(
     if !newer_login_of(&entry, old) {
         return None;
     }
-    // Same identity (ChatGPT's account id), or — for a login without an account id, whose identity
-    // is the rotating refresh token — the active account's entry that no other account claims.
     let same = entry.identity() == old.identity();
+    let subject = match same {
+        true => None,
+        false => Some(same_subject(env, provider, alias, old, &entry).await?),
+    };
     let (p, a, owner, now, e) = (
         provider.to_string(),
         alias.to_string(),
@@ -259,10 +269,14 @@ async fn saved_elsewhere(
     );
     let committed = env
         .store(provider, move |s| {
-            if !same && (!active || s.identity_taken_elsewhere(&p, &a, &e)?) {
+            if subject.is_some() && (s.account_subject(&p, &a)? != subject || s.identity_taken_elsewhere(&p, &a, &e)?) {
                 return Ok(None);
             }
-            s.commit_refresh(&p, &a, generation, &owner, &e, now).map(Some)
+            let committed = s.commit_refresh(&p, &a, generation, &owner, &e, now)?;
+            if matches!(committed, Committed::Saved { .. }) {
+                s.settle_pending_login(&p, &e)?;
+            }
+            Ok(Some(committed))
         })
         .await;
     match committed {
@@ -285,6 +299,34 @@ async fn saved_elsewhere(
         }),
         _ => None,
     }
+}
+
+/// The stored profile subject of `alias`, when the profile read for `entry` (a login with another
+/// identity than the account's `old` one) names it too; `None`: not provably the same person.
+async fn same_subject(env: &Env, provider: &str, alias: &str, old: &Auth, entry: &Auth) -> Option<String> {
+    // An identity that names the account (ChatGPT's account id) and differs is another person.
+    if entry.account_id().is_some() || old.account_id().is_some() {
+        return None;
+    }
+    let (p, a) = (provider.to_string(), alias.to_string());
+    let stored = env
+        .store(provider, move |s| s.account_subject(&p, &a))
+        .await
+        .ok()
+        .flatten();
+    let read = match (&stored, &env.profiles) {
+        (Some(_), Some(profiles)) => profiles.subject(entry).await,
+        _ => None,
+    };
+    if stored.is_none() || read != stored {
+        tracing::info!(
+            provider,
+            alias,
+            "a login in auth.json is not provably this account's (its profile is another, unknown or unreadable); it is not taken"
+        );
+        return None;
+    }
+    stored
 }
 
 /// opencode's auth.json entry for `provider`, if the file reads and the entry parses.

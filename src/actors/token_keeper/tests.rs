@@ -17,8 +17,8 @@ use crate::model::Auth;
 use crate::oauth::{BoxFuture, RefreshError, RefreshRequest, Refreshed};
 use crate::store::Store;
 
-const NOW: Millis = 1_700_000_000_000;
-const HOUR: Millis = 3_600_000;
+pub(super) const NOW: Millis = 1_700_000_000_000;
+pub(super) const HOUR: Millis = 3_600_000;
 
 /// Single-use refresh tokens: `rt-FAKE-n` becomes `rt-FAKE-(n+1)`; a spent one is refused.
 struct FakeTokens {
@@ -68,7 +68,7 @@ impl TokenClient for FakeTokens {
     }
 }
 
-fn oauth(n: u32, expires: Millis) -> Auth {
+pub(super) fn oauth(n: u32, expires: Millis) -> Auth {
     Auth::Oauth {
         refresh: format!("rt-FAKE-{n}"),
         access: format!("at-FAKE-{n}"),
@@ -91,13 +91,38 @@ impl Handler<Notice> for Collector {
 }
 
 /// One process: a registry and a keeper over the store at `path`.
-struct Process {
-    registry: Addr<AccountRegistry>,
-    keeper: Addr<TokenKeeper>,
-    notices: UnboundedReceiver<Notice>,
+pub(super) struct Process {
+    pub registry: Addr<AccountRegistry>,
+    pub keeper: Addr<TokenKeeper>,
+    pub notices: UnboundedReceiver<Notice>,
+    pub clock: SharedClock,
 }
 
 fn process(path: &std::path::Path, client: Arc<FakeTokens>, auth_path: Option<std::path::PathBuf>) -> Process {
+    process_with(
+        path,
+        client,
+        Config {
+            auth_path,
+            ..test_config()
+        },
+    )
+}
+
+/// The keeper's timing in tests: no timer of its own (a test drives it with `Tick`), no auth.json,
+/// no profile reads unless a test sets them.
+pub(super) fn test_config() -> Config {
+    Config {
+        tick: Duration::from_secs(3600),
+        poll: Duration::from_millis(10),
+        auth_path: None,
+        profiles: None,
+        ..Config::default()
+    }
+}
+
+/// A process over `path` whose keeper uses `client` and `config`, on a manual clock at `NOW`.
+pub(super) fn process_with(path: &std::path::Path, client: Arc<dyn TokenClient>, config: Config) -> Process {
     let store = Store::open(path).unwrap();
     let version = store.data_version().unwrap();
     let snapshot = store.load_snapshot(None).unwrap();
@@ -107,18 +132,13 @@ fn process(path: &std::path::Path, client: Arc<FakeTokens>, auth_path: Option<st
     let (tx, notices) = unbounded_channel();
     bus.do_send(Subscribe(Collector(tx).start().recipient()));
     let registry = AccountRegistry::new(store, bus.clone(), clock.clone(), snapshot, version).start();
-    let config = Config {
-        tick: Duration::from_secs(3600),
-        poll: Duration::from_millis(10),
-        auth_path,
-        ..Config::default()
-    };
-    let keeper = TokenKeeper::new(registry.clone(), bus, clock, client, config).start();
+    let keeper = TokenKeeper::new(registry.clone(), bus, clock.clone(), client, config).start();
     keeper.do_send(StartKeeping);
     Process {
         registry,
         keeper,
         notices,
+        clock,
     }
 }
 
@@ -130,7 +150,7 @@ fn store_with(dir: &tempfile::TempDir, expires: Millis) -> std::path::PathBuf {
     path
 }
 
-async fn settle(p: &Process) {
+pub(super) async fn settle(p: &Process) {
     for _ in 0..500 {
         if p.keeper.send(InFlight).await.unwrap() == 0 {
             return;
@@ -140,7 +160,7 @@ async fn settle(p: &Process) {
     panic!("refreshes never finished");
 }
 
-async fn account(p: &Process) -> crate::model::AccountView {
+pub(super) async fn account(p: &Process) -> crate::model::AccountView {
     p.registry
         .send(ListAccounts { provider_id: None })
         .await
@@ -148,7 +168,7 @@ async fn account(p: &Process) -> crate::model::AccountView {
         .remove(0)
 }
 
-fn kinds(notices: &mut UnboundedReceiver<Notice>) -> Vec<String> {
+pub(super) fn kinds(notices: &mut UnboundedReceiver<Notice>) -> Vec<String> {
     let mut out = vec![];
     while let Ok(n) = notices.try_recv() {
         out.push(match n {
@@ -274,30 +294,6 @@ async fn a_refused_refresh_token_marks_the_account_login_required_and_it_is_skip
         1,
         "never tried again until a new login"
     );
-}
-
-#[actix::test]
-async fn after_a_timeout_a_refreshed_login_opencode_wrote_to_auth_json_is_the_result() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = store_with(&dir, NOW + 30_000);
-    let auth_json = dir.path().join("auth.json");
-    let theirs = oauth(7, NOW + 2 * HOUR);
-    std::fs::write(&auth_json, serde_json::json!({ "anthropic": theirs }).to_string()).unwrap();
-    let client = FakeTokens::new(10, Some(RefreshError::Transient("503 from the token endpoint".into())));
-    let mut p = process(&path, client.clone(), Some(auth_json));
-    p.keeper.send(Tick).await.unwrap();
-    settle(&p).await;
-    let snap = Store::open(&path).unwrap().load_snapshot(None).unwrap();
-    assert_eq!(snap.accounts.len(), 1);
-    assert_eq!(
-        snap.accounts[0].auth, theirs,
-        "the active account's rotated entry is adopted"
-    );
-    p.registry
-        .send(crate::actors::account_registry::FlushNow)
-        .await
-        .unwrap();
-    assert!(!kinds(&mut p.notices).contains(&"token_refresh_failed".to_string()));
 }
 
 #[actix::test]
