@@ -1,0 +1,166 @@
+//! Anthropic Messages bodies: another account's (or endpoint's) state is the `thinking` and
+//! `redacted_thinking` blocks in assistant messages. They are dropped; an assistant message left
+//! empty is dropped too, and the user messages it separated are merged into one so turns still
+//! alternate; `tool_use` / `tool_result` blocks are never touched. On a provider move the request
+//! also loses the top-level `thinking`, `output_config.effort` and the `clear_thinking_*` edits
+//! of `context_management` (an object left empty by that goes as a whole).
+
+use std::borrow::Cow;
+
+use super::splice::{self, Child, Member, Splice};
+use super::Scope;
+
+const THINKING: &[&str] = &["thinking", "redacted_thinking"];
+
+struct Message<'a> {
+    role: Option<Cow<'a, str>>,
+    content: Option<Child<'a>>,
+}
+
+pub(super) fn strip<'a>(s: &mut Splice<'a>, top: &[Member<'a>], scope: Scope) {
+    if let Some(list) = splice::get(top, "messages").and_then(|c| s.items(c.value)) {
+        strip_messages(s, &list);
+    }
+    if scope == Scope::ProviderMove {
+        strip_provider_settings(s, top);
+    }
+}
+
+fn strip_messages<'a>(s: &mut Splice<'a>, list: &[Child<'a>]) {
+    let msgs: Vec<Message<'a>> = list
+        .iter()
+        .map(|m| {
+            let members = s.members(m.value).unwrap_or_default();
+            Message {
+                role: splice::get_str(&members, "role"),
+                content: splice::get(&members, "content").copied(),
+            }
+        })
+        .collect();
+    let mut drop = vec![false; msgs.len()];
+    for (i, m) in msgs.iter().enumerate() {
+        if m.role.as_deref() != Some("assistant") {
+            continue;
+        }
+        let Some(blocks) = m.content.and_then(|c| s.items(c.value)) else {
+            continue;
+        };
+        let thinking: Vec<bool> = blocks.iter().map(|b| is_thinking(s, b)).collect();
+        if !blocks.is_empty() && thinking.iter().all(|t| *t) {
+            drop[i] = true;
+            s.count += blocks.len();
+        } else {
+            s.remove(&blocks, &thinking);
+        }
+    }
+    merge_separated_users(s, &msgs, &mut drop);
+    s.remove(list, &drop);
+}
+
+fn is_thinking(s: &Splice, block: &Child) -> bool {
+    s.members(block.value)
+        .and_then(|m| splice::get_str(&m, "type"))
+        .is_some_and(|t| THINKING.contains(&t.as_ref()))
+}
+
+/// For each dropped assistant message between two user messages, merges the later user message
+/// into the earlier one (content blocks in order) and drops it.
+fn merge_separated_users<'a>(s: &mut Splice<'a>, msgs: &[Message<'a>], drop: &mut [bool]) {
+    let is_user = |m: &Message| m.role.as_deref() == Some("user");
+    let mut merged: Vec<(usize, Vec<usize>)> = Vec::new();
+    for i in 0..msgs.len() {
+        if !drop[i] || msgs[i].role.as_deref() != Some("assistant") {
+            continue;
+        }
+        let prev = (0..i).rev().find(|&p| !drop[p]);
+        let next = (i + 1..msgs.len()).find(|&q| !drop[q]);
+        let (Some(p), Some(q)) = (prev, next) else {
+            continue;
+        };
+        if !(is_user(&msgs[p]) && is_user(&msgs[q]) && msgs[p].content.is_some() && msgs[q].content.is_some()) {
+            continue;
+        }
+        drop[q] = true;
+        match merged.last_mut() {
+            Some((head, tail)) if *head == p => tail.push(q),
+            _ => merged.push((p, vec![q])),
+        }
+    }
+    for (head, tail) in merged {
+        let parts: Vec<String> = std::iter::once(head)
+            .chain(tail)
+            .filter_map(|i| msgs[i].content.map(|c| blocks_text(s, c.value)))
+            .filter(|t| !t.is_empty())
+            .collect();
+        if let Some(content) = msgs[head].content {
+            s.replace(content.value, format!("[{}]", parts.join(",")));
+        }
+    }
+}
+
+/// A user message's content as comma-separated blocks: an array's items as they are, a string
+/// as one text block.
+fn blocks_text(s: &Splice, content: &str) -> String {
+    if splice::string(content).is_some() {
+        return format!(r#"{{"type":"text","text":{content}}}"#);
+    }
+    s.items(content)
+        .map(|items| items.iter().map(|b| b.value).collect::<Vec<_>>().join(","))
+        .unwrap_or_default()
+}
+
+/// Top-level `thinking`, `output_config.effort`, `context_management.edits[clear_thinking_*]`.
+fn strip_provider_settings<'a>(s: &mut Splice<'a>, top: &[Member<'a>]) {
+    let mut drop = vec![false; top.len()];
+    for (i, m) in top.iter().enumerate() {
+        match m.key.as_ref() {
+            "thinking" => drop[i] = true,
+            "output_config" => drop[i] = remove_inner(s, m.child.value, |k, _| k == "effort"),
+            "context_management" => {
+                let Some(members) = s.members(m.child.value) else {
+                    continue;
+                };
+                let Some(edits) = splice::get(&members, "edits").and_then(|e| s.items(e.value)) else {
+                    continue;
+                };
+                let flags: Vec<bool> = edits
+                    .iter()
+                    .map(|e| {
+                        s.members(e.value)
+                            .and_then(|em| splice::get_str(&em, "type"))
+                            .is_some_and(|t| t.starts_with("clear_thinking_"))
+                    })
+                    .collect();
+                if !edits.is_empty() && flags.iter().all(|f| *f) && members.len() == 1 {
+                    drop[i] = true;
+                    s.count += edits.len() - 1;
+                } else {
+                    s.remove(&edits, &flags);
+                }
+            }
+            _ => {}
+        }
+    }
+    let children: Vec<Child> = top.iter().map(|m| m.child).collect();
+    s.remove(&children, &drop);
+}
+
+/// Removes the members of object `obj` that `which` names; returns true instead (removing
+/// nothing) when that would leave the object empty, so the caller drops it whole.
+fn remove_inner<'a>(s: &mut Splice<'a>, obj: &'a str, which: impl Fn(&str, &Child) -> bool) -> bool {
+    let Some(members) = s.members(obj) else {
+        return false;
+    };
+    let flags: Vec<bool> = members.iter().map(|m| which(&m.key, &m.child)).collect();
+    if !members.is_empty() && flags.iter().all(|f| *f) {
+        s.count += members.len() - 1;
+        return true;
+    }
+    let children: Vec<Child> = members.iter().map(|m| m.child).collect();
+    s.remove(&children, &flags);
+    false
+}
+
+#[cfg(test)]
+#[path = "messages_tests.rs"]
+mod tests;
