@@ -118,6 +118,8 @@ pub fn strip_foreign_state(api: Api, body: &[u8], scope: Scope) -> Edit {
 
 #[cfg(test)]
 pub(crate) mod fixture;
+#[cfg(test)]
+mod fuzz;
 
 #[cfg(test)]
 mod tests {
