@@ -4,6 +4,12 @@
 //! alternate; `tool_use` / `tool_result` blocks are never touched. On a provider move the request
 //! also loses the top-level `thinking`, `output_config.effort` and the `clear_thinking_*` edits
 //! of `context_management` (an object left empty by that goes as a whole).
+//!
+//! One more case on the same provider: with `thinking` on, Anthropic refuses a request whose
+//! final assistant message in an open tool loop (the last message carries only `tool_result`s)
+//! does not start with a thinking block ("Expected `thinking` or `redacted_thinking`, but found
+//! `tool_use`"). When the edit took that message's thinking, the request also loses `thinking`
+//! and the `clear_thinking_*` edits (which need it); `output_config.effort` stays.
 
 use std::borrow::Cow;
 
@@ -18,15 +24,26 @@ struct Message<'a> {
 }
 
 pub(super) fn strip<'a>(s: &mut Splice<'a>, top: &[Member<'a>], scope: Scope) {
-    if let Some(list) = splice::get(top, "messages").and_then(|c| s.items(c.value)) {
-        strip_messages(s, &list);
-    }
+    let open_loop_lost_thinking = splice::get(top, "messages")
+        .and_then(|c| s.items(c.value))
+        .is_some_and(|list| strip_messages(s, &list));
     if scope == Scope::ProviderMove {
-        strip_provider_settings(s, top);
+        strip_provider_settings(s, top, true);
+    } else if open_loop_lost_thinking && thinking_on(top) {
+        strip_provider_settings(s, top, false);
     }
 }
 
-fn strip_messages<'a>(s: &mut Splice<'a>, list: &[Child<'a>]) {
+/// Whether the request asks for thinking (`thinking.type` other than `disabled`).
+fn thinking_on(top: &[Member]) -> bool {
+    splice::get(top, "thinking")
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(t.value).ok())
+        .is_some_and(|t| t["type"].as_str() != Some("disabled"))
+}
+
+/// Drops the thinking blocks; returns whether the final assistant message of an open tool loop
+/// lost one.
+fn strip_messages<'a>(s: &mut Splice<'a>, list: &[Child<'a>]) -> bool {
     let msgs: Vec<Message<'a>> = list
         .iter()
         .map(|m| {
@@ -38,6 +55,7 @@ fn strip_messages<'a>(s: &mut Splice<'a>, list: &[Child<'a>]) {
         })
         .collect();
     let mut drop = vec![false; msgs.len()];
+    let mut lost = vec![false; msgs.len()];
     for (i, m) in msgs.iter().enumerate() {
         if m.role.as_deref() != Some("assistant") {
             continue;
@@ -45,7 +63,11 @@ fn strip_messages<'a>(s: &mut Splice<'a>, list: &[Child<'a>]) {
         let Some(blocks) = m.content.and_then(|c| s.items(c.value)) else {
             continue;
         };
-        let thinking: Vec<bool> = blocks.iter().map(|b| is_thinking(s, b)).collect();
+        let thinking: Vec<bool> = blocks
+            .iter()
+            .map(|b| block_type(s, b).is_some_and(|t| THINKING.contains(&t.as_ref())))
+            .collect();
+        lost[i] = thinking.contains(&true);
         if !blocks.is_empty() && thinking.iter().all(|t| *t) {
             drop[i] = true;
             s.count += blocks.len();
@@ -53,14 +75,21 @@ fn strip_messages<'a>(s: &mut Splice<'a>, list: &[Child<'a>]) {
             s.remove(&blocks, &thinking);
         }
     }
+    let open_loop = msgs.last().is_some_and(|m| {
+        m.role.as_deref() == Some("user")
+            && m.content.and_then(|c| s.items(c.value)).is_some_and(|bs| {
+                !bs.is_empty() && bs.iter().all(|b| block_type(s, b).as_deref() == Some("tool_result"))
+            })
+    });
+    let final_assistant = msgs.iter().rposition(|m| m.role.as_deref() == Some("assistant"));
+    let open_loop_lost = open_loop && final_assistant.is_some_and(|a| lost[a]);
     merge_separated_users(s, &msgs, &mut drop);
     s.remove(list, &drop);
+    open_loop_lost
 }
 
-fn is_thinking(s: &Splice, block: &Child) -> bool {
-    s.members(block.value)
-        .and_then(|m| splice::get_str(&m, "type"))
-        .is_some_and(|t| THINKING.contains(&t.as_ref()))
+fn block_type<'a>(s: &Splice<'a>, block: &Child<'a>) -> Option<Cow<'a, str>> {
+    s.members(block.value).and_then(|m| splice::get_str(&m, "type"))
 }
 
 /// For each dropped assistant message between two user messages, merges the later user message
@@ -109,13 +138,14 @@ fn blocks_text(s: &Splice, content: &str) -> String {
         .unwrap_or_default()
 }
 
-/// Top-level `thinking`, `output_config.effort`, `context_management.edits[clear_thinking_*]`.
-fn strip_provider_settings<'a>(s: &mut Splice<'a>, top: &[Member<'a>]) {
+/// Top-level `thinking`, `context_management.edits[clear_thinking_*]` and, if `effort`,
+/// `output_config.effort`.
+fn strip_provider_settings<'a>(s: &mut Splice<'a>, top: &[Member<'a>], effort: bool) {
     let mut drop = vec![false; top.len()];
     for (i, m) in top.iter().enumerate() {
         match m.key.as_ref() {
             "thinking" => drop[i] = true,
-            "output_config" => drop[i] = remove_inner(s, m.child.value, |k, _| k == "effort"),
+            "output_config" if effort => drop[i] = remove_inner(s, m.child.value, |k| k == "effort"),
             "context_management" => {
                 let Some(members) = s.members(m.child.value) else {
                     continue;
@@ -125,11 +155,7 @@ fn strip_provider_settings<'a>(s: &mut Splice<'a>, top: &[Member<'a>]) {
                 };
                 let flags: Vec<bool> = edits
                     .iter()
-                    .map(|e| {
-                        s.members(e.value)
-                            .and_then(|em| splice::get_str(&em, "type"))
-                            .is_some_and(|t| t.starts_with("clear_thinking_"))
-                    })
+                    .map(|e| block_type(s, e).is_some_and(|t| t.starts_with("clear_thinking_")))
                     .collect();
                 if !edits.is_empty() && flags.iter().all(|f| *f) && members.len() == 1 {
                     drop[i] = true;
@@ -147,11 +173,11 @@ fn strip_provider_settings<'a>(s: &mut Splice<'a>, top: &[Member<'a>]) {
 
 /// Removes the members of object `obj` that `which` names; returns true instead (removing
 /// nothing) when that would leave the object empty, so the caller drops it whole.
-fn remove_inner<'a>(s: &mut Splice<'a>, obj: &'a str, which: impl Fn(&str, &Child) -> bool) -> bool {
+fn remove_inner<'a>(s: &mut Splice<'a>, obj: &'a str, which: impl Fn(&str) -> bool) -> bool {
     let Some(members) = s.members(obj) else {
         return false;
     };
-    let flags: Vec<bool> = members.iter().map(|m| which(&m.key, &m.child)).collect();
+    let flags: Vec<bool> = members.iter().map(|m| which(&m.key)).collect();
     if !members.is_empty() && flags.iter().all(|f| *f) {
         s.count += members.len() - 1;
         return true;

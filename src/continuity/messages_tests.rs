@@ -132,3 +132,67 @@ fn without_thinking_blocks_the_body_goes_out_untouched() {
         Edit::Unchanged
     );
 }
+
+#[test]
+fn an_open_tool_loop_that_lost_its_thinking_also_loses_the_thinking_setting() {
+    let body = |thinking: Value, last: Value| {
+        json!({
+            "model": "claude-sonnet-4-5",
+            "messages": [
+                {"role": "user", "content": "run the tests"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "run them", "signature": "fake-sig"},
+                    {"type": "tool_use", "id": "toolu_fake", "name": "bash", "input": {"command": "cargo test"}}
+                ]},
+                last
+            ],
+            "thinking": thinking,
+            "output_config": {"effort": "high"},
+            "context_management": {"edits": [{"type": "clear_thinking_20251015"}]}
+        })
+        .to_string()
+    };
+    let enabled = json!({"type": "enabled", "budget_tokens": 4096});
+    let tool_result =
+        json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_fake", "content": "ok"}]});
+    let after = json(&edited(
+        Api::Messages,
+        body(enabled.clone(), tool_result.clone()).as_bytes(),
+        Scope::SameProvider,
+    ));
+    assert_eq!(
+        after.get("thinking"),
+        None,
+        "Anthropic refuses thinking on without the final thinking block"
+    );
+    assert_eq!(
+        after.get("context_management"),
+        None,
+        "clear_thinking needs thinking on"
+    );
+    assert_eq!(
+        after["output_config"],
+        json!({"effort": "high"}),
+        "effort does not need thinking"
+    );
+
+    let new_turn = json!({"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_fake", "content": "ok"}, {"type": "text", "text": "and now?"}]});
+    let after = json(&edited(
+        Api::Messages,
+        body(enabled.clone(), new_turn).as_bytes(),
+        Scope::SameProvider,
+    ));
+    assert_eq!(after["thinking"], enabled, "a closed loop keeps thinking on");
+
+    let off = json!({"type": "disabled"});
+    let after = json(&edited(
+        Api::Messages,
+        body(off.clone(), tool_result).as_bytes(),
+        Scope::SameProvider,
+    ));
+    assert_eq!(after["thinking"], off);
+    assert_eq!(
+        after["context_management"],
+        json!({"edits": [{"type": "clear_thinking_20251015"}]})
+    );
+}
