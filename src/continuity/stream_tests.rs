@@ -14,6 +14,7 @@ const THINKING_START: &str =
 const THINKING_DELTA: &str =
     r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me read"}}"#;
 const RESPONSE_CREATED: &str = r#"{"type":"response.created","sequence_number":0,"response":{"id":"resp_fake","object":"response","status":"in_progress","instructions":"You are opencode","output":[]}}"#;
+const OVERLOADED: &str = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
 const REASONING_ADDED: &str = r#"{"type":"response.output_item.added","sequence_number":2,"output_index":0,"item":{"id":"rs_fake","type":"reasoning","summary":[]}}"#;
 
 fn error(event: Option<&str>, data: &str) -> StreamError {
@@ -211,12 +212,11 @@ fn run(events: &[(Option<&str>, &str)]) -> (Step, usize) {
 
 #[test]
 fn an_error_before_content_is_a_refusal() {
-    let overloaded = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
     let (step, at) = run(&[
         (Some("message_start"), MESSAGE_START),
         (Some("ping"), PING),
         (Some("content_block_start"), THINKING_START),
-        (Some("error"), overloaded),
+        (Some("error"), OVERLOADED),
     ]);
     assert_eq!(at, 4);
     assert!(
@@ -227,12 +227,11 @@ fn an_error_before_content_is_a_refusal() {
 
 #[test]
 fn an_error_after_content_goes_to_opencode_untouched() {
-    let overloaded = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
     let (step, at) = run(&[
         (Some("message_start"), MESSAGE_START),
         (Some("content_block_start"), THINKING_START),
         (Some("content_block_delta"), THINKING_DELTA),
-        (Some("error"), overloaded),
+        (Some("error"), OVERLOADED),
     ]);
     assert_eq!(
         (step, at),
