@@ -1,13 +1,15 @@
 //! `opencode-balancer bench`: the hot path measured over real pipes against the real sidecar,
 //! next to a bare pipe echo (`cat`) measured in the same run, for several store sizes; then
 //! batches and a host that does not read (see [`load`]), and a dry provider's turn moving to the
-//! next provider over the loopback mock (see [`turn`]). `--idle` measures idle cost instead
-//! ([`idle`]).
+//! next provider over the loopback mock (see [`turn`]), and the continuity edit on 1 MiB bodies
+//! ([`continuity`]). `--idle` measures idle cost instead ([`idle`]), `--continuity` only the edit.
 
+mod continuity;
 mod idle;
 mod load;
 mod turn;
 
+pub use continuity::run as continuity;
 pub use idle::run as idle;
 
 use std::collections::HashMap;
@@ -262,6 +264,9 @@ fn capture_latency(samples: usize) -> anyhow::Result<Stats> {
     Ok(Stats::of(times))
 }
 
+/// Edits timed per body in the continuity section.
+pub const CONTINUITY_ROUNDS: usize = 50;
+
 /// Runs the benchmark and returns a Markdown report.
 pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
     let iterations = iterations.max(100);
@@ -327,5 +332,6 @@ pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
     }
     out.push_str(&turn::run(200)?);
     out.push_str(&load::run(crate::hooks::wire::MAX_BATCH)?);
+    out.push_str(&continuity::run(CONTINUITY_ROUNDS)?);
     Ok(out)
 }

@@ -8,6 +8,7 @@ pub mod balancer;
 pub mod bench;
 pub mod cli;
 pub mod clock;
+pub mod continuity;
 pub mod dashboard;
 pub mod demo;
 pub mod doctor;

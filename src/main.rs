@@ -90,8 +90,10 @@ fn main() {
             iterations,
             accounts,
             idle,
+            continuity,
         } => match idle {
             Some(secs) => opencode_balancer::bench::idle(std::time::Duration::from_secs(secs.max(1))),
+            None if continuity => opencode_balancer::bench::continuity(opencode_balancer::bench::CONTINUITY_ROUNDS),
             None => opencode_balancer::bench::run(iterations, &accounts),
         }
         .map(|out| {

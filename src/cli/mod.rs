@@ -95,6 +95,9 @@ pub enum Command {
         /// Instead: measure idle cost (wakeups, CPU) over this many seconds.
         #[arg(long, value_name = "SECONDS")]
         idle: Option<u64>,
+        /// Instead: measure only the continuity edit on ~1 MiB bodies (in process).
+        #[arg(long, conflicts_with = "idle")]
+        continuity: bool,
     },
 }
 
