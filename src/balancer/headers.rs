@@ -25,6 +25,14 @@ pub enum AuthorizationHint {
 pub const CHATGPT_ACCOUNT_HEADER: &str = "chatgpt-account-id";
 pub const CHATGPT_RESIDENCY_HEADER: &str = "x-openai-internal-codex-residency";
 
+/// Every header whose presence [`credential_headers`] looks at: two requests with the same of
+/// these (and the same [`AuthorizationHint`]) get the same plan.
+pub fn decisive_headers() -> Vec<String> {
+    let mut names: Vec<String> = KEY_HEADERS.iter().map(|h| h.to_string()).collect();
+    names.extend(["authorization", CHATGPT_ACCOUNT_HEADER, CHATGPT_RESIDENCY_HEADER].map(String::from));
+    names
+}
+
 /// What to change on a request so it goes out as one account: headers to set, and headers of
 /// the original account that the chosen one has no value for, to remove.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
