@@ -120,6 +120,34 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_depends_only_on_the_decisive_headers_and_the_authorization_kind() {
+        let decisive = decisive_headers();
+        let auth = api("k2");
+        let with = |extra: &[&str], base: &[&str]| {
+            let mut n = names(base);
+            n.extend(names(extra));
+            credential_headers("openai", &auth, &n, Some(AuthorizationHint::Bearer))
+        };
+        for base in [
+            &["authorization"][..],
+            &["x-api-key", "content-type"],
+            &["chatgpt-account-id"],
+        ] {
+            let plain = with(&[], base);
+            assert_eq!(
+                plain,
+                with(&["content-type", "user-agent", "x-stainless-os"], base),
+                "{base:?}"
+            );
+            for name in &decisive {
+                if !base.contains(&name.as_str()) && name != "authorization" {
+                    assert_ne!(plain, with(&[name], base), "{name} changes the plan on {base:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn nothing_present_adds_a_bearer() {
         let h = credential_headers("openai", &api("k2"), &names(&["content-type"]), None).set;
         assert_eq!(h["authorization"], "Bearer k2");
