@@ -4,7 +4,9 @@
 // opencode process), speaks NDJSON JSON-RPC 2.0 with it over stdio (the
 // contract is docs/protocol.md), forwards opencode's hooks to it, and patches
 // `globalThis.fetch` so a provider request marked by the `chat.headers` hook
-// goes out as the account the sidecar picks and is re-sent as another account
+// goes out as the account the sidecar picks (answered with `chat.headers`; asked
+// again with `fetch.begin` only when it may have changed), its 2xx told without
+// waiting (one awaited call per answered request), and is re-sent as another account
 // when the sidecar answers `retry` (a 429 on one key, then the next key), to
 // another provider when it answers `switch` (that provider ran dry), or answered
 // at once with the sidecar's final message when it answers `fail`.
