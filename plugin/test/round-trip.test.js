@@ -216,3 +216,35 @@ test("an older sidecar without begin: the request asks fetch.begin as before", a
   ]);
   await doneNotice(log, headers[MARKER]);
 });
+
+test("the same marked request sent again (an SDK's own retry) asks fetch.begin: a held answer is used once", async (t) => {
+  const { hooks, http, log } = await setup(t, { respond: keyedResponder({}) });
+  const headers = await marked(hooks);
+  await (await post(http, headers)).text();
+  await (await post(http, headers)).text();
+  const calls = callsFor(log, headers[MARKER]).map(([m, awaited]) => [m, awaited]);
+  assert.deepEqual(
+    calls.filter(([m]) => m !== "fetch.result"),
+    [
+      ["chat.headers", true],
+      ["fetch.begin", true],
+    ],
+  );
+  assert.deepEqual(
+    http.requests.map((r) => r.headers.authorization),
+    ["Bearer key-a", "Bearer key-a"],
+  );
+});
+
+test("a provider the sidecar does not manage: no request id, nothing held, the request goes out untouched", async (t) => {
+  const { hooks, http, log } = await setup(t, { respond: keyedResponder({}) });
+  const output = { headers: {} };
+  await hooks["chat.headers"](headersInput("unmanaged"), output);
+  assert.equal(output.headers[MARKER], undefined);
+  const res = await post(http, output.headers);
+  assert.equal(await res.text(), "ok opencode-own-key");
+  assert.deepEqual(
+    fakeLog(log).filter((m) => m.method && m.method !== "initialize").map((m) => m.method),
+    ["chat.headers"],
+  );
+});
