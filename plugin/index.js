@@ -4,7 +4,9 @@
 // opencode process), speaks NDJSON JSON-RPC 2.0 with it over stdio (the
 // contract is docs/protocol.md), forwards opencode's hooks to it, and patches
 // `globalThis.fetch` so a provider request marked by the `chat.headers` hook
-// goes out as the account the sidecar picks and is re-sent as another account
+// goes out as the account the sidecar picks (answered with `chat.headers`; asked
+// again with `fetch.begin` only when it may have changed), its 2xx told without
+// waiting (one awaited call per answered request), and is re-sent as another account
 // when the sidecar answers `retry` (a 429 on one key, then the next key), to
 // another provider when it answers `switch` (that provider ran dry), or answered
 // at once with the sidecar's final message when it answers `fail`.
@@ -72,6 +74,12 @@ const COMMAND = "balancer";
 const TOOL = "balancer_command";
 /** First bytes of a non-2xx body reported to fetch.result. */
 const BODY_PEEK_BYTES = 4096;
+/** How long the `fetch.begin` answer that came with `chat.headers` stays good for the fetch. */
+const HELD_FRESH_MS = 5000;
+/** Answers held for requests not yet sent (a request opencode never sent is dropped, oldest first). */
+const MAX_HELD = 256;
+/** The request a provider's first `chat.headers` expects: opencode's SDKs send a bearer. */
+const FIRST_SHAPE = { headerNames: ["authorization"], authorization: "bearer" };
 /** The sidecar enforces maxAttempts (≤ 10); this only stops a runaway loop. */
 const HARD_MAX_ATTEMPTS = 10;
 /** A sidecar that lived this long restarts with the first delay again. */
@@ -446,6 +454,13 @@ class Sidecar {
     }
   }
 
+  /** A JSON-RPC notification (no answer); false when it could not be written. */
+  notify(method, params) {
+    const gen = this.current;
+    if (this.closed || !gen) return false;
+    return this.write(gen, { jsonrpc: "2.0", method, params });
+  }
+
   call(method, params, timeoutMs) {
     if (this.closed) return Promise.reject(new SidecarUnavailable("the plugin is shutting down"));
     if (this.refused) return Promise.reject(new SidecarUnavailable(this.refused));
@@ -611,22 +626,15 @@ function isStreamBody(body) {
 const STANDARD_INIT_KEYS = new Set(["method", "headers", "body", "signal", "duplex", "window"]);
 const EXTRA_REQUEST_KEYS = ["timeout", "proxy", "tls", "verbose", "decompress", "unix", "dispatcher"];
 
-/**
- * Reads everything the request is made of, once, so it can be sent again:
- * the body of every kind (string, bytes, Blob, URLSearchParams, FormData,
- * streams, a Request's body) becomes bytes, with the content-type fetch
- * would have derived for it.
- */
-async function prepareRequest(input, init) {
-  let requestInit = init;
-  if (init && isStreamBody(init.body) && init.duplex === undefined) requestInit = { ...init, duplex: "half" };
-  const request = new Request(input, requestInit);
-  const headers = new Headers(request.headers);
-  headers.delete(MARKER);
-  let body;
-  if (request.method !== "GET" && request.method !== "HEAD" && request.body !== null) {
-    body = new Uint8Array(await request.arrayBuffer());
-  }
+/** A body fetch can send any number of times as it is: no copy needed for a retry. */
+function isReusableBody(body) {
+  return body === undefined || body === null || typeof body === "string" || ArrayBuffer.isView(body) || body instanceof ArrayBuffer;
+}
+
+const NORMALIZED_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT"]);
+
+/** Fetch options other than the standard ones, from the input Request and the init. */
+function extraOptions(input, init) {
   const extra = {};
   if (isRequest(input)) {
     for (const key of EXTRA_REQUEST_KEYS) {
@@ -638,12 +646,46 @@ async function prepareRequest(input, init) {
       if (!STANDARD_INIT_KEYS.has(key)) extra[key] = init[key];
     }
   }
+  return extra;
+}
+
+/**
+ * Everything the request is made of, so it can be sent again. A URL with a string or bytes body
+ * (what opencode's SDKs send) is taken as it came: the body object is passed on untouched. Any
+ * other request (a Request, a stream, Blob, FormData, URLSearchParams body) is read once: its
+ * body becomes bytes, with the content-type fetch would have derived for it.
+ */
+async function prepareRequest(input, init) {
+  if ((typeof input === "string" || input instanceof URL) && isObject(init) && isReusableBody(init.body)) {
+    const headers = new Headers(init.headers ?? undefined);
+    headers.delete(MARKER);
+    const method = String(init.method ?? "GET");
+    return {
+      url: new URL(input).href,
+      method: NORMALIZED_METHODS.has(method.toUpperCase()) ? method.toUpperCase() : method,
+      headers,
+      body: init.body ?? undefined,
+      signal: init.signal ?? undefined,
+      redirect: init.redirect,
+      extra: extraOptions(input, init),
+    };
+  }
+  let requestInit = init;
+  if (init && isStreamBody(init.body) && init.duplex === undefined) requestInit = { ...init, duplex: "half" };
+  const request = new Request(input, requestInit);
+  const headers = new Headers(request.headers);
+  headers.delete(MARKER);
+  let body;
+  if (request.method !== "GET" && request.method !== "HEAD" && request.body !== null) {
+    body = new Uint8Array(await request.arrayBuffer());
+  }
   const signal = init?.signal ?? (isRequest(input) ? input.signal : undefined) ?? undefined;
-  return { url: request.url, method: request.method, headers, body, signal, redirect: request.redirect, extra };
+  return { url: request.url, method: request.method, headers, body, signal, redirect: request.redirect, extra: extraOptions(input, init) };
 }
 
 function initFor(prepared, headers) {
-  const init = { ...prepared.extra, method: prepared.method, headers, redirect: prepared.redirect };
+  const init = { ...prepared.extra, method: prepared.method, headers };
+  if (prepared.redirect !== undefined) init.redirect = prepared.redirect;
   if (prepared.body !== undefined) init.body = prepared.body;
   if (prepared.signal) init.signal = prepared.signal;
   return init;
@@ -668,6 +710,11 @@ function withoutMarker(input, init) {
   return [input, init];
 }
 
+/** A prepared body (a string, or bytes) as text. */
+function bodyText(body) {
+  return typeof body === "string" ? body : new TextDecoder("utf-8").decode(body);
+}
+
 /**
  * The prepared request as the sidecar's `switch` says: another URL, the body's top-level fields
  * set and removed (a JSON body only; any other body is kept as it is), the credential headers
@@ -679,11 +726,11 @@ function switchedRequest(prepared, headers, sw) {
   const set = isObject(edit.set) ? edit.set : {};
   const remove = Array.isArray(edit.remove) ? edit.remove : [];
   if (body !== undefined && (Object.keys(set).length > 0 || remove.length > 0)) {
-    const parsed = JSON.parse(new TextDecoder("utf-8").decode(body));
+    const parsed = JSON.parse(bodyText(body));
     if (!isObject(parsed)) throw new Error("the request body is not a JSON object");
     for (const key of remove) delete parsed[key];
     for (const [key, value] of Object.entries(set)) parsed[key] = value;
-    body = new TextEncoder().encode(JSON.stringify(parsed));
+    body = JSON.stringify(parsed);
   }
   const next = new Headers(headers);
   for (const name of Array.isArray(sw.removeHeaders) ? sw.removeHeaders : []) next.delete(name);
@@ -714,6 +761,32 @@ function applySetHeaders(headers, set, remove) {
     if (typeof value === "string" && name.toLowerCase() !== MARKER) next.set(name, value);
   }
   return next;
+}
+
+/** `{headerNames, authorization?}`: what a request's credential headers depend on (fetch.begin's params). */
+function requestShape(headers) {
+  const shape = { headerNames: [...new Set(headers.keys())] };
+  const authorization = headers.get("authorization");
+  if (authorization !== null) shape.authorization = /^bearer\s/i.test(authorization) ? "bearer" : "other";
+  return shape;
+}
+
+/** Whether two shapes get the same credential headers: the same of the `watch` headers present, the same authorization kind. */
+function sameShape(watch, a, b) {
+  if (a.authorization !== b.authorization) return false;
+  return watch.every((name) => a.headerNames.includes(name) === b.headerNames.includes(name));
+}
+
+/** `begin` of a `chat.headers` answer: fetch.begin's answer for the expected request, and the headers it depends on. */
+function validBegin(b) {
+  return (
+    isObject(b) &&
+    isObject(b.account) &&
+    isStringRecord(b.setHeaders) &&
+    optionalStringList(b.removeHeaders) &&
+    Array.isArray(b.watch) &&
+    b.watch.every((h) => typeof h === "string")
+  );
 }
 
 function wantedResponseHeader(name) {
@@ -870,6 +943,13 @@ class Runtime {
     this.patchedFetch = null;
     /** sessionID → the user's latest parts, for sending a message again on another model. */
     this.lastParts = new Map();
+    /** requestID → what chat.headers answered for it (its provider, fetch.begin's answer), until it is sent. */
+    this.held = new Map();
+    /** providerID → the shape of its last request, told to the next chat.headers. */
+    this.shapes = new Map();
+    /** Bumped when a pick may have changed (see `stillGood`): for all providers, and per provider. */
+    this.epoch = 0;
+    this.providerEpochs = new Map();
     this.sidecar = new Sidecar(
       {
         resolve: () => resolveBinary(settings.options),
@@ -974,6 +1054,9 @@ class Runtime {
         this.syncAuth(params).catch(() => {});
       } else if (method === "event") {
         this.note(`event ${isObject(params) ? params.type : "?"}`);
+        this.picksChanged(isObject(params) && typeof params.providerID === "string" ? params.providerID : null);
+      } else if (method === "store.changed") {
+        this.picksChanged(null);
       }
     } catch {
       // a notification never breaks anything
@@ -1058,7 +1141,65 @@ class Runtime {
     this.patchedFetch = null;
   }
 
+  /**
+   * The shape `chat.headers` tells the sidecar to expect for a request to `providerID`: that of
+   * its last request, else a bearer.
+   */
+  expectedShape(providerID) {
+    return this.shapes.get(providerID) ?? FIRST_SHAPE;
+  }
+
+  /** Where the pick epochs of `providerID` stand (taken before chat.headers is asked). */
+  pickMark(providerID) {
+    return { gen: this.sidecar.current, at: Date.now(), epoch: this.epoch, providerEpoch: this.providerEpochs.get(providerID) ?? 0 };
+  }
+
+  /**
+   * Keeps what chat.headers answered for a request until its fetch; `mark` is `pickMark` from
+   * before the call, so a change told while the answer was on its way counts.
+   */
+  hold(requestID, providerID, expected, begin, mark) {
+    this.held.delete(requestID);
+    this.held.set(requestID, { providerID, expected, begin: validBegin(begin) ? begin : null, ...mark });
+    if (this.held.size > MAX_HELD) this.held.delete(this.held.keys().next().value);
+  }
+
+  /**
+   * A pick may have changed: an event about the provider (a cooldown, a refused login, a change
+   * by the user, a refreshed token; `null`: any provider), another process's change to the store,
+   * or a refusal this plugin saw. Answers held from before then are not used.
+   */
+  picksChanged(providerID) {
+    if (providerID === null) this.epoch += 1;
+    else this.providerEpochs.set(providerID, (this.providerEpochs.get(providerID) ?? 0) + 1);
+  }
+
+  /**
+   * The `fetch.begin` answer held for a request of `shape`, when it still holds: the same sidecar
+   * answered it less than HELD_FRESH_MS ago, nothing changed a pick since, and the request has the
+   * headers the answer depends on as it was expected to. Else null: ask fetch.begin.
+   */
+  stillGood(held, shape) {
+    if (!held?.begin) return null;
+    const fresh = this.sidecar.current === held.gen && Date.now() - held.at < HELD_FRESH_MS;
+    const unchanged = this.epoch === held.epoch && (this.providerEpochs.get(held.providerID) ?? 0) === held.providerEpoch;
+    return fresh && unchanged && sameShape(held.begin.watch, held.expected, shape) ? held.begin : null;
+  }
+
+  /** The request's credential headers: the held answer, else fetch.begin's (which may move or end the request). */
+  async beginRequest(requestID, prepared, shape, held) {
+    const ready = this.stillGood(held, shape);
+    if (ready) return { headers: applySetHeaders(prepared.headers, ready.setHeaders, ready.removeHeaders), skipped: true };
+    const begin = await this.call("fetch.begin", { requestID, url: prepared.url, method: prepared.method, ...shape });
+    if (begin.action === "fail") return { final: this.finalAnswer(begin) };
+    if (begin.action === "switch") return { moved: await this.carrySwitch(prepared, prepared.headers, begin) };
+    if (begin.passthrough === true) return { headers: prepared.headers };
+    return { headers: applySetHeaders(prepared.headers, begin.setHeaders, begin.removeHeaders) };
+  }
+
   async managedFetch(original, input, init, requestID) {
+    const held = this.held.get(requestID);
+    this.held.delete(requestID);
     let prepared;
     try {
       prepared = await prepareRequest(input, init);
@@ -1069,34 +1210,38 @@ class Runtime {
     const sendAs = (req, headers) => original(req.url, initFor(req, headers));
     if (this.closed) return sendAs(prepared, prepared.headers);
 
-    let headers = prepared.headers;
-    const beginParams = {
-      requestID,
-      url: prepared.url,
-      method: prepared.method,
-      headerNames: [...new Set([...headers.keys()].map((k) => k.toLowerCase()))],
-    };
-    const authorization = headers.get("authorization");
-    if (authorization !== null) beginParams.authorization = /^bearer\s/i.test(authorization) ? "bearer" : "other";
+    const shape = requestShape(prepared.headers);
+    if (held) {
+      this.shapes.delete(held.providerID);
+      this.shapes.set(held.providerID, shape);
+      if (this.shapes.size > MAX_HELD) this.shapes.delete(this.shapes.keys().next().value);
+    }
+    let headers;
+    // Sent without asking fetch.begin: a refusal tells the sidecar what went out.
+    let sent;
     try {
-      const begin = await this.call("fetch.begin", beginParams);
-      if (begin.action === "fail") return this.finalAnswer(begin);
-      if (begin.action === "switch") {
-        const moved = await this.carrySwitch(prepared, headers, begin);
-        if (moved) ({ prepared, headers } = moved);
-      } else if (begin.passthrough !== true) headers = applySetHeaders(headers, begin.setHeaders, begin.removeHeaders);
+      const b = await this.beginRequest(requestID, prepared, shape, held);
+      if (b.final) return b.final;
+      if (b.moved) ({ prepared, headers } = b.moved);
+      else headers = b.headers ?? prepared.headers;
+      if (b.skipped) sent = { url: prepared.url, ...shape };
     } catch {
       return sendAs(prepared, prepared.headers);
     }
 
     for (let attempt = 1; ; attempt++) {
       const response = await sendAs(prepared, headers);
-      const ok = response.status >= 200 && response.status < 300;
       const params = { requestID, attempt, status: response.status, headers: reportHeaders(response.headers) };
-      if (!ok) {
-        const body = await peekBody(response, this.settings.timeoutMs);
-        if (body !== undefined) params.body = body;
+      if (response.status >= 200 && response.status < 300) {
+        // The answer to a 2xx is always `return`: told, not awaited.
+        this.sidecar.notify("fetch.result", params);
+        return response;
       }
+      // Refused: a request held for the same provider asks fetch.begin again.
+      if (held) this.picksChanged(held.providerID);
+      if (sent && attempt === 1) params.sent = sent;
+      const body = await peekBody(response, this.settings.timeoutMs);
+      if (body !== undefined) params.body = body;
       let verdict;
       try {
         verdict = await this.call("fetch.result", params);
@@ -1386,6 +1531,8 @@ export async function server(input, options) {
       const params = { sessionID, providerID, modelID: String(modelID) };
       const api = providerApi(model, hookInput?.provider);
       if (api) params.api = api;
+      params.fetch = runtime.expectedShape(providerID);
+      const mark = runtime.pickMark(providerID);
       let result;
       try {
         result = await runtime.call("chat.headers", params);
@@ -1394,6 +1541,7 @@ export async function server(input, options) {
       }
       if (result.syncAuth) await runtime.syncAuth(result.syncAuth);
       if (typeof result.requestID === "string" && result.requestID !== "" && isObject(output)) {
+        runtime.hold(result.requestID, providerID, params.fetch, result.begin, mark);
         if (!isObject(output.headers)) output.headers = {};
         output.headers[MARKER] = result.requestID;
       }

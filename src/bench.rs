@@ -111,6 +111,7 @@ fn headers_for(c: &mut RpcClient, session: &str) -> anyhow::Result<String> {
             provider_id: "mock".into(),
             model_id: "m1".into(),
             api: None,
+            fetch: None,
         },
     )?;
     h.request_id
@@ -133,6 +134,7 @@ fn result_params(request_id: &str, attempt: u32, status: u16, headers: HashMap<S
         status,
         headers,
         body: None,
+        sent: None,
     }
 }
 

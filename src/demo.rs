@@ -185,6 +185,7 @@ fn scenario(store: &Path, url: &str) -> anyhow::Result<String> {
             provider_id: model.provider_id,
             model_id: model.model_id,
             api: None,
+            fetch: None,
         },
     )?;
     let request_id = h.request_id.ok_or_else(|| anyhow!("no request id from chat.headers"))?;
@@ -238,6 +239,7 @@ fn scenario(store: &Path, url: &str) -> anyhow::Result<String> {
                 status,
                 headers: res_headers,
                 body: sent_body,
+                sent: None,
             },
         )?;
         if let FetchResultAnswer::Retry {

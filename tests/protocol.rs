@@ -483,3 +483,128 @@ fn a_batch_over_the_limit_is_refused_whole_and_runs_nothing() {
     assert!(r["error"]["message"].as_str().unwrap().contains("10000"), "{r}");
     assert_eq!(s.call("balancing.get", json!({})), json!({"enabled": false}));
 }
+
+/// `chat.headers` for provider `p` with the request the host expects (`fetch`); the whole result.
+fn headers_expecting(s: &mut Sidecar, session: &str, fetch: Value) -> Value {
+    s.call(
+        "chat.headers",
+        json!({"sessionID": session, "providerID": "p", "modelID": "m1", "fetch": fetch}),
+    )
+}
+
+#[test]
+fn chat_headers_told_the_expected_request_answers_what_fetch_begin_would_for_it() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "a", "sk-test-expect-FAKE");
+    let shape = json!({"headerNames": ["x-api-key", "content-type"]});
+    let h = headers_expecting(&mut s, "s1", shape.clone());
+    let id = h["requestID"].as_str().unwrap().to_string();
+    let begin = &h["begin"];
+    assert_eq!(begin["account"], json!({"providerID": "p", "alias": "a"}));
+    assert_eq!(begin["setHeaders"], json!({"x-api-key": "sk-test-expect-FAKE"}));
+    assert!(begin.get("removeHeaders").is_none(), "nothing to remove: {begin}");
+    let watch: Vec<&str> = begin["watch"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for name in ["authorization", "x-api-key", "api-key", "chatgpt-account-id"] {
+        assert!(watch.contains(&name), "{name} decides the headers: {watch:?}");
+    }
+    assert!(!watch.contains(&"content-type"), "{watch:?}");
+    // The same as fetch.begin answers for a request of that shape.
+    let mut params = shape;
+    params["requestID"] = json!(id);
+    params["url"] = json!("http://127.0.0.1:9/v1/chat/completions");
+    let b = s.call("fetch.begin", params);
+    assert_eq!(
+        (&b["account"], &b["setHeaders"]),
+        (&begin["account"], &begin["setHeaders"])
+    );
+    // A host that does not say what it expects gets the answer it always got.
+    let old = s.call(
+        "chat.headers",
+        json!({"sessionID": "s2", "providerID": "p", "modelID": "m1"}),
+    );
+    assert!(old.get("begin").is_none(), "{old}");
+    assert!(old["requestID"].is_string());
+}
+
+#[test]
+fn a_2xx_fetch_result_sent_as_a_notification_records_success_last_use_and_passive_usage_without_an_answer() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "a", "sk-test-notify-FAKE");
+    // A refusal first: the account has a failure and a 1 s rest.
+    let h = headers_expecting(
+        &mut s,
+        "s1",
+        json!({"headerNames": ["authorization"], "authorization": "bearer"}),
+    );
+    let id = h["requestID"].as_str().unwrap();
+    s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 429, "headers": {"retry-after": "1"}, "body": "{}"}),
+    );
+    assert_eq!(s.account("p", "a")["failures"], 1);
+    let later = s.call("test.advanceClock", json!({"ms": 2_000}))["now"].clone();
+
+    let h = headers_expecting(
+        &mut s,
+        "s1",
+        json!({"headerNames": ["authorization"], "authorization": "bearer"}),
+    );
+    let id = h["requestID"].as_str().unwrap().to_string();
+    assert_eq!(h["begin"]["account"]["alias"], "a");
+    let done = json!({"jsonrpc": "2.0", "method": "fetch.result", "params": {"requestID": id, "attempt": 1, "status": 200,
+        "headers": {"x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": "40", "x-ratelimit-reset-requests": "30s"}}});
+    s.send_raw(format!("{done}\n").as_bytes());
+    // The passive usage reading comes after the outcome was recorded (both from that handler).
+    let ev = s.wait_notification(|n| {
+        n["method"] == "event" && n["params"]["type"] == "usage_refreshed" && n["params"]["alias"] == "a"
+    });
+    assert_eq!(ev["params"]["providerID"], "p");
+    let a = s.account("p", "a");
+    assert_eq!(a["lastUsedAt"], later);
+    assert_eq!((&a["failures"], &a["coolingDownUntil"]), (&json!(0), &Value::Null));
+    assert_eq!(a["usage"]["confidence"], "estimated");
+    assert_eq!(a["usage"]["usedPercent"], 60.0);
+    // Nothing was written for the notification: the next line answers the next request.
+    let status = s.request("status", json!({}));
+    assert!(status.get("result").is_some(), "{status}");
+    // The request is done: a late awaited result for it is an unknown request.
+    let e = s.call_err(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 200, "headers": {}}),
+    );
+    assert_eq!(code(&e), -32006);
+}
+
+#[test]
+fn a_refused_request_sent_without_fetch_begin_is_retried_with_the_headers_it_was_sent_with() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "b", "sk-test-sent-b-FAKE");
+    s.save_api("p", "a", "sk-test-sent-a-FAKE");
+    // Expected a bearer; it went out with an x-api-key header instead (and its URL).
+    let h = headers_expecting(
+        &mut s,
+        "s1",
+        json!({"headerNames": ["authorization"], "authorization": "bearer"}),
+    );
+    assert_eq!(
+        h["begin"]["setHeaders"],
+        json!({"authorization": "Bearer sk-test-sent-a-FAKE"})
+    );
+    let id = h["requestID"].as_str().unwrap();
+    let r = s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 429, "headers": {"retry-after": "120"}, "body": "{}",
+               "sent": {"url": "http://127.0.0.1:9/v1/messages", "headerNames": ["x-api-key", "content-type"]}}),
+    );
+    assert_eq!(r["action"], "retry");
+    assert_eq!(r["account"]["alias"], "b");
+    assert_eq!(r["setHeaders"], json!({"x-api-key": "sk-test-sent-b-FAKE"}));
+}

@@ -23,6 +23,9 @@
 //   syncAuth    {providerID, auth} — sent with chat.headers results
 //   removeHeaders {begin?: [S], retry?: [S]} — sent with fetch.begin / fetch.result retry answers
 //   notifyOnInit  [{method, params}] — notifications sent after initialize
+//   notifyAfter   {method: [{method, params}]} — notifications sent after each answer to method
+//   prepareBegin  answer chat.headers that carries `fetch` (the expected request) with `begin`,
+//               fetch.begin's answer for it, as the real sidecar does (off: an older sidecar)
 //   stderr      text written to stderr at start (a log line)
 //   startDelayMs  read nothing for this long after start (a slow start)
 
@@ -58,8 +61,10 @@ function triggered(method) {
   return true;
 }
 
+const KEY_HEADERS = ["x-api-key", "api-key", "x-goog-api-key", "anthropic-api-key"];
+
 function headersFor(names, key) {
-  for (const h of ["x-api-key", "api-key", "x-goog-api-key", "anthropic-api-key"]) {
+  for (const h of KEY_HEADERS) {
     if (names.includes(h)) return { [h]: key };
   }
   return { authorization: `Bearer ${key}` };
@@ -89,6 +94,15 @@ function answer(method, params) {
       requests.set(requestID, { providerID: params.providerID, index: 0, headerNames: [] });
       const result = { requestID };
       if (config.syncAuth) result.syncAuth = config.syncAuth;
+      if (config.prepareBegin && params.fetch) {
+        const names = params.fetch.headerNames ?? [];
+        requests.get(requestID).headerNames = names;
+        result.begin = {
+          account: { providerID: params.providerID, alias: "account-0" },
+          setHeaders: headersFor(names, keys[0]),
+          watch: ["authorization", ...KEY_HEADERS],
+        };
+      }
       return result;
     }
     case "fetch.begin": {
@@ -157,8 +171,10 @@ function handle(message) {
       send({ jsonrpc: "2.0", id: message.id, result: badResult(method) });
       return;
     }
+    // Notifications after an answer go in the same write: the host reads them together.
+    const after = (config.notifyAfter?.[method] ?? []).map((n) => JSON.stringify({ jsonrpc: "2.0", ...n }) + "\n").join("");
     try {
-      send({ jsonrpc: "2.0", id: message.id, result: answer(method, params) });
+      process.stdout.write(JSON.stringify({ jsonrpc: "2.0", id: message.id, result: answer(method, params) }) + "\n" + after);
     } catch (e) {
       send({ jsonrpc: "2.0", id: message.id, error: { code: e.code ?? -32603, message: e.message ?? String(e) } });
     }

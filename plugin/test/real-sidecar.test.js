@@ -23,6 +23,9 @@ import {
 
 const ALPHA = "test-key-alpha-FAKE";
 const BRAVO = "test-key-bravo-FAKE";
+/** Keys that always answer 200 with rate-limit headers: solo/gamma, duo/delta, duo/echo. */
+const FINE = { "test-key-gamma-FAKE": "gamma", "test-key-delta-FAKE": "delta", "test-key-echo-FAKE": "echo" };
+const RATE_HEADERS = { "x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": "40", "x-ratelimit-reset-requests": "30s" };
 
 let binary;
 let dir;
@@ -41,6 +44,7 @@ function provider(req) {
     };
   }
   if (key === BRAVO) return { status: 200, headers: { "content-type": "application/json" }, body: '{"answer":"bravo"}' };
+  if (FINE[key]) return { status: 200, headers: { "content-type": "application/json", ...RATE_HEADERS }, body: JSON.stringify({ answer: FINE[key] }) };
   return { status: 401, headers: { "content-type": "application/json" }, body: '{"error":{"message":"bad key"}}' };
 }
 
@@ -74,6 +78,10 @@ before(async () => {
     }
     // Alpha must be the one tried first.
     await rpc.call("accounts.activate", { providerID: "mock", alias: "alpha" });
+    for (const [key, alias] of Object.entries(FINE)) {
+      await rpc.call("accounts.save", { providerID: alias === "gamma" ? "solo" : "duo", alias, auth: { type: "api", key } });
+    }
+    await rpc.call("accounts.activate", { providerID: "duo", alias: "delta" });
   } finally {
     await rpc.close();
   }
@@ -172,4 +180,81 @@ test("/balancer list through the real sidecar stops the prompt and shows the acc
   assert.match(shown, /bravo/);
   const help = await hooks.tool.balancer_command.execute({ text: "help" });
   assert.match(help, /list/);
+});
+
+/** The plugin's process-wide runtime, with the hot-path calls it makes from now on and a way to await a notification. */
+function watchRuntime(t) {
+  const runtime = globalThis[Symbol.for("opencode-balancer.plugin.runtime")];
+  const calls = [];
+  const waiting = [];
+  const call = runtime.sidecar.call;
+  runtime.sidecar.call = function (method, params, timeoutMs) {
+    if (["chat.headers", "fetch.begin", "fetch.result"].includes(method)) calls.push(method);
+    return call.call(this, method, params, timeoutMs);
+  };
+  const onNotification = runtime.onNotification;
+  runtime.onNotification = function (method, params) {
+    onNotification.call(this, method, params);
+    for (const w of [...waiting]) {
+      if (method === "event" && w.pred(params)) {
+        waiting.splice(waiting.indexOf(w), 1);
+        w.resolve(params);
+      }
+    }
+  };
+  t.after(() => {
+    runtime.sidecar.call = call;
+    runtime.onNotification = onNotification;
+  });
+  const event = (pred) => new Promise((resolve) => waiting.push({ pred, resolve }));
+  return { runtime, calls, event };
+}
+
+function send(output, path = "/v1/chat/completions") {
+  return fetch(`${http.url}${path}`, {
+    method: "POST",
+    headers: { ...output.headers, authorization: "Bearer opencode-own-key", "content-type": "application/json" },
+    body: JSON.stringify({ model: "m1", messages: [{ role: "user", content: "hi" }] }),
+  });
+}
+
+test("a 2xx through the real sidecar: one awaited call; last use and passive usage recorded from the notification", async (t) => {
+  const { hooks } = await plugin(t);
+  const { runtime, calls, event } = watchRuntime(t);
+  const usage = event((e) => e.type === "usage_refreshed" && e.providerID === "solo" && e.alias === "gamma");
+  const output = { headers: {} };
+  await hooks["chat.headers"](headersInput("solo", "ses_real_solo"), output);
+  const res = await send(output);
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), { answer: "gamma" });
+  await usage;
+  assert.deepEqual(calls, ["chat.headers"], "chat.headers is the request's only awaited call");
+  const [gamma] = await runtime.call("accounts.list", { providerID: "solo" });
+  assert.equal(typeof gamma.lastUsedAt, "number", "last use recorded");
+  assert.ok(Math.abs(gamma.lastUsedAt - Date.now()) < 60_000);
+  assert.equal(gamma.failures, 0);
+  assert.equal(gamma.usage?.confidence, "estimated", "the x-ratelimit-* headers were read");
+  assert.equal(gamma.usage?.usedPercent, 60);
+});
+
+test("the account picked at chat.headers is disabled before the fetch: it asks fetch.begin and goes out as the other", async (t) => {
+  const { hooks } = await plugin(t);
+  const { runtime, calls, event } = watchRuntime(t);
+  const output = { headers: {} };
+  await hooks["chat.headers"](headersInput("duo", "ses_real_duo"), output);
+  const id = output.headers[MARKER];
+  assert.equal(runtime.held.get(id)?.begin?.account.alias, "delta", "chat.headers answered on delta");
+  const disabled = event((e) => e.type === "account_disabled" && e.alias === "delta");
+  await runtime.call("accounts.setDisabled", { providerID: "duo", alias: "delta", disabled: true });
+  t.after(() => runtime.call("accounts.setDisabled", { providerID: "duo", alias: "delta", disabled: false }).catch(() => {}));
+  await disabled;
+  const before = http.requests.length;
+  const res = await send(output);
+  assert.deepEqual(await res.json(), { answer: "echo" });
+  assert.deepEqual(
+    http.requests.slice(before).map((r) => r.headers.authorization),
+    ["Bearer test-key-echo-FAKE"],
+    "one request, as echo",
+  );
+  assert.deepEqual(calls, ["chat.headers", "fetch.begin"]);
 });

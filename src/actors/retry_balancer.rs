@@ -25,7 +25,7 @@ use crate::usage::passive::is_usage_header;
 use crate::usage::schedule::PROMPT_MIN_MS;
 
 pub use self::failover::{
-    BeginAnswer, ChatHeaders, FetchBegin, FetchResult, HeadersAnswer, ResultAnswer, UnknownRequest,
+    BeginAnswer, ChatHeaders, FetchBegin, FetchResult, HeadersAnswer, RequestShape, ResultAnswer, UnknownRequest,
 };
 pub use self::messages::{ChatMessage, SyncAuth};
 pub use self::switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};

@@ -4,9 +4,11 @@
 use super::params::*;
 use super::results::*;
 use super::{ApiError, ApiResult};
-use crate::actors::retry_balancer::{ChatHeaders, ChatMessage, DescribeProviders, FetchBegin, FetchResult};
+use crate::actors::retry_balancer::{
+    ChatHeaders, ChatMessage, DescribeProviders, FetchBegin, FetchResult, RequestShape,
+};
 use crate::actors::Runtime;
-use crate::balancer::headers::AuthorizationHint;
+use crate::balancer::headers::{decisive_headers, AuthorizationHint};
 
 impl Runtime {
     pub async fn chat_message(&self, p: ChatMessageParams) -> ApiResult<ChatMessageResult> {
@@ -28,27 +30,32 @@ impl Runtime {
                 provider_id: p.provider_id,
                 model_id: p.model_id,
                 api: p.api.map(ApiParams::into_api),
+                fetch: p.fetch.map(ShapeParams::into_shape),
             })
             .await?;
         Ok(ChatHeadersResult {
             request_id: a.request_id,
             sync_auth: a.sync_auth.map(SyncAuthWire::from),
+            begin: a.begin.map(|(account, headers)| PreparedBegin {
+                account,
+                set_headers: headers.set,
+                remove_headers: headers.remove,
+                watch: decisive_headers(),
+            }),
         })
     }
 
     pub async fn fetch_begin(&self, p: FetchBeginParams) -> ApiResult<BeginResult> {
-        let authorization = p.authorization.as_deref().map(|a| match a {
-            "other" => AuthorizationHint::Other,
-            _ => AuthorizationHint::Bearer,
-        });
-        let header_names = p.header_names.into_iter().map(|h| h.to_ascii_lowercase()).collect();
+        let shape = ShapeParams {
+            url: Some(p.url),
+            header_names: p.header_names,
+            authorization: p.authorization,
+        };
         let answer = self
             .balancer
             .send(FetchBegin {
                 request_id: p.request_id,
-                url: p.url,
-                header_names,
-                authorization,
+                shape: shape.into_shape(),
             })
             .await?
             .map_err(|e| ApiError::UnknownRequest(e.to_string()))?;
@@ -69,6 +76,7 @@ impl Runtime {
                 status: p.status,
                 headers,
                 body: p.body,
+                sent: p.sent.map(ShapeParams::into_shape),
             })
             .await?
             .map_err(|e| ApiError::UnknownRequest(e.to_string()))?;
@@ -102,5 +110,19 @@ impl Runtime {
         Ok(Now {
             now: self.clock.now_ms(),
         })
+    }
+}
+
+impl ShapeParams {
+    /// Names lowercased; `authorization` is `other` or else a bearer.
+    fn into_shape(self) -> RequestShape {
+        RequestShape {
+            url: self.url.unwrap_or_default(),
+            header_names: self.header_names.into_iter().map(|h| h.to_ascii_lowercase()).collect(),
+            authorization: self.authorization.as_deref().map(|a| match a {
+                "other" => AuthorizationHint::Other,
+                _ => AuthorizationHint::Bearer,
+            }),
+        }
     }
 }

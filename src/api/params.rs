@@ -115,6 +115,24 @@ pub struct ChatHeadersParams {
     /// What the host knows of the provider's API (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api: Option<ApiParams>,
+    /// The request the host expects to send (extension): with it, the answer carries the
+    /// `fetch.begin` answer for such a request (`begin`), so a request of that shape needs no
+    /// `fetch.begin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch: Option<ShapeParams>,
+}
+
+/// `{url?, headerNames, authorization?}`: the parts of a request its credential headers depend
+/// on, as `fetch.begin` takes them (`authorization`: `"bearer"` or `"other"`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ShapeParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub header_names: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<String>,
 }
 
 /// `{npm?, baseURL?}`: a provider's SDK package and base URL as opencode knows them.
@@ -174,6 +192,9 @@ pub struct FetchResultParams {
     pub headers: HashMap<String, String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<String>,
+    /// The request as sent, when the host sent it without asking `fetch.begin` (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<ShapeParams>,
 }
 
 fn one() -> u32 {

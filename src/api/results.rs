@@ -120,13 +120,29 @@ impl From<SyncAuth> for SyncAuthWire {
     }
 }
 
-/// `chat.headers`: `{requestID?, syncAuth?}`.
+/// `chat.headers`: `{requestID?, syncAuth?, begin?}`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ChatHeadersResult {
     #[serde(rename = "requestID", default, skip_serializing_if = "Option::is_none")]
     pub request_id: Option<String>,
     #[serde(rename = "syncAuth", default, skip_serializing_if = "Option::is_none")]
     pub sync_auth: Option<SyncAuthWire>,
+    /// The `fetch.begin` answer for the request the host said it expects (extension).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub begin: Option<PreparedBegin>,
+}
+
+/// `{account, setHeaders, removeHeaders?, watch}`: what `fetch.begin` would answer for the
+/// expected request. `watch` names the headers the answer depends on: a request that has the
+/// same of them (and the same `authorization` kind) as the expected one may use it as it is.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PreparedBegin {
+    pub account: AccountRef,
+    pub set_headers: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub remove_headers: Vec<String>,
+    pub watch: Vec<String>,
 }
 
 /// `{action:"switch", account, modelID, url, setHeaders, removeHeaders, body:{set, remove},

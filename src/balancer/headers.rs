@@ -25,6 +25,14 @@ pub enum AuthorizationHint {
 pub const CHATGPT_ACCOUNT_HEADER: &str = "chatgpt-account-id";
 pub const CHATGPT_RESIDENCY_HEADER: &str = "x-openai-internal-codex-residency";
 
+/// Every header whose presence [`credential_headers`] looks at: two requests with the same of
+/// these (and the same [`AuthorizationHint`]) get the same plan.
+pub fn decisive_headers() -> Vec<String> {
+    let mut names: Vec<String> = KEY_HEADERS.iter().map(|h| h.to_string()).collect();
+    names.extend(["authorization", CHATGPT_ACCOUNT_HEADER, CHATGPT_RESIDENCY_HEADER].map(String::from));
+    names
+}
+
 /// What to change on a request so it goes out as one account: headers to set, and headers of
 /// the original account that the chosen one has no value for, to remove.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -109,6 +117,34 @@ mod tests {
         )
         .set;
         assert_eq!(h["authorization"], "Bearer k2");
+    }
+
+    #[test]
+    fn the_plan_depends_only_on_the_decisive_headers_and_the_authorization_kind() {
+        let decisive = decisive_headers();
+        let auth = api("k2");
+        let with = |extra: &[&str], base: &[&str]| {
+            let mut n = names(base);
+            n.extend(names(extra));
+            credential_headers("openai", &auth, &n, Some(AuthorizationHint::Bearer))
+        };
+        for base in [
+            &["authorization"][..],
+            &["x-api-key", "content-type"],
+            &["chatgpt-account-id"],
+        ] {
+            let plain = with(&[], base);
+            assert_eq!(
+                plain,
+                with(&["content-type", "user-agent", "x-stainless-os"], base),
+                "{base:?}"
+            );
+            for name in &decisive {
+                if !base.contains(&name.as_str()) && name != "authorization" {
+                    assert_ne!(plain, with(&[name], base), "{name} changes the plan on {base:?}");
+                }
+            }
+        }
     }
 
     #[test]

@@ -118,6 +118,7 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
                 provider_id: "pa".into(),
                 model_id: "ma".into(),
                 api: None,
+                fetch: None,
             },
         )?;
         let id = h
@@ -146,6 +147,7 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
                 status,
                 headers: HashMap::from([("retry-after".to_string(), retry_after)]),
                 body: None,
+                sent: None,
             },
         )?;
         let FetchResultAnswer::Switch(r) = r else {
@@ -161,6 +163,7 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
                 status,
                 headers: HashMap::new(),
                 body: None,
+                sent: None,
             },
         )?;
         let took = t.elapsed();

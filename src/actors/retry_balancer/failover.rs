@@ -1,6 +1,7 @@
-//! Failover, the hot path: a request opened on an account (`chat.headers`), the credential
-//! headers of each attempt (`fetch.begin`), and each answer recorded, then retried on another
-//! account or returned (`fetch.result`).
+//! Failover, the hot path: a request opened on an account (`chat.headers`, which also answers
+//! what `fetch.begin` would for the request the host expects), the credential headers of each
+//! attempt (`fetch.begin`), and each answer recorded, then retried on another account or
+//! returned (`fetch.result`; a 2xx may come as a notification: its answer is always `return`).
 
 use std::collections::HashMap;
 
@@ -25,12 +26,50 @@ pub struct ChatHeaders {
     pub model_id: String,
     /// What the host knows of the provider's API (its SDK package, base URL), for moves.
     pub api: Option<ProviderApi>,
+    /// The request the host expects to send: answered with its credential headers (`begin`).
+    pub fetch: Option<RequestShape>,
+}
+
+/// The parts of a request its credential headers (and a move) depend on, as `fetch.begin` takes
+/// them; `url` empty when the host did not say.
+#[derive(Debug, Clone, Default)]
+pub struct RequestShape {
+    pub url: String,
+    pub header_names: Vec<String>,
+    pub authorization: Option<AuthorizationHint>,
+}
+
+impl Request {
+    /// The request goes out (or is expected to) with this shape.
+    fn take_shape(&mut self, shape: RequestShape) {
+        self.header_names = shape.header_names;
+        self.authorization = shape.authorization;
+        if !shape.url.is_empty() {
+            self.url = shape.url;
+        }
+    }
+
+    /// The request is now on `picked`.
+    fn put_on(&mut self, picked: &Picked) {
+        self.passthrough = false;
+        self.alias = picked.alias.clone();
+        self.generation = picked.generation;
+        self.oauth = matches!(picked.auth, Auth::Oauth { .. });
+    }
+
+    /// The request is now on `picked`: the credential headers that make it go out as that account.
+    pub(super) fn go_out_as(&mut self, picked: &Picked) -> HeaderPlan {
+        self.put_on(picked);
+        credential_headers(&self.provider_id, &picked.auth, &self.header_names, self.authorization)
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct HeadersAnswer {
     pub request_id: Option<String>,
     pub sync_auth: Option<SyncAuth>,
+    /// What `fetch.begin` answers for the expected request (only when one was said).
+    pub begin: Option<(AccountRef, HeaderPlan)>,
 }
 
 impl Handler<ChatHeaders> for RetryBalancer {
@@ -75,10 +114,8 @@ impl Handler<ChatHeaders> for RetryBalancer {
 #[rtype(result = "Result<BeginAnswer, UnknownRequest>")]
 pub struct FetchBegin {
     pub request_id: String,
-    /// The URL the request goes to (empty when the host did not say).
-    pub url: String,
-    pub header_names: Vec<String>,
-    pub authorization: Option<AuthorizationHint>,
+    /// The URL it goes to and its headers' names.
+    pub shape: RequestShape,
 }
 
 #[derive(Debug)]
@@ -104,11 +141,7 @@ impl Handler<FetchBegin> for RetryBalancer {
         let Some(req) = self.requests.get_mut(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };
-        req.header_names = msg.header_names;
-        req.authorization = msg.authorization;
-        if !msg.url.is_empty() {
-            req.url = msg.url;
-        }
+        req.take_shape(msg.shape);
         let want = Want {
             provider_id: req.provider_id.clone(),
             prefer: Some(req.alias.clone()),
@@ -137,11 +170,7 @@ impl Handler<FetchBegin> for RetryBalancer {
                     })
                 })) as BeginFuture;
             };
-            req.passthrough = false;
-            req.alias = picked.alias.clone();
-            req.generation = picked.generation;
-            req.oauth = matches!(picked.auth, Auth::Oauth { .. });
-            let headers = credential_headers(&req.provider_id, &picked.auth, &req.header_names, req.authorization);
+            let headers = req.go_out_as(&picked);
             Box::pin(actix::fut::ready(Ok(BeginAnswer::Use {
                 account: AccountRef {
                     provider_id: req.provider_id.clone(),
@@ -161,6 +190,8 @@ pub struct FetchResult {
     pub status: u16,
     pub headers: HashMap<String, String>,
     pub body: Option<String>,
+    /// The request as sent, when the host did not ask `fetch.begin` for it.
+    pub sent: Option<RequestShape>,
 }
 
 #[derive(Debug)]
@@ -187,6 +218,9 @@ impl Handler<FetchResult> for RetryBalancer {
         let Some(req) = self.requests.get_mut(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };
+        if let Some(sent) = msg.sent.clone() {
+            req.take_shape(sent);
+        }
         let attempt = msg.attempt.max(1);
         if req.passthrough || attempt <= req.recorded {
             return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
@@ -251,10 +285,7 @@ impl Handler<FetchResult> for RetryBalancer {
                     return Box::pin(actix::fut::ready(Err(UnknownRequest))) as Answer;
                 };
                 req.tried.push(alias.clone());
-                req.alias = picked.alias.clone();
-                req.generation = picked.generation;
-                req.oauth = matches!(picked.auth, Auth::Oauth { .. });
-                let headers = credential_headers(&provider, &picked.auth, &req.header_names, req.authorization);
+                let headers = req.go_out_as(&picked);
                 let session_id = req.session_id.clone();
                 if let Some(s) = this.sessions.get_mut(&session_id) {
                     s.alias = Some(picked.alias.clone());
@@ -310,34 +341,45 @@ impl RetryBalancer {
         session.alias = picked.as_ref().map(|p| p.alias.clone());
         session.seen_at = now;
         let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
-        let generation = picked.as_ref().map_or(0, |p| p.generation);
-        let oauth = picked.as_ref().is_some_and(|p| matches!(p.auth, Auth::Oauth { .. }));
-        self.requests.insert(
-            request_id.clone(),
-            Request {
-                session_id: msg.session_id,
-                provider_id: msg.provider_id,
-                alias: picked.map(|p| p.alias).unwrap_or_default(),
-                generation,
-                oauth,
-                refreshed: vec![],
-                passthrough: false,
-                recorded: 0,
-                tried: vec![],
-                header_names: vec![],
-                authorization: None,
-                created_at: now,
-                model_id: msg.model_id,
-                url: String::new(),
-                providers_tried: vec![],
-            },
-        );
+        let mut req = Request {
+            session_id: msg.session_id,
+            provider_id: msg.provider_id,
+            alias: String::new(),
+            generation: 0,
+            oauth: false,
+            refreshed: vec![],
+            passthrough: false,
+            recorded: 0,
+            tried: vec![],
+            header_names: vec![],
+            authorization: None,
+            created_at: now,
+            model_id: msg.model_id,
+            url: String::new(),
+            providers_tried: vec![],
+        };
+        let mut begin = None;
+        match (&picked, msg.fetch) {
+            // Told the request it expects, the host gets `fetch.begin`'s answer for it now.
+            (Some(picked), Some(shape)) => {
+                req.take_shape(shape);
+                let account = AccountRef {
+                    provider_id: req.provider_id.clone(),
+                    alias: picked.alias.clone(),
+                };
+                begin = Some((account, req.go_out_as(picked)));
+            }
+            (Some(picked), None) => req.put_on(picked),
+            (None, _) => {}
+        }
+        self.requests.insert(request_id.clone(), req);
         if self.requests.len() > MAX_REQUESTS {
             self.sweep();
         }
         HeadersAnswer {
             request_id: Some(request_id),
             sync_auth,
+            begin,
         }
     }
 }

@@ -12,7 +12,6 @@ use super::failover::{Answer, FetchResult, ResultAnswer, UnknownRequest};
 use super::RetryBalancer;
 use crate::actors::account_registry::{AccountRegistry, PickAccount, Picked};
 use crate::actors::token_keeper::{Failure, LoginRefused, Outcome, RefreshNow, TokenKeeper};
-use crate::balancer::headers::credential_headers;
 use crate::clock::SharedClock;
 use crate::model::AccountRef;
 use crate::oauth::policy::{effective_expiry, refresh_before_use};
@@ -155,8 +154,7 @@ impl RetryBalancer {
                 ) as Answer;
             };
             tracing::info!(provider = %provider, alias = %alias, "401 on an OAuth account: token refreshed, trying it again");
-            req.generation = picked.generation;
-            let headers = credential_headers(&provider, &picked.auth, &req.header_names, req.authorization);
+            let headers = req.go_out_as(&picked);
             let sync_auth = this.sync_auth(&provider, &picked).map(Box::new);
             Box::pin(actix::fut::ready(Ok(ResultAnswer::Retry {
                 account: AccountRef {

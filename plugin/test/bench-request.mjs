@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+// The plugin's per-request cost: a request through the plugin (chat.headers hook, the patched
+// fetch, the answer read) against a bare fetch of the same request to a loopback mock, measured
+// in pairs (the order alternating), for several builds in one run, interleaved in blocks so a
+// noisy machine moves them all alike. Not a test (`node --test` skips it); run by hand:
+//
+//   node plugin/test/bench-request.mjs [--rounds N] LABEL=PLUGIN_JS:BINARY …
+//   e.g. node plugin/test/bench-request.mjs --rounds 600 \
+//          main=/work/main/plugin/index.js:/work/main/target/release/opencode-balancer \
+//          branch=plugin/index.js:target/release/opencode-balancer
+//
+// Two cases: a 2xx (one account answers 200), and a 429 failover (the active account answers 429
+// with Retry-After: 120, the next 200; reset between rounds, outside the clock), whose bare
+// counterpart is the same two requests sent straight. Each build runs in its own node process
+// (one plugin runtime per process) against its own temporary store.
+
+import { spawn } from "node:child_process";
+import { createServer } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { createInterface } from "node:readline";
+
+// `node --test` runs every .mjs under test/: nothing to do there.
+if (process.env.NODE_TEST_CONTEXT) process.exit(0);
+
+const OK_KEY = "bench-ok-FAKE";
+const LIMITED_KEY = "bench-limited-FAKE";
+const BODY = JSON.stringify({ model: "m1", stream: false, messages: [{ role: "user", content: "say hi" }] });
+const BLOCK = 20;
+
+// ---------------------------------------------------------------------------
+// the worker: one build's plugin in this process
+
+async function worker(pluginPath, binary, base) {
+  const dir = mkdtempSync(join(tmpdir(), "ocb-bench-request-"));
+  const store = join(dir, "balancer.sqlite");
+  Object.assign(process.env, {
+    OPENCODE_CONFIG_DIR: dir,
+    OPENCODE_BALANCER_STORE: store,
+    XDG_CONFIG_HOME: join(dir, "config"),
+    XDG_DATA_HOME: join(dir, "data"),
+    OPENCODE_BALANCER_NO_WATCH: "1",
+  });
+  const { rpcSession } = await import("./helpers.mjs");
+  const rpc = rpcSession(binary, store);
+  const save = (providerID, alias, key) => rpc.call("accounts.save", { providerID, alias, auth: { type: "api", key } });
+  await save("bench", "alpha", OK_KEY);
+  await save("fail", "two", OK_KEY);
+  await save("fail", "one", LIMITED_KEY);
+  await rpc.close();
+
+  const bare = globalThis.fetch;
+  const { server } = await import(pathToFileURL(resolve(pluginPath)).href);
+  const client = { tui: { showToast: async () => ({}) }, auth: { set: async () => ({}) } };
+  const hooks = await server({ client }, { binary, store, timeoutMs: 3000 });
+  const runtime = globalThis[Symbol.for("opencode-balancer.plugin.runtime")];
+  const url = `${base}/v1/chat/completions`;
+  const init = (headers, key) => ({
+    method: "POST",
+    headers: { ...headers, authorization: `Bearer ${key}`, "content-type": "application/json" },
+    body: BODY,
+  });
+  const input = (providerID, i) => ({
+    sessionID: `ses_bench_${providerID}_${i}`,
+    model: { id: "m1", providerID, api: { id: "m1", npm: "@ai-sdk/openai-compatible" } },
+    provider: { id: providerID },
+  });
+  const viaPlugin = async (providerID, i) => {
+    const output = { headers: {} };
+    await hooks["chat.headers"](input(providerID, i), output);
+    const res = await globalThis.fetch(url, init(output.headers, "opencode-own-key"));
+    await res.text();
+    if (res.status !== 200) throw new Error(`through the plugin: ${res.status}`);
+  };
+  const straight = async (keys) => {
+    for (const key of keys) await (await bare(url, init({}, key))).text();
+  };
+  const timed = async (f) => {
+    const t = process.hrtime.bigint();
+    await f();
+    return Number(process.hrtime.bigint() - t) / 1000;
+  };
+  const cases = {
+    ok: { plugin: (i) => viaPlugin("bench", i), bare: () => straight([OK_KEY]) },
+    failover: {
+      plugin: (i) => viaPlugin("fail", i),
+      bare: () => straight([LIMITED_KEY, OK_KEY]),
+      reset: async () => {
+        await runtime.call("accounts.resetCooldown", { providerID: "fail", alias: "one" });
+        await runtime.call("accounts.activate", { providerID: "fail", alias: "one" });
+      },
+    },
+  };
+  let n = 0;
+  const lines = createInterface({ input: process.stdin });
+  process.stdout.write(JSON.stringify({ ready: true }) + "\n");
+  for await (const line of lines) {
+    const cmd = JSON.parse(line);
+    if (cmd.stop) break;
+    const c = cases[cmd.case];
+    const out = { plugin: [], bare: [] };
+    for (let k = 0; k < cmd.rounds; k++) {
+      n += 1;
+      if (c.reset) await c.reset();
+      if (n % 2 === 0) {
+        out.bare.push(await timed(() => c.bare()));
+        out.plugin.push(await timed(() => c.plugin(n)));
+      } else {
+        out.plugin.push(await timed(() => c.plugin(n)));
+        out.bare.push(await timed(() => c.bare()));
+      }
+    }
+    process.stdout.write(JSON.stringify(out) + "\n");
+  }
+  await hooks.dispose();
+  rmSync(dir, { recursive: true, force: true });
+  process.exit(0);
+}
+
+// ---------------------------------------------------------------------------
+// the coordinator: the mock provider and the interleaving
+
+function mockProvider() {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on("end", () => {
+      const key = String(req.headers.authorization ?? "").replace(/^Bearer\s+/i, "");
+      if (key === LIMITED_KEY) {
+        res.writeHead(429, { "content-type": "application/json", "retry-after": "120", "x-ratelimit-remaining-requests": "0" });
+        res.end('{"error":{"message":"Rate limit reached","type":"requests"}}');
+        return;
+      }
+      res.writeHead(200, {
+        "content-type": "application/json",
+        "x-ratelimit-limit-requests": "100",
+        "x-ratelimit-remaining-requests": "99",
+        "x-ratelimit-reset-requests": "6m0s",
+      });
+      res.end('{"choices":[{"message":{"role":"assistant","content":"hi"}}]}');
+    });
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
+}
+
+function startWorker(label, pluginPath, binary, base) {
+  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, "--worker", pluginPath, binary, base], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const next = async () => {
+    const { value, done } = await lines.next();
+    if (done) throw new Error(`${label}: the worker ended`);
+    return JSON.parse(value);
+  };
+  return {
+    label,
+    ready: next(),
+    async run(kase, rounds) {
+      child.stdin.write(JSON.stringify({ case: kase, rounds }) + "\n");
+      return next();
+    },
+    stop() {
+      child.stdin.write(JSON.stringify({ stop: true }) + "\n");
+      return new Promise((ok) => child.on("exit", ok));
+    },
+  };
+}
+
+function quantile(sorted, q) {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+async function coordinate(args) {
+  let rounds = 400;
+  const builds = [];
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--rounds") rounds = Number(args[++i]);
+    else {
+      const [label, rest] = args[i].split(/=(.*)/s);
+      const [pluginPath, binary] = rest.split(":");
+      builds.push({ label, pluginPath, binary });
+    }
+  }
+  if (builds.length === 0) throw new Error("usage: bench-request.mjs [--rounds N] LABEL=PLUGIN_JS:BINARY …");
+  const mock = await mockProvider();
+  const base = `http://127.0.0.1:${mock.address().port}`;
+  const workers = builds.map((b) => startWorker(b.label, b.pluginPath, b.binary, base));
+  for (const w of workers) await w.ready;
+  const results = new Map(workers.map((w) => [w.label, { ok: { plugin: [], bare: [] }, failover: { plugin: [], bare: [] } }]));
+  // Warm-up (JIT, connections, the sidecar's first answers): not counted.
+  for (const w of workers) for (const kase of ["ok", "failover"]) await w.run(kase, BLOCK);
+  for (const kase of ["ok", "failover"]) {
+    for (let done = 0, b = 0; done < rounds; done += BLOCK, b++) {
+      const order = b % 2 === 0 ? workers : [...workers].reverse();
+      for (const w of order) {
+        const r = await w.run(kase, Math.min(BLOCK, rounds - done));
+        const into = results.get(w.label)[kase];
+        into.plugin.push(...r.plugin);
+        into.bare.push(...r.bare);
+      }
+    }
+  }
+  for (const w of workers) await w.stop();
+  mock.close();
+  const us = (v) => `${v.toFixed(0)} µs`;
+  console.log(`${rounds} rounds per case and build, blocks of ${BLOCK} interleaved; node ${process.version}`);
+  console.log("| build | case | bare fetch median | through the plugin median | overhead median (paired) | p90 | p99 |");
+  console.log("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const [label, r] of results) {
+    for (const kase of ["ok", "failover"]) {
+      const { plugin, bare } = r[kase];
+      const diff = plugin.map((p, i) => p - bare[i]).sort((a, b) => a - b);
+      const med = (xs) => quantile([...xs].sort((a, b) => a - b), 0.5);
+      const name = kase === "ok" ? "2xx" : "429 → failover 200";
+      console.log(
+        `| ${label} | ${name} | ${us(med(bare))} | ${us(med(plugin))} | +${us(quantile(diff, 0.5))} | +${us(quantile(diff, 0.9))} | +${us(quantile(diff, 0.99))} |`,
+      );
+    }
+  }
+}
+
+const argv = process.argv.slice(2);
+if (argv[0] === "--worker") await worker(argv[1], argv[2], argv[3]);
+else await coordinate(argv);
