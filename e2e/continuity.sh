@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+#! The real-opencode continuity e2e (issue 29): a failover in the middle of a conversation, and a refusal inside a 200 stream.
+#
+#   OPENCODE_BALANCER_BIN=target/release/opencode-balancer bash e2e/continuity.sh
+#
+# Sources e2e/lib.sh (the tally, cleanup, opencode 1.18.33, worlds, oc, check_json). Two cases,
+# each in its own world with the plugin `install` wrote and two API-key accounts, alpha
+# (opencode's own login, active) and bravo; see e2e/README.md, "Continuity":
+#   responses  the built-in `openai` provider pointed at e2e/mock-responses.mjs, model gpt-5.5
+#              (opencode sends store:false, include:["reasoning.encrypted_content"] and replays
+#              earlier reasoning in input[]; the mock binds encrypted reasoning to the key that
+#              issued it). Turn 1 on alpha; alpha then answers 429: turn 2 (`run --continue`) must
+#              print bravo's answer, and turn 3 (`run --continue`) must succeed too.
+#   messages   the `anthropic` provider pointed at e2e/mock-messages.mjs; alpha's answer is an
+#              HTTP 200 event stream whose first event is a `rate_limit_error`: the run must print
+#              bravo's answer, with alpha asked once per request (not retried by opencode).
+# Environment: as e2e/run.sh (OPENCODE_BALANCER_BIN, E2E_CACHE, E2E_RUN_TIMEOUT, E2E_KEEP).
+set -euo pipefail
+
+# shellcheck source=e2e/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+[ -x "$BIN" ] || die "no binary at $BIN (cargo build --release, or set OPENCODE_BALANCER_BIN)"
+pass "binary $BIN"
+
+# start_api_mock FILE NAME: runs e2e/FILE on 127.0.0.1 with its log in $WORK/NAME.log and its
+# per-key script in $WORK/NAME.script; prints its base URL.
+start_api_mock() {
+  node "$ROOT/e2e/$1" --port-file "$WORK/$2.port" --log "$WORK/$2.log" --script "$WORK/$2.script" \
+    >"$WORK/$2.out" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 100); do
+    [ -s "$WORK/$2.port" ] && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  [ -s "$WORK/$2.port" ] || die "the $2 mock did not start: $(cat "$WORK/$2.out")"
+  echo "http://127.0.0.1:$(cat "$WORK/$2.port")"
+}
+
+# api_world NAME PROVIDER MODEL BASEURL: a world whose opencode uses PROVIDER/MODEL at BASEURL with
+# alpha's key as its own login, alpha and bravo saved for PROVIDER (alpha active), the plugin
+# installed.
+api_world() {
+  local name=$1 provider=$2 model=$3 base=$4
+  world "$name"
+  cat >"$XDG_CONFIG_HOME/opencode/opencode.json" <<EOF
+{
+  "\$schema": "https://opencode.ai/config.json",
+  "autoupdate": false,
+  "share": "disabled",
+  "provider": { "$provider": { "options": { "baseURL": "$base/v1" } } },
+  "model": "$provider/$model",
+  "small_model": "$provider/$model"
+}
+EOF
+  printf '{"%s":{"type":"api","key":"%s"}}\n' "$provider" "$ALPHA" >"$XDG_DATA_HOME/opencode/auth.json"
+  chmod 600 "$XDG_DATA_HOME/opencode/auth.json"
+  printf %s "$ALPHA" | "$BIN" accounts add "$provider" alpha >"$WORK/$name-add.out" 2>&1 ||
+    die "$name: accounts add $provider alpha: $(cat "$WORK/$name-add.out")"
+  printf %s "$BRAVO" | "$BIN" accounts add "$provider" bravo >>"$WORK/$name-add.out" 2>&1 ||
+    die "$name: accounts add $provider bravo: $(cat "$WORK/$name-add.out")"
+  "$BIN" accounts use "$provider" alpha >>"$WORK/$name-add.out" 2>&1 || die "$name: accounts use: $(cat "$WORK/$name-add.out")"
+  "$BIN" install >"$WORK/$name-install.out" 2>&1 || die "$name: install: $(cat "$WORK/$name-install.out")"
+}
+
+# turn NAME MOCK ARGS…: opencode ARGS in the current world, the mock's log of just this run kept
+# as $WORK/NAME.log; the exit status in $rc.
+turn() {
+  local name=$1 mock=$2
+  shift 2
+  : >"$WORK/$mock.log"
+  rc=0
+  oc "$name" "$@" || rc=$?
+  cp "$WORK/$mock.log" "$WORK/$name.log"
+}
+
+# log_check NAME CODE: check_json on the mock log of run NAME, with `all` = its requests (a log of
+# one line parses as one document, `data`, in check_json).
+log_check() { check_json "$WORK/$1.log" "const all = lines ?? (data === undefined ? [] : [data]); $2"; }
+
+# printed NAME TEXT: the run printed TEXT.
+printed() { grep -q -F "$2" "$WORK/$1.out"; }
+
+# bravo_answered NAME WHAT: in run NAME bravo answered 200 a request without foreign reasoning,
+# keeping store:false, include and prompt_cache_key. Either bravo never received alpha's reasoning
+# (stripped before it was sent), or it received it once per request, answered 400
+# invalid_encrypted_content, and the mend re-sent it without (a fresh sidecar cannot know who
+# produced the replayed state, so the safety net does it): the checked line says which.
+bravo_answered() {
+  local how problem
+  if problem=$(log_check "$1" '
+    const bravo = all.filter((l) => l.name === "bravo");
+    const foreign = bravo.filter((l) => l.foreign.length);
+    const ok = bravo.filter((l) => l.status === 200);
+    if (!ok.length) throw new Error("bravo never answered 200: " + JSON.stringify(all.map((l) => [l.name, l.status, l.reply])));
+    if (ok.some((l) => l.foreign.length)) throw new Error("bravo answered a request carrying foreign reasoning");
+    if (foreign.length > ok.length) throw new Error("bravo received alpha'"'"'s reasoning " + foreign.length + " times for " + ok.length + " answer(s) (a second mend)");
+    const bad = ok.filter((l) => l.store !== false || !(l.include ?? []).includes("reasoning.encrypted_content") || !l.promptCacheKey);
+    if (bad.length) throw new Error("the request bravo answered lost store/include/prompt_cache_key: " + JSON.stringify(bad));
+  '); then
+    if grep -q '"reply":"foreign-reasoning"' "$WORK/$1.log"; then
+      how="received alpha's reasoning once (400 invalid_encrypted_content), then the mend re-sent the request without it"
+    else
+      how="never received alpha's reasoning (stripped before it was sent)"
+    fi
+    pass "$2: bravo $how; the request it answered kept store:false, include and prompt_cache_key"
+  else
+    fail "$2: $problem"
+  fi
+}
+
+# no_secrets NAME…: no key appears in those runs' outputs.
+no_secrets() {
+  local n
+  for n in "$@"; do
+    if grep -q -e "$ALPHA" -e "$BRAVO" "$WORK/$n.out" "$WORK/$n.err"; then fail "$n: a key appears in opencode's output"; fi
+  done
+}
+
+# Nothing leaves the machine: the sidecar's usage endpoints go to the Responses mock (which
+# answers them 404) instead of the public hosts.
+RESP_URL=$(start_api_mock mock-responses.mjs responses)
+pass "Responses mock on ${RESP_URL#http://}"
+MSG_URL=$(start_api_mock mock-messages.mjs messages)
+pass "Messages mock on ${MSG_URL#http://}"
+export OPENCODE_BALANCER_OPENAI_URL="$RESP_URL" OPENCODE_BALANCER_CHATGPT_URL="$RESP_URL" \
+  OPENCODE_BALANCER_ANTHROPIC_URL="$RESP_URL" OPENCODE_BALANCER_GITHUB_URL="$RESP_URL"
+
+# --- case 1: a failover in the middle of a Responses conversation ------------------------------
+
+ANSWER_ALPHA="Mock Responses answer via alpha."
+ANSWER_BRAVO="Mock Responses answer via bravo."
+api_world responses openai gpt-5.5 "$RESP_URL"
+echo '{}' >"$WORK/responses.script"
+
+turn c1-turn1 responses run "first question"
+if [ "$rc" -eq 0 ] && printed c1-turn1 "$ANSWER_ALPHA"; then
+  pass "turn 1: opencode run printed alpha's answer"
+else
+  fail "turn 1: exit $rc, alpha's answer not printed"
+  show c1-turn1
+fi
+if problem=$(log_check c1-turn1 '
+  if (!all.length) throw new Error("no request reached the mock");
+  const other = all.filter((l) => l.name !== "alpha" || l.status !== 200);
+  if (other.length) throw new Error("not all answered on alpha: " + JSON.stringify(other.map((l) => [l.name, l.status])));
+  const asks = all.filter((l) => l.store === false && (l.include ?? []).includes("reasoning.encrypted_content"));
+  if (!asks.length) throw new Error("no request asked for encrypted reasoning with store:false: " + JSON.stringify(all.map((l) => [l.store, l.include, l.model])));
+'); then
+  pass "turn 1: every request answered on alpha, with store:false and include reasoning.encrypted_content"
+else
+  fail "turn 1: $problem"
+fi
+
+# alpha is limited from now on.
+echo '{"alpha":{"refuse":true,"retryAfter":120}}' >"$WORK/responses.script"
+turn c1-turn2 responses run --continue "second question"
+if [ "$rc" -eq 0 ] && printed c1-turn2 "$ANSWER_BRAVO"; then
+  pass "turn 2: alpha refused, the same opencode run printed bravo's answer"
+else
+  fail "turn 2: exit $rc, bravo's answer not printed"
+  show c1-turn2
+fi
+if problem=$(log_check c1-turn2 '
+  const alpha = all.filter((l) => l.name === "alpha");
+  if (!alpha.length || !alpha.every((l) => l.status === 429)) throw new Error("alpha was not asked first and refused: " + JSON.stringify(all.map((l) => [l.name, l.status])));
+  if (!alpha.some((l) => l.reasoningFrom.includes("alpha"))) throw new Error("opencode did not replay alpha'"'"'s encrypted reasoning (the case proves nothing): " + JSON.stringify(alpha.map((l) => l.reasoningFrom)));
+'); then
+  pass "turn 2: alpha was asked first, with its own encrypted reasoning replayed, and answered 429"
+else
+  fail "turn 2: $problem"
+fi
+bravo_answered c1-turn2 "turn 2"
+
+turn c1-turn3 responses run --continue "third question"
+if [ "$rc" -eq 0 ] && printed c1-turn3 "$ANSWER_BRAVO"; then
+  pass "turn 3: opencode run --continue printed bravo's answer"
+else
+  fail "turn 3: exit $rc, bravo's answer not printed"
+  show c1-turn3
+fi
+bravo_answered c1-turn3 "turn 3"
+no_secrets c1-turn1 c1-turn2 c1-turn3
+
+# --- case 2: a rate_limit_error event first in a 200 stream -----------------------------------
+
+api_world messages anthropic claude-sonnet-4-5 "$MSG_URL"
+echo '{"alpha":{"streamError":"rate_limit_error"}}' >"$WORK/messages.script"
+turn c2-run messages run "say hi"
+if [ "$rc" -eq 0 ] && printed c2-run "Mock Messages answer via bravo."; then
+  pass "stream refusal: opencode run printed bravo's answer"
+else
+  fail "stream refusal: exit $rc, bravo's answer not printed"
+  show c2-run
+fi
+# opencode sends its title request beside the prompt, so alpha may see up to two requests; without
+# the balancer seeing the error event, opencode retries it on alpha (2 s, 4 s, … up to 5 times).
+if problem=$(log_check c2-run '
+  const alpha = all.filter((l) => l.name === "alpha");
+  const bravo = all.filter((l) => l.name === "bravo");
+  if (!alpha.length || !alpha.every((l) => l.reply === "stream-error")) throw new Error("alpha was not asked first: " + JSON.stringify(all.map((l) => [l.name, l.reply])));
+  if (alpha.length > 2) throw new Error("alpha was asked " + alpha.length + " times (opencode retried the stream error on the same account)");
+  if (!bravo.some((l) => l.status === 200 && l.reply === "answer")) throw new Error("bravo did not answer");
+  const firstBravo = all.indexOf(bravo[0]);
+  if (all.slice(firstBravo).some((l) => l.name === "alpha")) throw new Error("alpha was asked again after bravo answered");
+'); then
+  pass "stream refusal: alpha's 200 stream opened with rate_limit_error, alpha asked once per request, bravo answered"
+else
+  fail "stream refusal: $problem"
+fi
+no_secrets c2-run
+
+finish
