@@ -110,6 +110,23 @@ bravo_answered() {
   fi
 }
 
+# events_have NAME TYPE…: `events --json` of the current world has an event of each TYPE, and no key.
+events_have() {
+  local name=$1 problem
+  shift
+  "$BIN" events --json >"$WORK/$name-events.json" 2>&1 || true
+  if problem=$(check_json "$WORK/$name-events.json" '
+    const types = list(data, "events").map((e) => e.type);
+    const missing = "'"$*"'".split(" ").filter((t) => !types.includes(t));
+    if (missing.length) throw new Error("no " + missing.join(", ") + " among: " + [...new Set(types)].join(", "));
+  '); then
+    pass "$name: events --json has $*"
+  else
+    fail "$name: events --json: $problem"
+  fi
+  if grep -q -e "$ALPHA" -e "$BRAVO" "$WORK/$name-events.json"; then fail "$name: events --json shows a key"; fi
+}
+
 # no_secrets NAME…: no key appears in those runs' outputs.
 no_secrets() {
   local n
@@ -181,6 +198,11 @@ else
   show c1-turn3
 fi
 bravo_answered c1-turn3 "turn 3"
+if grep -q '"reply":"foreign-reasoning"' "$WORK"/c1-turn[23].log; then
+  events_have responses failover_performed state_mended
+else
+  events_have responses failover_performed
+fi
 no_secrets c1-turn1 c1-turn2 c1-turn3
 
 # --- case 2: a rate_limit_error event first in a 200 stream -----------------------------------
@@ -209,6 +231,7 @@ if problem=$(log_check c2-run '
 else
   fail "stream refusal: $problem"
 fi
+events_have messages stream_refused
 no_secrets c2-run
 
 finish
