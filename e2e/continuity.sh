@@ -205,6 +205,38 @@ else
 fi
 no_secrets c1-turn1 c1-turn2 c1-turn3
 
+# --- case 1b: a refusal in the middle of a tool loop, within one opencode run --------------------
+# The sidecar saw alpha answer this session (the tool call), so it knows whose reasoning the next
+# request replays: bravo must get the request without it, before sending — no 400, no mend.
+
+api_world toolloop openai gpt-5.5 "$RESP_URL"
+echo '{"alpha":{"refuseToolOutput":true,"retryAfter":120}}' >"$WORK/responses.script"
+turn c1b-run responses run "use the balancer tool"
+if [ "$rc" -eq 0 ] && printed c1b-run "$ANSWER_BRAVO"; then
+  pass "tool loop: alpha refused the tool's result, the same opencode run printed bravo's answer"
+else
+  fail "tool loop: exit $rc, bravo's answer not printed"
+  show c1b-run
+fi
+if problem=$(log_check c1b-run '
+  const calls = all.filter((l) => l.name === "alpha" && l.reply === "tool-call");
+  if (!calls.length) throw new Error("alpha did not answer with the tool call: " + JSON.stringify(all.map((l) => [l.name, l.status, l.reply])));
+  const refused = all.filter((l) => l.name === "alpha" && l.status === 429);
+  if (!refused.some((l) => l.reasoningFrom.includes("alpha") && l.functionCallOutputs > 0)) throw new Error("alpha was not asked with its reasoning and the tool output: " + JSON.stringify(refused));
+  const bravo = all.filter((l) => l.name === "bravo");
+  if (bravo.some((l) => l.reasoning > 0 && l.foreign.length)) throw new Error("bravo received alpha'"'"'s reasoning: " + JSON.stringify(bravo.map((l) => [l.status, l.reply, l.reasoningFrom])));
+  const ok = bravo.filter((l) => l.status === 200 && l.reply === "answer" && l.functionCalls > 0 && l.functionCallOutputs > 0);
+  if (!ok.length) throw new Error("bravo did not answer the tool loop with its function_call/function_call_output pair: " + JSON.stringify(bravo));
+  if (ok.some((l) => l.store !== false || !(l.include ?? []).includes("reasoning.encrypted_content") || !l.promptCacheKey)) throw new Error("store/include/prompt_cache_key lost");
+'); then
+  pass "tool loop: bravo never received alpha's reasoning (stripped before sending, no 400); the function call and its output, store, include and prompt_cache_key kept"
+else
+  fail "tool loop: $problem"
+fi
+events_have toolloop failover_performed
+if grep -q '"state_mended"' "$WORK/toolloop-events.json"; then fail "tool loop: a mend ran (the state was not stripped before sending)"; fi
+no_secrets c1b-run
+
 # --- case 2: a rate_limit_error event first in a 200 stream -----------------------------------
 
 api_world messages anthropic claude-sonnet-4-5 "$MSG_URL"

@@ -9,18 +9,24 @@
 //     script says `codeNull`);
 //   - the key's script says `refuse` (from its `refuseFrom`-th request on, default the first) →
 //     429 `rate_limit_exceeded` with `Retry-After: <retryAfter, default 120>`;
+//   - the key's script says `refuseToolOutput` and the request carries a `function_call_output`
+//     → the same 429 (a refusal in the middle of a tool loop);
 //   - else 200, the stream the real API sends for a reasoning model: response.created,
 //     response.in_progress, a `reasoning` output item (a summary streamed, `encrypted_content` on
 //     the item), a `message` item whose text is streamed as output_text deltas,
-//     response.completed. The answer is "Mock Responses answer via <name>." and the encrypted
-//     reasoning is `gAAAA-fake-<tag>-<serial>`, `<tag>` an HMAC of the key under a secret of this
+//     response.completed. When the request offers a `balancer_command` tool, its last user text
+//     asks for "the balancer tool" and it carries no tool output yet, the item after the
+//     reasoning is a `function_call` of `balancer_command {"text":"list"}` instead. The answer
+//     is "Mock Responses answer via <name>." and the encrypted reasoning is `gAAAA-fake-<tag>-<serial>`, `<tag>` an HMAC of the key under a secret of this
 //     process: only that key's requests may replay it.
 // --script is a JSON file `{"<name>": {"refuse": true, "refuseFrom": 2, "retryAfter": 120,
-// "codeNull": false}}`, re-read on every request (the test flips a key between turns).
+// "codeNull": false, "refuseToolOutput": false}}`, re-read on every request (the test flips a
+// key between turns).
 // Every request appends one JSON line to --log (never a key):
-//   {"n":3, "name":"bravo", "status":400, "reply":"foreign-reasoning"|"answer"|"refused"|…,
+//   {"n":3, "name":"bravo", "status":400, "reply":"foreign-reasoning"|"answer"|"tool-call"|"refused"|…,
 //    "reasoning":2, "reasoningFrom":["alpha","bravo"], "foreign":["alpha"], "itemIds":0,
-//    "previousResponseId":false, "functionCalls":0, "store":false,
+//    "previousResponseId":false, "functionCalls":0, "functionCallOutputs":0, "tools":[…],
+//    "store":false,
 //    "include":["reasoning.encrypted_content"], "promptCacheKey":true, "bodyBytes":…,
 //    "bodySha256":"…", "model":"gpt-5.5", "stream":true, "lastUser":"…", "at":ms}
 // `reasoningFrom` names the key that issued each replayed reasoning item ("unknown" when it is
@@ -63,6 +69,8 @@ function inspect(parsed) {
     itemReferences: input.filter((i) => i?.type === "item_reference").length,
     previousResponseId: parsed?.previous_response_id != null,
     functionCalls: input.filter((i) => i?.type === "function_call").length,
+    functionCallOutputs: input.filter((i) => i?.type === "function_call_output").length,
+    tools: Array.isArray(parsed?.tools) ? parsed.tools.map((t) => t?.name ?? t?.type) : [],
     store: parsed?.store ?? null,
     include: parsed?.include ?? null,
     promptCacheKey: typeof parsed?.prompt_cache_key === "string",
@@ -99,17 +107,44 @@ function rateLimited(res, retryAfter) {
   );
 }
 
-/** The events the real Responses API streams for a reasoning model's answer, in its order. */
-function answerEvents(model, answer, encrypted) {
+/** The output item after the reasoning: the answer's message, or a call of `balancer_command`. */
+function outputItem(answer, call) {
+  if (call) {
+    const item = { id: `fc_mock_${serial}`, type: "function_call", status: "completed", call_id: `call_mock_${serial}`, name: "balancer_command", arguments: JSON.stringify({ text: "list" }) };
+    return {
+      item,
+      events: [
+        { type: "response.output_item.added", output_index: 1, item: { ...item, status: "in_progress", arguments: "" } },
+        { type: "response.function_call_arguments.delta", item_id: item.id, output_index: 1, delta: item.arguments },
+        { type: "response.function_call_arguments.done", item_id: item.id, output_index: 1, arguments: item.arguments },
+        { type: "response.output_item.done", output_index: 1, item },
+      ],
+    };
+  }
+  const msg = `msg_mock_${serial}`;
+  const item = { id: msg, type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", text: answer, annotations: [] }] };
+  return {
+    item,
+    events: [
+      { type: "response.output_item.added", output_index: 1, item: { id: msg, type: "message", status: "in_progress", role: "assistant", content: [] } },
+      { type: "response.content_part.added", item_id: msg, output_index: 1, content_index: 0, part: { type: "output_text", text: "", annotations: [] } },
+      ...words(answer).map((delta) => ({ type: "response.output_text.delta", item_id: msg, output_index: 1, content_index: 0, delta, logprobs: [] })),
+      { type: "response.output_text.done", item_id: msg, output_index: 1, content_index: 0, text: answer, logprobs: [] },
+      { type: "response.content_part.done", item_id: msg, output_index: 1, content_index: 0, part: { type: "output_text", text: answer, annotations: [] } },
+      { type: "response.output_item.done", output_index: 1, item },
+    ],
+  };
+}
+
+/** The events the real Responses API streams for a reasoning model's answer (or tool call), in its order. */
+function answerEvents(model, answer, encrypted, call) {
   const id = `resp_mock_${serial}`;
   const created = Math.floor(Date.now() / 1000);
   const rs = `rs_mock_${serial}`;
-  const msg = `msg_mock_${serial}`;
   const summary = "Thinking about the answer (mock).";
   const reasoningItem = { id: rs, type: "reasoning", summary: [{ type: "summary_text", text: summary }], encrypted_content: encrypted };
-  const messageItem = { id: msg, type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", text: answer, annotations: [] }] };
+  const out = outputItem(answer, call);
   const response = (status, extra = {}) => ({ id, object: "response", created_at: created, status, model, output: [], ...extra });
-  const deltas = words(answer);
   const events = [
     { type: "response.created", response: response("in_progress") },
     { type: "response.in_progress", response: response("in_progress") },
@@ -119,22 +154,17 @@ function answerEvents(model, answer, encrypted) {
     { type: "response.reasoning_summary_text.done", item_id: rs, output_index: 0, summary_index: 0, text: summary },
     { type: "response.reasoning_summary_part.done", item_id: rs, output_index: 0, summary_index: 0, part: { type: "summary_text", text: summary } },
     { type: "response.output_item.done", output_index: 0, item: reasoningItem },
-    { type: "response.output_item.added", output_index: 1, item: { id: msg, type: "message", status: "in_progress", role: "assistant", content: [] } },
-    { type: "response.content_part.added", item_id: msg, output_index: 1, content_index: 0, part: { type: "output_text", text: "", annotations: [] } },
-    ...deltas.map((delta) => ({ type: "response.output_text.delta", item_id: msg, output_index: 1, content_index: 0, delta, logprobs: [] })),
-    { type: "response.output_text.done", item_id: msg, output_index: 1, content_index: 0, text: answer, logprobs: [] },
-    { type: "response.content_part.done", item_id: msg, output_index: 1, content_index: 0, part: { type: "output_text", text: answer, annotations: [] } },
-    { type: "response.output_item.done", output_index: 1, item: messageItem },
+    ...out.events,
     {
       type: "response.completed",
       response: response("completed", {
-        output: [reasoningItem, messageItem],
+        output: [reasoningItem, out.item],
         usage: {
           input_tokens: 20,
           input_tokens_details: { cached_tokens: 0 },
-          output_tokens: 8 + deltas.length,
+          output_tokens: 16,
           output_tokens_details: { reasoning_tokens: 8 },
-          total_tokens: 28 + deltas.length,
+          total_tokens: 36,
         },
       }),
     },
@@ -169,7 +199,8 @@ serve((req, res, body, url) => {
     log({ ...entry, status: 400, reply: "not-json" });
     return json(res, 400, { error: { message: "request body is not JSON (mock)", type: "invalid_request_error" } });
   }
-  if (script.refuse && count >= (script.refuseFrom ?? 1)) {
+  const refuse = script.refuse && count >= (script.refuseFrom ?? 1);
+  if (refuse || (script.refuseToolOutput && facts.functionCallOutputs > 0)) {
     log({ ...entry, status: 429, reply: "refused" });
     return rateLimited(res, script.retryAfter ?? 120);
   }
@@ -179,11 +210,10 @@ serve((req, res, body, url) => {
     return invalidEncryptedContent(res, item.encrypted_content, script.codeNull);
   }
   const answer = `Mock Responses answer via ${name}.`;
+  const call = facts.tools.includes("balancer_command") && /balancer tool/.test(facts.lastUser) && !facts.functionCallOutputs;
   const encrypted = issue(key, name);
-  log({ ...entry, status: 200, reply: "answer" });
-  if (parsed.stream === false) {
-    const events = answerEvents(parsed.model ?? "gpt-5.5", answer, encrypted);
-    return json(res, 200, events.at(-1)[1].response);
-  }
-  sse(res, answerEvents(parsed.model ?? "gpt-5.5", answer, encrypted));
+  log({ ...entry, status: 200, reply: call ? "tool-call" : "answer" });
+  const events = answerEvents(parsed.model ?? "gpt-5.5", answer, encrypted, call);
+  if (parsed.stream === false) return json(res, 200, events.at(-1)[1].response);
+  sse(res, events);
 });
