@@ -82,14 +82,33 @@ log_check() { check_json "$WORK/$1.log" "const all = lines ?? (data === undefine
 # printed NAME TEXT: the run printed TEXT.
 printed() { grep -q -F "$2" "$WORK/$1.out"; }
 
+# answered NAME TEXT WHAT: run NAME exited 0 and printed TEXT.
+answered() {
+  if [ "$rc" -eq 0 ] && printed "$1" "$2"; then
+    pass "$3"
+  else
+    fail "$3 (exit $rc; \"$2\" not printed)"
+    show "$1"
+  fi
+}
+
+# checked NAME WHAT CODE: log_check NAME CODE passes, else WHAT fails with the problem.
+checked() {
+  local problem
+  if problem=$(log_check "$1" "$3"); then pass "$2"; else fail "$2: $problem"; fi
+}
+
 # bravo_answered NAME WHAT: in run NAME bravo answered 200 a request without foreign reasoning,
 # keeping store:false, include and prompt_cache_key. Either bravo never received alpha's reasoning
 # (stripped before it was sent), or it received it once per request, answered 400
 # invalid_encrypted_content, and the mend re-sent it without (a fresh sidecar cannot know who
 # produced the replayed state, so the safety net does it): the checked line says which.
 bravo_answered() {
-  local how problem
-  if problem=$(log_check "$1" '
+  local how="never received alpha's reasoning (stripped before it was sent)"
+  if grep -q '"reply":"foreign-reasoning"' "$WORK/$1.log"; then
+    how="received alpha's reasoning once (400 invalid_encrypted_content), then the mend re-sent the request without it"
+  fi
+  checked "$1" "$2: bravo $how; the request it answered kept store:false, include and prompt_cache_key" '
     const bravo = all.filter((l) => l.name === "bravo");
     const foreign = bravo.filter((l) => l.foreign.length);
     const ok = bravo.filter((l) => l.status === 200);
@@ -98,16 +117,7 @@ bravo_answered() {
     if (foreign.length > ok.length) throw new Error("bravo received alpha'"'"'s reasoning " + foreign.length + " times for " + ok.length + " answer(s) (a second mend)");
     const bad = ok.filter((l) => l.store !== false || !(l.include ?? []).includes("reasoning.encrypted_content") || !l.promptCacheKey);
     if (bad.length) throw new Error("the request bravo answered lost store/include/prompt_cache_key: " + JSON.stringify(bad));
-  '); then
-    if grep -q '"reply":"foreign-reasoning"' "$WORK/$1.log"; then
-      how="received alpha's reasoning once (400 invalid_encrypted_content), then the mend re-sent the request without it"
-    else
-      how="never received alpha's reasoning (stripped before it was sent)"
-    fi
-    pass "$2: bravo $how; the request it answered kept store:false, include and prompt_cache_key"
-  else
-    fail "$2: $problem"
-  fi
+  '
 }
 
 # events_have NAME TYPE…: `events --json` of the current world has an event of each TYPE, and no key.
@@ -152,51 +162,28 @@ api_world responses openai gpt-5.5 "$RESP_URL"
 echo '{}' >"$WORK/responses.script"
 
 turn c1-turn1 responses run "first question"
-if [ "$rc" -eq 0 ] && printed c1-turn1 "$ANSWER_ALPHA"; then
-  pass "turn 1: opencode run printed alpha's answer"
-else
-  fail "turn 1: exit $rc, alpha's answer not printed"
-  show c1-turn1
-fi
-if problem=$(log_check c1-turn1 '
+answered c1-turn1 "$ANSWER_ALPHA" "turn 1: opencode run printed alpha's answer"
+checked c1-turn1 "turn 1: every request answered on alpha, with store:false and include reasoning.encrypted_content" '
   if (!all.length) throw new Error("no request reached the mock");
   const other = all.filter((l) => l.name !== "alpha" || l.status !== 200);
   if (other.length) throw new Error("not all answered on alpha: " + JSON.stringify(other.map((l) => [l.name, l.status])));
   const asks = all.filter((l) => l.store === false && (l.include ?? []).includes("reasoning.encrypted_content"));
   if (!asks.length) throw new Error("no request asked for encrypted reasoning with store:false: " + JSON.stringify(all.map((l) => [l.store, l.include, l.model])));
-'); then
-  pass "turn 1: every request answered on alpha, with store:false and include reasoning.encrypted_content"
-else
-  fail "turn 1: $problem"
-fi
+'
 
 # alpha is limited from now on.
 echo '{"alpha":{"refuse":true,"retryAfter":120}}' >"$WORK/responses.script"
 turn c1-turn2 responses run --continue "second question"
-if [ "$rc" -eq 0 ] && printed c1-turn2 "$ANSWER_BRAVO"; then
-  pass "turn 2: alpha refused, the same opencode run printed bravo's answer"
-else
-  fail "turn 2: exit $rc, bravo's answer not printed"
-  show c1-turn2
-fi
-if problem=$(log_check c1-turn2 '
+answered c1-turn2 "$ANSWER_BRAVO" "turn 2: alpha refused, the same opencode run printed bravo's answer"
+checked c1-turn2 "turn 2: alpha was asked first, with its own encrypted reasoning replayed, and answered 429" '
   const alpha = all.filter((l) => l.name === "alpha");
   if (!alpha.length || !alpha.every((l) => l.status === 429)) throw new Error("alpha was not asked first and refused: " + JSON.stringify(all.map((l) => [l.name, l.status])));
   if (!alpha.some((l) => l.reasoningFrom.includes("alpha"))) throw new Error("opencode did not replay alpha'"'"'s encrypted reasoning (the case proves nothing): " + JSON.stringify(alpha.map((l) => l.reasoningFrom)));
-'); then
-  pass "turn 2: alpha was asked first, with its own encrypted reasoning replayed, and answered 429"
-else
-  fail "turn 2: $problem"
-fi
+'
 bravo_answered c1-turn2 "turn 2"
 
 turn c1-turn3 responses run --continue "third question"
-if [ "$rc" -eq 0 ] && printed c1-turn3 "$ANSWER_BRAVO"; then
-  pass "turn 3: opencode run --continue printed bravo's answer"
-else
-  fail "turn 3: exit $rc, bravo's answer not printed"
-  show c1-turn3
-fi
+answered c1-turn3 "$ANSWER_BRAVO" "turn 3: opencode run --continue printed bravo's answer"
 bravo_answered c1-turn3 "turn 3"
 if grep -q '"reply":"foreign-reasoning"' "$WORK"/c1-turn[23].log; then
   events_have responses failover_performed state_mended
@@ -212,13 +199,8 @@ no_secrets c1-turn1 c1-turn2 c1-turn3
 api_world toolloop openai gpt-5.5 "$RESP_URL"
 echo '{"alpha":{"refuseToolOutput":true,"retryAfter":120}}' >"$WORK/responses.script"
 turn c1b-run responses run "use the balancer tool"
-if [ "$rc" -eq 0 ] && printed c1b-run "$ANSWER_BRAVO"; then
-  pass "tool loop: alpha refused the tool's result, the same opencode run printed bravo's answer"
-else
-  fail "tool loop: exit $rc, bravo's answer not printed"
-  show c1b-run
-fi
-if problem=$(log_check c1b-run '
+answered c1b-run "$ANSWER_BRAVO" "tool loop: alpha refused the tool's result, the same opencode run printed bravo's answer"
+checked c1b-run "tool loop: bravo never received alpha's reasoning (stripped before sending, no 400); the function call and its output, store, include and prompt_cache_key kept" '
   const calls = all.filter((l) => l.name === "alpha" && l.reply === "tool-call");
   if (!calls.length) throw new Error("alpha did not answer with the tool call: " + JSON.stringify(all.map((l) => [l.name, l.status, l.reply])));
   const refused = all.filter((l) => l.name === "alpha" && l.status === 429);
@@ -228,11 +210,7 @@ if problem=$(log_check c1b-run '
   const ok = bravo.filter((l) => l.status === 200 && l.reply === "answer" && l.functionCalls > 0 && l.functionCallOutputs > 0);
   if (!ok.length) throw new Error("bravo did not answer the tool loop with its function_call/function_call_output pair: " + JSON.stringify(bravo));
   if (ok.some((l) => l.store !== false || !(l.include ?? []).includes("reasoning.encrypted_content") || !l.promptCacheKey)) throw new Error("store/include/prompt_cache_key lost");
-'); then
-  pass "tool loop: bravo never received alpha's reasoning (stripped before sending, no 400); the function call and its output, store, include and prompt_cache_key kept"
-else
-  fail "tool loop: $problem"
-fi
+'
 events_have toolloop failover_performed
 if grep -q '"state_mended"' "$WORK/toolloop-events.json"; then fail "tool loop: a mend ran (the state was not stripped before sending)"; fi
 no_secrets c1b-run
@@ -242,15 +220,10 @@ no_secrets c1b-run
 api_world messages anthropic claude-sonnet-4-5 "$MSG_URL"
 echo '{"alpha":{"streamError":"rate_limit_error"}}' >"$WORK/messages.script"
 turn c2-run messages run "say hi"
-if [ "$rc" -eq 0 ] && printed c2-run "Mock Messages answer via bravo."; then
-  pass "stream refusal: opencode run printed bravo's answer"
-else
-  fail "stream refusal: exit $rc, bravo's answer not printed"
-  show c2-run
-fi
+answered c2-run "Mock Messages answer via bravo." "stream refusal: opencode run printed bravo's answer"
 # opencode sends its title request beside the prompt, so alpha may see up to two requests; without
 # the balancer seeing the error event, opencode retries it on alpha (2 s, 4 s, … up to 5 times).
-if problem=$(log_check c2-run '
+checked c2-run "stream refusal: alpha's 200 stream opened with rate_limit_error, alpha asked once per request, bravo answered" '
   const alpha = all.filter((l) => l.name === "alpha");
   const bravo = all.filter((l) => l.name === "bravo");
   if (!alpha.length || !alpha.every((l) => l.reply === "stream-error")) throw new Error("alpha was not asked first: " + JSON.stringify(all.map((l) => [l.name, l.reply])));
@@ -258,11 +231,7 @@ if problem=$(log_check c2-run '
   if (!bravo.some((l) => l.status === 200 && l.reply === "answer")) throw new Error("bravo did not answer");
   const firstBravo = all.indexOf(bravo[0]);
   if (all.slice(firstBravo).some((l) => l.name === "alpha")) throw new Error("alpha was asked again after bravo answered");
-'); then
-  pass "stream refusal: alpha's 200 stream opened with rate_limit_error, alpha asked once per request, bravo answered"
-else
-  fail "stream refusal: $problem"
-fi
+'
 events_have messages stream_refused
 no_secrets c2-run
 
