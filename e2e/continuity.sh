@@ -235,4 +235,17 @@ checked c2-run "stream refusal: alpha's 200 stream opened with rate_limit_error,
 events_have messages stream_refused
 no_secrets c2-run
 
+# The same with `overloaded_error` after a message_start and a ping (no content yet), fresh world.
+api_world overloaded anthropic claude-sonnet-4-5 "$MSG_URL"
+echo '{"alpha":{"streamError":"overloaded_error","afterMessageStart":true}}' >"$WORK/messages.script"
+turn c2b-run messages run "say hi"
+answered c2b-run "Mock Messages answer via bravo." "overloaded after message_start: opencode run printed bravo's answer"
+checked c2b-run "overloaded after message_start: alpha asked once per request, bravo answered" '
+  const alpha = all.filter((l) => l.name === "alpha");
+  if (!alpha.length || alpha.length > 2) throw new Error("alpha was asked " + alpha.length + " times");
+  if (!all.some((l) => l.name === "bravo" && l.reply === "answer")) throw new Error("bravo did not answer");
+'
+events_have overloaded stream_refused
+no_secrets c2b-run
+
 finish

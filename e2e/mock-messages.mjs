@@ -7,12 +7,13 @@
 //   - the key's script names a `streamError` (e.g. "rate_limit_error", "overloaded_error") →
 //     HTTP 200 `text/event-stream` whose FIRST event is
 //     `event: error` / `data: {"type":"error","error":{"type":"<streamError>","message":"…"}}`
-//     and nothing else, as Anthropic sends it when a limit arrives after the status line;
+//     and nothing else, as Anthropic sends it when a limit arrives after the status line (with
+//     `afterMessageStart`, a `message_start` and a `ping` come first: still no content);
 //   - else 200, the stream Anthropic sends: message_start, content_block_start (text), ping,
 //     text_delta content_block_delta events, content_block_stop, message_delta, message_stop, of
 //     "Mock Messages answer via <name>." (one JSON message when the request has no `stream`).
-// --script is a JSON file `{"<name>": {"streamError": "rate_limit_error"}}`, re-read on every
-// request. Every request appends one JSON line to --log (never a key):
+// --script is a JSON file `{"<name>": {"streamError": "rate_limit_error", "afterMessageStart":
+// false}}`, re-read on every request. Every request appends one JSON line to --log (never a key):
 //   {"n":1, "name":"alpha", "status":200, "reply":"stream-error"|"answer"|…, "thinking":0,
 //    "model":"claude-sonnet-4-5", "stream":true, "bodyBytes":…, "bodySha256":"…", "at":ms}
 // No dependencies.
@@ -70,7 +71,8 @@ serve((req, res, body, url) => {
   if (script.streamError) {
     log({ ...entry, status: 200, reply: "stream-error" });
     const message = script.streamError === "overloaded_error" ? "Overloaded" : "This request would exceed your account's rate limit. Please try again later. (mock)";
-    return sse(res, [["error", { type: "error", error: { type: script.streamError, message } }]]);
+    const error = ["error", { type: "error", error: { type: script.streamError, message } }];
+    return sse(res, script.afterMessageStart ? [answerEvents(parsed.model ?? "claude-sonnet-4-5", "")[0], ["ping", { type: "ping" }], error] : [error]);
   }
   const model = parsed.model ?? "claude-sonnet-4-5";
   const answer = `Mock Messages answer via ${name}.`;
