@@ -14,15 +14,13 @@ use super::SyncAuth;
 use crate::actors::account_registry::{DryPlan, PlanDry};
 use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::headers::credential_headers;
+use crate::balancer::outbound::removed_on_switch;
 use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};
 use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
 /// The status of a final answer: a plain client error, which opencode does not retry.
 pub const FINAL_STATUS: u16 = 400;
-
-/// Headers bound to the first provider's account, dropped on a move (unless set again).
-const ACCOUNT_BOUND_HEADERS: &[&str] = &["chatgpt-account-id", "openai-organization", "openai-project"];
 
 /// What the plugin learns of providers from opencode (config, hooks): their SDK and address.
 #[derive(Message)]
@@ -178,15 +176,17 @@ impl RetryBalancer {
                     req.generation = picked.generation;
                     req.oauth = matches!(picked.auth, crate::model::Auth::Oauth { .. });
                     req.refreshed.clear();
-                    let plan =
-                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization);
-                    let set_headers = plan.set;
-                    let mut remove_headers: Vec<String> = plan.remove;
-                    for h in ACCOUNT_BOUND_HEADERS {
-                        if !set_headers.contains_key(*h) && !remove_headers.iter().any(|r| r == h) {
-                            remove_headers.push(h.to_string());
-                        }
-                    }
+                    // Only what describes the request follows it; B's credential is set anew.
+                    let set_headers =
+                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization).set;
+                    let remove_headers = removed_on_switch(&req.header_names, |h| set_headers.contains_key(h));
+                    req.header_names.retain(|h| !remove_headers.contains(h));
+                    let added: Vec<String> = set_headers
+                        .keys()
+                        .filter(|h| !req.header_names.contains(h))
+                        .cloned()
+                        .collect();
+                    req.header_names.extend(added);
                     if first {
                         self.toast(
                             format!("{from} has no account left; this request continues on {target}"),
