@@ -348,3 +348,35 @@ fn a_request_moved_before_it_is_sent_loses_the_first_providers_query_and_credent
     );
     assert!(!removed.contains(&json!("content-type")), "{b}");
 }
+
+#[test]
+fn a_switch_sets_the_next_providers_configured_headers_and_not_the_first_ones() {
+    let (_d, mut s) = setup(true);
+    s.call(
+        "providers.describe",
+        json!({"providers": [
+            {"providerID": "pa", "npm": "@ai-sdk/openai-compatible", "baseURL": A_URL,
+             "headers": {"helicone-auth": "Bearer hk-FAKE-pa", "X-Title": "first"}},
+            {"providerID": "pb", "npm": "@ai-sdk/openai-compatible", "baseURL": B_URL,
+             "headers": {"Helicone-Auth": "Bearer hk-FAKE-pb", "HTTP-Referer": "https://b.example/",
+                         "x-bad": "v\r\nx-injected: 1"}},
+        ]}),
+    );
+    let r = switch_with(
+        &mut s,
+        &format!("{A_URL}/chat/completions"),
+        &["authorization", "helicone-auth", "x-title", "content-type"],
+    );
+    assert_eq!(r["action"], "switch", "{r}");
+    assert_eq!(
+        r["setHeaders"],
+        json!({"authorization": "Bearer sk-test-pb-bravo-FAKE", "helicone-auth": "Bearer hk-FAKE-pb",
+               "http-referer": "https://b.example/"})
+    );
+    let removed = r["removeHeaders"].as_array().unwrap();
+    assert!(removed.contains(&json!("x-title")), "{r}");
+    assert!(!removed.contains(&json!("helicone-auth")), "set again, not removed: {r}");
+    assert!(!r.to_string().contains("hk-FAKE-pa"), "{r}");
+    let (_, _, _, stderr) = s.finish();
+    assert!(!stderr.contains("hk-FAKE"), "a configured header's value reached the log");
+}

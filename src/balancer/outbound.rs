@@ -11,6 +11,11 @@
 //! header the balancer does not know — is removed; the target's own credential headers are then
 //! set. An unknown header may be harmless, but only a known one is known to be.
 
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
 use super::headers::{CHATGPT_ACCOUNT_HEADER, CHATGPT_RESIDENCY_HEADER};
 
 /// Headers that carry no credential and say nothing of who sends the request.
@@ -72,6 +77,68 @@ pub fn removed_on_switch(header_names: &[String], set: impl Fn(&str) -> bool) ->
         }
     }
     out
+}
+
+/// The most configured headers kept for one provider, and the longest name and value.
+pub const MAX_CONFIGURED: usize = 64;
+const MAX_NAME: usize = 128;
+const MAX_VALUE: usize = 8192;
+/// The plugin's own request marker, never a configured header.
+const MARKER: &str = "x-opencode-balancer-request";
+
+/// A provider's own configured headers (opencode's `provider.<id>.options.headers`), set on a
+/// request that moves to that provider. They may hold a secret (a gateway key): kept in memory
+/// only, sent only in `setHeaders`, and `Debug` shows their names, never their values.
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct ConfiguredHeaders(BTreeMap<String, String>);
+
+impl ConfiguredHeaders {
+    /// The headers a request can carry: names of token characters (lowercased), values of
+    /// visible ASCII, space and tab, each bounded, the plugin's marker left out, at most
+    /// [`MAX_CONFIGURED`]. Anything else is dropped and logged by count, never by value.
+    pub fn from_config(map: BTreeMap<String, String>) -> ConfiguredHeaders {
+        let given = map.len();
+        let kept: BTreeMap<String, String> = map
+            .into_iter()
+            .map(|(name, value)| (name.to_ascii_lowercase(), value))
+            .filter(|(name, value)| header_name(name) && header_value(value) && name != MARKER)
+            .take(MAX_CONFIGURED)
+            .collect();
+        if kept.len() < given {
+            tracing::warn!(given, kept = kept.len(), "configured headers that no request can carry are ignored");
+        }
+        ConfiguredHeaders(kept)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &String)> {
+        self.0.iter()
+    }
+}
+
+impl<'de> Deserialize<'de> for ConfiguredHeaders {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        BTreeMap::<String, String>::deserialize(d).map(ConfiguredHeaders::from_config)
+    }
+}
+
+impl fmt::Debug for ConfiguredHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.keys()).finish()
+    }
+}
+
+fn header_name(name: &str) -> bool {
+    const TCHAR: &[u8] = b"!#$%&'*+-.^_`|~";
+    !name.is_empty() && name.len() <= MAX_NAME && name.bytes().all(|b| b.is_ascii_alphanumeric() || TCHAR.contains(&b))
+}
+
+fn header_value(value: &str) -> bool {
+    value.len() <= MAX_VALUE && value.bytes().all(|b| b == b'\t' || (0x20..0x7f).contains(&b))
 }
 
 #[cfg(test)]
@@ -154,5 +221,28 @@ mod tests {
         // A bearer set again for the target is not named.
         let removed = removed_on_switch(&names, |n| n == "authorization");
         assert!(!removed.contains(&"authorization".to_string()), "{removed:?}");
+    }
+
+    #[test]
+    fn configured_headers_keep_what_a_request_can_carry_and_never_show_a_value() {
+        let given: BTreeMap<String, String> = [
+            ("HTTP-Referer", "https://opencode.ai/"),
+            ("helicone-auth", "Bearer sk-FAKE-helicone"),
+            ("bad name", "v"),
+            ("x-injected", "v\r\nx-other: 1"),
+            ("x-opencode-balancer-request", "r1"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        let h = ConfiguredHeaders::from_config(given);
+        let kept: Vec<(&String, &String)> = h.iter().collect();
+        assert_eq!(kept.len(), 2, "{h:?}");
+        assert_eq!(kept[0].0, "helicone-auth");
+        assert_eq!(kept[1], (&"http-referer".to_string(), &"https://opencode.ai/".to_string()));
+        let shown = format!("{h:?}");
+        assert!(!shown.contains("sk-FAKE-helicone") && shown.contains("helicone-auth"), "{shown}");
+        let many: BTreeMap<String, String> = (0..100).map(|i| (format!("x-h{i}"), "v".to_string())).collect();
+        assert_eq!(ConfiguredHeaders::from_config(many).iter().count(), MAX_CONFIGURED);
     }
 }

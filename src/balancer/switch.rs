@@ -25,6 +25,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::outbound::ConfiguredHeaders;
 use crate::model::Millis;
 
 /// What the balancer knows of a provider's API (from the plugin: opencode's config and hooks).
@@ -32,6 +33,8 @@ use crate::model::Millis;
 pub struct ProviderApi {
     pub npm: Option<String>,
     pub base_url: Option<String>,
+    /// Its configured headers, set on a request moved to it.
+    pub headers: ConfiguredHeaders,
 }
 
 /// The wire API a request speaks, read from its URL path.

@@ -6,6 +6,7 @@ fn api(npm: &str, base: &str) -> ProviderApi {
     ProviderApi {
         npm: Some(npm.into()),
         base_url: Some(base.into()),
+        headers: Default::default(),
     }
 }
 
@@ -74,6 +75,7 @@ fn without_the_first_base_the_api_path_is_used() {
     let from = ProviderApi {
         npm: Some("@ai-sdk/anthropic".into()),
         base_url: None,
+        headers: Default::default(),
     };
     let to = api("@ai-sdk/anthropic", "https://proxy.example/v1");
     let r = resend("https://api.anthropic.com/v1/messages", &from, &to, "two", "c").unwrap();
@@ -95,6 +97,7 @@ fn other_apis_unknown_packages_and_missing_addresses_are_refused() {
     let no_base = ProviderApi {
         npm: Some("@ai-sdk/openai-compatible".into()),
         base_url: None,
+        headers: Default::default(),
     };
     assert_eq!(
         resend(url, &chat, &no_base, "two", "m"),

@@ -84,6 +84,9 @@ impl RetryBalancer {
         if api.base_url.is_some() {
             known.base_url = api.base_url;
         }
+        if !api.headers.is_empty() {
+            known.headers = api.headers;
+        }
     }
 
     /// A refused answer no other account of the provider retries: move on, end at once, or hand
@@ -176,9 +179,13 @@ impl RetryBalancer {
                     req.generation = picked.generation;
                     req.oauth = matches!(picked.auth, crate::model::Auth::Oauth { .. });
                     req.refreshed.clear();
-                    // Only what describes the request follows it; B's credential is set anew.
-                    let set_headers =
-                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization).set;
+                    // Only what describes the request follows it; the target's configured headers
+                    // and credential are set anew (the credential wins a name both have).
+                    let mut set_headers: BTreeMap<String, String> =
+                        to_api.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    set_headers.extend(
+                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization).set,
+                    );
                     let remove_headers = removed_on_switch(&req.header_names, |h| set_headers.contains_key(h));
                     req.header_names.retain(|h| !remove_headers.contains(h));
                     let added: Vec<String> = set_headers
