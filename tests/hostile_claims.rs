@@ -98,3 +98,30 @@ fn hostile_account_and_residency_claims_are_never_sent_stored_or_synced() {
     );
     assert!(!store_text(&store).contains(MARK), "a hostile claim reached the store");
 }
+
+#[test]
+fn a_saved_account_id_of_the_wrong_shape_is_never_a_header_or_synced_to_opencode() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.call(
+        "accounts.save",
+        json!({"providerID": "openai", "alias": "codex",
+               "auth": {"type": "oauth", "refresh": "rt-FAKE-codex", "access": "at-FAKE-codex",
+                        "expires": T0 + HOUR, "accountId": HOSTILE_ID}}),
+    );
+    let h = s.call(
+        "chat.headers",
+        json!({"sessionID": "s1", "providerID": "openai", "modelID": "gpt-5"}),
+    );
+    assert_eq!(h["syncAuth"]["auth"]["access"], "at-FAKE-codex", "{h}");
+    assert!(h["syncAuth"]["auth"].get("accountId").is_none(), "{h}");
+    let id = h["requestID"].as_str().expect("managed").to_string();
+    let begin = s.call(
+        "fetch.begin",
+        json!({"requestID": id, "url": "http://127.0.0.1:9/backend-api/codex/responses", "method": "POST",
+               "headerNames": ["authorization", "chatgpt-account-id"], "authorization": "bearer"}),
+    );
+    assert_eq!(begin["removeHeaders"], json!(["chatgpt-account-id"]), "{begin}");
+    let seen = s.seen.join("\n");
+    assert!(!seen.contains(MARK), "{seen}");
+}

@@ -44,7 +44,8 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// A credential as opencode keeps it in auth.json (it drops fields it does not know).
+    /// A credential as opencode keeps it in auth.json (it drops fields it does not know); an
+    /// `accountId` not of an account id's shape is left out (opencode sends it as a header).
     pub fn as_opencode_keeps(&self) -> Auth {
         match self {
             Auth::Oauth {
@@ -58,7 +59,9 @@ impl Auth {
                 refresh: refresh.clone(),
                 access: access.clone(),
                 expires: *expires,
-                account_id: account_id.clone(),
+                account_id: account_id
+                    .as_deref()
+                    .and_then(|id| checked("accountId", id, is_account_id)),
                 enterprise_url: enterprise_url.clone(),
                 metadata: None,
             },

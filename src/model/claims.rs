@@ -157,5 +157,12 @@ mod tests {
             oauth(&good, Some("acct-FAKE-2")).identity(),
             "oauth-account:acct-FAKE-2"
         );
+        // What is synced to opencode never carries it either.
+        let synced = |id: &str| match oauth(&good, Some(id)).as_opencode_keeps() {
+            crate::model::Auth::Oauth { account_id, .. } => account_id,
+            _ => unreachable!(),
+        };
+        assert_eq!(synced(HOSTILE), None);
+        assert_eq!(synced("acct-FAKE-2").as_deref(), Some("acct-FAKE-2"));
     }
 }
