@@ -5,20 +5,17 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 
 import { server } from "../index.js";
-import { FAST, MARKER, captureConsoleError, fakeClient, headersInput, loopback, realBinary, removeDir, rpcSession, tempDir } from "./helpers.mjs";
+import { FAST, MARKER, captureConsoleError, fakeClient, headersInput, loopback, realBinary, rpcSession, tempStoreEnv } from "./helpers.mjs";
 
 const KEY_A = "sk-test-pa-alpha-FAKE";
 const KEY_B = "sk-test-pb-bravo-FAKE";
-const ENV = ["OPENCODE_CONFIG_DIR", "OPENCODE_BALANCER_STORE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"];
 
 let binary;
-let dir;
+let env;
 let store;
 let http;
-const savedEnv = {};
 
 /** /a/… rests long (429, Retry-After: 120); /b/… answers. */
 function twoProviders(req) {
@@ -30,13 +27,8 @@ function twoProviders(req) {
 
 before(async () => {
   binary = realBinary();
-  dir = tempDir("ocb-switch-real-");
-  store = join(dir, "balancer.sqlite");
-  for (const key of ENV) savedEnv[key] = process.env[key];
-  process.env.OPENCODE_CONFIG_DIR = dir;
-  process.env.OPENCODE_BALANCER_STORE = store;
-  process.env.XDG_CONFIG_HOME = join(dir, "config");
-  process.env.XDG_DATA_HOME = join(dir, "data");
+  env = tempStoreEnv("ocb-switch-real-");
+  store = env.store;
   http = await loopback(twoProviders);
   const rpc = rpcSession(binary, store);
   try {
@@ -53,11 +45,7 @@ before(async () => {
 
 after(async () => {
   await http?.close();
-  for (const [key, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  if (dir) removeDir(dir);
+  env?.restore();
 });
 
 test("a switch sends the next provider only its own URL, key and configured headers", async (t) => {
