@@ -375,8 +375,14 @@ fn a_switch_sets_the_next_providers_configured_headers_and_not_the_first_ones() 
     );
     let removed = r["removeHeaders"].as_array().unwrap();
     assert!(removed.contains(&json!("x-title")), "{r}");
-    assert!(!removed.contains(&json!("helicone-auth")), "set again, not removed: {r}");
+    assert!(
+        !removed.contains(&json!("helicone-auth")),
+        "set again, not removed: {r}"
+    );
     assert!(!r.to_string().contains("hk-FAKE-pa"), "{r}");
     let (_, _, _, stderr) = s.finish();
-    assert!(!stderr.contains("hk-FAKE"), "a configured header's value reached the log");
+    assert!(
+        !stderr.contains("hk-FAKE"),
+        "a configured header's value reached the log"
+    );
 }

@@ -106,7 +106,11 @@ impl ConfiguredHeaders {
             .take(MAX_CONFIGURED)
             .collect();
         if kept.len() < given {
-            tracing::warn!(given, kept = kept.len(), "configured headers that no request can carry are ignored");
+            tracing::warn!(
+                given,
+                kept = kept.len(),
+                "configured headers that no request can carry are ignored"
+            );
         }
         ConfiguredHeaders(kept)
     }
@@ -239,9 +243,15 @@ mod tests {
         let kept: Vec<(&String, &String)> = h.iter().collect();
         assert_eq!(kept.len(), 2, "{h:?}");
         assert_eq!(kept[0].0, "helicone-auth");
-        assert_eq!(kept[1], (&"http-referer".to_string(), &"https://opencode.ai/".to_string()));
+        assert_eq!(
+            kept[1],
+            (&"http-referer".to_string(), &"https://opencode.ai/".to_string())
+        );
         let shown = format!("{h:?}");
-        assert!(!shown.contains("sk-FAKE-helicone") && shown.contains("helicone-auth"), "{shown}");
+        assert!(
+            !shown.contains("sk-FAKE-helicone") && shown.contains("helicone-auth"),
+            "{shown}"
+        );
         let many: BTreeMap<String, String> = (0..100).map(|i| (format!("x-h{i}"), "v".to_string())).collect();
         assert_eq!(ConfiguredHeaders::from_config(many).iter().count(), MAX_CONFIGURED);
     }
