@@ -1332,7 +1332,7 @@ class Runtime {
     if (this.lastParts.size > 100) this.lastParts.delete(this.lastParts.keys().next().value);
   }
 
-  /** Tells the sidecar each configured provider's SDK package and base URL (for moves). */
+  /** Tells the sidecar each configured provider's SDK package, base URL and headers (for moves). */
   describeProviders(cfg) {
     const providers = [];
     for (const [providerID, p] of Object.entries(isObject(cfg?.provider) ? cfg.provider : {})) {
@@ -1341,6 +1341,9 @@ class Runtime {
       if (typeof p.npm === "string") entry.npm = p.npm;
       const baseURL = isObject(p.options) ? p.options.baseURL : undefined;
       if (typeof baseURL === "string") entry.baseURL = baseURL;
+      // Its own configured headers: the sidecar sets them on a request moved to it.
+      const headers = isObject(p.options) ? p.options.headers : undefined;
+      if (isStringRecord(headers) && Object.keys(headers).length > 0) entry.headers = headers;
       if (entry.npm || entry.baseURL) providers.push(entry);
     }
     if (providers.length === 0) return;

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::balancer::outbound::ConfiguredHeaders;
 use crate::model::Auth;
 use crate::model::ModelRef;
 
@@ -135,13 +136,17 @@ pub struct ShapeParams {
     pub authorization: Option<String>,
 }
 
-/// `{npm?, baseURL?}`: a provider's SDK package and base URL as opencode knows them.
+/// `{npm?, baseURL?, headers?}`: a provider's SDK package, base URL and configured headers as
+/// opencode knows them.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ApiParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub npm: Option<String>,
     #[serde(rename = "baseURL", default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// The provider's configured headers (`options.headers`), for a request moved to it.
+    #[serde(default, skip_serializing_if = "ConfiguredHeaders::is_empty")]
+    pub headers: ConfiguredHeaders,
 }
 
 impl ApiParams {
@@ -150,6 +155,7 @@ impl ApiParams {
         crate::balancer::switch::ProviderApi {
             npm: keep(self.npm),
             base_url: keep(self.base_url),
+            headers: self.headers,
         }
     }
 }
