@@ -152,14 +152,7 @@ impl AccountRegistry {
         let known = self.data_version;
         let job = move |s: &mut Store| {
             let written = s.apply_runtime(&flush.patches, &flush.actives);
-            let then = s.data_version().and_then(|version| {
-                let snapshot = if version != known {
-                    Some(s.load_snapshot(None)?)
-                } else {
-                    None
-                };
-                Ok((version, snapshot))
-            });
+            let then = look(s, known);
             Flushed { written, then }
         };
         (flush.id, job)
@@ -194,16 +187,19 @@ impl AccountRegistry {
 
     fn after_sync(&mut self, id: u64, result: Result<(u64, Flushed<Looked>), StoreError>) {
         match self.settle(id, result) {
-            Ok((generation, (version, snapshot))) => {
-                self.data_version = version;
-                if let Some(snap) = snapshot {
-                    tracing::debug!("another process changed the store; reloaded");
-                    self.state.apply_snapshot(snap, Scope::All, generation);
-                    self.changed.notify_one();
-                    self.bus.do_send(Notify(Notice::StoreChanged));
-                }
-            }
+            Ok((generation, looked)) => self.caught_up(looked, generation),
             Err(e) => tracing::debug!(error = %e, "could not look for other processes' changes"),
+        }
+    }
+
+    /// Takes in what a job saw of other processes' commits (read at store `generation`).
+    fn caught_up(&mut self, (version, snapshot): Looked, generation: u64) {
+        self.data_version = version;
+        if let Some(snap) = snapshot {
+            tracing::debug!("another process changed the store; reloaded");
+            self.state.apply_snapshot(snap, Scope::All, generation);
+            self.changed.notify_one();
+            self.bus.do_send(Notify(Notice::StoreChanged));
         }
     }
 
@@ -238,6 +234,18 @@ impl AccountRegistry {
 
 /// What a sync job saw: the store's data version, and everything when another process changed it.
 type Looked = (i64, Option<Snapshot>);
+
+/// Looks for other processes' commits since data version `known` (our own commits do not move
+/// it): everything is read when there was one.
+fn look(s: &Store, known: i64) -> Result<Looked, StoreError> {
+    let version = s.data_version()?;
+    let snapshot = if version != known {
+        Some(s.load_snapshot(None)?)
+    } else {
+        None
+    };
+    Ok((version, snapshot))
+}
 
 /// What a store job that carried a flush reports: whether the flush was written, and the job's
 /// own result (which may fail on its own).
