@@ -361,3 +361,51 @@ async fn another_processs_commit_just_before_a_save_is_loaded_by_the_save() {
         "loaded as another process's commit"
     );
 }
+
+/// How many times the store thread has reported another process's commit.
+#[derive(Message)]
+#[rtype(result = "u64")]
+struct OthersCommittedCount;
+
+impl Handler<OthersCommittedCount> for AccountRegistry {
+    type Result = u64;
+    fn handle(&mut self, _: OthersCommittedCount, _: &mut Context<Self>) -> u64 {
+        self.others_committed
+    }
+}
+
+fn save(alias: &str) -> Mutate {
+    Mutate::Save {
+        provider_id: "openai".into(),
+        alias: alias.into(),
+        auth: fake_key("openai", alias),
+        replace: false,
+    }
+}
+
+#[actix::test]
+async fn another_processs_commit_right_after_ours_is_seen_from_the_store_watch() {
+    let w = world_with(true);
+    w.registry.send(GetStatus).await.unwrap();
+    w.mutate(save("ours")).await;
+    w.other_process_saves("openai", "c");
+    w.sees_the_other_process().await;
+}
+
+#[actix::test]
+async fn the_file_events_of_our_own_commits_and_checkpoints_do_not_reach_the_registry() {
+    let w = world_with(true);
+    w.registry.send(GetStatus).await.unwrap();
+    // Each save is a commit and a checkpoint (the old credential's bytes leave the WAL).
+    for i in 0..20 {
+        w.mutate(save(&format!("ours{i}"))).await;
+    }
+    // Events are delivered in order: once the other process's commit is seen, ours were handled.
+    w.other_process_saves("openai", "c");
+    w.sees_the_other_process().await;
+    let reported = w.registry.send(OthersCommittedCount).await.unwrap();
+    assert!(
+        (1..=2).contains(&reported),
+        "only the other process's commits (opening, saving) are reported: {reported}"
+    );
+}
