@@ -90,9 +90,12 @@ fn main() {
             iterations,
             accounts,
             idle,
+            registry,
+            baseline,
         } => match idle {
             Some(secs) => opencode_balancer::bench::idle(std::time::Duration::from_secs(secs.max(1))),
-            None => opencode_balancer::bench::run(iterations, &accounts),
+            None if registry => opencode_balancer::bench::registry(&accounts, baseline.as_deref()),
+            None => opencode_balancer::bench::run(iterations, &accounts, baseline.as_deref()),
         }
         .map(|out| {
             let _ = std::io::stdout().lock().write_all(out.as_bytes());

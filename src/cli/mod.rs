@@ -95,6 +95,12 @@ pub enum Command {
         /// Instead: measure idle cost (wakeups, CPU) over this many seconds.
         #[arg(long, value_name = "SECONDS")]
         idle: Option<u64>,
+        /// Instead: only the registry section (account saves, failover spread, memory).
+        #[arg(long)]
+        registry: bool,
+        /// Another build of the binary, measured in the same run in the registry section.
+        #[arg(long, value_name = "BINARY")]
+        baseline: Option<std::path::PathBuf>,
     },
 }
 
