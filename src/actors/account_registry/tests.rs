@@ -72,6 +72,16 @@ fn world_of(hears: Hears, more: usize) -> World {
     }
 }
 
+/// Saving `openai/alias` with a fake key, the way a user does.
+fn save(alias: &str) -> Mutate {
+    Mutate::Save {
+        provider_id: "openai".into(),
+        alias: alias.into(),
+        auth: fake_key("openai", alias),
+        replace: false,
+    }
+}
+
 fn fake_key(provider: &str, alias: &str) -> Auth {
     Auth::Api {
         key: format!("sk-fake-registry-{provider}-{alias}"),
@@ -248,12 +258,6 @@ async fn picked(w: &World, provider: &str) -> Option<String> {
 async fn a_users_change_to_one_account_reads_back_that_account_alone_however_many_the_provider_holds() {
     let w = world_of(Hears::Polling, 300);
     let before = w.rows_read().await;
-    let save = |alias: &str| Mutate::Save {
-        provider_id: "openai".into(),
-        alias: alias.into(),
-        auth: fake_key("openai", alias),
-        replace: false,
-    };
     w.mutate(save("new")).await;
     assert_eq!(w.rows_read().await - before, 1, "a save reads the saved account");
     w.mutate(Mutate::Rename {
@@ -295,13 +299,7 @@ async fn memory_after_users_changes_to_single_accounts_is_what_the_store_holds()
     let w = world_of(Hears::Polling, 20);
     // Bookkeeping queued for another account of the provider goes out with the save, once.
     w.refused("openai", "a").await.unwrap();
-    w.mutate(Mutate::Save {
-        provider_id: "openai".into(),
-        alias: "new".into(),
-        auth: fake_key("openai", "new"),
-        replace: false,
-    })
-    .await;
+    w.mutate(save("new")).await;
     assert_eq!(
         w.active("openai").await.as_deref(),
         Some("new"),
@@ -344,13 +342,7 @@ async fn another_processs_commit_just_before_a_save_is_loaded_by_the_save() {
     w.registry.send(GetStatus).await.unwrap();
     // Another provider: a read of the saved account alone would not show it.
     w.other_process_saves("groq", "y");
-    w.mutate(Mutate::Save {
-        provider_id: "openai".into(),
-        alias: "new".into(),
-        auth: fake_key("openai", "new"),
-        replace: false,
-    })
-    .await;
+    w.mutate(save("new")).await;
     assert_eq!(
         picked(&w, "groq").await.as_deref(),
         Some("y"),
@@ -371,15 +363,6 @@ impl Handler<OthersCommittedCount> for AccountRegistry {
     type Result = u64;
     fn handle(&mut self, _: OthersCommittedCount, _: &mut Context<Self>) -> u64 {
         self.others_committed
-    }
-}
-
-fn save(alias: &str) -> Mutate {
-    Mutate::Save {
-        provider_id: "openai".into(),
-        alias: alias.into(),
-        auth: fake_key("openai", alias),
-        replace: false,
     }
 }
 
