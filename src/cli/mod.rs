@@ -98,6 +98,12 @@ pub enum Command {
         /// Instead: measure only the continuity edit on ~1 MiB bodies (in process).
         #[arg(long, conflicts_with = "idle")]
         continuity: bool,
+        /// Instead: only the registry section (account saves, failover spread, memory).
+        #[arg(long)]
+        registry: bool,
+        /// Another build of the binary, measured in the same run in the registry section.
+        #[arg(long, value_name = "BINARY")]
+        baseline: Option<std::path::PathBuf>,
     },
 }
 

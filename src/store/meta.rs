@@ -123,17 +123,23 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (provider_id, alias, json) = row?;
-            match serde_json::from_str::<UsageSnapshot>(&json) {
-                // The columns name the account: a rename updates them, not the JSON.
-                Ok(s) => out.push(UsageSnapshot {
-                    provider_id,
-                    alias,
-                    ..s
-                }),
-                Err(e) => tracing::warn!(error = %e, "skipping a usage snapshot that does not parse"),
-            }
+            out.extend(usage_snapshot(provider_id, alias, &json));
         }
         Ok(out)
+    }
+
+    /// The newest usage snapshot of one account.
+    pub(super) fn load_usage_of(&self, provider: &str, alias: &str) -> Result<Option<UsageSnapshot>> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT snapshot_json FROM usage_snapshots
+                 WHERE provider_id = ?1 AND alias = ?2 AND snapshot_json IS NOT NULL
+                 ORDER BY fetched_at DESC LIMIT 1",
+            )?
+            .query_row(params![provider, alias], |r| r.get(0))
+            .optional()?;
+        Ok(json.and_then(|json| usage_snapshot(provider.to_string(), alias.to_string(), &json)))
     }
 
     /// Replaces an account's usage snapshot. `raw` must already be redacted.
@@ -159,6 +165,21 @@ impl Store {
             [],
             |r| r.get::<_, i64>(0),
         )? as usize)
+    }
+}
+
+/// A stored usage snapshot; the columns name the account: a rename updates them, not the JSON.
+fn usage_snapshot(provider_id: String, alias: String, json: &str) -> Option<UsageSnapshot> {
+    match serde_json::from_str::<UsageSnapshot>(json) {
+        Ok(s) => Some(UsageSnapshot {
+            provider_id,
+            alias,
+            ..s
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "skipping a usage snapshot that does not parse");
+            None
+        }
     }
 }
 

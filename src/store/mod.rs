@@ -21,11 +21,11 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
-pub use accounts::{ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
+pub use accounts::{account_rows_read, ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
 pub use capture::{CaptureHint, Captured, LinkedBy};
 pub use paths::{default_store_path, STORE_FILE};
 pub use pending::PendingView;
-pub use snapshot::Snapshot;
+pub use snapshot::{Scope, Snapshot};
 pub use tokens::{Committed, Lease, LEASE_TTL_MS};
 
 /// Prepared statements kept per connection (rusqlite's default, 16, is fewer than the store's
