@@ -90,8 +90,11 @@ fn main() {
             iterations,
             accounts,
             idle,
+            against,
         } => match idle {
-            Some(secs) => opencode_balancer::bench::idle(std::time::Duration::from_secs(secs.max(1))),
+            Some(secs) => {
+                opencode_balancer::bench::idle(std::time::Duration::from_secs(secs.max(1)), against.as_deref())
+            }
             None => opencode_balancer::bench::run(iterations, &accounts),
         }
         .map(|out| {

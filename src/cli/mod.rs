@@ -95,6 +95,9 @@ pub enum Command {
         /// Instead: measure idle cost (wakeups, CPU) over this many seconds.
         #[arg(long, value_name = "SECONDS")]
         idle: Option<u64>,
+        /// With --idle: also measure `serve` of this other binary (an earlier build) in the same run.
+        #[arg(long, value_name = "BINARY", requires = "idle")]
+        against: Option<std::path::PathBuf>,
     },
 }
 
