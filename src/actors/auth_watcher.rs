@@ -2,7 +2,8 @@
 //! (or a pending connection), and keeps saved accounts' tokens fresh when opencode refreshes them.
 //!
 //! It watches the *folder* (so replace-by-rename, truncate-and-write, delete and re-create are
-//! all seen, and a file missing at start is picked up when it appears) and wakes only for
+//! all seen, a file missing at start is picked up when it appears, and a folder removed is made
+//! and watched again) and wakes only for
 //! changes, never for reads, its own or anyone's ([`change`]): a change that is whole when
 //! reported (a rename onto the file, a writer closing it, a removal) is read at once, writes
 //! still arriving once the burst has settled ([`DEBOUNCE`]). It runs on its own thread so
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 
 use super::account_registry::{AccountRegistry, Mutate};
@@ -44,6 +46,11 @@ pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct FileChanged(pub Change);
+
+/// The watched folder itself was removed or moved away: its watch is gone with it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FolderGone;
 
 /// Reads Claude's profile (`GET {anthropic base}/api/oauth/profile`) for a captured login.
 pub struct ProfileReader {
@@ -131,9 +138,16 @@ impl AuthWatcher {
         }
         let name = self.path.file_name().map(|n| n.to_os_string());
         let addr = ctx.address();
+        let folder = dir.clone();
         let filter = move |res: notify::Result<notify::Event>| {
             let Ok(event) = res else { return };
-            if event.need_rescan() {
+            let gone = matches!(
+                event.kind,
+                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+            );
+            if gone && event.paths.contains(&folder) {
+                addr.do_send(FolderGone);
+            } else if event.need_rescan() {
                 addr.do_send(FileChanged(Change::Settling));
             } else if let Some(c) = change(&event.kind) {
                 if event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
@@ -241,6 +255,17 @@ impl Actor for AuthWatcher {
         }
         // Logins already there at start count as changes (installing picks up existing accounts).
         self.read(ctx);
+    }
+}
+
+impl Handler<FolderGone> for AuthWatcher {
+    type Result = ();
+    /// Makes the folder again (as at start), watches it anew and reads what is there now.
+    fn handle(&mut self, _: FolderGone, ctx: &mut Context<Self>) {
+        tracing::info!("opencode's data folder was removed or moved; watching it again");
+        self._watcher = None;
+        self.watch(ctx);
+        self.handle(FileChanged(Change::Whole), ctx);
     }
 }
 
