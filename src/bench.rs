@@ -30,7 +30,7 @@ use crate::api::params::{
     AdvanceClockParams, ChatHeadersParams, ChatMessageParams, FetchBeginParams, FetchResultParams, NoParams,
 };
 use crate::api::Request;
-use crate::hooks::client::{Notification, RpcClient};
+use crate::hooks::client::RpcClient;
 use crate::model::{Auth, ModelRef};
 use crate::store::Store;
 
@@ -261,16 +261,13 @@ fn capture_latency(samples: usize) -> anyhow::Result<Stats> {
                 metadata: None,
             },
         );
-        let tmp = auth.with_extension("tmp");
-        let t = Instant::now();
-        std::fs::write(&tmp, serde_json::to_string(&content)?)?;
-        std::fs::rename(&tmp, &auth)?;
-        c.wait_notification(|n| {
-            matches!(n, Notification::Event(e)
-                if e.kind == "account_saved" && e.provider_id.as_deref() == Some(provider.as_str()))
-        })
-        .map_err(|e| anyhow!(e))?;
-        times.push(t.elapsed());
+        times.push(idle::time_capture(
+            &mut c,
+            &auth,
+            &content,
+            &provider,
+            idle::Written::Renamed,
+        )?);
         std::thread::sleep(Duration::from_millis(30));
     }
     let _ = c.shutdown();

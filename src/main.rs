@@ -107,7 +107,9 @@ fn main() {
             registry,
             baseline,
         } => match idle {
-            Some(secs) => opencode_balancer::bench::idle(std::time::Duration::from_secs(secs.max(1))),
+            Some(secs) => {
+                opencode_balancer::bench::idle(std::time::Duration::from_secs(secs.max(1)), baseline.as_deref())
+            }
             None if continuity => opencode_balancer::bench::continuity(opencode_balancer::bench::CONTINUITY_ROUNDS),
             None if registry => opencode_balancer::bench::registry(&accounts, baseline.as_deref()),
             None => opencode_balancer::bench::run(iterations, &accounts, baseline.as_deref()),
