@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{migrations, Store, StoreError};
+use super::migrations::{self, MigrationError};
+use super::{adopt, StoreError};
 
 /// `PRAGMA application_id` of a store ("ocbl"), set by migration v5.
 pub const APPLICATION_ID: i32 = 0x6f63_626c;
@@ -19,12 +20,13 @@ const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 pub(super) enum Found {
     /// No file, or a zero-length one of ours: nothing to lose, a new store.
     New,
-    /// A store of ours (or of the predecessor's, recognised by its tables).
+    /// A store of ours, or of the predecessor's, or one being created (see `adopt.rs`).
     Store,
 }
 
 /// Refuses (changing nothing) a path that is not a regular file, is owned by another user, is not
-/// SQLite, is another application's database, or holds a schema newer than this binary knows.
+/// SQLite, is not provably a balancer store (see `adopt.rs`), or holds a schema newer than this
+/// binary knows.
 /// A symlink is judged by its target.
 pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
     let refuse = |detail: String| StoreError::Corrupt {
@@ -78,11 +80,41 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
         )));
     }
     if app_id == 0 {
-        if let Some(table) = foreign_table(path).map_err(|e| refuse(e.to_string()))? {
-            return Err(refuse(format!("it is not a balancer store (it has a table `{table}`)")));
-        }
+        look(path).map_err(|e| match e {
+            MigrationError::Foreign(_) => refuse(e.to_string()),
+            MigrationError::TooNew { .. } => StoreError::Invalid(format!("{}: {e}", path.display())),
+            MigrationError::Sqlite(e) => refuse(e.to_string()),
+        })?;
     }
     Ok(Found::Store)
+}
+
+/// Judges an unstamped file (see `adopt.rs`) without writing a byte. The main file is read as
+/// it is (`immutable=1`: no -wal or -shm is created for the look), which leaves out changes
+/// still only in its -wal (a store being created keeps everything there until a checkpoint; so
+/// may another program). When the file alone may be adopted and a -wal beside it holds
+/// changes, the file is judged again as SQLite sees it through the -wal and its -shm, read-only;
+/// without the -shm that would create one, so the file is refused instead.
+fn look(path: &Path) -> Result<adopt::Verdict, MigrationError> {
+    let text = path.to_str().ok_or(rusqlite::Error::InvalidPath(path.to_path_buf()))?;
+    let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let main_only = adopt::judge(&Connection::open_with_flags(
+        format!("file:{escaped}?immutable=1"),
+        flags,
+    )?)?;
+    let [wal, shm] = companions(path);
+    if fs::metadata(&wal).map(|m| m.len() == 0).unwrap_or(true) {
+        return Ok(main_only);
+    }
+    if !shm.exists() {
+        return Err(MigrationError::Foreign(format!(
+            "it has no application_id and its changes in {} cannot be read without creating {}",
+            wal.display(),
+            shm.display()
+        )));
+    }
+    adopt::judge(&Connection::open_with_flags(format!("file:{escaped}"), flags)?)
 }
 
 /// Refuses a file another user owns: writing our credentials there would hand them to that user.
@@ -96,27 +128,6 @@ pub(super) fn check_owner(path: &Path, meta: &fs::Metadata) -> Result<(), StoreE
         });
     }
     Ok(())
-}
-
-/// The first table of an unstamped database that no version of the store has: the file is
-/// read as it is (`immutable=1`), so no -wal or -shm is created for the look.
-fn foreign_table(path: &Path) -> rusqlite::Result<Option<String>> {
-    let known = Store::open_in_memory()
-        .map_err(|_| rusqlite::Error::InvalidQuery)?
-        .table_names()?;
-    let text = path.to_str().ok_or(rusqlite::Error::InvalidPath(path.to_path_buf()))?;
-    let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags)?;
-    Ok(table_names(&conn)?
-        .into_iter()
-        .find(|t| !known.contains(t) && !t.starts_with("sqlite_")))
-}
-
-pub(super) fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
-    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    names.collect()
 }
 
 /// The store's `-wal` and `-shm` files.

@@ -2,6 +2,7 @@
 //! the runtime runs it on its own thread, never on the async executor.
 
 mod accounts;
+mod adopt;
 mod capture;
 mod capture_link;
 mod events;
@@ -116,10 +117,9 @@ impl Store {
                 _ => return Err(store.classify_open_error(e)),
             };
         }
-        migrations::migrate(&mut store.conn).map_err(|e| match e {
-            migrations::MigrationError::Sqlite(e) => store.classify_open_error(e),
-            other => StoreError::Invalid(format!("{}: {other}", path.display())),
-        })?;
+        if let Err(e) = migrations::migrate(&mut store.conn) {
+            return Err(store.refuse_after_open(e));
+        }
         // Best effort: a store on a read-only disk (or locked by a busy writer) still opens.
         if let Err(e) = store.tidy_secrets_at_rest() {
             tracing::warn!(error = %e, "could not rewrite old identities yet; the next open will");
@@ -202,6 +202,26 @@ impl Store {
         }
     }
 
+    /// The error for a store the migrations refused or failed on (their one transaction rolled
+    /// back). A file found not to be a store only now (another program wrote it between the
+    /// checks and the write lock) is closed without the checkpoint a close would otherwise do.
+    fn refuse_after_open(&mut self, e: migrations::MigrationError) -> StoreError {
+        match e {
+            migrations::MigrationError::Sqlite(e) => self.classify_open_error(e),
+            e @ migrations::MigrationError::Foreign(_) => {
+                self.read_only = true;
+                let _ = self
+                    .conn
+                    .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true);
+                StoreError::Corrupt {
+                    path: self.path.clone(),
+                    detail: e.to_string(),
+                }
+            }
+            other => StoreError::Invalid(format!("{}: {other}", self.path.display())),
+        }
+    }
+
     fn classify_open_error(&self, e: rusqlite::Error) -> StoreError {
         let detail = e.to_string();
         let corrupt = matches!(
@@ -228,11 +248,6 @@ impl Store {
 
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
-    }
-
-    /// Every table's name.
-    pub(crate) fn table_names(&self) -> rusqlite::Result<Vec<String>> {
-        guard::table_names(&self.conn)
     }
 
     pub fn integrity_check(&self) -> Result<String> {
