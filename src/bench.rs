@@ -1,11 +1,13 @@
 //! `opencode-balancer bench`: the hot path measured over real pipes against the real sidecar,
 //! next to a bare pipe echo (`cat`) measured in the same run, for several store sizes; then
-//! batches and a host that does not read (see [`load`]), and a dry provider's turn moving to the
+//! a new store's readiness against an already-migrated one (see [`store`]), batches and a host
+//! that does not read (see [`load`]), and a dry provider's turn moving to the
 //! next provider over the loopback mock (see [`turn`]). `--idle` measures idle cost instead
 //! ([`idle`]).
 
 mod idle;
 mod load;
+mod store;
 mod turn;
 
 pub use idle::run as idle;
@@ -146,25 +148,6 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Start-up of `serve` on a new (absent) store: spawn → first answer.
-fn ready_new_store(rounds: usize) -> anyhow::Result<Stats> {
-    let exe = std::env::current_exe()?;
-    let mut times = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let dir = tempfile::tempdir()?;
-        let t = Instant::now();
-        let mut c = RpcClient::spawn(
-            &exe,
-            &dir.path().join("balancer.sqlite"),
-            &[("OPENCODE_BALANCER_NO_WATCH", "1")],
-        )?;
-        call::<Status>(&mut c, &NoParams {})?;
-        times.push(t.elapsed());
-        let _ = c.shutdown();
-    }
-    Ok(Stats::of(times))
-}
-
 /// (ok sequence, 429 failover sequence, ready after start, RSS in KiB) for `n` accounts.
 fn measure(n: usize, iterations: usize) -> anyhow::Result<(Stats, Stats, Duration, u64)> {
     let dir = tempfile::tempdir()?;
@@ -301,13 +284,7 @@ pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
         );
         first.get_or_insert((ok.median, fo.median));
     }
-    let fresh = ready_new_store(20)?;
-    let _ = writeln!(
-        out,
-        "\nStart-up on a new store (spawn → first answer, 20 runs): median {:.1} ms, p99 {:.1} ms (target: under 20 ms).",
-        fresh.median.as_secs_f64() * 1e3,
-        fresh.p99.as_secs_f64() * 1e3
-    );
+    out.push_str(&store::run(20)?);
     let capture = capture_latency(30)?;
     let _ = writeln!(
         out,
