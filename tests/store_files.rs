@@ -267,6 +267,14 @@ fn header(path: &Path) -> (i64, i32) {
     )
 }
 
+/// `status` on `store` succeeds and leaves it stamped at the latest schema version.
+fn status_adopts(store: &Path) {
+    drop(cli_ok(store, &["status"], None));
+    let latest = opencode_balancer::store::migrations::LATEST;
+    let stamp = opencode_balancer::store::guard::APPLICATION_ID;
+    assert_eq!(header(store), (latest, stamp), "{}", store.display());
+}
+
 #[test]
 fn a_store_of_every_earlier_version_is_adopted_and_migrated_with_its_rows() {
     let (dir, _) = temp_store();
@@ -274,8 +282,7 @@ fn a_store_of_every_earlier_version_is_adopted_and_migrated_with_its_rows() {
     for version in 0..latest {
         let path = dir.path().join(format!("v{version}.sqlite"));
         older_store(&path, version);
-        drop(cli_ok(&path, &["status"], None));
-        assert_eq!(header(&path), (latest, 0x6f63_626c), "from version {version}");
+        status_adopts(&path);
         let list = cli_ok(&path, &["accounts", "list"], None);
         assert!(list.contains("kept"), "from version {version}: {list}");
     }
@@ -294,12 +301,9 @@ fn the_predecessors_store_is_adopted_in_place() {
 #[test]
 fn a_file_stamped_with_the_stores_application_id_is_adopted() {
     let (_d, store) = temp_store();
-    sqlite_file(&store, "PRAGMA application_id = 1868784236;");
-    drop(cli_ok(&store, &["status"], None));
-    assert_eq!(
-        header(&store),
-        (opencode_balancer::store::migrations::LATEST, 0x6f63_626c)
-    );
+    let stamp = opencode_balancer::store::guard::APPLICATION_ID;
+    sqlite_file(&store, &format!("PRAGMA application_id = {stamp};"));
+    status_adopts(&store);
 }
 
 /// A SQLite file with no table, no `user_version` and no stamp is what the store's own creation
@@ -312,11 +316,7 @@ fn a_sqlite_file_with_no_table_and_no_stamp_becomes_a_new_store() {
     conn.pragma_update(None, "journal_mode", "WAL").unwrap();
     drop(conn);
     assert!(fs::metadata(&store).unwrap().len() > 0);
-    drop(cli_ok(&store, &["status"], None));
-    assert_eq!(
-        header(&store),
-        (opencode_balancer::store::migrations::LATEST, 0x6f63_626c)
-    );
+    status_adopts(&store);
 }
 
 /// Version 6 cannot create its index where a view has the name; versions 2–5 used to be
