@@ -204,6 +204,10 @@ fn a_file_whose_tables_are_only_named_like_a_stores_is_refused_unchanged() {
             "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT);",
         ),
         ("empty-versioned.db", "PRAGMA user_version = 2;"),
+        (
+            "versioned.db",
+            "PRAGMA user_version = 99; CREATE TABLE settings (key, value);",
+        ),
     ];
     for (name, sql) in cases {
         let path = dir.path().join(name);
@@ -230,6 +234,17 @@ fn another_programs_tables_still_only_in_its_wal_are_seen_and_refused() {
         (bytes, mode),
         (fs::read(&store).unwrap(), fs::metadata(&store).unwrap().mode())
     );
+    // The same files without the -shm: reading the -wal would create one, so it is refused.
+    let copy = store.with_file_name("copy.sqlite");
+    fs::copy(&store, &copy).unwrap();
+    fs::copy(&companions(&store)[0], &companions(&copy)[0]).unwrap();
+    let out = cli(&copy, &["status"], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cannot be read without creating"),
+        "{err}"
+    );
+    assert!(!companions(&copy)[1].exists(), "a -shm was created");
     let mode: String = writer.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
     assert_eq!(mode, "wal");
     assert!(

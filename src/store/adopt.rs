@@ -38,7 +38,7 @@ pub(super) fn judge(conn: &Connection) -> Result<Verdict, MigrationError> {
         return Ok(Verdict::Store(version));
     }
     if stamp != 0 {
-        return Err(MigrationError::Foreign(format!(
+        return Err(not_a_store(format!(
             "it is another application's database (application_id {stamp:#x})"
         )));
     }
@@ -46,18 +46,22 @@ pub(super) fn judge(conn: &Connection) -> Result<Verdict, MigrationError> {
     if found.is_empty() {
         return match version {
             0 => Ok(Verdict::Blank),
-            v => Err(MigrationError::Foreign(format!(
+            v => Err(not_a_store(format!(
                 "it has no table but user_version {v}, which no balancer store has"
             ))),
         };
     }
     match migrations::unstamped_schemas().iter().find(|(v, _)| *v == version) {
         Some((_, expected)) if *expected == found => Ok(Verdict::Store(version)),
-        Some((_, expected)) => Err(MigrationError::Foreign(difference(expected, &found, version))),
-        None => Err(MigrationError::Foreign(format!(
+        Some((_, expected)) => Err(not_a_store(difference(expected, &found, version))),
+        None => Err(not_a_store(format!(
             "it has user_version {version} without the store's application_id"
         ))),
     }
+}
+
+fn not_a_store(reason: String) -> MigrationError {
+    MigrationError::Foreign(format!("it is not a balancer store: {reason}"))
 }
 
 /// Every table's columns.

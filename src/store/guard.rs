@@ -68,8 +68,9 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
         )));
     }
     // The header is the main file's: a newer binary's migration still only in the WAL (that
-    // binary running or crashed) is caught by `migrate` instead, after the WAL switch.
-    if user_version > migrations::LATEST {
+    // binary running or crashed) is caught by `migrate` instead, after the WAL switch. Another
+    // program's `user_version` means nothing to us; its file is judged below.
+    if app_id == APPLICATION_ID && user_version > migrations::LATEST {
         return Err(StoreError::Invalid(format!(
             "{}: {}",
             path.display(),
@@ -96,25 +97,29 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
 /// changes, the file is judged again as SQLite sees it through the -wal and its -shm, read-only;
 /// without the -shm that would create one, so the file is refused instead.
 fn look(path: &Path) -> Result<adopt::Verdict, MigrationError> {
-    let text = path.to_str().ok_or(rusqlite::Error::InvalidPath(path.to_path_buf()))?;
-    let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let main_only = adopt::judge(&Connection::open_with_flags(
-        format!("file:{escaped}?immutable=1"),
-        flags,
-    )?)?;
+    let main_only = adopt::judge(&read_only(path, "?immutable=1")?)?;
     let [wal, shm] = companions(path);
     if fs::metadata(&wal).map(|m| m.len() == 0).unwrap_or(true) {
         return Ok(main_only);
     }
     if !shm.exists() {
         return Err(MigrationError::Foreign(format!(
-            "it has no application_id and its changes in {} cannot be read without creating {}",
+            "it has no application_id, so it is not known to be a balancer store, and its changes \
+             in {} cannot be read without creating {}",
             wal.display(),
             shm.display()
         )));
     }
-    adopt::judge(&Connection::open_with_flags(format!("file:{escaped}"), flags)?)
+    adopt::judge(&read_only(path, "")?)
+}
+
+/// A read-only connection to `path` opened as a URI with `query` (`?immutable=1`: the file is
+/// read as it is, without the -wal, and nothing is created beside it).
+pub(super) fn read_only(path: &Path, query: &str) -> rusqlite::Result<Connection> {
+    let text = path.to_str().ok_or(rusqlite::Error::InvalidPath(path.to_path_buf()))?;
+    let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    Connection::open_with_flags(format!("file:{escaped}{query}"), flags)
 }
 
 /// Refuses a file another user owns: writing our credentials there would hand them to that user.

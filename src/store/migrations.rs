@@ -102,8 +102,8 @@ fn build_unstamped_schemas() -> rusqlite::Result<Vec<(i64, adopt::Schema)>> {
 pub enum MigrationError {
     #[error("the store has schema version {found}, newer than this binary supports ({supported}); upgrade opencode-balancer")]
     TooNew { found: i64, supported: i64 },
-    /// Not a balancer store; the reason names what gives it away.
-    #[error("it is not a balancer store: {0}")]
+    /// Not (known to be) a balancer store; the text says what gives it away.
+    #[error("{0}")]
     Foreign(String),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),

@@ -73,10 +73,7 @@ impl Store {
 
     /// The store as a file that cannot change (`immutable=1`), for a read-only disk.
     pub(super) fn open_immutable(path: &Path) -> Option<Store> {
-        let text = path.to_str()?;
-        let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags).ok()?;
+        let conn = guard::read_only(path, "?immutable=1").ok()?;
         let store = Store {
             conn,
             path: path.to_path_buf(),
