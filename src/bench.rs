@@ -1,7 +1,6 @@
 //! `opencode-balancer bench`: the hot path measured over real pipes against the real sidecar,
 //! next to a bare pipe echo (`cat`) measured in the same run, for several store sizes; then
-//! a new store's readiness against an already-migrated one (see [`store`]), batches and a host
-//! that does not read (see [`load`]), and a dry provider's turn moving to the
+//! batches and a host that does not read (see [`load`]), and a dry provider's turn moving to the
 //! next provider over the loopback mock (see [`turn`]). `--idle` measures idle cost instead
 //! ([`idle`]).
 
