@@ -24,8 +24,19 @@ pub(super) enum Verdict {
     Store(i64),
 }
 
-/// Judges the database `conn` shows, reading only.
+/// Judges the database `conn` shows, reading only, from one snapshot (a store another process
+/// creates at this moment is seen before its commit or after it, never half).
 pub(super) fn judge(conn: &Connection) -> Result<Verdict, MigrationError> {
+    if !conn.is_autocommit() {
+        return judge_snapshot(conn);
+    }
+    conn.execute_batch("BEGIN")?;
+    let verdict = judge_snapshot(conn);
+    conn.execute_batch("ROLLBACK")?;
+    verdict
+}
+
+fn judge_snapshot(conn: &Connection) -> Result<Verdict, MigrationError> {
     let stamp: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if stamp == APPLICATION_ID {

@@ -90,19 +90,18 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
     Ok(Found::Store)
 }
 
-/// Judges an unstamped file (see `adopt.rs`) without writing a byte. The main file is read as
-/// it is (`immutable=1`: no -wal or -shm is created for the look), which leaves out changes
-/// still only in its -wal (a store being created keeps everything there until a checkpoint; so
-/// may another program). When the file alone may be adopted and a -wal beside it holds
-/// changes, the file is judged again as SQLite sees it through the -wal and its -shm, read-only;
-/// without the -shm that would create one, so the file is refused instead.
+/// Judges an unstamped file (see `adopt.rs`) without writing a byte. With a -shm beside it,
+/// another process has it open (a store being created keeps everything in its -wal until a
+/// checkpoint; so may another program): it is read as SQLite reads it, read-only, with its locks
+/// and through the -wal, so a checkpoint under way is not seen half done. Without one, nobody
+/// has it open and the file is read as it is (`immutable=1`: nothing is created beside it);
+/// a -wal holding changes then could not be read without creating a -shm, so it is refused.
 fn look(path: &Path) -> Result<adopt::Verdict, MigrationError> {
-    let main_only = adopt::judge(&read_only(path, "?immutable=1")?)?;
     let [wal, shm] = companions(path);
-    if fs::metadata(&wal).map(|m| m.len() == 0).unwrap_or(true) {
-        return Ok(main_only);
+    if shm.exists() {
+        return adopt::judge(&read_only(path, "")?);
     }
-    if !shm.exists() {
+    if fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
         return Err(MigrationError::Foreign(format!(
             "it has no application_id, so it is not known to be a balancer store, and its changes \
              in {} cannot be read without creating {}",
@@ -110,7 +109,7 @@ fn look(path: &Path) -> Result<adopt::Verdict, MigrationError> {
             shm.display()
         )));
     }
-    adopt::judge(&read_only(path, "")?)
+    adopt::judge(&read_only(path, "?immutable=1")?)
 }
 
 /// A read-only connection to `path` opened as a URI with `query` (`?immutable=1`: the file is
@@ -119,7 +118,10 @@ pub(super) fn read_only(path: &Path, query: &str) -> rusqlite::Result<Connection
     let text = path.to_str().ok_or(rusqlite::Error::InvalidPath(path.to_path_buf()))?;
     let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    Connection::open_with_flags(format!("file:{escaped}{query}"), flags)
+    let conn = Connection::open_with_flags(format!("file:{escaped}{query}"), flags)?;
+    // A process creating the store holds it exclusively for a moment while it switches to WAL.
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
 }
 
 /// Refuses a file another user owns: writing our credentials there would hand them to that user.
