@@ -9,6 +9,7 @@ mod continuity;
 mod idle;
 mod load;
 mod registry;
+mod store;
 mod turn;
 
 pub use continuity::run as continuity;
@@ -171,25 +172,6 @@ fn rss_kib(pid: u32) -> u64 {
         .unwrap_or(0)
 }
 
-/// Start-up of `serve` on a new (absent) store: spawn → first answer.
-fn ready_new_store(rounds: usize) -> anyhow::Result<Stats> {
-    let exe = std::env::current_exe()?;
-    let mut times = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let dir = tempfile::tempdir()?;
-        let t = Instant::now();
-        let mut c = RpcClient::spawn(
-            &exe,
-            &dir.path().join("balancer.sqlite"),
-            &[("OPENCODE_BALANCER_NO_WATCH", "1")],
-        )?;
-        call::<Status>(&mut c, &NoParams {})?;
-        times.push(t.elapsed());
-        let _ = c.shutdown();
-    }
-    Ok(Stats::of(times))
-}
-
 /// (ok sequence, 429 failover sequence, ready after start, RSS in KiB) for `n` accounts.
 fn measure(n: usize, iterations: usize) -> anyhow::Result<(Stats, Stats, Duration, u64)> {
     let dir = tempfile::tempdir()?;
@@ -317,13 +299,7 @@ pub fn run(iterations: usize, sizes: &[usize], baseline: Option<&std::path::Path
         );
         first.get_or_insert((ok.median, fo.median));
     }
-    let fresh = ready_new_store(20)?;
-    let _ = writeln!(
-        out,
-        "\nStart-up on a new store (spawn → first answer, 20 runs): median {:.1} ms, p99 {:.1} ms (target: under 20 ms).",
-        fresh.median.as_secs_f64() * 1e3,
-        fresh.p99.as_secs_f64() * 1e3
-    );
+    out.push_str(&store::run(20)?);
     let capture = capture_latency(30)?;
     let _ = writeln!(
         out,
