@@ -56,6 +56,8 @@ import { createRequire } from "node:module";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+import { isEventStream, lookAhead } from "./lookahead.js";
+
 const INSTALLED_BINARY = null; // replaced by opencode-balancer install
 
 const PLUGIN_ID = "opencode-balancer";
@@ -889,6 +891,8 @@ const VALID = {
         (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth))) ||
       (r.action === "switch" && validSwitch(r)) ||
       (r.action === "fail" && validFail(r))),
+  "fetch.stream": (r) => isObject(r) && (r.action === "hold" || r.action === "forward" || VALID["fetch.result"](r)),
+  "continuity.strip": (r) => isObject(r) && (r.body === undefined || typeof r.body === "string"),
   "providers.describe": (r) => isObject(r),
   "command.run": (r) => isObject(r) && typeof r.output === "string",
 };
@@ -1189,12 +1193,46 @@ class Runtime {
   /** The request's credential headers: the held answer, else fetch.begin's (which may move or end the request). */
   async beginRequest(requestID, prepared, shape, held) {
     const ready = this.stillGood(held, shape);
-    if (ready) return { headers: applySetHeaders(prepared.headers, ready.setHeaders, ready.removeHeaders), skipped: true };
+    if (ready) {
+      const headers = applySetHeaders(prepared.headers, ready.setHeaders, ready.removeHeaders);
+      return { moved: await this.stripped(prepared, headers, ready), skipped: true };
+    }
     const begin = await this.call("fetch.begin", { requestID, url: prepared.url, method: prepared.method, ...shape });
     if (begin.action === "fail") return { final: this.finalAnswer(begin) };
     if (begin.action === "switch") return { moved: await this.carrySwitch(prepared, prepared.headers, begin) };
     if (begin.passthrough === true) return { headers: prepared.headers };
-    return { headers: applySetHeaders(prepared.headers, begin.setHeaders, begin.removeHeaders) };
+    const headers = applySetHeaders(prepared.headers, begin.setHeaders, begin.removeHeaders);
+    return { moved: await this.stripped(prepared, headers, begin) };
+  }
+
+  /**
+   * The request as the sidecar's `stripState` says (docs/continuity.md): without the
+   * conversation state another account or provider produced, edited by the sidecar
+   * (`continuity.strip`). Without `stripState` (the request is on the account that produced
+   * its state) nothing is asked and the body goes out byte for byte. A body already edited
+   * with that scope (or a wider one) is not sent again; any failure sends it as it is.
+   */
+  async stripped(prepared, headers, answer) {
+    const scope = isObject(answer.stripState) ? answer.stripState.scope : undefined;
+    if (scope !== "same-provider" && scope !== "provider-move") return { prepared, headers };
+    if (prepared.body === undefined || prepared.stripped === scope || prepared.stripped === "provider-move") return { prepared, headers };
+    let text;
+    try {
+      text = typeof prepared.body === "string" ? prepared.body : new TextDecoder("utf-8", { fatal: true }).decode(prepared.body);
+    } catch {
+      return { prepared, headers };
+    }
+    let r;
+    try {
+      r = await this.call("continuity.strip", { url: prepared.url, body: text, scope });
+    } catch (e) {
+      this.note(`could not remove another account's conversation state (${errorText(e)}); sending the request as it is`);
+      return { prepared, headers };
+    }
+    if (typeof r.body !== "string") return { prepared: { ...prepared, stripped: scope }, headers };
+    const next = new Headers(headers);
+    next.delete("content-length");
+    return { prepared: { ...prepared, body: r.body, stripped: scope }, headers: next };
   }
 
   async managedFetch(original, input, init, requestID) {
@@ -1222,31 +1260,40 @@ class Runtime {
     try {
       const b = await this.beginRequest(requestID, prepared, shape, held);
       if (b.final) return b.final;
+      if (b.skipped) sent = { url: prepared.url, ...shape };
       if (b.moved) ({ prepared, headers } = b.moved);
       else headers = b.headers ?? prepared.headers;
-      if (b.skipped) sent = { url: prepared.url, ...shape };
     } catch {
       return sendAs(prepared, prepared.headers);
     }
 
     for (let attempt = 1; ; attempt++) {
-      const response = await sendAs(prepared, headers);
+      let response = await sendAs(prepared, headers);
       const params = { requestID, attempt, status: response.status, headers: reportHeaders(response.headers) };
-      if (response.status >= 200 && response.status < 300) {
-        // The answer to a 2xx is always `return`: told, not awaited.
-        this.sidecar.notify("fetch.result", params);
-        return response;
-      }
-      // Refused: a request held for the same provider asks fetch.begin again.
-      if (held) this.picksChanged(held.providerID);
       if (sent && attempt === 1) params.sent = sent;
-      const body = await peekBody(response, this.settings.timeoutMs);
-      if (body !== undefined) params.body = body;
       let verdict;
-      try {
-        verdict = await this.call("fetch.result", params);
-      } catch {
-        return response;
+      if (response.status >= 200 && response.status < 300) {
+        // An event stream may still refuse in its first events (lookahead.js): asked only then.
+        const look = isEventStream(response) ? await lookAhead(response, (events) => this.call("fetch.stream", { ...params, events })) : null;
+        if (look) response = look.response;
+        if (!look?.answer) {
+          // The answer to a 2xx is always `return`: told, not awaited.
+          delete params.sent;
+          this.sidecar.notify("fetch.result", params);
+          return response;
+        }
+        verdict = look.answer;
+        if (held) this.picksChanged(held.providerID);
+      } else {
+        // Refused: a request held for the same provider asks fetch.begin again.
+        if (held) this.picksChanged(held.providerID);
+        const body = await peekBody(response, this.settings.timeoutMs);
+        if (body !== undefined) params.body = body;
+        try {
+          verdict = await this.call("fetch.result", params);
+        } catch {
+          return response;
+        }
       }
       if (verdict.action === "fail") {
         await discard(response);
@@ -1268,7 +1315,7 @@ class Runtime {
       }
       if (verdict.syncAuth) await this.syncAuth(verdict.syncAuth);
       await discard(response);
-      headers = next;
+      ({ prepared, headers } = await this.stripped(prepared, next, verdict));
     }
   }
 
@@ -1282,7 +1329,7 @@ class Runtime {
       return null;
     }
     if (sw.syncAuth) await this.syncAuth(sw.syncAuth);
-    return moved;
+    return this.stripped(moved.prepared, moved.headers, sw);
   }
 
   /**
