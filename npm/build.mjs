@@ -35,7 +35,7 @@ export const PLATFORMS = {
 };
 
 /** The files of the main package, relative to the repository and to the package alike. */
-const PLUGIN_FILES = ["plugin/index.js", "plugin/lookahead.js", "tui/index.js", "tui/view.js", "tui/rpc.js"];
+const PLUGIN_FILES = ["plugin/index.js", "tui/index.js", "tui/view.js", "tui/rpc.js"];
 /** The package's command: a shim that runs the platform package's binary. */
 const SHIM = ["npm/bin/opencode-balancer.js", "bin/opencode-balancer.js"];
 
@@ -116,7 +116,7 @@ function buildMain(out, version) {
       "./tui": "./tui/index.js",
       "./package.json": "./package.json",
     },
-    files: ["plugin/*.js", "tui/*.js", SHIM[1], "README.md"],
+    files: ["plugin/index.js", "tui/*.js", SHIM[1], "README.md"],
     optionalDependencies: Object.fromEntries(Object.keys(PLATFORMS).map((p) => [`${NAME}-${p}`, version])),
   });
   writeFileSync(
