@@ -357,7 +357,7 @@ impl From<ResultAnswer> for FetchResultAnswer {
 #[serde(untagged)]
 pub enum StreamResult {
     Step { action: String },
-    Refused(FetchResultAnswer),
+    Refused(Box<FetchResultAnswer>),
 }
 
 impl From<crate::actors::retry_balancer::StreamAnswer> for StreamResult {
@@ -368,7 +368,7 @@ impl From<crate::actors::retry_balancer::StreamAnswer> for StreamResult {
             StreamAnswer::Forward => StreamResult::Step {
                 action: "forward".into(),
             },
-            StreamAnswer::Refused(r) => StreamResult::Refused(r.into()),
+            StreamAnswer::Refused(r) => StreamResult::Refused(Box::new(r.into())),
         }
     }
 }

@@ -154,6 +154,20 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_scope_has_a_wire_name_and_the_wider_of_two_is_the_provider_move() {
+        for scope in [Scope::SameProvider, Scope::ProviderMove] {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
+        assert_eq!(Scope::parse("everything"), None);
+        let (same, moved) = (Some(Scope::SameProvider), Some(Scope::ProviderMove));
+        assert_eq!(Scope::wider(None, None), None);
+        assert_eq!(Scope::wider(None, same), same);
+        assert_eq!(Scope::wider(same, None), same);
+        assert_eq!(Scope::wider(same, moved), moved);
+        assert_eq!(Scope::wider(moved, same), moved);
+    }
+
+    #[test]
     fn the_api_comes_from_the_url_first() {
         let b = br#"{"messages":[]}"#;
         assert_eq!(
