@@ -629,7 +629,10 @@ fn a_failover_after_a_2xx_of_the_session_says_strip_state_and_later_requests_kee
     let (id, begin) = bearer_request(&mut s, "s1");
     assert_eq!(begin["account"]["alias"], "a");
     assert!(begin.get("stripState").is_none(), "{begin}");
-    s.call("fetch.result", json!({"requestID": id, "attempt": 1, "status": 200, "headers": {}}));
+    s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 200, "headers": {}}),
+    );
     // Turn 2 on a again: byte for byte.
     let (id, begin) = bearer_request(&mut s, "s1");
     assert!(begin.get("stripState").is_none(), "{begin}");
@@ -640,7 +643,10 @@ fn a_failover_after_a_2xx_of_the_session_says_strip_state_and_later_requests_kee
     );
     assert_eq!((&r["action"], &r["account"]["alias"]), (&json!("retry"), &json!("b")));
     assert_eq!(r["stripState"], json!({"scope": "same-provider"}));
-    s.call("fetch.result", json!({"requestID": id, "attempt": 2, "status": 200, "headers": {}}));
+    s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 2, "status": 200, "headers": {}}),
+    );
     // Turn 3 on b (the owner now): the moved conversation is edited the same way every time.
     let (_, begin) = bearer_request(&mut s, "s1");
     assert_eq!(begin["account"]["alias"], "b");
@@ -669,7 +675,11 @@ fn a_state_bound_refusal_is_mended_once_on_the_same_account_before_the_login_cla
         json!({"requestID": id, "attempt": 1, "status": 401, "headers": {}, "body": copilot}),
     );
     assert_eq!(r["action"], "retry");
-    assert_eq!(r["account"], json!({"providerID": "p", "alias": "a"}), "the same account");
+    assert_eq!(
+        r["account"],
+        json!({"providerID": "p", "alias": "a"}),
+        "the same account"
+    );
     assert_eq!(r["setHeaders"], json!({}));
     assert_eq!(r["stripState"], json!({"scope": "same-provider"}));
     // A second state-bound refusal of the request goes back as it is.
@@ -679,7 +689,10 @@ fn a_state_bound_refusal_is_mended_once_on_the_same_account_before_the_login_cla
     );
     assert_eq!(r["action"], "return");
     let a = s.account("p", "a");
-    assert_eq!((&a["failures"], &a["coolingDownUntil"], &a["authFailed"]), (&json!(0), &Value::Null, &json!(false)));
+    assert_eq!(
+        (&a["failures"], &a["coolingDownUntil"], &a["authFailed"]),
+        (&json!(0), &Value::Null, &json!(false))
+    );
     s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "state_mended");
 }
 
@@ -698,7 +711,11 @@ fn continuity_strip_answers_the_edited_body_or_none_and_refuses_an_unknown_scope
         r#"{"model":"gpt-5","input":[{"role":"user","content":"hi"},{"type":"function_call","call_id":"c","name":"f","arguments":"{}"}],"store":false}"#
     );
     let r = s.call("continuity.strip", json!({"body": r["body"], "scope": "provider-move"}));
-    assert_eq!(r, json!({"removed": 0}), "nothing left to remove: send the original bytes");
+    assert_eq!(
+        r,
+        json!({"removed": 0}),
+        "nothing left to remove: send the original bytes"
+    );
     let e = s.call_err("continuity.strip", json!({"body": body, "scope": "everything"}));
     assert_eq!(code(&e), -32602);
 }
@@ -711,13 +728,22 @@ fn fetch_stream_holds_neutral_events_forwards_content_and_fails_over_an_early_re
     s.save_api("p", "a", "sk-test-stream-a-FAKE");
     let (id, _) = bearer_request(&mut s, "s1");
     let start = json!({"event": "message_start", "data": r#"{"type":"message_start","message":{}}"#});
-    let r = s.call("fetch.stream", json!({"requestID": id, "attempt": 1, "events": [start]}));
+    let r = s.call(
+        "fetch.stream",
+        json!({"requestID": id, "attempt": 1, "events": [start]}),
+    );
     assert_eq!(r, json!({"action": "hold"}));
     let text = json!({"event": "content_block_delta", "data": r#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"hi"}}"#});
-    let r = s.call("fetch.stream", json!({"requestID": id, "attempt": 1, "events": [start, text]}));
+    let r = s.call(
+        "fetch.stream",
+        json!({"requestID": id, "attempt": 1, "events": [start, text]}),
+    );
     assert_eq!(r, json!({"action": "forward"}));
     let error = json!({"event": "error", "data": r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#});
-    let r = s.call("fetch.stream", json!({"requestID": id, "attempt": 1, "events": [start, error]}));
+    let r = s.call(
+        "fetch.stream",
+        json!({"requestID": id, "attempt": 1, "events": [start, error]}),
+    );
     assert_eq!((&r["action"], &r["account"]["alias"]), (&json!("retry"), &json!("b")));
     let a = s.account("p", "a");
     assert!(a["coolingDownUntil"].is_number(), "a cools down as for a 429: {a}");

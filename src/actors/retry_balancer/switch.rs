@@ -192,8 +192,8 @@ impl RetryBalancer {
                     if first {
                         self.toast(
                             format!(
-                                "{from} has no account left; turn moved to {}/{} ({})",
-                                model.provider_id, picked.alias, model.model_id
+                                "{from} has no account left; turn moved to {}/{} ({target})",
+                                model.provider_id, picked.alias
                             ),
                             ToastVariant::Warning,
                         );
