@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 
 import { server } from "../index.js";
-import { FAST, MARKER, captureConsoleError, fakeClient, headersInput, loopback, realBinary, removeDir, rpcSession, tempDir, waitFor } from "./helpers.mjs";
+import { FAST, MARKER, captureConsoleError, fakeClient, headersInput, isolateStore, loopback, realBinary, removeDir, rpcSession, tempDir, waitFor } from "./helpers.mjs";
 
 const key = (alias) => `test-key-${alias}-FAKE`;
 /** provider → its accounts, the first active. */
@@ -26,7 +26,7 @@ let binary;
 let dir;
 let store;
 let http;
-const savedEnv = {};
+let restoreEnv;
 /** Keys that answer 429 (or, for streams, how each key answers): set per test. */
 const limited = new Set();
 /** Keys that refuse every body as replaying foreign reasoning. */
@@ -87,11 +87,7 @@ before(async () => {
   binary = realBinary();
   dir = tempDir("ocb-continuity-");
   store = join(dir, "balancer.sqlite");
-  for (const k of ["OPENCODE_CONFIG_DIR", "OPENCODE_BALANCER_STORE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]) savedEnv[k] = process.env[k];
-  process.env.OPENCODE_CONFIG_DIR = dir;
-  process.env.OPENCODE_BALANCER_STORE = store;
-  process.env.XDG_CONFIG_HOME = join(dir, "config");
-  process.env.XDG_DATA_HOME = join(dir, "data");
+  restoreEnv = isolateStore(dir, store);
   http = await loopback(provider);
   const rpc = rpcSession(binary, store);
   try {
@@ -107,10 +103,7 @@ before(async () => {
 
 after(async () => {
   await http?.close();
-  for (const [k, v] of Object.entries(savedEnv)) {
-    if (v === undefined) delete process.env[k];
-    else process.env[k] = v;
-  }
+  restoreEnv?.();
   if (dir) removeDir(dir);
 });
 

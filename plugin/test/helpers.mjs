@@ -329,3 +329,22 @@ export function scenario(t, config = {}) {
   });
   return { dir, log: fake.log };
 }
+
+/**
+ * Points every store lookup of this process (and the sidecars it starts) at `dir`, with the
+ * store at `store`; the returned function puts the environment back.
+ */
+export function isolateStore(dir, store) {
+  const saved = {};
+  for (const key of ["OPENCODE_CONFIG_DIR", "OPENCODE_BALANCER_STORE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]) saved[key] = process.env[key];
+  process.env.OPENCODE_CONFIG_DIR = dir;
+  process.env.OPENCODE_BALANCER_STORE = store;
+  process.env.XDG_CONFIG_HOME = join(dir, "config");
+  process.env.XDG_DATA_HOME = join(dir, "data");
+  return () => {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  };
+}

@@ -13,6 +13,7 @@ import {
   captureConsoleError,
   fakeClient,
   headersInput,
+  isolateStore,
   loopback,
   realBinary,
   removeDir,
@@ -31,7 +32,7 @@ let binary;
 let dir;
 let store;
 let http;
-const savedEnv = {};
+let restoreEnv;
 
 /** 429 with Retry-After for alpha, 200 for bravo, 401 for anything else. */
 function provider(req) {
@@ -53,13 +54,7 @@ before(async () => {
   dir = tempDir("ocb-real-sidecar-");
   store = join(dir, "balancer.sqlite");
   // The plugin's sidecar inherits the environment: point every store lookup at the temp folder.
-  for (const key of ["OPENCODE_CONFIG_DIR", "OPENCODE_BALANCER_STORE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]) {
-    savedEnv[key] = process.env[key];
-  }
-  process.env.OPENCODE_CONFIG_DIR = dir;
-  process.env.OPENCODE_BALANCER_STORE = store;
-  process.env.XDG_CONFIG_HOME = join(dir, "config");
-  process.env.XDG_DATA_HOME = join(dir, "data");
+  restoreEnv = isolateStore(dir, store);
   http = await loopback(provider);
 
   const rpc = rpcSession(binary, store);
@@ -89,10 +84,7 @@ before(async () => {
 
 after(async () => {
   await http?.close();
-  for (const [key, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
+  restoreEnv?.();
   if (dir) removeDir(dir);
 });
 
