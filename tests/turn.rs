@@ -75,6 +75,8 @@ fn a_dry_provider_with_balancing_on_moves_the_request_to_the_next_provider_with_
         json!({"authorization": "Bearer sk-test-pb-bravo-FAKE"})
     );
     assert_eq!(r["body"]["set"], json!({"model": "mb"}));
+    // Reasoning items and thinking blocks of the first provider never reach the next one.
+    assert_eq!(r["stripState"], json!({"scope": "provider-move"}));
     assert!(r["body"]["remove"]
         .as_array()
         .unwrap()
@@ -91,6 +93,13 @@ fn a_dry_provider_with_balancing_on_moves_the_request_to_the_next_provider_with_
     assert!(
         toast["params"]["message"].as_str().unwrap().contains("pb/mb"),
         "{toast}"
+    );
+    assert!(
+        toast["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("turn moved to pb/bravo"),
+        "names where the turn went: {toast}"
     );
     let ev = s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "provider_switched");
     assert_eq!(ev["params"]["metadata"]["from"], "pa");

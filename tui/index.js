@@ -78,18 +78,18 @@ const tui = async (api, options = {}) => {
       if (i >= 0) setSelOf("accounts", () => i);
       following = null;
     }
-    attention(next.accounts);
+    attention(next.accounts, next.events);
   }
 
-  function attention(accounts) {
+  function attention(accounts, events) {
     const out = V.exhaustedProviders(accounts, Date.now());
     for (const p of [...announced]) if (!out.includes(p)) announced.delete(p);
     const fresh = out.filter((p) => !announced.has(p));
     for (const p of fresh) {
       announced.add(p);
-      const message = V.safeText(`Every account of ${p} is cooling down or needs a login.`);
+      const { text: message, variant } = V.restingMessage(p, events, Date.now());
       try {
-        api.ui.toast({ variant: "warning", title: "Balancer", message, duration: 8000 });
+        api.ui.toast({ variant, title: "Balancer", message, duration: 8000 });
         api.attention?.notify?.({ title: "Balancer", message });
       } catch {
         // attention is best effort

@@ -242,6 +242,22 @@ export function sidebarLine(accounts, providerID, now) {
   return { text: safeText(parts.join(" · ")), color };
 }
 
+/**
+ * What to tell the user when every account of `provider` rests: where its turns went when the
+ * balancer moved them (a `provider_switched` event from it in the last minute), else that the
+ * accounts rest. Never a failure when the answer is on its way from another provider (issue 30).
+ */
+export function restingMessage(provider, events, now) {
+  const moved = (events ?? []).find(
+    (e) => e.type === "provider_switched" && e.metadata?.from === provider && now - (e.createdAt ?? 0) < 60_000,
+  );
+  if (moved) {
+    const to = moved.metadata.to + (moved.metadata.model ? `/${moved.metadata.model}` : "");
+    return { text: safeText(`${provider} has no account left; turns moved to ${to}.`), variant: "info" };
+  }
+  return { text: safeText(`Every account of ${provider} is cooling down or needs a login.`), variant: "warning" };
+}
+
 /** Providers whose every enabled account is cooling down or needs a login (none enabled: skipped). */
 export function exhaustedProviders(accounts, now) {
   return groupByProvider(accounts)

@@ -81,6 +81,8 @@ pub mod methods {
         ChatHeaders = "chat.headers", ChatHeadersParams => ChatHeadersResult;
         FetchBegin = "fetch.begin", FetchBeginParams => BeginResult;
         FetchResult = "fetch.result", FetchResultParams => FetchResultAnswer;
+        FetchStream = "fetch.stream", FetchStreamParams => StreamResult;
+        ContinuityStrip = "continuity.strip", StripParams => StripResult;
         ProvidersDescribe = "providers.describe", DescribeParams => Empty;
         TestAdvanceClock = "test.advanceClock", AdvanceClockParams => Now;
     }

@@ -203,6 +203,37 @@ pub struct FetchResultParams {
     pub sent: Option<ShapeParams>,
 }
 
+/// `fetch.stream` (extension): the first events of a 2xx event stream the host holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FetchStreamParams {
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    #[serde(default = "one")]
+    pub attempt: u32,
+    /// Each held event: its `event:` name (if any) and its `data:` text; at most 64.
+    pub events: Vec<StreamEventParams>,
+    #[serde(default)]
+    pub headers: HashMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<ShapeParams>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamEventParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// `continuity.strip` (extension): the body the host is about to send, and how far it moves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StripParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub body: String,
+    pub scope: String,
+}
+
 fn one() -> u32 {
     1
 }

@@ -100,6 +100,8 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
     table!(rt, method, params;
         FetchBegin => Runtime::fetch_begin;
         FetchResult => Runtime::fetch_result;
+        FetchStream => Runtime::fetch_stream;
+        ContinuityStrip => Runtime::continuity_strip;
         ChatHeaders => Runtime::chat_headers;
         ChatMessage => Runtime::chat_message;
         Initialize => Runtime::initialize;

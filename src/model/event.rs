@@ -35,6 +35,11 @@ pub enum EventKind {
     ProviderSwitched,
     /// A response said the credential was refused (401).
     AuthFailed,
+    /// A request refused for replaying state another account produced was sent once more on
+    /// the same account without it (docs/continuity.md).
+    StateMended,
+    /// An error event came first in a 200 stream, before any content: handled as a refusal.
+    StreamRefused,
     BalancingChanged,
     SettingsChanged,
     PriorityChanged,
@@ -65,6 +70,8 @@ impl EventKind {
             EventKind::FailoverExhausted => "failover_exhausted",
             EventKind::ProviderSwitched => "provider_switched",
             EventKind::AuthFailed => "auth_failed",
+            EventKind::StateMended => "state_mended",
+            EventKind::StreamRefused => "stream_refused",
             EventKind::BalancingChanged => "balancing_changed",
             EventKind::SettingsChanged => "settings_changed",
             EventKind::PriorityChanged => "priority_changed",

@@ -194,3 +194,13 @@ test("every view function shows outside text escaped, never raw", () => {
   assert.ok(all.includes("Pro\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}2J\\u{202e}txt"), all);
   assert.ok(V.eventLines([{ type: "t", message: HOSTILE, createdAt: NOW }], NOW)[0].text.endsWith("\\u{a}X"));
 });
+
+test("every account of a provider resting reads as a move, not a failure, when the turn went to another provider", () => {
+  const switched = { type: "provider_switched", createdAt: NOW - 2000, metadata: { from: "mock", to: "backup", model: "b-model" } };
+  assert.deepEqual(V.restingMessage("mock", [switched], NOW), { text: "mock has no account left; turns moved to backup/b-model.", variant: "info" });
+  for (const events of [[], undefined, [{ ...switched, createdAt: NOW - 120_000 }], [{ ...switched, metadata: { from: "other", to: "backup" } }]]) {
+    const m = V.restingMessage("mock", events, NOW);
+    assert.equal(m.variant, "warning");
+    assert.match(m.text, /^Every account of mock is cooling down or needs a login\.$/);
+  }
+});

@@ -49,6 +49,8 @@ pub struct SwitchAnswer {
     pub body_set: BTreeMap<String, Value>,
     pub body_remove: Vec<String>,
     pub sync_auth: Option<SyncAuth>,
+    /// Always a provider move: replayed state of the first provider never goes to the next.
+    pub strip: Option<crate::continuity::Scope>,
 }
 
 /// Answer the host at once with this final error.
@@ -196,11 +198,17 @@ impl RetryBalancer {
                     req.header_names.extend(added);
                     if first {
                         self.toast(
-                            format!("{from} has no account left; this request continues on {target}"),
+                            format!(
+                                "{from} has no account left; turn moved to {}/{} ({target})",
+                                model.provider_id, picked.alias
+                            ),
                             ToastVariant::Warning,
                         );
                     }
                     let sync_auth = self.sync_auth(&model.provider_id, &picked);
+                    let strip = self
+                        .strip_for(&session_id, &model.provider_id, &picked.alias, true)
+                        .or(Some(crate::continuity::Scope::ProviderMove));
                     DryOutcome::Switch(Box::new(SwitchAnswer {
                         account: AccountRef {
                             provider_id: model.provider_id.clone(),
@@ -213,6 +221,7 @@ impl RetryBalancer {
                         body_set: r.body_set,
                         body_remove: r.body_remove,
                         sync_auth,
+                        strip,
                     }))
                 }
                 Err(why) => {
