@@ -29,7 +29,7 @@ pub fn account_state(a: &AccountView, now: Millis) -> String {
     match a.cooling_down_until {
         Some(until) if a.auth_failed => format!("auth failed (retry {})", relative(until, now)),
         Some(until) => format!(
-            "cooling down {} ({})",
+            "cooling down, ready {} ({})",
             relative(until, now),
             a.cooldown_reason.unwrap_or(CooldownReason::RateLimit).as_str()
         ),
@@ -91,7 +91,7 @@ pub fn accounts(list: &[AccountView], now: Millis) -> String {
             a.auth_type,
             account_state(a, now),
             if a.failures > 0 {
-                format!(", {} failures", a.failures)
+                format!(", {} failure{}", a.failures, if a.failures == 1 { "" } else { "s" })
             } else {
                 String::new()
             },
