@@ -192,6 +192,18 @@ mod tests {
     }
 
     #[test]
+    fn a_cooldown_says_when_the_account_is_ready_and_failures_are_counted_in_plain_words() {
+        let mut one = oauth("one", None, false);
+        one.cooling_down_until = Some(NOW + 70_000);
+        one.failures = 1;
+        let mut two = oauth("two", None, false);
+        two.failures = 2;
+        let text = accounts(&[one, two], NOW);
+        assert!(text.contains("cooling down, ready in 1m 10s (rate_limit), 1 failure\n"), "{text}");
+        assert!(text.contains("healthy, 2 failures\n"), "{text}");
+    }
+
+    #[test]
     fn an_event_message_or_model_id_cannot_start_a_line_of_its_own() {
         let e = StoredEvent {
             id: 1,

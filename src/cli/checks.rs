@@ -56,6 +56,9 @@ pub async fn check(check: &Check, rt: &Runtime) -> anyhow::Result<Option<String>
             Ok(None)
         }
         Check::Model { provider, model } => {
+            if crate::model::validate_model(Some(model)).is_err() {
+                return Ok(None); // refused by the call itself, without repeating it
+            }
             let c = catalogue(rt).await?;
             known_provider(provider, &c, "changed")?;
             match c.model(provider, model) {
