@@ -199,7 +199,10 @@ mod tests {
         let mut two = oauth("two", None, false);
         two.failures = 2;
         let text = accounts(&[one, two], NOW);
-        assert!(text.contains("cooling down, ready in 1m 10s (rate_limit), 1 failure\n"), "{text}");
+        assert!(
+            text.contains("cooling down, ready in 1m 10s (rate_limit), 1 failure\n"),
+            "{text}"
+        );
         assert!(text.contains("healthy, 2 failures\n"), "{text}");
     }
 

@@ -32,7 +32,11 @@ fn run(home: &Path, args: &[&str], stdin: Option<&str>) -> Output {
 
 fn ok(home: &Path, args: &[&str], stdin: Option<&str>) -> String {
     let out = run(home, args, stdin);
-    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -40,7 +44,11 @@ fn ok(home: &Path, args: &[&str], stdin: Option<&str>) -> String {
 fn refused(home: &Path, args: &[&str], stdin: Option<&str>) -> String {
     let out = run(home, args, stdin);
     assert!(!out.status.success(), "{args:?} should fail");
-    assert!(out.stdout.is_empty(), "{args:?} printed: {}", String::from_utf8_lossy(&out.stdout));
+    assert!(
+        out.stdout.is_empty(),
+        "{args:?} printed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     String::from_utf8(out.stderr).unwrap()
 }
 
@@ -87,7 +95,11 @@ fn an_unknown_provider_is_refused_with_a_suggestion_and_nothing_is_saved() {
     std::fs::create_dir_all(h.join("cache/opencode")).unwrap();
     std::fs::write(h.join("cache/opencode/models.json"), r#"{"fresh-one": {"models": {}}}"#).unwrap();
     ok(h, &["accounts", "add", "fresh-one", "a"], Some("sk-test-fresh-FAKE"));
-    ok(h, &["accounts", "add", "my-proxy", "a", "--force"], Some("sk-test-proxy-FAKE"));
+    ok(
+        h,
+        &["accounts", "add", "my-proxy", "a", "--force"],
+        Some("sk-test-proxy-FAKE"),
+    );
     ok(h, &["accounts", "add", "my-proxy", "b"], Some("sk-test-proxy-b-FAKE"));
     assert_eq!(aliases(h).len(), 5);
 }
@@ -121,7 +133,10 @@ fn a_model_is_checked_against_the_providers_known_models() {
     let out = run(h, &["priority", "model", "anthropic", "claude-x"], None);
     assert!(out.status.success());
     let note = String::from_utf8_lossy(&out.stderr);
-    assert!(note.contains("models of anthropic are not known here") && note.contains("claude-x"), "{note}");
+    assert!(
+        note.contains("models of anthropic are not known here") && note.contains("claude-x"),
+        "{note}"
+    );
     let err = refused(h, &["priority", "model", "anthropik", "claude-x"], None);
     assert!(err.contains("did you mean anthropic?"), "{err}");
 }
@@ -130,7 +145,11 @@ fn a_model_is_checked_against_the_providers_known_models() {
 fn priority_remove_takes_out_a_provider_without_accounts_and_refuses_one_with_accounts() {
     let home = tempfile::tempdir().unwrap();
     let h = home.path();
-    ok(h, &["accounts", "add", "opneai", "spare", "--force"], Some("sk-test-typo-FAKE"));
+    ok(
+        h,
+        &["accounts", "add", "opneai", "spare", "--force"],
+        Some("sk-test-typo-FAKE"),
+    );
     ok(h, &["accounts", "add", "openai", "work"], Some("sk-test-work-FAKE"));
     let err = refused(h, &["priority", "remove", "opneai"], None);
     assert!(err.contains("still has 1 saved account; remove it first"), "{err}");
@@ -148,7 +167,10 @@ fn priority_remove_takes_out_a_provider_without_accounts_and_refuses_one_with_ac
     assert_eq!(e["code"], -32003, "{e}");
     s.call("accounts.remove", json!({"providerID": "anthropic", "alias": "max"}));
     let list = s.call("priority.remove", json!({"providerID": "anthropic"}));
-    assert_eq!(list, json!([{"providerID": "openai", "position": 0, "modelID": null, "enabled": true}]));
+    assert_eq!(
+        list,
+        json!([{"providerID": "openai", "position": 0, "modelID": null, "enabled": true}])
+    );
 }
 
 #[test]
@@ -173,10 +195,16 @@ fn every_not_found_names_what_was_not_found_and_fails() {
     let err = refused(h, &["accounts", "list", "--provider", "nope"], None);
     assert!(err.contains("no provider nope") && err.contains("openai"), "{err}");
     let err = refused(h, &["events", "--type", "nosuchtype"], None);
-    assert!(err.contains("unknown event type nosuchtype; known: ") && err.contains("failover_performed"), "{err}");
+    assert!(
+        err.contains("unknown event type nosuchtype; known: ") && err.contains("failover_performed"),
+        "{err}"
+    );
     assert!(ok(h, &["events", "--type", "account_saved"], None).contains("openai/work"));
     assert!(refused(h, &["accounts", "remove", "openai", "nobody"], None).contains("no account openai/nobody"));
-    assert_eq!(ok(h, &["accounts", "remove", "openai", "work"], None), "account openai/work removed\n");
+    assert_eq!(
+        ok(h, &["accounts", "remove", "openai", "work"], None),
+        "account openai/work removed\n"
+    );
     assert!(refused(h, &["pending", "dismiss", "p-123"], None).contains("no pending login p-123"));
     for args in [
         ["accounts", "use", "openai", "ghost"],
@@ -212,7 +240,20 @@ fn accounts_add_at_a_terminal_prompts_and_does_not_echo_the_key() {
         let out = Command::new("tmux").arg("-S").arg(&socket).args(args).output().unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
-    tmux(&["-f", "/dev/null", "new-session", "-d", "-s", "add", "-x", "120", "-y", "20", "sh", script.to_str().unwrap()]);
+    tmux(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-s",
+        "add",
+        "-x",
+        "120",
+        "-y",
+        "20",
+        "sh",
+        script.to_str().unwrap(),
+    ]);
     let screen = |what: &str| {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
@@ -321,5 +362,8 @@ fn install_npm_says_when_opencode_cannot_find_the_package() {
     std::fs::write(pkg.join("package.json"), r#"{"name": "opencode-balancer"}"#).unwrap();
     let out = ok(h, &["install", "--npm"], None);
     assert!(!out.contains("warning"), "{out}");
-    assert!(out.contains(&format!("loads the opencode-balancer package ({})", pkg.display())), "{out}");
+    assert!(
+        out.contains(&format!("loads the opencode-balancer package ({})", pkg.display())),
+        "{out}"
+    );
 }

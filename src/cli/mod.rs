@@ -4,6 +4,7 @@
 mod catalogue;
 mod checks;
 mod credential;
+mod plan;
 mod run;
 
 use std::path::PathBuf;
