@@ -39,28 +39,19 @@ else
 fi
 
 # opencode.json: the mock provider (two accounts, the first rate-limited) and a backup provider.
-cat >"$XDG_CONFIG_HOME/opencode/opencode.json" <<EOF
-{
-  "\$schema": "https://opencode.ai/config.json",
-  "autoupdate": false,
-  "share": "disabled",
-  "provider": {
-    "mock": {
-      "npm": "@ai-sdk/openai-compatible",
-      "name": "Mock",
-      "options": { "baseURL": "http://127.0.0.1:$PORT/v1" },
-      "models": { "m1": { "name": "M1" } }
-    },
-    "backup": {
-      "npm": "@ai-sdk/openai-compatible",
-      "name": "Backup",
-      "options": { "baseURL": "http://127.0.0.1:$PORT/second/v1" },
-      "models": { "b1": { "name": "B1" } }
-    }
-  },
-  "model": "mock/m1"
-}
-EOF
+write_config
+node -e '
+  const fs = require("fs");
+  const [file, port] = process.argv.slice(1);
+  const config = JSON.parse(fs.readFileSync(file, "utf8"));
+  config.provider.backup = {
+    npm: "@ai-sdk/openai-compatible",
+    name: "Backup",
+    options: { baseURL: `http://127.0.0.1:${port}/second/v1` },
+    models: { b1: { name: "B1" } },
+  };
+  fs.writeFileSync(file, JSON.stringify(config, null, 2) + "\n");
+' "$XDG_CONFIG_HOME/opencode/opencode.json" "$PORT"
 write_auth "$ALPHA"
 
 opencode-balancer install >"$WORK/install.out" 2>&1 || die "opencode-balancer install: $(cat "$WORK/install.out")"
@@ -94,12 +85,15 @@ fi
 failover_accounts
 failover_run
 
-# --- a provider switch: mock runs dry (alpha resting, bravo disabled), backup takes the turn --
+# --- a provider switch: mock runs dry mid-turn (alpha refuses again, bravo disabled), and
+# backup takes the turn ----------------------------------------------------------------------
 
 printf %s "$CHARLIE" | opencode-balancer accounts add backup b1 >"$WORK/add-b1.out" 2>&1 ||
   die "accounts add backup b1: $(cat "$WORK/add-b1.out")"
 {
-  opencode-balancer accounts disable mock bravo &&
+  opencode-balancer accounts reset mock alpha &&
+    opencode-balancer accounts use mock alpha &&
+    opencode-balancer accounts disable mock bravo &&
     opencode-balancer priority model mock m1 &&
     opencode-balancer priority model backup b1 &&
     opencode-balancer balancing on
@@ -112,6 +106,16 @@ if [ "$rc" -eq 0 ] && grep -q -F "$BACKUP_ANSWER" "$WORK/run-switch.out"; then
 else
   fail "provider switch: exit $rc, no answer from backup"
   show run-switch
+fi
+if problem=$(check_json "$WORK/mock.log" '
+  const [first, ...rest] = lines ?? [];
+  if (!first || first.key !== "'"$ALPHA"'" || first.path !== "/v1/chat/completions") throw new Error("mock/alpha was not asked first: " + JSON.stringify(first));
+  const moved = rest.filter((l) => l.key === "'"$CHARLIE"'");
+  if (!moved.length || moved.some((l) => l.path !== "/second/v1/chat/completions" || l.model !== "b1")) throw new Error(JSON.stringify(rest));
+'); then
+  pass "the turn went to mock/alpha (429), then to backup with its key and model b1"
+else
+  fail "the switched requests: $problem"
 fi
 opencode-balancer events --type provider_switched --json >"$WORK/switch-events.json" 2>&1 || true
 if problem=$(check_json "$WORK/switch-events.json" '
