@@ -119,6 +119,11 @@ fn a_model_is_checked_against_the_providers_known_models() {
     ok(h, &["priority", "model", "mock", "m1"], None);
     ok(h, &["priority", "model", "mock", "m2", "--force"], None);
     assert!(ok(h, &["priority", "list"], None).contains("model: m2"));
+    ok(h, &["priority", "model", "mock", " "], None);
+    assert!(
+        ok(h, &["priority", "list"], None).contains("model: (none)"),
+        "an empty model clears it"
+    );
 
     // From the models.dev cache; a provider whose models are not known: accepted, with a note.
     std::fs::create_dir_all(h.join("cache/opencode")).unwrap();

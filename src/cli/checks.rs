@@ -56,8 +56,9 @@ pub async fn check(check: &Check, rt: &Runtime) -> anyhow::Result<Option<String>
             Ok(None)
         }
         Check::Model { provider, model } => {
-            if crate::model::validate_model(Some(model)).is_err() {
-                return Ok(None); // refused by the call itself, without repeating it
+            // No model (clears it), or one the call itself refuses without repeating it.
+            if !matches!(crate::model::validate_model(Some(model)), Ok(Some(_))) {
+                return Ok(None);
             }
             let c = catalogue(rt).await?;
             known_provider(provider, &c, "changed")?;
