@@ -82,7 +82,7 @@ fn install(args: &cli::InstallArgs, remove: bool) -> anyhow::Result<()> {
     let binary = binary.canonicalize().unwrap_or(binary);
     let paths = opencode_balancer::install::Paths::from_env();
     let out = if args.npm {
-        opencode_balancer::install::npm::run(&paths, args.dry_run, remove)?
+        opencode_balancer::install::npm::run(&paths, &binary, args.dry_run, remove)?
     } else {
         opencode_balancer::install::run(&paths, &binary, args.config, args.dry_run, remove)?
     };

@@ -65,6 +65,7 @@ pub mod methods {
         PrioritySetModel = "priority.setModel", PriorityModelParams => Vec<PriorityEntry>;
         PrioritySetEnabled = "priority.setEnabled", PriorityEnabledParams => Vec<PriorityEntry>;
         PriorityMove = "priority.move", PriorityMoveParams => Vec<PriorityEntry>;
+        PriorityRemove = "priority.remove", ProviderParams => Vec<PriorityEntry>;
         BalancingGet = "balancing.get", NoParams => Enabled;
         BalancingSet = "balancing.set", EnabledParams => Enabled;
         SettingsGet = "settings.get", NoParams => Settings;

@@ -71,6 +71,13 @@ pub struct PriorityEnabledParams {
     pub enabled: bool,
 }
 
+/// One provider (`priority.remove`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderParams {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PriorityMoveParams {
     #[serde(rename = "providerID")]

@@ -118,6 +118,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
         PrioritySetModel => Runtime::priority_set_model;
         PrioritySetEnabled => Runtime::priority_set_enabled;
         PriorityMove => Runtime::priority_move;
+        PriorityRemove => Runtime::priority_remove;
         BalancingGet => Runtime::balancing_get;
         BalancingSet => Runtime::balancing_set;
         SettingsGet => Runtime::settings_get;

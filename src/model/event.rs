@@ -53,6 +53,32 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every event type, in the order of docs/protocol.md.
+    pub const ALL: [EventKind; 22] = [
+        EventKind::PendingConnectionCaptured,
+        EventKind::AccountSaved,
+        EventKind::AccountUpdated,
+        EventKind::AccountActivated,
+        EventKind::AccountRenamed,
+        EventKind::AccountRemoved,
+        EventKind::AccountDisabled,
+        EventKind::AccountEnabled,
+        EventKind::UsageRefreshed,
+        EventKind::UsageUnavailable,
+        EventKind::RateLimitDetected,
+        EventKind::FailoverPerformed,
+        EventKind::FailoverExhausted,
+        EventKind::ProviderSwitched,
+        EventKind::AuthFailed,
+        EventKind::BalancingChanged,
+        EventKind::SettingsChanged,
+        EventKind::PriorityChanged,
+        EventKind::CooldownCleared,
+        EventKind::TokenRefreshed,
+        EventKind::TokenRefreshFailed,
+        EventKind::LoginRequired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::PendingConnectionCaptured => "pending_connection_captured",
@@ -135,4 +161,17 @@ pub struct StoredEvent {
     pub message: String,
     pub created_at: Millis,
     pub metadata: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventKind;
+
+    #[test]
+    fn every_listed_event_type_is_listed_once() {
+        let mut names: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EventKind::ALL.len());
+    }
 }

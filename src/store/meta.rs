@@ -63,6 +63,35 @@ impl Store {
         })
     }
 
+    /// Takes a provider out of the priority list, renumbering the rest. Refused (changing nothing)
+    /// while the provider still has saved accounts: saving one puts the provider back in the list.
+    pub fn remove_priority(&mut self, provider: &str) -> Result<()> {
+        self.write(|tx| {
+            let accounts: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM accounts WHERE provider_id = ?1",
+                [provider],
+                |r| r.get(0),
+            )?;
+            if accounts > 0 {
+                let (s, them) = if accounts == 1 { ("", "it") } else { ("s", "them") };
+                return Err(StoreError::Invalid(format!(
+                    "provider '{provider}' still has {accounts} saved account{s}; remove {them} first \
+                     (it returns to the priority list with its next account); nothing was changed"
+                )));
+            }
+            if tx.execute("DELETE FROM provider_priority WHERE provider_id = ?1", [provider])? == 0 {
+                return Err(not_in_matrix(provider));
+            }
+            tx.execute(
+                "UPDATE provider_priority SET position = (SELECT COUNT(*) FROM provider_priority AS o
+                   WHERE o.position < provider_priority.position
+                      OR (o.position = provider_priority.position AND o.provider_id < provider_priority.provider_id))",
+                [],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Moves a provider one place up or down; `false` at either end.
     pub fn move_priority(&mut self, provider: &str, direction: PriorityDirection) -> Result<bool> {
         self.write(|tx| {

@@ -387,6 +387,24 @@ impl AccountRegistry {
                     },
                 )
             }
+            Mutate::PriorityRemove { provider_id } => {
+                let p = provider(&provider_id)?;
+                let p2 = p.clone();
+                self.commit(
+                    Some(p.clone()),
+                    move |s| s.remove_priority(&p2),
+                    move |this, ()| {
+                        this.publish(
+                            NewEvent::new(
+                                EventKind::PriorityChanged,
+                                format!("{p} removed from the priority list"),
+                            )
+                            .provider(&p),
+                        );
+                        Ok(MutationReply::Priority(this.state.priority.clone()))
+                    },
+                )
+            }
             Mutate::SavePending {
                 id,
                 alias: raw,
