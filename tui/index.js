@@ -32,9 +32,9 @@ const tui = async (api, options = {}) => {
   const [conn, setConn] = createSignal({ state: "starting", reason: null });
   const [now, setNow] = createSignal(Date.now());
   const [screen, setScreen] = createSignal("accounts");
-  const [sel, setSel] = createSignal({ accounts: 0, priority: 0, pending: 0 });
+  // Each selection follows its item (an account by provider/alias), not the row: V.selIndex.
+  const [sel, setSel] = createSignal({ accounts: {}, priority: {}, pending: {} });
   const announced = new Set();
-  let following = null; // {providerID, alias} the selection moves to at the next refresh
 
   const args = typeof options.store === "string" ? ["--store", options.store] : [];
   const client = new Client({
@@ -72,12 +72,8 @@ const tui = async (api, options = {}) => {
       if (r.status === "fulfilled") next[calls[i][0]] = r.value ?? next[calls[i][0]];
     });
     setData(next);
-    if (following) {
-      // The selection stays on a renamed account, wherever its new name sorts it.
-      const i = V.accountOrder(next.accounts).findIndex((a) => a.providerID === following.providerID && a.alias === following.alias);
-      if (i >= 0) setSelOf("accounts", () => i);
-      following = null;
-    }
+    // Re-anchor each selection on the row its item is on now (a removed item: its neighbour).
+    for (const kind of ["accounts", "priority", "pending"]) setSelOf(kind, (x) => V.moveSelOf(kind, listOf(kind, next), x, 0));
     attention(next.accounts);
   }
 
@@ -141,9 +137,13 @@ const tui = async (api, options = {}) => {
     });
   }
 
-  function selected(kind, list) {
-    return list[V.moveSel(sel()[kind], 0, list.length)];
+  function listOf(kind, d) {
+    return kind === "accounts" ? V.accountOrder(d.accounts) : (d[kind] ?? []);
   }
+  function selected(kind, list) {
+    return list[V.selIndex(kind, list, sel()[kind])];
+  }
+  const selRow = (kind, d) => V.selIndex(kind, listOf(kind, d), sel()[kind]);
   const setSelOf = (kind, f) => setSel((s) => ({ ...s, [kind]: f(s[kind]) }));
 
   function lines(width) {
@@ -156,10 +156,10 @@ const tui = async (api, options = {}) => {
     const s = screen();
     if (conn().state === "down" && d.accounts.length === 0) {
       out.push({ text: "The balancer's sidecar is not running, so there is nothing to show; opencode keeps working without it.", color: "textMuted" });
-    } else if (s === "accounts") out.push(...V.accountLines(d.accounts, sel().accounts, t, { barWidth: width > 100 ? 20 : 10 }));
-    else if (s === "priority") out.push(...V.priorityLines(d.priority, d.settings, sel().priority));
+    } else if (s === "accounts") out.push(...V.accountLines(d.accounts, selRow("accounts", d), t, { barWidth: width > 100 ? 20 : 10 }));
+    else if (s === "priority") out.push(...V.priorityLines(d.priority, d.settings, selRow("priority", d)));
     else if (s === "events") out.push(...V.eventLines(d.events, t));
-    else out.push(...V.pendingLines(d.pending, sel().pending, t));
+    else out.push(...V.pendingLines(d.pending, selRow("pending", d), t));
     out.push({ text: " ", color: "text" }, { text: V.HELP[s], color: "textMuted" });
     return out;
   }
@@ -180,32 +180,28 @@ const tui = async (api, options = {}) => {
     setScreen(s);
   }
 
+  /**
+   * A sub-dialog: Esc, a cancel or a confirm all come back to the dashboard (V.subDialog).
+   * `confirmProp` is the component's confirm callback (onConfirm, or onSelect for a select).
+   */
+  function sub(Component, props, confirmProp, onConfirm) {
+    let d = null;
+    const handlers = {
+      [confirmProp]: (v) => {
+        d?.done();
+        onConfirm(v);
+      },
+      onCancel: () => d?.done(),
+    };
+    d = V.subDialog(api.ui.dialog, () => createComponent(Component, { ...props, ...handlers }), reopen);
+  }
+
   function prompt(title, value, onConfirm) {
-    api.ui.dialog.replace(() =>
-      createComponent(api.ui.DialogPrompt, {
-        title,
-        value,
-        placeholder: value,
-        onConfirm: (v) => {
-          reopen();
-          onConfirm(v);
-        },
-      }),
-    );
+    sub(api.ui.DialogPrompt, { title, value, placeholder: value }, "onConfirm", onConfirm);
   }
 
   function confirm(title, message, onConfirm) {
-    api.ui.dialog.replace(() =>
-      createComponent(api.ui.DialogConfirm, {
-        title,
-        message,
-        onConfirm: () => {
-          reopen();
-          onConfirm();
-        },
-        onCancel: reopen,
-      }),
-    );
+    sub(api.ui.DialogConfirm, { title, message }, "onConfirm", onConfirm);
   }
 
   function pickModel(entry) {
@@ -215,15 +211,8 @@ const tui = async (api, options = {}) => {
       toast("warning", `opencode knows no models for ${entry.providerID}`);
       return;
     }
-    api.ui.dialog.replace(() =>
-      createComponent(api.ui.DialogSelect, {
-        title: `Model for ${entry.providerID}`,
-        options: models,
-        onSelect: (o) => {
-          reopen();
-          run("priority.setModel", { providerID: entry.providerID, modelID: o.value }, `${entry.providerID} uses ${o.value}`);
-        },
-      }),
+    sub(api.ui.DialogSelect, { title: `Model for ${entry.providerID}`, options: models }, "onSelect", (o) =>
+      run("priority.setModel", { providerID: entry.providerID, modelID: o.value }, `${entry.providerID} uses ${o.value}`),
     );
   }
 
@@ -233,11 +222,10 @@ const tui = async (api, options = {}) => {
     if (!action) return;
     const d = data();
     const accounts = V.accountOrder(d.accounts);
-    const counts = { accounts: accounts.length, priority: d.priority.length, pending: d.pending.length };
     if (action !== "close") key.preventDefault?.();
     if (action.startsWith("screen:")) return setScreen(action.slice(7));
     if (action === "up" || action === "down") {
-      if (s in counts) setSelOf(s, (i) => V.moveSel(i, action === "up" ? -1 : 1, counts[s]));
+      if (s !== "events") setSelOf(s, (x) => V.moveSelOf(s, listOf(s, d), x, action === "up" ? -1 : 1));
       return;
     }
     const a = selected("accounts", accounts);
@@ -250,7 +238,10 @@ const tui = async (api, options = {}) => {
         return (
           a &&
           prompt(`Rename ${a.providerID}/${a.alias}`, a.alias, (to) =>
-            run("accounts.rename", { providerID: a.providerID, from: a.alias, to }, "renamed").then((r) => r && (following = r)),
+            // The selection stays on the renamed account, wherever its new name sorts it.
+            run("accounts.rename", { providerID: a.providerID, from: a.alias, to }, "renamed").then(
+              (r) => r && setSelOf("accounts", () => V.selectItem("accounts", r)),
+            ),
           )
         );
       case "remove":
@@ -267,10 +258,8 @@ const tui = async (api, options = {}) => {
         return api.keymap.dispatchCommand("provider.connect");
       case "moveUp":
       case "moveDown": {
-        if (!p) return;
-        const dir = action === "moveUp" ? -1 : 1;
-        setSelOf("priority", (i) => V.moveSel(i, dir, counts.priority));
-        return run("priority.move", { providerID: p.providerID, direction: dir });
+        // The selection follows the provider to its new place.
+        return p && run("priority.move", { providerID: p.providerID, direction: action === "moveUp" ? -1 : 1 });
       }
       case "toggleEnabled":
         return p && run("priority.setEnabled", { providerID: p.providerID, enabled: !p.enabled });
