@@ -3,6 +3,7 @@
 //! Requests never finished expire after `REQUEST_TTL_MS`; the table holds at most `MAX_REQUESTS`.
 
 mod failover;
+mod lookup;
 mod messages;
 mod report;
 mod switch;
@@ -27,6 +28,7 @@ use crate::usage::schedule::PROMPT_MIN_MS;
 pub use self::failover::{
     BeginAnswer, ChatHeaders, FetchBegin, FetchResult, HeadersAnswer, RequestShape, ResultAnswer, UnknownRequest,
 };
+pub use self::lookup::{SessionBinding, SessionOf};
 pub use self::messages::{ChatMessage, SyncAuth};
 pub use self::switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};
 

@@ -9,6 +9,7 @@ pub use admin::initialize_result;
 pub mod command;
 pub mod error;
 mod hot;
+mod session;
 pub mod params;
 pub mod results;
 
@@ -79,6 +80,8 @@ pub mod methods {
         CommandRun = "command.run", CommandParams => CommandOutput;
         ChatMessage = "chat.message", ChatMessageParams => ChatMessageResult;
         ChatHeaders = "chat.headers", ChatHeadersParams => ChatHeadersResult;
+        /// Read-only: which provider, model and account a session is on.
+        SessionGet = "session.get", SessionParams => SessionView;
         FetchBegin = "fetch.begin", FetchBeginParams => BeginResult;
         FetchResult = "fetch.result", FetchResultParams => FetchResultAnswer;
         ProvidersDescribe = "providers.describe", DescribeParams => Empty;
