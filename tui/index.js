@@ -1,7 +1,9 @@
 // opencode-balancer's TUI plugin (opencode 1.18.33 `tui.json` "plugin"): the Balancer dashboard
-// in a dialog (Ctrl+B, `/balancer`, the palette's "Open Balancer Dashboard"), the priority
-// matrix, the event log, pending logins and a sidebar line. Plain JS, no build step. It talks to
-// its own client-only sidecar (`rpc.js`); what it shows is built by the pure `view.js`.
+// in a dialog (Ctrl+B, the palette's "Open Balancer Dashboard", `/balancer` through the server
+// plugin), the priority matrix, the event log, pending logins and a sidebar line naming the
+// session's account. Plain JS, no build step. It talks to its own client-only sidecar
+// (`rpc.js`) and asks the server plugin which account a session is on; what it shows is built
+// by the pure `view.js`.
 import { createComponent, createRenderEffect, createSignal, ErrorBoundary } from "solid-js";
 import { createElement, insert, setProp, useKeyboard, useTerminalDimensions } from "@opentui/solid";
 import * as V from "./view.js";
@@ -10,6 +12,8 @@ import { Client, resolveBinary } from "./rpc.js";
 const INSTALLED_BINARY = null; // replaced by opencode-balancer install
 const ID = "opencode-balancer.tui";
 const OPEN = "balancer.open";
+/** Where the server plugin answers which account a session is on (plugin/index.js). */
+const SESSION_CHANNEL = "opencode-balancer.session";
 
 /** An element; a function prop is reactive, children are inserted (functions reactively). */
 function el(tag, props = {}, ...children) {
@@ -35,6 +39,30 @@ const tui = async (api, options = {}) => {
   // Each selection follows its item (an account by provider/alias), not the row: V.selIndex.
   const [sel, setSel] = createSignal({ accounts: {}, priority: {}, pending: {} });
   const announced = new Set();
+  // The session the sidebar shows and what the server plugin's sidecar says it is on
+  // (`session.get`: its bindings live there, not in this plugin's own sidecar).
+  const [sessions, setSessions] = createSignal({});
+  let watched = null;
+  let channel = null;
+  try {
+    channel = new BroadcastChannel(SESSION_CHANNEL);
+    channel.unref?.();
+    channel.onmessage = (e) => {
+      const a = e?.data;
+      if (a?.type !== "session" || typeof a.sessionID !== "string") return;
+      setSessions((m) => ({ ...m, [a.sessionID]: V.sessionView(a.result) }));
+    };
+  } catch {
+    channel = null; // no channel: the sidebar names the provider's active account
+  }
+  function askSession() {
+    if (watched && channel) channel.postMessage({ type: "session.get", sessionID: watched });
+  }
+  function watch(sessionID) {
+    if (typeof sessionID !== "string" || sessionID === watched) return;
+    watched = sessionID;
+    queueMicrotask(askSession);
+  }
 
   const args = typeof options.store === "string" ? ["--store", options.store] : [];
   const client = new Client({
@@ -72,6 +100,7 @@ const tui = async (api, options = {}) => {
       if (r.status === "fulfilled") next[calls[i][0]] = r.value ?? next[calls[i][0]];
     });
     setData(next);
+    askSession();
     // Re-anchor each selection on the row its item is on now (a removed item: its neighbour).
     for (const kind of ["accounts", "priority", "pending"]) setSelOf(kind, (x) => V.moveSelOf(kind, listOf(kind, next), x, 0));
     attention(next.accounts);
@@ -98,6 +127,7 @@ const tui = async (api, options = {}) => {
   api.lifecycle.onDispose(() => {
     clearInterval(tick);
     if (refreshTimer) clearTimeout(refreshTimer);
+    channel?.close();
     client.stop();
   });
   client.start();
@@ -122,6 +152,7 @@ const tui = async (api, options = {}) => {
   // --- the dashboard dialog ---------------------------------------------------------------
 
   function open() {
+    watch(api.route?.current?.params?.sessionID);
     setScreen("accounts");
     api.ui.dialog.replace(() => guarded(Dashboard));
     api.ui.dialog.setSize?.("xlarge");
@@ -233,7 +264,7 @@ const tui = async (api, options = {}) => {
     const who = a && { providerID: a.providerID, alias: a.alias };
     switch (action) {
       case "activate":
-        return a && run("accounts.activate", who, `${a.providerID}/${a.alias} is active`);
+        return a && run("accounts.activate", who, V.activatedMessage(a, d.settings, watched ? sessions()[watched] : null));
       case "rename":
         return (
           a &&
@@ -292,7 +323,8 @@ const tui = async (api, options = {}) => {
         category: "Balancer",
         namespace: "palette",
         desc: "Accounts, usage, priority and events of opencode-balancer",
-        slashName: "balancer",
+        // No slashName: `/balancer` is the server plugin's one command (plugin/index.js), so
+        // `/balancer list` works in the TUI and in `opencode run`; plain `/balancer` opens this.
         run: open,
       },
     ],
@@ -307,8 +339,10 @@ const tui = async (api, options = {}) => {
           const box = el("box", { flexDirection: "column" });
           insert(box, () => {
             const accounts = data().accounts;
-            const messages = props?.session_id ? api.state?.session?.messages?.(props.session_id) : [];
-            const line = V.sidebarLine(accounts, V.sessionProvider(messages, accounts), now());
+            const id = props?.session_id;
+            const messages = id ? api.state?.session?.messages?.(id) : [];
+            watch(id);
+            const line = V.sidebarLine(accounts, V.sessionProvider(messages, accounts), now(), id ? sessions()[id] : null);
             return line ? el("text", { fg: theme(line.color) }, line.text) : null;
           });
           return box;

@@ -227,12 +227,29 @@ export function sessionProvider(messages, accounts) {
   return providers.size === 1 ? [...providers][0] : null;
 }
 
-/** The sidebar's one line for `providerID`, or null when there is nothing to say. */
-export function sidebarLine(accounts, providerID, now) {
+/**
+ * A `session.get` answer as the TUI uses it: `{providerID, alias?, modelID?, movedTo?}` with
+ * string members, else null (the server plugin's sidecar has not seen the session, or is old).
+ */
+export function sessionView(r) {
+  if (r === null || typeof r !== "object" || typeof r.providerID !== "string" || r.providerID === "") return null;
+  const out = { providerID: r.providerID };
+  for (const k of ["alias", "modelID", "movedTo"]) if (typeof r[k] === "string" && r[k] !== "") out[k] = r[k];
+  return out;
+}
+
+/**
+ * The sidebar's one line, or null when there is nothing to say. With the session's binding
+ * (`sessionView`): the provider and account the session is on — after a failover or a move, the
+ * one that answered, whatever the provider's active account is. Without: `providerID`'s active
+ * account (the session has not sent a request through the balancer yet).
+ */
+export function sidebarLine(accounts, providerID, now, session = null) {
+  if (session?.providerID) providerID = session.providerID;
   if (!providerID) return null;
   const mine = (accounts ?? []).filter((a) => a.providerID === providerID);
   if (mine.length === 0) return null;
-  const active = mine.find((a) => a.active) ?? mine[0];
+  const active = mine.find((a) => a.alias === session?.alias) ?? mine.find((a) => a.active) ?? mine[0];
   const parts = [`Balancer ${providerID}/${active.alias}`];
   const w = usageWindows(active.usage);
   if (w.length > 0) parts.push(`${Math.max(0, 100 - Math.round(Math.max(...w.map((x) => x.usedPercent))))}% left`);
@@ -240,6 +257,24 @@ export function sidebarLine(accounts, providerID, now) {
   if (st.key === "cooling" || st.key === "login" || st.key === "disabled") parts.push(st.label);
   const color = st.key === "active" || st.key === "healthy" ? "textMuted" : st.color;
   return { text: safeText(parts.join(" · ")), color };
+}
+
+/**
+ * The toast after Enter activated `account` (what is true: new sessions start on it; a running
+ * session keeps its account while that is healthy; `session` is the one the dashboard is over).
+ */
+export function activatedMessage(account, settings, session = null) {
+  const name = `${account.providerID}/${account.alias}`;
+  const strategy = settings?.strategy ?? "sticky";
+  const starts =
+    strategy === "sticky"
+      ? "new sessions start on it"
+      : `new sessions pick by the ${strategy} strategy (the active account first only with sticky)`;
+  const here =
+    session?.providerID === account.providerID && session.alias && session.alias !== account.alias
+      ? `this session stays on ${session.providerID}/${session.alias} while that account is healthy`
+      : "a running session keeps its account while that account is healthy";
+  return safeText(`${name} is active: ${starts}; ${here}.`);
 }
 
 /** Providers whose every enabled account is cooling down or needs a login (none enabled: skipped). */
