@@ -335,15 +335,20 @@ export function selectItem(kind, item, index = 0) {
 
 // --- sub-dialogs (rename, remove, model, save) over the dashboard ---------------------------
 
+/** How long after a sub-dialog closes the dashboard comes back (after opencode's 1 ms refocus). */
+export const REOPEN_MS = 10;
+
 /**
  * Opens a sub-dialog of the dashboard so that however it ends — Esc, Ctrl+C, a confirm or a
  * cancel — the dashboard comes back, once. `dialog` is opencode's `api.ui.dialog`: `replace(render,
  * onClose)` calls the onClose of every dialog it replaces, and Esc calls the top one's onClose
- * and only then pops it, so the dashboard is reopened after the current key is handled (reopening
- * inside onClose would be popped by that same Esc). The returned `done()` is what a confirm calls
- * before its own work; `leave()` ends it without going back (e.g. to open another opencode dialog).
+ * and only then pops it (reopening inside onClose would be popped by that same Esc). Closing the
+ * last dialog also gives the prompt its focus back 1 ms later (opencode 1.18.33), so the dashboard
+ * is reopened after that (`REOPEN_MS`): it then takes the focus from the prompt as when first
+ * opened, and the next key goes to the dashboard, not into the prompt. The returned `done()` is
+ * what a confirm calls before its own work; `leave()` ends it without going back.
  */
-export function subDialog(dialog, render, back, defer = queueMicrotask) {
+export function subDialog(dialog, render, back, defer = (f) => setTimeout(f, REOPEN_MS)) {
   let ended = false;
   const end = (reopen) => {
     if (ended) return false;

@@ -154,3 +154,26 @@ test("the priority cursor follows the provider it moved; the pending cursor foll
   const ps = V.moveSelOf("pending", pending, {}, 1);
   assert.equal(V.selIndex("pending", [{ id: "p0" }, ...pending], ps), 2);
 });
+
+test("the dashboard comes back after opencode has given the prompt its focus back, so it takes the focus", async () => {
+  // opencode 1.18.33: closing the last dialog refocuses the prompt 1 ms later; replace() on an
+  // empty stack blurs what is focused. Reopened before that refocus, the prompt would get the keys.
+  const focus = { on: "dashboard" };
+  const dialog = fakeDialog();
+  const realEscape = dialog.escape;
+  dialog.escape = () => {
+    realEscape();
+    if (!dialog.open) setTimeout(() => (focus.on = "prompt"), 1);
+  };
+  const realReplace = dialog.replace;
+  dialog.replace = (el, onClose) => {
+    if (!dialog.open) focus.on = "dialog";
+    realReplace(el, onClose);
+  };
+  dialog.replace("dashboard");
+  V.subDialog(dialog, "remove", () => dialog.replace("dashboard"));
+  dialog.escape();
+  await new Promise((r) => setTimeout(r, V.REOPEN_MS + 20));
+  assert.equal(dialog.top, "dashboard");
+  assert.equal(focus.on, "dialog", "the prompt does not keep the focus");
+});

@@ -86,7 +86,7 @@ async function start(t) {
   });
   const top = () => dialog.stack.at(-1)?.element?.();
   const key = (name) => keyboard.handler({ name, preventDefault() {} });
-  const settle = () => new Promise((r) => setTimeout(r, 0));
+  const settle = () => new Promise((r) => setTimeout(r, 50)); // past the dashboard's reopen
   return { api, dialog, layers, slots, toasts, top, key, settle };
 }
 
