@@ -212,6 +212,29 @@ const tui = async (api, options = {}) => {
   }
 
   /**
+   * Runs `f` once opencode has given its prompt the focus back after the last dialog closed (or
+   * after 250 ms): reopened then, the dashboard takes the focus from the prompt as when first
+   * opened (`dialog.replace` blurs what is focused), so the next key does not go into the prompt.
+   * Whatever still holds the focus just after is blurred too: the dashboard has nothing to focus.
+   */
+  function afterRefocus(f) {
+    const renderer = api.renderer;
+    const focused = () => {
+      const r = renderer?.currentFocusedRenderable;
+      return r && !r.isDestroyed ? r : null;
+    };
+    const start = Date.now();
+    const step = () => {
+      if (!focused() && Date.now() - start < 250) return void setTimeout(step, 5);
+      f();
+      setTimeout(() => {
+        if (api.ui.dialog.open) focused()?.blur?.();
+      }, 50);
+    };
+    setTimeout(step, V.REOPEN_MS);
+  }
+
+  /**
    * A sub-dialog: Esc, a cancel or a confirm all come back to the dashboard (V.subDialog).
    * `confirmProp` is the component's confirm callback (onConfirm, or onSelect for a select).
    */
@@ -224,7 +247,7 @@ const tui = async (api, options = {}) => {
       },
       onCancel: () => d?.done(),
     };
-    d = V.subDialog(api.ui.dialog, () => createComponent(Component, { ...props, ...handlers }), reopen);
+    d = V.subDialog(api.ui.dialog, () => createComponent(Component, { ...props, ...handlers }), reopen, afterRefocus);
   }
 
   function prompt(title, value, onConfirm) {

@@ -173,7 +173,7 @@ test("the dashboard comes back after opencode has given the prompt its focus bac
   dialog.replace("dashboard");
   V.subDialog(dialog, "remove", () => dialog.replace("dashboard"));
   dialog.escape();
-  await new Promise((r) => setTimeout(r, V.REOPEN_MS + 20));
+  await new Promise((r) => setTimeout(r, V.REOPEN_MS + 200));
   assert.equal(dialog.top, "dashboard");
   assert.equal(focus.on, "dialog", "the prompt does not keep the focus");
 });

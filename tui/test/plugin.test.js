@@ -16,21 +16,41 @@ const plugin = (await import("../index.js")).default;
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = process.env.OPENCODE_BALANCER_BIN ?? join(ROOT, "target", "release", "opencode-balancer");
 
-/** opencode's dialog stack (its `Uy()`): replace closes what it replaces, Esc closes then pops. */
-function fakeDialog() {
+/** opencode's renderer as far as focus goes: its prompt is what gets the focus back. */
+function fakeRenderer() {
+  const r = { currentFocusedRenderable: null };
+  r.prompt = {
+    isDestroyed: false,
+    focus: () => (r.currentFocusedRenderable = r.prompt),
+    blur: () => (r.currentFocusedRenderable = null),
+  };
+  r.prompt.focus();
+  return r;
+}
+
+/**
+ * opencode's dialog stack (its `Uy()`): replace closes what it replaces and, opening over an
+ * empty stack, blurs what is focused; Esc closes the top then pops it; closing the last dialog
+ * gives the prompt its focus back 1 ms later.
+ */
+function fakeDialog(renderer) {
+  const refocus = () => setTimeout(() => d.stack.length === 0 && renderer.prompt.focus(), 1);
   const d = {
     stack: [],
     replace(element, onClose) {
+      if (d.stack.length === 0) renderer.currentFocusedRenderable?.blur();
       for (const e of d.stack) e.onClose?.();
       d.stack = [{ element, onClose }];
     },
     escape() {
       d.stack.at(-1)?.onClose?.();
       d.stack = d.stack.slice(0, -1);
+      refocus();
     },
     clear() {
       for (const e of d.stack) e.onClose?.();
       d.stack = [];
+      refocus();
     },
     setSize() {},
     get open() {
@@ -58,7 +78,8 @@ async function start(t) {
   for (const [alias, key] of [["alpha", "sk-alpha-FAKE"], ["bravo", "sk-bravo-FAKE"]])
     execFileSync(BIN, ["--store", store, "accounts", "add", "mock", alias], { input: key, env });
   execFileSync(BIN, ["--store", store, "accounts", "use", "mock", "alpha"], { env });
-  const dialog = fakeDialog();
+  const renderer = fakeRenderer();
+  const dialog = fakeDialog(renderer);
   const layers = [];
   const slots = [];
   const disposers = [];
@@ -78,16 +99,23 @@ async function start(t) {
     lifecycle: { onDispose: (f) => disposers.push(f) },
     state: { provider: [], session: { messages: () => [] } },
     route: { current: { name: "session", params: { sessionID: "ses_1" } } },
+    renderer,
   };
   await plugin.tui(api, { binary: BIN, store });
-  t.after(() => {
+  t.after(async () => {
     for (const f of disposers) f();
-    rmSync(dir, { recursive: true, force: true });
+    // The sidecar ends on EOF, a moment later: its store files go after it (best effort).
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+    } catch {
+      // left in the temporary folder
+    }
   });
   const top = () => dialog.stack.at(-1)?.element?.();
   const key = (name) => keyboard.handler({ name, preventDefault() {} });
-  const settle = () => new Promise((r) => setTimeout(r, 50)); // past the dashboard's reopen
-  return { api, dialog, layers, slots, toasts, top, key, settle };
+  const settle = () => new Promise((r) => setTimeout(r, 150)); // past the dashboard's reopen
+  return { api, dialog, renderer, layers, slots, toasts, top, key, settle };
 }
 
 /** Opens the dashboard and waits until its accounts are listed (a key then acts on alpha). */
@@ -127,6 +155,7 @@ test("R then Esc, and D then Esc, return to the dashboard, which keeps the next 
     w.dialog.escape();
     await w.settle();
     assert.equal(w.dialog.stack.length, 1, `${k} then Esc: one dialog open, the dashboard`);
+    assert.equal(w.renderer.currentFocusedRenderable, null, `${k} then Esc: the prompt does not have the focus`);
     assert.match(text(w.top()), /Balancer {2}\[accounts\]/);
   }
   // The next key goes to the dashboard (a dialog is open: opencode's prompt does not get it).
@@ -141,10 +170,12 @@ test("a cancelled removal returns to the dashboard and removes nothing; a confir
   w.top();
   w.key("d");
   w.top().props.onCancel();
+  w.dialog.clear(); // as opencode's DialogConfirm does after either button
   await w.settle();
   assert.match(text(w.top()), /Balancer {2}\[accounts\]/);
   w.key("d");
   w.top().props.onConfirm();
+  w.dialog.clear();
   await w.settle();
   assert.match(text(w.top()), /Balancer {2}\[accounts\]/);
   await until("the removal", () => w.toasts.some((x) => x.message === "removed"));
