@@ -12,7 +12,10 @@ fn open(s: &mut Sidecar, session: &str) -> String {
         "chat.headers",
         json!({"sessionID": session, "providerID": "mock", "modelID": "m1"}),
     );
-    h["requestID"].as_str().expect("a managed provider gets a request id").to_string()
+    h["requestID"]
+        .as_str()
+        .expect("a managed provider gets a request id")
+        .to_string()
 }
 
 fn begin(s: &mut Sidecar, id: &str) -> String {
@@ -71,7 +74,11 @@ fn session_get_names_the_account_of_the_sessions_last_request_not_the_providers_
     s.call("accounts.activate", json!({"providerID": "mock", "alias": "bravo"}));
     assert_eq!(session(&mut s, "ses_a")["alias"], "alpha");
     let next = open(&mut s, "ses_a");
-    assert_eq!(begin(&mut s, &next), "alpha", "a running session is not moved by an activation");
+    assert_eq!(
+        begin(&mut s, &next),
+        "alpha",
+        "a running session is not moved by an activation"
+    );
     result(&mut s, &next, 1, 200);
     // A new session starts on the active account.
     let fresh = open(&mut s, "ses_b");

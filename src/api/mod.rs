@@ -9,9 +9,9 @@ pub use admin::initialize_result;
 pub mod command;
 pub mod error;
 mod hot;
-mod session;
 pub mod params;
 pub mod results;
+mod session;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;

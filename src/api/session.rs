@@ -9,7 +9,12 @@ use crate::actors::Runtime;
 
 impl Runtime {
     pub async fn session_get(&self, p: SessionParams) -> ApiResult<SessionView> {
-        let binding = self.balancer.send(SessionOf { session_id: p.session_id }).await?;
+        let binding = self
+            .balancer
+            .send(SessionOf {
+                session_id: p.session_id,
+            })
+            .await?;
         Ok(binding.map_or_else(SessionView::default, |b| SessionView {
             provider_id: Some(b.model.provider_id),
             model_id: Some(b.model.model_id),
