@@ -11,54 +11,11 @@ import { fileURLToPath } from "node:url";
 
 register(new URL("./fakes/loader.mjs", import.meta.url));
 const { keyboard, text } = await import("./fakes/opentui-solid.mjs");
+const { fakeDialog, fakeRenderer } = await import("./fakes/opencode.mjs");
 const plugin = (await import("../index.js")).default;
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = process.env.OPENCODE_BALANCER_BIN ?? join(ROOT, "target", "release", "opencode-balancer");
-
-/** opencode's renderer as far as focus goes: its prompt is what gets the focus back. */
-function fakeRenderer() {
-  const r = { currentFocusedRenderable: null };
-  r.prompt = {
-    isDestroyed: false,
-    focus: () => (r.currentFocusedRenderable = r.prompt),
-    blur: () => (r.currentFocusedRenderable = null),
-  };
-  r.prompt.focus();
-  return r;
-}
-
-/**
- * opencode's dialog stack (its `Uy()`): replace closes what it replaces and, opening over an
- * empty stack, blurs what is focused; Esc closes the top then pops it; closing the last dialog
- * gives the prompt its focus back 1 ms later.
- */
-function fakeDialog(renderer) {
-  const refocus = () => setTimeout(() => d.stack.length === 0 && renderer.prompt.focus(), 1);
-  const d = {
-    stack: [],
-    replace(element, onClose) {
-      if (d.stack.length === 0) renderer.currentFocusedRenderable?.blur();
-      for (const e of d.stack) e.onClose?.();
-      d.stack = [{ element, onClose }];
-    },
-    escape() {
-      d.stack.at(-1)?.onClose?.();
-      d.stack = d.stack.slice(0, -1);
-      refocus();
-    },
-    clear() {
-      for (const e of d.stack) e.onClose?.();
-      d.stack = [];
-      refocus();
-    },
-    setSize() {},
-    get open() {
-      return d.stack.length > 0;
-    },
-  };
-  return d;
-}
 
 async function until(what, f, ms = 10_000) {
   const end = Date.now() + ms;
@@ -112,7 +69,7 @@ async function start(t) {
       // left in the temporary folder
     }
   });
-  const top = () => dialog.stack.at(-1)?.element?.();
+  const top = () => dialog.top?.();
   const key = (name) => keyboard.handler({ name, preventDefault() {} });
   const settle = () => new Promise((r) => setTimeout(r, 150)); // past the dashboard's reopen
   return { api, dialog, renderer, layers, slots, toasts, top, key, settle };
