@@ -1035,6 +1035,7 @@ const VALID = {
   "continuity.strip": (r) => isObject(r) && (r.body === undefined || typeof r.body === "string"),
   "providers.describe": (r) => isObject(r),
   "command.run": (r) => isObject(r) && typeof r.output === "string",
+  "session.get": (r) => isObject(r),
 };
 
 /** `switch`: send the request to another provider (docs/protocol.md, "Keeping a turn going"). */
@@ -1668,11 +1669,42 @@ async function openTuiDashboard(client) {
   }
 }
 
+/** The channel the TUI plugin asks on which account a session is on (tui/index.js). */
+const SESSION_CHANNEL = "opencode-balancer.session";
+
+/**
+ * Answers the TUI plugin's `{type:"session.get", sessionID}` on SESSION_CHANNEL with
+ * `{type:"session", sessionID, result}` from this sidecar's `session.get` (its bindings live here, not
+ * in the TUI's own sidecar). Read-only; returns the function that stops answering.
+ */
+function answerSessionQueries(runtime) {
+  if (typeof BroadcastChannel !== "function") return () => {};
+  let channel;
+  try {
+    channel = new BroadcastChannel(SESSION_CHANNEL);
+  } catch {
+    return () => {};
+  }
+  channel.unref?.();
+  channel.onmessage = async (e) => {
+    const q = e?.data;
+    if (!isObject(q) || q.type !== "session.get" || typeof q.sessionID !== "string") return;
+    try {
+      const result = await runtime.call("session.get", { sessionID: q.sessionID }, 2000);
+      channel.postMessage({ type: "session", sessionID: q.sessionID, result });
+    } catch {
+      // no answer: the TUI falls back to the provider's active account
+    }
+  };
+  return () => channel.close();
+}
+
 export async function server(input, options) {
   const opts = isObject(options) ? options : {};
   if (opts.disabled === true || envFlag("OPENCODE_BALANCER_DISABLE")) return {};
   const client = input?.client ?? null;
   const runtime = acquireRuntime(opts, client);
+  const stopAnswering = answerSessionQueries(runtime);
   let released = false;
 
   return {
@@ -1740,8 +1772,8 @@ export async function server(input, options) {
     async "command.execute.before"(hookInput) {
       if (hookInput?.command !== COMMAND) return;
       const text = typeof hookInput.arguments === "string" ? hookInput.arguments.trim() : "";
-      // Plain `/balancer` in the TUI: opencode lists this command before the TUI plugin's
-      // same-named one, so open the TUI plugin's dashboard (tui/index.js, `balancer.open`).
+      // Plain `/balancer` in the TUI: this is the one `/balancer` (the TUI plugin registers no
+      // slash name), so it opens the TUI plugin's dashboard (tui/index.js, `balancer.open`).
       // (Headless, `opencode run --command balancer` has no TUI: the help is then in the log.)
       if (text === "" && (await openTuiDashboard(client))) {
         const help = await runtime.runCommand("help");
@@ -1772,6 +1804,7 @@ export async function server(input, options) {
     async dispose() {
       if (released) return;
       released = true;
+      stopAnswering();
       await runtime.release(client);
     },
   };

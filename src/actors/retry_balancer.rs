@@ -4,6 +4,7 @@
 
 mod continuity;
 mod failover;
+mod lookup;
 mod messages;
 mod report;
 mod switch;
@@ -29,6 +30,7 @@ pub use self::continuity::{FetchStream, StreamAnswer};
 pub use self::failover::{
     BeginAnswer, ChatHeaders, FetchBegin, FetchResult, HeadersAnswer, RequestShape, ResultAnswer, UnknownRequest,
 };
+pub use self::lookup::{SessionBinding, SessionOf};
 pub use self::messages::{ChatMessage, SyncAuth};
 pub use self::switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};
 

@@ -11,6 +11,7 @@ pub mod error;
 mod hot;
 pub mod params;
 pub mod results;
+mod session;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -80,6 +81,8 @@ pub mod methods {
         CommandRun = "command.run", CommandParams => CommandOutput;
         ChatMessage = "chat.message", ChatMessageParams => ChatMessageResult;
         ChatHeaders = "chat.headers", ChatHeadersParams => ChatHeadersResult;
+        /// Read-only: which provider, model and account a session is on.
+        SessionGet = "session.get", SessionParams => SessionView;
         FetchBegin = "fetch.begin", FetchBeginParams => BeginResult;
         FetchResult = "fetch.result", FetchResultParams => FetchResultAnswer;
         FetchStream = "fetch.stream", FetchStreamParams => StreamResult;

@@ -112,6 +112,13 @@ pub struct ChatMessageParams {
     pub model: Option<ModelRef>,
 }
 
+/// `session.get` `{sessionID}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionParams {
+    #[serde(rename = "sessionID")]
+    pub session_id: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatHeadersParams {
     #[serde(rename = "sessionID")]

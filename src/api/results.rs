@@ -103,6 +103,22 @@ pub struct ChatMessageResult {
     pub model: Option<ModelRef>,
 }
 
+/// `session.get`: the provider/model a session is on and the account its requests go out as;
+/// `{}` when this sidecar has not seen the session (another process serves it, or it is new).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    #[serde(rename = "providerID", default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    #[serde(rename = "modelID", default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// The account of its last request, or the one kept for it; absent before its first request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// `provider/model` it last moved to because its provider ran dry (`provider_switched`).
+    #[serde(rename = "movedTo", default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
+}
+
 /// `syncAuth`: `{providerID, auth}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncAuthWire {
