@@ -391,7 +391,7 @@ impl AccountRegistry {
                 let p = provider(&provider_id)?;
                 let p2 = p.clone();
                 self.commit(
-                    Some(p.clone()),
+                    Reload::Meta,
                     move |s| s.remove_priority(&p2),
                     move |this, ()| {
                         this.publish(
