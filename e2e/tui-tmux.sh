@@ -121,7 +121,12 @@ check "opencode starts" 60 on_screen "Ask anything"
 keys -l "hi"
 keys Enter
 check "the prompt is answered (a 429 on alpha, failover to bravo)" 60 on_screen "Hello from the mock provider"
-check "the sidebar shows the session's active account" 20 on_screen "Balancer mock/"
+check "the sidebar shows the session's account" 20 on_screen "Balancer mock/bravo"
+# The provider's active account changes; the session stays on bravo (the one that answered).
+cli accounts use mock alpha >/dev/null
+sleep 1
+check "the sidebar names the session's account (bravo), not the provider's active one (alpha)" 10 \
+  sh -c "! tmux -S '$SOCK' capture-pane -p -t oc | grep -qF 'Balancer mock/alpha' && tmux -S '$SOCK' capture-pane -p -t oc | grep -qF 'Balancer mock/bravo'"
 
 keys C-b
 check "Ctrl+B opens the dashboard" 15 on_screen "Balancer  [accounts]"
@@ -133,6 +138,19 @@ active_is() { cli accounts list --json | node -e '
   process.exit(l.some((a) => a.providerID === "mock" && a.alias === process.argv[1] && a.active) ? 0 : 1)' "$1"; }
 keys Enter # the selection starts on the first account, alpha
 check "Enter activates the selected account (store)" 10 active_is alpha
+check "the activation toast says the running session stays on its account" 10 on_screen "stays"
+
+keys r
+check "R opens the rename prompt" 10 on_screen "Rename mock/alpha"
+keys Escape
+check "Esc on the rename prompt returns to the dashboard" 10 sh -c "tmux -S '$SOCK' capture-pane -p -t oc | grep -qF 'Balancer  [accounts]' && ! tmux -S '$SOCK' capture-pane -p -t oc | grep -qF 'Rename mock/alpha'"
+keys d
+check "D asks to confirm the removal" 10 on_screen "from the balancer?"
+keys Escape
+check "Esc on the confirmation returns to the dashboard" 10 sh -c "tmux -S '$SOCK' capture-pane -p -t oc | grep -qF 'Balancer  [accounts]' && ! tmux -S '$SOCK' capture-pane -p -t oc | grep -qF 'from the balancer?'"
+keys -l "wqwq" # keys the dashboard does not use: they must not reach the prompt either
+sleep 0.5
+check "nothing was removed" 5 sh -c "'$BIN' accounts list --provider mock | grep -q alpha"
 
 printf %s test-key-other-FAKE | cli accounts add other x >/dev/null
 keys Tab
@@ -150,6 +168,7 @@ check "the matrix shows balancing on" 5 on_screen "Balancing ON"
 
 keys Escape
 check "Esc closes the dashboard" 10 off_screen "[priority]"
+check "keys typed in the dashboard after D then Esc did not reach the prompt" 5 off_screen "wqwq"
 keys -l "draft text"
 keys C-b
 check "Ctrl+B opens it over the session" 10 on_screen "Balancer  [accounts]"
@@ -159,9 +178,10 @@ check "the typed prompt is intact" 5 on_screen "draft text"
 
 keys C-u
 keys -l "/balancer"
-sleep 1
-# opencode lists the server plugin's /balancer first: Enter completes it, the next Enter runs it,
-# and with no arguments it opens the TUI plugin's dashboard.
+check "the slash list shows the server plugin's /balancer" 10 on_screen "opencode-balancer: accounts, failover"
+check "and only that one: the TUI plugin adds no second /balancer" 2 off_screen "Accounts, usage, priority and events"
+# opencode 1.18.33 completes a server command on Enter (for its arguments); the next Enter runs
+# it, and with no arguments it opens the TUI plugin's dashboard.
 keys Enter
 sleep 0.5
 keys Enter

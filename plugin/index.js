@@ -860,6 +860,148 @@ async function discard(response) {
 }
 
 // ---------------------------------------------------------------------------
+// the look-ahead over the first events of a 2xx event stream (issue 29, docs/continuity.md)
+//
+// The sidecar decides whether an error event is a refusal (`fetch.stream`); the plugin only
+// holds the first events the user would not see anyway and forwards the stream the moment one
+// may be content. The pre-check is deliberately cheap and one-sided: an event is held only
+// when it is one of the sidecar's neutral events by name (message_start, ping,
+// response.created, …), the sidecar is asked only when an event may be an error, and anything
+// else is content: forwarded at once, so time to first token does not suffer and a stream
+// without an error never costs a sidecar call. Bounds as the sidecar's `Lookahead`: 64 events
+// or 256 KiB, then the stream is forwarded without a verdict.
+
+const LOOKAHEAD_MAX_EVENTS = 64;
+const LOOKAHEAD_MAX_BYTES = 256 * 1024;
+
+/** Event types that show nothing and commit the model to nothing (src/continuity/stream.rs). */
+const NEUTRAL_TYPES = new Set([
+  "message_start",
+  "ping",
+  "content_block_stop",
+  "response.created",
+  "response.in_progress",
+  "response.queued",
+  "response.reasoning_summary_part.added",
+]);
+
+const TYPE = /"type"\s*:\s*"([^"]{1,80})"/;
+const EMPTY_THINKING_START = /"content_block"\s*:\s*\{\s*"type"\s*:\s*"(?:redacted_thinking"|thinking"\s*,\s*"thinking"\s*:\s*""\s*[,}])/;
+const REASONING_ITEM = /"item"\s*:\s*\{[^{}[\]]*"type"\s*:\s*"reasoning"/;
+const ROLE_ONLY_CHUNK = /"delta"\s*:\s*\{\s*"role"\s*:\s*"assistant"\s*(?:,\s*"content"\s*:\s*(?:""|null)\s*)?\}/;
+const ERROR_TYPE = /(^|\.)(error|failed)$/;
+const TOP_LEVEL_ERROR = /^\s*\{\s*"error"\s*:/;
+
+/**
+ * What the pre-check makes of one event: `"hold"` (neutral by name), `"ask"` (may be an error:
+ * the sidecar decides) or `"content"` (forward now).
+ */
+function precheck(event, data) {
+  if (event === "error" || TOP_LEVEL_ERROR.test(data)) return "ask";
+  if (data.trim() === "[DONE]") return "hold";
+  const type = event && event !== "message" ? event : TYPE.exec(data)?.[1];
+  if (type !== undefined && ERROR_TYPE.test(type)) return "ask";
+  if (type !== undefined && NEUTRAL_TYPES.has(type)) return "hold";
+  if (type === "content_block_start" && EMPTY_THINKING_START.test(data)) return "hold";
+  if ((type === "response.output_item.added" || type === "response.output_item.done") && REASONING_ITEM.test(data)) return "hold";
+  if (type === undefined && ROLE_ONLY_CHUNK.test(data) && !data.includes('"tool_calls"')) return "hold";
+  return "content";
+}
+
+/** One server-sent event block as `{event?, data}`; null for a block without data (comments). */
+function parseEvent(block) {
+  let event;
+  const data = [];
+  for (const line of block.split(/\r\n|\r|\n/)) {
+    if (line.startsWith(":")) continue;
+    const colon = line.indexOf(":");
+    const field = colon < 0 ? line : line.slice(0, colon);
+    let value = colon < 0 ? "" : line.slice(colon + 1);
+    if (value.startsWith(" ")) value = value.slice(1);
+    if (field === "event") event = value;
+    else if (field === "data") data.push(value);
+  }
+  if (data.length === 0) return null;
+  return event === undefined ? { data: data.join("\n") } : { event, data: data.join("\n") };
+}
+
+const BOUNDARY = /\r\n\r\n|\n\n|\r\r/;
+
+/** Whether a response is a server-sent event stream. */
+function isEventStream(response) {
+  return Boolean(response.body) && /^\s*text\/event-stream/i.test(response.headers.get("content-type") ?? "");
+}
+
+/**
+ * Holds the first events of a 2xx event stream while the pre-check calls them neutral; `ask`
+ * (the held events → the sidecar's `fetch.stream` answer) is called when one may be an error.
+ * Resolves to `{answer, response}`: `answer` null when the stream is to be forwarded (content
+ * came, the bounds were reached, the stream ended, or the sidecar said `forward`), else the
+ * sidecar's answer to the refusal; `response` replays every byte read, then the rest.
+ */
+async function lookAhead(response, ask) {
+  const reader = response.body.getReader();
+  const held = [];
+  const decoder = new TextDecoder("utf-8");
+  const events = [];
+  let text = "";
+  let bytes = 0;
+  let answer = null;
+  outer: for (;;) {
+    let r;
+    try {
+      r = await reader.read();
+    } catch {
+      break;
+    }
+    if (r.done) break;
+    held.push(r.value);
+    text += decoder.decode(r.value, { stream: true });
+    for (let m = BOUNDARY.exec(text); m; m = BOUNDARY.exec(text)) {
+      const ev = parseEvent(text.slice(0, m.index));
+      text = text.slice(m.index + m[0].length);
+      if (!ev) continue;
+      events.push(ev);
+      bytes += ev.data.length + (ev.event?.length ?? 0);
+      const kind = precheck(ev.event, ev.data);
+      if (kind === "content") break outer;
+      if (kind === "ask") {
+        let a;
+        try {
+          a = await ask(events);
+        } catch {
+          break outer;
+        }
+        if (a?.action === "hold") continue;
+        if (a?.action !== "forward") answer = a;
+        break outer;
+      }
+      if (events.length >= LOOKAHEAD_MAX_EVENTS || bytes >= LOOKAHEAD_MAX_BYTES) break outer;
+    }
+    if (bytes + text.length >= LOOKAHEAD_MAX_BYTES) break;
+  }
+  const replay = new ReadableStream({
+    start(controller) {
+      for (const chunk of held) controller.enqueue(chunk);
+    },
+    async pull(controller) {
+      try {
+        const r = await reader.read();
+        if (r.done) controller.close();
+        else controller.enqueue(r.value);
+      } catch (e) {
+        controller.error(e);
+      }
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+  const rebuilt = new Response(replay, { status: response.status, statusText: response.statusText, headers: response.headers });
+  return { answer, response: rebuilt };
+}
+
+// ---------------------------------------------------------------------------
 // answers from the sidecar, checked before use
 
 const VALID = {
@@ -889,8 +1031,11 @@ const VALID = {
         (r.syncAuth === undefined || r.syncAuth === null || validSyncAuth(r.syncAuth))) ||
       (r.action === "switch" && validSwitch(r)) ||
       (r.action === "fail" && validFail(r))),
+  "fetch.stream": (r) => isObject(r) && (r.action === "hold" || r.action === "forward" || VALID["fetch.result"](r)),
+  "continuity.strip": (r) => isObject(r) && (r.body === undefined || typeof r.body === "string"),
   "providers.describe": (r) => isObject(r),
   "command.run": (r) => isObject(r) && typeof r.output === "string",
+  "session.get": (r) => isObject(r),
 };
 
 /** `switch`: send the request to another provider (docs/protocol.md, "Keeping a turn going"). */
@@ -1189,12 +1334,46 @@ class Runtime {
   /** The request's credential headers: the held answer, else fetch.begin's (which may move or end the request). */
   async beginRequest(requestID, prepared, shape, held) {
     const ready = this.stillGood(held, shape);
-    if (ready) return { headers: applySetHeaders(prepared.headers, ready.setHeaders, ready.removeHeaders), skipped: true };
+    if (ready) {
+      const headers = applySetHeaders(prepared.headers, ready.setHeaders, ready.removeHeaders);
+      return { moved: await this.stripped(prepared, headers, ready), skipped: true };
+    }
     const begin = await this.call("fetch.begin", { requestID, url: prepared.url, method: prepared.method, ...shape });
     if (begin.action === "fail") return { final: this.finalAnswer(begin) };
     if (begin.action === "switch") return { moved: await this.carrySwitch(prepared, prepared.headers, begin) };
     if (begin.passthrough === true) return { headers: prepared.headers };
-    return { headers: applySetHeaders(prepared.headers, begin.setHeaders, begin.removeHeaders) };
+    const headers = applySetHeaders(prepared.headers, begin.setHeaders, begin.removeHeaders);
+    return { moved: await this.stripped(prepared, headers, begin) };
+  }
+
+  /**
+   * The request as the sidecar's `stripState` says (docs/continuity.md): without the
+   * conversation state another account or provider produced, edited by the sidecar
+   * (`continuity.strip`). Without `stripState` (the request is on the account that produced
+   * its state) nothing is asked and the body goes out byte for byte. A body already edited
+   * with that scope (or a wider one) is not sent again; any failure sends it as it is.
+   */
+  async stripped(prepared, headers, answer) {
+    const scope = isObject(answer.stripState) ? answer.stripState.scope : undefined;
+    if (scope !== "same-provider" && scope !== "provider-move") return { prepared, headers };
+    if (prepared.body === undefined || prepared.stripped === scope || prepared.stripped === "provider-move") return { prepared, headers };
+    let text;
+    try {
+      text = typeof prepared.body === "string" ? prepared.body : new TextDecoder("utf-8", { fatal: true }).decode(prepared.body);
+    } catch {
+      return { prepared, headers };
+    }
+    let r;
+    try {
+      r = await this.call("continuity.strip", { url: prepared.url, body: text, scope });
+    } catch (e) {
+      this.note(`could not remove another account's conversation state (${errorText(e)}); sending the request as it is`);
+      return { prepared, headers };
+    }
+    if (typeof r.body !== "string") return { prepared: { ...prepared, stripped: scope }, headers };
+    const next = new Headers(headers);
+    next.delete("content-length");
+    return { prepared: { ...prepared, body: r.body, stripped: scope }, headers: next };
   }
 
   async managedFetch(original, input, init, requestID) {
@@ -1222,31 +1401,40 @@ class Runtime {
     try {
       const b = await this.beginRequest(requestID, prepared, shape, held);
       if (b.final) return b.final;
+      if (b.skipped) sent = { url: prepared.url, ...shape };
       if (b.moved) ({ prepared, headers } = b.moved);
       else headers = b.headers ?? prepared.headers;
-      if (b.skipped) sent = { url: prepared.url, ...shape };
     } catch {
       return sendAs(prepared, prepared.headers);
     }
 
     for (let attempt = 1; ; attempt++) {
-      const response = await sendAs(prepared, headers);
+      let response = await sendAs(prepared, headers);
       const params = { requestID, attempt, status: response.status, headers: reportHeaders(response.headers) };
-      if (response.status >= 200 && response.status < 300) {
-        // The answer to a 2xx is always `return`: told, not awaited.
-        this.sidecar.notify("fetch.result", params);
-        return response;
-      }
-      // Refused: a request held for the same provider asks fetch.begin again.
-      if (held) this.picksChanged(held.providerID);
       if (sent && attempt === 1) params.sent = sent;
-      const body = await peekBody(response, this.settings.timeoutMs);
-      if (body !== undefined) params.body = body;
       let verdict;
-      try {
-        verdict = await this.call("fetch.result", params);
-      } catch {
-        return response;
+      if (response.status >= 200 && response.status < 300) {
+        // An event stream may still refuse in its first events (lookAhead below): asked only then.
+        const look = isEventStream(response) ? await lookAhead(response, (events) => this.call("fetch.stream", { ...params, events })) : null;
+        if (look) response = look.response;
+        if (!look?.answer) {
+          // The answer to a 2xx is always `return`: told, not awaited.
+          delete params.sent;
+          this.sidecar.notify("fetch.result", params);
+          return response;
+        }
+        verdict = look.answer;
+        if (held) this.picksChanged(held.providerID);
+      } else {
+        // Refused: a request held for the same provider asks fetch.begin again.
+        if (held) this.picksChanged(held.providerID);
+        const body = await peekBody(response, this.settings.timeoutMs);
+        if (body !== undefined) params.body = body;
+        try {
+          verdict = await this.call("fetch.result", params);
+        } catch {
+          return response;
+        }
       }
       if (verdict.action === "fail") {
         await discard(response);
@@ -1268,7 +1456,7 @@ class Runtime {
       }
       if (verdict.syncAuth) await this.syncAuth(verdict.syncAuth);
       await discard(response);
-      headers = next;
+      ({ prepared, headers } = await this.stripped(prepared, next, verdict));
     }
   }
 
@@ -1282,7 +1470,7 @@ class Runtime {
       return null;
     }
     if (sw.syncAuth) await this.syncAuth(sw.syncAuth);
-    return moved;
+    return this.stripped(moved.prepared, moved.headers, sw);
   }
 
   /**
@@ -1332,7 +1520,7 @@ class Runtime {
     if (this.lastParts.size > 100) this.lastParts.delete(this.lastParts.keys().next().value);
   }
 
-  /** Tells the sidecar each configured provider's SDK package and base URL (for moves). */
+  /** Tells the sidecar each configured provider's SDK package, base URL and headers (for moves). */
   describeProviders(cfg) {
     const providers = [];
     for (const [providerID, p] of Object.entries(isObject(cfg?.provider) ? cfg.provider : {})) {
@@ -1341,6 +1529,9 @@ class Runtime {
       if (typeof p.npm === "string") entry.npm = p.npm;
       const baseURL = isObject(p.options) ? p.options.baseURL : undefined;
       if (typeof baseURL === "string") entry.baseURL = baseURL;
+      // Its own configured headers: the sidecar sets them on a request moved to it.
+      const headers = isObject(p.options) ? p.options.headers : undefined;
+      if (isStringRecord(headers) && Object.keys(headers).length > 0) entry.headers = headers;
       if (entry.npm || entry.baseURL) providers.push(entry);
     }
     if (providers.length === 0) return;
@@ -1478,11 +1669,42 @@ async function openTuiDashboard(client) {
   }
 }
 
+/** The channel the TUI plugin asks on which account a session is on (tui/index.js). */
+const SESSION_CHANNEL = "opencode-balancer.session";
+
+/**
+ * Answers the TUI plugin's `{type:"session.get", sessionID}` on SESSION_CHANNEL with
+ * `{type:"session", sessionID, result}` from this sidecar's `session.get` (its bindings live here, not
+ * in the TUI's own sidecar). Read-only; returns the function that stops answering.
+ */
+function answerSessionQueries(runtime) {
+  if (typeof BroadcastChannel !== "function") return () => {};
+  let channel;
+  try {
+    channel = new BroadcastChannel(SESSION_CHANNEL);
+  } catch {
+    return () => {};
+  }
+  channel.unref?.();
+  channel.onmessage = async (e) => {
+    const q = e?.data;
+    if (!isObject(q) || q.type !== "session.get" || typeof q.sessionID !== "string") return;
+    try {
+      const result = await runtime.call("session.get", { sessionID: q.sessionID }, 2000);
+      channel.postMessage({ type: "session", sessionID: q.sessionID, result });
+    } catch {
+      // no answer: the TUI falls back to the provider's active account
+    }
+  };
+  return () => channel.close();
+}
+
 export async function server(input, options) {
   const opts = isObject(options) ? options : {};
   if (opts.disabled === true || envFlag("OPENCODE_BALANCER_DISABLE")) return {};
   const client = input?.client ?? null;
   const runtime = acquireRuntime(opts, client);
+  const stopAnswering = answerSessionQueries(runtime);
   let released = false;
 
   return {
@@ -1550,8 +1772,8 @@ export async function server(input, options) {
     async "command.execute.before"(hookInput) {
       if (hookInput?.command !== COMMAND) return;
       const text = typeof hookInput.arguments === "string" ? hookInput.arguments.trim() : "";
-      // Plain `/balancer` in the TUI: opencode lists this command before the TUI plugin's
-      // same-named one, so open the TUI plugin's dashboard (tui/index.js, `balancer.open`).
+      // Plain `/balancer` in the TUI: this is the one `/balancer` (the TUI plugin registers no
+      // slash name), so it opens the TUI plugin's dashboard (tui/index.js, `balancer.open`).
       // (Headless, `opencode run --command balancer` has no TUI: the help is then in the log.)
       if (text === "" && (await openTuiDashboard(client))) {
         const help = await runtime.runCommand("help");
@@ -1582,6 +1804,7 @@ export async function server(input, options) {
     async dispose() {
       if (released) return;
       released = true;
+      stopAnswering();
       await runtime.release(client);
     },
   };

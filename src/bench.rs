@@ -1,16 +1,20 @@
 //! `opencode-balancer bench`: the hot path measured over real pipes against the real sidecar,
 //! next to a bare pipe echo (`cat`) measured in the same run, for several store sizes; then
 //! batches and a host that does not read (see [`load`]), and a dry provider's turn moving to the
-//! next provider over the loopback mock (see [`turn`]), and the continuity edit on 1 MiB bodies
-//! ([`continuity`]). `--idle` measures idle cost instead ([`idle`]), `--continuity` only the edit.
+//! next provider over the loopback mock (see [`turn`]), the registry's store work and memory
+//! (see [`registry`]), and the continuity edit on 1 MiB bodies ([`continuity`]). `--idle` measures
+//! idle cost instead ([`idle`]), `--registry` only the registry section, `--continuity` only the edit.
 
 mod continuity;
 mod idle;
 mod load;
+mod registry;
+mod store;
 mod turn;
 
 pub use continuity::run as continuity;
 pub use idle::run as idle;
+pub use registry::run as registry;
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -27,7 +31,7 @@ use crate::api::params::{
     AdvanceClockParams, ChatHeadersParams, ChatMessageParams, FetchBeginParams, FetchResultParams, NoParams,
 };
 use crate::api::Request;
-use crate::hooks::client::{Notification, RpcClient};
+use crate::hooks::client::RpcClient;
 use crate::model::{Auth, ModelRef};
 use crate::store::Store;
 
@@ -138,6 +142,24 @@ fn result_params(request_id: &str, attempt: u32, status: u16, headers: HashMap<S
     }
 }
 
+/// One 429 failover: `chat.headers` → `fetch.begin` → `fetch.result(429)` answered `retry` →
+/// `fetch.result(200)`, timed; then the clock is moved on (untimed) so the cooldown passes and
+/// every round fails over the same way. `n`: the store's accounts, for the error.
+fn failover_round(c: &mut RpcClient, n: usize) -> anyhow::Result<Duration> {
+    let t = Instant::now();
+    let id = headers_for(c, "f")?;
+    call::<FetchBegin>(c, &begin_params(id.clone()))?;
+    let refused = HashMap::from([("retry-after".to_string(), "1".to_string())]);
+    let r = call::<FetchResult>(c, &result_params(&id, 1, 429, refused))?;
+    if !r.is_retry() {
+        return Err(anyhow!("no failover with {n} accounts: {r:?}"));
+    }
+    call::<FetchResult>(c, &result_params(&id, 2, 200, HashMap::new()))?;
+    let took = t.elapsed();
+    call::<TestAdvanceClock>(c, &AdvanceClockParams { ms: 2_000 })?;
+    Ok(took)
+}
+
 /// Resident memory of a process in KiB (Linux), 0 when unknown.
 fn rss_kib(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
@@ -148,25 +170,6 @@ fn rss_kib(pid: u32) -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
-}
-
-/// Start-up of `serve` on a new (absent) store: spawn → first answer.
-fn ready_new_store(rounds: usize) -> anyhow::Result<Stats> {
-    let exe = std::env::current_exe()?;
-    let mut times = Vec::with_capacity(rounds);
-    for _ in 0..rounds {
-        let dir = tempfile::tempdir()?;
-        let t = Instant::now();
-        let mut c = RpcClient::spawn(
-            &exe,
-            &dir.path().join("balancer.sqlite"),
-            &[("OPENCODE_BALANCER_NO_WATCH", "1")],
-        )?;
-        call::<Status>(&mut c, &NoParams {})?;
-        times.push(t.elapsed());
-        let _ = c.shutdown();
-    }
-    Ok(Stats::of(times))
 }
 
 /// (ok sequence, 429 failover sequence, ready after start, RSS in KiB) for `n` accounts.
@@ -206,20 +209,10 @@ fn measure(n: usize, iterations: usize) -> anyhow::Result<(Stats, Stats, Duratio
     }
     let mut failover = Vec::with_capacity(iterations);
     for i in 0..iterations + 200 {
-        let t = Instant::now();
-        let id = headers_for(&mut c, "f")?;
-        call::<FetchBegin>(&mut c, &begin_params(id.clone()))?;
-        let refused = HashMap::from([("retry-after".to_string(), "1".to_string())]);
-        let r = call::<FetchResult>(&mut c, &result_params(&id, 1, 429, refused))?;
-        if !r.is_retry() {
-            return Err(anyhow!("no failover with {n} accounts: {r:?}"));
-        }
-        call::<FetchResult>(&mut c, &result_params(&id, 2, 200, HashMap::new()))?;
+        let took = failover_round(&mut c, n)?;
         if i >= 200 {
-            failover.push(t.elapsed());
+            failover.push(took);
         }
-        // Let the cooldown pass outside the measurement so every round fails over the same way.
-        call::<TestAdvanceClock>(&mut c, &AdvanceClockParams { ms: 2_000 })?;
     }
     let rss = rss_kib(c.pid());
     let _ = c.shutdown();
@@ -250,16 +243,13 @@ fn capture_latency(samples: usize) -> anyhow::Result<Stats> {
                 metadata: None,
             },
         );
-        let tmp = auth.with_extension("tmp");
-        let t = Instant::now();
-        std::fs::write(&tmp, serde_json::to_string(&content)?)?;
-        std::fs::rename(&tmp, &auth)?;
-        c.wait_notification(|n| {
-            matches!(n, Notification::Event(e)
-                if e.kind == "account_saved" && e.provider_id.as_deref() == Some(provider.as_str()))
-        })
-        .map_err(|e| anyhow!(e))?;
-        times.push(t.elapsed());
+        times.push(idle::time_capture(
+            &mut c,
+            &auth,
+            &content,
+            &provider,
+            idle::Written::Renamed,
+        )?);
         std::thread::sleep(Duration::from_millis(30));
     }
     let _ = c.shutdown();
@@ -269,8 +259,9 @@ fn capture_latency(samples: usize) -> anyhow::Result<Stats> {
 /// Edits timed per body in the continuity section.
 pub const CONTINUITY_ROUNDS: usize = 50;
 
-/// Runs the benchmark and returns a Markdown report.
-pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
+/// Runs the benchmark and returns a Markdown report; `baseline`, another build measured next to
+/// this one in the registry section.
+pub fn run(iterations: usize, sizes: &[usize], baseline: Option<&std::path::Path>) -> anyhow::Result<String> {
     let iterations = iterations.max(100);
     let mut out = String::new();
     let echo = echo_round_trips(iterations)?;
@@ -308,13 +299,7 @@ pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
         );
         first.get_or_insert((ok.median, fo.median));
     }
-    let fresh = ready_new_store(20)?;
-    let _ = writeln!(
-        out,
-        "\nStart-up on a new store (spawn → first answer, 20 runs): median {:.1} ms, p99 {:.1} ms (target: under 20 ms).",
-        fresh.median.as_secs_f64() * 1e3,
-        fresh.p99.as_secs_f64() * 1e3
-    );
+    out.push_str(&store::run(20)?);
     let capture = capture_latency(30)?;
     let _ = writeln!(
         out,
@@ -333,6 +318,8 @@ pub fn run(iterations: usize, sizes: &[usize]) -> anyhow::Result<String> {
         );
     }
     out.push_str(&turn::run(200)?);
+    let ends: Vec<usize> = sizes.first().into_iter().chain(sizes.last()).copied().collect();
+    out.push_str(&registry::run(&ends, baseline)?);
     out.push_str(&load::run(crate::hooks::wire::MAX_BATCH)?);
     out.push_str(&continuity::run(CONTINUITY_ROUNDS)?);
     Ok(out)

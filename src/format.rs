@@ -29,7 +29,7 @@ pub fn account_state(a: &AccountView, now: Millis) -> String {
     match a.cooling_down_until {
         Some(until) if a.auth_failed => format!("auth failed (retry {})", relative(until, now)),
         Some(until) => format!(
-            "cooling down {} ({})",
+            "cooling down, ready {} ({})",
             relative(until, now),
             a.cooldown_reason.unwrap_or(CooldownReason::RateLimit).as_str()
         ),
@@ -91,7 +91,7 @@ pub fn accounts(list: &[AccountView], now: Millis) -> String {
             a.auth_type,
             account_state(a, now),
             if a.failures > 0 {
-                format!(", {} failures", a.failures)
+                format!(", {} failure{}", a.failures, if a.failures == 1 { "" } else { "s" })
             } else {
                 String::new()
             },
@@ -189,6 +189,21 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("never                oauth   healthy\n"), "{text}");
+    }
+
+    #[test]
+    fn a_cooldown_says_when_the_account_is_ready_and_failures_are_counted_in_plain_words() {
+        let mut one = oauth("one", None, false);
+        one.cooling_down_until = Some(NOW + 70_000);
+        one.failures = 1;
+        let mut two = oauth("two", None, false);
+        two.failures = 2;
+        let text = accounts(&[one, two], NOW);
+        assert!(
+            text.contains("cooling down, ready in 1m 10s (rate_limit), 1 failure\n"),
+            "{text}"
+        );
+        assert!(text.contains("healthy, 2 failures\n"), "{text}");
     }
 
     #[test]

@@ -97,7 +97,7 @@ fn four_sidecars_and_the_cli_on_one_store_lose_nothing_and_converge() {
         while start.elapsed() < budget {
             let out = cli(
                 &cli_store,
-                &["accounts", "add", "cli", &format!("c{i}")],
+                &["accounts", "add", "cli", &format!("c{i}"), "--force"],
                 Some(&format!("sk-test-cli-{i}-FAKE")),
             );
             assert!(out.status.success(), "cli: {}", String::from_utf8_lossy(&out.stderr));

@@ -49,7 +49,7 @@ fn cli_errors_go_to_stderr_with_a_non_zero_exit_and_change_nothing() {
     let (_d, store) = temp_store();
     cli_ok(
         &store,
-        &["accounts", "add", "p", "a"],
+        &["accounts", "add", "p", "a", "--force"],
         Some(r#"{"type":"api","key":"sk-test-a-FAKE"}"#),
     );
     for (args, stdin) in [

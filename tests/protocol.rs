@@ -608,3 +608,146 @@ fn a_refused_request_sent_without_fetch_begin_is_retried_with_the_headers_it_was
     assert_eq!(r["account"]["alias"], "b");
     assert_eq!(r["setHeaders"], json!({"x-api-key": "sk-test-sent-b-FAKE"}));
 }
+
+/// A request of session `session` on provider `p` with a bearer, its id and what `begin` said.
+fn bearer_request(s: &mut Sidecar, session: &str) -> (String, Value) {
+    let h = headers_expecting(
+        s,
+        session,
+        json!({"headerNames": ["authorization"], "authorization": "bearer"}),
+    );
+    (h["requestID"].as_str().unwrap().to_string(), h["begin"].clone())
+}
+
+#[test]
+fn a_failover_after_a_2xx_of_the_session_says_strip_state_and_later_requests_keep_saying_it() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "b", "sk-test-strip-b-FAKE");
+    s.save_api("p", "a", "sk-test-strip-a-FAKE");
+    // Turn 1 on a: a's 2xx makes a the owner of the session's state; nothing to strip on a.
+    let (id, begin) = bearer_request(&mut s, "s1");
+    assert_eq!(begin["account"]["alias"], "a");
+    assert!(begin.get("stripState").is_none(), "{begin}");
+    s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 200, "headers": {}}),
+    );
+    // Turn 2 on a again: byte for byte.
+    let (id, begin) = bearer_request(&mut s, "s1");
+    assert!(begin.get("stripState").is_none(), "{begin}");
+    // a refuses: the retry on b removes a's state.
+    let r = s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 429, "headers": {"retry-after": "120"}, "body": "{}"}),
+    );
+    assert_eq!((&r["action"], &r["account"]["alias"]), (&json!("retry"), &json!("b")));
+    assert_eq!(r["stripState"], json!({"scope": "same-provider"}));
+    s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 2, "status": 200, "headers": {}}),
+    );
+    // Turn 3 on b (the owner now): the moved conversation is edited the same way every time.
+    let (_, begin) = bearer_request(&mut s, "s1");
+    assert_eq!(begin["account"]["alias"], "b");
+    assert_eq!(begin["stripState"], json!({"scope": "same-provider"}));
+    // Another session, first turn, failing over: nothing known to strip.
+    let (id, begin) = bearer_request(&mut s, "s2");
+    assert!(begin.get("stripState").is_none(), "{begin}");
+    let r = s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 500, "headers": {}, "body": "{}"}),
+    );
+    assert!(r.get("stripState").is_none(), "{r}");
+}
+
+#[test]
+fn a_state_bound_refusal_is_mended_once_on_the_same_account_before_the_login_classifier() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "b", "sk-test-mend-b-FAKE");
+    s.save_api("p", "a", "sk-test-mend-a-FAKE");
+    // Copilot's 401 about item ids is not a refused login.
+    let copilot = r#"{"error":{"message":"input item ID does not belong to this connection","code":null}}"#;
+    let (id, _) = bearer_request(&mut s, "s1");
+    let r = s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 401, "headers": {}, "body": copilot}),
+    );
+    assert_eq!(r["action"], "retry");
+    assert_eq!(
+        r["account"],
+        json!({"providerID": "p", "alias": "a"}),
+        "the same account"
+    );
+    assert_eq!(r["setHeaders"], json!({}));
+    assert_eq!(r["stripState"], json!({"scope": "same-provider"}));
+    // A second state-bound refusal of the request goes back as it is.
+    let r = s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 2, "status": 401, "headers": {}, "body": copilot}),
+    );
+    assert_eq!(r["action"], "return");
+    let a = s.account("p", "a");
+    assert_eq!(
+        (&a["failures"], &a["coolingDownUntil"], &a["authFailed"]),
+        (&json!(0), &Value::Null, &json!(false))
+    );
+    s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "state_mended");
+}
+
+#[test]
+fn continuity_strip_answers_the_edited_body_or_none_and_refuses_an_unknown_scope() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    let body = r#"{"model":"gpt-5","input":[{"role":"user","content":"hi"},{"type":"reasoning","encrypted_content":"gAAAA","summary":[]},{"type":"function_call","call_id":"c","name":"f","arguments":"{}"}],"store":false}"#;
+    let r = s.call(
+        "continuity.strip",
+        json!({"url": "https://chatgpt.com/backend-api/codex/responses", "body": body, "scope": "same-provider"}),
+    );
+    assert_eq!(r["removed"], 1);
+    assert_eq!(
+        r["body"],
+        r#"{"model":"gpt-5","input":[{"role":"user","content":"hi"},{"type":"function_call","call_id":"c","name":"f","arguments":"{}"}],"store":false}"#
+    );
+    let r = s.call("continuity.strip", json!({"body": r["body"], "scope": "provider-move"}));
+    assert_eq!(
+        r,
+        json!({"removed": 0}),
+        "nothing left to remove: send the original bytes"
+    );
+    let e = s.call_err("continuity.strip", json!({"body": body, "scope": "everything"}));
+    assert_eq!(code(&e), -32602);
+}
+
+#[test]
+fn fetch_stream_holds_neutral_events_forwards_content_and_fails_over_an_early_refusal() {
+    let (_d, store) = temp_store();
+    let mut s = Sidecar::start(&store);
+    s.save_api("p", "b", "sk-test-stream-b-FAKE");
+    s.save_api("p", "a", "sk-test-stream-a-FAKE");
+    let (id, _) = bearer_request(&mut s, "s1");
+    let start = json!({"event": "message_start", "data": r#"{"type":"message_start","message":{}}"#});
+    let r = s.call(
+        "fetch.stream",
+        json!({"requestID": id, "attempt": 1, "events": [start]}),
+    );
+    assert_eq!(r, json!({"action": "hold"}));
+    let text = json!({"event": "content_block_delta", "data": r#"{"type":"content_block_delta","delta":{"type":"text_delta","text":"hi"}}"#});
+    let r = s.call(
+        "fetch.stream",
+        json!({"requestID": id, "attempt": 1, "events": [start, text]}),
+    );
+    assert_eq!(r, json!({"action": "forward"}));
+    let error = json!({"event": "error", "data": r#"{"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}"#});
+    let r = s.call(
+        "fetch.stream",
+        json!({"requestID": id, "attempt": 1, "events": [start, error]}),
+    );
+    assert_eq!((&r["action"], &r["account"]["alias"]), (&json!("retry"), &json!("b")));
+    let a = s.account("p", "a");
+    assert!(a["coolingDownUntil"].is_number(), "a cools down as for a 429: {a}");
+    s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "stream_refused");
+    let e = s.call_err("fetch.stream", json!({"requestID": "nope", "events": []}));
+    assert_eq!(code(&e), -32006);
+}

@@ -175,3 +175,178 @@ fn a_dismissed_pending_login_is_not_on_the_disk_after_the_process_exits() {
     s.finish();
     assert_gone(&store, key);
 }
+
+/// `status` on `store` exits non-zero naming the path and `why`, and the file keeps its bytes,
+/// mode and mtime, with no -wal or -shm appearing beside it.
+fn status_refuses_untouched(store: &Path, why: &str) {
+    let before = state(store);
+    let out = cli(store, &["status"], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(err.contains(&store.display().to_string()) && err.contains(why), "{err}");
+    assert!(before == state(store), "the refused file changed");
+}
+
+#[test]
+fn a_file_whose_tables_are_only_named_like_a_stores_is_refused_unchanged() {
+    let (dir, _) = temp_store();
+    let cases = [
+        (
+            "settings.db",
+            "CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT);",
+        ),
+        (
+            "both.db",
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT); CREATE TABLE settings (key, value);",
+        ),
+        (
+            "accounts.db",
+            "CREATE TABLE accounts (id INTEGER PRIMARY KEY, name TEXT);",
+        ),
+        ("empty-versioned.db", "PRAGMA user_version = 2;"),
+        (
+            "versioned.db",
+            "PRAGMA user_version = 99; CREATE TABLE settings (key, value);",
+        ),
+    ];
+    for (name, sql) in cases {
+        let path = dir.path().join(name);
+        sqlite_file(&path, sql);
+        status_refuses_untouched(&path, "not a balancer store");
+    }
+}
+
+#[test]
+fn another_programs_tables_still_only_in_its_wal_are_seen_and_refused() {
+    let (_d, store) = temp_store();
+    let writer = rusqlite::Connection::open(&store).unwrap();
+    writer.pragma_update(None, "journal_mode", "WAL").unwrap();
+    writer.pragma_update(None, "wal_autocheckpoint", 0).unwrap();
+    writer
+        .execute_batch("CREATE TABLE settings (key, value); INSERT INTO settings VALUES ('a', 1);")
+        .unwrap();
+    fs::set_permissions(&store, fs::Permissions::from_mode(0o644)).unwrap();
+    let (bytes, mode) = (fs::read(&store).unwrap(), fs::metadata(&store).unwrap().mode());
+    let out = cli(&store, &["status"], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("no table `accounts`"), "{err}");
+    assert_eq!(
+        (bytes, mode),
+        (fs::read(&store).unwrap(), fs::metadata(&store).unwrap().mode())
+    );
+    // The same files without the -shm: reading the -wal would create one, so it is refused.
+    let copy = store.with_file_name("copy.sqlite");
+    fs::copy(&store, &copy).unwrap();
+    fs::copy(&companions(&store)[0], &companions(&copy)[0]).unwrap();
+    let out = cli(&copy, &["status"], None);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("cannot be read without creating"),
+        "{err}"
+    );
+    assert!(!companions(&copy)[1].exists(), "a -shm was created");
+    let mode: String = writer.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+    assert!(
+        writer
+            .query_row("PRAGMA application_id", [], |r| r.get::<_, i32>(0))
+            .unwrap()
+            == 0
+    );
+}
+
+/// Builds the store an earlier version of this project left (in WAL mode, as it ran them; the
+/// predecessor's, version 0, in its own rollback mode), with one API account in it.
+fn older_store(path: &Path, version: i64) {
+    let mut conn = rusqlite::Connection::open(path).unwrap();
+    if version > 0 {
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    }
+    opencode_balancer::store::migrations::migrate_to(&mut conn, version).unwrap();
+    conn.execute(
+        "INSERT INTO accounts (provider_id, alias, auth_json, auth_type, created_at, updated_at)
+         VALUES ('openai', 'kept', '{\"type\":\"api\",\"key\":\"sk-test-older-store-FAKE\"}', 'api', 1, 1)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+fn header(path: &Path) -> (i64, i32) {
+    let conn = rusqlite::Connection::open(path).unwrap();
+    let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
+    (
+        version,
+        conn.query_row("PRAGMA application_id", [], |r| r.get(0)).unwrap(),
+    )
+}
+
+/// `status` on `store` succeeds and leaves it stamped at the latest schema version.
+fn status_adopts(store: &Path) {
+    drop(cli_ok(store, &["status"], None));
+    let latest = opencode_balancer::store::migrations::LATEST;
+    let stamp = opencode_balancer::store::guard::APPLICATION_ID;
+    assert_eq!(header(store), (latest, stamp), "{}", store.display());
+}
+
+#[test]
+fn a_store_of_every_earlier_version_is_adopted_and_migrated_with_its_rows() {
+    let (dir, _) = temp_store();
+    let latest = opencode_balancer::store::migrations::LATEST;
+    for version in 0..latest {
+        let path = dir.path().join(format!("v{version}.sqlite"));
+        older_store(&path, version);
+        status_adopts(&path);
+        let list = cli_ok(&path, &["accounts", "list"], None);
+        assert!(list.contains("kept"), "from version {version}: {list}");
+    }
+}
+
+#[test]
+fn the_predecessors_store_is_adopted_in_place() {
+    let (_d, store) = temp_store();
+    sqlite_file(&store, include_str!("../fixtures/predecessor-schema.sql"));
+    let list = cli_ok(&store, &["accounts", "list"], None);
+    assert!(list.contains("work") && list.contains("personal"), "{list}");
+    assert_eq!(header(&store).0, opencode_balancer::store::migrations::LATEST);
+    assert_eq!(fs::metadata(&store).unwrap().mode() & 0o777, 0o600);
+}
+
+#[test]
+fn a_file_stamped_with_the_stores_application_id_is_adopted() {
+    let (_d, store) = temp_store();
+    let stamp = opencode_balancer::store::guard::APPLICATION_ID;
+    sqlite_file(&store, &format!("PRAGMA application_id = {stamp};"));
+    status_adopts(&store);
+}
+
+/// A SQLite file with no table, no `user_version` and no stamp is what the store's own creation
+/// leaves between its switch to WAL and its one commit (a second process opening it then, or a
+/// start after a crash there, must go on); it holds no row, so nothing is lost by adopting it.
+#[test]
+fn a_sqlite_file_with_no_table_and_no_stamp_becomes_a_new_store() {
+    let (_d, store) = temp_store();
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    drop(conn);
+    assert!(fs::metadata(&store).unwrap().len() > 0);
+    status_adopts(&store);
+}
+
+/// Version 6 cannot create its index where a view has the name; versions 2–5 used to be
+/// committed one by one before that, leaving the store half-migrated at version 5.
+#[test]
+fn a_migration_failing_part_way_leaves_the_store_file_as_it_was() {
+    let (_d, store) = temp_store();
+    older_store(&store, 1);
+    let conn = rusqlite::Connection::open(&store).unwrap();
+    conn.execute_batch("CREATE VIEW provider_priority_position AS SELECT 1")
+        .unwrap();
+    drop(conn);
+    let before = state(&store);
+    let out = cli(&store, &["status"], None);
+    assert!(!out.status.success());
+    assert!(before == state(&store), "the store changed");
+    assert_eq!(header(&store), (1, 0));
+}

@@ -75,14 +75,17 @@ fn a_dry_provider_with_balancing_on_moves_the_request_to_the_next_provider_with_
         json!({"authorization": "Bearer sk-test-pb-bravo-FAKE"})
     );
     assert_eq!(r["body"]["set"], json!({"model": "mb"}));
+    // Reasoning items and thinking blocks of the first provider never reach the next one.
+    assert_eq!(r["stripState"], json!({"scope": "provider-move"}));
     assert!(r["body"]["remove"]
         .as_array()
         .unwrap()
         .contains(&json!("reasoning_effort")));
-    assert!(r["removeHeaders"]
-        .as_array()
-        .unwrap()
-        .contains(&json!("openai-organization")));
+    assert_eq!(
+        r["removeHeaders"],
+        json!(["chatgpt-account-id", "x-openai-internal-codex-residency"]),
+        "only the names an earlier answer may have added: content-type stays, authorization is set"
+    );
     // The answer of the moved attempt is recorded on the new account.
     assert_eq!(result(&mut s, &id, 2, 200, json!({}), "")["action"], "return");
     assert!(s.account("pb", "bravo")["lastUsedAt"].is_number());
@@ -90,6 +93,13 @@ fn a_dry_provider_with_balancing_on_moves_the_request_to_the_next_provider_with_
     assert!(
         toast["params"]["message"].as_str().unwrap().contains("pb/mb"),
         "{toast}"
+    );
+    assert!(
+        toast["params"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("turn moved to pb/bravo"),
+        "names where the turn went: {toast}"
     );
     let ev = s.wait_notification(|n| n["method"] == "event" && n["params"]["type"] == "provider_switched");
     assert_eq!(ev["params"]["metadata"]["from"], "pa");
@@ -230,4 +240,158 @@ fn a_provider_whose_accounts_are_all_disabled_is_left_alone() {
         json!({"providerID": "pa", "alias": "alpha", "disabled": true}),
     );
     assert!(open(&mut s, "s1", "pa").get("requestID").is_none());
+}
+
+/// Names of a request through gateways and proxies: each may carry the first provider's
+/// credential (or name its account), and none may reach the next provider.
+const CREDENTIAL_HEADERS: &[&str] = &[
+    "authorization",
+    "x-portkey-api-key",
+    "x-portkey-virtual-key",
+    "helicone-auth",
+    "cf-aig-authorization",
+    "cookie",
+    "openai-organization",
+    "openai-project",
+    "chatgpt-account-id",
+    "x-stainless-api-key",
+    "x-custom-token",
+    "x-title",
+];
+
+/// Names that describe the request and carry no credential: they go along.
+const NEUTRAL: &[&str] = &["content-type", "accept", "user-agent", "x-stainless-lang"];
+
+fn switch_with(s: &mut Sidecar, url: &str, names: &[&str]) -> Value {
+    let id = open(s, "s1", "pa")["requestID"].as_str().unwrap().to_string();
+    let b = s.call(
+        "fetch.begin",
+        json!({"requestID": id, "url": url, "method": "POST", "headerNames": names, "authorization": "bearer"}),
+    );
+    assert_eq!(b["account"]["alias"], "alpha", "{b}");
+    result(s, &id, 1, 429, json!({"retry-after": "120"}), "{}")
+}
+
+#[test]
+fn a_switch_removes_every_header_that_could_carry_the_first_providers_credential_and_keeps_neutral_ones() {
+    let (_d, mut s) = setup(true);
+    describe(&mut s, "@ai-sdk/openai-compatible");
+    let names: Vec<&str> = CREDENTIAL_HEADERS.iter().chain(NEUTRAL).copied().collect();
+    let r = switch_with(&mut s, &format!("{A_URL}/chat/completions"), &names);
+    assert_eq!(r["action"], "switch", "{r}");
+    assert_eq!(
+        r["setHeaders"],
+        json!({"authorization": "Bearer sk-test-pb-bravo-FAKE", "x-stainless-api-key": "sk-test-pb-bravo-FAKE"}),
+        "only the next provider's credential is set, in the key headers the SDK uses"
+    );
+    let removed: Vec<&str> = r["removeHeaders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    for name in CREDENTIAL_HEADERS.iter().filter(|n| r["setHeaders"].get(**n).is_none()) {
+        assert!(removed.contains(name), "{name} reaches the next provider: {r}");
+    }
+    for name in NEUTRAL {
+        assert!(!removed.contains(name), "{name} is removed: {r}");
+    }
+    let text = r.to_string();
+    assert!(!text.contains("sk-test-pa-alpha-FAKE"), "{text}");
+}
+
+#[test]
+fn an_api_key_header_carries_the_next_providers_key_and_a_bearer_set_before_is_removed() {
+    let (_d, mut s) = setup(true);
+    describe(&mut s, "@ai-sdk/openai-compatible");
+    let id = open(&mut s, "s1", "pa")["requestID"].as_str().unwrap().to_string();
+    let b = s.call(
+        "fetch.begin",
+        json!({"requestID": id, "url": format!("{A_URL}/chat/completions"), "method": "POST",
+               "headerNames": ["api-key", "content-type"]}),
+    );
+    assert_eq!(b["setHeaders"], json!({"api-key": "sk-test-pa-alpha-FAKE"}));
+    let r = result(&mut s, &id, 1, 429, json!({"retry-after": "120"}), "{}");
+    assert_eq!(r["action"], "switch", "{r}");
+    assert_eq!(r["setHeaders"], json!({"api-key": "sk-test-pb-bravo-FAKE"}));
+    assert!(
+        r["removeHeaders"].as_array().unwrap().contains(&json!("authorization")),
+        "{r}"
+    );
+}
+
+#[test]
+fn no_query_parameter_of_the_first_providers_url_survives_a_switch() {
+    for query in [
+        "?api-key=sk-FAKE-a",
+        "?key=sk-FAKE-a",
+        "?token=tk-FAKE-a",
+        "?v=1&key=sk-FAKE-a",
+    ] {
+        let (_d, mut s) = setup(true);
+        describe(&mut s, "@ai-sdk/openai-compatible");
+        let r = switch_with(&mut s, &format!("{A_URL}/chat/completions{query}"), &["authorization"]);
+        assert_eq!(r["action"], "switch", "{r}");
+        assert_eq!(r["url"], format!("{B_URL}/chat/completions"), "{query}");
+    }
+}
+
+#[test]
+fn a_request_moved_before_it_is_sent_loses_the_first_providers_query_and_credential_headers() {
+    let (_d, mut s) = setup(true);
+    describe(&mut s, "@ai-sdk/openai-compatible");
+    let id = first_request(&mut s);
+    result(&mut s, &id, 1, 429, json!({"retry-after": "120"}), "{}");
+    let id = open(&mut s, "s1", "pa")["requestID"].as_str().unwrap().to_string();
+    let b = s.call(
+        "fetch.begin",
+        json!({"requestID": id, "url": format!("{A_URL}/chat/completions?key=sk-FAKE-a"), "method": "POST",
+               "headerNames": ["authorization", "helicone-auth", "cookie", "content-type"], "authorization": "bearer"}),
+    );
+    assert_eq!(b["action"], "switch", "{b}");
+    assert_eq!(b["url"], format!("{B_URL}/chat/completions"));
+    let removed = b["removeHeaders"].as_array().unwrap();
+    assert!(
+        removed.contains(&json!("helicone-auth")) && removed.contains(&json!("cookie")),
+        "{b}"
+    );
+    assert!(!removed.contains(&json!("content-type")), "{b}");
+}
+
+#[test]
+fn a_switch_sets_the_next_providers_configured_headers_and_not_the_first_ones() {
+    let (_d, mut s) = setup(true);
+    s.call(
+        "providers.describe",
+        json!({"providers": [
+            {"providerID": "pa", "npm": "@ai-sdk/openai-compatible", "baseURL": A_URL,
+             "headers": {"helicone-auth": "Bearer hk-FAKE-pa", "X-Title": "first"}},
+            {"providerID": "pb", "npm": "@ai-sdk/openai-compatible", "baseURL": B_URL,
+             "headers": {"Helicone-Auth": "Bearer hk-FAKE-pb", "HTTP-Referer": "https://b.example/",
+                         "x-bad": "v\r\nx-injected: 1"}},
+        ]}),
+    );
+    let r = switch_with(
+        &mut s,
+        &format!("{A_URL}/chat/completions"),
+        &["authorization", "helicone-auth", "x-title", "content-type"],
+    );
+    assert_eq!(r["action"], "switch", "{r}");
+    assert_eq!(
+        r["setHeaders"],
+        json!({"authorization": "Bearer sk-test-pb-bravo-FAKE", "helicone-auth": "Bearer hk-FAKE-pb",
+               "http-referer": "https://b.example/"})
+    );
+    let removed = r["removeHeaders"].as_array().unwrap();
+    assert!(removed.contains(&json!("x-title")), "{r}");
+    assert!(
+        !removed.contains(&json!("helicone-auth")),
+        "set again, not removed: {r}"
+    );
+    assert!(!r.to_string().contains("hk-FAKE-pa"), "{r}");
+    let (_, _, _, stderr) = s.finish();
+    assert!(
+        !stderr.contains("hk-FAKE"),
+        "a configured header's value reached the log"
+    );
 }

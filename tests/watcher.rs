@@ -105,6 +105,22 @@ fn a_file_and_folder_missing_at_start_are_picked_up_when_they_appear() {
 }
 
 #[test]
+fn a_login_in_a_folder_removed_or_moved_away_and_made_again_while_serving_is_captured() {
+    let (_d, store) = temp_store();
+    let mut s = start(&store);
+    let file = auth_file(&store);
+    let folder = file.parent().unwrap();
+    write_atomic(&file, &json!({"groq": api("sk-test-gone1-FAKE")}));
+    saved(&mut s);
+    fs::remove_dir_all(folder).unwrap();
+    write_atomic(&file, &json!({"mistral": api("sk-test-gone2-FAKE")}));
+    assert_eq!(saved(&mut s)["params"]["alias"], "mistral-1");
+    fs::rename(folder, folder.with_file_name("opencode-old")).unwrap();
+    write_atomic(&file, &json!({"cohere": api("sk-test-gone3-FAKE")}));
+    assert_eq!(saved(&mut s)["params"]["alias"], "cohere-1");
+}
+
+#[test]
 fn logins_already_in_auth_json_at_start_are_captured() {
     let (_d, store) = temp_store();
     write_atomic(&auth_file(&store), &json!({"openai": api("sk-test-pre-FAKE")}));

@@ -1,7 +1,9 @@
 // opencode-balancer's TUI plugin (opencode 1.18.33 `tui.json` "plugin"): the Balancer dashboard
-// in a dialog (Ctrl+B, `/balancer`, the palette's "Open Balancer Dashboard"), the priority
-// matrix, the event log, pending logins and a sidebar line. Plain JS, no build step. It talks to
-// its own client-only sidecar (`rpc.js`); what it shows is built by the pure `view.js`.
+// in a dialog (Ctrl+B, the palette's "Open Balancer Dashboard", `/balancer` through the server
+// plugin), the priority matrix, the event log, pending logins and a sidebar line naming the
+// session's account. Plain JS, no build step. It talks to its own client-only sidecar
+// (`rpc.js`) and asks the server plugin which account a session is on; what it shows is built
+// by the pure `view.js`.
 import { createComponent, createRenderEffect, createSignal, ErrorBoundary } from "solid-js";
 import { createElement, insert, setProp, useKeyboard, useTerminalDimensions } from "@opentui/solid";
 import * as V from "./view.js";
@@ -10,6 +12,8 @@ import { Client, resolveBinary } from "./rpc.js";
 const INSTALLED_BINARY = null; // replaced by opencode-balancer install
 const ID = "opencode-balancer.tui";
 const OPEN = "balancer.open";
+/** Where the server plugin answers which account a session is on (plugin/index.js). */
+const SESSION_CHANNEL = "opencode-balancer.session";
 
 /** An element; a function prop is reactive, children are inserted (functions reactively). */
 function el(tag, props = {}, ...children) {
@@ -32,9 +36,33 @@ const tui = async (api, options = {}) => {
   const [conn, setConn] = createSignal({ state: "starting", reason: null });
   const [now, setNow] = createSignal(Date.now());
   const [screen, setScreen] = createSignal("accounts");
-  const [sel, setSel] = createSignal({ accounts: 0, priority: 0, pending: 0 });
+  // Each selection follows its item (an account by provider/alias), not the row: V.selIndex.
+  const [sel, setSel] = createSignal({ accounts: {}, priority: {}, pending: {} });
   const announced = new Set();
-  let following = null; // {providerID, alias} the selection moves to at the next refresh
+  // The session the sidebar shows and what the server plugin's sidecar says it is on
+  // (`session.get`: its bindings live there, not in this plugin's own sidecar).
+  const [sessions, setSessions] = createSignal({});
+  let watched = null;
+  let channel = null;
+  try {
+    channel = new BroadcastChannel(SESSION_CHANNEL);
+    channel.unref?.();
+    channel.onmessage = (e) => {
+      const a = e?.data;
+      if (a?.type !== "session" || typeof a.sessionID !== "string") return;
+      setSessions((m) => ({ ...m, [a.sessionID]: V.sessionView(a.result) }));
+    };
+  } catch {
+    channel = null; // no channel: the sidebar names the provider's active account
+  }
+  function askSession() {
+    if (watched && channel) channel.postMessage({ type: "session.get", sessionID: watched });
+  }
+  function watch(sessionID) {
+    if (typeof sessionID !== "string" || sessionID === watched) return;
+    watched = sessionID;
+    queueMicrotask(askSession);
+  }
 
   const args = typeof options.store === "string" ? ["--store", options.store] : [];
   const client = new Client({
@@ -72,24 +100,21 @@ const tui = async (api, options = {}) => {
       if (r.status === "fulfilled") next[calls[i][0]] = r.value ?? next[calls[i][0]];
     });
     setData(next);
-    if (following) {
-      // The selection stays on a renamed account, wherever its new name sorts it.
-      const i = V.accountOrder(next.accounts).findIndex((a) => a.providerID === following.providerID && a.alias === following.alias);
-      if (i >= 0) setSelOf("accounts", () => i);
-      following = null;
-    }
-    attention(next.accounts);
+    askSession();
+    // Re-anchor each selection on the row its item is on now (a removed item: its neighbour).
+    for (const kind of ["accounts", "priority", "pending"]) setSelOf(kind, (x) => V.moveSelOf(kind, listOf(kind, next), x, 0));
+    attention(next.accounts, next.events);
   }
 
-  function attention(accounts) {
+  function attention(accounts, events) {
     const out = V.exhaustedProviders(accounts, Date.now());
     for (const p of [...announced]) if (!out.includes(p)) announced.delete(p);
     const fresh = out.filter((p) => !announced.has(p));
     for (const p of fresh) {
       announced.add(p);
-      const message = V.safeText(`Every account of ${p} is cooling down or needs a login.`);
+      const { text: message, variant } = V.restingMessage(p, events, Date.now());
       try {
-        api.ui.toast({ variant: "warning", title: "Balancer", message, duration: 8000 });
+        api.ui.toast({ variant, title: "Balancer", message, duration: 8000 });
         api.attention?.notify?.({ title: "Balancer", message });
       } catch {
         // attention is best effort
@@ -102,6 +127,7 @@ const tui = async (api, options = {}) => {
   api.lifecycle.onDispose(() => {
     clearInterval(tick);
     if (refreshTimer) clearTimeout(refreshTimer);
+    channel?.close();
     client.stop();
   });
   client.start();
@@ -126,6 +152,7 @@ const tui = async (api, options = {}) => {
   // --- the dashboard dialog ---------------------------------------------------------------
 
   function open() {
+    watch(api.route?.current?.params?.sessionID);
     setScreen("accounts");
     api.ui.dialog.replace(() => guarded(Dashboard));
     api.ui.dialog.setSize?.("xlarge");
@@ -141,9 +168,13 @@ const tui = async (api, options = {}) => {
     });
   }
 
-  function selected(kind, list) {
-    return list[V.moveSel(sel()[kind], 0, list.length)];
+  function listOf(kind, d) {
+    return kind === "accounts" ? V.accountOrder(d.accounts) : (d[kind] ?? []);
   }
+  function selected(kind, list) {
+    return list[V.selIndex(kind, list, sel()[kind])];
+  }
+  const selRow = (kind, d) => V.selIndex(kind, listOf(kind, d), sel()[kind]);
   const setSelOf = (kind, f) => setSel((s) => ({ ...s, [kind]: f(s[kind]) }));
 
   function lines(width) {
@@ -156,10 +187,10 @@ const tui = async (api, options = {}) => {
     const s = screen();
     if (conn().state === "down" && d.accounts.length === 0) {
       out.push({ text: "The balancer's sidecar is not running, so there is nothing to show; opencode keeps working without it.", color: "textMuted" });
-    } else if (s === "accounts") out.push(...V.accountLines(d.accounts, sel().accounts, t, { barWidth: width > 100 ? 20 : 10 }));
-    else if (s === "priority") out.push(...V.priorityLines(d.priority, d.settings, sel().priority));
+    } else if (s === "accounts") out.push(...V.accountLines(d.accounts, selRow("accounts", d), t, { barWidth: width > 100 ? 20 : 10 }));
+    else if (s === "priority") out.push(...V.priorityLines(d.priority, d.settings, selRow("priority", d)));
     else if (s === "events") out.push(...V.eventLines(d.events, t));
-    else out.push(...V.pendingLines(d.pending, sel().pending, t));
+    else out.push(...V.pendingLines(d.pending, selRow("pending", d), t));
     out.push({ text: " ", color: "text" }, { text: V.HELP[s], color: "textMuted" });
     return out;
   }
@@ -180,32 +211,51 @@ const tui = async (api, options = {}) => {
     setScreen(s);
   }
 
+  /**
+   * Runs `f` once opencode has given its prompt the focus back after the last dialog closed (or
+   * after 250 ms): reopened then, the dashboard takes the focus from the prompt as when first
+   * opened (`dialog.replace` blurs what is focused), so the next key does not go into the prompt.
+   * Whatever still holds the focus just after is blurred too: the dashboard has nothing to focus.
+   */
+  function afterRefocus(f) {
+    const renderer = api.renderer;
+    const focused = () => {
+      const r = renderer?.currentFocusedRenderable;
+      return r && !r.isDestroyed ? r : null;
+    };
+    const start = Date.now();
+    const step = () => {
+      if (!focused() && Date.now() - start < 250) return void setTimeout(step, 5);
+      f();
+      setTimeout(() => {
+        if (api.ui.dialog.open) focused()?.blur?.();
+      }, 50);
+    };
+    setTimeout(step, V.REOPEN_MS);
+  }
+
+  /**
+   * A sub-dialog: Esc, a cancel or a confirm all come back to the dashboard (V.subDialog).
+   * `confirmProp` is the component's confirm callback (onConfirm, or onSelect for a select).
+   */
+  function sub(Component, props, confirmProp, onConfirm) {
+    let d = null;
+    const handlers = {
+      [confirmProp]: (v) => {
+        d?.done();
+        onConfirm(v);
+      },
+      onCancel: () => d?.done(),
+    };
+    d = V.subDialog(api.ui.dialog, () => createComponent(Component, { ...props, ...handlers }), reopen, afterRefocus);
+  }
+
   function prompt(title, value, onConfirm) {
-    api.ui.dialog.replace(() =>
-      createComponent(api.ui.DialogPrompt, {
-        title,
-        value,
-        placeholder: value,
-        onConfirm: (v) => {
-          reopen();
-          onConfirm(v);
-        },
-      }),
-    );
+    sub(api.ui.DialogPrompt, { title, value, placeholder: value }, "onConfirm", onConfirm);
   }
 
   function confirm(title, message, onConfirm) {
-    api.ui.dialog.replace(() =>
-      createComponent(api.ui.DialogConfirm, {
-        title,
-        message,
-        onConfirm: () => {
-          reopen();
-          onConfirm();
-        },
-        onCancel: reopen,
-      }),
-    );
+    sub(api.ui.DialogConfirm, { title, message }, "onConfirm", onConfirm);
   }
 
   function pickModel(entry) {
@@ -215,15 +265,8 @@ const tui = async (api, options = {}) => {
       toast("warning", `opencode knows no models for ${entry.providerID}`);
       return;
     }
-    api.ui.dialog.replace(() =>
-      createComponent(api.ui.DialogSelect, {
-        title: `Model for ${entry.providerID}`,
-        options: models,
-        onSelect: (o) => {
-          reopen();
-          run("priority.setModel", { providerID: entry.providerID, modelID: o.value }, `${entry.providerID} uses ${o.value}`);
-        },
-      }),
+    sub(api.ui.DialogSelect, { title: `Model for ${entry.providerID}`, options: models }, "onSelect", (o) =>
+      run("priority.setModel", { providerID: entry.providerID, modelID: o.value }, `${entry.providerID} uses ${o.value}`),
     );
   }
 
@@ -233,11 +276,10 @@ const tui = async (api, options = {}) => {
     if (!action) return;
     const d = data();
     const accounts = V.accountOrder(d.accounts);
-    const counts = { accounts: accounts.length, priority: d.priority.length, pending: d.pending.length };
     if (action !== "close") key.preventDefault?.();
     if (action.startsWith("screen:")) return setScreen(action.slice(7));
     if (action === "up" || action === "down") {
-      if (s in counts) setSelOf(s, (i) => V.moveSel(i, action === "up" ? -1 : 1, counts[s]));
+      if (s !== "events") setSelOf(s, (x) => V.moveSelOf(s, listOf(s, d), x, action === "up" ? -1 : 1));
       return;
     }
     const a = selected("accounts", accounts);
@@ -245,12 +287,15 @@ const tui = async (api, options = {}) => {
     const who = a && { providerID: a.providerID, alias: a.alias };
     switch (action) {
       case "activate":
-        return a && run("accounts.activate", who, `${a.providerID}/${a.alias} is active`);
+        return a && run("accounts.activate", who, V.activatedMessage(a, d.settings, watched ? sessions()[watched] : null));
       case "rename":
         return (
           a &&
           prompt(`Rename ${a.providerID}/${a.alias}`, a.alias, (to) =>
-            run("accounts.rename", { providerID: a.providerID, from: a.alias, to }, "renamed").then((r) => r && (following = r)),
+            // The selection stays on the renamed account, wherever its new name sorts it.
+            run("accounts.rename", { providerID: a.providerID, from: a.alias, to }, "renamed").then(
+              (r) => r && setSelOf("accounts", () => V.selectItem("accounts", r)),
+            ),
           )
         );
       case "remove":
@@ -267,10 +312,8 @@ const tui = async (api, options = {}) => {
         return api.keymap.dispatchCommand("provider.connect");
       case "moveUp":
       case "moveDown": {
-        if (!p) return;
-        const dir = action === "moveUp" ? -1 : 1;
-        setSelOf("priority", (i) => V.moveSel(i, dir, counts.priority));
-        return run("priority.move", { providerID: p.providerID, direction: dir });
+        // The selection follows the provider to its new place.
+        return p && run("priority.move", { providerID: p.providerID, direction: action === "moveUp" ? -1 : 1 });
       }
       case "toggleEnabled":
         return p && run("priority.setEnabled", { providerID: p.providerID, enabled: !p.enabled });
@@ -303,7 +346,8 @@ const tui = async (api, options = {}) => {
         category: "Balancer",
         namespace: "palette",
         desc: "Accounts, usage, priority and events of opencode-balancer",
-        slashName: "balancer",
+        // No slashName: `/balancer` is the server plugin's one command (plugin/index.js), so
+        // `/balancer list` works in the TUI and in `opencode run`; plain `/balancer` opens this.
         run: open,
       },
     ],
@@ -318,8 +362,10 @@ const tui = async (api, options = {}) => {
           const box = el("box", { flexDirection: "column" });
           insert(box, () => {
             const accounts = data().accounts;
-            const messages = props?.session_id ? api.state?.session?.messages?.(props.session_id) : [];
-            const line = V.sidebarLine(accounts, V.sessionProvider(messages, accounts), now());
+            const id = props?.session_id;
+            const messages = id ? api.state?.session?.messages?.(id) : [];
+            watch(id);
+            const line = V.sidebarLine(accounts, V.sessionProvider(messages, accounts), now(), id ? sessions()[id] : null);
             return line ? el("text", { fg: theme(line.color) }, line.text) : null;
           });
           return box;

@@ -227,12 +227,29 @@ export function sessionProvider(messages, accounts) {
   return providers.size === 1 ? [...providers][0] : null;
 }
 
-/** The sidebar's one line for `providerID`, or null when there is nothing to say. */
-export function sidebarLine(accounts, providerID, now) {
+/**
+ * A `session.get` answer as the TUI uses it: `{providerID, alias?, modelID?, movedTo?}` with
+ * string members, else null (the server plugin's sidecar has not seen the session, or is old).
+ */
+export function sessionView(r) {
+  if (r === null || typeof r !== "object" || typeof r.providerID !== "string" || r.providerID === "") return null;
+  const out = { providerID: r.providerID };
+  for (const k of ["alias", "modelID", "movedTo"]) if (typeof r[k] === "string" && r[k] !== "") out[k] = r[k];
+  return out;
+}
+
+/**
+ * The sidebar's one line, or null when there is nothing to say. With the session's binding
+ * (`sessionView`): the provider and account the session is on — after a failover or a move, the
+ * one that answered, whatever the provider's active account is. Without: `providerID`'s active
+ * account (the session has not sent a request through the balancer yet).
+ */
+export function sidebarLine(accounts, providerID, now, session = null) {
+  if (session?.providerID) providerID = session.providerID;
   if (!providerID) return null;
   const mine = (accounts ?? []).filter((a) => a.providerID === providerID);
   if (mine.length === 0) return null;
-  const active = mine.find((a) => a.active) ?? mine[0];
+  const active = mine.find((a) => a.alias === session?.alias) ?? mine.find((a) => a.active) ?? mine[0];
   const parts = [`Balancer ${providerID}/${active.alias}`];
   const w = usageWindows(active.usage);
   if (w.length > 0) parts.push(`${Math.max(0, 100 - Math.round(Math.max(...w.map((x) => x.usedPercent))))}% left`);
@@ -240,6 +257,40 @@ export function sidebarLine(accounts, providerID, now) {
   if (st.key === "cooling" || st.key === "login" || st.key === "disabled") parts.push(st.label);
   const color = st.key === "active" || st.key === "healthy" ? "textMuted" : st.color;
   return { text: safeText(parts.join(" · ")), color };
+}
+
+/**
+ * What to tell the user when every account of `provider` rests: where its turns went when the
+ * balancer moved them (a `provider_switched` event from it in the last minute), else that the
+ * accounts rest. Never a failure when the answer is on its way from another provider (issue 30).
+ */
+export function restingMessage(provider, events, now) {
+  const moved = (events ?? []).find(
+    (e) => e.type === "provider_switched" && e.metadata?.from === provider && now - (e.createdAt ?? 0) < 60_000,
+  );
+  if (moved) {
+    const to = moved.metadata.to + (moved.metadata.model ? `/${moved.metadata.model}` : "");
+    return { text: safeText(`${provider} has no account left; turns moved to ${to}.`), variant: "info" };
+  }
+  return { text: safeText(`Every account of ${provider} is cooling down or needs a login.`), variant: "warning" };
+}
+
+/**
+ * The toast after Enter activated `account` (what is true: new sessions start on it; a running
+ * session keeps its account while that is healthy; `session` is the one the dashboard is over).
+ */
+export function activatedMessage(account, settings, session = null) {
+  const name = `${account.providerID}/${account.alias}`;
+  const strategy = settings?.strategy ?? "sticky";
+  const starts =
+    strategy === "sticky"
+      ? "new sessions start on it"
+      : `new sessions pick by the ${strategy} strategy (the active account first only with sticky)`;
+  const here =
+    session?.providerID === account.providerID && session.alias && session.alias !== account.alias
+      ? `this session stays on ${session.providerID}/${session.alias} while that account is healthy`
+      : "a running session keeps its account while that account is healthy";
+  return safeText(`${name} is active: ${starts}; ${here}.`);
 }
 
 /** Providers whose every enabled account is cooling down or needs a login (none enabled: skipped). */
@@ -263,4 +314,64 @@ export function titleLine(screen, conn) {
 export function moveSel(sel, d, count) {
   if (count <= 0) return 0;
   return Math.min(count - 1, Math.max(0, sel + d));
+}
+
+// --- selections that follow the item, not the row ----------------------------------------
+
+/** The key a selection follows: an account by provider/alias, a provider, a pending login's id. */
+export function itemKey(kind, item) {
+  if (!item) return null;
+  if (kind === "accounts") return `${item.providerID}/${item.alias}`;
+  if (kind === "priority") return item.providerID;
+  return item.id;
+}
+
+/**
+ * The row a selection `{key, index}` is on in `list`: the row of its item while that is listed
+ * (wherever a rename, an addition or a reorder put it), else the row it was on, clamped (the item
+ * went away: its neighbour is selected).
+ */
+export function selIndex(kind, list, sel) {
+  const n = list?.length ?? 0;
+  if (n === 0) return 0;
+  const i = sel?.key == null ? -1 : list.findIndex((x) => itemKey(kind, x) === sel.key);
+  return i >= 0 ? i : moveSel(sel?.index ?? 0, 0, n);
+}
+
+/** The selection after moving by `d` rows in `list` (0: re-anchored on the row it shows). */
+export function moveSelOf(kind, list, sel, d) {
+  const index = moveSel(selIndex(kind, list, sel), d, list?.length ?? 0);
+  return { key: itemKey(kind, list?.[index]), index };
+}
+
+/** The selection on one item (e.g. an account after its rename). */
+export function selectItem(kind, item, index = 0) {
+  return { key: itemKey(kind, item), index };
+}
+
+// --- sub-dialogs (rename, remove, model, save) over the dashboard ---------------------------
+
+/** How long after a sub-dialog closes the dashboard comes back (after opencode's 1 ms refocus). */
+export const REOPEN_MS = 10;
+
+/**
+ * Opens a sub-dialog of the dashboard so that however it ends — Esc, Ctrl+C, a confirm or a
+ * cancel — the dashboard comes back, once. `dialog` is opencode's `api.ui.dialog`: `replace(render,
+ * onClose)` calls the onClose of every dialog it replaces, and Esc calls the top one's onClose
+ * and only then pops it (reopening inside onClose would be popped by that same Esc). Closing the
+ * last dialog also gives the prompt its focus back 1 ms later (opencode 1.18.33), so the dashboard
+ * is reopened after that (`REOPEN_MS`): it then takes the focus from the prompt as when first
+ * opened, and the next key goes to the dashboard, not into the prompt. The returned `done()` is
+ * what a confirm calls before its own work; `leave()` ends it without going back.
+ */
+export function subDialog(dialog, render, back, defer = (f) => setTimeout(f, REOPEN_MS)) {
+  let ended = false;
+  const end = (reopen) => {
+    if (ended) return false;
+    ended = true;
+    if (reopen) defer(back);
+    return true;
+  };
+  dialog.replace(render, () => end(true));
+  return { done: () => end(true), leave: () => end(false) };
 }

@@ -329,3 +329,35 @@ export function scenario(t, config = {}) {
   });
   return { dir, log: fake.log };
 }
+
+/**
+ * A temporary store for tests of the real sidecar: the plugin's sidecar inherits the
+ * environment, so every store lookup points at a fresh folder; `restore()` puts the
+ * environment back and removes the folder.
+ */
+export function tempStoreEnv(prefix) {
+  const dir = tempDir(prefix);
+  const store = join(dir, "balancer.sqlite");
+  const values = {
+    OPENCODE_CONFIG_DIR: dir,
+    OPENCODE_BALANCER_STORE: store,
+    XDG_CONFIG_HOME: join(dir, "config"),
+    XDG_DATA_HOME: join(dir, "data"),
+  };
+  const saved = {};
+  for (const [key, value] of Object.entries(values)) {
+    saved[key] = process.env[key];
+    process.env[key] = value;
+  }
+  return {
+    dir,
+    store,
+    restore() {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+      removeDir(dir);
+    },
+  };
+}

@@ -4,7 +4,6 @@
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { join } from "node:path";
 
 import { server } from "../index.js";
 import {
@@ -15,9 +14,8 @@ import {
   headersInput,
   loopback,
   realBinary,
-  removeDir,
   rpcSession,
-  tempDir,
+  tempStoreEnv,
   warnings,
 } from "./helpers.mjs";
 
@@ -28,10 +26,9 @@ const FINE = { "test-key-gamma-FAKE": "gamma", "test-key-delta-FAKE": "delta", "
 const RATE_HEADERS = { "x-ratelimit-limit-requests": "100", "x-ratelimit-remaining-requests": "40", "x-ratelimit-reset-requests": "30s" };
 
 let binary;
-let dir;
+let env;
 let store;
 let http;
-const savedEnv = {};
 
 /** 429 with Retry-After for alpha, 200 for bravo, 401 for anything else. */
 function provider(req) {
@@ -50,16 +47,8 @@ function provider(req) {
 
 before(async () => {
   binary = realBinary();
-  dir = tempDir("ocb-real-sidecar-");
-  store = join(dir, "balancer.sqlite");
-  // The plugin's sidecar inherits the environment: point every store lookup at the temp folder.
-  for (const key of ["OPENCODE_CONFIG_DIR", "OPENCODE_BALANCER_STORE", "XDG_CONFIG_HOME", "XDG_DATA_HOME"]) {
-    savedEnv[key] = process.env[key];
-  }
-  process.env.OPENCODE_CONFIG_DIR = dir;
-  process.env.OPENCODE_BALANCER_STORE = store;
-  process.env.XDG_CONFIG_HOME = join(dir, "config");
-  process.env.XDG_DATA_HOME = join(dir, "data");
+  env = tempStoreEnv("ocb-real-sidecar-");
+  store = env.store;
   http = await loopback(provider);
 
   const rpc = rpcSession(binary, store);
@@ -89,11 +78,7 @@ before(async () => {
 
 after(async () => {
   await http?.close();
-  for (const [key, value] of Object.entries(savedEnv)) {
-    if (value === undefined) delete process.env[key];
-    else process.env[key] = value;
-  }
-  if (dir) removeDir(dir);
+  env?.restore();
 });
 
 async function plugin(t, options = {}) {

@@ -168,6 +168,7 @@ test("429 on a request sent with its held answer: awaited, with what was sent, t
     ["Bearer key-a", "Bearer key-b"],
   );
   assert.ok(http.requests[1].body.equals(http.requests[0].body), "the same body again");
+  await doneNotice(log, headers[MARKER]);
   const calls = callsFor(log, headers[MARKER]);
   assert.deepEqual(
     calls.map(([m, awaited, p]) => [m, awaited, p.attempt ?? null, p.status ?? null]),

@@ -94,6 +94,8 @@ test("switch: the refused request is re-sent to the other provider's URL with it
   assert.equal(second.headers["content-type"], "application/json");
   const body = JSON.parse(second.body.toString());
   assert.deepEqual(body, { model: "m2", messages: BODY.messages, stream: true });
+  // The 2xx is a notification: the fake logs it when it reads it, after opencode has its answer.
+  await waitFor(() => fakeCalls(p.log, "fetch.result").length >= 2, 5000, "the 2xx notification");
   const results = fakeCalls(p.log, "fetch.result").map((m) => m.params);
   assert.deepEqual(
     results.map((r) => [r.attempt, r.status]),
@@ -102,6 +104,55 @@ test("switch: the refused request is re-sent to the other provider's URL with it
       [2, 200],
     ],
   );
+});
+
+test("switch with stripState: the moved body goes to continuity.strip after the switch's own edit, and the sidecar's bytes go out", async (t) => {
+  const edited = '{"model":"m2","messages":[{"role":"user","content":"hi"}],"stream":true,"edited":1}';
+  const p = await setup(t, {
+    config: (http) => ({
+      accounts: ACCOUNTS,
+      sequence: {
+        "fetch.result": [{ ...switchTo(`${http.url}/b/v1/chat/completions`), stripState: { scope: "provider-move" } }, { action: "return" }],
+        "continuity.strip": [{ body: edited, removed: 2 }],
+      },
+    }),
+    respond: twoProviders,
+  });
+  const res = await send(p.http, await marked(p.hooks));
+  assert.equal(await res.text(), "answer from b");
+  const [first, second] = p.http.requests;
+  assert.equal(first.body.toString(), JSON.stringify(BODY), "the first attempt goes out as opencode wrote it");
+  assert.equal(second.body.toString(), edited, "the sidecar's bytes");
+  assert.equal(second.headers["content-length"], String(Buffer.byteLength(edited)));
+  const [strip] = fakeCalls(p.log, "continuity.strip").map((m) => m.params);
+  assert.equal(strip.scope, "provider-move");
+  assert.equal(strip.url, `${p.http.url}/b/v1/chat/completions`);
+  assert.deepEqual(JSON.parse(strip.body), { model: "m2", messages: BODY.messages, stream: true }, "after the switch's own edit");
+});
+
+test("retry with stripState: no edited body in the answer, or no answer at all, sends the body as it was", async (t) => {
+  for (const strip of [{ removed: 0 }, "hang"]) {
+    const p = await setup(t, {
+      config: {
+        accounts: { mock: ["key-a", "key-b"] },
+        sequence: {
+          "fetch.result": [{ action: "retry", account: { providerID: "mock", alias: "b" }, setHeaders: { authorization: "Bearer key-b" }, stripState: { scope: "same-provider" } }, { action: "return" }],
+          ...(strip === "hang" ? {} : { "continuity.strip": [strip] }),
+        },
+        ...(strip === "hang" ? { delays: { "continuity.strip": 60_000 } } : {}),
+      },
+      options: { timeoutMs: 300 },
+      respond: (req) => (req.headers.authorization === "Bearer key-b" ? { status: 200, body: "b" } : twoProviders(req)),
+    });
+    const res = await send(p.http, await marked(p.hooks));
+    assert.equal(await res.text(), "b", JSON.stringify(strip));
+    assert.deepEqual(
+      p.http.requests.map((r) => r.body.toString()),
+      [JSON.stringify(BODY), JSON.stringify(BODY)],
+      `both attempts carry opencode's bytes (${JSON.stringify(strip)})`,
+    );
+    await p.hooks.dispose();
+  }
 });
 
 test("fail from fetch.result: opencode gets a plain 400 with the sidecar's message at once", async (t) => {

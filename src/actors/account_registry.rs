@@ -6,8 +6,11 @@
 //! the store before they are acknowledged. The hot path (`PickAccount`, `ChooseModel`,
 //! `RecordOutcome`) is answered from memory only; its bookkeeping goes out with the next store
 //! job (within 50 ms of being queued), each change with exactly one job (`outbox`).
-//! Other processes' commits are looked for when the store's files change (`store_watch`), or
-//! every 50 ms where file notifications are unavailable; nothing runs while nothing happens.
+//! Other processes' commits are looked for when the store's files change (`store_watch`): the
+//! store thread checks `PRAGMA data_version` and tells the registry only of another process's
+//! commit, so the file events of our own commits and checkpoints wake nothing else. Where file
+//! notifications are unavailable, the registry looks every 50 ms; nothing runs while nothing
+//! happens.
 
 mod dry;
 mod messages;
@@ -25,7 +28,7 @@ use actix::prelude::*;
 
 use self::state::{RegistryState, Scope};
 use super::event_bus::{EventBus, Notice, Notify, Publish};
-use super::store_worker::StoreHandle;
+use super::store_worker::{OthersCommitted, StoreHandle};
 use crate::clock::SharedClock;
 use crate::model::{Millis, NewEvent};
 use crate::store::{Snapshot, Store, StoreError};
@@ -64,6 +67,8 @@ pub struct AccountRegistry {
     resync: bool,
     /// Notified whenever memory was reloaded from another process's commit (the dashboard).
     changed: std::sync::Arc<tokio::sync::Notify>,
+    /// Times the store thread reported another process's commit (tests read it).
+    others_committed: u64,
 }
 
 impl AccountRegistry {
@@ -91,6 +96,7 @@ impl AccountRegistry {
             _store_watch: None,
             resync: false,
             changed: Default::default(),
+            others_committed: 0,
         }
     }
 
@@ -152,14 +158,7 @@ impl AccountRegistry {
         let known = self.data_version;
         let job = move |s: &mut Store| {
             let written = s.apply_runtime(&flush.patches, &flush.actives);
-            let then = s.data_version().and_then(|version| {
-                let snapshot = if version != known {
-                    Some(s.load_snapshot(None)?)
-                } else {
-                    None
-                };
-                Ok((version, snapshot))
-            });
+            let then = look(s, known);
             Flushed { written, then }
         };
         (flush.id, job)
@@ -194,16 +193,19 @@ impl AccountRegistry {
 
     fn after_sync(&mut self, id: u64, result: Result<(u64, Flushed<Looked>), StoreError>) {
         match self.settle(id, result) {
-            Ok((generation, (version, snapshot))) => {
-                self.data_version = version;
-                if let Some(snap) = snapshot {
-                    tracing::debug!("another process changed the store; reloaded");
-                    self.state.apply_snapshot(snap, Scope::All, generation);
-                    self.changed.notify_one();
-                    self.bus.do_send(Notify(Notice::StoreChanged));
-                }
-            }
+            Ok((generation, looked)) => self.caught_up(looked, generation),
             Err(e) => tracing::debug!(error = %e, "could not look for other processes' changes"),
+        }
+    }
+
+    /// Takes in what a job saw of other processes' commits (read at store `generation`).
+    fn caught_up(&mut self, (version, snapshot): Looked, generation: u64) {
+        self.data_version = version;
+        if let Some(snap) = snapshot {
+            tracing::debug!("another process changed the store; reloaded");
+            self.state.apply_snapshot(snap, Scope::All, generation);
+            self.changed.notify_one();
+            self.bus.do_send(Notify(Notice::StoreChanged));
         }
     }
 
@@ -239,6 +241,18 @@ impl AccountRegistry {
 /// What a sync job saw: the store's data version, and everything when another process changed it.
 type Looked = (i64, Option<Snapshot>);
 
+/// Looks for other processes' commits since data version `known` (our own commits do not move
+/// it): everything is read when there was one.
+fn look(s: &Store, known: i64) -> Result<Looked, StoreError> {
+    let version = s.data_version()?;
+    let snapshot = if version != known {
+        Some(s.load_snapshot(None)?)
+    } else {
+        None
+    };
+    Ok((version, snapshot))
+}
+
 /// What a store job that carried a flush reports: whether the flush was written, and the job's
 /// own result (which may fail on its own).
 struct Flushed<T> {
@@ -250,11 +264,11 @@ impl Actor for AccountRegistry {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let addr = ctx.address();
+        let look = self.store.looker(ctx.address().recipient());
         let watch = self
             .store_path
             .as_deref()
-            .and_then(|p| super::store_watch::watch(p, move || addr.do_send(StoreTouched)));
+            .and_then(|p| super::store_watch::watch(p, look));
         match watch {
             Some(w) => self._store_watch = Some(w),
             None => {
@@ -277,17 +291,13 @@ impl StreamHandler<()> for AccountRegistry {
     }
 }
 
-/// The store's files changed (from the store watcher): look for other processes' commits.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct StoreTouched;
-
-impl Handler<StoreTouched> for AccountRegistry {
+/// Another process committed (the store thread looked after the store's files changed).
+impl Handler<OthersCommitted> for AccountRegistry {
     type Result = ();
-    fn handle(&mut self, _: StoreTouched, ctx: &mut Context<Self>) {
+    fn handle(&mut self, _: OthersCommitted, ctx: &mut Context<Self>) {
+        self.others_committed += 1;
         // With bookkeeping queued, the flush owed within SYNC_INTERVAL looks too. Syncing now
-        // would write it early, and that commit's own file events would start the next sync:
-        // under load every flush would follow the last, never batched (2.2 flushes a failover).
+        // would write it early: under load every flush would follow the last, never batched.
         if !self.state.flush_owed() {
             self.start_sync(ctx);
         }

@@ -2,8 +2,12 @@
 //! (or a pending connection), and keeps saved accounts' tokens fresh when opencode refreshes them.
 //!
 //! It watches the *folder* (so replace-by-rename, truncate-and-write, delete and re-create are
-//! all seen, and a file missing at start is picked up when it appears), debounces bursts, and
-//! runs on its own thread so reading the file never delays the hot path. The file is read
+//! all seen, a file missing at start is picked up when it appears, and a folder removed is made
+//! and watched again) and wakes only for
+//! changes, never for reads, its own or anyone's ([`change`]): a change that is whole when
+//! reported (a rename onto the file, a writer closing it, a removal) is read at once, writes
+//! still arriving once the burst has settled ([`DEBOUNCE`]). It runs on its own thread so
+//! reading the file never delays the hot path. The file is read
 //! through [`read_auth_file`] (never blocks, regular files only, bounded). A version that cannot
 //! be read or is not a JSON object changes nothing: the last good snapshot stays. An entry of a
 //! bad shape is skipped and the others are captured. Each problem is logged once, when it
@@ -20,25 +24,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
+use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 
 use super::account_registry::{AccountRegistry, Mutate};
 pub use super::auth_file::{
     default_auth_path, parse_auth_file, parse_logins, read_auth_file, AuthFile, AuthFileError, MAX_AUTH_FILE_BYTES,
 };
+use super::file_events::{change, Change};
 use crate::model::Auth;
 use crate::store::CaptureHint;
 use crate::usage::anthropic_profile::claude_profile;
 use crate::usage::{Endpoints, Http};
 
-/// How long a burst of writes is let settle before the file is read.
+/// How long a burst of writes still arriving is let settle before the file is read.
 pub const DEBOUNCE: Duration = Duration::from_millis(15);
 /// Polling interval when file notifications are unavailable.
 pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
 
+/// auth.json changed (or the watch must rescan: [`Change::Settling`]).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct FileChanged;
+pub struct FileChanged(pub Change);
+
+/// The watched folder itself was removed or moved away: its watch is gone with it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct FolderGone;
 
 /// Reads Claude's profile (`GET {anthropic base}/api/oauth/profile`) for a captured login.
 pub struct ProfileReader {
@@ -109,7 +121,8 @@ pub struct AuthWatcher {
     profiles: Arc<ProfileReader>,
     /// The problems of the last version read, each logged once when it appeared.
     problems: BTreeSet<String>,
-    read_scheduled: bool,
+    /// The read waiting to run, and for which kind of change.
+    scheduled: Option<(Change, SpawnHandle)>,
     _watcher: Option<Box<dyn Watcher>>,
 }
 
@@ -127,7 +140,7 @@ impl AuthWatcher {
             last_good: HashMap::new(),
             profiles: Arc::new(profiles),
             problems: BTreeSet::new(),
-            read_scheduled: false,
+            scheduled: None,
             _watcher: None,
         }
     }
@@ -143,10 +156,20 @@ impl AuthWatcher {
         }
         let name = self.path.file_name().map(|n| n.to_os_string());
         let addr = ctx.address();
+        let folder = dir.clone();
         let filter = move |res: notify::Result<notify::Event>| {
-            if let Ok(event) = res {
-                if event.paths.iter().any(|p| p.file_name() == name.as_deref()) || event.need_rescan() {
-                    addr.do_send(FileChanged);
+            let Ok(event) = res else { return };
+            let gone = matches!(
+                event.kind,
+                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_))
+            );
+            if gone && event.paths.contains(&folder) {
+                addr.do_send(FolderGone);
+            } else if event.need_rescan() {
+                addr.do_send(FileChanged(Change::Settling));
+            } else if let Some(c) = change(&event.kind) {
+                if event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
+                    addr.do_send(FileChanged(c));
                 }
             }
         };
@@ -253,16 +276,37 @@ impl Actor for AuthWatcher {
     }
 }
 
+impl Handler<FolderGone> for AuthWatcher {
+    type Result = ();
+    /// Makes the folder again (as at start), watches it anew and reads what is there now.
+    fn handle(&mut self, _: FolderGone, ctx: &mut Context<Self>) {
+        tracing::info!("opencode's data folder was removed or moved; watching it again");
+        self._watcher = None;
+        self.watch(ctx);
+        self.handle(FileChanged(Change::Whole), ctx);
+    }
+}
+
 impl Handler<FileChanged> for AuthWatcher {
     type Result = ();
-    fn handle(&mut self, _: FileChanged, ctx: &mut Context<Self>) {
-        if self.read_scheduled {
-            return;
+    /// Schedules one read: at once for a whole change, after [`DEBOUNCE`] for one still arriving.
+    /// A read already due as soon or sooner covers this change too.
+    fn handle(&mut self, FileChanged(c): FileChanged, ctx: &mut Context<Self>) {
+        match (self.scheduled, c) {
+            (Some((Change::Whole, _)), _) | (Some((Change::Settling, _)), Change::Settling) => return,
+            (Some((Change::Settling, pending)), Change::Whole) => {
+                ctx.cancel_future(pending);
+            }
+            (None, _) => {}
         }
-        self.read_scheduled = true;
-        ctx.run_later(DEBOUNCE, |this, ctx| {
-            this.read_scheduled = false;
+        let delay = match c {
+            Change::Whole => Duration::ZERO,
+            Change::Settling => DEBOUNCE,
+        };
+        let handle = ctx.run_later(delay, |this, ctx| {
+            this.scheduled = None;
             this.read(ctx);
         });
+        self.scheduled = Some((c, handle));
     }
 }

@@ -4,6 +4,7 @@ pub mod account_registry;
 mod auth_file;
 pub mod auth_watcher;
 pub mod event_bus;
+mod file_events;
 mod repeated;
 pub mod retry_balancer;
 mod store_watch;

@@ -2,7 +2,9 @@
 //! registry (memory only) which account to use and records each answer; decides retries.
 //! Requests never finished expire after `REQUEST_TTL_MS`; the table holds at most `MAX_REQUESTS`.
 
+mod continuity;
 mod failover;
+mod lookup;
 mod messages;
 mod report;
 mod switch;
@@ -24,9 +26,11 @@ use crate::model::{Auth, Millis};
 use crate::usage::passive::is_usage_header;
 use crate::usage::schedule::PROMPT_MIN_MS;
 
+pub use self::continuity::{FetchStream, StreamAnswer};
 pub use self::failover::{
     BeginAnswer, ChatHeaders, FetchBegin, FetchResult, HeadersAnswer, RequestShape, ResultAnswer, UnknownRequest,
 };
+pub use self::lookup::{SessionBinding, SessionOf};
 pub use self::messages::{ChatMessage, SyncAuth};
 pub use self::switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};
 
@@ -59,6 +63,9 @@ struct Request {
     url: String,
     /// Providers this request has left because they ran dry (never taken again: no loop).
     providers_tried: Vec<String>,
+    /// Resends that only removed state another account produced (at most one: the safety net);
+    /// they do not count against `maxAttempts`.
+    mends: u32,
 }
 
 struct Session {
@@ -67,6 +74,12 @@ struct Session {
     seen_at: Millis,
     /// The provider/model this session last moved to (`provider_switched` is told once).
     switched_to: Option<String>,
+    /// The account (provider id, alias) whose 2xx last answered a request of the session: the
+    /// one that produced the state its next request replays (docs/continuity.md).
+    owner: Option<(String, String)>,
+    /// Set once the session's state was edited (it moved, or was mended): from then on every
+    /// request of the session is edited the same way, on every account.
+    edited: Option<crate::continuity::Scope>,
 }
 
 pub struct RetryBalancer {

@@ -9,8 +9,10 @@ use std::path::Path;
 
 use notify::{RecursiveMode, Watcher};
 
+use super::file_events::change;
+
 /// Starts watching the folder holding `store`; `touched` runs (on the notify thread) for every
-/// change to the store's own files. `None`: poll instead (the reason is logged).
+/// change to the store's own files (not for reads of them). `None`: poll instead (the reason is logged).
 pub fn watch(store: &Path, touched: impl Fn() + Send + 'static) -> Option<Box<dyn Watcher + Send>> {
     if std::env::var("OPENCODE_BALANCER_WATCH").is_ok_and(|v| v == "poll") {
         tracing::debug!("OPENCODE_BALANCER_WATCH=poll: looking for other processes' commits every 50 ms");
@@ -31,10 +33,9 @@ pub fn watch(store: &Path, touched: impl Fn() + Send + 'static) -> Option<Box<dy
         .collect();
     let filter = move |res: notify::Result<notify::Event>| {
         if let Ok(event) = res {
-            let mine = event
-                .paths
-                .iter()
-                .any(|p| p.file_name().is_some_and(|n| ours.iter().any(|o| o == n)));
+            // Opening and reading the files (ours, the CLI's) commits nothing.
+            let mine = change(&event.kind).is_some()
+                && (event.paths.iter()).any(|p| p.file_name().is_some_and(|n| ours.iter().any(|o| o == n)));
             if mine || event.need_rescan() {
                 touched();
             }

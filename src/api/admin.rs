@@ -146,6 +146,13 @@ impl Runtime {
         .await
     }
 
+    pub async fn priority_remove(&self, p: ProviderParams) -> ApiResult<Vec<PriorityEntry>> {
+        self.mutate_priority(Mutate::PriorityRemove {
+            provider_id: p.provider_id,
+        })
+        .await
+    }
+
     pub async fn balancing_get(&self, _: NoParams) -> ApiResult<Enabled> {
         let s = self.registry.send(GetSettings).await?;
         Ok(Enabled { enabled: s.balancing })

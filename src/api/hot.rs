@@ -5,10 +5,11 @@ use super::params::*;
 use super::results::*;
 use super::{ApiError, ApiResult};
 use crate::actors::retry_balancer::{
-    ChatHeaders, ChatMessage, DescribeProviders, FetchBegin, FetchResult, RequestShape,
+    ChatHeaders, ChatMessage, DescribeProviders, FetchBegin, FetchResult, FetchStream, RequestShape,
 };
 use crate::actors::Runtime;
 use crate::balancer::headers::{decisive_headers, AuthorizationHint};
+use crate::continuity::{detect_api, strip_foreign_state, Edit, Scope};
 
 impl Runtime {
     pub async fn chat_message(&self, p: ChatMessageParams) -> ApiResult<ChatMessageResult> {
@@ -36,11 +37,12 @@ impl Runtime {
         Ok(ChatHeadersResult {
             request_id: a.request_id,
             sync_auth: a.sync_auth.map(SyncAuthWire::from),
-            begin: a.begin.map(|(account, headers)| PreparedBegin {
+            begin: a.begin.map(|(account, headers, strip)| PreparedBegin {
                 account,
                 set_headers: headers.set,
                 remove_headers: headers.remove,
                 watch: decisive_headers(),
+                strip_state: StripState::of(strip),
             }),
         })
     }
@@ -81,6 +83,49 @@ impl Runtime {
             .await?
             .map_err(|e| ApiError::UnknownRequest(e.to_string()))?;
         Ok(answer.into())
+    }
+
+    /// The first events of a 2xx event stream: hold, forward, or the refusal's `fetch.result` answer.
+    pub async fn fetch_stream(&self, p: FetchStreamParams) -> ApiResult<StreamResult> {
+        if p.events.len() > crate::continuity::stream::LOOKAHEAD_MAX_EVENTS {
+            return Err(ApiError::InvalidParams("invalid params: events: at most 64".into()));
+        }
+        let answer = self
+            .balancer
+            .send(FetchStream {
+                request_id: p.request_id,
+                attempt: p.attempt,
+                events: p.events.into_iter().map(|e| (e.event, e.data)).collect(),
+                headers: p
+                    .headers
+                    .into_iter()
+                    .map(|(k, v)| (k.to_ascii_lowercase(), v))
+                    .collect(),
+                sent: p.sent.map(ShapeParams::into_shape),
+            })
+            .await?
+            .map_err(|e| ApiError::UnknownRequest(e.to_string()))?;
+        Ok(answer.into())
+    }
+
+    /// The body without the state another account or provider produced (a pure edit: the
+    /// sidecar decided, with `stripState`, that it is needed).
+    pub async fn continuity_strip(&self, p: StripParams) -> ApiResult<StripResult> {
+        let Some(scope) = Scope::parse(&p.scope) else {
+            return Err(ApiError::InvalidParams(
+                "invalid params: scope must be \"same-provider\" or \"provider-move\"".into(),
+            ));
+        };
+        let Some(api) = detect_api(p.url.as_deref(), p.body.as_bytes()) else {
+            return Ok(StripResult { body: None, removed: 0 });
+        };
+        Ok(match strip_foreign_state(api, p.body.as_bytes(), scope) {
+            Edit::Unchanged => StripResult { body: None, removed: 0 },
+            Edit::Edited { body, removed } => StripResult {
+                body: Some(String::from_utf8(body).map_err(|e| ApiError::Unexpected(e.to_string()))?),
+                removed,
+            },
+        })
     }
 
     pub async fn providers_describe(&self, p: DescribeParams) -> ApiResult<Empty> {

@@ -11,6 +11,7 @@ pub mod error;
 mod hot;
 pub mod params;
 pub mod results;
+mod session;
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -65,6 +66,7 @@ pub mod methods {
         PrioritySetModel = "priority.setModel", PriorityModelParams => Vec<PriorityEntry>;
         PrioritySetEnabled = "priority.setEnabled", PriorityEnabledParams => Vec<PriorityEntry>;
         PriorityMove = "priority.move", PriorityMoveParams => Vec<PriorityEntry>;
+        PriorityRemove = "priority.remove", ProviderParams => Vec<PriorityEntry>;
         BalancingGet = "balancing.get", NoParams => Enabled;
         BalancingSet = "balancing.set", EnabledParams => Enabled;
         SettingsGet = "settings.get", NoParams => Settings;
@@ -79,8 +81,12 @@ pub mod methods {
         CommandRun = "command.run", CommandParams => CommandOutput;
         ChatMessage = "chat.message", ChatMessageParams => ChatMessageResult;
         ChatHeaders = "chat.headers", ChatHeadersParams => ChatHeadersResult;
+        /// Read-only: which provider, model and account a session is on.
+        SessionGet = "session.get", SessionParams => SessionView;
         FetchBegin = "fetch.begin", FetchBeginParams => BeginResult;
         FetchResult = "fetch.result", FetchResultParams => FetchResultAnswer;
+        FetchStream = "fetch.stream", FetchStreamParams => StreamResult;
+        ContinuityStrip = "continuity.strip", StripParams => StripResult;
         ProvidersDescribe = "providers.describe", DescribeParams => Empty;
         TestAdvanceClock = "test.advanceClock", AdvanceClockParams => Now;
     }

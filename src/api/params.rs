@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::balancer::outbound::ConfiguredHeaders;
 use crate::model::Auth;
 use crate::model::ModelRef;
 
@@ -70,6 +71,13 @@ pub struct PriorityEnabledParams {
     pub enabled: bool,
 }
 
+/// One provider (`priority.remove`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderParams {
+    #[serde(rename = "providerID")]
+    pub provider_id: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PriorityMoveParams {
     #[serde(rename = "providerID")]
@@ -104,6 +112,13 @@ pub struct ChatMessageParams {
     pub model: Option<ModelRef>,
 }
 
+/// `session.get` `{sessionID}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SessionParams {
+    #[serde(rename = "sessionID")]
+    pub session_id: String,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatHeadersParams {
     #[serde(rename = "sessionID")]
@@ -135,13 +150,17 @@ pub struct ShapeParams {
     pub authorization: Option<String>,
 }
 
-/// `{npm?, baseURL?}`: a provider's SDK package and base URL as opencode knows them.
+/// `{npm?, baseURL?, headers?}`: a provider's SDK package, base URL and configured headers as
+/// opencode knows them.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ApiParams {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub npm: Option<String>,
     #[serde(rename = "baseURL", default, skip_serializing_if = "Option::is_none")]
     pub base_url: Option<String>,
+    /// The provider's configured headers (`options.headers`), for a request moved to it.
+    #[serde(default, skip_serializing_if = "ConfiguredHeaders::is_empty")]
+    pub headers: ConfiguredHeaders,
 }
 
 impl ApiParams {
@@ -150,6 +169,7 @@ impl ApiParams {
         crate::balancer::switch::ProviderApi {
             npm: keep(self.npm),
             base_url: keep(self.base_url),
+            headers: self.headers,
         }
     }
 }
@@ -195,6 +215,37 @@ pub struct FetchResultParams {
     /// The request as sent, when the host sent it without asking `fetch.begin` (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent: Option<ShapeParams>,
+}
+
+/// `fetch.stream` (extension): the first events of a 2xx event stream the host holds.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FetchStreamParams {
+    #[serde(rename = "requestID")]
+    pub request_id: String,
+    #[serde(default = "one")]
+    pub attempt: u32,
+    /// Each held event: its `event:` name (if any) and its `data:` text; at most 64.
+    pub events: Vec<StreamEventParams>,
+    #[serde(default)]
+    pub headers: HashMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent: Option<ShapeParams>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StreamEventParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// `continuity.strip` (extension): the body the host is about to send, and how far it moves.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StripParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    pub body: String,
+    pub scope: String,
 }
 
 fn one() -> u32 {

@@ -103,6 +103,22 @@ pub struct ChatMessageResult {
     pub model: Option<ModelRef>,
 }
 
+/// `session.get`: the provider/model a session is on and the account its requests go out as;
+/// `{}` when this sidecar has not seen the session (another process serves it, or it is new).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    #[serde(rename = "providerID", default, skip_serializing_if = "Option::is_none")]
+    pub provider_id: Option<String>,
+    #[serde(rename = "modelID", default, skip_serializing_if = "Option::is_none")]
+    pub model_id: Option<String>,
+    /// The account of its last request, or the one kept for it; absent before its first request.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// `provider/model` it last moved to because its provider ran dry (`provider_switched`).
+    #[serde(rename = "movedTo", default, skip_serializing_if = "Option::is_none")]
+    pub moved_to: Option<String>,
+}
+
 /// `syncAuth`: `{providerID, auth}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncAuthWire {
@@ -143,6 +159,24 @@ pub struct PreparedBegin {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove_headers: Vec<String>,
     pub watch: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strip_state: Option<StripState>,
+}
+
+/// `stripState: {scope}` (extension, docs/continuity.md): send the body without the conversation
+/// state another account (`same-provider`) or provider (`provider-move`) produced — the host asks
+/// `continuity.strip` for the edited bytes. Absent: the body goes out byte for byte.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StripState {
+    pub scope: String,
+}
+
+impl StripState {
+    pub fn of(scope: Option<crate::continuity::Scope>) -> Option<StripState> {
+        scope.map(|s| StripState {
+            scope: s.as_str().to_string(),
+        })
+    }
 }
 
 /// `{action:"switch", account, modelID, url, setHeaders, removeHeaders, body:{set, remove},
@@ -163,6 +197,8 @@ pub struct SwitchWire {
     pub sync_auth: Option<SyncAuthWire>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passthrough: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strip_state: Option<StripState>,
 }
 
 /// The request body's edit for a switch: members to set and to remove.
@@ -187,6 +223,7 @@ impl SwitchWire {
             },
             sync_auth: s.sync_auth.map(SyncAuthWire::from),
             passthrough: at_begin.then_some(true),
+            strip_state: StripState::of(s.strip),
         }
     }
 }
@@ -246,6 +283,8 @@ pub enum BeginResult {
         set_headers: BTreeMap<String, String>,
         #[serde(rename = "removeHeaders", default, skip_serializing_if = "Vec::is_empty")]
         remove_headers: Vec<String>,
+        #[serde(rename = "stripState", default, skip_serializing_if = "Option::is_none")]
+        strip_state: Option<StripState>,
     },
     /// `{passthrough:true}`.
     Passthrough {
@@ -257,10 +296,15 @@ impl From<BeginAnswer> for BeginResult {
     fn from(answer: BeginAnswer) -> Self {
         match answer {
             BeginAnswer::Passthrough => BeginResult::Passthrough { passthrough: true },
-            BeginAnswer::Use { account, headers } => BeginResult::Use {
+            BeginAnswer::Use {
+                account,
+                headers,
+                strip,
+            } => BeginResult::Use {
                 account,
                 set_headers: headers.set,
                 remove_headers: headers.remove,
+                strip_state: StripState::of(strip),
             },
             BeginAnswer::Switch(s) => BeginResult::Switch(Box::new(SwitchWire::new(*s, true))),
             BeginAnswer::Fail(f) => BeginResult::Fail(FailWire::new(f, true)),
@@ -286,6 +330,8 @@ pub enum FetchResultAnswer {
         remove_headers: Vec<String>,
         #[serde(rename = "syncAuth", default, skip_serializing_if = "Option::is_none")]
         sync_auth: Option<SyncAuthWire>,
+        #[serde(rename = "stripState", default, skip_serializing_if = "Option::is_none")]
+        strip_state: Option<StripState>,
     },
     Switch(Box<SwitchWire>),
     Fail(FailWire),
@@ -306,15 +352,48 @@ impl From<ResultAnswer> for FetchResultAnswer {
                 account,
                 headers,
                 sync_auth,
+                strip,
             } => FetchResultAnswer::Retry {
                 action: RetryTag::Tag,
                 account,
                 set_headers: headers.set,
                 remove_headers: headers.remove,
                 sync_auth: sync_auth.map(|s| SyncAuthWire::from(*s)),
+                strip_state: StripState::of(strip),
             },
             ResultAnswer::Switch(s) => FetchResultAnswer::Switch(Box::new(SwitchWire::new(*s, false))),
             ResultAnswer::Fail(f) => FetchResultAnswer::Fail(FailWire::new(f, false)),
         }
     }
+}
+
+/// `fetch.stream` (extension): `{action:"hold"}`, `{action:"forward"}`, or — for a refusal before
+/// any content — exactly what `fetch.result` answers for that status.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StreamResult {
+    Step { action: String },
+    Refused(Box<FetchResultAnswer>),
+}
+
+impl From<crate::actors::retry_balancer::StreamAnswer> for StreamResult {
+    fn from(answer: crate::actors::retry_balancer::StreamAnswer) -> Self {
+        use crate::actors::retry_balancer::StreamAnswer;
+        match answer {
+            StreamAnswer::Hold => StreamResult::Step { action: "hold".into() },
+            StreamAnswer::Forward => StreamResult::Step {
+                action: "forward".into(),
+            },
+            StreamAnswer::Refused(r) => StreamResult::Refused(Box::new(r.into())),
+        }
+    }
+}
+
+/// `continuity.strip` (extension): the edited body, or none when nothing was removed (send the
+/// original bytes).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StripResult {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    pub removed: usize,
 }

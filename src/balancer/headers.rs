@@ -258,4 +258,22 @@ mod tests {
             );
         }
     }
+
+    #[test]
+    fn hostile_account_and_residency_claims_are_never_header_values() {
+        let access = jwt(serde_json::json!({
+            "chatgpt_compute_residency": "eu\r\nx-injected: FAKE",
+            "https://api.openai.com/auth": {"chatgpt_account_id": "acct\r\nx-injected: FAKE"},
+        }));
+        let h = credential_headers("openai", &oauth("rt-FAKE", &access, None), &names(CHATGPT), None);
+        assert_eq!(h.set.keys().collect::<Vec<_>>(), ["authorization"]);
+        assert_eq!(h.remove, ["chatgpt-account-id", "x-openai-internal-codex-residency"]);
+        let h = credential_headers(
+            "openai",
+            &oauth("rt-FAKE", "at-FAKE", Some("id\"}\n")),
+            &names(CHATGPT),
+            None,
+        );
+        assert!(!h.set.contains_key("chatgpt-account-id"), "{:?}", h.set);
+    }
 }

@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod headers;
 pub mod hint;
+pub mod outbound;
 pub mod reset;
 pub mod select;
 pub mod switch;

@@ -12,8 +12,11 @@
 //! 3. the other provider's base URL is known (its config's `options.baseURL`, or the URL opencode
 //!    reported for its model).
 //!
-//! The new URL is the other base URL followed by what followed the first provider's base URL in
-//! the request (else by the API's own path, `/chat/completions`, …), query included. The body
+//! The new URL is the other base URL's path followed by what followed the first provider's base
+//! URL in the request's path (else by the API's own path, `/chat/completions`, …), then the other
+//! base URL's own query, if any. Nothing of the first URL's query or fragment survives: a key in
+//! it (`?key=`, `?api-key=`, `?token=`) is the first provider's. The headers that go along are
+//! `balancer::outbound`'s rule. The body
 //! gets the other model in `model`, and loses what belongs to the first model or provider:
 //! `reasoning_effort`, `reasoning`, `thinking` (a variant's settings) and
 //! `previous_response_id` (a stored response of the first provider).
@@ -22,6 +25,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::outbound::ConfiguredHeaders;
 use crate::model::Millis;
 
 /// What the balancer knows of a provider's API (from the plugin: opencode's config and hooks).
@@ -29,6 +33,8 @@ use crate::model::Millis;
 pub struct ProviderApi {
     pub npm: Option<String>,
     pub base_url: Option<String>,
+    /// Its configured headers, set on a request moved to it.
+    pub headers: ConfiguredHeaders,
 }
 
 /// The wire API a request speaks, read from its URL path.
@@ -104,6 +110,16 @@ fn family(npm: &str) -> &str {
     }
 }
 
+/// A URL cut before its query: (the part before `?`, the query with its `?`, or ""); a fragment
+/// is dropped.
+fn split_query(url: &str) -> (&str, &str) {
+    let url = url.split('#').next().unwrap_or("");
+    match url.find('?') {
+        Some(i) => (&url[..i], &url[i..]),
+        None => (url, ""),
+    }
+}
+
 /// The request re-sent to provider `to` (`to_id` for messages) with `model_id`, or why not.
 pub fn resend(url: &str, from: &ProviderApi, to: &ProviderApi, to_id: &str, model_id: &str) -> Result<Resend, NotSame> {
     let wire = wire_of(url).ok_or(NotSame::UnknownWire)?;
@@ -114,28 +130,25 @@ pub fn resend(url: &str, from: &ProviderApi, to: &ProviderApi, to_id: &str, mode
     if !same {
         return Err(NotSame::OtherApi(to_id.to_string()));
     }
-    let to_base = to
+    let (to_base, to_query) = to
         .base_url
         .as_deref()
         .filter(|b| b.starts_with("http://") || b.starts_with("https://"))
-        .ok_or_else(|| NotSame::NoBaseUrl(to_id.to_string()))?
-        .trim_end_matches('/');
+        .map(split_query)
+        .ok_or_else(|| NotSame::NoBaseUrl(to_id.to_string()))?;
+    let path = split_query(url).0;
     let rest = from
         .base_url
         .as_deref()
-        .map(|b| b.trim_end_matches('/'))
+        .map(|b| split_query(b).0.trim_end_matches('/'))
         .filter(|b| !b.is_empty())
-        .and_then(|b| url.strip_prefix(b))
+        .and_then(|b| path.strip_prefix(b))
         .filter(|r| r.starts_with('/'))
-        .map(str::to_string)
-        .unwrap_or_else(|| {
-            let query = url.find('?').map(|i| &url[i..]).unwrap_or("");
-            format!("{}{query}", wire.path())
-        });
+        .unwrap_or(wire.path());
     let mut body_set = BTreeMap::new();
     body_set.insert("model".to_string(), Value::String(model_id.to_string()));
     Ok(Resend {
-        url: format!("{to_base}{rest}"),
+        url: format!("{}{rest}{to_query}", to_base.trim_end_matches('/')),
         body_set,
         body_remove: MODEL_BOUND_FIELDS.iter().map(|s| s.to_string()).collect(),
     })

@@ -6,6 +6,7 @@ fn api(npm: &str, base: &str) -> ProviderApi {
     ProviderApi {
         npm: Some(npm.into()),
         base_url: Some(base.into()),
+        headers: Default::default(),
     }
 }
 
@@ -15,10 +16,58 @@ const T: Millis = 1_700_000_000_000;
 fn two_openai_compatible_providers_speak_the_same_api_and_the_url_follows_the_base() {
     let from = api("@ai-sdk/openai-compatible", "http://127.0.0.1:1/a/v1");
     let to = api("@ai-sdk/groq", "http://127.0.0.1:2/b/v1/");
-    let r = resend("http://127.0.0.1:1/a/v1/chat/completions?x=1", &from, &to, "two", "m2").unwrap();
-    assert_eq!(r.url, "http://127.0.0.1:2/b/v1/chat/completions?x=1");
+    let r = resend("http://127.0.0.1:1/a/v1/chat/completions", &from, &to, "two", "m2").unwrap();
+    assert_eq!(r.url, "http://127.0.0.1:2/b/v1/chat/completions");
     assert_eq!(r.body_set["model"], "m2");
     assert!(r.body_remove.contains(&"reasoning_effort".to_string()));
+}
+
+#[test]
+fn no_query_parameter_of_the_first_url_reaches_the_other_provider() {
+    let from = api("@ai-sdk/openai-compatible", "http://127.0.0.1:1/a/v1");
+    let to = api("@ai-sdk/openai-compatible", "http://127.0.0.1:2/b/v1");
+    for query in [
+        "?api-key=sk-FAKE-a",
+        "?key=sk-FAKE-a",
+        "?token=tk-FAKE-a",
+        "?x=1&key=sk-FAKE-a",
+        "#key=sk-FAKE-a",
+    ] {
+        let url = format!("http://127.0.0.1:1/a/v1/chat/completions{query}");
+        let r = resend(&url, &from, &to, "two", "m").unwrap();
+        assert_eq!(r.url, "http://127.0.0.1:2/b/v1/chat/completions", "{query}");
+        // Without the first base the request's path is cut at its query too.
+        let r = resend(
+            &url,
+            &ProviderApi {
+                base_url: None,
+                ..from.clone()
+            },
+            &to,
+            "two",
+            "m",
+        )
+        .unwrap();
+        assert_eq!(r.url, "http://127.0.0.1:2/b/v1/chat/completions", "{query}");
+    }
+}
+
+#[test]
+fn the_other_providers_own_query_is_kept_after_the_path() {
+    let from = api(
+        "@ai-sdk/openai-compatible",
+        "http://127.0.0.1:1/a/v1?api-version=1&key=sk-FAKE-a",
+    );
+    let to = api("@ai-sdk/openai-compatible", "http://127.0.0.1:2/b/v1/?api-version=2");
+    let r = resend(
+        "http://127.0.0.1:1/a/v1/chat/completions?api-version=1&key=sk-FAKE-a",
+        &from,
+        &to,
+        "two",
+        "m",
+    )
+    .unwrap();
+    assert_eq!(r.url, "http://127.0.0.1:2/b/v1/chat/completions?api-version=2");
 }
 
 #[test]
@@ -26,6 +75,7 @@ fn without_the_first_base_the_api_path_is_used() {
     let from = ProviderApi {
         npm: Some("@ai-sdk/anthropic".into()),
         base_url: None,
+        headers: Default::default(),
     };
     let to = api("@ai-sdk/anthropic", "https://proxy.example/v1");
     let r = resend("https://api.anthropic.com/v1/messages", &from, &to, "two", "c").unwrap();
@@ -47,6 +97,7 @@ fn other_apis_unknown_packages_and_missing_addresses_are_refused() {
     let no_base = ProviderApi {
         npm: Some("@ai-sdk/openai-compatible".into()),
         base_url: None,
+        headers: Default::default(),
     };
     assert_eq!(
         resend(url, &chat, &no_base, "two", "m"),

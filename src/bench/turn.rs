@@ -93,6 +93,7 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
         api: ApiParams {
             npm: Some("@ai-sdk/openai-compatible".into()),
             base_url: Some(url.into()),
+            headers: Default::default(),
         },
     };
     call::<ProvidersDescribe>(

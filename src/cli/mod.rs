@@ -1,6 +1,10 @@
 //! Command-line interface: clap definitions. Every command runs over the same store and the same
 //! method table as the sidecar (see `run.rs`).
 
+mod catalogue;
+mod checks;
+mod credential;
+mod plan;
 mod run;
 
 use std::path::PathBuf;
@@ -98,6 +102,12 @@ pub enum Command {
         /// Instead: measure only the continuity edit on ~1 MiB bodies (in process).
         #[arg(long, conflicts_with = "idle")]
         continuity: bool,
+        /// Instead: only the registry section (account saves, failover spread, memory).
+        #[arg(long)]
+        registry: bool,
+        /// Another build of the binary, measured in the same run (the registry section, and --idle).
+        #[arg(long, value_name = "BINARY")]
+        baseline: Option<std::path::PathBuf>,
     },
 }
 
@@ -132,13 +142,17 @@ pub enum AccountsCmd {
         json: bool,
     },
     /// Save an account; the credential (auth JSON or a bare API key, at most 1 MiB) is read from
-    /// stdin. An alias already in use is refused unless --replace.
+    /// stdin, or typed (not shown) after a prompt at a terminal. An alias already in use is
+    /// refused unless --replace.
     Add {
         provider: String,
         alias: String,
         /// Replace the credential of an existing account with this alias.
         #[arg(long)]
         replace: bool,
+        /// Accept a provider opencode does not know here (a custom provider not in opencode.json).
+        #[arg(long)]
+        force: bool,
     },
     Rename {
         provider: String,
@@ -197,6 +211,13 @@ pub enum PriorityCmd {
     Model {
         provider: String,
         model: String,
+        /// Accept a model not in the provider's known model list.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Take a provider out of the list (refused while it still has saved accounts).
+    Remove {
+        provider: String,
     },
     /// Move a provider up or down.
     Move {

@@ -2,30 +2,34 @@
 //! sidecar answers the same command with, prints the result for people or (`--json`) as the
 //! method's wire result.
 
-use std::io::Read;
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context as _};
+use anyhow::{anyhow, bail};
 use serde::Serialize;
 
-use super::{AccountsCmd, Command, ConfigCmd, PendingCmd, PriorityCmd};
+use super::checks::{check, Check};
+use super::plan::plan;
+use super::{credential, Command};
 use crate::actors::Runtime;
 use crate::api::params::*;
 use crate::api::results::{Dismissed, Enabled, Removed, StatusResult};
 use crate::api::{ApiError, ApiResult};
 use crate::clock::SharedClock;
 use crate::format;
-use crate::model::{
-    normalize_alias, AccountView, Auth, PriorityDirection, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot,
-};
+use crate::model::{normalize_alias, AccountView, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot};
 use crate::safe_text;
 use crate::store::PendingView;
 
 /// One typed call of the API.
-enum Call {
+pub(super) enum Call {
     Status,
     AccountsList(ProviderFilter),
-    AccountsSave(SaveParams),
+    /// `accounts add`: the credential is read once the provider is checked.
+    AccountsAdd {
+        provider_id: String,
+        alias: String,
+        replace: bool,
+    },
     AccountsRename(RenameParams),
     AccountsRemove(AccountKey),
     AccountsActivate(AccountKey),
@@ -38,6 +42,7 @@ enum Call {
     PrioritySetModel(PriorityModelParams),
     PriorityMove(PriorityMoveParams),
     PrioritySetEnabled(PriorityEnabledParams),
+    PriorityRemove(ProviderParams),
     BalancingGet,
     BalancingSet(EnabledParams),
     SettingsGet,
@@ -55,7 +60,7 @@ impl Call {
     /// The alias a save asked for (normalized), for the hint when it is taken.
     fn asked_alias(&self) -> Option<String> {
         match self {
-            Call::AccountsSave(p) => normalize_alias(&p.alias),
+            Call::AccountsAdd { alias, .. } => normalize_alias(alias),
             Call::PendingSave(p) => normalize_alias(&p.alias),
             _ => None,
         }
@@ -65,7 +70,21 @@ impl Call {
         Ok(match self {
             Call::Status => Answer::Status(rt.status(NoParams {}).await?),
             Call::AccountsList(p) => Answer::Accounts(rt.accounts_list(p).await?),
-            Call::AccountsSave(p) => Answer::Account(Box::new(rt.accounts_save(p).await?)),
+            Call::AccountsAdd {
+                provider_id,
+                alias,
+                replace,
+            } => {
+                let auth =
+                    credential::read(&provider_id, &alias).map_err(|e| ApiError::InvalidParams(e.to_string()))?;
+                let p = SaveParams {
+                    provider_id,
+                    alias,
+                    auth,
+                    replace,
+                };
+                Answer::Account(Box::new(rt.accounts_save(p).await?))
+            }
             Call::AccountsRename(p) => Answer::Account(Box::new(rt.accounts_rename(p).await?)),
             Call::AccountsRemove(p) => Answer::Removed(rt.accounts_remove(p).await?),
             Call::AccountsActivate(p) => Answer::Account(Box::new(rt.accounts_activate(p).await?)),
@@ -78,6 +97,7 @@ impl Call {
             Call::PrioritySetModel(p) => Answer::Priority(rt.priority_set_model(p).await?),
             Call::PriorityMove(p) => Answer::Priority(rt.priority_move(p).await?),
             Call::PrioritySetEnabled(p) => Answer::Priority(rt.priority_set_enabled(p).await?),
+            Call::PriorityRemove(p) => Answer::Priority(rt.priority_remove(p).await?),
             Call::BalancingGet => Answer::Enabled(rt.balancing_get(NoParams {}).await?),
             Call::BalancingSet(p) => Answer::Enabled(rt.balancing_set(p).await?),
             Call::SettingsGet => Answer::Settings(rt.settings_get(NoParams {}).await?),
@@ -110,26 +130,39 @@ enum Answer {
 }
 
 /// How a result is shown to a person, beyond its type.
-enum Show {
+pub(super) enum Show {
     Plain,
     /// What happened to the account (`saved`, `renamed`…).
     Account(&'static str),
     /// One setting's value.
     Setting(String),
+    /// What a removal is about (`account openai/work`), for "removed" and "no …".
+    Named(String),
 }
 
 /// Runs a store command (not serve/demo/install/bench) and returns its output text.
 pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result<String> {
+    let first = Check::of(&command);
     let (call, show, json_out) = plan(command)?;
     let store = store.to_path_buf();
     let sys = actix::System::new();
     let result = sys.block_on(async move {
         let rt = Runtime::start(&store, clock.clone()).map_err(|e| anyhow!("{e}"))?;
         let asked = call.asked_alias();
-        let out = call.run(&rt).await;
+        let out = match check(&first, &rt).await {
+            Ok(note) => {
+                if let Some(note) = note {
+                    // A note, not a result: stdout keeps only the command's output.
+                    use std::io::Write as _;
+                    let _ = writeln!(std::io::stderr().lock(), "{}", safe_text::safe_lines(&note));
+                }
+                call.run(&rt).await.map_err(|e| refusal(&e, asked.as_deref()))
+            }
+            Err(e) => Err(e),
+        };
+        // Also after a refusal: the runtime stops only once its actors have started.
         rt.flush().await;
-        out.map_err(|e| anyhow!("{e}{}", replace_hint(&e, asked.as_deref())))
-            .map(|v| (v, clock.now_ms()))
+        out.map(|v| (v, clock.now_ms()))
     });
     let (answer, now) = result?;
     if json_out {
@@ -181,20 +214,21 @@ fn human(answer: Answer, show: Show, now: crate::model::Millis) -> anyhow::Resul
                     .collect()
             }
         }
-        (Answer::Dismissed(d), _) => {
+        (Answer::Dismissed(d), Show::Named(what)) => {
             if d.dismissed {
-                "dismissed\n".into()
+                format!("{what} dismissed\n")
             } else {
-                bail!("no such pending login")
+                bail!("no {what}")
             }
         }
-        (Answer::Removed(r), _) => {
+        (Answer::Removed(r), Show::Named(what)) => {
             if r.removed {
-                "removed\n".into()
+                format!("{what} removed\n")
             } else {
-                bail!("no such account")
+                bail!("no {what}")
             }
         }
+        (Answer::Dismissed(_) | Answer::Removed(_), _) => bail!("internal error: a removal without its name"),
     })
 }
 
@@ -206,173 +240,17 @@ fn on_off(on: bool) -> &'static str {
     }
 }
 
-/// How to go on when a save was refused because its own alias is in use (not when the
-/// credential is saved under another alias: replacing would not help there).
-fn replace_hint(e: &ApiError, asked: Option<&str>) -> &'static str {
+/// A refused call as a person reads it. A save refused because its own alias is in use says how
+/// to replace it; one refused because the same key is saved under another alias says that (the
+/// key exists, not the alias: replacing would not help).
+fn refusal(e: &ApiError, asked: Option<&str>) -> anyhow::Error {
     match e.existing_account() {
-        Some((_, taken)) if asked == Some(taken) => "; nothing was changed (add --replace to replace its credential)",
-        _ => "",
-    }
-}
-
-/// The most a credential on stdin may be; one byte more is refused, never cut.
-pub const MAX_CREDENTIAL_BYTES: u64 = 1024 * 1024;
-
-fn read_credential() -> anyhow::Result<Auth> {
-    read_credential_from(std::io::stdin())
-}
-
-/// Reads at most one byte over the limit, so oversize input is noticed without reading it all.
-fn read_credential_from(input: impl Read) -> anyhow::Result<Auth> {
-    let mut bytes = Vec::new();
-    input
-        .take(MAX_CREDENTIAL_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .context("reading the credential from standard input")?;
-    if bytes.len() as u64 > MAX_CREDENTIAL_BYTES {
-        bail!("the credential on standard input is larger than 1 MiB; nothing was saved");
-    }
-    let text = String::from_utf8(bytes)
-        .map_err(|_| anyhow!("the credential on standard input is not UTF-8 text; nothing was saved"))?;
-    Auth::from_user_input(&text).map_err(|e| anyhow!("{e}"))
-}
-
-fn key(provider: String, alias: String) -> AccountKey {
-    AccountKey {
-        provider_id: provider,
-        alias,
-    }
-}
-
-fn plan(command: Command) -> anyhow::Result<(Call, Show, bool)> {
-    let plain = |call, json| (call, Show::Plain, json);
-    Ok(match command {
-        Command::Status(f) => plain(Call::Status, f.json),
-        Command::Accounts(a) => match a {
-            AccountsCmd::List { provider, json } => {
-                plain(Call::AccountsList(ProviderFilter { provider_id: provider }), json)
-            }
-            AccountsCmd::Add {
-                provider,
-                alias,
-                replace,
-            } => {
-                let auth = read_credential()?;
-                let p = SaveParams {
-                    provider_id: provider,
-                    alias,
-                    auth,
-                    replace,
-                };
-                (Call::AccountsSave(p), Show::Account("saved"), false)
-            }
-            AccountsCmd::Rename { provider, from, to } => {
-                let p = RenameParams {
-                    provider_id: provider,
-                    from,
-                    to,
-                };
-                (Call::AccountsRename(p), Show::Account("renamed"), false)
-            }
-            AccountsCmd::Remove { provider, alias } => plain(Call::AccountsRemove(key(provider, alias)), false),
-            AccountsCmd::Use { provider, alias } => (
-                Call::AccountsActivate(key(provider, alias)),
-                Show::Account("is now active"),
-                false,
-            ),
-            AccountsCmd::Enable { provider, alias } => (
-                Call::AccountsSetDisabled(DisableParams {
-                    provider_id: provider,
-                    alias,
-                    disabled: false,
-                }),
-                Show::Account("enabled"),
-                false,
-            ),
-            AccountsCmd::Disable { provider, alias } => (
-                Call::AccountsSetDisabled(DisableParams {
-                    provider_id: provider,
-                    alias,
-                    disabled: true,
-                }),
-                Show::Account("disabled"),
-                false,
-            ),
-            AccountsCmd::Reset { provider, alias } => (
-                Call::AccountsResetCooldown(key(provider, alias)),
-                Show::Account("cooldown cleared"),
-                false,
-            ),
-        },
-        Command::Pending(p) => match p {
-            PendingCmd::List { json } => plain(Call::PendingList, json),
-            PendingCmd::Save { id, alias, replace } => (
-                Call::PendingSave(PendingSaveParams { id, alias, replace }),
-                Show::Account("saved"),
-                false,
-            ),
-            PendingCmd::Dismiss { id } => plain(Call::PendingDismiss(PendingIdParams { id }), false),
-        },
-        Command::Priority(p) => match p {
-            PriorityCmd::List { json } => plain(Call::PriorityList, json),
-            PriorityCmd::Model { provider, model } => plain(
-                Call::PrioritySetModel(PriorityModelParams {
-                    provider_id: provider,
-                    model_id: Some(model),
-                }),
-                false,
-            ),
-            PriorityCmd::Move { provider, direction } => plain(
-                Call::PriorityMove(PriorityMoveParams {
-                    provider_id: provider,
-                    direction: if direction == "up" {
-                        PriorityDirection::Up
-                    } else {
-                        PriorityDirection::Down
-                    },
-                }),
-                false,
-            ),
-            PriorityCmd::Enable { provider } => plain(
-                Call::PrioritySetEnabled(PriorityEnabledParams {
-                    provider_id: provider,
-                    enabled: true,
-                }),
-                false,
-            ),
-            PriorityCmd::Disable { provider } => plain(
-                Call::PrioritySetEnabled(PriorityEnabledParams {
-                    provider_id: provider,
-                    enabled: false,
-                }),
-                false,
-            ),
-        },
-        Command::Balancing { state, json } => match state.as_str() {
-            "status" => plain(Call::BalancingGet, json),
-            s => plain(Call::BalancingSet(EnabledParams { enabled: s == "on" }), json),
-        },
-        Command::Config(c) => match c {
-            ConfigCmd::Get { key: Some(key), json } => (Call::SettingsGet, Show::Setting(key), json),
-            ConfigCmd::Get { key: None, json } => plain(Call::SettingsGet, json),
-            ConfigCmd::Set { key, value } => plain(Call::SettingsSet { key, value }, false),
-        },
-        Command::Events { limit, kind, json } => plain(
-            Call::EventsList(EventsParams {
-                limit: Some(limit),
-                kind,
-            }),
-            json,
-        ),
-        Command::Usage { refresh, json } => plain(if refresh { Call::UsageRefresh } else { Call::UsageList }, json),
-        Command::Serve { .. }
-        | Command::Demo
-        | Command::Dashboard
-        | Command::Doctor(_)
-        | Command::Install(_)
-        | Command::Uninstall(_)
-        | Command::Bench { .. } => {
-            bail!("not a store command")
+        Some((_, taken)) if asked == Some(taken) => {
+            anyhow!("{e}; nothing was changed (add --replace to replace its credential)")
         }
-    })
+        Some((provider, taken)) if asked.is_some() => {
+            anyhow!("this key is already saved as {provider}/{taken}; nothing was changed")
+        }
+        _ => anyhow!("{e}"),
+    }
 }

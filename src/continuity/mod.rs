@@ -40,6 +40,34 @@ pub enum Scope {
     ProviderMove,
 }
 
+impl Scope {
+    /// The wire name (`stripState.scope`, `continuity.strip`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::SameProvider => "same-provider",
+            Scope::ProviderMove => "provider-move",
+        }
+    }
+
+    /// The scope of a wire name; `None` for anything else.
+    pub fn parse(name: &str) -> Option<Scope> {
+        match name {
+            "same-provider" => Some(Scope::SameProvider),
+            "provider-move" => Some(Scope::ProviderMove),
+            _ => None,
+        }
+    }
+
+    /// The larger of two scopes (a provider move also removes what another account's does).
+    pub fn wider(a: Option<Scope>, b: Option<Scope>) -> Option<Scope> {
+        match (a, b) {
+            (Some(Scope::ProviderMove), _) | (_, Some(Scope::ProviderMove)) => Some(Scope::ProviderMove),
+            (Some(s), _) | (None, Some(s)) => Some(s),
+            (None, None) => None,
+        }
+    }
+}
+
 /// What [`strip_foreign_state`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
@@ -124,6 +152,20 @@ mod fuzz;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_scope_has_a_wire_name_and_the_wider_of_two_is_the_provider_move() {
+        for scope in [Scope::SameProvider, Scope::ProviderMove] {
+            assert_eq!(Scope::parse(scope.as_str()), Some(scope));
+        }
+        assert_eq!(Scope::parse("everything"), None);
+        let (same, moved) = (Some(Scope::SameProvider), Some(Scope::ProviderMove));
+        assert_eq!(Scope::wider(None, None), None);
+        assert_eq!(Scope::wider(None, same), same);
+        assert_eq!(Scope::wider(same, None), same);
+        assert_eq!(Scope::wider(same, moved), moved);
+        assert_eq!(Scope::wider(moved, same), moved);
+    }
 
     #[test]
     fn the_api_comes_from_the_url_first() {

@@ -205,7 +205,8 @@ mod tests {
 
     use super::*;
     use crate::api::results::{
-        BeginResult, BodyEdit, FailTag, FailWire, FetchResultAnswer, RetryTag, ReturnTag, SwitchTag, SwitchWire,
+        BeginResult, BodyEdit, FailTag, FailWire, FetchResultAnswer, RetryTag, ReturnTag, StripState, SwitchTag,
+        SwitchWire,
     };
     use crate::model::AccountRef;
 
@@ -230,6 +231,7 @@ mod tests {
             },
             sync_auth: None,
             passthrough,
+            strip_state: None,
         }
     }
 
@@ -265,6 +267,7 @@ mod tests {
             account: account(),
             set_headers: BTreeMap::from([("authorization".into(), "Bearer k".into())]),
             remove_headers: Vec::new(),
+            strip_state: None,
         });
         assert!(!wire.contains("removeHeaders"));
         assert!(matches!(back, BeginResult::Use { .. }));
@@ -284,6 +287,9 @@ mod tests {
             set_headers: BTreeMap::new(),
             remove_headers: vec!["x-api-key".into()],
             sync_auth: None,
+            strip_state: Some(StripState {
+                scope: "same-provider".into(),
+            }),
         });
         assert!(back.is_retry());
         let (wire, back) = round_trip(&FetchResultAnswer::Switch(Box::new(switch(None))));

@@ -100,6 +100,8 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
     table!(rt, method, params;
         FetchBegin => Runtime::fetch_begin;
         FetchResult => Runtime::fetch_result;
+        FetchStream => Runtime::fetch_stream;
+        ContinuityStrip => Runtime::continuity_strip;
         ChatHeaders => Runtime::chat_headers;
         ChatMessage => Runtime::chat_message;
         Initialize => Runtime::initialize;
@@ -116,6 +118,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
         PrioritySetModel => Runtime::priority_set_model;
         PrioritySetEnabled => Runtime::priority_set_enabled;
         PriorityMove => Runtime::priority_move;
+        PriorityRemove => Runtime::priority_remove;
         BalancingGet => Runtime::balancing_get;
         BalancingSet => Runtime::balancing_set;
         SettingsGet => Runtime::settings_get;
@@ -128,6 +131,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
         EventsList => Runtime::events_list;
         CommandRun => Runtime::command_run;
         ProvidersDescribe => Runtime::providers_describe;
+        SessionGet => Runtime::session_get;
         TestAdvanceClock => Runtime::test_advance_clock;
     )
 }

@@ -197,15 +197,20 @@ pub fn install(path: &Path, edit: &Edit, records: &Records, dry_run: bool, out: 
         }
     };
     let what = format!("add {:?} to \"{}\"", edit.entry, edit.key);
+    // The dry run and the real run name the same change ("would create" / "created").
+    let (verb, done) = if target.existing.is_some() {
+        ("edit", "edited")
+    } else {
+        ("create", "created")
+    };
     if dry_run {
-        let verb = if target.existing.is_some() { "edit" } else { "create" };
         let _ = writeln!(out, "would {verb}: {} ({what})", shown(&target));
         return Ok(());
     }
     let record = Record::new(target.bytes(), text.as_bytes(), created_array);
     records.put(&target.real, edit.entry, record)?;
     target.replace(text.as_bytes(), NEW_CONFIG_MODE, NEW_CONFIG_DIR_MODE)?;
-    let _ = writeln!(out, "edited: {} ({what})", shown(&target));
+    let _ = writeln!(out, "{done}: {} ({what})", shown(&target));
     Ok(())
 }
 

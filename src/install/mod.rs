@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 mod config_edit;
+mod folders;
 pub mod npm;
 mod record;
 pub mod routes;
@@ -37,6 +38,9 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// What `install --config` wrote (see `record`), beside the store.
     pub record_file: PathBuf,
+    /// opencode's cache folder (`$XDG_CACHE_HOME/opencode`): its models.dev list and the npm
+    /// packages it installs.
+    pub cache_dir: PathBuf,
 }
 
 impl Paths {
@@ -54,6 +58,7 @@ impl Paths {
             config_dir: xdg("XDG_CONFIG_HOME", ".config").join("opencode"),
             data_dir: xdg("XDG_DATA_HOME", ".local/share").join("opencode-balancer"),
             record_file: crate::store::default_store_path().with_file_name(record::RECORD_FILE),
+            cache_dir: xdg("XDG_CACHE_HOME", ".cache").join("opencode"),
         }
     }
 
@@ -177,6 +182,9 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
     let records = Records {
         path: paths.record_file.clone(),
     };
+    let folders = folders::Folders {
+        path: paths.record_file.with_file_name(folders::FOLDERS_FILE),
+    };
     if remove {
         if config {
             for cfg in paths.config_files() {
@@ -185,6 +193,7 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
         }
         remove_plugin_file(&plugin_file, dry_run, &mut out)?;
         tui::uninstall(paths, &records, dry_run, &mut out)?;
+        folders.remove_empty(dry_run, &mut out)?;
         return Ok(out);
     }
     let route = if config {
@@ -193,6 +202,13 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
         routes::Route::PluginFolder
     };
     routes::refuse_a_second_route(route, paths)?;
+    let created = folders::missing(&[
+        plugin_file.clone(),
+        paths.config_file(),
+        paths.tui_config_file(),
+        paths.tui_folder().join(tui::TUI_FILES[0].0),
+        paths.record_file.clone(),
+    ]);
     // The TUI config is checked first too (a dry run): one that cannot be edited changes nothing.
     tui::install(paths, binary, &records, true, &mut String::new())?;
     if config {
@@ -208,6 +224,7 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
     }
     tui::install(paths, binary, &records, dry_run, &mut out)?;
     if !dry_run {
+        folders.remember(created)?;
         let _ = writeln!(out, "opencode loads the balancer on its next start.");
     }
     Ok(out)

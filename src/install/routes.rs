@@ -235,6 +235,7 @@ mod tests {
             config_dir: "/h/.config/opencode".into(),
             data_dir: "/h/.local/share/opencode-balancer".into(),
             record_file: "/h/.config/opencode/r.json".into(),
+            cache_dir: "/h/.cache/opencode".into(),
         }
     }
 

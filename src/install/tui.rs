@@ -16,7 +16,7 @@ pub const TUI_FILES: [(&str, &str); 3] = [
 ];
 
 impl Paths {
-    fn tui_folder(&self) -> PathBuf {
+    pub(super) fn tui_folder(&self) -> PathBuf {
         self.data_dir.join("tui")
     }
 

@@ -6,6 +6,7 @@ use std::fmt;
 use base64::Engine;
 use serde::Serialize;
 
+use super::claims::{checked, first_checked, is_account_id, is_residency, OPENAI_AUTH_CLAIM};
 use super::credential::{parse_credential, parse_json};
 
 /// One credential, in the shapes of opencode's auth.json entries. It is read only through
@@ -43,7 +44,8 @@ impl fmt::Debug for Auth {
 }
 
 impl Auth {
-    /// A credential as opencode keeps it in auth.json (it drops fields it does not know).
+    /// A credential as opencode keeps it in auth.json (it drops fields it does not know); an
+    /// `accountId` not of an account id's shape is left out (opencode sends it as a header).
     pub fn as_opencode_keeps(&self) -> Auth {
         match self {
             Auth::Oauth {
@@ -57,7 +59,9 @@ impl Auth {
                 refresh: refresh.clone(),
                 access: access.clone(),
                 expires: *expires,
-                account_id: account_id.clone(),
+                account_id: account_id
+                    .as_deref()
+                    .and_then(|id| checked("accountId", id, is_account_id)),
                 enterprise_url: enterprise_url.clone(),
                 metadata: None,
             },
@@ -118,12 +122,16 @@ impl Auth {
         }
     }
 
-    /// The OAuth account id, when this credential names one (ChatGPT's `ChatGPT-Account-Id`).
+    /// The OAuth account id, when this credential names one (ChatGPT's `ChatGPT-Account-Id`): its
+    /// `accountId`, else the access token's claim, each only of an account id's shape
+    /// (`claims::is_account_id`).
     pub fn account_id(&self) -> Option<String> {
         match self {
             Auth::Oauth {
-                account_id: Some(id), ..
-            } => Some(id.clone()),
+                account_id: Some(id),
+                access,
+                ..
+            } => checked("accountId", id, is_account_id).or_else(|| jwt_chatgpt_account_id(access)),
             Auth::Oauth { access, .. } => jwt_chatgpt_account_id(access),
             _ => None,
         }
@@ -131,14 +139,12 @@ impl Auth {
 
     /// ChatGPT's compute residency (`x-openai-internal-codex-residency`), from the access token's
     /// `chatgpt_compute_residency` claim (top level or in the `https://api.openai.com/auth`
-    /// namespace), when it carries one. Not a secret.
+    /// namespace), when it carries one of a residency's shape (`claims::is_residency`). Not a secret.
     pub fn chatgpt_residency(&self) -> Option<String> {
         let Auth::Oauth { access, .. } = self else { return None };
-        let claims = jwt_claims(access)?;
-        let claim = |v: &serde_json::Value| v.get("chatgpt_compute_residency")?.as_str().map(str::to_string);
-        claim(&claims)
-            .or_else(|| claims.get("https://api.openai.com/auth").and_then(claim))
-            .filter(|r| !r.is_empty())
+        const RESIDENCY: &str = "chatgpt_compute_residency";
+        let paths: &[&[&str]] = &[&[RESIDENCY], &[OPENAI_AUTH_CLAIM, RESIDENCY]];
+        first_checked(&jwt_claims(access)?, paths, RESIDENCY, is_residency)
     }
 
     /// The identity two credentials share when they are the same account. The predecessor's
@@ -170,12 +176,7 @@ impl Auth {
                 .and_then(|e| e.as_str())
                 .map(str::to_string)
         });
-        email.or_else(|| match self {
-            Auth::Oauth {
-                account_id: Some(id), ..
-            } => Some(id.clone()),
-            _ => jwt_chatgpt_account_id(access),
-        })
+        email.or_else(|| self.account_id())
     }
 
     /// Every secret value in this credential, for redaction.
@@ -214,11 +215,8 @@ pub(crate) fn jwt_claims(token: &str) -> Option<serde_json::Value> {
 }
 
 fn jwt_chatgpt_account_id(token: &str) -> Option<String> {
-    jwt_claims(token)?
-        .get("https://api.openai.com/auth")?
-        .get("chatgpt_account_id")?
-        .as_str()
-        .map(str::to_string)
+    let paths: &[&[&str]] = &[&[OPENAI_AUTH_CLAIM, "chatgpt_account_id"]];
+    first_checked(&jwt_claims(token)?, paths, "chatgpt_account_id", is_account_id)
 }
 
 #[cfg(test)]

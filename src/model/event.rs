@@ -35,6 +35,11 @@ pub enum EventKind {
     ProviderSwitched,
     /// A response said the credential was refused (401).
     AuthFailed,
+    /// A request refused for replaying state another account produced was sent once more on
+    /// the same account without it (docs/continuity.md).
+    StateMended,
+    /// An error event came first in a 200 stream, before any content: handled as a refusal.
+    StreamRefused,
     BalancingChanged,
     SettingsChanged,
     PriorityChanged,
@@ -48,6 +53,32 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// Every event type, in the order of docs/protocol.md.
+    pub const ALL: [EventKind; 22] = [
+        EventKind::PendingConnectionCaptured,
+        EventKind::AccountSaved,
+        EventKind::AccountUpdated,
+        EventKind::AccountActivated,
+        EventKind::AccountRenamed,
+        EventKind::AccountRemoved,
+        EventKind::AccountDisabled,
+        EventKind::AccountEnabled,
+        EventKind::UsageRefreshed,
+        EventKind::UsageUnavailable,
+        EventKind::RateLimitDetected,
+        EventKind::FailoverPerformed,
+        EventKind::FailoverExhausted,
+        EventKind::ProviderSwitched,
+        EventKind::AuthFailed,
+        EventKind::BalancingChanged,
+        EventKind::SettingsChanged,
+        EventKind::PriorityChanged,
+        EventKind::CooldownCleared,
+        EventKind::TokenRefreshed,
+        EventKind::TokenRefreshFailed,
+        EventKind::LoginRequired,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::PendingConnectionCaptured => "pending_connection_captured",
@@ -65,6 +96,8 @@ impl EventKind {
             EventKind::FailoverExhausted => "failover_exhausted",
             EventKind::ProviderSwitched => "provider_switched",
             EventKind::AuthFailed => "auth_failed",
+            EventKind::StateMended => "state_mended",
+            EventKind::StreamRefused => "stream_refused",
             EventKind::BalancingChanged => "balancing_changed",
             EventKind::SettingsChanged => "settings_changed",
             EventKind::PriorityChanged => "priority_changed",
@@ -128,4 +161,17 @@ pub struct StoredEvent {
     pub message: String,
     pub created_at: Millis,
     pub metadata: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventKind;
+
+    #[test]
+    fn every_listed_event_type_is_listed_once() {
+        let mut names: Vec<_> = EventKind::ALL.iter().map(|k| k.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EventKind::ALL.len());
+    }
 }

@@ -1,6 +1,7 @@
 //! Domain types shared by the store, the actors and the wire: accounts, priority, settings, events.
 
 pub(crate) mod auth;
+pub mod claims;
 mod credential;
 #[cfg(test)]
 mod credential_fuzz;

@@ -8,6 +8,7 @@ use super::answer::{field, lifetime_ms, login_and_url, optional, post};
 use super::endpoints::CHATGPT_TOKEN_PATH;
 use super::{BoxFuture, RefreshError, RefreshRequest, Refreshed};
 use crate::model::auth::jwt_claims;
+use crate::model::claims::{checked, first_checked, is_account_id, OPENAI_AUTH_CLAIM};
 use crate::model::{Auth, Millis};
 
 /// opencode's OAuth client id for ChatGPT.
@@ -46,7 +47,8 @@ impl ChatGpt {
             let new_refresh = field(p, &map, "refresh_token")?;
             let id_token = optional(&map, "id_token");
             let lifetime = lifetime_ms(&map);
-            let account_id = derive_account_id(id_token.as_deref(), &access).or(kept.account_id);
+            let kept_id = kept.account_id.and_then(|id| checked("accountId", &id, is_account_id));
+            let account_id = derive_account_id(id_token.as_deref(), &access).or(kept_id);
             Ok(Refreshed {
                 auth: Auth::Oauth {
                     refresh: new_refresh,
@@ -63,30 +65,16 @@ impl ChatGpt {
 }
 
 /// opencode's order: the id token's claims, then the access token's; in each `chatgpt_account_id`,
-/// then `["https://api.openai.com/auth"].chatgpt_account_id`, then `organizations[0].id`.
+/// then `["https://api.openai.com/auth"].chatgpt_account_id`, then `organizations[0].id` — each
+/// used only when it has an account id's shape (`claims::is_account_id`), else passed over.
 pub fn derive_account_id(id_token: Option<&str>, access: &str) -> Option<String> {
     id_token.and_then(from_claims).or_else(|| from_claims(access))
 }
 
 fn from_claims(token: &str) -> Option<String> {
-    let claims = jwt_claims(token)?;
-    let text = |v: Option<&serde_json::Value>| v.and_then(|v| v.as_str()).filter(|s| !s.is_empty()).map(str::to_string);
-    text(claims.get("chatgpt_account_id"))
-        .or_else(|| {
-            text(
-                claims
-                    .get("https://api.openai.com/auth")
-                    .and_then(|a| a.get("chatgpt_account_id")),
-            )
-        })
-        .or_else(|| {
-            text(
-                claims
-                    .get("organizations")
-                    .and_then(|o| o.get(0))
-                    .and_then(|o| o.get("id")),
-            )
-        })
+    const ID: &str = "chatgpt_account_id";
+    let paths: &[&[&str]] = &[&[ID], &[OPENAI_AUTH_CLAIM, ID], &["organizations", "0", "id"]];
+    first_checked(&jwt_claims(token)?, paths, ID, is_account_id)
 }
 
 #[cfg(test)]
@@ -115,5 +103,21 @@ mod tests {
         assert_eq!(derive_account_id(Some(&none), &ns).as_deref(), Some("acc-ns"));
         assert_eq!(derive_account_id(None, &org).as_deref(), Some("org-1"));
         assert_eq!(derive_account_id(Some("not-a-jwt"), "opaque-FAKE"), None);
+    }
+
+    #[test]
+    fn a_hostile_account_claim_is_passed_over_for_the_next_and_never_derived() {
+        let hostile = "acct\r\nx-injected: FAKE";
+        let mixed = jwt(
+            serde_json::json!({"chatgpt_account_id": hostile, "https://api.openai.com/auth": {"chatgpt_account_id": "acc-ns"}}),
+        );
+        assert_eq!(
+            derive_account_id(Some(&mixed), "opaque-FAKE").as_deref(),
+            Some("acc-ns")
+        );
+        let bad = jwt(serde_json::json!({"chatgpt_account_id": hostile, "organizations": [{"id": "org\"}"}]}));
+        assert_eq!(derive_account_id(Some(&bad), &bad), None);
+        let long = jwt(serde_json::json!({"chatgpt_account_id": "a".repeat(129)}));
+        assert_eq!(derive_account_id(Some(&long), "opaque-FAKE"), None);
     }
 }

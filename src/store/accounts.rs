@@ -80,6 +80,21 @@ pub struct ActivePatch {
     pub epoch: u32,
 }
 
+thread_local! {
+    /// Account rows read on this thread (the store's own thread, one per store).
+    static ROWS_READ: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// Account rows read so far on the calling thread: run on the store thread, how much a job
+/// read back (the registry's reload after a change is meant to stay small).
+pub fn account_rows_read() -> u64 {
+    ROWS_READ.with(|n| n.get())
+}
+
+fn count_rows_read(n: usize) {
+    ROWS_READ.with(|c| c.set(c.get() + n as u64));
+}
+
 const ACCOUNT_COLUMNS: &str = "provider_id, alias, auth_json, created_at, updated_at, last_used_at,
      rate_limited_until, cooldown_reason, failures, disabled, auth_failed, reset_epoch,
      token_generation, login_required, token_refreshed_at";
@@ -253,12 +268,28 @@ impl Store {
         for row in rows {
             match row? {
                 Ok(acc) => out.push(acc),
-                Err((p, a)) => {
-                    tracing::warn!(provider = %p, alias = %a, "skipping an account whose stored credential does not parse")
-                }
+                Err(unparsed) => skipped(unparsed),
             }
         }
+        count_rows_read(out.len());
         Ok(out)
+    }
+
+    /// One account with its newest usage snapshot; `None` when there is none (or its stored
+    /// credential does not parse).
+    pub(super) fn load_account(&self, provider: &str, alias: &str) -> Result<Option<Account>> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE provider_id = ?1 AND alias = ?2");
+        let row = self
+            .conn
+            .prepare_cached(&sql)?
+            .query_row(params![provider, alias], read_account)
+            .optional()?;
+        count_rows_read(usize::from(row.is_some()));
+        let Some(mut account) = row.and_then(|r| r.map_err(skipped).ok()) else {
+            return Ok(None);
+        };
+        account.usage = self.load_usage_of(provider, alias)?.map(Box::new);
+        Ok(Some(account))
     }
 
     /// (provider, active alias, active epoch) of every provider with a state row, an active
@@ -274,6 +305,10 @@ impl Store {
 }
 
 type AccountRow = std::result::Result<Account, (String, String)>;
+
+fn skipped((provider, alias): (String, String)) {
+    tracing::warn!(provider = %provider, alias = %alias, "skipping an account whose stored credential does not parse")
+}
 
 fn read_account(r: &Row) -> rusqlite::Result<AccountRow> {
     let provider_id: String = r.get(0)?;

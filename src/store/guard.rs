@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 
-use super::{migrations, Store, StoreError};
+use super::migrations::{self, MigrationError};
+use super::{adopt, StoreError};
 
 /// `PRAGMA application_id` of a store ("ocbl"), set by migration v5.
 pub const APPLICATION_ID: i32 = 0x6f63_626c;
@@ -19,12 +20,13 @@ const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 pub(super) enum Found {
     /// No file, or a zero-length one of ours: nothing to lose, a new store.
     New,
-    /// A store of ours (or of the predecessor's, recognised by its tables).
+    /// A store of ours, or of the predecessor's, or one being created (see `adopt.rs`).
     Store,
 }
 
 /// Refuses (changing nothing) a path that is not a regular file, is owned by another user, is not
-/// SQLite, is another application's database, or holds a schema newer than this binary knows.
+/// SQLite, is not provably a balancer store (see `adopt.rs`), or holds a schema newer than this
+/// binary knows.
 /// A symlink is judged by its target.
 pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
     let refuse = |detail: String| StoreError::Corrupt {
@@ -66,8 +68,9 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
         )));
     }
     // The header is the main file's: a newer binary's migration still only in the WAL (that
-    // binary running or crashed) is caught by `migrate` instead, after the WAL switch.
-    if user_version > migrations::LATEST {
+    // binary running or crashed) is caught by `migrate` instead, after the WAL switch. Another
+    // program's `user_version` means nothing to us; its file is judged below.
+    if app_id == APPLICATION_ID && user_version > migrations::LATEST {
         return Err(StoreError::Invalid(format!(
             "{}: {}",
             path.display(),
@@ -78,11 +81,47 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
         )));
     }
     if app_id == 0 {
-        if let Some(table) = foreign_table(path).map_err(|e| refuse(e.to_string()))? {
-            return Err(refuse(format!("it is not a balancer store (it has a table `{table}`)")));
-        }
+        look(path).map_err(|e| match e {
+            MigrationError::Foreign(_) => refuse(e.to_string()),
+            MigrationError::TooNew { .. } => StoreError::Invalid(format!("{}: {e}", path.display())),
+            MigrationError::Sqlite(e) => refuse(e.to_string()),
+        })?;
     }
     Ok(Found::Store)
+}
+
+/// Judges an unstamped file (see `adopt.rs`) without writing a byte. With a -shm beside it,
+/// another process has it open (a store being created keeps everything in its -wal until a
+/// checkpoint; so may another program): it is read as SQLite reads it, read-only, with its locks
+/// and through the -wal, so a checkpoint under way is not seen half done. Without one, nobody
+/// has it open and the file is read as it is (`immutable=1`: nothing is created beside it);
+/// a -wal holding changes then could not be read without creating a -shm, so it is refused.
+fn look(path: &Path) -> Result<adopt::Verdict, MigrationError> {
+    let [wal, shm] = companions(path);
+    if shm.exists() {
+        return adopt::judge(&read_only(path, "")?);
+    }
+    if fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Err(MigrationError::Foreign(format!(
+            "it has no application_id, so it is not known to be a balancer store, and its changes \
+             in {} cannot be read without creating {}",
+            wal.display(),
+            shm.display()
+        )));
+    }
+    adopt::judge(&read_only(path, "?immutable=1")?)
+}
+
+/// A read-only connection to `path` opened as a URI with `query` (`?immutable=1`: the file is
+/// read as it is, without the -wal, and nothing is created beside it).
+pub(super) fn read_only(path: &Path, query: &str) -> rusqlite::Result<Connection> {
+    let text = path.to_str().ok_or(rusqlite::Error::InvalidPath(path.to_path_buf()))?;
+    let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(format!("file:{escaped}{query}"), flags)?;
+    // A process creating the store holds it exclusively for a moment while it switches to WAL.
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(conn)
 }
 
 /// Refuses a file another user owns: writing our credentials there would hand them to that user.
@@ -96,27 +135,6 @@ pub(super) fn check_owner(path: &Path, meta: &fs::Metadata) -> Result<(), StoreE
         });
     }
     Ok(())
-}
-
-/// The first table of an unstamped database that no version of the store has: the file is
-/// read as it is (`immutable=1`), so no -wal or -shm is created for the look.
-fn foreign_table(path: &Path) -> rusqlite::Result<Option<String>> {
-    let known = Store::open_in_memory()
-        .map_err(|_| rusqlite::Error::InvalidQuery)?
-        .table_names()?;
-    let text = path.to_str().ok_or(rusqlite::Error::InvalidPath(path.to_path_buf()))?;
-    let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
-    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags)?;
-    Ok(table_names(&conn)?
-        .into_iter()
-        .find(|t| !known.contains(t) && !t.starts_with("sqlite_")))
-}
-
-pub(super) fn table_names(conn: &Connection) -> rusqlite::Result<Vec<String>> {
-    let mut stmt = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
-    let names = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    names.collect()
 }
 
 /// The store's `-wal` and `-shm` files.

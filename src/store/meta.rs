@@ -63,6 +63,35 @@ impl Store {
         })
     }
 
+    /// Takes a provider out of the priority list, renumbering the rest. Refused (changing nothing)
+    /// while the provider still has saved accounts: saving one puts the provider back in the list.
+    pub fn remove_priority(&mut self, provider: &str) -> Result<()> {
+        self.write(|tx| {
+            let accounts: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM accounts WHERE provider_id = ?1",
+                [provider],
+                |r| r.get(0),
+            )?;
+            if accounts > 0 {
+                let (s, them) = if accounts == 1 { ("", "it") } else { ("s", "them") };
+                return Err(StoreError::Invalid(format!(
+                    "provider '{provider}' still has {accounts} saved account{s}; remove {them} first \
+                     (it returns to the priority list with its next account); nothing was changed"
+                )));
+            }
+            if tx.execute("DELETE FROM provider_priority WHERE provider_id = ?1", [provider])? == 0 {
+                return Err(not_in_matrix(provider));
+            }
+            tx.execute(
+                "UPDATE provider_priority SET position = (SELECT COUNT(*) FROM provider_priority AS o
+                   WHERE o.position < provider_priority.position
+                      OR (o.position = provider_priority.position AND o.provider_id < provider_priority.provider_id))",
+                [],
+            )?;
+            Ok(())
+        })
+    }
+
     /// Moves a provider one place up or down; `false` at either end.
     pub fn move_priority(&mut self, provider: &str, direction: PriorityDirection) -> Result<bool> {
         self.write(|tx| {
@@ -123,17 +152,23 @@ impl Store {
         let mut out = Vec::new();
         for row in rows {
             let (provider_id, alias, json) = row?;
-            match serde_json::from_str::<UsageSnapshot>(&json) {
-                // The columns name the account: a rename updates them, not the JSON.
-                Ok(s) => out.push(UsageSnapshot {
-                    provider_id,
-                    alias,
-                    ..s
-                }),
-                Err(e) => tracing::warn!(error = %e, "skipping a usage snapshot that does not parse"),
-            }
+            out.extend(usage_snapshot(provider_id, alias, &json));
         }
         Ok(out)
+    }
+
+    /// The newest usage snapshot of one account.
+    pub(super) fn load_usage_of(&self, provider: &str, alias: &str) -> Result<Option<UsageSnapshot>> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT snapshot_json FROM usage_snapshots
+                 WHERE provider_id = ?1 AND alias = ?2 AND snapshot_json IS NOT NULL
+                 ORDER BY fetched_at DESC LIMIT 1",
+            )?
+            .query_row(params![provider, alias], |r| r.get(0))
+            .optional()?;
+        Ok(json.and_then(|json| usage_snapshot(provider.to_string(), alias.to_string(), &json)))
     }
 
     /// Replaces an account's usage snapshot. `raw` must already be redacted.
@@ -159,6 +194,21 @@ impl Store {
             [],
             |r| r.get::<_, i64>(0),
         )? as usize)
+    }
+}
+
+/// A stored usage snapshot; the columns name the account: a rename updates them, not the JSON.
+fn usage_snapshot(provider_id: String, alias: String, json: &str) -> Option<UsageSnapshot> {
+    match serde_json::from_str::<UsageSnapshot>(json) {
+        Ok(s) => Some(UsageSnapshot {
+            provider_id,
+            alias,
+            ..s
+        }),
+        Err(e) => {
+            tracing::warn!(error = %e, "skipping a usage snapshot that does not parse");
+            None
+        }
     }
 }
 

@@ -3,9 +3,14 @@
 //! Version 1 is the predecessor's schema (opencode-balancer 0.2.x, reconstructed from its
 //! documented tables) created with `IF NOT EXISTS`, so a store it wrote is adopted in place with
 //! every row kept. Later versions add, and rewrite data only to stop keeping a secret (v4). Never
-//! edit a released migration; append a new one.
+//! edit a released migration; append a new one. They all run in one transaction, and
+//! `PRAGMA`s that only set up a connection (journal mode, `synchronous`) are `Store::open`'s.
 
-use rusqlite::{Connection, Transaction};
+use std::sync::OnceLock;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+
+use super::adopt;
 
 type Migration = fn(&Transaction) -> rusqlite::Result<()>;
 
@@ -23,34 +28,83 @@ const MIGRATIONS: &[Migration] = &[
 /// The schema version this binary writes.
 pub const LATEST: i64 = MIGRATIONS.len() as i64;
 
-/// Applies every migration the database has not seen, each in its own transaction.
+/// Brings the database to [`LATEST`] in one write transaction (every migration, then
+/// `user_version`), so a failure anywhere leaves it exactly as it was and a new store costs one
+/// commit. A database that is not a balancer store (see `adopt.rs`) is refused unchanged.
 pub fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
-    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if current > LATEST {
-        return Err(MigrationError::TooNew {
-            found: current,
-            supported: LATEST,
-        });
-    }
-    for (i, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        // Another process may have migrated while we waited for the write lock.
-        let now: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-        if now > i as i64 {
-            tx.commit()?;
-            continue;
-        }
+    apply(conn, MIGRATIONS)
+}
+
+/// Builds the store as the given earlier version of this project left it (`0`: the
+/// predecessor's, whose tables are version 1's), by running the first `version` migrations on a
+/// new database in one transaction; for tests that an older store is still adopted.
+pub fn migrate_to(conn: &mut Connection, version: i64) -> Result<(), MigrationError> {
+    let upto = usize::try_from(version.clamp(0, LATEST)).unwrap_or(0);
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for migration in &MIGRATIONS[..upto.max(1)] {
         migration(&tx)?;
-        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-        tx.commit()?;
     }
+    tx.pragma_update(None, "user_version", version)?;
+    tx.commit()?;
     Ok(())
+}
+
+fn apply(conn: &mut Connection, list: &[Migration]) -> Result<(), MigrationError> {
+    let latest = list.len() as i64;
+    // A current store needs no write lock (and on a read-only disk could not take one).
+    if matches!(adopt::judge(conn)?, adopt::Verdict::Store(v) if v >= latest) {
+        return Ok(());
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    // Judged again under the write lock: another process may have migrated since.
+    let from = match adopt::judge(&tx)? {
+        adopt::Verdict::Blank => 0,
+        adopt::Verdict::Store(v) => v,
+    };
+    for migration in list.iter().skip(from as usize) {
+        migration(&tx)?;
+    }
+    if from < latest {
+        tx.pragma_update(None, "user_version", latest)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// The tables and columns of each version that did not yet stamp `application_id`, as the
+/// migrations themselves build them on an empty database; version 0 (the predecessor's store,
+/// which has no `user_version`) has version 1's tables. Computed once.
+pub(super) fn unstamped_schemas() -> &'static [(i64, adopt::Schema)] {
+    static SCHEMAS: OnceLock<Vec<(i64, adopt::Schema)>> = OnceLock::new();
+    SCHEMAS.get_or_init(|| build_unstamped_schemas().expect("the migrations run on an empty in-memory database"))
+}
+
+fn build_unstamped_schemas() -> rusqlite::Result<Vec<(i64, adopt::Schema)>> {
+    let mut conn = Connection::open_in_memory()?;
+    let tx = conn.transaction()?;
+    let mut out = vec![];
+    for (i, migration) in MIGRATIONS.iter().enumerate() {
+        migration(&tx)?;
+        let stamp: i32 = tx.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        if stamp != 0 {
+            break;
+        }
+        let schema = adopt::schema(&tx)?;
+        if i == 0 {
+            out.push((0, schema.clone()));
+        }
+        out.push((i as i64 + 1, schema));
+    }
+    Ok(out)
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum MigrationError {
     #[error("the store has schema version {found}, newer than this binary supports ({supported}); upgrade opencode-balancer")]
     TooNew { found: i64, supported: i64 },
+    /// Not (known to be) a balancer store; the text says what gives it away.
+    #[error("{0}")]
+    Foreign(String),
     #[error(transparent)]
     Sqlite(#[from] rusqlite::Error),
 }
@@ -207,3 +261,7 @@ fn ensure_column(tx: &Transaction, table: &str, column: &str, decl: &str) -> rus
     }
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "migrations_tests.rs"]
+mod tests;

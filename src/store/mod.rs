@@ -2,6 +2,7 @@
 //! the runtime runs it on its own thread, never on the async executor.
 
 mod accounts;
+mod adopt;
 mod capture;
 mod capture_link;
 mod events;
@@ -9,23 +10,22 @@ pub mod guard;
 mod identity;
 mod meta;
 pub mod migrations;
+mod open;
 mod paths;
 mod pending;
 mod snapshot;
 mod tokens;
 
-use std::fs::{self, OpenOptions};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
-pub use accounts::{ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
+pub use accounts::{account_rows_read, ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
 pub use capture::{CaptureHint, Captured, LinkedBy};
 pub use paths::{default_store_path, STORE_FILE};
 pub use pending::PendingView;
-pub use snapshot::Snapshot;
+pub use snapshot::{Scope, Snapshot};
 pub use tokens::{Committed, Lease, LEASE_TTL_MS};
 
 /// Prepared statements kept per connection (rusqlite's default, 16, is fewer than the store's
@@ -75,58 +75,6 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating when missing) and migrates the store at `path`. A file that is not a
-    /// SQLite database is reported with its path and never written to.
-    pub fn open(path: &Path) -> Result<Store> {
-        let open_err = |detail: String| StoreError::Open {
-            path: path.to_path_buf(),
-            detail,
-        };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if !dir.exists() {
-                fs::create_dir_all(dir).map_err(|e| open_err(e.to_string()))?;
-                fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).map_err(|e| open_err(e.to_string()))?;
-            }
-        }
-        // Nothing is created, chmod-ed or opened for writing before the file passed these checks.
-        if let guard::Found::New = guard::inspect(path)? {
-            match OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
-                Ok(_) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(open_err(e.to_string())),
-            }
-        }
-        guard::make_private(path)?;
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| open_err(e.to_string()))?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-            durable: true,
-            read_only: false,
-        };
-        if let Err(e) = store.configure() {
-            // A WAL store closed cleanly has no -shm file, and on a read-only disk none can be
-            // made, so SQLite cannot read it the usual way; as an unchanging file it can.
-            store = match Store::open_immutable(path) {
-                Some(s) if on_read_only_disk(path) => s,
-                _ => return Err(store.classify_open_error(e)),
-            };
-        }
-        migrations::migrate(&mut store.conn).map_err(|e| match e {
-            migrations::MigrationError::Sqlite(e) => store.classify_open_error(e),
-            other => StoreError::Invalid(format!("{}: {other}", path.display())),
-        })?;
-        // Best effort: a store on a read-only disk (or locked by a busy writer) still opens.
-        if let Err(e) = store.tidy_secrets_at_rest() {
-            tracing::warn!(error = %e, "could not rewrite old identities yet; the next open will");
-        }
-        Ok(store)
-    }
-
     /// A private in-memory store, for tests.
     pub fn open_in_memory() -> Result<Store> {
         let mut store = Store {
@@ -140,85 +88,8 @@ impl Store {
         Ok(store)
     }
 
-    /// The store as a file that cannot change (`immutable=1`), for a read-only disk.
-    fn open_immutable(path: &Path) -> Option<Store> {
-        let text = path.to_str()?;
-        let escaped = text.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
-        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        let conn = Connection::open_with_flags(format!("file:{escaped}?immutable=1"), flags).ok()?;
-        let store = Store {
-            conn,
-            path: path.to_path_buf(),
-            durable: true,
-            read_only: true,
-        };
-        store.configure().ok()?;
-        tracing::warn!(path = %path.display(), "the store is on a read-only disk: serving it as it is, changes are refused");
-        Some(store)
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    fn configure(&self) -> rusqlite::Result<()> {
-        self.conn.busy_timeout(Duration::from_secs(5))?;
-        // Every statement the store runs stays prepared (about 20k instructions each time it
-        // is not: most of a bookkeeping write); there are fewer than this many.
-        self.conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-        // Reading the schema first makes a non-database file fail here, before any write.
-        self.conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get::<_, i64>(0))?;
-        if self.path != Path::new(":memory:") && !self.read_only {
-            self.enable_wal()?;
-            // Memory answers every read that matters; the page cache only serves reloads, which
-            // another process's commit invalidates anyway. SQLite's default (2 MiB) would hold
-            // most of a 10,000-account store a second time.
-            self.conn.pragma_update(None, "cache_size", -256)?;
-        }
-        // FULL: a change is on the disk before it is acknowledged (see `write`).
-        self.conn.pragma_update(None, "synchronous", "FULL")?;
-        self.conn.pragma_update(None, "foreign_keys", "ON")?;
-        // A replaced or removed credential is overwritten on disk, not left in a free page.
-        self.conn.pragma_update(None, "secure_delete", "ON")?;
-        Ok(())
-    }
-
-    /// Switches the file to WAL. Switching takes an exclusive lock and SQLite does not wait for
-    /// it (no busy handler), so several processes creating the store at once retry for a while.
-    fn enable_wal(&self) -> rusqlite::Result<()> {
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let mode: String = self.conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-            if mode.eq_ignore_ascii_case("wal") {
-                return Ok(());
-            }
-            match self.conn.pragma_update(None, "journal_mode", "WAL") {
-                Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
-                    std::thread::sleep(Duration::from_millis(5))
-                }
-                other => return other,
-            }
-        }
-    }
-
-    fn classify_open_error(&self, e: rusqlite::Error) -> StoreError {
-        let detail = e.to_string();
-        let corrupt = matches!(
-            e.sqlite_error_code(),
-            Some(rusqlite::ErrorCode::NotADatabase) | Some(rusqlite::ErrorCode::DatabaseCorrupt)
-        );
-        if corrupt {
-            StoreError::Corrupt {
-                path: self.path.clone(),
-                detail,
-            }
-        } else {
-            StoreError::Open {
-                path: self.path.clone(),
-                detail,
-            }
-        }
     }
 
     /// Changes whenever another connection commits; cheap (no disk read in WAL mode).
@@ -228,11 +99,6 @@ impl Store {
 
     pub fn schema_version(&self) -> Result<i64> {
         Ok(self.conn.query_row("PRAGMA user_version", [], |r| r.get(0))?)
-    }
-
-    /// Every table's name.
-    pub(crate) fn table_names(&self) -> rusqlite::Result<Vec<String>> {
-        guard::table_names(&self.conn)
     }
 
     pub fn integrity_check(&self) -> Result<String> {
@@ -333,29 +199,6 @@ impl Drop for Store {
     fn drop(&mut self) {
         self.truncate_wal();
     }
-}
-
-/// Whether the folder holding `path` cannot be written (a read-only mount).
-fn on_read_only_disk(path: &Path) -> bool {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let probe = dir.join(format!(".{}.probe", std::process::id()));
-    match OpenOptions::new().write(true).create_new(true).open(&probe) {
-        Ok(_) => {
-            let _ = fs::remove_file(&probe);
-            false
-        }
-        Err(e) => e.kind() == std::io::ErrorKind::ReadOnlyFilesystem,
-    }
-}
-
-fn is_busy(e: &rusqlite::Error) -> bool {
-    matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    )
 }
 
 #[cfg(test)]

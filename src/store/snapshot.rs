@@ -17,13 +17,43 @@ pub struct Snapshot {
     pub pending: usize,
 }
 
+/// Which part of the state a read covers. Every part includes the priority, settings and
+/// pending count.
+#[derive(Debug, Clone, Copy)]
+pub enum Scope<'a> {
+    All,
+    /// One provider's accounts and active account.
+    Provider(&'a str),
+    /// These accounts of one provider (one absent from the read no longer exists) and its
+    /// active account: what a user's change to an account touched, without the provider's others.
+    Accounts(&'a str, &'a [String]),
+    /// None of the accounts.
+    Meta,
+}
+
 impl Store {
     /// The whole state, or with `provider` only that provider's accounts and active alias (the
     /// priority, settings and pending count are always whole).
     pub fn load_snapshot(&self, provider: Option<&str>) -> Result<Snapshot> {
+        self.load_scope(provider.map_or(Scope::All, Scope::Provider))
+    }
+
+    /// The part of the state `scope` names, as of one commit.
+    pub fn load_scope(&self, scope: Scope<'_>) -> Result<Snapshot> {
         // One read transaction: every table as of the same commit.
         let tx = self.conn.unchecked_transaction()?;
-        let snap = self.read_snapshot(provider)?;
+        let snap = match scope {
+            Scope::All => self.read_snapshot(None)?,
+            Scope::Provider(p) => self.read_snapshot(Some(p))?,
+            Scope::Accounts(p, aliases) => {
+                let mut accounts = Vec::with_capacity(aliases.len());
+                for a in aliases {
+                    accounts.extend(self.load_account(p, a)?);
+                }
+                self.with_meta(accounts, self.load_active(Some(p))?)?
+            }
+            Scope::Meta => self.with_meta(Vec::new(), Vec::new())?,
+        };
         tx.commit()?;
         Ok(snap)
     }
@@ -43,7 +73,12 @@ impl Store {
                     .map(Box::new);
             }
         }
-        let active = self.load_active(provider)?;
+        self.with_meta(accounts, self.load_active(provider)?)
+    }
+
+    /// `accounts` and `active` (provider, active alias, epoch) with the priority, settings and
+    /// pending count.
+    fn with_meta(&self, accounts: Vec<Account>, active: Vec<(String, Option<String>, u32)>) -> Result<Snapshot> {
         Ok(Snapshot {
             accounts,
             active_epochs: active.iter().map(|(p, _, e)| (p.clone(), *e)).collect(),

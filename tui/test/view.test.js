@@ -194,3 +194,51 @@ test("every view function shows outside text escaped, never raw", () => {
   assert.ok(all.includes("Pro\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{9b}2J\\u{202e}txt"), all);
   assert.ok(V.eventLines([{ type: "t", message: HOSTILE, createdAt: NOW }], NOW)[0].text.endsWith("\\u{a}X"));
 });
+
+test("every account of a provider resting reads as a move, not a failure, when the turn went to another provider", () => {
+  const switched = { type: "provider_switched", createdAt: NOW - 2000, metadata: { from: "mock", to: "backup", model: "b-model" } };
+  assert.deepEqual(V.restingMessage("mock", [switched], NOW), { text: "mock has no account left; turns moved to backup/b-model.", variant: "info" });
+  for (const events of [[], undefined, [{ ...switched, createdAt: NOW - 120_000 }], [{ ...switched, metadata: { from: "other", to: "backup" } }]]) {
+    const m = V.restingMessage("mock", events, NOW);
+    assert.equal(m.variant, "warning");
+    assert.match(m.text, /^Every account of mock is cooling down or needs a login\.$/);
+  }
+});
+
+test("the sidebar names the account the session is on, not the provider's active one", () => {
+  const accounts = [
+    acc({ providerID: "mock", alias: "alpha", active: true }),
+    acc({ providerID: "mock", alias: "bravo", usage: { usedPercent: 25 } }),
+    acc({ providerID: "backup", alias: "b1" }),
+  ];
+  const session = V.sessionView({ providerID: "mock", modelID: "m1", alias: "bravo" });
+  assert.equal(V.sidebarLine(accounts, "mock", NOW, session).text, "Balancer mock/bravo · 75% left");
+  // Without the session's binding: the provider's active account, as before.
+  assert.equal(V.sidebarLine(accounts, "mock", NOW, null).text, "Balancer mock/alpha");
+  // A session moved to another provider (the messages still name the old one).
+  const moved = V.sessionView({ providerID: "backup", modelID: "x", alias: "b1", movedTo: "backup/x" });
+  assert.equal(V.sidebarLine(accounts, "mock", NOW, moved).text, "Balancer backup/b1");
+  // Known provider, no request yet (no alias): that provider's active account.
+  assert.equal(V.sidebarLine(accounts, null, NOW, V.sessionView({ providerID: "mock" })).text, "Balancer mock/alpha");
+});
+
+test("a session.get answer is used only when it names a provider; other members must be strings", () => {
+  assert.equal(V.sessionView({}), null, "the sidecar has not seen the session");
+  assert.equal(V.sessionView(null), null);
+  assert.equal(V.sessionView({ providerID: 3 }), null);
+  assert.deepEqual(V.sessionView({ providerID: "mock", alias: 7, modelID: "m1" }), { providerID: "mock", modelID: "m1" });
+});
+
+test("the activation toast says what happens to a running session", () => {
+  const bravo = acc({ providerID: "mock", alias: "bravo" });
+  assert.equal(
+    V.activatedMessage(bravo, { strategy: "sticky" }, { providerID: "mock", alias: "alpha" }),
+    "mock/bravo is active: new sessions start on it; this session stays on mock/alpha while that account is healthy.",
+  );
+  assert.equal(
+    V.activatedMessage(bravo, { strategy: "sticky" }, null),
+    "mock/bravo is active: new sessions start on it; a running session keeps its account while that account is healthy.",
+  );
+  assert.match(V.activatedMessage(bravo, { strategy: "round-robin" }, null), /new sessions pick by the round-robin strategy/);
+  assert.doesNotMatch(V.activatedMessage(bravo, {}, { providerID: "mock", alias: "bravo" }), /stays on/);
+});

@@ -123,6 +123,10 @@ pub enum Mutate {
         provider_id: String,
         direction: crate::model::PriorityDirection,
     },
+    /// Refused while the provider has saved accounts.
+    PriorityRemove {
+        provider_id: String,
+    },
     Setting(crate::model::Setting),
     /// Refused with `Exists` when the alias is in use, unless `replace`.
     SavePending {

@@ -5,7 +5,7 @@ use actix::prelude::*;
 
 use super::messages::{Mutate, MutationReply, RegistryError};
 use super::state::Scope;
-use super::{AccountRegistry, Flushed};
+use super::{look, AccountRegistry, Flushed};
 use crate::model::{normalize_alias, validate_model, validate_provider, EventKind, NewEvent, Settings};
 use crate::store::{Store, StoreError};
 
@@ -24,33 +24,77 @@ fn alias(raw: &str) -> Result<String, RegistryError> {
     })
 }
 
+/// What a mutation reads back into memory once it is committed: no more than it can have
+/// changed, so a change to one account costs the same whatever the provider holds.
+enum Reload {
+    All,
+    Provider(String),
+    /// These accounts of the provider (those gone are dropped) and its active account.
+    Accounts(String, Vec<String>),
+    /// The priority, settings and pending count only (every reload has them).
+    Meta,
+}
+
+impl Reload {
+    fn accounts(provider: &str, aliases: &[&str]) -> Reload {
+        Reload::Accounts(provider.to_string(), aliases.iter().map(|a| a.to_string()).collect())
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        match self {
+            Reload::All => Scope::All,
+            Reload::Provider(p) => Scope::Provider(p),
+            Reload::Accounts(p, aliases) => Scope::Accounts(p, aliases),
+            Reload::Meta => Scope::Meta,
+        }
+    }
+}
+
 /// Toasts one read of auth.json may show, one per new login; past that, one counts the rest.
 const MAX_CAPTURE_TOASTS: usize = 3;
 
 impl AccountRegistry {
-    /// Runs `op` in the store (after pending bookkeeping), reloads `scope` (one provider, or all),
-    /// applies it, then lets `then` build the reply and events from fresh memory.
+    /// Runs `op` in the store (after pending bookkeeping), reads back what it changed
+    /// (`reload`), applies it, then lets `then` build the reply and events from fresh memory.
     fn commit<T: Send + 'static>(
         &mut self,
-        scope: Option<String>,
+        reload: Reload,
+        op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+        then: impl FnOnce(&mut Self, T) -> Reply + 'static,
+    ) -> ResponseActFuture<Self, Reply> {
+        self.commit_with(move |_| reload, op, then)
+    }
+
+    /// [`Self::commit`] where what to read back depends on what `op` did. When another process
+    /// committed meanwhile, everything is read instead (as a sync would).
+    fn commit_with<T: Send + 'static>(
+        &mut self,
+        reload: impl FnOnce(&T) -> Reload + Send + 'static,
         op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
         then: impl FnOnce(&mut Self, T) -> Reply + 'static,
     ) -> ResponseActFuture<Self, Reply> {
         let flush = self.state.take_flush();
         let id = flush.id;
-        let scope_for_load = scope.clone();
+        let known = self.data_version;
         let job = move |s: &mut Store| {
             let written = s.apply_runtime(&flush.patches, &flush.actives);
-            let then = op(s).and_then(|out| Ok((out, s.load_snapshot(scope_for_load.as_deref())?)));
+            let then = op(s).and_then(|out| {
+                let reload = reload(&out);
+                let looked = look(s, known)?;
+                let mine = match looked.1 {
+                    Some(_) => None,
+                    None => Some(s.load_scope(reload.scope())?),
+                };
+                Ok((out, reload, looked, mine))
+            });
             Flushed { written, then }
         };
         self.store_job(job, move |this, result| {
-            let (generation, (out, snap)) = this.settle(id, result)?;
-            let scope = match &scope {
-                Some(p) => Scope::Provider(p),
-                None => Scope::All,
-            };
-            this.state.apply_snapshot(snap, scope, generation);
+            let (generation, (out, reload, looked, mine)) = this.settle(id, result)?;
+            this.caught_up(looked, generation);
+            if let Some(snap) = mine {
+                this.state.apply_snapshot(snap, reload.scope(), generation);
+            }
             then(this, out)
         })
     }
@@ -180,7 +224,7 @@ impl AccountRegistry {
                 let (p, a) = (provider(&provider_id)?, alias(&raw_alias)?);
                 let (p2, a2) = (p.clone(), a.clone());
                 self.commit(
-                    Some(p.clone()),
+                    Reload::accounts(&p, &[&a]),
                     move |s| s.save_account_as(&p2, &a2, &auth, now, replace),
                     move |this, out| {
                         let (kind, verb) = if out.created {
@@ -197,7 +241,7 @@ impl AccountRegistry {
                 let (p, from, to) = (provider(&provider_id)?, alias(&from)?, alias(&to)?);
                 let (p2, f2, t2) = (p.clone(), from.clone(), to.clone());
                 self.commit(
-                    Some(p.clone()),
+                    Reload::accounts(&p, &[&from, &to]),
                     move |s| s.rename_account(&p2, &f2, &t2, now),
                     move |this, ()| {
                         this.publish(
@@ -216,7 +260,7 @@ impl AccountRegistry {
                 let (p, a) = (provider(&provider_id)?, alias(&raw)?);
                 let (p2, a2) = (p.clone(), a.clone());
                 self.commit(
-                    Some(p.clone()),
+                    Reload::accounts(&p, &[&a]),
                     move |s| s.remove_account(&p2, &a2),
                     move |this, removed| {
                         if removed {
@@ -235,7 +279,7 @@ impl AccountRegistry {
                 let (p, a) = (provider(&provider_id)?, alias(&raw)?);
                 let (p2, a2) = (p.clone(), a.clone());
                 self.commit(
-                    Some(p.clone()),
+                    Reload::accounts(&p, &[]),
                     move |s| s.activate(&p2, &a2),
                     move |this, ()| {
                         this.publish(
@@ -254,7 +298,7 @@ impl AccountRegistry {
                 let (p, a) = (provider(&provider_id)?, alias(&raw)?);
                 let (p2, a2) = (p.clone(), a.clone());
                 self.commit(
-                    Some(p.clone()),
+                    Reload::accounts(&p, &[&a]),
                     move |s| s.set_disabled(&p2, &a2, disabled, now),
                     move |this, changed| {
                         if changed {
@@ -278,7 +322,7 @@ impl AccountRegistry {
                 // Bookkeeping queued before the reset is written ahead of it (this job's flush);
                 // any observed at the old epoch after it is refused by the store (reset_epoch).
                 self.commit(
-                    Some(p.clone()),
+                    Reload::accounts(&p, &[&a]),
                     move |s| s.reset_cooldown(&p2, &a2),
                     move |this, ()| {
                         this.publish(
@@ -295,7 +339,7 @@ impl AccountRegistry {
                 let model = validate_model(model_id.as_deref()).map_err(RegistryError::InvalidValue)?;
                 let (p2, m2) = (p.clone(), model.clone());
                 self.commit(
-                    Some(p.clone()),
+                    Reload::Meta,
                     move |s| s.set_priority_model(&p2, m2.as_deref()),
                     move |this, ()| {
                         let shown = model.as_deref().unwrap_or("none");
@@ -312,7 +356,7 @@ impl AccountRegistry {
                 let p = provider(&provider_id)?;
                 let p2 = p.clone();
                 self.commit(
-                    Some(p.clone()),
+                    Reload::Meta,
                     move |s| s.set_priority_enabled(&p2, enabled),
                     move |this, changed| {
                         if changed {
@@ -330,7 +374,7 @@ impl AccountRegistry {
                 let p = provider(&provider_id)?;
                 let p2 = p.clone();
                 self.commit(
-                    Some(p.clone()),
+                    Reload::Meta,
                     move |s| s.move_priority(&p2, direction),
                     move |this, moved| {
                         if moved {
@@ -343,6 +387,24 @@ impl AccountRegistry {
                     },
                 )
             }
+            Mutate::PriorityRemove { provider_id } => {
+                let p = provider(&provider_id)?;
+                let p2 = p.clone();
+                self.commit(
+                    Reload::Meta,
+                    move |s| s.remove_priority(&p2),
+                    move |this, ()| {
+                        this.publish(
+                            NewEvent::new(
+                                EventKind::PriorityChanged,
+                                format!("{p} removed from the priority list"),
+                            )
+                            .provider(&p),
+                        );
+                        Ok(MutationReply::Priority(this.state.priority.clone()))
+                    },
+                )
+            }
             Mutate::SavePending {
                 id,
                 alias: raw,
@@ -350,8 +412,9 @@ impl AccountRegistry {
             } => {
                 let a = alias(&raw)?;
                 let a2 = a.clone();
-                self.commit(
-                    None,
+                let a3 = a.clone();
+                self.commit_with(
+                    move |(p, _): &(String, _)| Reload::accounts(p, &[&a3]),
                     move |s| s.save_pending_as(&id, &a2, now, replace),
                     move |this, (p, out)| {
                         let kind = if out.created {
@@ -367,18 +430,18 @@ impl AccountRegistry {
                 )
             }
             Mutate::DismissPending { id } => self.commit(
-                None,
+                Reload::Meta,
                 move |s| s.dismiss_pending(&id),
                 |_, dismissed| Ok(MutationReply::Dismissed(dismissed)),
             ),
             Mutate::Capture { entries, source, hints } => {
                 let auto_save = self.state.settings.auto_save;
-                let scope = match entries.as_slice() {
-                    [(p, _)] => Some(provider(p)?),
-                    _ => None,
+                let reload = match entries.as_slice() {
+                    [(p, _)] => Reload::Provider(provider(p)?),
+                    _ => Reload::All,
                 };
                 self.commit(
-                    scope,
+                    reload,
                     move |s| s.capture_all(&entries, &hints, auto_save, &source, now),
                     move |this, out| {
                         this.announce_captures(&out);
@@ -394,7 +457,7 @@ impl AccountRegistry {
                     .map_err(|e| RegistryError::InvalidValue(e.to_string()))?;
                 let stored = shown.clone();
                 self.commit(
-                    None,
+                    Reload::Meta,
                     move |s| s.save_setting(key, &stored),
                     move |this, ()| {
                         let event = if key == "balancing" {

@@ -12,13 +12,29 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::outbox::{Flush, Outbox};
 use crate::model::{Account, AccountView, Millis, PriorityEntry, Settings};
+pub(super) use crate::store::Scope;
 use crate::store::{ActivePatch, RuntimePatch, Snapshot};
 
-/// Which part of the state a snapshot covers.
-#[derive(Debug, Clone, Copy)]
-pub(super) enum Scope<'a> {
-    All,
-    Provider(&'a str),
+/// What a snapshot replaced in memory: the bookkeeping not yet written is laid over exactly that.
+enum Replaced {
+    Providers(BTreeSet<String>),
+    Accounts(String, Vec<String>),
+}
+
+impl Replaced {
+    fn provider(&self, provider: &str) -> bool {
+        match self {
+            Replaced::Providers(ps) => ps.contains(provider),
+            Replaced::Accounts(p, _) => p == provider,
+        }
+    }
+
+    fn account(&self, provider: &str, alias: &str) -> bool {
+        match self {
+            Replaced::Providers(ps) => ps.contains(provider),
+            Replaced::Accounts(p, aliases) => p == provider && aliases.iter().any(|a| a == alias),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -43,54 +59,14 @@ pub(super) struct RegistryState {
 
 impl RegistryState {
     /// Applies a snapshot read at `generation`, keeping whatever memory holds from a later read.
-    pub(super) fn apply_snapshot(&mut self, snap: Snapshot, scope: Scope<'_>, generation: u64) {
-        let mut grouped: BTreeMap<String, Vec<(String, Account)>> = BTreeMap::new();
-        for a in snap.accounts {
-            grouped
-                .entry(a.provider_id.clone())
-                .or_default()
-                .push((a.alias.clone(), a));
-        }
-        // Built in bulk, not insert by insert: a map filled in key order one insert at a time
-        // leaves every node about half empty, which at 10,000 accounts is megabytes.
-        let mut incoming: BTreeMap<String, BTreeMap<String, Account>> = grouped
-            .into_iter()
-            .map(|(p, accounts)| (p, accounts.into_iter().collect()))
-            .collect();
-        let providers: BTreeSet<String> = match scope {
-            Scope::Provider(p) => [p.to_string()].into(),
-            Scope::All => self.providers.keys().chain(incoming.keys()).cloned().collect(),
+    pub(super) fn apply_snapshot(&mut self, mut snap: Snapshot, scope: Scope<'_>, generation: u64) {
+        let accounts = std::mem::take(&mut snap.accounts);
+        let replaced = match scope {
+            Scope::All => self.replace_providers(accounts, &snap, None, generation),
+            Scope::Provider(p) => self.replace_providers(accounts, &snap, Some(p), generation),
+            Scope::Accounts(p, aliases) => self.replace_accounts(accounts, &snap, p, aliases, generation),
+            Scope::Meta => Replaced::Providers(BTreeSet::new()),
         };
-        let mut replaced = BTreeSet::new();
-        for p in providers {
-            let newest = self
-                .provider_generation
-                .get(&p)
-                .copied()
-                .unwrap_or(0)
-                .max(self.all_generation);
-            if generation < newest {
-                continue;
-            }
-            match incoming.remove(&p) {
-                Some(accounts) => {
-                    self.providers.insert(p.clone(), accounts);
-                }
-                None => {
-                    self.providers.remove(&p);
-                }
-            }
-            match snap.active.get(&p) {
-                Some(a) => self.active.insert(p.clone(), a.clone()),
-                None => self.active.remove(&p),
-            };
-            match snap.active_epochs.get(&p) {
-                Some(e) => self.active_epochs.insert(p.clone(), *e),
-                None => self.active_epochs.remove(&p),
-            };
-            self.provider_generation.insert(p.clone(), generation);
-            replaced.insert(p);
-        }
         if matches!(scope, Scope::All) {
             self.all_generation = self.all_generation.max(generation);
         }
@@ -102,14 +78,14 @@ impl RegistryState {
         }
         // Only over what this snapshot replaced: the rest of memory has these changes already.
         let unwritten: Vec<RuntimePatch> = (self.outbox.unwritten())
-            .filter(|p| replaced.contains(&p.provider_id))
+            .filter(|p| replaced.account(&p.provider_id, &p.alias))
             .cloned()
             .collect();
         for patch in &unwritten {
             self.overlay(patch);
         }
         let actives: Vec<ActivePatch> = (self.outbox.unwritten_actives())
-            .filter(|a| replaced.contains(&a.provider_id))
+            .filter(|a| replaced.provider(&a.provider_id))
             .cloned()
             .collect();
         for a in actives {
@@ -119,6 +95,99 @@ impl RegistryState {
                 self.active.insert(a.provider_id, a.alias);
             }
         }
+    }
+
+    /// Store generation memory last read `provider` at (its own read, or a whole one).
+    fn newest(&self, provider: &str) -> u64 {
+        (self.provider_generation.get(provider).copied().unwrap_or(0)).max(self.all_generation)
+    }
+
+    /// Replaces every provider (`only`: that one) not read later than `generation`.
+    fn replace_providers(
+        &mut self,
+        accounts: Vec<Account>,
+        snap: &Snapshot,
+        only: Option<&str>,
+        generation: u64,
+    ) -> Replaced {
+        let mut grouped: BTreeMap<String, Vec<(String, Account)>> = BTreeMap::new();
+        for a in accounts {
+            grouped
+                .entry(a.provider_id.clone())
+                .or_default()
+                .push((a.alias.clone(), a));
+        }
+        // Built in bulk, not insert by insert: a map filled in key order one insert at a time
+        // leaves every node about half empty, which at 10,000 accounts is megabytes.
+        let mut incoming: BTreeMap<String, BTreeMap<String, Account>> = grouped
+            .into_iter()
+            .map(|(p, accounts)| (p, accounts.into_iter().collect()))
+            .collect();
+        let providers: BTreeSet<String> = match only {
+            Some(p) => [p.to_string()].into(),
+            None => self.providers.keys().chain(incoming.keys()).cloned().collect(),
+        };
+        let mut replaced = BTreeSet::new();
+        for p in providers {
+            if generation < self.newest(&p) {
+                continue;
+            }
+            match incoming.remove(&p) {
+                Some(accounts) => {
+                    self.providers.insert(p.clone(), accounts);
+                }
+                None => {
+                    self.providers.remove(&p);
+                }
+            }
+            self.replace_active(&p, snap);
+            self.provider_generation.insert(p.clone(), generation);
+            replaced.insert(p);
+        }
+        Replaced::Providers(replaced)
+    }
+
+    /// Replaces the accounts `aliases` of `provider` (removing those `accounts` lacks) and its
+    /// active account, unless memory read the provider later than `generation`. The provider's
+    /// generation stays: its other accounts were not read. (No older read of it can follow:
+    /// store answers are applied in the order their jobs ran.)
+    fn replace_accounts(
+        &mut self,
+        accounts: Vec<Account>,
+        snap: &Snapshot,
+        provider: &str,
+        aliases: &[String],
+        generation: u64,
+    ) -> Replaced {
+        if generation < self.newest(provider) {
+            return Replaced::Providers(BTreeSet::new());
+        }
+        let map = self.providers.entry(provider.to_string()).or_default();
+        for alias in aliases {
+            map.remove(alias);
+        }
+        for a in accounts
+            .into_iter()
+            .filter(|a| a.provider_id == provider && aliases.contains(&a.alias))
+        {
+            map.insert(a.alias.clone(), a);
+        }
+        if map.is_empty() {
+            self.providers.remove(provider);
+        }
+        self.replace_active(provider, snap);
+        Replaced::Accounts(provider.to_string(), aliases.to_vec())
+    }
+
+    fn replace_active(&mut self, p: &str, snap: &Snapshot) {
+        match snap.active.get(p) {
+            Some(a) => self.active.insert(p.to_string(), a.clone()),
+            None => self.active.remove(p),
+        };
+        match snap.active_epochs.get(p) {
+            Some(e) => self.active_epochs.insert(p.to_string(), *e),
+            None => self.active_epochs.remove(p),
+        };
     }
 
     fn overlay(&mut self, p: &RuntimePatch) {
@@ -228,96 +297,5 @@ impl RegistryState {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::CooldownReason;
-    use crate::store::FailureCount;
-
-    fn acc(p: &str, a: &str) -> Account {
-        Account::for_test(p, a)
-    }
-
-    fn snap(accounts: Vec<Account>) -> Snapshot {
-        Snapshot {
-            accounts,
-            ..Default::default()
-        }
-    }
-
-    #[test]
-    fn an_older_snapshot_never_replaces_a_newer_one_of_the_same_provider() {
-        let mut s = RegistryState::default();
-        s.apply_snapshot(snap(vec![acc("p", "a"), acc("p", "b")]), Scope::Provider("p"), 5);
-        s.apply_snapshot(snap(vec![acc("q", "x")]), Scope::Provider("q"), 6);
-        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::Provider("p"), 4);
-        assert_eq!(s.account_count(), 3, "p's gen-4 read is older than its gen-5 read");
-        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 3);
-        assert_eq!(
-            s.account_count(),
-            3,
-            "a whole read older than each provider's changes nothing"
-        );
-        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 7);
-        assert_eq!(s.account_count(), 1);
-    }
-
-    #[test]
-    fn queued_changes_survive_a_snapshot_read_before_they_were_written() {
-        let mut s = RegistryState::default();
-        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 1);
-        s.patch(RuntimePatch {
-            provider_id: "p".into(),
-            alias: "a".into(),
-            cooldown: Some((Some(99), None)),
-            ..Default::default()
-        });
-        let flush = s.take_flush();
-        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::Provider("p"), 2);
-        assert_eq!(s.account("p", "a").unwrap().cooldown_until, Some(99));
-        s.settle_flush(flush.id, true);
-        assert!(!s.has_pending_flush());
-    }
-
-    #[test]
-    fn a_users_reset_read_from_the_store_drops_bookkeeping_queued_before_it_but_not_the_last_use() {
-        let mut s = RegistryState::default();
-        s.apply_snapshot(snap(vec![acc("p", "a")]), Scope::All, 1);
-        s.patch(RuntimePatch {
-            cooldown: Some((Some(99), Some(CooldownReason::RateLimit))),
-            failures: Some(FailureCount::ONE_MORE),
-            last_used_at: Some(5),
-            ..RuntimePatch::for_account(&acc("p", "a"))
-        });
-        let reset = Account {
-            reset_epoch: 1,
-            ..acc("p", "a")
-        };
-        s.apply_snapshot(snap(vec![reset.clone()]), Scope::Provider("p"), 2);
-        let a = s.account("p", "a").unwrap();
-        assert_eq!((a.cooldown_until, a.failures, a.last_used_at), (None, 0, Some(5)));
-        s.patch(RuntimePatch {
-            failures: Some(FailureCount::ONE_MORE),
-            ..RuntimePatch::for_account(&reset)
-        });
-        let queued = &s.take_flush().patches[0];
-        assert_eq!((queued.epoch, queued.cooldown), (1, None), "the stale cooldown is gone");
-        assert_eq!(queued.failures, Some(FailureCount::ONE_MORE));
-        assert_eq!(queued.last_used_at, Some(5));
-    }
-
-    #[test]
-    fn a_users_activation_read_from_the_store_wins_over_a_failover_queued_before_it() {
-        let mut s = RegistryState::default();
-        let both = || snap(vec![acc("p", "a"), acc("p", "b")]);
-        s.apply_snapshot(both(), Scope::All, 1);
-        s.set_active_runtime("p", "b");
-        let activated = Snapshot {
-            active: [("p".to_string(), "a".to_string())].into(),
-            active_epochs: [("p".to_string(), 1)].into(),
-            ..both()
-        };
-        s.apply_snapshot(activated, Scope::Provider("p"), 2);
-        assert_eq!(s.active["p"], "a");
-        assert_eq!(s.take_flush().actives[0].epoch, 0, "the store refuses it too");
-    }
-}
+#[path = "state_tests.rs"]
+mod tests;

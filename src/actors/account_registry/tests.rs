@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::clock::ManualClock;
-use crate::model::Auth;
+use crate::model::{AccountView, Auth};
 use crate::store::Store;
 
 const NOW: Millis = 1_700_000_000_000;
@@ -13,6 +13,9 @@ const NOW: Millis = 1_700_000_000_000;
 struct World {
     dir: tempfile::TempDir,
     registry: Addr<AccountRegistry>,
+    store: StoreHandle,
+    /// The folder a deaf registry watches instead of the store's.
+    _elsewhere: Option<tempfile::TempDir>,
     /// Notified when the registry loaded another process's commit.
     changed: Arc<tokio::sync::Notify>,
 }
@@ -22,31 +25,67 @@ fn world() -> World {
     world_with(false)
 }
 
+/// How a registry learns of other processes' commits besides looking in its own store jobs.
+#[derive(Clone, Copy, PartialEq)]
+enum Hears {
+    /// Polls every `SYNC_INTERVAL`.
+    Polling,
+    /// From the store's files changing.
+    StoreFiles,
+    /// Not at all: its watch is on another folder.
+    Nothing,
+}
+
 /// The same, learning of other processes' commits from the store's files when `watched`.
 fn world_with(watched: bool) -> World {
+    world_of(if watched { Hears::StoreFiles } else { Hears::Polling }, 0)
+}
+
+/// The same with `more` accounts `openai/m0000`… besides.
+fn world_of(hears: Hears, more: usize) -> World {
     let dir = tempfile::tempdir().unwrap();
     let mut store = Store::open(&dir.path().join("balancer.sqlite")).unwrap();
-    for (p, a) in [("openai", "a"), ("openai", "b"), ("groq", "x")] {
-        let auth = Auth::Api {
-            key: format!("sk-fake-registry-{p}-{a}"),
-            metadata: None,
-        };
-        store.save_account(p, a, &auth, 0).unwrap();
+    let extra: Vec<String> = (0..more).map(|i| format!("m{i:04}")).collect();
+    let named = [("openai", "a"), ("openai", "b"), ("groq", "x")];
+    for (p, a) in extra.iter().map(|a| ("openai", a.as_str())).chain(named) {
+        store.save_account(p, a, &fake_key(p, a), 0).unwrap();
     }
     let version = store.data_version().unwrap();
     let snapshot = store.load_snapshot(None).unwrap();
     let clock: SharedClock = Arc::new(ManualClock::new(NOW));
     let store = StoreHandle::start(store);
     let bus = EventBus::new(store.clone(), clock.clone()).start();
-    let mut registry = AccountRegistry::new(store, bus, clock, snapshot, version);
-    if watched {
-        registry = registry.with_store_watch(&dir.path().join("balancer.sqlite"));
+    let mut registry = AccountRegistry::new(store.clone(), bus, clock, snapshot, version);
+    let elsewhere = (hears == Hears::Nothing).then(|| tempfile::tempdir().unwrap());
+    match (hears, &elsewhere) {
+        (Hears::StoreFiles, _) => registry = registry.with_store_watch(&dir.path().join("balancer.sqlite")),
+        (Hears::Nothing, Some(e)) => registry = registry.with_store_watch(&e.path().join("balancer.sqlite")),
+        _ => {}
     }
     let changed = registry.change_signal();
     World {
         dir,
         registry: registry.start(),
+        store,
+        _elsewhere: elsewhere,
         changed,
+    }
+}
+
+/// Saving `openai/alias` with a fake key, the way a user does.
+fn save(alias: &str) -> Mutate {
+    Mutate::Save {
+        provider_id: "openai".into(),
+        alias: alias.into(),
+        auth: fake_key("openai", alias),
+        replace: false,
+    }
+}
+
+fn fake_key(provider: &str, alias: &str) -> Auth {
+    Auth::Api {
+        key: format!("sk-fake-registry-{provider}-{alias}"),
+        metadata: None,
     }
 }
 
@@ -65,12 +104,35 @@ impl World {
     /// up when it starts, before it answers anything).
     async fn another_process_adds_an_account(&self) {
         self.registry.send(GetStatus).await.unwrap();
+        self.other_process_saves("openai", "c");
+    }
+
+    /// Another process saves `provider/alias` now.
+    fn other_process_saves(&self, provider: &str, alias: &str) {
         let mut other = Store::open(&self.dir.path().join("balancer.sqlite")).unwrap();
-        let auth = Auth::Api {
-            key: "sk-fake-registry-openai-c".into(),
-            metadata: None,
-        };
-        other.save_account("openai", "c", &auth, 0).unwrap();
+        other
+            .save_account(provider, alias, &fake_key(provider, alias), 0)
+            .unwrap();
+    }
+
+    /// Account rows the store thread has read so far.
+    async fn rows_read(&self) -> u64 {
+        self.store.call(|_| crate::store::account_rows_read()).await.unwrap().1
+    }
+
+    async fn mutate(&self, m: Mutate) -> MutationReply {
+        self.registry.send(m).await.unwrap().unwrap()
+    }
+
+    async fn listed(&self, provider: &str) -> Vec<AccountView> {
+        let provider_id = Some(provider.to_string());
+        self.registry.send(ListAccounts { provider_id }).await.unwrap()
+    }
+
+    /// `provider`'s active account in memory.
+    async fn active(&self, provider: &str) -> Option<String> {
+        let views = self.listed(provider).await;
+        views.into_iter().find(|v| v.active).map(|v| v.alias)
     }
 
     /// Waits until the registry has loaded another process's commit; then `openai/c` is listed.
@@ -179,4 +241,154 @@ async fn another_processs_commit_is_seen_with_bookkeeping_queued_and_the_bookkee
     w.another_process_adds_an_account().await;
     w.sees_the_other_process().await;
     assert_eq!(w.failures("openai", "a").await, (1, 1));
+}
+
+/// `provider`'s pick from memory alone (no store job): its active account under `sticky`.
+async fn picked(w: &World, provider: &str) -> Option<String> {
+    let pick = PickAccount {
+        provider_id: provider.into(),
+        prefer: None,
+        exclude: vec![],
+        make_active: false,
+    };
+    w.registry.send(pick).await.unwrap().map(|p| p.alias)
+}
+
+#[actix::test]
+async fn a_users_change_to_one_account_reads_back_that_account_alone_however_many_the_provider_holds() {
+    let w = world_of(Hears::Polling, 300);
+    let before = w.rows_read().await;
+    w.mutate(save("new")).await;
+    assert_eq!(w.rows_read().await - before, 1, "a save reads the saved account");
+    w.mutate(Mutate::Rename {
+        provider_id: "openai".into(),
+        from: "new".into(),
+        to: "renamed".into(),
+    })
+    .await;
+    w.mutate(Mutate::SetDisabled {
+        provider_id: "openai".into(),
+        alias: "b".into(),
+        disabled: true,
+    })
+    .await;
+    w.mutate(Mutate::ResetCooldown {
+        provider_id: "openai".into(),
+        alias: "a".into(),
+    })
+    .await;
+    w.mutate(Mutate::Activate {
+        provider_id: "openai".into(),
+        alias: "a".into(),
+    })
+    .await;
+    w.mutate(Mutate::Remove {
+        provider_id: "openai".into(),
+        alias: "renamed".into(),
+    })
+    .await;
+    assert_eq!(
+        w.rows_read().await - before,
+        4,
+        "one row each for the save, rename, disable and reset"
+    );
+}
+
+#[actix::test]
+async fn memory_after_users_changes_to_single_accounts_is_what_the_store_holds() {
+    let w = world_of(Hears::Polling, 20);
+    // Bookkeeping queued for another account of the provider goes out with the save, once.
+    w.refused("openai", "a").await.unwrap();
+    w.mutate(save("new")).await;
+    assert_eq!(
+        w.active("openai").await.as_deref(),
+        Some("new"),
+        "the saved account is active"
+    );
+    w.mutate(Mutate::Rename {
+        provider_id: "openai".into(),
+        from: "new".into(),
+        to: "renamed".into(),
+    })
+    .await;
+    assert_eq!(w.active("openai").await.as_deref(), Some("renamed"));
+    w.mutate(Mutate::Remove {
+        provider_id: "openai".into(),
+        alias: "renamed".into(),
+    })
+    .await;
+    // The store made the first remaining account active; memory read that back.
+    assert_eq!(w.active("openai").await.as_deref(), Some("a"));
+    assert_eq!(w.failures("openai", "a").await, (1, 1));
+    let store = Store::open(&w.dir.path().join("balancer.sqlite")).unwrap();
+    let stored = store.load_snapshot(None).unwrap();
+    let mut want: Vec<(String, String, u32)> = (stored.accounts.iter())
+        .map(|a| (a.provider_id.clone(), a.alias.clone(), a.failures))
+        .collect();
+    want.sort();
+    let views = w.registry.send(ListAccounts { provider_id: None }).await.unwrap();
+    let mut have: Vec<(String, String, u32)> = (views.into_iter())
+        .map(|v| (v.provider_id, v.alias, v.failures))
+        .collect();
+    have.sort();
+    assert_eq!(have, want);
+    assert_eq!(w.listed("openai").await.len(), 22);
+}
+
+#[actix::test]
+async fn another_processs_commit_just_before_a_save_is_loaded_by_the_save() {
+    // It learns of the commit only by looking in its own store jobs.
+    let w = world_of(Hears::Nothing, 0);
+    w.registry.send(GetStatus).await.unwrap();
+    // Another provider: a read of the saved account alone would not show it.
+    w.other_process_saves("groq", "y");
+    w.mutate(save("new")).await;
+    assert_eq!(
+        picked(&w, "groq").await.as_deref(),
+        Some("y"),
+        "memory has the other commit"
+    );
+    assert!(
+        futures::FutureExt::now_or_never(w.changed.notified()).is_some(),
+        "loaded as another process's commit"
+    );
+}
+
+/// How many times the store thread has reported another process's commit.
+#[derive(Message)]
+#[rtype(result = "u64")]
+struct OthersCommittedCount;
+
+impl Handler<OthersCommittedCount> for AccountRegistry {
+    type Result = u64;
+    fn handle(&mut self, _: OthersCommittedCount, _: &mut Context<Self>) -> u64 {
+        self.others_committed
+    }
+}
+
+#[actix::test]
+async fn another_processs_commit_right_after_ours_is_seen_from_the_store_watch() {
+    let w = world_with(true);
+    w.registry.send(GetStatus).await.unwrap();
+    w.mutate(save("ours")).await;
+    w.other_process_saves("openai", "c");
+    w.sees_the_other_process().await;
+}
+
+#[actix::test]
+async fn the_file_events_of_our_own_commits_and_checkpoints_do_not_reach_the_registry() {
+    let w = world_with(true);
+    w.registry.send(GetStatus).await.unwrap();
+    // Each save is a commit and a checkpoint (the old credential's bytes leave the WAL).
+    for i in 0..20 {
+        w.mutate(save(&format!("ours{i}"))).await;
+    }
+    // Events are delivered in order: once the other process's commit is seen, ours were handled.
+    w.other_process_saves("openai", "c");
+    w.sees_the_other_process().await;
+    let reported = w.registry.send(OthersCommittedCount).await.unwrap();
+    assert!(
+        (1..=2).contains(&reported),
+        "only the other process's commits (opening, saving) are reported: {reported}"
+    );
 }

@@ -15,6 +15,7 @@ use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
 use crate::balancer::switch::ProviderApi;
+use crate::continuity::Scope;
 use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
@@ -69,7 +70,7 @@ pub struct HeadersAnswer {
     pub request_id: Option<String>,
     pub sync_auth: Option<SyncAuth>,
     /// What `fetch.begin` answers for the expected request (only when one was said).
-    pub begin: Option<(AccountRef, HeaderPlan)>,
+    pub begin: Option<(AccountRef, HeaderPlan, Option<Scope>)>,
 }
 
 impl Handler<ChatHeaders> for RetryBalancer {
@@ -128,6 +129,7 @@ pub enum BeginAnswer {
     Use {
         account: AccountRef,
         headers: HeaderPlan,
+        strip: Option<Scope>,
     },
 }
 
@@ -171,12 +173,19 @@ impl Handler<FetchBegin> for RetryBalancer {
                 })) as BeginFuture;
             };
             let headers = req.go_out_as(&picked);
+            let (session_id, provider, moved) = (
+                req.session_id.clone(),
+                req.provider_id.clone(),
+                !req.providers_tried.is_empty(),
+            );
+            let strip = this.strip_for(&session_id, &provider, &picked.alias, moved);
             Box::pin(actix::fut::ready(Ok(BeginAnswer::Use {
                 account: AccountRef {
-                    provider_id: req.provider_id.clone(),
+                    provider_id: provider,
                     alias: picked.alias,
                 },
                 headers,
+                strip,
             })))
         }))
     }
@@ -201,6 +210,8 @@ pub enum ResultAnswer {
         account: AccountRef,
         headers: HeaderPlan,
         sync_auth: Option<Box<SyncAuth>>,
+        /// Send the body without the state another account produced (docs/continuity.md).
+        strip: Option<Scope>,
     },
     /// Send it again to another provider (this one is dry).
     Switch(Box<SwitchAnswer>),
@@ -231,6 +242,7 @@ impl Handler<FetchResult> for RetryBalancer {
         if (200..300).contains(&msg.status) {
             // Done: nothing will be sent again under this id.
             let req = self.requests.remove(&msg.request_id).expect("present");
+            self.owned_by(&req.session_id, &req.provider_id, &req.alias);
             self.registry.do_send(RecordOutcome {
                 provider_id: req.provider_id,
                 alias: req.alias,
@@ -240,10 +252,15 @@ impl Handler<FetchResult> for RetryBalancer {
             });
             return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return)));
         }
+        // Foreign state first: a Copilot 401 about item ids is not a refused login.
+        if let Some(mended) = self.mend(&msg, attempt) {
+            return mended;
+        }
         if let Some(retry) = self.refresh_after_refusal(&msg, attempt) {
             return retry;
         }
         let req = &self.requests[&msg.request_id];
+        let mends = req.mends;
         let (provider, alias) = (req.provider_id.clone(), req.alias.clone());
         let registry = self.registry.clone();
         let record = registry.send(RecordOutcome {
@@ -259,7 +276,7 @@ impl Handler<FetchResult> for RetryBalancer {
                 return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer;
             };
             this.report(&provider, &alias, &info, msg.status);
-            match next_step(&info, attempt) {
+            match next_step(&info, attempt.saturating_sub(mends)) {
                 Next::Return => return Box::pin(actix::fut::ready(Ok(ResultAnswer::Return))) as Answer,
                 Next::GiveUp { why } => return this.after_refusal(request_id, provider, alias, why),
                 Next::Retry => {}
@@ -287,9 +304,11 @@ impl Handler<FetchResult> for RetryBalancer {
                 req.tried.push(alias.clone());
                 let headers = req.go_out_as(&picked);
                 let session_id = req.session_id.clone();
+                let moved = !req.providers_tried.is_empty();
                 if let Some(s) = this.sessions.get_mut(&session_id) {
                     s.alias = Some(picked.alias.clone());
                 }
+                let strip = this.strip_for(&session_id, &provider, &picked.alias, moved);
                 this.bus.do_send(Publish(
                     NewEvent::new(
                         EventKind::FailoverPerformed,
@@ -313,6 +332,7 @@ impl Handler<FetchResult> for RetryBalancer {
                     },
                     headers,
                     sync_auth: sync_auth.map(Box::new),
+                    strip,
                 }))) as Answer
             }))
         }))
@@ -333,6 +353,8 @@ impl RetryBalancer {
             alias: None,
             seen_at: now,
             switched_to: None,
+            owner: None,
+            edited: None,
         });
         session.model = ModelRef {
             provider_id: msg.provider_id.clone(),
@@ -357,6 +379,7 @@ impl RetryBalancer {
             model_id: msg.model_id,
             url: String::new(),
             providers_tried: vec![],
+            mends: 0,
         };
         let mut begin = None;
         match (&picked, msg.fetch) {
@@ -367,7 +390,8 @@ impl RetryBalancer {
                     provider_id: req.provider_id.clone(),
                     alias: picked.alias.clone(),
                 };
-                begin = Some((account, req.go_out_as(picked)));
+                let strip = self.strip_for(&req.session_id, &req.provider_id, &picked.alias, false);
+                begin = Some((account, req.go_out_as(picked), strip));
             }
             (Some(picked), None) => req.put_on(picked),
             (None, _) => {}

@@ -14,15 +14,13 @@ use super::SyncAuth;
 use crate::actors::account_registry::{DryPlan, PlanDry};
 use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::headers::credential_headers;
+use crate::balancer::outbound::removed_on_switch;
 use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};
 use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
 /// The status of a final answer: a plain client error, which opencode does not retry.
 pub const FINAL_STATUS: u16 = 400;
-
-/// Headers bound to the first provider's account, dropped on a move (unless set again).
-const ACCOUNT_BOUND_HEADERS: &[&str] = &["chatgpt-account-id", "openai-organization", "openai-project"];
 
 /// What the plugin learns of providers from opencode (config, hooks): their SDK and address.
 #[derive(Message)]
@@ -51,6 +49,8 @@ pub struct SwitchAnswer {
     pub body_set: BTreeMap<String, Value>,
     pub body_remove: Vec<String>,
     pub sync_auth: Option<SyncAuth>,
+    /// Always a provider move: replayed state of the first provider never goes to the next.
+    pub strip: Option<crate::continuity::Scope>,
 }
 
 /// Answer the host at once with this final error.
@@ -85,6 +85,9 @@ impl RetryBalancer {
         }
         if api.base_url.is_some() {
             known.base_url = api.base_url;
+        }
+        if !api.headers.is_empty() {
+            known.headers = api.headers;
         }
     }
 
@@ -178,22 +181,34 @@ impl RetryBalancer {
                     req.generation = picked.generation;
                     req.oauth = matches!(picked.auth, crate::model::Auth::Oauth { .. });
                     req.refreshed.clear();
-                    let plan =
-                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization);
-                    let set_headers = plan.set;
-                    let mut remove_headers: Vec<String> = plan.remove;
-                    for h in ACCOUNT_BOUND_HEADERS {
-                        if !set_headers.contains_key(*h) && !remove_headers.iter().any(|r| r == h) {
-                            remove_headers.push(h.to_string());
-                        }
-                    }
+                    // Only what describes the request follows it; the target's configured headers
+                    // and credential are set anew (the credential wins a name both have).
+                    let mut set_headers: BTreeMap<String, String> =
+                        to_api.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+                    set_headers.extend(
+                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization).set,
+                    );
+                    let remove_headers = removed_on_switch(&req.header_names, |h| set_headers.contains_key(h));
+                    req.header_names.retain(|h| !remove_headers.contains(h));
+                    let added: Vec<String> = set_headers
+                        .keys()
+                        .filter(|h| !req.header_names.contains(h))
+                        .cloned()
+                        .collect();
+                    req.header_names.extend(added);
                     if first {
                         self.toast(
-                            format!("{from} has no account left; this request continues on {target}"),
+                            format!(
+                                "{from} has no account left; turn moved to {}/{} ({target})",
+                                model.provider_id, picked.alias
+                            ),
                             ToastVariant::Warning,
                         );
                     }
                     let sync_auth = self.sync_auth(&model.provider_id, &picked);
+                    let strip = self
+                        .strip_for(&session_id, &model.provider_id, &picked.alias, true)
+                        .or(Some(crate::continuity::Scope::ProviderMove));
                     DryOutcome::Switch(Box::new(SwitchAnswer {
                         account: AccountRef {
                             provider_id: model.provider_id.clone(),
@@ -206,6 +221,7 @@ impl RetryBalancer {
                         body_set: r.body_set,
                         body_remove: r.body_remove,
                         sync_auth,
+                        strip,
                     }))
                 }
                 Err(why) => {

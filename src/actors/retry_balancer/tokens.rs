@@ -163,6 +163,7 @@ impl RetryBalancer {
                 },
                 headers,
                 sync_auth,
+                strip: None,
             })))
         })))
     }

@@ -1,0 +1,134 @@
+//! The benchmark's registry section (issue 28): a user's `accounts.save`, the 429 failover's
+//! spread, and `serve`'s memory once loaded and after 2,000 failovers, at each store size; for
+//! this build and, given one, a baseline build measured in the same run on copies of the same
+//! store, alternating.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::{call, failover_round, rss_kib, seed, us};
+use crate::api::methods::{AccountsSave, Status};
+use crate::api::params::{NoParams, SaveParams};
+use crate::hooks::client::RpcClient;
+use crate::model::Auth;
+
+/// Failovers before the memory is read again (after `WARM_UP` more).
+const FAILOVERS: usize = 2_000;
+const WARM_UP: usize = 100;
+/// New accounts saved, one `accounts.save` each.
+const SAVES: usize = 50;
+
+/// One build's numbers at one store size.
+struct Row {
+    save_median: Duration,
+    save_max: Duration,
+    /// Sorted failover times.
+    failovers: Vec<Duration>,
+    rss_loaded: u64,
+    rss_failed_over: u64,
+}
+
+/// Copies the store file (closed, so whole) into a new folder.
+fn copy_store(seeded: &Path) -> anyhow::Result<(tempfile::TempDir, PathBuf)> {
+    let dir = tempfile::tempdir()?;
+    let to = dir.path().join("balancer.sqlite");
+    std::fs::copy(seeded, &to)?;
+    Ok((dir, to))
+}
+
+fn measure(exe: &Path, seeded: &Path, n: usize) -> anyhow::Result<Row> {
+    let (_dir, store) = copy_store(seeded)?;
+    let env = [
+        ("OPENCODE_BALANCER_TEST_CLOCK", "1700000000000"),
+        ("OPENCODE_BALANCER_NO_WATCH", "1"),
+    ];
+    let mut c = RpcClient::spawn(exe, &store, &env)?;
+    call::<Status>(&mut c, &NoParams {})?;
+    let rss_loaded = rss_kib(c.pid());
+    let mut failovers = Vec::with_capacity(FAILOVERS);
+    for i in 0..WARM_UP + FAILOVERS {
+        let took = failover_round(&mut c, n)?;
+        if i >= WARM_UP {
+            failovers.push(took);
+        }
+    }
+    let rss_failed_over = rss_kib(c.pid());
+    let mut saves = Vec::with_capacity(SAVES);
+    for i in 0..SAVES {
+        let params = SaveParams {
+            provider_id: "mock".into(),
+            alias: format!("saved-{i:03}"),
+            auth: Auth::Api {
+                key: format!("bench-saved-{i:03}-FAKE"),
+                metadata: None,
+            },
+            replace: false,
+        };
+        let t = Instant::now();
+        call::<AccountsSave>(&mut c, &params)?;
+        saves.push(t.elapsed());
+    }
+    let _ = c.shutdown();
+    saves.sort();
+    failovers.sort();
+    Ok(Row {
+        save_median: saves[saves.len() / 2],
+        save_max: saves[saves.len() - 1],
+        failovers,
+        rss_loaded,
+        rss_failed_over,
+    })
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+fn mib(kib: u64) -> String {
+    format!("{:.1} MiB", kib as f64 / 1024.0)
+}
+
+/// The registry section of the report, for each store size in `sizes`.
+pub fn run(sizes: &[usize], baseline: Option<&Path>) -> anyhow::Result<String> {
+    let this = std::env::current_exe()?;
+    let mut builds: Vec<(String, PathBuf)> = Vec::new();
+    if let Some(b) = baseline {
+        builds.push((format!("baseline `{}`", b.display()), b.to_path_buf()));
+    }
+    builds.push(("this build".into(), this));
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "\nRegistry and store (issue 28): {SAVES} `accounts.save` of new accounts; {FAILOVERS} 429 failovers \
+         (after {WARM_UP} more), min / median / p99 / max; memory once loaded and after the failovers.\n"
+    );
+    let _ = writeln!(
+        out,
+        "| build | accounts | save median | save max | failover min | median | p99 | max | RSS loaded | RSS after failovers |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for &n in sizes {
+        let seeded_dir = tempfile::tempdir()?;
+        let seeded = seeded_dir.path().join("balancer.sqlite");
+        seed(&seeded, n)?;
+        for (name, exe) in &builds {
+            let r = measure(exe, &seeded, n)?;
+            let f = &r.failovers;
+            let at = |q: f64| f[((f.len() - 1) as f64 * q).round() as usize];
+            let _ = writeln!(
+                out,
+                "| {name} | {n} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                ms(r.save_median),
+                ms(r.save_max),
+                us(at(0.0)),
+                us(at(0.5)),
+                us(at(0.99)),
+                us(at(1.0)),
+                mib(r.rss_loaded),
+                mib(r.rss_failed_over)
+            );
+        }
+    }
+    Ok(out)
+}
