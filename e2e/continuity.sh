@@ -215,37 +215,33 @@ events_have toolloop failover_performed
 if grep -q '"state_mended"' "$WORK/toolloop-events.json"; then fail "tool loop: a mend ran (the state was not stripped before sending)"; fi
 no_secrets c1b-run
 
-# --- case 2: a rate_limit_error event first in a 200 stream -----------------------------------
+# --- case 2: a refusal inside a 200 stream, before any content ----------------------------------
 
-api_world messages anthropic claude-sonnet-4-5 "$MSG_URL"
-echo '{"alpha":{"streamError":"rate_limit_error"}}' >"$WORK/messages.script"
-turn c2-run messages run "say hi"
-answered c2-run "Mock Messages answer via bravo." "stream refusal: opencode run printed bravo's answer"
-# opencode sends its title request beside the prompt, so alpha may see up to two requests; without
-# the balancer seeing the error event, opencode retries it on alpha (2 s, 4 s, … up to 5 times).
-checked c2-run "stream refusal: alpha's 200 stream opened with rate_limit_error, alpha asked once per request, bravo answered" '
-  const alpha = all.filter((l) => l.name === "alpha");
-  const bravo = all.filter((l) => l.name === "bravo");
-  if (!alpha.length || !alpha.every((l) => l.reply === "stream-error")) throw new Error("alpha was not asked first: " + JSON.stringify(all.map((l) => [l.name, l.reply])));
-  if (alpha.length > 2) throw new Error("alpha was asked " + alpha.length + " times (opencode retried the stream error on the same account)");
-  if (!bravo.some((l) => l.status === 200 && l.reply === "answer")) throw new Error("bravo did not answer");
-  const firstBravo = all.indexOf(bravo[0]);
-  if (all.slice(firstBravo).some((l) => l.name === "alpha")) throw new Error("alpha was asked again after bravo answered");
-'
-events_have messages stream_refused
-no_secrets c2-run
+# stream_refusal WORLD SCRIPT WHAT: a fresh world on the Messages mock where alpha's streams are as
+# SCRIPT says: the run prints bravo's answer; alpha is asked at most twice (opencode sends its
+# title request beside the prompt) and never after bravo answered — a balancer that does not see
+# the error event leaves it to opencode, which retries it on alpha (2 s, 4 s, … up to 5 times);
+# events --json has stream_refused.
+stream_refusal() {
+  local world=$1 what=$3
+  api_world "$world" anthropic claude-sonnet-4-5 "$MSG_URL"
+  echo "{\"alpha\":$2}" >"$WORK/messages.script"
+  turn "$world-run" messages run "say hi"
+  answered "$world-run" "Mock Messages answer via bravo." "$what: opencode run printed bravo's answer"
+  checked "$world-run" "$what: alpha asked once per request, then bravo answered" '
+    const alpha = all.filter((l) => l.name === "alpha");
+    const bravo = all.filter((l) => l.name === "bravo");
+    if (!alpha.length || !alpha.every((l) => l.reply === "stream-error")) throw new Error("alpha was not asked first: " + JSON.stringify(all.map((l) => [l.name, l.reply])));
+    if (alpha.length > 2) throw new Error("alpha was asked " + alpha.length + " times (opencode retried the stream error on the same account)");
+    if (!bravo.some((l) => l.status === 200 && l.reply === "answer")) throw new Error("bravo did not answer");
+    if (all.slice(all.indexOf(bravo[0])).some((l) => l.name === "alpha")) throw new Error("alpha was asked again after bravo answered");
+  '
+  events_have "$world" stream_refused
+  no_secrets "$world-run"
+}
 
-# The same with `overloaded_error` after a message_start and a ping (no content yet), fresh world.
-api_world overloaded anthropic claude-sonnet-4-5 "$MSG_URL"
-echo '{"alpha":{"streamError":"overloaded_error","afterMessageStart":true}}' >"$WORK/messages.script"
-turn c2b-run messages run "say hi"
-answered c2b-run "Mock Messages answer via bravo." "overloaded after message_start: opencode run printed bravo's answer"
-checked c2b-run "overloaded after message_start: alpha asked once per request, bravo answered" '
-  const alpha = all.filter((l) => l.name === "alpha");
-  if (!alpha.length || alpha.length > 2) throw new Error("alpha was asked " + alpha.length + " times");
-  if (!all.some((l) => l.name === "bravo" && l.reply === "answer")) throw new Error("bravo did not answer");
-'
-events_have overloaded stream_refused
-no_secrets c2b-run
+stream_refusal messages '{"streamError":"rate_limit_error"}' "rate_limit_error first in a 200 stream"
+stream_refusal overloaded '{"streamError":"overloaded_error","afterMessageStart":true}' \
+  "overloaded_error after message_start and ping"
 
 finish
