@@ -235,8 +235,6 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 class SidecarUnavailable extends Error {
   constructor(message) {
     super(message);
@@ -261,11 +259,73 @@ class SidecarError extends Error {
   }
 }
 
-/** Thrown from command.execute.before to stop the prompt once /balancer answered. */
+/**
+ * Thrown from command.execute.before only when the answer could not be put in the session
+ * (no session API, its call failed): it stops the command before any model request, and opencode
+ * answers the command with a 500.
+ */
 class BalancerCommandHandled extends Error {
   constructor(text, output) {
     super(`/balancer ${text}`.trim() + " was answered by opencode-balancer (no prompt sent):\n" + output);
     this.name = "BalancerCommandHandled";
+  }
+}
+
+/**
+ * `/balancer …` answered in the session, with no model request and no error (opencode 1.18.33):
+ * 1. command.execute.before stores the typed command as a noReply user message (it asks nothing)
+ *    and puts the answer, marked with that message's id under ANSWER_KEY, in place of the
+ *    command's parts (output.parts, changed in place: opencode keeps its own array);
+ * 2. opencode creates the command's message and shows it to chat.message before saving it;
+ *    answerCommand turns it into the finished assistant message answering (1);
+ * 3. opencode's prompt loop ends at once when the latest assistant message is finished and
+ *    answers the latest user message, so no model is asked; session.command returns 200.
+ * The TUI shows the question and its answer; `opencode run --command balancer …` prints the
+ * answer (a finished text part) and exits 0. opencode logs "invalid user message before save"
+ * for (2) (it checks the message against the user schema and saves it anyway).
+ */
+const ANSWER_KEY = "opencode-balancer.answerTo";
+
+/** The user message id a `/balancer` answer part carries, when `parts` holds one. */
+function commandAnswerOf(parts) {
+  if (!Array.isArray(parts)) return undefined;
+  for (const p of parts) {
+    const to = isObject(p) && isObject(p.metadata) ? p.metadata[ANSWER_KEY] : undefined;
+    if (typeof to === "string" && to !== "") return to;
+  }
+  return undefined;
+}
+
+/** Replaces the parts of a command in place with the answer, marked as answering `questionID`. */
+function putCommandAnswer(parts, answer, questionID) {
+  parts.splice(0, parts.length, { type: "text", text: answer, metadata: { [ANSWER_KEY]: questionID } });
+}
+
+/**
+ * Turns the user message opencode is about to save (chat.message's output) into the finished
+ * assistant message answering `questionID`, with the fields opencode's assistant messages have.
+ */
+function answerCommand(output, questionID, where) {
+  const message = output.message;
+  const now = Date.now();
+  const model = isObject(message.model) ? message.model : {};
+  for (const key of ["model", "tools", "system", "format", "summary"]) delete message[key];
+  Object.assign(message, {
+    role: "assistant",
+    parentID: questionID,
+    mode: message.agent,
+    agent: message.agent,
+    path: { cwd: where.directory ?? "", root: where.worktree ?? where.directory ?? "" },
+    cost: 0,
+    tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } },
+    modelID: typeof model.modelID === "string" ? model.modelID : "",
+    providerID: typeof model.providerID === "string" ? model.providerID : "",
+    time: { created: isObject(message.time) && typeof message.time.created === "number" ? message.time.created : now, completed: now },
+    finish: "stop",
+  });
+  if (typeof model.variant === "string") message.variant = model.variant;
+  for (const part of output.parts) {
+    if (isObject(part) && part.type === "text") part.time = { start: now, end: now };
   }
 }
 
@@ -1539,40 +1599,27 @@ class Runtime {
   }
 
   /**
-   * Shows a /balancer answer without sending a prompt. Checked with opencode
-   * 1.18.33:
-   * - the TUI ignores the result of its session.command call, so a toast is
-   *   what a TUI user sees;
-   * - `opencode run --command balancer …` prints every finished text part of
-   *   its session, so the answer is also stored as a noReply user message whose
-   *   only part is `ignored` (kept out of the model's context, hidden by the
-   *   TUI) — that is how the answer reaches the terminal;
-   * - the hook then throws, which stops the command before any model request
-   *   (nothing spent). The HTTP answer to session.command becomes a generic 500
-   *   ("Unexpected server error"), so `opencode run --command balancer list`
-   *   prints the answer on stdout and exits 1. Replacing output.parts instead
-   *   would send the text to the model, and aborting the session from
-   *   chat.headers leaves an "Aborted" assistant message and exits 1 as well.
+   * Stores the typed `/balancer …` in the session as a user message that asks for no reply
+   * (`noReply`), so the command's own message can become the answer to it (answerCommand).
+   * Its id, or undefined when the client has no session API or the call failed.
    */
-  async presentCommandOutput(client, sessionID, output) {
-    this.toast(output, "info", 15000);
-    if (!client?.session?.prompt || typeof sessionID !== "string") return;
-    const now = Date.now();
+  async storeCommandQuestion(client, sessionID, typed) {
+    if (!client?.session?.prompt || typeof sessionID !== "string") return undefined;
     try {
-      await withTimeout(
+      const r = await withTimeout(
         Promise.resolve().then(() =>
           client.session.prompt({
             path: { id: sessionID },
-            body: { noReply: true, parts: [{ type: "text", text: output, ignored: true, time: { start: now, end: now } }] },
+            body: { noReply: true, parts: [{ type: "text", text: typed }] },
           }),
         ),
         5000,
         "session.prompt",
       );
-      // Give `opencode run` a moment to print the part before the error ends it.
-      await sleep(this.settings.commandSettleMs);
+      const id = r?.data?.info?.id;
+      return r?.error === undefined && typeof id === "string" && id !== "" ? id : undefined;
     } catch {
-      // the toast (and the thrown error in the log) still carry the answer
+      return undefined;
     }
   }
 
@@ -1601,7 +1648,12 @@ class Runtime {
  */
 function resubmitAllowed(options) {
   if (typeof options.resubmit === "boolean") return options.resubmit;
-  return !process.argv.slice(1, 4).includes("run");
+  return !underOpencodeRun();
+}
+
+/** Whether this process is `opencode run` (no TUI, exits after one turn). */
+function underOpencodeRun() {
+  return process.argv.slice(1, 4).includes("run");
 }
 
 function settingsFrom(options) {
@@ -1616,7 +1668,6 @@ function settingsFrom(options) {
     startGraceMs: numberSetting(options.startGraceMs, "OPENCODE_BALANCER_START_GRACE_MS", 5000),
     maxRestartDelayMs: numberSetting(options.maxRestartDelayMs, "OPENCODE_BALANCER_RESTART_MAX_MS", 30000),
     warnIntervalMs: numberSetting(options.warnIntervalMs, "OPENCODE_BALANCER_WARN_INTERVAL_MS", 60000),
-    commandSettleMs: numberSetting(options.commandSettleMs, "OPENCODE_BALANCER_COMMAND_SETTLE_MS", 150),
     debug: options.debug === true || envFlag("OPENCODE_BALANCER_DEBUG"),
     resubmit: resubmitAllowed(options),
   };
@@ -1728,6 +1779,11 @@ export async function server(input, options) {
       if (isObject(m) && typeof m.providerID === "string" && typeof m.modelID === "string") {
         params.model = { providerID: m.providerID, modelID: m.modelID };
       }
+      const questionID = commandAnswerOf(output?.parts);
+      if (questionID !== undefined && isObject(output.message)) {
+        answerCommand(output, questionID, input ?? {});
+        return;
+      }
       runtime.rememberParts(sessionID, output?.parts);
       let result;
       try {
@@ -1769,19 +1825,24 @@ export async function server(input, options) {
       }
     },
 
-    async "command.execute.before"(hookInput) {
+    async "command.execute.before"(hookInput, output) {
       if (hookInput?.command !== COMMAND) return;
       const text = typeof hookInput.arguments === "string" ? hookInput.arguments.trim() : "";
-      // Plain `/balancer` in the TUI: this is the one `/balancer` (the TUI plugin registers no
-      // slash name), so it opens the TUI plugin's dashboard (tui/index.js, `balancer.open`).
-      // (Headless, `opencode run --command balancer` has no TUI: the help is then in the log.)
-      if (text === "" && (await openTuiDashboard(client))) {
-        const help = await runtime.runCommand("help");
-        throw new BalancerCommandHandled(text, `opening the Balancer dashboard in the TUI\n${help}`);
+      // Plain `/balancer` in the TUI opens the TUI plugin's dashboard (tui/index.js, `balancer.open`).
+      // Under `opencode run` (no TUI, though tui.publish still succeeds) the answer is the help.
+      const answer =
+        text === "" && !underOpencodeRun() && (await openTuiDashboard(client))
+          ? "Opened the Balancer dashboard (Ctrl+B also opens it; /balancer help lists the text commands)."
+          : await runtime.runCommand(text === "" ? "help" : text);
+      const questionID = Array.isArray(output?.parts)
+        ? await runtime.storeCommandQuestion(client, hookInput.sessionID, `/${COMMAND} ${text}`.trim())
+        : undefined;
+      if (questionID === undefined) {
+        // Nowhere to put the answer: a toast, and stop the command before any model request.
+        runtime.toast(answer, "info", 15000);
+        throw new BalancerCommandHandled(text, answer);
       }
-      const output = await runtime.runCommand(text);
-      await runtime.presentCommandOutput(client, hookInput.sessionID, output);
-      throw new BalancerCommandHandled(text, output);
+      putCommandAnswer(output.parts, answer, questionID);
     },
 
     tool: {
