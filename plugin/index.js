@@ -51,8 +51,9 @@
 // pass through and the user is told once what to do.
 
 import { spawn } from "node:child_process";
-import { accessSync, constants as fsConstants, readdirSync, statSync } from "node:fs";
+import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -1636,7 +1637,28 @@ class Runtime {
     this.closed = true;
     if (globalThis[RUNTIME_KEY] === this) delete globalThis[RUNTIME_KEY];
     this.restoreFetch();
+    if (this.skillFolder) rmSync(this.skillFolder, { recursive: true, force: true });
     await this.sidecar.shutdown();
+  }
+
+  /**
+   * A folder holding the `balancer` skill (see registerCommand), made once per process in the
+   * temporary folder and removed with the runtime; undefined when it cannot be written.
+   */
+  balancerSkills() {
+    if (this.skillFolder === undefined) {
+      try {
+        const folder = mkdtempSync(join(tmpdir(), "opencode-balancer-skill-"));
+        mkdirSync(join(folder, COMMAND));
+        writeFileSync(join(folder, COMMAND, "SKILL.md"), SKILL_TEXT, { mode: 0o600 });
+        this.skillFolder = folder;
+        // Also when opencode exits without disposing the plugin.
+        process.once("exit", () => rmSync(folder, { recursive: true, force: true }));
+      } catch {
+        this.skillFolder = null;
+      }
+    }
+    return this.skillFolder ?? undefined;
   }
 }
 
@@ -1703,6 +1725,41 @@ function acquireRuntime(options, client) {
  * opencode calls this once per project instance; all instances of a process
  * share one sidecar and one fetch patch (released by the last `dispose`).
  */
+const COMMAND_DESCRIPTION = "opencode-balancer: accounts, failover, balancing (try /balancer help)";
+/** The `balancer` skill: what opencode lists and uses as the command's template (replaced by the answer). */
+const SKILL_TEXT = `---
+name: ${COMMAND}
+description: ${COMMAND_DESCRIPTION}
+---
+The /${COMMAND} command of the opencode-balancer plugin, which answers it itself.
+`;
+
+/**
+ * Makes `balancer` a server command, so `/balancer list` (typed in the TUI) and
+ * `opencode run --command balancer list` reach command.execute.before. opencode 1.18.33 lists every
+ * server command in the TUI's slash list except skills, and a TUI slash name runs on one Enter
+ * while a listed server command takes two; so the command is a skill (a SKILL.md in a folder
+ * added to `skills.paths`): left out of the slash list, where the TUI plugin's `/balancer`
+ * (the dashboard) is the one entry, and denied to the model (`permission.skill`), which neither
+ * sees nor loads it. When the folder cannot be written, a config command as before (listed).
+ * A `balancer` command of the user's own is left alone.
+ */
+function registerCommand(cfg, runtime) {
+  if (isObject(cfg.command) && cfg.command[COMMAND]) return;
+  const folder = runtime.balancerSkills();
+  if (!folder) {
+    if (!isObject(cfg.command)) cfg.command = {};
+    cfg.command[COMMAND] = { template: "$ARGUMENTS", description: COMMAND_DESCRIPTION };
+    return;
+  }
+  if (!isObject(cfg.skills)) cfg.skills = {};
+  const paths = Array.isArray(cfg.skills.paths) ? cfg.skills.paths : [];
+  if (!paths.includes(folder)) cfg.skills.paths = [...paths, folder];
+  if (!isObject(cfg.permission)) cfg.permission = typeof cfg.permission === "string" ? { "*": cfg.permission } : {};
+  const skill = cfg.permission.skill;
+  cfg.permission.skill = { ...(isObject(skill) ? skill : typeof skill === "string" ? { "*": skill } : {}), [COMMAND]: "deny" };
+}
+
 /** Asks the TUI to run the TUI plugin's `balancer.open`; false in a headless run (no TUI). */
 async function openTuiDashboard(client) {
   if (!client?.tui?.publish) return false;
@@ -1762,13 +1819,7 @@ export async function server(input, options) {
     async config(cfg) {
       if (!isObject(cfg)) return;
       runtime.describeProviders(cfg);
-      if (!isObject(cfg.command)) cfg.command = {};
-      if (!cfg.command[COMMAND]) {
-        cfg.command[COMMAND] = {
-          template: "$ARGUMENTS",
-          description: "opencode-balancer: accounts, failover, balancing (try /balancer help)",
-        };
-      }
+      registerCommand(cfg, runtime);
     },
 
     async "chat.message"(hookInput, output) {

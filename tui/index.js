@@ -363,8 +363,10 @@ const tui = async (api, options = {}) => {
         category: "Balancer",
         namespace: "palette",
         desc: "Accounts, usage, priority and events of opencode-balancer",
-        // No slashName: `/balancer` is the server plugin's one command (plugin/index.js), so
-        // `/balancer list` works in the TUI and in `opencode run`; plain `/balancer` opens this.
+        // `/balancer` + one Enter opens the dashboard. The server plugin's `balancer` command (a
+        // skill, so opencode leaves it out of the slash list: plugin/index.js registerCommand)
+        // answers `/balancer list` typed in full and `opencode run --command balancer list`.
+        slashName: "balancer",
         run: open,
       },
     ],

@@ -67,18 +67,34 @@ test("exports, the install marker line, the command and the tool", async (t) => 
     "the exact line `opencode-balancer install` replaces",
   );
   const { hooks } = await setup(t, { config: {} });
-  const cfg = {};
-  await hooks.config(cfg);
-  assert.equal(cfg.command.balancer.template, "$ARGUMENTS");
-  assert.match(cfg.command.balancer.description, /balancer/);
   const mine = { command: { balancer: { template: "mine" }, other: { template: "x" } } };
   await hooks.config(mine);
   assert.equal(mine.command.balancer.template, "mine", "a user's own /balancer is kept");
   assert.equal(mine.command.other.template, "x");
+  assert.equal(mine.skills, undefined, "and no balancer skill beside it");
   const tool = hooks.tool.balancer_command;
   assert.equal(typeof tool.description, "string");
   assert.equal(tool.args.text.type, "string");
   assert.equal(typeof tool.execute, "function");
+});
+
+test("the balancer command is a skill opencode leaves out of the slash list and denies the model", async (t) => {
+  const { hooks } = await setup(t, { config: {} });
+  const cfg = { skills: { paths: ["/theirs"] }, permission: { skill: "ask", bash: "allow" } };
+  await hooks.config(cfg);
+  assert.equal(cfg.command, undefined, "no config command: it would be listed (two Enters, a second entry)");
+  assert.equal(cfg.skills.paths.length, 2);
+  assert.equal(cfg.skills.paths[0], "/theirs");
+  const skill = readFileSync(join(cfg.skills.paths[1], "balancer", "SKILL.md"), "utf8");
+  assert.match(skill, /^---\nname: balancer\ndescription: opencode-balancer: .*\n---\n/);
+  assert.deepEqual(cfg.permission, { skill: { "*": "ask", balancer: "deny" }, bash: "allow" }, "the user's rules kept");
+  // Config is read again on every instance: the same folder, added once.
+  await hooks.config(cfg);
+  assert.equal(cfg.skills.paths.length, 2);
+  const bare = {};
+  await hooks.config(bare);
+  assert.deepEqual(bare.permission, { skill: { balancer: "deny" } });
+  assert.deepEqual(bare.skills.paths, [cfg.skills.paths[1]]);
 });
 
 test("429 on key A then 200 on key B: the same request is re-sent as B", async (t) => {

@@ -92,11 +92,12 @@ async function openDashboard(w) {
   });
 }
 
-test("the TUI plugin registers no /balancer of its own: the server plugin's is the one entry", async (t) => {
+test("/balancer is the TUI plugin's slash name for the dashboard (one Enter runs a TUI slash command)", async (t) => {
   const w = await start(t);
   const commands = w.layers.flatMap((l) => l.commands ?? []);
   assert.ok(commands.some((c) => c.name === "balancer.open"), "the palette entry stays");
-  assert.deepEqual(commands.filter((c) => c.slashName !== undefined).map((c) => c.slashName), []);
+  const slash = commands.filter((c) => c.slashName !== undefined);
+  assert.deepEqual(slash.map((c) => [c.slashName, c.name]), [["balancer", "balancer.open"]]);
   assert.deepEqual(w.layers.flatMap((l) => l.bindings ?? []).map((b) => b.key), ["ctrl+b"]);
 });
 
