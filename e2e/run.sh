@@ -86,13 +86,12 @@ else
   show run-tool
 fi
 
-# /balancer list: answered by the sidecar, no model request. opencode 1.18.33
-# prints the answer and exits 1 (the hook stops the prompt by throwing; see
-# the comment on presentCommandOutput in plugin/index.js).
+# /balancer list: answered by the sidecar in the session, no model request, exit 0
+# (see ANSWER_KEY in plugin/index.js).
 : >"$WORK/mock.log"
 rc=0
 oc command-list run --command balancer list || rc=$?
-if [ "$rc" -le 1 ] && grep -q alpha "$WORK/command-list.out" && grep -q bravo "$WORK/command-list.out"; then
+if [ "$rc" -eq 0 ] && grep -q alpha "$WORK/command-list.out" && grep -q bravo "$WORK/command-list.out" && [ ! -s "$WORK/mock.log" ]; then
   pass "opencode run --command balancer list lists alpha and bravo (exit $rc)"
 else
   fail "opencode run --command balancer list (exit $rc) did not list alpha and bravo"

@@ -152,7 +152,7 @@ keys -l "wqwq" # keys the dashboard does not use: they must not reach the prompt
 sleep 0.5
 check "nothing was removed" 5 sh -c "'$BIN' accounts list --provider mock | grep -q alpha"
 
-printf %s test-key-other-FAKE | cli accounts add other x >/dev/null
+printf %s test-key-other-FAKE | cli accounts add other x --force >/dev/null
 keys Tab
 check "Tab shows the priority matrix" 10 on_screen "[priority]"
 check "a provider added by the CLI enters the matrix live" 10 on_screen "other"
@@ -178,16 +178,21 @@ check "the typed prompt is intact" 5 on_screen "draft text"
 
 keys C-u
 keys -l "/balancer"
-check "the slash list shows the server plugin's /balancer" 10 on_screen "opencode-balancer: accounts, failover"
-check "and only that one: the TUI plugin adds no second /balancer" 2 off_screen "Accounts, usage, priority and events"
-# opencode 1.18.33 completes a server command on Enter (for its arguments); the next Enter runs
-# it, and with no arguments it opens the TUI plugin's dashboard.
+check "the slash list shows the TUI plugin's /balancer" 10 on_screen "Accounts, usage, priority and events"
+check "and only that one: the server's balancer command (a skill) is not listed" 2 off_screen "opencode-balancer: accounts, failover"
 keys Enter
-sleep 0.5
-keys Enter
-check "/balancer opens the dashboard" 15 on_screen "Balancer  [accounts]"
+check "/balancer + one Enter opens the dashboard" 15 on_screen "Balancer  [accounts]"
 keys Escape
 check "and Esc closes it" 10 off_screen "Balancer  [accounts]"
+
+# A text subcommand: its answer is the reply in the session, and no model is asked.
+requests=$(wc -l <"$WORK/mock.log")
+keys C-u
+keys -l "/balancer list"
+sleep 0.5
+keys Enter
+check "/balancer list answers in the session" 15 sh -c "tmux -S '$SOCK' capture-pane -p -t oc | grep -qE 'alpha +api'"
+check "without a model request" 2 sh -c "[ \"\$(wc -l <'$WORK/mock.log')\" -eq $requests ]"
 
 keys C-p
 sleep 1

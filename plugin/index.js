@@ -51,8 +51,9 @@
 // pass through and the user is told once what to do.
 
 import { spawn } from "node:child_process";
-import { accessSync, constants as fsConstants, readdirSync, statSync } from "node:fs";
+import { accessSync, constants as fsConstants, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -235,8 +236,6 @@ function withTimeout(promise, ms, what) {
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
 class SidecarUnavailable extends Error {
   constructor(message) {
     super(message);
@@ -261,11 +260,73 @@ class SidecarError extends Error {
   }
 }
 
-/** Thrown from command.execute.before to stop the prompt once /balancer answered. */
+/**
+ * Thrown from command.execute.before only when the answer could not be put in the session
+ * (no session API, its call failed): it stops the command before any model request, and opencode
+ * answers the command with a 500.
+ */
 class BalancerCommandHandled extends Error {
   constructor(text, output) {
     super(`/balancer ${text}`.trim() + " was answered by opencode-balancer (no prompt sent):\n" + output);
     this.name = "BalancerCommandHandled";
+  }
+}
+
+/**
+ * `/balancer …` answered in the session, with no model request and no error (opencode 1.18.33):
+ * 1. command.execute.before stores the typed command as a noReply user message (it asks nothing)
+ *    and puts the answer, marked with that message's id under ANSWER_KEY, in place of the
+ *    command's parts (output.parts, changed in place: opencode keeps its own array);
+ * 2. opencode creates the command's message and shows it to chat.message before saving it;
+ *    answerCommand turns it into the finished assistant message answering (1);
+ * 3. opencode's prompt loop ends at once when the latest assistant message is finished and
+ *    answers the latest user message, so no model is asked; session.command returns 200.
+ * The TUI shows the question and its answer; `opencode run --command balancer …` prints the
+ * answer (a finished text part) and exits 0. opencode logs "invalid user message before save"
+ * for (2) (it checks the message against the user schema and saves it anyway).
+ */
+const ANSWER_KEY = "opencode-balancer.answerTo";
+
+/** The user message id a `/balancer` answer part carries, when `parts` holds one. */
+function commandAnswerOf(parts) {
+  if (!Array.isArray(parts)) return undefined;
+  for (const p of parts) {
+    const to = isObject(p) && isObject(p.metadata) ? p.metadata[ANSWER_KEY] : undefined;
+    if (typeof to === "string" && to !== "") return to;
+  }
+  return undefined;
+}
+
+/** Replaces the parts of a command in place with the answer, marked as answering `questionID`. */
+function putCommandAnswer(parts, answer, questionID) {
+  parts.splice(0, parts.length, { type: "text", text: answer, metadata: { [ANSWER_KEY]: questionID } });
+}
+
+/**
+ * Turns the user message opencode is about to save (chat.message's output) into the finished
+ * assistant message answering `questionID`, with the fields opencode's assistant messages have.
+ */
+function answerCommand(output, questionID, where) {
+  const message = output.message;
+  const now = Date.now();
+  const model = isObject(message.model) ? message.model : {};
+  for (const key of ["model", "tools", "system", "format", "summary"]) delete message[key];
+  Object.assign(message, {
+    role: "assistant",
+    parentID: questionID,
+    mode: message.agent,
+    agent: message.agent,
+    path: { cwd: where.directory ?? "", root: where.worktree ?? where.directory ?? "" },
+    cost: 0,
+    tokens: { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } },
+    modelID: typeof model.modelID === "string" ? model.modelID : "",
+    providerID: typeof model.providerID === "string" ? model.providerID : "",
+    time: { created: isObject(message.time) && typeof message.time.created === "number" ? message.time.created : now, completed: now },
+    finish: "stop",
+  });
+  if (typeof model.variant === "string") message.variant = model.variant;
+  for (const part of output.parts) {
+    if (isObject(part) && part.type === "text") part.time = { start: now, end: now };
   }
 }
 
@@ -1539,40 +1600,27 @@ class Runtime {
   }
 
   /**
-   * Shows a /balancer answer without sending a prompt. Checked with opencode
-   * 1.18.33:
-   * - the TUI ignores the result of its session.command call, so a toast is
-   *   what a TUI user sees;
-   * - `opencode run --command balancer …` prints every finished text part of
-   *   its session, so the answer is also stored as a noReply user message whose
-   *   only part is `ignored` (kept out of the model's context, hidden by the
-   *   TUI) — that is how the answer reaches the terminal;
-   * - the hook then throws, which stops the command before any model request
-   *   (nothing spent). The HTTP answer to session.command becomes a generic 500
-   *   ("Unexpected server error"), so `opencode run --command balancer list`
-   *   prints the answer on stdout and exits 1. Replacing output.parts instead
-   *   would send the text to the model, and aborting the session from
-   *   chat.headers leaves an "Aborted" assistant message and exits 1 as well.
+   * Stores the typed `/balancer …` in the session as a user message that asks for no reply
+   * (`noReply`), so the command's own message can become the answer to it (answerCommand).
+   * Its id, or undefined when the client has no session API or the call failed.
    */
-  async presentCommandOutput(client, sessionID, output) {
-    this.toast(output, "info", 15000);
-    if (!client?.session?.prompt || typeof sessionID !== "string") return;
-    const now = Date.now();
+  async storeCommandQuestion(client, sessionID, typed) {
+    if (!client?.session?.prompt || typeof sessionID !== "string") return undefined;
     try {
-      await withTimeout(
+      const r = await withTimeout(
         Promise.resolve().then(() =>
           client.session.prompt({
             path: { id: sessionID },
-            body: { noReply: true, parts: [{ type: "text", text: output, ignored: true, time: { start: now, end: now } }] },
+            body: { noReply: true, parts: [{ type: "text", text: typed }] },
           }),
         ),
         5000,
         "session.prompt",
       );
-      // Give `opencode run` a moment to print the part before the error ends it.
-      await sleep(this.settings.commandSettleMs);
+      const id = r?.data?.info?.id;
+      return r?.error === undefined && typeof id === "string" && id !== "" ? id : undefined;
     } catch {
-      // the toast (and the thrown error in the log) still carry the answer
+      return undefined;
     }
   }
 
@@ -1589,7 +1637,28 @@ class Runtime {
     this.closed = true;
     if (globalThis[RUNTIME_KEY] === this) delete globalThis[RUNTIME_KEY];
     this.restoreFetch();
+    if (this.skillFolder) rmSync(this.skillFolder, { recursive: true, force: true });
     await this.sidecar.shutdown();
+  }
+
+  /**
+   * A folder holding the `balancer` skill (see registerCommand), made once per process in the
+   * temporary folder and removed with the runtime; undefined when it cannot be written.
+   */
+  balancerSkills() {
+    if (this.skillFolder === undefined) {
+      try {
+        const folder = mkdtempSync(join(tmpdir(), "opencode-balancer-skill-"));
+        mkdirSync(join(folder, COMMAND));
+        writeFileSync(join(folder, COMMAND, "SKILL.md"), SKILL_TEXT, { mode: 0o600 });
+        this.skillFolder = folder;
+        // Also when opencode exits without disposing the plugin.
+        process.once("exit", () => rmSync(folder, { recursive: true, force: true }));
+      } catch {
+        this.skillFolder = null;
+      }
+    }
+    return this.skillFolder ?? undefined;
   }
 }
 
@@ -1601,7 +1670,12 @@ class Runtime {
  */
 function resubmitAllowed(options) {
   if (typeof options.resubmit === "boolean") return options.resubmit;
-  return !process.argv.slice(1, 4).includes("run");
+  return !underOpencodeRun();
+}
+
+/** Whether this process is `opencode run` (no TUI, exits after one turn). */
+function underOpencodeRun() {
+  return process.argv.slice(1, 4).includes("run");
 }
 
 function settingsFrom(options) {
@@ -1616,7 +1690,6 @@ function settingsFrom(options) {
     startGraceMs: numberSetting(options.startGraceMs, "OPENCODE_BALANCER_START_GRACE_MS", 5000),
     maxRestartDelayMs: numberSetting(options.maxRestartDelayMs, "OPENCODE_BALANCER_RESTART_MAX_MS", 30000),
     warnIntervalMs: numberSetting(options.warnIntervalMs, "OPENCODE_BALANCER_WARN_INTERVAL_MS", 60000),
-    commandSettleMs: numberSetting(options.commandSettleMs, "OPENCODE_BALANCER_COMMAND_SETTLE_MS", 150),
     debug: options.debug === true || envFlag("OPENCODE_BALANCER_DEBUG"),
     resubmit: resubmitAllowed(options),
   };
@@ -1652,6 +1725,41 @@ function acquireRuntime(options, client) {
  * opencode calls this once per project instance; all instances of a process
  * share one sidecar and one fetch patch (released by the last `dispose`).
  */
+const COMMAND_DESCRIPTION = "opencode-balancer: accounts, failover, balancing (try /balancer help)";
+/** The `balancer` skill: what opencode lists and uses as the command's template (replaced by the answer). */
+const SKILL_TEXT = `---
+name: ${COMMAND}
+description: ${COMMAND_DESCRIPTION}
+---
+The /${COMMAND} command of the opencode-balancer plugin, which answers it itself.
+`;
+
+/**
+ * Makes `balancer` a server command, so `/balancer list` (typed in the TUI) and
+ * `opencode run --command balancer list` reach command.execute.before. opencode 1.18.33 lists every
+ * server command in the TUI's slash list except skills, and a TUI slash name runs on one Enter
+ * while a listed server command takes two; so the command is a skill (a SKILL.md in a folder
+ * added to `skills.paths`): left out of the slash list, where the TUI plugin's `/balancer`
+ * (the dashboard) is the one entry, and denied to the model (`permission.skill`), which neither
+ * sees nor loads it. When the folder cannot be written, a config command as before (listed).
+ * A `balancer` command of the user's own is left alone.
+ */
+function registerCommand(cfg, runtime) {
+  if (isObject(cfg.command) && cfg.command[COMMAND]) return;
+  const folder = runtime.balancerSkills();
+  if (!folder) {
+    if (!isObject(cfg.command)) cfg.command = {};
+    cfg.command[COMMAND] = { template: "$ARGUMENTS", description: COMMAND_DESCRIPTION };
+    return;
+  }
+  if (!isObject(cfg.skills)) cfg.skills = {};
+  const paths = Array.isArray(cfg.skills.paths) ? cfg.skills.paths : [];
+  if (!paths.includes(folder)) cfg.skills.paths = [...paths, folder];
+  if (!isObject(cfg.permission)) cfg.permission = typeof cfg.permission === "string" ? { "*": cfg.permission } : {};
+  const skill = cfg.permission.skill;
+  cfg.permission.skill = { ...(isObject(skill) ? skill : typeof skill === "string" ? { "*": skill } : {}), [COMMAND]: "deny" };
+}
+
 /** Asks the TUI to run the TUI plugin's `balancer.open`; false in a headless run (no TUI). */
 async function openTuiDashboard(client) {
   if (!client?.tui?.publish) return false;
@@ -1711,13 +1819,7 @@ export async function server(input, options) {
     async config(cfg) {
       if (!isObject(cfg)) return;
       runtime.describeProviders(cfg);
-      if (!isObject(cfg.command)) cfg.command = {};
-      if (!cfg.command[COMMAND]) {
-        cfg.command[COMMAND] = {
-          template: "$ARGUMENTS",
-          description: "opencode-balancer: accounts, failover, balancing (try /balancer help)",
-        };
-      }
+      registerCommand(cfg, runtime);
     },
 
     async "chat.message"(hookInput, output) {
@@ -1727,6 +1829,11 @@ export async function server(input, options) {
       const m = hookInput.model;
       if (isObject(m) && typeof m.providerID === "string" && typeof m.modelID === "string") {
         params.model = { providerID: m.providerID, modelID: m.modelID };
+      }
+      const questionID = commandAnswerOf(output?.parts);
+      if (questionID !== undefined && isObject(output.message)) {
+        answerCommand(output, questionID, input ?? {});
+        return;
       }
       runtime.rememberParts(sessionID, output?.parts);
       let result;
@@ -1769,19 +1876,24 @@ export async function server(input, options) {
       }
     },
 
-    async "command.execute.before"(hookInput) {
+    async "command.execute.before"(hookInput, output) {
       if (hookInput?.command !== COMMAND) return;
       const text = typeof hookInput.arguments === "string" ? hookInput.arguments.trim() : "";
-      // Plain `/balancer` in the TUI: this is the one `/balancer` (the TUI plugin registers no
-      // slash name), so it opens the TUI plugin's dashboard (tui/index.js, `balancer.open`).
-      // (Headless, `opencode run --command balancer` has no TUI: the help is then in the log.)
-      if (text === "" && (await openTuiDashboard(client))) {
-        const help = await runtime.runCommand("help");
-        throw new BalancerCommandHandled(text, `opening the Balancer dashboard in the TUI\n${help}`);
+      // Plain `/balancer` in the TUI opens the TUI plugin's dashboard (tui/index.js, `balancer.open`).
+      // Under `opencode run` (no TUI, though tui.publish still succeeds) the answer is the help.
+      const answer =
+        text === "" && !underOpencodeRun() && (await openTuiDashboard(client))
+          ? "Opened the Balancer dashboard (Ctrl+B also opens it; /balancer help lists the text commands)."
+          : await runtime.runCommand(text === "" ? "help" : text);
+      const questionID = Array.isArray(output?.parts)
+        ? await runtime.storeCommandQuestion(client, hookInput.sessionID, `/${COMMAND} ${text}`.trim())
+        : undefined;
+      if (questionID === undefined) {
+        // Nowhere to put the answer: a toast, and stop the command before any model request.
+        runtime.toast(answer, "info", 15000);
+        throw new BalancerCommandHandled(text, answer);
       }
-      const output = await runtime.runCommand(text);
-      await runtime.presentCommandOutput(client, hookInput.sessionID, output);
-      throw new BalancerCommandHandled(text, output);
+      putCommandAnswer(output.parts, answer, questionID);
     },
 
     tool: {

@@ -139,14 +139,18 @@ const tui = async (api, options = {}) => {
       // no toast, no harm
     }
   };
-  const run = (method, params, done) =>
+  /** Calls the sidecar; `done` is the success toast; `onError(e)` returning true has handled a failure. */
+  const run = (method, params, done, onError) =>
     client.call(method, params, 30_000).then(
       (r) => {
         if (done) toast("success", done);
         scheduleRefresh();
         return r;
       },
-      (e) => toast("error", `${method}: ${e?.message ?? e}`),
+      (e) => {
+        scheduleRefresh();
+        if (!onError?.(e)) toast("error", V.failureMessage(method, e));
+      },
     );
 
   // --- the dashboard dialog ---------------------------------------------------------------
@@ -190,7 +194,7 @@ const tui = async (api, options = {}) => {
     } else if (s === "accounts") out.push(...V.accountLines(d.accounts, selRow("accounts", d), t, { barWidth: width > 100 ? 20 : 10 }));
     else if (s === "priority") out.push(...V.priorityLines(d.priority, d.settings, selRow("priority", d)));
     else if (s === "events") out.push(...V.eventLines(d.events, t));
-    else out.push(...V.pendingLines(d.pending, selRow("pending", d), t));
+    else out.push(...V.pendingLines(d.pending, selRow("pending", d), t, d.settings));
     out.push({ text: " ", color: "text" }, { text: V.HELP[s], color: "textMuted" });
     return out;
   }
@@ -306,7 +310,11 @@ const tui = async (api, options = {}) => {
         return a && run("accounts.resetCooldown", who, "cooldown cleared");
       case "refreshUsage":
         toast("info", "reading usage…");
-        return run("usage.refresh", who ?? {}, "usage read");
+        return run("usage.refresh", who ?? {}).then((r) => {
+          if (!r) return;
+          const { variant, message } = V.usageReadToast(r, who ?? {});
+          toast(variant, message);
+        });
       case "connect":
         api.ui.dialog.clear();
         return api.keymap.dispatchCommand("provider.connect");
@@ -325,7 +333,16 @@ const tui = async (api, options = {}) => {
         return run("settings.set", { key: "failover", value: d.settings.failover === false }, "failover changed");
       case "savePending": {
         const c = selected("pending", d.pending);
-        return c && prompt(`Save the ${c.providerID} login as`, "", (alias) => run("pending.save", { id: c.id, alias }, "saved"));
+        // An alias that exists: offer to replace that account's credential with this login.
+        const offerReplace = (alias) => (e) => {
+          if (e?.code !== -32002) return false;
+          const name = `${c.providerID}/${alias.trim()}`;
+          confirm("Replace account", `${name} already exists. Replace its credential with this login?`, () =>
+            run("pending.save", { id: c.id, alias, replace: true }, `${name} replaced`),
+          );
+          return true;
+        };
+        return c && prompt(`Save the ${c.providerID} login as`, "", (alias) => run("pending.save", { id: c.id, alias }, "saved", offerReplace(alias)));
       }
       case "dismissPending": {
         const c = selected("pending", d.pending);
@@ -346,8 +363,10 @@ const tui = async (api, options = {}) => {
         category: "Balancer",
         namespace: "palette",
         desc: "Accounts, usage, priority and events of opencode-balancer",
-        // No slashName: `/balancer` is the server plugin's one command (plugin/index.js), so
-        // `/balancer list` works in the TUI and in `opencode run`; plain `/balancer` opens this.
+        // `/balancer` + one Enter opens the dashboard. The server plugin's `balancer` command (a
+        // skill, so opencode leaves it out of the slash list: plugin/index.js registerCommand)
+        // answers `/balancer list` typed in full and `opencode run --command balancer list`.
+        slashName: "balancer",
         run: open,
       },
     ],

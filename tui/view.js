@@ -182,9 +182,15 @@ export function eventLines(events, now, max = 20) {
   }));
 }
 
-/** Pending logins (autoSave off); `sel` indexes `pending`. */
-export function pendingLines(pending, sel, now) {
-  if (!pending || pending.length === 0) return [{ text: "No pending logins (autoSave saves them at once).", color: "textMuted" }];
+/** Pending logins (autoSave off); `sel` indexes `pending`; the empty line says what the current autoSave does. */
+export function pendingLines(pending, sel, now, settings) {
+  if (!pending || pending.length === 0) {
+    const text =
+      settings?.autoSave === false
+        ? "No pending logins. autoSave is off: a new /connect login waits here until you save it (Enter)."
+        : "No pending logins. autoSave is on: a new /connect login is saved as an account at once.";
+    return [{ text, color: "textMuted" }];
+  }
   return pending.map((p, i) => ({
     text: `${i === sel ? "›" : " "} ${safeText(p.providerID).padEnd(18)} ${safeText(p.authType).padEnd(6)} captured ${ago(p.capturedAt, now)}`,
     color: i === sel ? "accent" : "text",
@@ -374,4 +380,56 @@ export function subDialog(dialog, render, back, defer = (f) => setTimeout(f, REO
   };
   dialog.replace(render, () => end(true));
   return { done: () => end(true), leave: () => end(false) };
+}
+
+/** The toast after `usage.refresh` of `who` ({providerID, alias} or {} for all): {variant, message}. */
+export function usageReadToast(snapshots, who) {
+  const list = Array.isArray(snapshots) ? snapshots : [];
+  const name = (u) => `${safeText(u.providerID)}/${safeText(u.alias)}`;
+  const noEndpoint = list.filter((u) => typeof u?.error === "string" && u.error.startsWith("unsupported"));
+  const failed = list.filter((u) => u?.error && !noEndpoint.includes(u));
+  if (who?.alias !== undefined) {
+    const label = `${safeText(who.providerID)}/${safeText(who.alias)}`;
+    if (noEndpoint.length > 0) return { variant: "info", message: `no usage endpoint for ${label}` };
+    if (failed.length > 0) return { variant: "warning", message: `usage of ${label} not read: ${safeText(failed[0].error)}` };
+    return { variant: "success", message: `usage of ${label} read` };
+  }
+  const read = list.length - noEndpoint.length - failed.length;
+  const parts = [`usage read for ${read} account${read === 1 ? "" : "s"}`];
+  if (failed.length > 0) parts.push(`not read: ${failed.map(name).join(", ")}`);
+  if (noEndpoint.length > 0) parts.push(`no usage endpoint: ${noEndpoint.map(name).join(", ")}`);
+  return { variant: failed.length > 0 ? "warning" : "success", message: parts.join("; ") };
+}
+
+/** What a dashboard action does, in words, for a message when it fails. */
+const DOING = {
+  "accounts.activate": "Activating the account",
+  "accounts.rename": "Renaming the account",
+  "accounts.remove": "Removing the account",
+  "accounts.setDisabled": "Enabling or disabling the account",
+  "accounts.resetCooldown": "Clearing the cooldown",
+  "usage.refresh": "Reading usage",
+  "priority.move": "Moving the provider",
+  "priority.setEnabled": "Enabling or disabling the provider",
+  "priority.setModel": "Setting the provider's model",
+  "balancing.set": "Switching balancing",
+  "settings.set": "Changing the setting",
+  "pending.save": "Saving the login",
+  "pending.dismiss": "Dismissing the login",
+};
+
+/** What to do about a sidecar error code (docs/protocol.md), for the end of a failure message. */
+const WHAT_TO_DO = {
+  [-32001]: "It may have been removed elsewhere; the list is read again.",
+  [-32002]: "Choose another name.",
+  [-32004]: "It was saved or dismissed elsewhere; the list is read again.",
+  [-32005]: "Check that the store's folder is writable (opencode-balancer doctor).",
+};
+
+/** The toast for a failed dashboard action: the thing, what went wrong, what to do; no method names. */
+export function failureMessage(method, error) {
+  const doing = DOING[method] ?? "That";
+  const reason = safeText(error?.message ?? String(error ?? "unknown error"));
+  const todo = WHAT_TO_DO[error?.code];
+  return `${doing} failed: ${reason}.${todo ? ` ${todo}` : ""}`.replace(/\.\.(\s|$)/g, ".$1");
 }

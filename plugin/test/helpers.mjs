@@ -24,7 +24,6 @@ export const FAST = {
   startGraceMs: 5000,
   maxRestartDelayMs: 200,
   warnIntervalMs: 0,
-  commandSettleMs: 0,
 };
 
 export function tempDir(prefix = "ocb-plugin-test-") {
@@ -101,7 +100,7 @@ export function fakeClient({ fail = false, authDelayMs = 0 } = {}) {
     session: {
       prompt(arg) {
         calls.prompts.push(arg);
-        return maybeFail("session.prompt") ?? Promise.resolve({ data: { info: {}, parts: [] } });
+        return maybeFail("session.prompt") ?? Promise.resolve({ data: { info: { id: `msg_q${calls.prompts.length}`, role: "user" }, parts: [] } });
       },
       abort(arg) {
         calls.aborts.push(arg);

@@ -67,18 +67,34 @@ test("exports, the install marker line, the command and the tool", async (t) => 
     "the exact line `opencode-balancer install` replaces",
   );
   const { hooks } = await setup(t, { config: {} });
-  const cfg = {};
-  await hooks.config(cfg);
-  assert.equal(cfg.command.balancer.template, "$ARGUMENTS");
-  assert.match(cfg.command.balancer.description, /balancer/);
   const mine = { command: { balancer: { template: "mine" }, other: { template: "x" } } };
   await hooks.config(mine);
   assert.equal(mine.command.balancer.template, "mine", "a user's own /balancer is kept");
   assert.equal(mine.command.other.template, "x");
+  assert.equal(mine.skills, undefined, "and no balancer skill beside it");
   const tool = hooks.tool.balancer_command;
   assert.equal(typeof tool.description, "string");
   assert.equal(tool.args.text.type, "string");
   assert.equal(typeof tool.execute, "function");
+});
+
+test("the balancer command is a skill opencode leaves out of the slash list and denies the model", async (t) => {
+  const { hooks } = await setup(t, { config: {} });
+  const cfg = { skills: { paths: ["/theirs"] }, permission: { skill: "ask", bash: "allow" } };
+  await hooks.config(cfg);
+  assert.equal(cfg.command, undefined, "no config command: it would be listed (two Enters, a second entry)");
+  assert.equal(cfg.skills.paths.length, 2);
+  assert.equal(cfg.skills.paths[0], "/theirs");
+  const skill = readFileSync(join(cfg.skills.paths[1], "balancer", "SKILL.md"), "utf8");
+  assert.match(skill, /^---\nname: balancer\ndescription: opencode-balancer: .*\n---\n/);
+  assert.deepEqual(cfg.permission, { skill: { "*": "ask", balancer: "deny" }, bash: "allow" }, "the user's rules kept");
+  // Config is read again on every instance: the same folder, added once.
+  await hooks.config(cfg);
+  assert.equal(cfg.skills.paths.length, 2);
+  const bare = {};
+  await hooks.config(bare);
+  assert.deepEqual(bare.permission, { skill: { balancer: "deny" } });
+  assert.deepEqual(bare.skills.paths, [cfg.skills.paths[1]]);
 });
 
 test("429 on key A then 200 on key B: the same request is re-sent as B", async (t) => {
@@ -371,49 +387,87 @@ for (const fail of ["throw", "reject", "error"]) {
     const headers = await markedHeaders(hooks);
     const res = await fetch(`${http.url}/x`, { method: "POST", headers, body: "{}" });
     assert.equal(res.status, 200);
-    await assert.rejects(hooks["command.execute.before"]({ command: "balancer", sessionID: "s", arguments: "list" }, { parts: [] }), {
+    // Its answer cannot be stored: a toast, and the command is stopped before any model request.
+    const parts = [{ type: "text", text: "list" }];
+    await assert.rejects(hooks["command.execute.before"]({ command: "balancer", sessionID: "s", arguments: "list" }, { parts }), {
       name: "BalancerCommandHandled",
     });
+    assert.deepEqual(parts, [{ type: "text", text: "list" }], "nothing for the model in its place");
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(unhandled, 0);
   });
 }
 
-test("plain /balancer opens the TUI plugin's dashboard and stops the prompt", async (t) => {
-  const { hooks, calls, log } = await setup(t, { config: { id: "fake-1" } });
-  await assert.rejects(
-    hooks["command.execute.before"]({ command: "balancer", sessionID: "ses_1", arguments: "  " }, { parts: [] }),
-    (e) => e.name === "BalancerCommandHandled" && e.message.includes("Balancer dashboard"),
-  );
+/** What opencode 1.18.33 does around command.execute.before: the hook, then the command's message through chat.message. */
+async function runCommand(hooks, sessionID, args) {
+  const parts = [{ type: "text", text: args }];
+  await hooks["command.execute.before"]({ command: "balancer", sessionID, arguments: args }, { parts });
+  const message = {
+    id: "msg_cmd",
+    role: "user",
+    sessionID,
+    time: { created: 1000 },
+    agent: "build",
+    model: { providerID: "mock", modelID: "m1" },
+  };
+  const output = { message, parts: parts.map((p, i) => ({ ...p, id: `prt_${i}`, messageID: "msg_cmd", sessionID })) };
+  await hooks["chat.message"]({ sessionID, agent: "build", model: { providerID: "mock", modelID: "m1" } }, output);
+  return output;
+}
+
+test("plain /balancer in the TUI opens the dashboard and answers in the session without a model request", async (t) => {
+  const { hooks, calls } = await setup(t, { config: { id: "fake-1" } });
+  const { message, parts } = await runCommand(hooks, "ses_1", "  ");
   assert.deepEqual(calls.published, [
     { body: { type: "tui.command.execute", properties: { command: "balancer.open" } } },
   ]);
-  assert.deepEqual(fakeCalls(log, "command.run").map((c) => c.params), [{ text: "help" }], "the help, for the log");
-  assert.equal(calls.prompts.length, 0, "no answer part in the session: the dashboard is the answer");
+  assert.equal(calls.prompts[0].body.parts[0].text, "/balancer", "the question, as typed");
+  assert.equal(message.role, "assistant");
+  assert.equal(message.parentID, "msg_q1");
+  assert.match(parts[0].text, /Opened the Balancer dashboard/);
 });
 
-test("/balancer runs command.run, shows the answer and stops the prompt", async (t) => {
+test("/balancer list becomes the finished assistant answer to a noReply question, so opencode asks no model", async (t) => {
   const { hooks, calls, log } = await setup(t, { config: { id: "fake-1" } });
-  const output = { parts: [{ type: "text", text: "list" }] };
-  await assert.rejects(
-    hooks["command.execute.before"]({ command: "balancer", sessionID: "ses_1", arguments: "  list " }, output),
-    (e) => e.name === "BalancerCommandHandled" && e.message.includes("mock/alpha"),
-  );
+  const { message, parts } = await runCommand(hooks, "ses_1", "  list ");
   assert.deepEqual(fakeCalls(log, "command.run")[0].params, { text: "list" });
-  const answer = "fake-1: list\nmock/alpha\nmock/bravo";
+  // The question: a user message that asks for no reply, holding what was typed (not printed by `opencode run`).
   assert.equal(calls.prompts.length, 1);
   const prompt = calls.prompts[0];
   assert.equal(prompt.path.id, "ses_1");
   assert.equal(prompt.body.noReply, true);
-  assert.equal(prompt.body.parts[0].text, answer);
-  assert.equal(prompt.body.parts[0].ignored, true, "kept out of the model's context");
-  assert.ok(prompt.body.parts[0].time.end, "finished, so `opencode run` prints it");
-  assert.ok(calls.toasts.some((x) => x.body.message === answer && x.body.variant === "info"));
+  assert.deepEqual(prompt.body.parts, [{ type: "text", text: "/balancer list" }]);
+  // The command's own message: the finished answer to it (opencode's loop then ends without a model call).
+  assert.equal(message.role, "assistant");
+  assert.equal(message.parentID, "msg_q1");
+  assert.equal(message.finish, "stop");
+  assert.equal(message.id, "msg_cmd");
+  assert.equal(message.providerID, "mock");
+  assert.equal(message.modelID, "m1");
+  assert.equal(message.model, undefined, "no user-message fields left");
+  assert.equal(typeof message.time.completed, "number");
+  assert.deepEqual(message.tokens, { input: 0, output: 0, reasoning: 0, cache: { read: 0, write: 0 } });
+  assert.equal(parts.length, 1);
+  assert.equal(parts[0].text, "fake-1: list\nmock/alpha\nmock/bravo");
+  assert.equal(parts[0].id, "prt_0");
+  assert.ok(parts[0].time.end, "finished, so `opencode run` prints it");
+  assert.equal(fakeCalls(log, "chat.message").length, 0, "the answer is not a turn to balance");
+  assert.equal(calls.toasts.length, 0, "the answer is in the session, no toast");
+});
+
+test("a message that is not a /balancer answer stays a user message; other commands are left alone", async (t) => {
+  const { hooks, calls } = await setup(t, { config: { id: "fake-1" } });
+  const message = { id: "m", role: "user", time: { created: 1 }, agent: "build", model: { providerID: "mock", modelID: "m1" } };
+  const parts = [{ type: "text", text: "/balancer list", metadata: { other: "msg_q1" } }];
+  await hooks["chat.message"]({ sessionID: "ses_1" }, { message, parts });
+  assert.equal(message.role, "user");
+  assert.equal(parts[0].time, undefined);
 
   // Other commands are none of its business.
-  const other = { parts: [] };
+  const other = { parts: [{ type: "text", text: "x" }] };
   await hooks["command.execute.before"]({ command: "init", sessionID: "ses_1", arguments: "" }, other);
-  assert.equal(calls.prompts.length, 1);
+  assert.deepEqual(other.parts, [{ type: "text", text: "x" }]);
+  assert.equal(calls.prompts.length, 0);
 });
 
 test("the balancer_command tool returns command.run's output", async (t) => {

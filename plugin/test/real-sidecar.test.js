@@ -154,13 +154,12 @@ test("a provider without saved accounts passes through untouched", async (t) => 
   assert.deepEqual(msg.model, { providerID: "openai", modelID: "gpt-x" }, "balancing is off by default");
 });
 
-test("/balancer list through the real sidecar stops the prompt and shows the accounts", async (t) => {
+test("/balancer list through the real sidecar puts the accounts in place of the command's parts", async (t) => {
   const { hooks, calls } = await plugin(t);
-  await assert.rejects(
-    hooks["command.execute.before"]({ command: "balancer", sessionID: "ses_real_3", arguments: "list" }, { parts: [] }),
-    { name: "BalancerCommandHandled" },
-  );
-  const shown = calls.prompts[0]?.body.parts[0].text ?? "";
+  const parts = [{ type: "text", text: "list" }];
+  await hooks["command.execute.before"]({ command: "balancer", sessionID: "ses_real_3", arguments: "list" }, { parts });
+  assert.equal(calls.prompts[0]?.body.noReply, true);
+  const shown = parts[0]?.text ?? "";
   assert.match(shown, /alpha/);
   assert.match(shown, /bravo/);
   const help = await hooks.tool.balancer_command.execute({ text: "help" });

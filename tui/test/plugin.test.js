@@ -33,7 +33,7 @@ async function start(t) {
   const store = join(dir, "store.db");
   const env = { ...process.env, XDG_DATA_HOME: dir };
   for (const [alias, key] of [["alpha", "sk-alpha-FAKE"], ["bravo", "sk-bravo-FAKE"]])
-    execFileSync(BIN, ["--store", store, "accounts", "add", "mock", alias], { input: key, env });
+    execFileSync(BIN, ["--store", store, "accounts", "add", "mock", alias, "--force"], { input: key, env }); // mock: a custom provider
   execFileSync(BIN, ["--store", store, "accounts", "use", "mock", "alpha"], { env });
   const renderer = fakeRenderer();
   const dialog = fakeDialog(renderer);
@@ -92,11 +92,12 @@ async function openDashboard(w) {
   });
 }
 
-test("the TUI plugin registers no /balancer of its own: the server plugin's is the one entry", async (t) => {
+test("/balancer is the TUI plugin's slash name for the dashboard (one Enter runs a TUI slash command)", async (t) => {
   const w = await start(t);
   const commands = w.layers.flatMap((l) => l.commands ?? []);
   assert.ok(commands.some((c) => c.name === "balancer.open"), "the palette entry stays");
-  assert.deepEqual(commands.filter((c) => c.slashName !== undefined).map((c) => c.slashName), []);
+  const slash = commands.filter((c) => c.slashName !== undefined);
+  assert.deepEqual(slash.map((c) => [c.slashName, c.name]), [["balancer", "balancer.open"]]);
   assert.deepEqual(w.layers.flatMap((l) => l.bindings ?? []).map((b) => b.key), ["ctrl+b"]);
 });
 
@@ -137,6 +138,27 @@ test("a cancelled removal returns to the dashboard and removes nothing; a confir
   assert.match(text(w.top()), /Balancer {2}\[accounts\]/);
   await until("the removal", () => w.toasts.some((x) => x.message === "removed"));
   assert.equal(w.dialog.stack.length, 1);
+});
+
+test("U on an account with no usage endpoint says so, not \"usage read\"", async (t) => {
+  const w = await start(t);
+  await openDashboard(w);
+  w.top();
+  w.key("u");
+  const shown = await until("the usage toast", () => w.toasts.find((x) => x.message !== "reading usage…"));
+  assert.equal(shown.message, "no usage endpoint for mock/alpha");
+  assert.equal(shown.variant, "info");
+});
+
+test("a failed rename's toast names the thing and what to do, not the sidecar method", async (t) => {
+  const w = await start(t);
+  await openDashboard(w);
+  w.top();
+  w.key("r");
+  w.top().props.onConfirm("bravo");
+  const shown = await until("the failure toast", () => w.toasts.find((x) => x.variant === "error"));
+  assert.match(shown.message, /^Renaming the account failed: .*bravo.*already exists\. Choose another name\.$/);
+  assert.doesNotMatch(shown.message, /accounts\.rename/);
 });
 
 test("the sidebar names the account the server plugin says the session is on", async (t) => {

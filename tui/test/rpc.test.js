@@ -48,7 +48,7 @@ test("the client-only sidecar answers calls and pushes store.changed when the CL
   client.start();
   await until("ready", () => states.includes("ready"));
   assert.deepEqual(await client.call("accounts.list"), []);
-  execFileSync(BIN, ["--store", store, "accounts", "add", "p", "a"], { input: "sk-a-FAKE", env: { ...process.env, XDG_DATA_HOME: dir } });
+  execFileSync(BIN, ["--store", store, "accounts", "add", "p", "a", "--force"], { input: "sk-a-FAKE", env: { ...process.env, XDG_DATA_HOME: dir } });
   await until("store.changed", () => notes.includes("store.changed"));
   const list = await client.call("accounts.list");
   assert.deepEqual(list.map((a) => `${a.providerID}/${a.alias}`), ["p/a"]);

@@ -242,3 +242,44 @@ test("the activation toast says what happens to a running session", () => {
   assert.match(V.activatedMessage(bravo, { strategy: "round-robin" }, null), /new sessions pick by the round-robin strategy/);
   assert.doesNotMatch(V.activatedMessage(bravo, {}, { providerID: "mock", alias: "bravo" }), /stays on/);
 });
+
+test("the empty pending tab says what the current autoSave does", () => {
+  const off = V.pendingLines([], 0, NOW, { autoSave: false })[0].text;
+  assert.match(off, /autoSave is off/);
+  assert.match(off, /waits here until you save it/);
+  assert.doesNotMatch(off, /at once/);
+  for (const settings of [{ autoSave: true }, {}, undefined]) {
+    const on = V.pendingLines([], 0, NOW, settings)[0].text;
+    assert.match(on, /autoSave is on: a new \/connect login is saved as an account at once/);
+  }
+});
+
+test("the usage toast says when an account has no usage endpoint, and which reads failed", () => {
+  const who = { providerID: "mock", alias: "alpha" };
+  const none = { providerID: "mock", alias: "alpha", confidence: "unavailable", error: "unsupported: no usage source", message: "m" };
+  assert.deepEqual(V.usageReadToast([none], who), { variant: "info", message: "no usage endpoint for mock/alpha" });
+  const failed = { providerID: "openai", alias: "w", confidence: "exact", usedPercent: 3, error: "timeout: 10 s" };
+  assert.deepEqual(V.usageReadToast([failed], { providerID: "openai", alias: "w" }), {
+    variant: "warning",
+    message: "usage of openai/w not read: timeout: 10 s",
+  });
+  const good = { providerID: "openai", alias: "x", confidence: "exact", usedPercent: 3 };
+  assert.deepEqual(V.usageReadToast([good], { providerID: "openai", alias: "x" }), { variant: "success", message: "usage of openai/x read" });
+  assert.deepEqual(V.usageReadToast([good, failed, none], {}), {
+    variant: "warning",
+    message: "usage read for 1 account; not read: openai/w; no usage endpoint: mock/alpha",
+  });
+});
+
+test("a failed action's toast names the thing and what to do, never the sidecar method", () => {
+  const exists = V.failureMessage("pending.save", Object.assign(new Error("account mock/bravo already exists"), { code: -32002 }));
+  assert.equal(exists, "Saving the login failed: account mock/bravo already exists. Choose another name.");
+  const methods = ["accounts.activate", "accounts.rename", "accounts.remove", "accounts.setDisabled", "accounts.resetCooldown", "usage.refresh",
+    "priority.move", "priority.setEnabled", "priority.setModel", "balancing.set", "settings.set", "pending.save", "pending.dismiss"];
+  for (const m of methods) {
+    const text = V.failureMessage(m, new Error("the sidecar is not running"));
+    assert.ok(!text.includes(m), `${text} shows ${m}`);
+    assert.match(text, /^[A-Z][a-z]+ .* failed: the sidecar is not running\.$/);
+  }
+  assert.equal(V.failureMessage("accounts.rename", { message: "bad\u001b[31m" }), "Renaming the account failed: bad\\u{1b}[31m.");
+});
