@@ -33,12 +33,15 @@ fn open_ready(store: &Path) -> anyhow::Result<Duration> {
     Ok(ready)
 }
 
+/// One start timed on the store at the path given.
+type Ready<'a> = &'a dyn Fn(&Path) -> anyhow::Result<Duration>;
+
 /// (new, current) for `ready`, `rounds` each, interleaved so the machine's noise falls on both;
 /// and, given `other`, `other`'s time on a new store of its own each round.
 fn pair(
     rounds: usize,
     ready: impl Fn(&Path) -> anyhow::Result<Duration>,
-    other: Option<&dyn Fn(&Path) -> anyhow::Result<Duration>>,
+    other: Option<Ready<'_>>,
 ) -> anyhow::Result<(Stats, Stats, Option<Stats>)> {
     let dir = tempfile::tempdir()?;
     let current = dir.path().join("current.sqlite");
@@ -63,7 +66,7 @@ fn ms(d: Duration) -> String {
 pub fn run(rounds: usize, baseline: Option<&Path>) -> anyhow::Result<String> {
     let this = std::env::current_exe()?;
     let other = baseline.map(|b| move |store: &Path| serve_ready(b, store));
-    let other = other.as_ref().map(|f| f as &dyn Fn(&Path) -> anyhow::Result<Duration>);
+    let other = other.as_ref().map(|f| f as Ready<'_>);
     let (serve_new, serve_current, baseline_new) = pair(rounds, |s| serve_ready(&this, s), other)?;
     let (open_new, open_current, _) = pair(rounds, open_ready, None)?;
     let mut out = String::new();
