@@ -162,11 +162,16 @@ fn failover_round(c: &mut RpcClient, n: usize) -> anyhow::Result<Duration> {
 
 /// Resident memory of a process in KiB (Linux), 0 when unknown.
 fn rss_kib(pid: u32) -> u64 {
+    status_kib(pid, "VmRSS:")
+}
+
+/// A KiB figure of `/proc/PID/status` (`VmRSS:`, `RssAnon:`, `RssFile:`…); 0 when unreadable.
+fn status_kib(pid: u32, key: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
+                .find(|l| l.starts_with(key))
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
@@ -260,7 +265,7 @@ fn capture_latency(samples: usize) -> anyhow::Result<Stats> {
 pub const CONTINUITY_ROUNDS: usize = 50;
 
 /// Runs the benchmark and returns a Markdown report; `baseline`, another build measured next to
-/// this one in the registry section.
+/// this one in the new-store and registry sections.
 pub fn run(iterations: usize, sizes: &[usize], baseline: Option<&std::path::Path>) -> anyhow::Result<String> {
     let iterations = iterations.max(100);
     let mut out = String::new();
@@ -299,7 +304,7 @@ pub fn run(iterations: usize, sizes: &[usize], baseline: Option<&std::path::Path
         );
         first.get_or_insert((ok.median, fo.median));
     }
-    out.push_str(&store::run(20)?);
+    out.push_str(&store::run(20, baseline)?);
     let capture = capture_latency(30)?;
     let _ = writeln!(
         out,

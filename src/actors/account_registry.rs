@@ -199,6 +199,14 @@ impl AccountRegistry {
     }
 
     /// Takes in what a job saw of other processes' commits (read at store `generation`).
+    /// Applies a [`read_back`] of `scope` read at `generation`.
+    fn read_back_applied(&mut self, (looked, mine): ReadBack, scope: Scope<'_>, generation: u64) {
+        self.caught_up(looked, generation);
+        if let Some(snap) = mine {
+            self.state.apply_snapshot(snap, scope, generation);
+        }
+    }
+
     fn caught_up(&mut self, (version, snapshot): Looked, generation: u64) {
         self.data_version = version;
         if let Some(snap) = snapshot {
@@ -251,6 +259,21 @@ fn look(s: &Store, known: i64) -> Result<Looked, StoreError> {
         None
     };
     Ok((version, snapshot))
+}
+
+/// What a change reads back: a look for other processes' commits, and unless there was one (then
+/// the look read everything), `scope` alone.
+type ReadBack = (Looked, Option<Snapshot>);
+
+/// Reads back what a change of ours touched (`scope`), or everything when another process
+/// committed since data version `known`. Run on the store thread after the change.
+fn read_back(s: &Store, known: i64, scope: Scope<'_>) -> Result<ReadBack, StoreError> {
+    let looked = look(s, known)?;
+    let mine = match looked.1 {
+        Some(_) => None,
+        None => Some(s.load_scope(scope)?),
+    };
+    Ok((looked, mine))
 }
 
 /// What a store job that carried a flush reports: whether the flush was written, and the job's

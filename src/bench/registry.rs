@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use super::{call, failover_round, rss_kib, seed, us};
+use super::{call, failover_round, rss_kib, seed, status_kib, us};
 use crate::api::methods::{AccountsSave, Status};
 use crate::api::params::{NoParams, SaveParams};
 use crate::hooks::client::RpcClient;
@@ -27,6 +27,8 @@ struct Row {
     failovers: Vec<Duration>,
     rss_loaded: u64,
     rss_failed_over: u64,
+    /// (anonymous: the heap and stacks, file-backed: the binary and libraries) after the failovers.
+    parts_failed_over: (u64, u64),
 }
 
 /// Copies the store file (closed, so whole) into a new folder.
@@ -54,6 +56,7 @@ fn measure(exe: &Path, seeded: &Path, n: usize) -> anyhow::Result<Row> {
         }
     }
     let rss_failed_over = rss_kib(c.pid());
+    let parts_failed_over = (status_kib(c.pid(), "RssAnon:"), status_kib(c.pid(), "RssFile:"));
     let mut saves = Vec::with_capacity(SAVES);
     for i in 0..SAVES {
         let params = SaveParams {
@@ -78,6 +81,7 @@ fn measure(exe: &Path, seeded: &Path, n: usize) -> anyhow::Result<Row> {
         failovers,
         rss_loaded,
         rss_failed_over,
+        parts_failed_over,
     })
 }
 
@@ -101,7 +105,8 @@ pub fn run(sizes: &[usize], baseline: Option<&Path>) -> anyhow::Result<String> {
     let _ = writeln!(
         out,
         "\nRegistry and store (issue 28): {SAVES} `accounts.save` of new accounts; {FAILOVERS} 429 failovers \
-         (after {WARM_UP} more), min / median / p99 / max; memory once loaded and after the failovers.\n"
+         (after {WARM_UP} more), min / median / p99 / max; memory once loaded and after the failovers \
+         (that, anonymous + file-backed).\n"
     );
     let _ = writeln!(
         out,
@@ -118,7 +123,7 @@ pub fn run(sizes: &[usize], baseline: Option<&Path>) -> anyhow::Result<String> {
             let at = |q: f64| f[((f.len() - 1) as f64 * q).round() as usize];
             let _ = writeln!(
                 out,
-                "| {name} | {n} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {name} | {n} | {} | {} | {} | {} | {} | {} | {} | {} ({} + {}) |",
                 ms(r.save_median),
                 ms(r.save_max),
                 us(at(0.0)),
@@ -126,7 +131,9 @@ pub fn run(sizes: &[usize], baseline: Option<&Path>) -> anyhow::Result<String> {
                 us(at(0.99)),
                 us(at(1.0)),
                 mib(r.rss_loaded),
-                mib(r.rss_failed_over)
+                mib(r.rss_failed_over),
+                mib(r.parts_failed_over.0),
+                mib(r.parts_failed_over.1)
             );
         }
     }

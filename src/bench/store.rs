@@ -1,6 +1,7 @@
 //! The benchmark's store section: a new store's readiness (open + migrate + first answer) next
 //! to the same measured on an already-migrated store in the same run, both as `serve` started
-//! by the plugin sees it and inside the process (`Store::open` alone).
+//! by the plugin sees it and inside the process (`Store::open` alone); given another build, its
+//! new store's readiness too, interleaved with this build's.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -12,11 +13,10 @@ use crate::api::params::NoParams;
 use crate::hooks::client::RpcClient;
 use crate::store::Store;
 
-/// Spawn of `serve` on `store` → its first answer (`status`).
-fn serve_ready(store: &Path) -> anyhow::Result<Duration> {
-    let exe = std::env::current_exe()?;
+/// Spawn of `exe serve` on `store` → its first answer (`status`).
+fn serve_ready(exe: &Path, store: &Path) -> anyhow::Result<Duration> {
     let t = Instant::now();
-    let mut c = RpcClient::spawn(&exe, store, &[("OPENCODE_BALANCER_NO_WATCH", "1")])?;
+    let mut c = RpcClient::spawn(exe, store, &[("OPENCODE_BALANCER_NO_WATCH", "1")])?;
     call::<Status>(&mut c, &NoParams {})?;
     let ready = t.elapsed();
     let _ = c.shutdown();
@@ -33,27 +33,42 @@ fn open_ready(store: &Path) -> anyhow::Result<Duration> {
     Ok(ready)
 }
 
-/// (new, current) for `ready`, `rounds` each, interleaved so the machine's noise falls on both.
-fn pair(rounds: usize, ready: impl Fn(&Path) -> anyhow::Result<Duration>) -> anyhow::Result<(Stats, Stats)> {
+/// One start timed on the store at the path given.
+type Ready<'a> = &'a dyn Fn(&Path) -> anyhow::Result<Duration>;
+
+/// (new, current) for `ready`, `rounds` each, interleaved so the machine's noise falls on both;
+/// and, given `other`, `other`'s time on a new store of its own each round.
+fn pair(
+    rounds: usize,
+    ready: impl Fn(&Path) -> anyhow::Result<Duration>,
+    other: Option<Ready<'_>>,
+) -> anyhow::Result<(Stats, Stats, Option<Stats>)> {
     let dir = tempfile::tempdir()?;
     let current = dir.path().join("current.sqlite");
     drop(Store::open(&current)?);
-    let (mut fresh, mut base) = (Vec::with_capacity(rounds), Vec::with_capacity(rounds));
+    let (mut fresh, mut base, mut others) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..rounds {
         fresh.push(ready(&dir.path().join(format!("new-{i}.sqlite")))?);
         base.push(ready(&current)?);
+        if let Some(other) = other {
+            others.push(other(&dir.path().join(format!("other-{i}.sqlite")))?);
+        }
     }
-    Ok((Stats::of(fresh), Stats::of(base)))
+    let others = other.map(|_| Stats::of(others));
+    Ok((Stats::of(fresh), Stats::of(base), others))
 }
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
 
-/// The section's Markdown.
-pub fn run(rounds: usize) -> anyhow::Result<String> {
-    let (serve_new, serve_current) = pair(rounds, serve_ready)?;
-    let (open_new, open_current) = pair(rounds, open_ready)?;
+/// The section's Markdown; `baseline`, another build whose new store is timed in the same rounds.
+pub fn run(rounds: usize, baseline: Option<&Path>) -> anyhow::Result<String> {
+    let this = std::env::current_exe()?;
+    let other = baseline.map(|b| move |store: &Path| serve_ready(b, store));
+    let other = other.as_ref().map(|f| f as Ready<'_>);
+    let (serve_new, serve_current, baseline_new) = pair(rounds, |s| serve_ready(&this, s), other)?;
+    let (open_new, open_current, _) = pair(rounds, open_ready, None)?;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -67,5 +82,14 @@ pub fn run(rounds: usize) -> anyhow::Result<String> {
         ms(open_new.median),
         ms(open_current.median),
     );
+    if let (Some(b), Some(stats)) = (baseline, baseline_new) {
+        let _ = writeln!(
+            out,
+            "The baseline `{}` on a new store in the same rounds: median {}, p99 {}.",
+            b.display(),
+            ms(stats.median),
+            ms(stats.p99)
+        );
+    }
     Ok(out)
 }

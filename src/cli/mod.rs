@@ -105,7 +105,7 @@ pub enum Command {
         /// Instead: only the registry section (account saves, failover spread, memory).
         #[arg(long)]
         registry: bool,
-        /// Another build of the binary, measured in the same run (the registry section, and --idle).
+        /// Another build of the binary, measured in the same run (the new-store and registry sections, and --idle).
         #[arg(long, value_name = "BINARY")]
         baseline: Option<std::path::PathBuf>,
     },

@@ -5,7 +5,7 @@ use actix::prelude::*;
 
 use super::messages::{Mutate, MutationReply, RegistryError};
 use super::state::Scope;
-use super::{look, AccountRegistry, Flushed};
+use super::{read_back, AccountRegistry, Flushed};
 use crate::model::{normalize_alias, validate_model, validate_provider, EventKind, NewEvent, Settings};
 use crate::store::{Store, StoreError};
 
@@ -80,21 +80,14 @@ impl AccountRegistry {
             let written = s.apply_runtime(&flush.patches, &flush.actives);
             let then = op(s).and_then(|out| {
                 let reload = reload(&out);
-                let looked = look(s, known)?;
-                let mine = match looked.1 {
-                    Some(_) => None,
-                    None => Some(s.load_scope(reload.scope())?),
-                };
-                Ok((out, reload, looked, mine))
+                let read = read_back(s, known, reload.scope())?;
+                Ok((out, reload, read))
             });
             Flushed { written, then }
         };
         self.store_job(job, move |this, result| {
-            let (generation, (out, reload, looked, mine)) = this.settle(id, result)?;
-            this.caught_up(looked, generation);
-            if let Some(snap) = mine {
-                this.state.apply_snapshot(snap, reload.scope(), generation);
-            }
+            let (generation, (out, reload, read)) = this.settle(id, result)?;
+            this.read_back_applied(read, reload.scope(), generation);
             then(this, out)
         })
     }

@@ -392,3 +392,92 @@ async fn the_file_events_of_our_own_commits_and_checkpoints_do_not_reach_the_reg
         "only the other process's commits (opening, saving) are reported: {reported}"
     );
 }
+
+/// An OAuth credential with obviously fake tokens.
+fn fake_oauth(n: u32) -> Auth {
+    Auth::Oauth {
+        refresh: format!("rt-fake-{n}"),
+        access: format!("at-fake-{n}"),
+        expires: NOW + 3_600_000,
+        account_id: None,
+        enterprise_url: None,
+        metadata: None,
+    }
+}
+
+impl World {
+    /// Saves `openai/alias` with an OAuth credential, the way a user does.
+    async fn saves_oauth(&self, alias: &str, auth: Auth) {
+        let save = Mutate::Save {
+            provider_id: "openai".into(),
+            alias: alias.into(),
+            auth,
+            replace: false,
+        };
+        self.mutate(save).await;
+    }
+
+    /// A token refresh of `openai/alias` as the token keeper runs it: the lease, then the commit
+    /// of a new credential, each a `TokenStore` job. Answers whether it committed.
+    async fn refreshes(&self, alias: &str, new: Auth) -> bool {
+        let a = alias.to_string();
+        let lease = self.registry.send(TokenStore::new("openai", alias, move |s| {
+            let generation = s.token_row("openai", &a)?.map_or(0, |(_, g, _)| g);
+            s.take_refresh_lease("openai", &a, generation, "test-owner", NOW, 60_000)?;
+            Ok(generation)
+        }));
+        let generation = lease.await.unwrap().unwrap();
+        let a = alias.to_string();
+        let commit = TokenStore::new("openai", alias, move |s| {
+            s.commit_refresh("openai", &a, generation, "test-owner", &new, NOW)
+        });
+        let committed = self.registry.send(commit).await.unwrap().unwrap();
+        matches!(committed, crate::store::Committed::Saved { .. })
+    }
+
+    /// `provider/alias`'s OAuth credential in memory, as the token keeper sees it (not caught up
+    /// with the store first).
+    async fn credential(&self, provider: &str, alias: &str) -> Option<Auth> {
+        let want = TokenTargets {
+            provider_id: Some(provider.into()),
+            alias: Some(alias.into()),
+            fresh: false,
+        };
+        self.registry.send(want).await.unwrap().pop().map(|t| t.auth)
+    }
+}
+
+#[actix::test]
+async fn a_token_refresh_reads_back_the_refreshed_account_alone_however_many_the_provider_holds() {
+    let w = world_of(Hears::Polling, 300);
+    w.saves_oauth("o", fake_oauth(1)).await;
+    let before = w.rows_read().await;
+    assert!(w.refreshes("o", fake_oauth(2)).await, "the refresh commits");
+    assert_eq!(
+        w.rows_read().await - before,
+        2,
+        "the lease and the commit each read back the one account"
+    );
+    assert_eq!(
+        w.credential("openai", "o").await,
+        Some(fake_oauth(2)),
+        "memory has the new credential"
+    );
+}
+
+#[actix::test]
+async fn another_processs_commit_just_before_a_token_refresh_is_loaded_by_the_refresh() {
+    // It learns of the commit only by looking in its own store jobs.
+    let w = world_of(Hears::Nothing, 0);
+    w.saves_oauth("o", fake_oauth(1)).await;
+    // Another provider: a read of the refreshed account (or its provider) alone would not show it.
+    let mut other = Store::open(&w.dir.path().join("balancer.sqlite")).unwrap();
+    other.save_account("groq", "y", &fake_oauth(7), 0).unwrap();
+    assert!(w.refreshes("o", fake_oauth(2)).await);
+    assert_eq!(w.credential("openai", "o").await, Some(fake_oauth(2)));
+    assert_eq!(
+        w.credential("groq", "y").await,
+        Some(fake_oauth(7)),
+        "another provider's account saved by another process is in memory"
+    );
+}

@@ -1,12 +1,13 @@
 //! What the account registry answers the token keeper: the OAuth accounts to keep fresh (from
 //! memory), and store work on one account's refresh coordination (lease, commit), run on the
-//! store thread in the registry's job order and reloaded into memory, so the in-memory account
-//! has the new credential as soon as the store does.
+//! store thread in the registry's job order, then that account alone read back into memory (all
+//! of the store when another process committed meanwhile), so the in-memory account has the new
+//! credential as soon as the store does, whatever the provider holds.
 
 use actix::prelude::*;
 
 use super::state::Scope;
-use super::{AccountRegistry, Flushed};
+use super::{read_back, AccountRegistry, Flushed};
 use crate::model::{Auth, Millis};
 use crate::store::{Store, StoreError};
 
@@ -34,17 +35,23 @@ pub struct TokenTargets {
 
 type Op<T> = Box<dyn FnOnce(&mut Store) -> Result<T, StoreError> + Send>;
 
-/// Runs `op` on the store thread (after queued bookkeeping), then reloads `provider_id` into
-/// memory. Answers `op`'s result.
+/// Runs `op` on the store thread (after queued bookkeeping), then reads `provider_id/alias` back
+/// into memory (`op` changes that account alone). Answers `op`'s result.
 pub struct TokenStore<T: Send + 'static> {
     pub provider_id: String,
+    pub alias: String,
     pub op: Op<T>,
 }
 
 impl<T: Send + 'static> TokenStore<T> {
-    pub fn new(provider_id: &str, op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static) -> Self {
+    pub fn new(
+        provider_id: &str,
+        alias: &str,
+        op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
+    ) -> Self {
         TokenStore {
             provider_id: provider_id.to_string(),
+            alias: alias.to_string(),
             op: Box::new(op),
         }
     }
@@ -94,17 +101,18 @@ impl<T: Send + 'static> Handler<TokenStore<T>> for AccountRegistry {
     fn handle(&mut self, msg: TokenStore<T>, _: &mut Context<Self>) -> Self::Result {
         let flush = self.state.take_flush();
         let id = flush.id;
-        let provider = msg.provider_id;
-        let scope = provider.clone();
+        let known = self.data_version;
+        let (provider, aliases) = (msg.provider_id, vec![msg.alias]);
+        let (p, a) = (provider.clone(), aliases.clone());
         let op = msg.op;
         let job = move |s: &mut Store| {
             let written = s.apply_runtime(&flush.patches, &flush.actives);
-            let then = op(s).and_then(|out| Ok((out, s.load_snapshot(Some(&scope))?)));
+            let then = op(s).and_then(|out| Ok((out, read_back(s, known, Scope::Accounts(&p, &a))?)));
             Flushed { written, then }
         };
         self.store_job(job, move |this, result| {
-            let (generation, (out, snap)) = this.settle(id, result)?;
-            this.state.apply_snapshot(snap, Scope::Provider(&provider), generation);
+            let (generation, (out, read)) = this.settle(id, result)?;
+            this.read_back_applied(read, Scope::Accounts(&provider, &aliases), generation);
             Ok(out)
         })
     }

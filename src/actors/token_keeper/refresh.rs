@@ -92,12 +92,14 @@ impl Failure {
 }
 
 impl Env {
+    /// Runs `op`, which changes `provider/alias` alone, on the store thread in the registry's order.
     async fn store<T: Send + 'static>(
         &self,
         provider: &str,
+        alias: &str,
         op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, String> {
-        match self.registry.send(TokenStore::new(provider, op)).await {
+        match self.registry.send(TokenStore::new(provider, alias, op)).await {
             Ok(Ok(out)) => Ok(out),
             Ok(Err(e)) => Err(e.to_string()),
             Err(_) => Err("the registry has stopped".into()),
@@ -119,7 +121,9 @@ pub(super) async fn refresh(env: Env, provider: String, alias: String, seen: u64
             env.lease_ttl,
         );
         let lease = env
-            .store(&provider, move |s| s.take_refresh_lease(&p, &a, seen, &owner, now, ttl))
+            .store(&provider, &alias, move |s| {
+                s.take_refresh_lease(&p, &a, seen, &owner, now, ttl)
+            })
             .await;
         match lease {
             Err(e) => return Outcome::Failed(Failure::Gone(e)),
@@ -163,7 +167,7 @@ pub(super) async fn refresh(env: Env, provider: String, alias: String, seen: u64
             let new = refreshed.auth;
             let saved = new.clone();
             let committed = env
-                .store(&provider, move |s| {
+                .store(&provider, &alias, move |s| {
                     s.commit_refresh(&p, &a, generation, &owner, &saved, now)
                 })
                 .await;
@@ -224,7 +228,7 @@ fn redacted(e: RefreshError, auth: &Auth) -> RefreshError {
 pub(super) async fn release(env: &Env, provider: &str, alias: &str, generation: u64, login_required: bool) {
     let (p, a, owner) = (provider.to_string(), alias.to_string(), env.owner.clone());
     let released = env
-        .store(provider, move |s| {
+        .store(provider, alias, move |s| {
             s.release_refresh_lease(&p, &a, generation, &owner, login_required)
         })
         .await;
@@ -242,7 +246,7 @@ pub(super) async fn release(env: &Env, provider: &str, alias: &str, generation: 
 /// another account) and this account needing a login: an identity never moves on a guess.
 async fn saved_elsewhere(env: &Env, provider: &str, alias: &str, old: &Auth, generation: u64) -> Option<Outcome> {
     let (p, a) = (provider.to_string(), alias.to_string());
-    if let Ok(Some((auth, now_at, _))) = env.store(provider, move |s| s.token_row(&p, &a)).await {
+    if let Ok(Some((auth, now_at, _))) = env.store(provider, alias, move |s| s.token_row(&p, &a)).await {
         if now_at != generation {
             return Some(Outcome::Fresh {
                 auth,
@@ -268,7 +272,7 @@ async fn saved_elsewhere(env: &Env, provider: &str, alias: &str, old: &Auth, gen
         entry.clone(),
     );
     let committed = env
-        .store(provider, move |s| {
+        .store(provider, alias, move |s| {
             if subject.is_some() && (s.account_subject(&p, &a)? != subject || s.identity_taken_elsewhere(&p, &a, &e)?) {
                 return Ok(None);
             }
@@ -310,7 +314,7 @@ async fn same_subject(env: &Env, provider: &str, alias: &str, old: &Auth, entry:
     }
     let (p, a) = (provider.to_string(), alias.to_string());
     let stored = env
-        .store(provider, move |s| s.account_subject(&p, &a))
+        .store(provider, alias, move |s| s.account_subject(&p, &a))
         .await
         .ok()
         .flatten();
