@@ -43,7 +43,10 @@ fn a_conversation_moved_by_one_sidecar_is_edited_by_the_next_without_a_refusal()
     let (id, begin) = request(&mut one, "s1");
     assert!(begin.get("stripState").is_none(), "{begin}");
     let r = answered(&mut one, &id, 1, 429);
-    assert_eq!((&r["account"]["alias"], &r["stripState"]), (&json!("b"), &json!({"scope": "same-provider"})));
+    assert_eq!(
+        (&r["account"]["alias"], &r["stripState"]),
+        (&json!("b"), &json!({"scope": "same-provider"}))
+    );
     answered(&mut one, &id, 2, 200);
     let (code, ..) = one.finish();
     assert_eq!(code, Some(0));
@@ -65,7 +68,10 @@ fn a_resumed_session_owned_by_a_is_stripped_when_the_next_sidecar_fails_it_over_
     let mut two = Sidecar::start(&store);
     let (id, begin) = request(&mut two, "s1");
     assert_eq!(begin["account"]["alias"], "a");
-    assert!(begin.get("stripState").is_none(), "on its owner it goes byte for byte: {begin}");
+    assert!(
+        begin.get("stripState").is_none(),
+        "on its owner it goes byte for byte: {begin}"
+    );
     let r = answered(&mut two, &id, 1, 429);
     assert_eq!((&r["action"], &r["account"]["alias"]), (&json!("retry"), &json!("b")));
     assert_eq!(r["stripState"], json!({"scope": "same-provider"}));
@@ -79,7 +85,10 @@ fn a_session_this_sidecar_never_saw_answered_fails_over_without_the_first_accoun
     let (id, begin) = request(&mut s, "resumed");
     assert!(begin.get("stripState").is_none(), "{begin}");
     let r = answered(&mut s, &id, 1, 429);
-    assert_eq!((&r["account"]["alias"], &r["stripState"]), (&json!("b"), &json!({"scope": "same-provider"})));
+    assert_eq!(
+        (&r["account"]["alias"], &r["stripState"]),
+        (&json!("b"), &json!({"scope": "same-provider"}))
+    );
 }
 
 #[test]

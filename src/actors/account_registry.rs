@@ -203,7 +203,11 @@ impl AccountRegistry {
         Ok((generation, flushed.then?))
     }
 
-    fn after_sync(&mut self, SyncIds(id, conversations_id): SyncIds, result: Result<(u64, Flushed<Synced>), StoreError>) {
+    fn after_sync(
+        &mut self,
+        SyncIds(id, conversations_id): SyncIds,
+        result: Result<(u64, Flushed<Synced>), StoreError>,
+    ) {
         match self.settle(id, result) {
             Ok((generation, (looked, records_written, read))) => {
                 if let Err(e) = &records_written {

@@ -45,11 +45,13 @@ fn records_written_by_one_connection_are_read_merged_by_another_after_its_seq() 
     let two = Store::open(&path).unwrap();
     let start = two.load_conversations(T).unwrap();
     assert!(start.records.is_empty());
-    one.write_conversations(&[("s1".into(), owned("p", "a", T, None))], T).unwrap();
+    one.write_conversations(&[("s1".into(), owned("p", "a", T, None))], T)
+        .unwrap();
     let first = two.conversations_since(start.seq).unwrap();
     assert_eq!(first.records, [("s1".to_string(), owned("p", "a", T, None))]);
     // An older owner does not replace a newer one; the edit is kept.
-    one.write_conversations(&[("s1".into(), owned("p", "b", T + 10, None))], T).unwrap();
+    one.write_conversations(&[("s1".into(), owned("p", "b", T + 10, None))], T)
+        .unwrap();
     one.write_conversations(&[("s1".into(), owned("p", "a", T + 1, Some(Scope::SameProvider)))], T)
         .unwrap();
     let later = two.conversations_since(first.seq).unwrap();
@@ -64,7 +66,8 @@ fn records_written_by_one_connection_are_read_merged_by_another_after_its_seq() 
 fn writes_keep_the_newest_sessions_of_the_last_thirty_days() {
     let mut s = Store::open_in_memory().unwrap();
     let now = T + CONVERSATION_TTL_MS + 100;
-    s.write_conversations(&[("old".into(), owned("p", "a", T, None))], T).unwrap();
+    s.write_conversations(&[("old".into(), owned("p", "a", T, None))], T)
+        .unwrap();
     let many: Vec<(String, Continuity)> = (0..MAX_CONVERSATIONS as i64 + 2)
         .map(|i| (format!("s{i}"), owned("p", "a", now - 50 + i, None)))
         .collect();

@@ -96,7 +96,11 @@ impl Conversations {
     /// A 2xx of `session` on `provider`/`alias`: that account produced the state it replays next.
     pub(super) fn owned_by(&mut self, session: &str, provider: &str, alias: &str, now: Millis) {
         let e = self.entry(session, now);
-        let same = e.record.owner.as_ref().is_some_and(|(p, a)| p == provider && a == alias);
+        let same = e
+            .record
+            .owner
+            .as_ref()
+            .is_some_and(|(p, a)| p == provider && a == alias);
         if same && now - e.record.updated_at < CONFIRM_MS {
             return;
         }
@@ -170,7 +174,10 @@ mod tests {
         c.sent("s", "p", "b", T);
         assert_eq!(c.strip_for("s", "p", "a", false, T), None);
         assert_eq!(c.strip_for("s", "p", "b", false, T), Some(Scope::SameProvider));
-        assert!(c.take_changed().iter().all(|(_, r)| r.owner.is_none()), "a guess is never stored");
+        assert!(
+            c.take_changed().iter().all(|(_, r)| r.owner.is_none()),
+            "a guess is never stored"
+        );
         let mut c = Conversations::default();
         c.sent("t", "p", "a", T);
         c.owned_by("t", "p", "b", T);
@@ -195,7 +202,11 @@ mod tests {
         assert_eq!(c.mended("s", Scope::SameProvider, T), Scope::SameProvider);
         assert_eq!(c.strip_for("s", "p", "a", false, T), Some(Scope::SameProvider));
         assert_eq!(c.strip_for("m", "q", "x", true, T), Some(Scope::ProviderMove));
-        assert_eq!(c.mended("m", Scope::SameProvider, T), Scope::ProviderMove, "never narrower");
+        assert_eq!(
+            c.mended("m", Scope::SameProvider, T),
+            Scope::ProviderMove,
+            "never narrower"
+        );
     }
 
     #[test]

@@ -361,7 +361,8 @@ impl RetryBalancer {
         session.alias = picked.as_ref().map(|p| p.alias.clone());
         session.seen_at = now;
         if let Some(p) = &picked {
-            self.conversations.sent(&msg.session_id, &msg.provider_id, &p.alias, now);
+            self.conversations
+                .sent(&msg.session_id, &msg.provider_id, &p.alias, now);
         }
         let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
         let mut req = Request {
