@@ -32,22 +32,27 @@ fn sidecar_with_two_accounts(store: &std::path::Path) -> Sidecar {
     s
 }
 
-#[test]
-fn a_conversation_moved_by_one_sidecar_is_edited_by_the_next_without_a_refusal() {
-    let (_d, store) = temp_store();
-    let mut one = sidecar_with_two_accounts(&store);
-    // Turn 1 answered by a; turn 2 refused by a, retried on b without a's state, answered by b.
-    let (id, begin) = request(&mut one, "s1");
+/// Turn 1 of `session` answered by a; turn 2 refused by a, retried on b without a's state,
+/// answered by b.
+fn move_from_a_to_b(s: &mut Sidecar, session: &str) {
+    let (id, begin) = request(s, session);
     assert_eq!(begin["account"]["alias"], "a");
-    answered(&mut one, &id, 1, 200);
-    let (id, begin) = request(&mut one, "s1");
+    answered(s, &id, 1, 200);
+    let (id, begin) = request(s, session);
     assert!(begin.get("stripState").is_none(), "{begin}");
-    let r = answered(&mut one, &id, 1, 429);
+    let r = answered(s, &id, 1, 429);
     assert_eq!(
         (&r["account"]["alias"], &r["stripState"]),
         (&json!("b"), &json!({"scope": "same-provider"}))
     );
-    answered(&mut one, &id, 2, 200);
+    answered(s, &id, 2, 200);
+}
+
+#[test]
+fn a_conversation_moved_by_one_sidecar_is_edited_by_the_next_without_a_refusal() {
+    let (_d, store) = temp_store();
+    let mut one = sidecar_with_two_accounts(&store);
+    move_from_a_to_b(&mut one, "s1");
     let (code, ..) = one.finish();
     assert_eq!(code, Some(0));
     // The next `opencode run`: a new sidecar, its first request of the session goes out on b
@@ -96,11 +101,7 @@ fn a_sidecar_running_beside_learns_of_a_move_the_other_made() {
     let (_d, store) = temp_store();
     let mut one = sidecar_with_two_accounts(&store);
     let mut two = Sidecar::start(&store);
-    let (id, _) = request(&mut one, "s1");
-    answered(&mut one, &id, 1, 200);
-    let (id, _) = request(&mut one, "s1");
-    answered(&mut one, &id, 1, 429);
-    answered(&mut one, &id, 2, 200);
+    move_from_a_to_b(&mut one, "s1");
     // `one` flushes within 100 ms; `two` reads what another process committed when it sees it.
     eventually("the second sidecar edits the moved conversation", || {
         let (_, begin) = request(&mut two, "s1");
