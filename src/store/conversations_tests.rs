@@ -72,11 +72,20 @@ fn writes_keep_the_newest_sessions_of_the_last_thirty_days() {
         .map(|i| (format!("s{i}"), owned("p", "a", now - 50 + i, None)))
         .collect();
     s.write_conversations(&many, now).unwrap();
+    // The next write prunes what the last one left past the bounds (it never prunes its own rows).
+    let last = format!("s{}", MAX_CONVERSATIONS + 1);
+    s.write_conversations(&[(last.clone(), owned("p", "b", now + 100, None))], now)
+        .unwrap();
+    let rows: i64 = s
+        .conn
+        .query_row("SELECT COUNT(*) FROM conversations", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, MAX_CONVERSATIONS as i64);
     let read = s.load_conversations(now).unwrap();
     assert_eq!(read.records.len(), MAX_CONVERSATIONS);
     let names: Vec<&str> = read.records.iter().map(|(n, _)| n.as_str()).collect();
     assert!(!names.contains(&"old") && !names.contains(&"s0") && !names.contains(&"s1"));
-    assert_eq!(names[0], format!("s{}", MAX_CONVERSATIONS + 1), "newest first");
+    assert_eq!(names[0], last, "newest first");
 }
 
 #[test]
