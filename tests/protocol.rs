@@ -651,7 +651,7 @@ fn a_failover_after_a_2xx_of_the_session_says_strip_state_and_later_requests_kee
     let (_, begin) = bearer_request(&mut s, "s1");
     assert_eq!(begin["account"]["alias"], "b");
     assert_eq!(begin["stripState"], json!({"scope": "same-provider"}));
-    // Another session, first turn, failing over: nothing known to strip.
+    // Another session, whose answer is no refusal (a 500 is returned as it is): nothing to strip.
     let (id, begin) = bearer_request(&mut s, "s2");
     assert!(begin.get("stripState").is_none(), "{begin}");
     let r = s.call(

@@ -93,7 +93,9 @@ fn serve_answers_a_host_over_an_in_memory_pipe() {
             assert_eq!(saved["alias"], alias);
         }
 
-        // A 429 on the active account fails over to the other one.
+        // A 429 on the active account fails over to the other one, without the state the
+        // first account may have produced (with no owner known, the account the session's first
+        // request went to stands for it: docs/continuity.md).
         let h = host
             .call("chat.headers", json!({"sessionID": "s1", "providerID": "p", "modelID": "m1"}))
             .await;
@@ -115,7 +117,7 @@ fn serve_answers_a_host_over_an_in_memory_pipe() {
         assert_eq!(
             retry,
             json!({"action": "retry", "account": {"providerID": "p", "alias": "b"},
-                   "setHeaders": {"authorization": "Bearer sk-test-b-FAKE"}})
+                   "setHeaders": {"authorization": "Bearer sk-test-b-FAKE"}, "stripState": {"scope": "same-provider"}})
         );
         let done = host
             .call("fetch.result", json!({"requestID": id, "attempt": 2, "status": 200}))

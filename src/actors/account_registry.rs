@@ -12,6 +12,7 @@
 //! notifications are unavailable, the registry looks every 50 ms; nothing runs while nothing
 //! happens.
 
+mod conversations;
 mod dry;
 mod messages;
 mod mutations;
@@ -31,8 +32,9 @@ use super::event_bus::{EventBus, Notice, Notify, Publish};
 use super::store_worker::{OthersCommitted, StoreHandle};
 use crate::clock::SharedClock;
 use crate::model::{Millis, NewEvent};
-use crate::store::{Snapshot, Store, StoreError};
+use crate::store::{ConversationsRead, Snapshot, Store, StoreError};
 
+pub use self::conversations::{ConversationsChanged, FollowConversations, RecordConversations};
 pub use self::dry::{DryPlan, PlanDry};
 pub use self::messages::*;
 pub use self::outcome::{OutcomeInfo, RecordOutcome};
@@ -69,6 +71,8 @@ pub struct AccountRegistry {
     changed: std::sync::Arc<tokio::sync::Notify>,
     /// Times the store thread reported another process's commit (tests read it).
     others_committed: u64,
+    /// Continuity records going to the store, and those read back for the retry balancer.
+    conversations: conversations::ConversationOutbox,
 }
 
 impl AccountRegistry {
@@ -81,6 +85,7 @@ impl AccountRegistry {
     ) -> Self {
         let mut state = RegistryState::default();
         state.apply_snapshot(snapshot, Scope::All, 0);
+        let conversations = conversations::ConversationOutbox::new(state.flush_signal());
         AccountRegistry {
             state,
             store,
@@ -97,6 +102,7 @@ impl AccountRegistry {
             resync: false,
             changed: Default::default(),
             others_committed: 0,
+            conversations,
         }
     }
 
@@ -151,17 +157,23 @@ impl AccountRegistry {
         }))
     }
 
-    /// The sync job: writes the queued runtime bookkeeping, then reloads everything if another
-    /// process committed since the last look.
-    fn sync_job(&mut self) -> (u64, impl FnOnce(&mut Store) -> Flushed<Looked> + Send + 'static) {
+    /// The sync job: writes the queued runtime bookkeeping and continuity records, then reloads
+    /// everything if another process committed since the last look, and reads the continuity
+    /// records written since the last read (when the retry balancer follows them).
+    fn sync_job(&mut self) -> (SyncIds, impl FnOnce(&mut Store) -> Flushed<Synced> + Send + 'static) {
         let flush = self.state.take_flush();
-        let known = self.data_version;
+        let (conversations_id, records) = self.conversations.take();
+        let (known, read_after, now) = (self.data_version, self.conversations.read_after(), self.now());
         let job = move |s: &mut Store| {
             let written = s.apply_runtime(&flush.patches, &flush.actives);
-            let then = look(s, known);
+            let records_written = s.write_conversations(&records, now);
+            let then = look(s, known).and_then(|looked| {
+                let read = read_after.map(|seq| s.conversations_since(seq)).transpose()?;
+                Ok((looked, records_written, read))
+            });
             Flushed { written, then }
         };
-        (flush.id, job)
+        (SyncIds(flush.id, conversations_id), job)
     }
 
     /// Settles the flush a job carried: written, or back in the queue for the next job (also
@@ -191,10 +203,28 @@ impl AccountRegistry {
         Ok((generation, flushed.then?))
     }
 
-    fn after_sync(&mut self, id: u64, result: Result<(u64, Flushed<Looked>), StoreError>) {
+    fn after_sync(
+        &mut self,
+        SyncIds(id, conversations_id): SyncIds,
+        result: Result<(u64, Flushed<Synced>), StoreError>,
+    ) {
         match self.settle(id, result) {
-            Ok((generation, looked)) => self.caught_up(looked, generation),
-            Err(e) => tracing::debug!(error = %e, "could not look for other processes' changes"),
+            Ok((generation, (looked, records_written, read))) => {
+                if let Err(e) = &records_written {
+                    let now = self.now();
+                    self.flush_failures
+                        .warn(now, "could not write continuity records; will retry", e);
+                }
+                self.conversations.settle(conversations_id, records_written.is_ok());
+                if let Some(read) = read {
+                    self.conversations.deliver(read.records, read.seq);
+                }
+                self.caught_up(looked, generation)
+            }
+            Err(e) => {
+                self.conversations.settle(conversations_id, false);
+                tracing::debug!(error = %e, "could not look for other processes' changes");
+            }
         }
     }
 
@@ -248,6 +278,14 @@ impl AccountRegistry {
 
 /// What a sync job saw: the store's data version, and everything when another process changed it.
 type Looked = (i64, Option<Snapshot>);
+
+/// A sync job's result: what it saw, whether its continuity records were written, and the
+/// records written since the last read (when followed).
+type Synced = (Looked, Result<(), StoreError>, Option<ConversationsRead>);
+
+/// The bookkeeping flush and the continuity records flush a sync job carried.
+#[derive(Clone, Copy)]
+struct SyncIds(u64, u64);
 
 /// Looks for other processes' commits since data version `known` (our own commits do not move
 /// it): everything is read when there was one.

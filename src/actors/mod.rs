@@ -48,6 +48,8 @@ impl Runtime {
         // The version first: a commit landing between the two is then seen as a change.
         let version = store.data_version()?;
         let snapshot = store.load_snapshot(None)?;
+        // Beside the registry's memory, the sessions' continuity records (the retry balancer's).
+        let conversations = store.load_conversations(clock.now_ms())?;
         let store = StoreHandle::start(store);
         let bus = EventBus::new(store.clone(), clock.clone()).start();
         let registry = AccountRegistry::new(store.clone(), bus.clone(), clock.clone(), snapshot, version)
@@ -59,7 +61,12 @@ impl Runtime {
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
             .with_usage(usage.clone())
             .with_tokens(tokens.clone())
+            .with_conversations(conversations.records)
             .start();
+        registry.do_send(account_registry::FollowConversations {
+            to: balancer.clone().recipient(),
+            seq: conversations.seq,
+        });
         Ok(Runtime {
             store,
             registry,

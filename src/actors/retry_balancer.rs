@@ -3,6 +3,7 @@
 //! Requests never finished expire after `REQUEST_TTL_MS`; the table holds at most `MAX_REQUESTS`.
 
 mod continuity;
+mod conversations;
 mod failover;
 mod lookup;
 mod messages;
@@ -74,12 +75,6 @@ struct Session {
     seen_at: Millis,
     /// The provider/model this session last moved to (`provider_switched` is told once).
     switched_to: Option<String>,
-    /// The account (provider id, alias) whose 2xx last answered a request of the session: the
-    /// one that produced the state its next request replays (docs/continuity.md).
-    owner: Option<(String, String)>,
-    /// Set once the session's state was edited (it moved, or was mended): from then on every
-    /// request of the session is edited the same way, on every account.
-    edited: Option<crate::continuity::Scope>,
 }
 
 pub struct RetryBalancer {
@@ -88,6 +83,9 @@ pub struct RetryBalancer {
     clock: SharedClock,
     requests: HashMap<String, Request>,
     sessions: HashMap<String, Session>,
+    /// Each session's continuity: the owner of its replayed state and its sticky edit, shared
+    /// with other processes through the store (docs/continuity.md).
+    conversations: conversations::Conversations,
     /// The OAuth account (and its token generation) last handed to the host per provider, so it
     /// is synced only on change.
     synced: HashMap<String, (String, u64)>,
@@ -110,6 +108,7 @@ impl RetryBalancer {
             clock,
             requests: HashMap::new(),
             sessions: HashMap::new(),
+            conversations: Default::default(),
             synced: HashMap::new(),
             next_id: 0,
             id_prefix: format!("ocb-{}-", std::process::id()),
@@ -118,6 +117,12 @@ impl RetryBalancer {
             nudged_at: None,
             apis: HashMap::new(),
         }
+    }
+
+    /// Starts with the continuity records the store holds (`Store::load_conversations`).
+    pub fn with_conversations(mut self, records: Vec<(String, crate::store::Continuity)>) -> Self {
+        self.conversations.merge_in(records);
+        self
     }
 
     /// Lets the usage refresher hear of prompts and of rate-limit headers.
@@ -170,6 +175,7 @@ impl RetryBalancer {
         self.sessions.retain(|_, s| now - s.seen_at < SESSION_TTL_MS);
         evict_oldest(&mut self.requests, MAX_REQUESTS, |r| r.created_at);
         evict_oldest(&mut self.sessions, MAX_SESSIONS, |s| s.seen_at);
+        self.conversations.sweep(now);
     }
 
     fn sync_auth(&mut self, provider: &str, picked: &Picked) -> Option<SyncAuth> {

@@ -23,6 +23,7 @@ const MIGRATIONS: &[Migration] = &[
     v6_priority_position_index,
     v7_account_subject,
     v8_token_refresh,
+    v9_conversations,
 ];
 
 /// The schema version this binary writes.
@@ -242,6 +243,25 @@ fn v8_token_refresh(tx: &Transaction) -> rusqlite::Result<()> {
     ensure_column(tx, "accounts", "login_required", "INTEGER NOT NULL DEFAULT 0")?;
     ensure_column(tx, "accounts", "token_refreshed_at", "INTEGER")?;
     ensure_column(tx, "accounts", "previous_identity", "TEXT")
+}
+
+/// Per-session continuity records shared by every process (`conversations.rs`): the owner of a
+/// session's replayed state, its sticky edit, when it changed, and the write's `seq` that other
+/// processes read after.
+fn v9_conversations(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TABLE IF NOT EXISTS conversations (
+            session_id TEXT PRIMARY KEY,
+            owner_provider TEXT,
+            owner_alias TEXT,
+            owner_at INTEGER NOT NULL DEFAULT 0,
+            edited TEXT,
+            updated_at INTEGER NOT NULL,
+            seq INTEGER NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS conversations_by_seq ON conversations (seq);
+        CREATE INDEX IF NOT EXISTS conversations_by_time ON conversations (updated_at);",
+    )
 }
 
 fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {

@@ -5,6 +5,7 @@ mod accounts;
 mod adopt;
 mod capture;
 mod capture_link;
+mod conversations;
 mod events;
 pub mod guard;
 mod identity;
@@ -23,6 +24,7 @@ use rusqlite::Connection;
 
 pub use accounts::{account_rows_read, ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
 pub use capture::{CaptureHint, Captured, LinkedBy};
+pub use conversations::{Continuity, ConversationsRead, CONVERSATION_TTL_MS, MAX_CONVERSATIONS};
 pub use paths::{default_store_path, STORE_FILE};
 pub use pending::PendingView;
 pub use snapshot::{Scope, Snapshot};

@@ -8,6 +8,7 @@ use actix::prelude::*;
 
 use super::failover::{Answer, FetchResult, ResultAnswer, UnknownRequest};
 use super::{RequestShape, RetryBalancer};
+use crate::actors::account_registry::{ConversationsChanged, RecordConversations};
 use crate::actors::event_bus::Publish;
 use crate::balancer::headers::HeaderPlan;
 use crate::continuity::{classify_state_bound_error, Lookahead, Scope, Step};
@@ -17,27 +18,29 @@ impl RetryBalancer {
     /// The edit a request of `session_id` needs to go out on `provider`/`alias`: none on the
     /// account that produced its state (byte for byte), `SameProvider` on another account of the
     /// provider, `ProviderMove` when `moved` to another provider — and never less than what the
-    /// session was already edited with. A new edit is remembered for the session's later
-    /// requests. A session this process never saw answered has no known owner: nothing is
-    /// edited before it moves provider (the mend below covers a foreign state then).
+    /// session was already edited with (in any process: the records are in the store). With no
+    /// owner known, the account the session's first request here went to stands for it; the
+    /// mend below covers a wrong guess.
     pub(super) fn strip_for(&mut self, session_id: &str, provider: &str, alias: &str, moved: bool) -> Option<Scope> {
-        let s = self.sessions.get_mut(session_id)?;
-        let here = match &s.owner {
-            _ if moved => Some(Scope::ProviderMove),
-            Some((p, _)) if p != provider => Some(Scope::ProviderMove),
-            Some((_, a)) if a != alias => Some(Scope::SameProvider),
-            _ => None,
-        };
-        s.edited = Scope::wider(s.edited, here);
-        s.edited
+        let now = self.clock.now_ms();
+        let scope = self.conversations.strip_for(session_id, provider, alias, moved, now);
+        self.persist_conversations();
+        scope
     }
 
     /// A 2xx on `provider`/`alias`: that account produced the state the session replays next.
     pub(super) fn owned_by(&mut self, session_id: &str, provider: &str, alias: &str) {
-        if let Some(s) = self.sessions.get_mut(session_id) {
-            if s.owner.as_ref().is_none_or(|(p, a)| p != provider || a != alias) {
-                s.owner = Some((provider.to_string(), alias.to_string()));
-            }
+        let now = self.clock.now_ms();
+        self.conversations.owned_by(session_id, provider, alias, now);
+        self.persist_conversations();
+    }
+
+    /// Hands changed continuity records to the registry, which writes them with its next flush
+    /// (never awaited: the hot path does not wait on the store).
+    fn persist_conversations(&mut self) {
+        let changed = self.conversations.take_changed();
+        if !changed.is_empty() {
+            self.registry.do_send(RecordConversations(changed));
         }
     }
 
@@ -61,13 +64,8 @@ impl RetryBalancer {
             Scope::ProviderMove
         };
         let (provider, alias, session_id) = (req.provider_id.clone(), req.alias.clone(), req.session_id.clone());
-        let scope = match self.sessions.get_mut(&session_id) {
-            Some(s) => {
-                s.edited = Scope::wider(s.edited, Some(here));
-                s.edited.unwrap_or(here)
-            }
-            None => here,
-        };
+        let scope = self.conversations.mended(&session_id, here, self.clock.now_ms());
+        self.persist_conversations();
         self.bus.do_send(Publish(
             NewEvent::new(
                 EventKind::StateMended,
@@ -91,6 +89,14 @@ impl RetryBalancer {
             sync_auth: None,
             strip: Some(scope),
         }))))
+    }
+}
+
+/// Records written to the store by any process since the last read: merged into memory.
+impl Handler<ConversationsChanged> for RetryBalancer {
+    type Result = ();
+    fn handle(&mut self, msg: ConversationsChanged, _: &mut Context<Self>) {
+        self.conversations.merge_in(msg.0);
     }
 }
 

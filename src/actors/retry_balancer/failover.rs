@@ -353,8 +353,6 @@ impl RetryBalancer {
             alias: None,
             seen_at: now,
             switched_to: None,
-            owner: None,
-            edited: None,
         });
         session.model = ModelRef {
             provider_id: msg.provider_id.clone(),
@@ -362,6 +360,10 @@ impl RetryBalancer {
         };
         session.alias = picked.as_ref().map(|p| p.alias.clone());
         session.seen_at = now;
+        if let Some(p) = &picked {
+            self.conversations
+                .sent(&msg.session_id, &msg.provider_id, &p.alias, now);
+        }
         let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
         let mut req = Request {
             session_id: msg.session_id,

@@ -44,8 +44,6 @@ impl Handler<ChatMessage> for RetryBalancer {
                     alias: None,
                     seen_at: now,
                     switched_to: None,
-                    owner: None,
-                    edited: None,
                 });
                 if entry.model.provider_id != m.provider_id {
                     entry.alias = None;
