@@ -316,6 +316,30 @@ export function titleLine(screen, conn) {
   return { text: `Balancer  ${tabs}${state}`, color: conn?.state === "down" ? "error" : "primary", bold: true };
 }
 
+/** `text` cut to `width` columns, an ellipsis marking the cut. */
+export function clip(text, width) {
+  return text.length > width ? text.slice(0, Math.max(1, width - 1)) + "…" : text;
+}
+
+/**
+ * The dashboard's lines: the title, a line when a provider has no account left, the screen's rows
+ * and its keys. `rows` holds each screen's selected row; `width` the usable columns.
+ */
+export function dashboardLines({ screen, conn, data, now, rows, width }) {
+  const out = [titleLine(screen, conn)];
+  const exhausted = exhaustedProviders(data.accounts, now);
+  if (exhausted.length) out.push({ text: `Every account of ${exhausted.join(", ")} is cooling down or needs a login.`, color: "warning" });
+  out.push({ text: " ", color: "text" });
+  if (conn?.state === "down" && (data.accounts ?? []).length === 0) {
+    out.push({ text: "The balancer's sidecar is not running, so there is nothing to show; opencode keeps working without it.", color: "textMuted" });
+  } else if (screen === "accounts") out.push(...accountLines(data.accounts, rows.accounts, now, { barWidth: width > 100 ? 20 : 10 }));
+  else if (screen === "priority") out.push(...priorityLines(data.priority, data.settings, rows.priority));
+  else if (screen === "events") out.push(...eventLines(data.events, now));
+  else out.push(...pendingLines(data.pending, rows.pending, now, data.settings));
+  out.push({ text: " ", color: "text" }, { text: HELP[screen], color: "textMuted" });
+  return out;
+}
+
 /** Moves a selection by `d` within `count` items. */
 export function moveSel(sel, d, count) {
   if (count <= 0) return 0;
