@@ -12,21 +12,13 @@ import { fileURLToPath } from "node:url";
 
 register(new URL("./fakes/loader.mjs", import.meta.url));
 const { text } = await import("./fakes/opentui-solid.mjs");
+const { until } = await import("./fakes/until.mjs");
 const { fakeV2Api } = await import("./fakes/opencode2.mjs");
 const { setupV2Tui } = await import("../v2/index.js");
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 const BIN = process.env.OPENCODE_BALANCER_BIN ?? join(ROOT, "target", "release", "opencode-balancer");
 
-async function until(what, f, ms = 10_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 test("with the real sidecar the V2 dashboard lists the store's two accounts and Enter activates on the sidecar", async (t) => {
   assert.ok(existsSync(BIN), `no binary at ${BIN}: cargo build --release first`);

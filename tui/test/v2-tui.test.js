@@ -7,21 +7,13 @@ import { register } from "node:module";
 
 register(new URL("./fakes/loader.mjs", import.meta.url));
 const { text } = await import("./fakes/opentui-solid.mjs");
+const { until } = await import("./fakes/until.mjs");
 const { fakeV2Api, fakeSidecar } = await import("./fakes/opencode2.mjs");
 const { setupV2Tui, OPEN } = await import("../v2/index.js");
 
 const HOUR = 3_600_000;
 const v2acc = (alias, credentialID, extra = {}) => ({ providerID: "mock", alias, owner: "opencode2", credentialID, active: false, disabled: false, ...extra });
 
-async function until(what, f, ms = 5_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await f();
-    if (v) return v;
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 /** V2 with the plugin set up over `world` (the fake sidecar's), torn down after the test. */
 function start(t, world = {}, fake = {}) {

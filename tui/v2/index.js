@@ -3,10 +3,11 @@
 // Balancer Dashboard", `/balancer`), a sidebar line names the session's account, and the
 // dashboard talks to its own client-only sidecar (tui/rpc.js) as on V1. Registered once per
 // process, however many times V2 loads the package.
+import { guarded } from "../elements.js";
 import { Client, resolveBinary } from "../rpc.js";
 import * as V from "../view.js";
 import { createActions } from "./actions.js";
-import { Dashboard, guarded, Sidebar } from "./render.js";
+import { color, Dashboard, Sidebar } from "./render.js";
 import { createState } from "./state.js";
 
 /** The command that opens the dashboard. */
@@ -58,7 +59,7 @@ export function setupV2Tui(api, deps = {}) {
   /** Shows the dashboard on `screen`. */
   function open(screen = "accounts") {
     state.setScreen(screen);
-    api.ui.dialog.show(() => guarded(api, () => Dashboard(api, state, onKey)));
+    api.ui.dialog.show(() => guarded(() => Dashboard(api, state, onKey), () => color(api, "error")));
     api.ui.dialog.set?.({ size: "xlarge" });
     state.scheduleRefresh();
   }
@@ -96,5 +97,5 @@ function register(api, options, open, state) {
       },
     ],
   }));
-  api.ui.slot({ append: "sidebar.content", render: (props) => guarded(api, () => Sidebar(api, state, props?.sessionID)) });
+  api.ui.slot({ append: "sidebar.content", render: (props) => guarded(() => Sidebar(api, state, props?.sessionID), () => color(api, "error")) });
 }

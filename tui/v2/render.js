@@ -1,8 +1,8 @@
 // How the Balancer looks inside opencode 2's TUI: elements through @opentui/solid (which V2
 // supplies), view.js's colour names mapped onto V2's theme tokens, the dashboard dialog's body
 // with its keys (a modal keymap layer that lives as long as the dialog), and the sidebar line.
-import { createComponent, createRenderEffect, ErrorBoundary } from "solid-js";
-import { createElement, insert, setProp, useTerminalDimensions } from "@opentui/solid";
+import { insert, useTerminalDimensions } from "@opentui/solid";
+import { el } from "../elements.js";
 import * as V from "../view.js";
 
 /** view.js's colour names → paths in V2's theme tokens (`api.theme`). */
@@ -20,27 +20,6 @@ const TOKENS = {
 export function color(api, name) {
   const at = (path) => path.split(".").reduce((o, k) => (o == null ? undefined : o[k]), api.theme);
   return at(TOKENS[name] ?? TOKENS.text) ?? at(TOKENS.text);
-}
-
-/** An element; a function prop is reactive, children are inserted (functions reactively). */
-export function el(tag, props = {}, ...children) {
-  const node = createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (typeof v === "function" && !k.startsWith("on")) createRenderEffect(() => setProp(node, k, v()));
-    else setProp(node, k, v);
-  }
-  for (const c of children) insert(node, c);
-  return node;
-}
-
-/** `View()` inside an error boundary: a render error shows a line, never takes the TUI down. */
-export function guarded(api, View) {
-  return createComponent(ErrorBoundary, {
-    fallback: (e) => el("text", { fg: () => color(api, "error") }, `Balancer: this view failed (${V.safeText(e?.message ?? e)}); Esc closes it.`),
-    get children() {
-      return createComponent(View, {});
-    },
-  });
 }
 
 /**
