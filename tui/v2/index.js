@@ -3,12 +3,13 @@
 // Balancer Dashboard", `/balancer`), a sidebar line names the session's account, and the
 // dashboard talks to its own client-only sidecar (tui/rpc.js) as on V1. Registered once per
 // process, however many times V2 loads the package.
+import { createActions } from "../actions.js";
 import { guarded } from "../elements.js";
 import { Client, resolveBinary } from "../rpc.js";
+import { createState } from "../state.js";
 import * as V from "../view.js";
-import { createActions } from "./actions.js";
+import { createV2Host } from "./host.js";
 import { color, Dashboard, Sidebar } from "./render.js";
-import { createState } from "./state.js";
 
 /** The command that opens the dashboard. */
 export const OPEN = "balancer.open";
@@ -24,7 +25,7 @@ export function isV2Tui(api) {
  * Sets the plugin up in V2's TUI; returns the cleanup V2 runs when it unloads the plugin. Does
  * nothing (returns undefined) under another host or when this process already has it set up.
  * `deps.createClient(opts)` makes the sidecar client (tests give a fake); else `deps.binary`
- * ({path, source}) or the binary resolveBinary finds from the plugin options.
+ * ({path, source}) or the binary resolveBinary finds from the plugin options (as on V1).
  */
 export function setupV2Tui(api, deps = {}) {
   if (!isV2Tui(api) || globalThis[ONCE]) return undefined;
@@ -49,7 +50,7 @@ export function setupV2Tui(api, deps = {}) {
   };
   const args = typeof options.store === "string" ? ["--store", options.store] : [];
   const createClient =
-    deps.createClient ?? ((o) => new Client({ ...o, binary: deps.binary ?? resolveBinary(options, deps.installedBinary ?? null), args }));
+    deps.createClient ?? ((o) => new Client({ ...o, binary: deps.binary ?? resolveBinary(options), args }));
   const state = createState({ createClient, notify });
 
   const onKey = (key) =>
@@ -63,7 +64,7 @@ export function setupV2Tui(api, deps = {}) {
     api.ui.dialog.set?.({ size: "xlarge" });
     state.scheduleRefresh();
   }
-  const actions = createActions({ api, state, reopen: () => open(state.screen()), toast });
+  const actions = createActions({ state, host: createV2Host(api, () => open(state.screen())), toast });
 
   try {
     register(api, options, open, state);

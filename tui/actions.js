@@ -1,9 +1,9 @@
-// What the V2 dashboard's keys do: view.js's keyAction names an action; this runs it — on the
-// sidecar for the balancer's own state (cooldowns, usage, priority, settings, pending logins), on
-// opencode 2 for what belongs to opencode 2: an account mirrored from one of its credentials is
-// activated, renamed and removed through V2's own credential API (api.client.credential), never
-// by writing V2's database. Sub-dialogs are V2's promise dialogs; each brings the dashboard back.
-import * as V from "../view.js";
+// What the dashboard's keys do, both hosts: view.js's keyAction names an action; this runs it —
+// on the sidecar for the balancer's own state (cooldowns, usage, priority, settings, pending
+// logins), on opencode 2 for what belongs to it: an account mirrored from one of its credentials
+// is activated, renamed and removed through V2's own credential API, never by writing V2's
+// database. What differs between hosts comes in `host` (tui/index.js for V1, tui/v2/host.js).
+import * as V from "./view.js";
 
 /** An account that is one of opencode 2's own credentials (the sidecar mirrors them as `owner: "opencode2"`). */
 export function isV2Credential(a) {
@@ -11,15 +11,22 @@ export function isV2Credential(a) {
 }
 
 /**
- * The dashboard's actions over `state` (state.js). `api` is V2's TUI plugin API; `reopen()` shows
- * the dashboard again on its screen; `toast(variant, message)` tells the user.
+ * The dashboard's actions over `state` (state.js). `toast(variant, message)` tells the user;
+ * `host` is what the host gives:
+ * - `ask(kind, options)`: a sub-dialog ("prompt" {title, value, placeholder}, "confirm" {title,
+ *   message}, "select" {title, options: [{title, value, description}]}) over the dashboard,
+ *   resolving to the answer (true for a confirm) or undefined; the dashboard comes back after it,
+ * - `models(providerID)`: the models the host knows for a provider, as select options,
+ * - `session()`: the binding of the session the dashboard is over, or null,
+ * - `connect()`: the host's own login dialog, `close()`: closes the dashboard,
+ * - `credential`: V2's credential API (`activate`, `update`, `remove`), or null.
  */
-export function createActions({ api, state, reopen, toast }) {
+export function createActions({ state, host, toast }) {
   const done = (message) => {
     if (message) toast("success", message);
     state.scheduleRefresh();
   };
-  const failed = (method) => (e) => {
+  const failed = (method, e) => {
     state.scheduleRefresh();
     toast("error", V.failureMessage(method, e));
   };
@@ -31,8 +38,8 @@ export function createActions({ api, state, reopen, toast }) {
         return r;
       },
       (e) => {
-        if (onError?.(e)) return state.scheduleRefresh();
-        failed(method)(e);
+        if (onError?.(e)) return void state.scheduleRefresh();
+        failed(method, e);
       },
     );
   /** A call to opencode 2 for what it owns, true when it worked; failures say what failed, as the sidecar's do. */
@@ -41,35 +48,23 @@ export function createActions({ api, state, reopen, toast }) {
       .then(f)
       .then(
         () => (done(message), true),
-        (e) => (failed(method)(e), false),
+        (e) => (failed(method, e), false),
       );
-
-  /** V2's dialog `kind` ("prompt", "confirm", "select"); the dashboard comes back however it ends. */
-  async function ask(kind, options) {
-    let answer;
-    try {
-      answer = await api.ui.dialog[kind](options);
-    } finally {
-      reopen();
-    }
-    return answer;
-  }
-
-  const credential = () => api.client?.credential;
+  const owned = (a) => isV2Credential(a) && host.credential;
 
   function activate(a, d) {
-    const message = V.activatedMessage(a, d.settings);
-    if (isV2Credential(a)) return v2("accounts.activate", () => credential().activate({ credentialID: a.credentialID }), message);
+    const message = V.activatedMessage(a, d.settings, host.session?.() ?? null);
+    if (owned(a)) return v2("accounts.activate", () => host.credential.activate({ credentialID: a.credentialID }), message);
     return call("accounts.activate", { providerID: a.providerID, alias: a.alias }, message);
   }
 
   async function rename(a) {
-    const to = await ask("prompt", { title: `Rename ${a.providerID}/${a.alias}`, value: a.alias, placeholder: a.alias });
+    const to = await host.ask("prompt", { title: `Rename ${a.providerID}/${a.alias}`, value: a.alias, placeholder: a.alias });
     if (typeof to !== "string") return;
     // The selection stays on the renamed account, wherever its new name sorts it.
     const follow = (alias) => state.setSelOf("accounts", () => V.selectItem("accounts", { providerID: a.providerID, alias }));
-    if (isV2Credential(a)) {
-      if (await v2("accounts.rename", () => credential().update({ credentialID: a.credentialID, label: to }), "renamed")) follow(to.trim());
+    if (owned(a)) {
+      if (await v2("accounts.rename", () => host.credential.update({ credentialID: a.credentialID, label: to }), "renamed")) follow(to.trim());
       return;
     }
     const r = await call("accounts.rename", { providerID: a.providerID, from: a.alias, to }, "renamed");
@@ -78,45 +73,43 @@ export function createActions({ api, state, reopen, toast }) {
 
   async function remove(a) {
     const name = `${a.providerID}/${a.alias}`;
-    const message = isV2Credential(a)
+    const message = owned(a)
       ? `Remove ${name}? It is one of opencode's own credentials: opencode forgets it (its login is gone).`
       : `Remove ${name} from the balancer?`;
-    if ((await ask("confirm", { title: "Remove account", message: V.safeText(message) })) !== true) return;
-    if (isV2Credential(a)) return v2("accounts.remove", () => credential().remove({ credentialID: a.credentialID }), "removed");
+    if ((await host.ask("confirm", { title: "Remove account", message: V.safeText(message) })) !== true) return;
+    if (owned(a)) return v2("accounts.remove", () => host.credential.remove({ credentialID: a.credentialID }), "removed");
     return call("accounts.remove", { providerID: a.providerID, alias: a.alias }, "removed");
   }
 
   async function pickModel(entry) {
-    const known = api.data?.location?.model?.list?.(api.location) ?? [];
-    const models = known
-      .filter((m) => m?.providerID === entry.providerID && m.status !== "deprecated")
-      .map((m) => ({ title: V.safeText(m.name ?? m.id), value: m.id, description: V.safeText(m.id) }));
+    const models = host.models(entry.providerID);
     if (models.length === 0) return toast("warning", `opencode knows no models for ${entry.providerID}`);
-    const modelID = await ask("select", { title: `Model for ${entry.providerID}`, options: models });
+    const modelID = await host.ask("select", { title: `Model for ${entry.providerID}`, options: models });
     if (typeof modelID !== "string") return;
     return call("priority.setModel", { providerID: entry.providerID, modelID }, `${entry.providerID} uses ${modelID}`);
   }
 
   async function savePending(c) {
-    const alias = await ask("prompt", { title: `Save the ${c.providerID} login as`, value: "", placeholder: "" });
+    const alias = await host.ask("prompt", { title: `Save the ${c.providerID} login as`, value: "", placeholder: "" });
     if (typeof alias !== "string") return;
     // An alias that exists: offer to replace that account's credential with this login.
     const offerReplace = (e) => {
       if (e?.code !== -32002) return false;
       const name = `${c.providerID}/${alias.trim()}`;
-      ask("confirm", { title: "Replace account", message: `${name} already exists. Replace its credential with this login?` }).then((yes) =>
-        yes === true ? call("pending.save", { id: c.id, alias, replace: true }, `${name} replaced`) : undefined,
-      );
+      host
+        .ask("confirm", { title: "Replace account", message: `${name} already exists. Replace its credential with this login?` })
+        .then((yes) => (yes === true ? call("pending.save", { id: c.id, alias, replace: true }, `${name} replaced`) : undefined));
       return true;
     };
     return call("pending.save", { id: c.id, alias }, "saved", offerReplace);
   }
 
-  /** Runs the action a key `{name, shift}` means on the current screen; false when it means none. */
+  /** Runs the action a key (opentui's {name, shift}) means on the current screen; false when it means none. */
   function onKey(key) {
     const s = state.screen();
     const action = V.keyAction(s, key);
     if (!action) return false;
+    if (action !== "close") key.preventDefault?.();
     const d = state.data();
     if (action.startsWith("screen:")) return void state.setScreen(action.slice(7));
     if (action === "up" || action === "down") {
@@ -145,8 +138,7 @@ export function createActions({ api, state, reopen, toast }) {
           toast(variant, message);
         });
       case "connect":
-        api.ui.dialog.clear();
-        return api.keymap.dispatch?.("provider.connect");
+        return host.connect();
       case "moveUp":
       case "moveDown":
         // The selection follows the provider to its new place.
@@ -168,7 +160,7 @@ export function createActions({ api, state, reopen, toast }) {
         return c && call("pending.dismiss", { id: c.id }, "dismissed");
       }
       case "close":
-        return api.ui.dialog.clear();
+        return host.close();
     }
   }
 

@@ -1,9 +1,9 @@
-// The V2 dashboard's state: its own client-only sidecar (the V1 TUI's, tui/rpc.js), the lists it
-// shows (re-read on the sidecar's `event`/`store.changed`, coalesced), the clock countdowns are
-// drawn from, the screen and the selections (which follow their item: view.js), and the
-// once-per-provider "every account rests" toast. No V2 API here but the toast it is given.
+// The dashboard's state, both hosts: its own client-only sidecar (rpc.js), the lists it shows
+// (re-read on the sidecar's `event`/`store.changed`, coalesced), the clock countdowns are drawn
+// from, the screen and the selections (which follow their item: view.js), and the
+// once-per-provider "every account rests" toast. No host API here but what it is given.
 import { createSignal } from "solid-js";
-import * as V from "../view.js";
+import * as V from "./view.js";
 
 /** What one refresh reads: [field, method, params]. */
 const READS = [
@@ -19,9 +19,10 @@ export const REFRESH_MS = 80;
 
 /**
  * The state. `createClient({onState, onNotification})` makes the sidecar client (`start`, `stop`,
- * `call(method, params, timeoutMs)`); `notify({variant, message})` tells the user something.
+ * `call(method, params, timeoutMs)`); `notify({variant, message, duration, attention})` tells the
+ * user something; `onRefresh(data)` runs after each refresh.
  */
-export function createState({ createClient, notify }) {
+export function createState({ createClient, notify, onRefresh }) {
   const [data, setData] = createSignal({ accounts: [], priority: [], settings: {}, events: [], pending: [] });
   const [conn, setConn] = createSignal({ state: "starting", reason: null });
   const [now, setNow] = createSignal(Date.now());
@@ -67,6 +68,7 @@ export function createState({ createClient, notify }) {
     // Re-anchor each selection on the row its item is on now (a removed item: its neighbour).
     for (const kind of ["accounts", "priority", "pending"]) setSelOf(kind, (x) => V.moveSelOf(kind, listOf(kind, next), x, 0));
     attention(next.accounts, next.events);
+    onRefresh?.(next);
     return next;
   }
 
