@@ -275,9 +275,19 @@ test("every account of a provider resting is said once in a toast, until one is 
   const resting = { coolingDownUntil: Date.now() + HOUR, cooldownReason: "rate_limit" };
   const w = start(t, { accounts: [v2acc("alpha", "cred_a", resting), v2acc("bravo", "cred_b", resting)] });
   await until("the toast", () => w.toasts.length > 0);
+  const reads = () => w.sidecar.calls.filter(([m]) => m === "events.list").length;
+  const before = reads();
   w.sidecar.client.notify("store.changed", {});
-  await new Promise((r) => setTimeout(r, 150));
+  await until("a second refresh", () => reads() > before);
+  await new Promise((r) => setImmediate(r)); // its answers handled
   assert.equal(w.toasts.filter((x) => /Every account of mock/.test(x.message)).length, 1);
+  // One back: said again when all rest again.
+  w.sidecar.world.accounts[0].coolingDownUntil = null;
+  w.sidecar.client.notify("store.changed", {});
+  await until("a third refresh", () => reads() > before + 1);
+  w.sidecar.world.accounts[0].coolingDownUntil = Date.now() + HOUR;
+  w.sidecar.client.notify("store.changed", {});
+  await until("the toast again", () => w.toasts.filter((x) => /Every account of mock/.test(x.message)).length === 2);
 });
 
 test("the dashboard's keys live in a modal layer that goes when the dashboard closes", async (t) => {
@@ -292,4 +302,28 @@ test("the dashboard's keys live in a modal layer that goes when the dashboard cl
   w.press("escape");
   assert.equal(w.dialog.stack.length, 0);
   assert.equal(w.active().filter((l) => l.spec.mode === "modal").length, 0);
+});
+
+test("the dashboard draws in V2's theme: the title in the primary action colour, the cursor row focused, a cooling account in warning", async (t) => {
+  const w = start(t, { accounts: [v2acc("alpha", "cred_a", { active: true }), v2acc("bravo", "cred_b", { coolingDownUntil: Date.now() + HOUR, cooldownReason: "quota" })] });
+  await open(w);
+  const rows = w.dialog.top().children.filter((c) => c?.tag === "text");
+  const fg = (re) => rows.find((r) => re.test(text(r)))?.props.fg;
+  const { theme } = w.api;
+  assert.equal(fg(/Balancer {2}\[accounts\]/), theme.text.action.primary.base);
+  assert.equal(fg(/› ● alpha/), theme.text.action.primary.focused);
+  assert.equal(fg(/○ bravo +cooling down/), theme.text.feedback.warning.base);
+  assert.equal(fg(/^↑↓ select/), theme.text.muted);
+});
+
+test("a sidecar that cannot start: the dashboard says why, and opencode keeps working", async (t) => {
+  const v2 = fakeV2Api();
+  let opts = null;
+  const client = { start: () => opts.onState({ state: "down", reason: "no binary found" }), stop() {}, call: async () => Promise.reject(new Error("the sidecar is not running")) };
+  const cleanup = setupV2Tui(v2.api, { createClient: (o) => ((opts = o), client) });
+  t.after(() => cleanup?.());
+  v2.press("ctrl+b");
+  const shown = await until("the reason", () => /sidecar unavailable/.test(text(v2.dialog.top())) && text(v2.dialog.top()));
+  assert.match(shown, /sidecar unavailable: no binary found/);
+  assert.match(shown, /The balancer's sidecar is not running/);
 });
