@@ -81,6 +81,29 @@ fn old_install(home: &Path, config: bool) -> (String, String) {
     (original_cfg, original_tui)
 }
 
+/// Runs `uninstall` (`--config` when `config`), checks both configs are their original bytes
+/// again; its output.
+fn uninstall_gives_back(home: &Path, config: bool, original_cfg: &str, original_tui: &str) -> String {
+    let cfg = home.join("config/opencode");
+    let un: &[&str] = if config {
+        &["uninstall", "--config"]
+    } else {
+        &["uninstall"]
+    };
+    let out = run(home, un);
+    assert_eq!(
+        std::fs::read_to_string(cfg.join("opencode.jsonc")).unwrap(),
+        original_cfg,
+        "{out}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(cfg.join("tui.json")).unwrap(),
+        original_tui,
+        "{out}"
+    );
+    out
+}
+
 #[test]
 fn an_old_layout_upgraded_by_install_is_the_package_layout_and_uninstall_gives_back_the_exact_bytes() {
     for config in [false, true] {
@@ -115,22 +138,7 @@ fn an_old_layout_upgraded_by_install_is_the_package_layout_and_uninstall_gives_b
         let thin = std::fs::read_to_string(cfg.join("plugin/opencode-balancer.js"));
         assert_eq!(thin.is_ok(), !config, "the thin file only on the plugin-folder route");
 
-        let un: &[&str] = if config {
-            &["uninstall", "--config"]
-        } else {
-            &["uninstall"]
-        };
-        let out = run(home.path(), un);
-        assert_eq!(
-            std::fs::read_to_string(cfg.join("opencode.jsonc")).unwrap(),
-            original_cfg,
-            "{out}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(cfg.join("tui.json")).unwrap(),
-            original_tui,
-            "{out}"
-        );
+        let out = uninstall_gives_back(home.path(), config, &original_cfg, &original_tui);
         assert!(!data.join("package").exists(), "{out}");
         assert!(!cfg.join("plugin/opencode-balancer.js").exists(), "{out}");
     }
@@ -141,24 +149,12 @@ fn uninstall_alone_removes_an_old_layout_install_byte_exact() {
     for config in [false, true] {
         let home = tempfile::tempdir().unwrap();
         let (original_cfg, original_tui) = old_install(home.path(), config);
-        let cfg = home.path().join("config/opencode");
-        let un: &[&str] = if config {
-            &["uninstall", "--config"]
-        } else {
-            &["uninstall"]
-        };
-        let out = run(home.path(), un);
-        assert_eq!(
-            std::fs::read_to_string(cfg.join("opencode.jsonc")).unwrap(),
-            original_cfg,
-            "{out}"
-        );
-        assert_eq!(
-            std::fs::read_to_string(cfg.join("tui.json")).unwrap(),
-            original_tui,
-            "{out}"
-        );
+        let out = uninstall_gives_back(home.path(), config, &original_cfg, &original_tui);
         assert!(!home.path().join("data/opencode-balancer/tui").exists(), "{out}");
+        assert!(
+            !home.path().join("config/opencode/plugin/opencode-balancer.js").exists(),
+            "{out}"
+        );
         assert!(
             !home.path().join("data/opencode-balancer/opencode-balancer.js").exists(),
             "{out}"
