@@ -10,9 +10,9 @@ import { createActions } from "./actions.js";
 import { el, guarded } from "./elements.js";
 import { Client, resolveBinary } from "./rpc.js";
 import { createState } from "./state.js";
+import { setupV2Tui } from "./v2/index.js";
 import * as V from "./view.js";
 
-const INSTALLED_BINARY = null; // replaced by opencode-balancer install
 const ID = "opencode-balancer.tui";
 const OPEN = "balancer.open";
 /** Where the server plugin answers which account a session is on (plugin/index.js). */
@@ -62,7 +62,7 @@ const tui = async (api, options = {}) => {
   };
   const args = typeof options.store === "string" ? ["--store", options.store] : [];
   const state = createState({
-    createClient: (o) => new Client({ ...o, binary: resolveBinary(options, INSTALLED_BINARY), args }),
+    createClient: (o) => new Client({ ...o, binary: resolveBinary(options), args }),
     notify,
     onRefresh: askSession,
   });
@@ -211,4 +211,10 @@ const tui = async (api, options = {}) => {
   });
 };
 
-export default { id: ID, tui };
+/**
+ * opencode 2's TUI entry: a no-op unless `api` is V2's (`api.keymap.layer`); registers once per
+ * process however often V2 calls it (tui/v2/index.js), and returns the cleanup V2 runs on unload.
+ */
+const setup = async (api) => setupV2Tui(api, {});
+
+export default { id: ID, tui, setup };

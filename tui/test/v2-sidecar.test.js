@@ -46,3 +46,24 @@ test("with the real sidecar the V2 dashboard lists the store's two accounts and 
   await until("bravo active in the store", () => /○ alpha[\s\S]*● bravo/.test(text(w.dialog.top())));
   assert.deepEqual(w.credentialCalls, [], "an account the balancer owns is not V2's to activate");
 });
+
+test("the TUI entry's setup under V2 registers the dashboard command once and its sidecar answers", async (t) => {
+  assert.ok(existsSync(BIN), `no binary at ${BIN}: cargo build --release first`);
+  const plugin = (await import("../index.js")).default;
+  const dir = mkdtempSync(join(tmpdir(), "ocb-tui-v2-entry-"));
+  const w = fakeV2Api({ options: { binary: BIN, store: join(dir, "store.db") } });
+  const cleanup = await plugin.setup(w.api);
+  t.after(async () => {
+    cleanup?.();
+    await new Promise((r) => setTimeout(r, 300)); // the sidecar ends on EOF, a moment later
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 50 });
+  });
+  assert.equal(typeof cleanup, "function");
+  assert.equal(await plugin.setup(w.api), undefined, "a second load registers nothing");
+  assert.deepEqual(
+    w.layers.map((l) => l.spec.commands.map((c) => c.id)),
+    [["balancer.open"]],
+  );
+  w.press("ctrl+b");
+  await until("the empty store's line", () => text(w.dialog.top()).includes("No accounts yet"));
+});
