@@ -1,0 +1,179 @@
+// The V2 adapter's hot path (plugin/v2/) with a fake V2 context, the fake sidecar and a
+// loopback provider: node --test plugin/test/v2-hot-path.test.js
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
+import { fakeCalls, fakeSidecar, keyedResponder, loopback, removeDir, tempDir } from "./helpers.mjs";
+import { fakeV2Context, sidecarDeps, v2Send } from "./v2-helpers.mjs";
+import { V2_HOOKS_KEY, startV2 } from "../v2/adapter.js";
+
+const KEY_A = "fake-key-alpha-0001";
+const KEY_B = "fake-key-bravo-0002";
+const KEY_C = "fake-key-charlie-0003";
+const SECRETS = { cred_a: KEY_A, cred_b: KEY_B, cred_c: KEY_C };
+
+/** A fake sidecar with `config`, a loopback provider answering `respond`, the adapter started on a fake V2 context. */
+async function setup(t, config, respond, ctxOptions = {}) {
+  const dir = tempDir("ocb-v2-test-");
+  const { binary, log } = fakeSidecar(dir, config);
+  const http = await loopback(respond);
+  const side = await sidecarDeps(binary);
+  const fake = fakeV2Context({ secrets: SECRETS, active: { mock: "cred_a" }, ...ctxOptions });
+  delete globalThis[V2_HOOKS_KEY];
+  assert.equal(await startV2(fake.ctx, side.deps), true);
+  t.after(async () => {
+    delete globalThis[V2_HOOKS_KEY];
+    await side.close();
+    await http.close();
+    removeDir(dir);
+  });
+  return { http, fake, side, log, url: `${http.url}/v1/chat/completions` };
+}
+
+function assertNoSecret(lines) {
+  for (const line of lines) for (const key of [KEY_A, KEY_B, KEY_C]) assert.ok(!String(line).includes(key), `a secret in the log: ${line}`);
+}
+
+test("a 429 on credential A is answered by credential B inside the same call", async (t) => {
+  const s = await setup(t, { credentials: { mock: ["cred_a", "cred_b"] }, prepareBegin: true }, keyedResponder({ [KEY_A]: 429 }));
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(a.response.status, 200);
+  assert.equal(await a.response.text(), `ok ${KEY_B}`);
+  assert.deepEqual(
+    s.http.requests.map((r) => r.headers.authorization),
+    [`Bearer ${KEY_A}`, `Bearer ${KEY_B}`],
+  );
+  // the same body went out again
+  assert.equal(s.http.requests[1].body.toString(), s.http.requests[0].body.toString());
+  const results = fakeCalls(s.log, "fetch.result");
+  assert.equal(results[0].params.status, 429);
+  assert.equal(results[1].params.status, 200);
+  assert.equal(results[1].id, undefined, "a 2xx is told as a notification");
+  const lent = fakeCalls(s.log, "credentials.lend").map((m) => m.params.credentialID);
+  assert.deepEqual([...new Set(lent)].sort(), ["cred_a", "cred_b"]);
+  assertNoSecret(s.side.logs);
+});
+
+test("an opencode2 pick other than the active credential goes out with its own secret from the first attempt", async (t) => {
+  const s = await setup(t, { credentials: { mock: ["cred_b"] }, prepareBegin: true }, keyedResponder({}));
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(await a.response.text(), `ok ${KEY_B}`);
+  assert.equal(s.http.requests.length, 1);
+  assert.equal(s.http.requests[0].headers.authorization, `Bearer ${KEY_B}`);
+});
+
+test("the secret replaces the active one in whatever header V2 put it (x-api-key)", async (t) => {
+  const s = await setup(t, { credentials: { mock: ["cred_a", "cred_b"] }, prepareBegin: true }, (req) =>
+    req.headers["x-api-key"] === KEY_A ? { status: 429, body: "{}" } : { status: 200, body: `ok ${req.headers["x-api-key"]}` },
+  );
+  const base = { sessionID: "ses_x", agent: "build", model: { providerID: "mock", id: "m1" }, kind: "primary" };
+  const request = new Request(s.url, { method: "POST", headers: { "x-api-key": KEY_A }, body: "{}" });
+  const a = await s.fake.trigger("http.request", { ...base, request });
+  const sent = await fetch(a.request.url, { method: "POST", headers: a.request.headers, body: "{}" });
+  const r = await s.fake.trigger("http.response", { ...base, request: a.request, response: new Response(sent.body, { status: sent.status }) });
+  assert.equal(await r.response.text(), `ok ${KEY_B}`);
+  assert.equal(s.http.requests[1].headers.authorization, undefined);
+});
+
+test("accounts whose secret the sidecar holds get its headers as on V1", async (t) => {
+  const s = await setup(t, { accounts: { mock: ["key-a", "key-b"] }, prepareBegin: true }, keyedResponder({ "key-a": 429 }));
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(await a.response.text(), "ok key-b");
+  assert.deepEqual(s.http.requests.map((r) => r.headers.authorization), ["Bearer key-a", "Bearer key-b"]);
+  assert.deepEqual(s.fake.calls.resolves, []);
+});
+
+test("an error event first in a 200 stream fails over to credential B", async (t) => {
+  const s = await setup(t, { credentials: { mock: ["cred_a", "cred_b"] }, prepareBegin: true }, (req) => {
+    const key = String(req.headers.authorization).replace(/^Bearer /, "");
+    if (key === KEY_A) {
+      return {
+        status: 200,
+        headers: { "content-type": "text/event-stream" },
+        body: 'event: error\ndata: {"type":"error","error":{"type":"rate_limit_error","message":"slow down"}}\n\n',
+      };
+    }
+    return { status: 200, headers: { "content-type": "text/event-stream" }, body: `data: {"choices":[{"delta":{"content":"hi from ${key}"}}]}\n\ndata: [DONE]\n\n` };
+  });
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  const text = await a.response.text();
+  assert.match(text, new RegExp(`hi from ${KEY_B}`));
+  assert.doesNotMatch(text, /rate_limit_error/);
+  assert.equal(fakeCalls(s.log, "fetch.stream").length, 1);
+});
+
+test("a dry provider moves the request to the next provider's credential (same API)", async (t) => {
+  const s = await setup(
+    t,
+    {
+      credentials: { mock: ["cred_a"] },
+      prepareBegin: true,
+      sequence: {
+        "fetch.result": [
+          {
+            action: "switch",
+            account: { providerID: "other", alias: "charlie" },
+            modelID: "m2",
+            url: "http://127.0.0.1:9/set-below",
+            setHeaders: {},
+            removeHeaders: ["authorization"],
+            body: { set: { model: "m2" } },
+            credential: { id: "cred_c", provider: "other" },
+          },
+          { action: "return" },
+        ],
+      },
+    },
+    (req) => (req.url.startsWith("/other") ? { status: 200, body: `ok ${req.headers.authorization}` } : { status: 429, body: "{}" }),
+  );
+  // The switch names the loopback URL, known only now; the fake sidecar reads its config when it starts (first call).
+  const file = process.env.FAKE_SIDECAR_CONFIG;
+  const config = JSON.parse(readFileSync(file, "utf8"));
+  config.sequence["fetch.result"][0].url = `${s.http.url}/other/v1/chat/completions`;
+  writeFileSync(file, JSON.stringify(config));
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(await a.response.text(), `ok Bearer ${KEY_C}`);
+  assert.equal(s.http.requests[1].url, "/other/v1/chat/completions");
+  assert.equal(JSON.parse(s.http.requests[1].body.toString()).model, "m2");
+});
+
+test("a dry provider with a final answer ends the call at once with the plain message and moves the session on", async (t) => {
+  const message = "every account of mock rests: alpha until 14:05 UTC; the next message goes to other/m2";
+  const s = await setup(
+    t,
+    {
+      credentials: { mock: ["cred_a"] },
+      prepareBegin: true,
+      results: {
+        "fetch.result": { action: "fail", status: 400, message, resubmit: { sessionID: "ses_v2", providerID: "other", modelID: "m2", message: "sent again on other/m2" } },
+      },
+    },
+    () => ({ status: 429, body: "{}" }),
+  );
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(a.response.status, 400);
+  const body = await a.response.json();
+  assert.equal(body.error.message, message);
+  assert.equal(body.error.code, "opencode_balancer_provider_resting");
+  assert.deepEqual(s.fake.calls.switchModel, [{ sessionID: "ses_v2", model: { providerID: "other", id: "m2" } }]);
+  assert.equal(s.http.requests.length, 1);
+});
+
+test("a sidecar that dies passes the request and response through unchanged", async (t) => {
+  const s = await setup(t, { credentials: { mock: ["cred_a", "cred_b"] }, prepareBegin: true, mode: "crash", on: "chat.headers" }, keyedResponder({ [KEY_A]: 429 }));
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(a.response.status, 429);
+  assert.equal(s.http.requests.length, 1);
+  assert.equal(s.http.requests[0].headers.authorization, `Bearer ${KEY_A}`);
+  assert.ok(s.side.logs.some((l) => l.includes("http.request")), "the failure is logged");
+  assertNoSecret(s.side.logs);
+});
+
+test("a V2 that cannot resolve the credential leaves the refused response as it came, and logs no secret", async (t) => {
+  const s = await setup(t, { credentials: { mock: ["cred_a", "cred_b"] }, prepareBegin: true }, keyedResponder({ [KEY_A]: 429 }), { resolveThrows: true });
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(a.response.status, 429);
+  assert.match(await a.response.text(), /rate limited/);
+  assertNoSecret(s.side.logs);
+});

@@ -1,0 +1,312 @@
+//! The V2 hot path: `http.request` sets the chosen account, `http.response` reports it and fails over inside the same call.
+//
+// The same protocol as V1's fetch patch (docs/protocol.md): `chat.headers` with the request's
+// real shape (its `begin` is then good as it is), `fetch.begin` when there is none, the 2xx told
+// with the `fetch.result` notification, a refusal (status, body, or an error event first in a 200
+// stream: V1's look-ahead) answered by `fetch.result` / `fetch.stream`: `retry` (next account),
+// `switch` (next provider, same API), `fail` (a final answer; with `resubmit` the session's next
+// message goes to the next provider through `session.switchModel`). A re-sent request's response
+// replaces `a.response`, so V2 sees the answer of the account that gave one.
+//
+// `deps` (plugin/v2/index.js builds it): `call(method, params, timeoutMs?)` (checked answers,
+// rejects on any problem), `notify(method, params)`, `log(text)` (never given a secret),
+// `timeoutMs`, `fetch`, and `v1`, V1's request helpers (applySetHeaders, requestShape,
+// reportHeaders, peekBody, isEventStream, lookAhead, finalResponse, switchedRequest, discard).
+
+import { Credentials, credentialOf, locateSecret, placeSecret, secretValue } from "./credential.js";
+
+/** The sidecar enforces maxAttempts (≤ 10); this only stops a runaway loop (as V1). */
+export const HARD_MAX_ATTEMPTS = 10;
+
+function isObject(v) {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function errorText(e) {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** `begin` of a `chat.headers` answer that can be used as it is (V1's validBegin, credential allowed). */
+function usableBegin(b) {
+  return isObject(b) && isObject(b.account) && isObject(b.setHeaders) && Object.values(b.setHeaders).every((v) => typeof v === "string");
+}
+
+export class HotPath {
+  constructor(ctx, deps) {
+    this.ctx = ctx;
+    this.deps = deps;
+    this.v1 = deps.v1;
+    this.credentials = new Credentials(ctx, (method, params) => deps.notify(method, params));
+    /** The managed requests between their two hooks: Request → per-request state. */
+    this.requests = new WeakMap();
+    /** providerID → the base URL V2 sends it to (from `model.request`), told with chat.headers. */
+    this.baseURLs = new Map();
+  }
+
+  get fetch() {
+    return this.deps.fetch ?? globalThis.fetch;
+  }
+
+  /** `model.request`: remembers where the provider's requests go (the sidecar's `api.baseURL`). */
+  onModelRequest(a) {
+    const providerID = a?.model?.providerID;
+    if (typeof providerID === "string" && typeof a.baseURL === "string" && a.baseURL !== "") this.baseURLs.set(providerID, a.baseURL);
+  }
+
+  /** `http.request`: ask the sidecar for the pick and put it on the request. */
+  async onRequest(a) {
+    const request = a?.request;
+    const providerID = a?.model?.providerID;
+    const sessionID = a?.sessionID;
+    if (!(request instanceof Request) || typeof providerID !== "string" || typeof sessionID !== "string") return;
+    const shape = this.v1.requestShape(request.headers);
+    const params = { sessionID, providerID, modelID: String(a.model.id ?? ""), fetch: shape };
+    const baseURL = this.baseURLs.get(providerID);
+    if (baseURL) params.api = { baseURL };
+    const result = await this.deps.call("chat.headers", params);
+    if (typeof result.requestID !== "string" || result.requestID === "") return;
+    const st = { requestID: result.requestID, providerID, sessionID, where: null };
+    let answer;
+    if (usableBegin(result.begin)) {
+      answer = result.begin;
+      // Sent without fetch.begin: a refusal tells the sidecar what went out.
+      st.sent = { url: request.url, ...shape };
+    } else {
+      answer = await this.deps.call("fetch.begin", { requestID: st.requestID, url: request.url, method: request.method, ...shape });
+      if (answer.action === "fail") {
+        st.final = answer;
+        this.requests.set(request, st);
+        return;
+      }
+      if (answer.passthrough === true && answer.action !== "switch") {
+        this.requests.set(request, st);
+        return;
+      }
+    }
+    const prepared = this.preparedHead(request);
+    const moved = await this.follow(st, prepared, new Headers(request.headers), answer, () => this.withBody(request, prepared));
+    if (!moved) {
+      this.requests.set(request, st);
+      return;
+    }
+    a.request = this.rebuilt(request, moved);
+    this.requests.set(a.request, st);
+  }
+
+  /** `http.response`: report a 2xx; on a refusal follow the sidecar's answer and hand V2 the response that came. */
+  async onResponse(a) {
+    const st = a?.request ? this.requests.get(a.request) : undefined;
+    if (!st || !(a.response instanceof Response)) return;
+    this.requests.delete(a.request);
+    if (st.final) {
+      await this.v1.discard(a.response);
+      a.response = await this.finalAnswer(st, st.final);
+      return;
+    }
+    let prepared = this.preparedHead(a.request);
+    let headers = new Headers(a.request.headers);
+    let response = a.response;
+    const body = () => this.withBody(a.request, prepared);
+    for (let attempt = 1; ; attempt++) {
+      const params = { requestID: st.requestID, attempt, status: response.status, headers: this.v1.reportHeaders(response.headers) };
+      if (st.sent && attempt === 1) params.sent = st.sent;
+      let verdict;
+      if (response.status >= 200 && response.status < 300) {
+        const look = this.v1.isEventStream(response)
+          ? await this.v1.lookAhead(response, (events) => this.deps.call("fetch.stream", { ...params, events }))
+          : null;
+        if (look) {
+          // The look-ahead read the body: from here V2 gets the rebuilt response, whatever follows.
+          response = look.response;
+          a.response = response;
+        }
+        if (!look?.answer) {
+          delete params.sent;
+          this.deps.notify("fetch.result", params);
+          a.response = response;
+          return;
+        }
+        verdict = look.answer;
+      } else {
+        const peeked = await this.v1.peekBody(response, this.deps.timeoutMs ?? 1500);
+        if (peeked !== undefined) params.body = peeked;
+        try {
+          verdict = await this.deps.call("fetch.result", params);
+        } catch (e) {
+          this.deps.log(`fetch.result failed (${errorText(e)}); V2 gets the refusal as it came`);
+          a.response = response;
+          return;
+        }
+      }
+      if (verdict.action === "fail") {
+        await this.v1.discard(response);
+        a.response = await this.finalAnswer(st, verdict);
+        return;
+      }
+      const signal = a.request.signal;
+      if (!["retry", "switch"].includes(verdict.action) || attempt >= HARD_MAX_ATTEMPTS || signal?.aborted) {
+        a.response = response;
+        return;
+      }
+      let moved;
+      try {
+        moved = await this.follow(st, prepared, headers, verdict, body);
+      } catch (e) {
+        this.deps.log(`could not carry out ${verdict.action} (${errorText(e)}); V2 gets the refusal`);
+        moved = null;
+      }
+      if (!moved) {
+        a.response = response;
+        return;
+      }
+      let next;
+      try {
+        moved.prepared = await this.withBody(a.request, moved.prepared);
+        next = await this.fetch(moved.prepared.url, this.init(moved.prepared, moved.headers, signal));
+      } catch (e) {
+        this.deps.log(`the re-sent request failed (${errorText(e)}); V2 gets the refusal`);
+        a.response = response;
+        return;
+      }
+      await this.v1.discard(response);
+      ({ prepared, headers } = moved);
+      response = next;
+      a.response = response;
+    }
+  }
+
+  /** `{url, method}` of a request, its body read only when a move needs it. */
+  preparedHead(request) {
+    return { url: request.url, method: request.method, body: undefined, bodyRead: false };
+  }
+
+  /** `prepared` with the request's body (read once, from a clone: V2 still sends the original). */
+  async withBody(request, prepared) {
+    if (!prepared.bodyRead) {
+      prepared.bodyRead = true;
+      if (request.method !== "GET" && request.method !== "HEAD" && request.body !== null) {
+        prepared.body = new Uint8Array(await request.clone().arrayBuffer());
+      }
+    }
+    return prepared;
+  }
+
+  init(prepared, headers, signal) {
+    const init = { method: prepared.method, headers };
+    if (prepared.body !== undefined) init.body = prepared.body;
+    if (signal) init.signal = signal;
+    return init;
+  }
+
+  /**
+   * The request as a sidecar answer on an account says (`fetch.begin`/`begin`, `retry`, `switch`):
+   * its headers, the credential of an opencode2 account, another URL and body for a switch, the
+   * body without another account's state when told `stripState`. Null when it cannot be done.
+   */
+  async follow(st, prepared, headers, answer, body) {
+    let next;
+    if (answer.action === "switch") {
+      const p = await body();
+      let moved;
+      try {
+        moved = this.v1.switchedRequest(p, headers, answer);
+      } catch (e) {
+        this.deps.log(`could not move the request to ${answer.account?.providerID ?? "the next provider"} (${errorText(e)})`);
+        return null;
+      }
+      prepared = moved.prepared;
+      next = moved.headers;
+    } else {
+      next = this.v1.applySetHeaders(headers, answer.setHeaders ?? {}, answer.removeHeaders);
+    }
+    const credential = credentialOf(answer);
+    if (credential) {
+      const provider = credential.provider ?? answer.account?.providerID ?? st.providerID;
+      next = await this.putCredential(st, next, credential, provider);
+      if (!next) return null;
+    }
+    return this.stripped(prepared, next, answer, body);
+  }
+
+  /** `headers` with the secret of `credential` where V2 put the active one; null when V2 has no secret for it. */
+  async putCredential(st, headers, credential, provider) {
+    if (!st.where) {
+      let active = null;
+      try {
+        active = await this.credentials.active(st.providerID);
+      } catch (e) {
+        this.deps.log(`could not read ${st.providerID}'s active credential (${errorText(e)})`);
+      }
+      st.where = locateSecret(headers, active?.value);
+    }
+    const secret = await this.credentials.resolve(credential.id, provider);
+    const value = secretValue(secret);
+    if (value === null) {
+      this.deps.log(`V2 has no usable secret for credential ${credential.id}`);
+      return null;
+    }
+    const placed = placeSecret(headers, st.where, value);
+    st.where = placed.where;
+    return placed.headers;
+  }
+
+  /** The body without the state another account produced, when the answer says `stripState` (V1's rule). */
+  async stripped(prepared, headers, answer, body) {
+    const scope = isObject(answer.stripState) ? answer.stripState.scope : undefined;
+    if (scope !== "same-provider" && scope !== "provider-move") return { prepared, headers };
+    prepared = await body();
+    if (prepared.body === undefined || prepared.stripped === scope || prepared.stripped === "provider-move") return { prepared, headers };
+    let text;
+    try {
+      text = typeof prepared.body === "string" ? prepared.body : new TextDecoder("utf-8", { fatal: true }).decode(prepared.body);
+    } catch {
+      return { prepared, headers };
+    }
+    let r;
+    try {
+      r = await this.deps.call("continuity.strip", { url: prepared.url, body: text, scope });
+    } catch (e) {
+      this.deps.log(`could not remove another account's conversation state (${errorText(e)}); sending the request as it is`);
+      return { prepared, headers };
+    }
+    if (typeof r.body !== "string") return { prepared: { ...prepared, stripped: scope }, headers };
+    const next = new Headers(headers);
+    next.delete("content-length");
+    return { prepared: { ...prepared, body: r.body, stripped: scope }, headers: next };
+  }
+
+  /** The request V2 sends after `http.request`: the same object with new headers when only they changed. */
+  rebuilt(request, moved) {
+    const { prepared, headers } = moved;
+    if (prepared.url === request.url && prepared.body === undefined) {
+      try {
+        for (const name of [...request.headers.keys()]) if (!headers.has(name)) request.headers.delete(name);
+        for (const [name, value] of headers) request.headers.set(name, value);
+        return request;
+      } catch {
+        // immutable headers: a new Request below (the body is read for it)
+      }
+    }
+    const init = { method: prepared.method, headers, signal: request.signal };
+    const body = prepared.bodyRead ? prepared.body : undefined;
+    if (body !== undefined) init.body = body;
+    else if (!prepared.bodyRead && request.body !== null) return new Request(request, { headers });
+    return new Request(prepared.url, init);
+  }
+
+  /**
+   * The final answer V2 shows (V1's finalResponse). With `resubmit` the session's next message goes
+   * to that provider's model (`session.switchModel`); the message says so.
+   */
+  async finalAnswer(st, fail) {
+    const r = fail.resubmit;
+    if (isObject(r) && typeof this.ctx?.session?.switchModel === "function") {
+      try {
+        await this.ctx.session.switchModel({ sessionID: r.sessionID, model: { providerID: r.providerID, id: r.modelID } });
+      } catch (e) {
+        this.deps.log(`could not switch the session to ${r.providerID}/${r.modelID} (${errorText(e)})`);
+      }
+    }
+    return this.v1.finalResponse(fail.status, fail.message);
+  }
+}
