@@ -1,0 +1,137 @@
+// The V2 adapter's setup, retry and session rules (plugin/v2/adapter.js, retry.js, session.js)
+// with a fake V2 context: node --test plugin/test/v2-setup.test.js
+
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { fakeCalls, fakeSidecar, removeDir, tempDir, waitFor } from "./helpers.mjs";
+import { fakeV2Context, sidecarDeps } from "./v2-helpers.mjs";
+import { V2_HOOKS_KEY, redact, startV2 } from "../v2/adapter.js";
+
+const NOW = Date.now();
+
+function account(alias, extra = {}) {
+  return { providerID: "mock", alias, authType: "api", active: false, disabled: false, coolingDownUntil: null, failures: 0, lastUsedAt: null, createdAt: 0, usage: null, ...extra };
+}
+
+async function started(t, config = {}, ctxOptions = {}) {
+  const dir = tempDir("ocb-v2-setup-");
+  const { binary, log } = fakeSidecar(dir, config);
+  const side = await sidecarDeps(binary);
+  const fake = fakeV2Context(ctxOptions);
+  delete globalThis[V2_HOOKS_KEY];
+  await startV2(fake.ctx, side.deps);
+  t.after(async () => {
+    delete globalThis[V2_HOOKS_KEY];
+    await side.close();
+    removeDir(dir);
+  });
+  return { fake, side, log };
+}
+
+function retryArg(delay = 120000) {
+  return {
+    sessionID: "ses_r",
+    agent: "build",
+    model: { providerID: "mock", id: "m1" },
+    error: { type: "provider.rate-limit", message: "Too Many Requests", status: 429, response: { body: "{}" }, retryAfterMs: delay },
+    attempt: 2,
+    decision: { retry: true, delay },
+  };
+}
+
+test("setup under a V1-shaped context registers nothing", async () => {
+  delete globalThis[V2_HOOKS_KEY];
+  const v1ctx = { client: {}, project: {}, integration: {} };
+  const deps = { call: async () => assert.fail("no sidecar call under V1"), notify: () => {}, log: () => {} };
+  assert.equal(await startV2(v1ctx, deps), false);
+  assert.equal(await startV2(undefined, deps), false);
+  assert.equal(globalThis[V2_HOOKS_KEY], undefined);
+});
+
+test("a second setup in the same process registers the hooks once", async () => {
+  delete globalThis[V2_HOOKS_KEY];
+  const first = fakeV2Context();
+  const second = fakeV2Context();
+  const deps = { call: async () => ({}), notify: () => {}, log: () => {} };
+  assert.equal(await startV2(first.ctx, deps), true);
+  assert.equal(await startV2(second.ctx, deps), false);
+  assert.deepEqual(first.calls.registered.sort(), ["http.request", "http.response", "model.request", "prompt", "retry"]);
+  assert.deepEqual(second.calls.registered, []);
+  delete globalThis[V2_HOOKS_KEY];
+});
+
+test("a hook whose work throws passes its argument through unchanged", async () => {
+  delete globalThis[V2_HOOKS_KEY];
+  const fake = fakeV2Context();
+  const logs = [];
+  const deps = { call: async () => { throw new Error("sidecar exploded"); }, notify: () => {}, log: (l) => logs.push(l) };
+  await startV2(fake.ctx, deps);
+  const a = retryArg();
+  await fake.trigger("retry", a);
+  assert.deepEqual(a.decision, { retry: true, delay: 120000 });
+  const p = { sessionID: "ses_p", messageID: "msg_1", prompt: { text: "hi" } };
+  await fake.trigger("prompt", p);
+  assert.deepEqual(fake.calls.switchModel, []);
+  assert.ok(logs.some((l) => l.startsWith("retry: sidecar exploded")));
+  delete globalThis[V2_HOOKS_KEY];
+});
+
+test("V2 does not wait when another account of the provider is ready", async (t) => {
+  const s = await started(t, { results: { "accounts.list": [account("alpha", { coolingDownUntil: NOW + 600_000, cooldownReason: "rate_limit" }), account("bravo")] } });
+  const a = retryArg();
+  await s.fake.trigger("retry", a);
+  assert.deepEqual(a.decision, { retry: true, delay: 0 });
+});
+
+test("V2 does not wait when every account rests: no retry, and the plain message says until when", async (t) => {
+  const s = await started(t, {
+    results: { "accounts.list": [account("alpha", { coolingDownUntil: NOW + 600_000 }), account("bravo", { coolingDownUntil: NOW + 900_000 }), account("off", { disabled: true })] },
+  });
+  const a = retryArg();
+  await s.fake.trigger("retry", a);
+  assert.deepEqual(a.decision, { retry: false });
+  assert.match(a.error.message, /every account of mock is resting: alpha until \d\d:\d\d UTC \(in 10 min\), bravo until/);
+  assert.doesNotMatch(a.error.message, /off/);
+  assert.ok(s.side.toasts.some((x) => x.message === a.error.message));
+});
+
+test("V2's retry is left alone for a provider the balancer has no resting account of", async (t) => {
+  const s = await started(t, { results: { "accounts.list": [account("alpha"), account("bravo")] } });
+  const a = retryArg();
+  await s.fake.trigger("retry", a);
+  assert.deepEqual(a.decision, { retry: true, delay: 120000 });
+  const none = await started(t, { results: { "accounts.list": [] } });
+  const b = retryArg();
+  await none.fake.trigger("retry", b);
+  assert.deepEqual(b.decision, { retry: true, delay: 120000 });
+});
+
+test("balancing chooses the model per message: the sidecar's answer switches the session", async (t) => {
+  const s = await started(t, { results: { "chat.message": { model: { providerID: "other", modelID: "m2" } } } });
+  await s.fake.trigger("prompt", { sessionID: "ses_b", messageID: "msg_1", prompt: { text: "hi" } });
+  assert.deepEqual(s.fake.calls.switchModel, [{ sessionID: "ses_b", model: { providerID: "other", id: "m2" } }]);
+  const asked = fakeCalls(s.log, "chat.message");
+  assert.deepEqual(asked[0].params, { sessionID: "ses_b", model: { providerID: "mock", modelID: "m1" } });
+});
+
+test("balancing leaves the session alone when the sidecar keeps its model", async (t) => {
+  const s = await started(t, { results: { "chat.message": { model: { providerID: "mock", modelID: "m1" } } } });
+  await s.fake.trigger("prompt", { sessionID: "ses_b", messageID: "msg_1", prompt: { text: "hi" } });
+  await waitFor(() => fakeCalls(s.log, "chat.message").length === 1, 3000, "chat.message");
+  assert.deepEqual(s.fake.calls.switchModel, []);
+});
+
+test("V2 switching a provider's account by itself is said and deferred to", async (t) => {
+  const s = await started(t);
+  s.fake.emit({ type: "credential.switched", data: { integrationID: "mock", credentialID: "cred_b" } });
+  s.fake.emit({ type: "credential.updated", data: {} });
+  assert.equal(s.side.logs.filter((l) => l.includes("switched mock to credential cred_b by itself")).length, 1);
+  assert.ok(s.side.toasts.some((x) => x.message.includes("cred_b")));
+  assert.deepEqual(s.fake.calls.activate, [], "the balancer does not switch back");
+});
+
+test("log lines never carry a credential", () => {
+  const line = redact("Headers.set: 'Bearer fake-key-alpha-0001' is invalid; x-api-key sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123");
+  assert.doesNotMatch(line, /fake-key-alpha-0001|abcdefghijklmnop/);
+  assert.equal(redact("could not move the request to other (bad body)"), "could not move the request to other (bad body)");
+});
