@@ -177,3 +177,57 @@ test("a V2 that cannot resolve the credential leaves the refused response as it 
   assert.match(await a.response.text(), /rate limited/);
   assertNoSecret(s.side.logs);
 });
+
+test("continuity: a retry told stripState re-sends the body without the other account's state", async (t) => {
+  const stripped = '{"model":"m1","input":[]}';
+  const s = await setup(
+    t,
+    {
+      credentials: { mock: ["cred_a", "cred_b"] },
+      prepareBegin: true,
+      sequence: {
+        "fetch.result": [
+          { action: "retry", account: { providerID: "mock", alias: "bravo" }, setHeaders: {}, credential: { id: "cred_b", provider: "mock" }, stripState: { scope: "same-provider" } },
+          { action: "return" },
+        ],
+      },
+      results: { "continuity.strip": { body: stripped, removed: 1 } },
+    },
+    keyedResponder({ [KEY_A]: 429 }),
+  );
+  const original = '{"model":"m1","input":[{"type":"reasoning","encrypted_content":"gAAAA-fake"}]}';
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A, body: original });
+  assert.equal(await a.response.text(), `ok ${KEY_B}`);
+  assert.equal(s.http.requests[0].body.toString(), original);
+  assert.equal(s.http.requests[1].body.toString(), stripped);
+  const asked = fakeCalls(s.log, "continuity.strip");
+  assert.equal(asked.length, 1);
+  assert.deepEqual([asked[0].params.scope, asked[0].params.body], ["same-provider", original]);
+});
+
+test("continuity: a first request told stripState goes out stripped; without it the body is sent byte for byte", async (t) => {
+  const stripped = '{"model":"m1","messages":[]}';
+  const s = await setup(
+    t,
+    {
+      credentials: { mock: ["cred_b"] },
+      prepareBegin: true,
+      sequence: {
+        "chat.headers": [
+          { requestID: "req-1", begin: { account: { providerID: "mock", alias: "bravo" }, setHeaders: {}, watch: ["authorization"], credential: { id: "cred_b", provider: "mock" }, stripState: { scope: "same-provider" } } },
+          { requestID: "req-2", begin: { account: { providerID: "mock", alias: "bravo" }, setHeaders: {}, watch: ["authorization"], credential: { id: "cred_b", provider: "mock" } } },
+        ],
+      },
+      results: { "continuity.strip": { body: stripped, removed: 1 } },
+    },
+    keyedResponder({}),
+  );
+  const original = '{"model":"m1","messages":[{"role":"assistant","content":[{"type":"thinking","signature":"fake"}]}]}';
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A, body: original });
+  assert.equal(await a.response.text(), `ok ${KEY_B}`);
+  assert.equal(s.http.requests[0].body.toString(), stripped);
+  await v2Send(s.fake, { url: s.url, key: KEY_A, body: original });
+  assert.equal(s.http.requests[1].body.toString(), original);
+  assert.equal(s.http.requests[1].headers.authorization, `Bearer ${KEY_B}`);
+  assert.equal(fakeCalls(s.log, "continuity.strip").length, 1);
+});
