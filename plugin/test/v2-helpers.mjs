@@ -55,10 +55,10 @@ export async function sidecarDeps(binary, { timeoutMs = 1500 } = {}) {
 }
 
 /**
- * A fake V2 plugin context. `secrets`: credentialID → key; `active`: integrationID → credentialID;
- * `model`: the session's model. `trigger(name, arg)` runs the registered hooks in order as V2 does.
+ * A fake V2 plugin context. `secrets`: credentialID → key; `active`: integrationID → credentialID.
+ * `trigger(name, arg)` runs the registered hooks in order as V2 does.
  */
-export function fakeV2Context({ secrets = {}, active = {}, model = { providerID: "mock", id: "m1" }, resolveThrows = false } = {}) {
+export function fakeV2Context({ secrets = {}, active = {}, resolveThrows = false } = {}) {
   const hooks = new Map();
   const subscribers = [];
   const calls = { resolves: [], switchModel: [], activate: [], registered: [] };
@@ -70,7 +70,8 @@ export function fakeV2Context({ secrets = {}, active = {}, model = { providerID:
         hooks.get(name).push({ cb, opts });
         return () => {};
       },
-      get: async ({ sessionID }) => ({ id: sessionID, model }),
+      // What 2.1.2's session.get answered (seen running it): no model.
+      get: async ({ sessionID }) => ({ id: sessionID, projectID: "global", cost: 0, tokens: {}, time: { created: 0 }, location: {} }),
       switchModel: async (x) => {
         calls.switchModel.push(x);
       },

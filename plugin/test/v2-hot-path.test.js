@@ -231,3 +231,36 @@ test("continuity: a first request told stripState goes out stripped; without it 
   assert.equal(s.http.requests[1].headers.authorization, `Bearer ${KEY_B}`);
   assert.equal(fakeCalls(s.log, "continuity.strip").length, 1);
 });
+
+test("a refusal the sidecar leaves to V2 ends at once with the plain message when every account rests", async (t) => {
+  const until = Date.now() + 600_000;
+  const s = await setup(
+    t,
+    { credentials: { mock: ["cred_a"] }, prepareBegin: true, results: { "accounts.list": [{ providerID: "mock", alias: "alpha", disabled: false, coolingDownUntil: until }] } },
+    keyedResponder({ [KEY_A]: 429 }),
+  );
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(a.response.status, 400, "V2 does not retry a 400: no 120 s wait");
+  assert.match((await a.response.json()).error.message, /every account of mock is resting: alpha until \d\d:\d\d UTC/);
+  assert.equal(s.http.requests.length, 1);
+});
+
+test("a refusal the sidecar leaves to V2 stays as it came while another account is ready", async (t) => {
+  const s = await setup(
+    t,
+    {
+      credentials: { mock: ["cred_a"] },
+      prepareBegin: true,
+      results: {
+        "accounts.list": [
+          { providerID: "mock", alias: "alpha", disabled: false, coolingDownUntil: Date.now() + 600_000 },
+          { providerID: "mock", alias: "bravo", disabled: false, coolingDownUntil: null },
+        ],
+      },
+    },
+    keyedResponder({ [KEY_A]: 429 }),
+  );
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(a.response.status, 429);
+  assert.match(await a.response.text(), /rate limited/);
+});

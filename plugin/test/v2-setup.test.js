@@ -3,7 +3,7 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fakeCalls, fakeSidecar, removeDir, tempDir, waitFor } from "./helpers.mjs";
+import { fakeCalls, fakeSidecar, removeDir, tempDir } from "./helpers.mjs";
 import { fakeV2Context, sidecarDeps } from "./v2-helpers.mjs";
 import { V2_HOOKS_KEY, redact, startV2 } from "../v2/adapter.js";
 
@@ -106,8 +106,14 @@ test("V2's retry is left alone for a provider the balancer has no resting accoun
   assert.deepEqual(b.decision, { retry: true, delay: 120000 });
 });
 
+/** V2's `model.request` for a session on `model` (every provider request has one first). */
+function modelRequest(fake, sessionID, model = { providerID: "mock", id: "m1" }) {
+  return fake.trigger("model.request", { sessionID, agent: "build", model, kind: "primary", baseURL: "http://127.0.0.1:9/v1", headers: {} });
+}
+
 test("balancing chooses the model per message: the sidecar's answer switches the session", async (t) => {
   const s = await started(t, { results: { "chat.message": { model: { providerID: "other", modelID: "m2" } } } });
+  await modelRequest(s.fake, "ses_b");
   await s.fake.trigger("prompt", { sessionID: "ses_b", messageID: "msg_1", prompt: { text: "hi" } });
   assert.deepEqual(s.fake.calls.switchModel, [{ sessionID: "ses_b", model: { providerID: "other", id: "m2" } }]);
   const asked = fakeCalls(s.log, "chat.message");
@@ -116,9 +122,24 @@ test("balancing chooses the model per message: the sidecar's answer switches the
 
 test("balancing leaves the session alone when the sidecar keeps its model", async (t) => {
   const s = await started(t, { results: { "chat.message": { model: { providerID: "mock", modelID: "m1" } } } });
+  await modelRequest(s.fake, "ses_b");
   await s.fake.trigger("prompt", { sessionID: "ses_b", messageID: "msg_1", prompt: { text: "hi" } });
-  await waitFor(() => fakeCalls(s.log, "chat.message").length === 1, 3000, "chat.message");
+  assert.equal(fakeCalls(s.log, "chat.message").length, 1);
   assert.deepEqual(s.fake.calls.switchModel, []);
+});
+
+test("a session whose model is unknown is not moved with balancing off (the sidecar would answer its selected model)", async (t) => {
+  const s = await started(t, { results: { "balancing.get": { enabled: false }, "chat.message": { model: { providerID: "other", modelID: "m2" } } } });
+  await s.fake.trigger("prompt", { sessionID: "ses_new", messageID: "msg_1", prompt: { text: "hi" } });
+  assert.equal(fakeCalls(s.log, "chat.message").length, 0);
+  assert.deepEqual(s.fake.calls.switchModel, []);
+});
+
+test("a new session with balancing on gets the sidecar's model for its first message", async (t) => {
+  const s = await started(t, { results: { "balancing.get": { enabled: true }, "chat.message": { model: { providerID: "other", modelID: "m2" } } } });
+  await s.fake.trigger("prompt", { sessionID: "ses_new", messageID: "msg_1", prompt: { text: "hi" } });
+  assert.deepEqual(fakeCalls(s.log, "chat.message")[0].params, { sessionID: "ses_new" });
+  assert.deepEqual(s.fake.calls.switchModel, [{ sessionID: "ses_new", model: { providerID: "other", id: "m2" } }]);
 });
 
 test("V2 switching a provider's account by itself is said and deferred to", async (t) => {

@@ -58,7 +58,7 @@ export async function startV2(ctx, deps) {
     ["http.request", (a) => hot.onRequest(a)],
     ["http.response", (a) => hot.onResponse(a)],
     ["retry", (a) => decideRetry(a, safeDeps)],
-    ["prompt", (a) => chooseModel(a, ctx, safeDeps)],
+    ["prompt", (a) => chooseModel(a, ctx, safeDeps, (id) => hot.modelOf(id))],
   ];
   for (const [name, fn] of hooks) {
     try {

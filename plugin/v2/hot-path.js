@@ -14,6 +14,7 @@
 // reportHeaders, peekBody, isEventStream, lookAhead, finalResponse, switchedRequest, discard).
 
 import { Credentials, credentialOf, locateSecret, placeSecret, secretValue } from "./credential.js";
+import { providerRest } from "./retry.js";
 
 /** The sidecar enforces maxAttempts (≤ 10); this only stops a runaway loop (as V1). */
 export const HARD_MAX_ATTEMPTS = 10;
@@ -41,14 +42,29 @@ export class HotPath {
     this.requests = new WeakMap();
     /** providerID → the base URL V2 sends it to (from `model.request`), told with chat.headers. */
     this.baseURLs = new Map();
+    /** sessionID → the model `{providerID, id}` of its latest request (V2's session.get has none). */
+    this.models = new Map();
   }
 
   get fetch() {
     return this.deps.fetch ?? globalThis.fetch;
   }
 
-  /** `model.request`: remembers where the provider's requests go (the sidecar's `api.baseURL`). */
+  /** The model a session's latest request went to, or undefined. */
+  modelOf(sessionID) {
+    return this.models.get(sessionID);
+  }
+
+  rememberModel(sessionID, model) {
+    if (typeof sessionID !== "string" || typeof model?.providerID !== "string" || typeof model?.id !== "string") return;
+    this.models.delete(sessionID);
+    this.models.set(sessionID, { providerID: model.providerID, id: model.id });
+    if (this.models.size > 1000) this.models.delete(this.models.keys().next().value);
+  }
+
+  /** `model.request`: remembers where the provider's requests go (the sidecar's `api.baseURL`) and the session's model. */
   onModelRequest(a) {
+    this.rememberModel(a?.sessionID, a?.model);
     const providerID = a?.model?.providerID;
     if (typeof providerID === "string" && typeof a.baseURL === "string" && a.baseURL !== "") this.baseURLs.set(providerID, a.baseURL);
   }
@@ -59,6 +75,7 @@ export class HotPath {
     const providerID = a?.model?.providerID;
     const sessionID = a?.sessionID;
     if (!(request instanceof Request) || typeof providerID !== "string" || typeof sessionID !== "string") return;
+    this.rememberModel(sessionID, a.model);
     const shape = this.v1.requestShape(request.headers);
     const params = { sessionID, providerID, modelID: String(a.model.id ?? ""), fetch: shape };
     const baseURL = this.baseURLs.get(providerID);
@@ -143,6 +160,10 @@ export class HotPath {
         a.response = await this.finalAnswer(st, verdict);
         return;
       }
+      if (verdict.action === "return" && (response.status < 200 || response.status >= 300)) {
+        a.response = await this.endIfResting(st, response);
+        return;
+      }
       const signal = a.request.signal;
       if (!["retry", "switch"].includes(verdict.action) || attempt >= HARD_MAX_ATTEMPTS || signal?.aborted) {
         a.response = response;
@@ -173,6 +194,26 @@ export class HotPath {
       response = next;
       a.response = response;
     }
+  }
+
+  /**
+   * A refusal the sidecar leaves to the host: V2 would wait (its retry, `Retry-After` long) on an
+   * account the balancer knows rests. When every account of the provider rests, the final answer
+   * with the plain message instead (what the `retry` hook decides too, said where V2 shows it).
+   */
+  async endIfResting(st, response) {
+    let rest;
+    try {
+      rest = await providerRest(this.deps, st.providerID);
+    } catch (e) {
+      this.deps.log(`could not read ${st.providerID}'s accounts (${errorText(e)}); V2 gets the refusal`);
+      return response;
+    }
+    if (rest.state !== "resting") return response;
+    await this.v1.discard(response);
+    this.deps.log(rest.message);
+    this.deps.toast?.(rest.message, "warning");
+    return this.v1.finalResponse(400, rest.message);
   }
 
   /** `{url, method}` of a request, its body read only when a move needs it. */

@@ -5,7 +5,9 @@
 // ready while another rests, the retry goes at once (`delay: 0`; the retried request gets the
 // ready account from `http.request`); when every enabled account rests, waiting is pointless:
 // `{retry: false}` and a plain message saying when each is back. A provider the balancer has no
-// accounts of, or nothing resting, is left to V2.
+// accounts of, or nothing resting, is left to V2. V2 2.1.2 shows the error it had before the
+// hook, so the hot path also ends a refused request whose accounts all rest with that message
+// (plugin/v2/hot-path.js): this hook then only sees refusals the hot path did not manage.
 
 function isObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
@@ -37,6 +39,20 @@ export function restingMessage(providerID, accounts, now) {
 }
 
 /**
+ * Where a provider's accounts stand for a retry: `none` (no enabled account of the balancer, or
+ * none resting: V2 decides), `ready` (one rests, another is ready), or `resting` (every enabled
+ * account rests; `message` says until when).
+ */
+export async function providerRest(deps, providerID, now = Date.now()) {
+  const list = await deps.call("accounts.list", { providerID });
+  const accounts = Array.isArray(list) ? list.filter((x) => isObject(x) && x.providerID === providerID && typeof x.alias === "string") : [];
+  const enabled = accounts.filter((x) => x.disabled !== true);
+  if (enabled.length === 0 || !enabled.some((x) => resting(x, now))) return { state: "none" };
+  if (enabled.some((x) => usable(x, now))) return { state: "ready" };
+  return { state: "resting", message: restingMessage(providerID, accounts, now) };
+}
+
+/**
  * What the balancer makes of V2's retry decision `a` (mutated in place): `deps.call` asks the
  * sidecar, `deps.log` says what was decided. `now` is injectable for tests.
  */
@@ -44,24 +60,22 @@ export async function decideRetry(a, deps, now = Date.now()) {
   if (!isObject(a) || !isObject(a.decision) || a.decision.retry !== true) return;
   const providerID = a.model?.providerID;
   if (typeof providerID !== "string") return;
-  const list = await deps.call("accounts.list", { providerID });
-  const accounts = Array.isArray(list) ? list.filter((x) => isObject(x) && x.providerID === providerID && typeof x.alias === "string") : [];
-  const enabled = accounts.filter((x) => x.disabled !== true);
-  if (enabled.length === 0 || !enabled.some((x) => resting(x, now))) return;
-  if (enabled.some((x) => usable(x, now))) {
+  const rest = await providerRest(deps, providerID, now);
+  if (rest.state === "ready") {
     a.decision = { retry: true, delay: 0 };
     deps.log(`retry of ${providerID} at once: another account is ready`);
     return;
   }
-  const message = restingMessage(providerID, accounts, now);
+  if (rest.state !== "resting") return;
   a.decision = { retry: false };
+  // V2 2.1.2 shows the error it had before this hook; a later one may show this copy.
   if (isObject(a.error)) {
     try {
-      a.error.message = message;
+      a.error.message = rest.message;
     } catch {
       // a frozen error: the log and toast still say it
     }
   }
-  deps.log(message);
-  deps.toast?.(message, "warning");
+  deps.log(rest.message);
+  deps.toast?.(rest.message, "warning");
 }

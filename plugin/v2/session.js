@@ -1,8 +1,8 @@
 //! V2 session rules: balancing chooses the model per message (`prompt` hook), and V2's own account switches are noticed, said and deferred to.
 //
 // Balancing on V1 answers `chat.message` with the model for the message; on V2 the `prompt` hook
-// runs before the turn, so the same answer goes to `session.switchModel` (the turn then runs on
-// that model). V2 may switch a provider's active credential by itself (`credential.switched`,
+// runs before the turn, so the same answer goes to `session.switchModel` (checked with 2.1.2: the
+// turn then runs on that model). V2 may switch a provider's active credential by itself (`credential.switched`,
 // an auto-switch upstream, or the user with `opencode auth switch`): the balancer mirrors V2's
 // active flag from its database, so it follows; the plugin says it happened and changes nothing.
 
@@ -10,21 +10,20 @@ function isObject(v) {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-/** The session's current model `{providerID, id}` from V2, or undefined. */
-async function currentModel(ctx, sessionID) {
-  if (typeof ctx?.session?.get !== "function") return undefined;
-  const s = await ctx.session.get({ sessionID });
-  const m = isObject(s?.model) ? s.model : isObject(s?.data?.model) ? s.data.model : undefined;
-  return m && typeof m.providerID === "string" && typeof m.id === "string" ? m : undefined;
-}
-
-/** `prompt`: asks the sidecar's `chat.message` for this message's model; switches the session when it differs. */
-export async function chooseModel(a, ctx, deps) {
+/**
+ * `prompt`: asks the sidecar's `chat.message` for this message's model (with the session's model as
+ * its latest request had it, `modelOf`); switches the session when the answer differs. A session
+ * whose model is not known yet (V2's session.get does not say it) is asked about only with
+ * balancing on: with it off the sidecar answers a model exactly when the host sends none, which
+ * would override the user's choice.
+ */
+export async function chooseModel(a, ctx, deps, modelOf) {
   const sessionID = a?.sessionID;
   if (typeof sessionID !== "string") return;
-  const model = await currentModel(ctx, sessionID);
+  const model = modelOf(sessionID);
   const params = { sessionID };
   if (model) params.model = { providerID: model.providerID, modelID: model.id };
+  else if ((await deps.call("balancing.get", {}))?.enabled !== true) return;
   const result = await deps.call("chat.message", params);
   const chosen = result?.model;
   if (!isObject(chosen) || typeof chosen.providerID !== "string" || typeof chosen.modelID !== "string") return;
