@@ -4,7 +4,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
-import { fakeCalls, fakeSidecar, keyedResponder, loopback, removeDir, tempDir } from "./helpers.mjs";
+import { fakeCalls, fakeSidecar, keyedResponder, loopback, removeDir, tempDir, waitFor } from "./helpers.mjs";
 import { fakeV2Context, sidecarDeps, v2Send } from "./v2-helpers.mjs";
 import { V2_HOOKS_KEY, startV2 } from "../v2/adapter.js";
 
@@ -46,12 +46,14 @@ test("a 429 on credential A is answered by credential B inside the same call", a
   );
   // the same body went out again
   assert.equal(s.http.requests[1].body.toString(), s.http.requests[0].body.toString());
-  const results = fakeCalls(s.log, "fetch.result");
+  // The 2xx is a notification: the fake logs it when it reads it.
+  const results = await waitFor(() => (fakeCalls(s.log, "fetch.result").length === 2 ? fakeCalls(s.log, "fetch.result") : null), 5000, "the 2xx result");
   assert.equal(results[0].params.status, 429);
   assert.equal(results[1].params.status, 200);
   assert.equal(results[1].id, undefined, "a 2xx is told as a notification");
   const lent = fakeCalls(s.log, "credentials.lend").map((m) => m.params.credentialID);
   assert.deepEqual([...new Set(lent)].sort(), ["cred_a", "cred_b"]);
+  assert.deepEqual(s.fake.calls.resolves, ["cred_a", "cred_b"], "each secret is asked of V2 once");
   assertNoSecret(s.side.logs);
 });
 

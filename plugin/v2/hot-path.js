@@ -271,8 +271,8 @@ export class HotPath {
 
   /** `headers` with the secret of `credential` where V2 put the active one; null when V2 has no secret for it. */
   async putCredential(st, headers, credential, provider) {
+    let active = null;
     if (!st.where) {
-      let active = null;
       try {
         active = await this.credentials.active(st.providerID);
       } catch (e) {
@@ -280,8 +280,8 @@ export class HotPath {
       }
       st.where = locateSecret(headers, active?.value);
     }
-    const secret = await this.credentials.resolve(credential.id, provider);
-    const value = secretValue(secret);
+    // The pick is V2's active credential (the common case): its secret was just resolved.
+    const value = active?.id === credential.id ? active.value : secretValue(await this.credentials.resolve(credential.id, provider));
     if (value === null) {
       this.deps.log(`V2 has no usable secret for credential ${credential.id}`);
       return null;
