@@ -2,54 +2,24 @@
 // /work/shared/OPENCODE-V2.md says (session.hook registry, integration.connection, credential,
 // event.subscribe), V2's HTTP pipeline around the hooks, and the adapter's deps on the fake sidecar.
 
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { pathToFileURL } from "node:url";
-import { PLUGIN_PATH } from "./helpers.mjs";
+import { Sidecar } from "../../common/sidecar.js";
+import { VALID } from "../validate.js";
 
-/** V1's request helpers and sidecar client, as the V2 adapter gets them. */
-export async function v1Toolkit() {
-  const dir = mkdtempSync(join(tmpdir(), "ocb-v2-toolkit-"));
-  const file = join(dir, "v1.mjs");
-  writeFileSync(
-    file,
-    readFileSync(PLUGIN_PATH, "utf8") +
-      "\nexport { Sidecar, VALID, applySetHeaders, requestShape, reportHeaders, peekBody, isEventStream, lookAhead, finalResponse, switchedRequest, discard };\n",
-  );
-  return import(pathToFileURL(file).href);
-}
-
-/** The adapter's deps on a sidecar started from `binary` (the fake); `logs` collects every log line. */
+/** The adapter's deps on a sidecar started from `binary` (the fake); `logs` collects every log line, `toasts` every toast. */
 export async function sidecarDeps(binary, { timeoutMs = 1500 } = {}) {
-  const t = await v1Toolkit();
   const logs = [];
   const toasts = [];
-  const sidecar = new t.Sidecar(
-    { resolve: () => ({ path: binary, source: "test" }), args: [], restartDelayMs: 50, maxRestartDelayMs: 200, startGraceMs: 5000, debug: false },
-    { notification: () => {}, failure: (reason) => logs.push(`failure: ${reason}`) },
-  );
+  const sidecar = new Sidecar({ binary, restartDelayMs: 50, maxRestartDelayMs: 200, startGraceMs: 5000, onFailure: (reason) => logs.push(`failure: ${reason}`) });
   const deps = {
     async call(method, params, ms = timeoutMs) {
       const r = await sidecar.call(method, params, ms);
-      if (t.VALID[method] && !t.VALID[method](r)) throw new Error(`unexpected answer to ${method}`);
+      if (VALID[method] && !VALID[method](r)) throw new Error(`unexpected answer to ${method}`);
       return r;
     },
     notify: (method, params) => sidecar.notify(method, params),
     log: (text) => logs.push(text),
     toast: (message, variant) => toasts.push({ message, variant }),
     timeoutMs,
-    v1: {
-      applySetHeaders: t.applySetHeaders,
-      requestShape: t.requestShape,
-      reportHeaders: t.reportHeaders,
-      peekBody: t.peekBody,
-      isEventStream: t.isEventStream,
-      lookAhead: t.lookAhead,
-      finalResponse: t.finalResponse,
-      switchedRequest: t.switchedRequest,
-      discard: t.discard,
-    },
   };
   return { deps, logs, toasts, close: () => sidecar.shutdown(500) };
 }

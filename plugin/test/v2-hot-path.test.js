@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { fakeCalls, fakeSidecar, keyedResponder, loopback, removeDir, tempDir, waitFor } from "./helpers.mjs";
 import { fakeV2Context, sidecarDeps, v2Send } from "./v2-helpers.mjs";
-import { V2_HOOKS_KEY, startV2 } from "../v2/adapter.js";
+import { startV2 } from "../v2/adapter.js";
 
 const KEY_A = "fake-key-alpha-0001";
 const KEY_B = "fake-key-bravo-0002";
@@ -20,11 +20,9 @@ async function setup(t, config, respond, ctxOptions = {}) {
   const http = await loopback(respond);
   const side = await sidecarDeps(binary);
   const fake = fakeV2Context({ secrets: SECRETS, active: { mock: "cred_a" }, ...ctxOptions });
-  delete globalThis[V2_HOOKS_KEY];
-  assert.equal(await startV2(fake.ctx, side.deps), true);
+  assert.ok(await startV2(fake.ctx, side.deps));
   t.after(async () => {
-    delete globalThis[V2_HOOKS_KEY];
-    await side.close();
+      await side.close();
     await http.close();
     removeDir(dir);
   });

@@ -3,9 +3,10 @@
 
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fakeCalls, fakeSidecar, removeDir, tempDir } from "./helpers.mjs";
-import { fakeV2Context, sidecarDeps } from "./v2-helpers.mjs";
-import { V2_HOOKS_KEY, redact, startV2 } from "../v2/adapter.js";
+import { FAST, fakeCalls, fakeSidecar, keyedResponder, loopback, removeDir, tempDir } from "./helpers.mjs";
+import { fakeV2Context, sidecarDeps, v2Send } from "./v2-helpers.mjs";
+import * as entry from "../index.js";
+import { redact, startV2 } from "../v2/adapter.js";
 
 const NOW = Date.now();
 
@@ -18,11 +19,9 @@ async function started(t, config = {}, ctxOptions = {}) {
   const { binary, log } = fakeSidecar(dir, config);
   const side = await sidecarDeps(binary);
   const fake = fakeV2Context(ctxOptions);
-  delete globalThis[V2_HOOKS_KEY];
   await startV2(fake.ctx, side.deps);
   t.after(async () => {
-    delete globalThis[V2_HOOKS_KEY];
-    await side.close();
+      await side.close();
     removeDir(dir);
   });
   return { fake, side, log };
@@ -39,29 +38,48 @@ function retryArg(delay = 120000) {
   };
 }
 
-test("setup under a V1-shaped context registers nothing", async () => {
-  delete globalThis[V2_HOOKS_KEY];
-  const v1ctx = { client: {}, project: {}, integration: {} };
-  const deps = { call: async () => assert.fail("no sidecar call under V1"), notify: () => {}, log: () => {} };
-  assert.equal(await startV2(v1ctx, deps), false);
-  assert.equal(await startV2(undefined, deps), false);
-  assert.equal(globalThis[V2_HOOKS_KEY], undefined);
+const V2_KEY = Symbol.for("opencode-balancer.plugin.v2");
+const RUNTIME_KEY = Symbol.for("opencode-balancer.plugin.runtime");
+
+test("setup under V1's context (1.18 calls setup too) registers nothing and starts no sidecar", async () => {
+  // What opencode 1.18.33 passes to `setup`: an experimental context, no session, no event, no integration.get.
+  const v1ctx = { client: {}, project: {}, directory: "/tmp", integration: { list: async () => [] } };
+  assert.equal(await entry.default.setup(v1ctx), undefined);
+  assert.equal(await startV2(v1ctx, { call: async () => assert.fail("no sidecar call under V1") }), null);
+  assert.equal(globalThis[V2_KEY], undefined);
+  assert.equal(globalThis[RUNTIME_KEY], undefined);
 });
 
-test("a second setup in the same process registers the hooks once", async () => {
-  delete globalThis[V2_HOOKS_KEY];
+test("a plugin set up twice in one V2 process registers its hooks once", async (t) => {
+  t.after(() => delete globalThis[V2_KEY]);
   const first = fakeV2Context();
   const second = fakeV2Context();
-  const deps = { call: async () => ({}), notify: () => {}, log: () => {} };
-  assert.equal(await startV2(first.ctx, deps), true);
-  assert.equal(await startV2(second.ctx, deps), false);
+  await entry.default.setup(first.ctx);
+  await entry.default.setup(second.ctx);
   assert.deepEqual(first.calls.registered.sort(), ["http.request", "http.response", "model.request", "prompt", "retry"]);
   assert.deepEqual(second.calls.registered, []);
-  delete globalThis[V2_HOOKS_KEY];
+  assert.equal(globalThis[RUNTIME_KEY], undefined, "no sidecar before a hook needs one");
+});
+
+test("through the entry, V2's hooks fail over on the process's one sidecar (the plugin option `binary`)", async (t) => {
+  const dir = tempDir("ocb-v2-entry-");
+  const { binary, log } = fakeSidecar(dir, { credentials: { mock: ["cred_a", "cred_b"] }, prepareBegin: true });
+  const http = await loopback(keyedResponder({ "fake-key-alpha-0001": 429 }));
+  const fake = fakeV2Context({ secrets: { cred_a: "fake-key-alpha-0001", cred_b: "fake-key-bravo-0002" }, active: { mock: "cred_a" } });
+  fake.ctx.options = { binary, ...FAST };
+  t.after(async () => {
+    delete globalThis[V2_KEY];
+    await globalThis[RUNTIME_KEY]?.release(null);
+    await http.close();
+    removeDir(dir);
+  });
+  await entry.default.setup(fake.ctx);
+  const a = await v2Send(fake, { url: `${http.url}/v1/chat/completions`, key: "fake-key-alpha-0001" });
+  assert.equal(await a.response.text(), "ok fake-key-bravo-0002");
+  assert.equal(fakeCalls(log, "fetch.result")[0].params.status, 429);
 });
 
 test("a hook whose work throws passes its argument through unchanged", async () => {
-  delete globalThis[V2_HOOKS_KEY];
   const fake = fakeV2Context();
   const logs = [];
   const deps = { call: async () => { throw new Error("sidecar exploded"); }, notify: () => {}, log: (l) => logs.push(l) };
@@ -73,7 +91,6 @@ test("a hook whose work throws passes its argument through unchanged", async () 
   await fake.trigger("prompt", p);
   assert.deepEqual(fake.calls.switchModel, []);
   assert.ok(logs.some((l) => l.startsWith("retry: sidecar exploded")));
-  delete globalThis[V2_HOOKS_KEY];
 });
 
 test("V2 does not wait when another account of the provider is ready", async (t) => {

@@ -1,17 +1,14 @@
-//! The V2 server adapter's entry: registers the hot-path, retry, balancing and host-switch hooks once per process, each unable to throw.
+// The V2 server adapter's hooks: registers the hot-path, retry, balancing and host-switch hooks, each unable to throw.
 //
 // Only under opencode 2 (`ctx.session.hook` is a function; V1 1.18 calls `setup` too, with a
-// context that has none). V2 may load the plugin twice in one process (the file V1's `install`
-// wrote in `~/.config/opencode/plugin/` and the `plugins` entry): a `Symbol.for` key on
-// globalThis keeps the second `setup` from registering the hooks again. A hook callback that
-// throws fails the user's turn in V2, so every one catches, logs (redacted) and passes the
-// request or response through as it stands.
+// context that has none). Once per process: plugin/index.js's `setup` guards that (V2 may load
+// the plugin twice). A hook callback that throws fails the user's turn in V2, so every one
+// catches, logs (redacted) and passes the request or response through as it stands.
 
+import { errorText } from "../../common/util.js";
 import { HotPath } from "./hot-path.js";
 import { decideRetry } from "./retry.js";
 import { chooseModel, watchHostSwitches } from "./session.js";
-
-export const V2_HOOKS_KEY = Symbol.for("opencode-balancer.v2.hooks");
 
 /** Log text with anything that looks like a credential taken out (an error may quote a header value). */
 export function redact(text) {
@@ -20,22 +17,17 @@ export function redact(text) {
     .replace(/[A-Za-z0-9._~+=-]{24,}/g, "[redacted]");
 }
 
-function errorText(e) {
-  return e instanceof Error ? e.message : String(e);
-}
-
 /** Whether `ctx` is opencode 2's plugin context. */
 export function isV2Context(ctx) {
   return typeof ctx?.session?.hook === "function";
 }
 
 /**
- * Registers the V2 hooks on `ctx` (once per process); `deps` as HotPath takes it (plugin/v2/hot-path.js).
- * Resolves to true when this call registered them.
+ * Registers the V2 hooks on `ctx`; `deps` as HotPath takes it (plugin/v2/hot-path.js). Resolves to
+ * the HotPath, or null without a V2 context.
  */
 export async function startV2(ctx, deps) {
-  if (!isV2Context(ctx)) return false;
-  if (globalThis[V2_HOOKS_KEY]) return false;
+  if (!isV2Context(ctx)) return null;
   const log = (text) => {
     try {
       deps.log?.(redact(text));
@@ -45,7 +37,6 @@ export async function startV2(ctx, deps) {
   };
   const safeDeps = { ...deps, log };
   const hot = new HotPath(ctx, safeDeps);
-  globalThis[V2_HOOKS_KEY] = { hot };
   const guarded = (name, fn) => async (a) => {
     try {
       await fn(a);
@@ -68,9 +59,9 @@ export async function startV2(ctx, deps) {
     }
   }
   try {
-    globalThis[V2_HOOKS_KEY].stopWatching = watchHostSwitches(ctx, safeDeps);
+    watchHostSwitches(ctx, safeDeps);
   } catch (e) {
     log(`could not watch V2's events (${errorText(e)})`);
   }
-  return true;
+  return hot;
 }

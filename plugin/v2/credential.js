@@ -1,4 +1,4 @@
-//! V2 credentials on the hot path: resolve an opencode2 account through V2, put its secret where V2 put the active one, lend it to the sidecar.
+// V2 credentials on the hot path: resolve an opencode2 account through V2, put its secret where V2 put the active one, lend it to the sidecar.
 //
 // An account the sidecar mirrors from V2's credential table travels as `credential: {id, provider}`
 // (docs/protocol.md, "Accounts of opencode 2"): the sidecar never holds its secret. The plugin asks
@@ -9,10 +9,7 @@
 // Nothing here logs, throws or returns a secret in a message.
 
 import { createHash } from "node:crypto";
-
-function isObject(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isObject } from "../../common/util.js";
 
 /** `credential` of a sidecar answer when it names an opencode2 account, else null. */
 export function credentialOf(answer) {

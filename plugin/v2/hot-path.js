@@ -1,4 +1,4 @@
-//! The V2 hot path: `http.request` sets the chosen account, `http.response` reports it and fails over inside the same call.
+// The V2 hot path: `http.request` sets the chosen account, `http.response` reports it and fails over inside the same call.
 //
 // The same protocol as V1's fetch patch (docs/protocol.md): `chat.headers` with the request's
 // real shape (its `begin` is then good as it is), `fetch.begin` when there is none, the 2xx told
@@ -10,22 +10,15 @@
 //
 // `deps` (plugin/v2/index.js builds it): `call(method, params, timeoutMs?)` (checked answers,
 // rejects on any problem), `notify(method, params)`, `log(text)` (never given a secret),
-// `timeoutMs`, `fetch`, and `v1`, V1's request helpers (applySetHeaders, requestShape,
-// reportHeaders, peekBody, isEventStream, lookAhead, finalResponse, switchedRequest, discard).
+// `toast?(text, variant)`, `timeoutMs`, `fetch?` (default: globalThis.fetch).
 
+import { errorText, isObject } from "../../common/util.js";
+import { stripScope, stripped } from "../continuity.js";
+import { HARD_MAX_ATTEMPTS } from "../constants.js";
+import { isEventStream, lookAhead } from "../lookahead.js";
+import { applySetHeaders, discard, finalResponse, peekBody, reportHeaders, requestShape, switchedRequest } from "../request.js";
 import { Credentials, credentialOf, locateSecret, placeSecret, secretValue } from "./credential.js";
 import { providerRest } from "./retry.js";
-
-/** The sidecar enforces maxAttempts (≤ 10); this only stops a runaway loop (as V1). */
-export const HARD_MAX_ATTEMPTS = 10;
-
-function isObject(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-function errorText(e) {
-  return e instanceof Error ? e.message : String(e);
-}
 
 /** `begin` of a `chat.headers` answer that can be used as it is (V1's validBegin, credential allowed). */
 function usableBegin(b) {
@@ -36,7 +29,6 @@ export class HotPath {
   constructor(ctx, deps) {
     this.ctx = ctx;
     this.deps = deps;
-    this.v1 = deps.v1;
     this.credentials = new Credentials(ctx, (method, params) => deps.notify(method, params));
     /** The managed requests between their two hooks: Request → per-request state. */
     this.requests = new WeakMap();
@@ -76,7 +68,7 @@ export class HotPath {
     const sessionID = a?.sessionID;
     if (!(request instanceof Request) || typeof providerID !== "string" || typeof sessionID !== "string") return;
     this.rememberModel(sessionID, a.model);
-    const shape = this.v1.requestShape(request.headers);
+    const shape = requestShape(request.headers);
     const params = { sessionID, providerID, modelID: String(a.model.id ?? ""), fetch: shape };
     const baseURL = this.baseURLs.get(providerID);
     if (baseURL) params.api = { baseURL };
@@ -116,7 +108,7 @@ export class HotPath {
     if (!st || !(a.response instanceof Response)) return;
     this.requests.delete(a.request);
     if (st.final) {
-      await this.v1.discard(a.response);
+      await discard(a.response);
       a.response = await this.finalAnswer(st, st.final);
       return;
     }
@@ -125,12 +117,12 @@ export class HotPath {
     let response = a.response;
     const body = () => this.withBody(a.request, prepared);
     for (let attempt = 1; ; attempt++) {
-      const params = { requestID: st.requestID, attempt, status: response.status, headers: this.v1.reportHeaders(response.headers) };
+      const params = { requestID: st.requestID, attempt, status: response.status, headers: reportHeaders(response.headers) };
       if (st.sent && attempt === 1) params.sent = st.sent;
       let verdict;
       if (response.status >= 200 && response.status < 300) {
-        const look = this.v1.isEventStream(response)
-          ? await this.v1.lookAhead(response, (events) => this.deps.call("fetch.stream", { ...params, events }))
+        const look = isEventStream(response)
+          ? await lookAhead(response, (events) => this.deps.call("fetch.stream", { ...params, events }))
           : null;
         if (look) {
           // The look-ahead read the body: from here V2 gets the rebuilt response, whatever follows.
@@ -145,7 +137,7 @@ export class HotPath {
         }
         verdict = look.answer;
       } else {
-        const peeked = await this.v1.peekBody(response, this.deps.timeoutMs ?? 1500);
+        const peeked = await peekBody(response, this.deps.timeoutMs ?? 1500);
         if (peeked !== undefined) params.body = peeked;
         try {
           verdict = await this.deps.call("fetch.result", params);
@@ -156,7 +148,7 @@ export class HotPath {
         }
       }
       if (verdict.action === "fail") {
-        await this.v1.discard(response);
+        await discard(response);
         a.response = await this.finalAnswer(st, verdict);
         return;
       }
@@ -189,7 +181,7 @@ export class HotPath {
         a.response = response;
         return;
       }
-      await this.v1.discard(response);
+      await discard(response);
       ({ prepared, headers } = moved);
       response = next;
       a.response = response;
@@ -210,10 +202,10 @@ export class HotPath {
       return response;
     }
     if (rest.state !== "resting") return response;
-    await this.v1.discard(response);
+    await discard(response);
     this.deps.log(rest.message);
     this.deps.toast?.(rest.message, "warning");
-    return this.v1.finalResponse(400, rest.message);
+    return finalResponse(400, rest.message);
   }
 
   /** `{url, method}` of a request, its body read only when a move needs it. */
@@ -250,7 +242,7 @@ export class HotPath {
       const p = await body();
       let moved;
       try {
-        moved = this.v1.switchedRequest(p, headers, answer);
+        moved = switchedRequest(p, headers, answer);
       } catch (e) {
         this.deps.log(`could not move the request to ${answer.account?.providerID ?? "the next provider"} (${errorText(e)})`);
         return null;
@@ -258,7 +250,7 @@ export class HotPath {
       prepared = moved.prepared;
       next = moved.headers;
     } else {
-      next = this.v1.applySetHeaders(headers, answer.setHeaders ?? {}, answer.removeHeaders);
+      next = applySetHeaders(headers, answer.setHeaders ?? {}, answer.removeHeaders);
     }
     const credential = credentialOf(answer);
     if (credential) {
@@ -291,29 +283,10 @@ export class HotPath {
     return placed.headers;
   }
 
-  /** The body without the state another account produced, when the answer says `stripState` (V1's rule). */
+  /** The body without the state another account produced, when the answer says `stripState` (V1's rule; the body read first). */
   async stripped(prepared, headers, answer, body) {
-    const scope = isObject(answer.stripState) ? answer.stripState.scope : undefined;
-    if (scope !== "same-provider" && scope !== "provider-move") return { prepared, headers };
-    prepared = await body();
-    if (prepared.body === undefined || prepared.stripped === scope || prepared.stripped === "provider-move") return { prepared, headers };
-    let text;
-    try {
-      text = typeof prepared.body === "string" ? prepared.body : new TextDecoder("utf-8", { fatal: true }).decode(prepared.body);
-    } catch {
-      return { prepared, headers };
-    }
-    let r;
-    try {
-      r = await this.deps.call("continuity.strip", { url: prepared.url, body: text, scope });
-    } catch (e) {
-      this.deps.log(`could not remove another account's conversation state (${errorText(e)}); sending the request as it is`);
-      return { prepared, headers };
-    }
-    if (typeof r.body !== "string") return { prepared: { ...prepared, stripped: scope }, headers };
-    const next = new Headers(headers);
-    next.delete("content-length");
-    return { prepared: { ...prepared, body: r.body, stripped: scope }, headers: next };
+    if (!stripScope(answer)) return { prepared, headers };
+    return stripped(this.deps.call, this.deps.log, await body(), headers, answer);
   }
 
   /** The request V2 sends after `http.request`: the same object with new headers when only they changed. */
@@ -348,6 +321,6 @@ export class HotPath {
         this.deps.log(`could not switch the session to ${r.providerID}/${r.modelID} (${errorText(e)})`);
       }
     }
-    return this.v1.finalResponse(fail.status, fail.message);
+    return finalResponse(fail.status, fail.message);
   }
 }

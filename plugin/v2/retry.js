@@ -1,4 +1,4 @@
-//! V2's `retry` hook: opencode 2 never waits on an account the balancer knows is resting.
+// V2's `retry` hook: opencode 2 never waits on an account the balancer knows is resting.
 //
 // V2 asks before it retries a failed turn (`decision: {retry, delay}`; after a 429 it waits what
 // `Retry-After` says, 120 s and more). The balancer knows the provider's accounts: when one is
@@ -9,9 +9,7 @@
 // hook, so the hot path also ends a refused request whose accounts all rest with that message
 // (plugin/v2/hot-path.js): this hook then only sees refusals the hot path did not manage.
 
-function isObject(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isObject } from "../../common/util.js";
 
 function resting(account, now) {
   return typeof account.coolingDownUntil === "number" && account.coolingDownUntil > now;

@@ -1,4 +1,4 @@
-//! V2 session rules: balancing chooses the model per message (`prompt` hook), and V2's own account switches are noticed, said and deferred to.
+// V2 session rules: balancing chooses the model per message (`prompt` hook), and V2's own account switches are noticed, said and deferred to.
 //
 // Balancing on V1 answers `chat.message` with the model for the message; on V2 the `prompt` hook
 // runs before the turn, so the same answer goes to `session.switchModel` (checked with 2.1.2: the
@@ -6,9 +6,7 @@
 // an auto-switch upstream, or the user with `opencode auth switch`): the balancer mirrors V2's
 // active flag from its database, so it follows; the plugin says it happened and changes nothing.
 
-function isObject(v) {
-  return typeof v === "object" && v !== null && !Array.isArray(v);
-}
+import { isObject } from "../../common/util.js";
 
 /**
  * `prompt`: asks the sidecar's `chat.message` for this message's model (with the session's model as
