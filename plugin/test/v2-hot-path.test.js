@@ -264,3 +264,15 @@ test("a refusal the sidecar leaves to V2 stays as it came while another account 
   assert.equal(a.response.status, 429);
   assert.match(await a.response.text(), /rate limited/);
 });
+
+test("a refusal about the request itself (400) reaches V2 as it came, even while every account rests", async (t) => {
+  const s = await setup(
+    t,
+    { credentials: { mock: ["cred_a"] }, prepareBegin: true, results: { "fetch.result": { action: "return" }, "accounts.list": [{ providerID: "mock", alias: "alpha", disabled: false, coolingDownUntil: Date.now() + 600_000 }] } },
+    () => ({ status: 400, headers: { "content-type": "application/json" }, body: '{"error":{"message":"messages: field required"}}' }),
+  );
+  const a = await v2Send(s.fake, { url: s.url, key: KEY_A });
+  assert.equal(a.response.status, 400);
+  assert.match(await a.response.text(), /field required/);
+  assert.equal(fakeCalls(s.log, "accounts.list").length, 0);
+});

@@ -25,6 +25,11 @@ function usableBegin(b) {
   return isObject(b) && isObject(b.account) && isObject(b.setHeaders) && Object.values(b.setHeaders).every((v) => typeof v === "string");
 }
 
+/** A refusal that rests an account (login, quota, rate limit, server trouble), not one about the request itself. */
+function restsAccount(status) {
+  return status === 401 || status === 402 || status === 403 || status === 429 || status >= 500;
+}
+
 export class HotPath {
   constructor(ctx, deps) {
     this.ctx = ctx;
@@ -152,7 +157,7 @@ export class HotPath {
         a.response = await this.finalAnswer(st, verdict);
         return;
       }
-      if (verdict.action === "return" && (response.status < 200 || response.status >= 300)) {
+      if (verdict.action === "return" && restsAccount(response.status)) {
         a.response = await this.endIfResting(st, response);
         return;
       }
