@@ -28,7 +28,7 @@ export async function sidecarDeps(binary, { timeoutMs = 1500 } = {}) {
  * A fake V2 plugin context. `secrets`: credentialID → key; `active`: integrationID → credentialID.
  * `trigger(name, arg)` runs the registered hooks in order as V2 does.
  */
-export function fakeV2Context({ secrets = {}, active = {}, resolveThrows = false } = {}) {
+export function fakeV2Context({ secrets = {}, active = {}, resolveThrows = false, providers = [] } = {}) {
   const hooks = new Map();
   const subscribers = [];
   const calls = { resolves: [], switchModel: [], activate: [], registered: [] };
@@ -45,6 +45,10 @@ export function fakeV2Context({ secrets = {}, active = {}, resolveThrows = false
       switchModel: async (x) => {
         calls.switchModel.push(x);
       },
+    },
+    // `provider.list()` as 2.1.2 answers it.
+    provider: {
+      list: async () => ({ location: { directory: "/tmp" }, data: providers }),
     },
     integration: {
       list: async () => ({ data: [] }),

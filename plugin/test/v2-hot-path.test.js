@@ -276,3 +276,24 @@ test("a refusal about the request itself (400) reaches V2 as it came, even while
   assert.match(await a.response.text(), /field required/);
   assert.equal(fakeCalls(s.log, "accounts.list").length, 0);
 });
+
+test("V2's providers are described to the sidecar once, as npm names it knows, and chat.headers carries the provider's api", async (t) => {
+  const providers = [
+    { id: "mock", name: "Mock", activation: "enabled", package: "@opencode/ai/providers/openai-compatible", settings: { baseURL: "http://127.0.0.1:9/v1", provider: "mock" } },
+    { id: "other", name: "Other", activation: "enabled", package: "aisdk:@ai-sdk/openai-compatible", settings: { baseURL: "http://127.0.0.1:9/other/v1", headers: { "x-gateway": "fake-gateway-0001" } } },
+    { id: "router", name: "Router", activation: "enabled", package: "@opencode/ai/providers/openrouter", settings: {} },
+    { id: "odd", name: "Odd", activation: "enabled", package: "@opencode/ai/providers/alibaba/chat", settings: {} },
+  ];
+  const s = await setup(t, { credentials: { mock: ["cred_a"] }, prepareBegin: true }, keyedResponder({}), { providers });
+  await v2Send(s.fake, { url: s.url, key: KEY_A });
+  await v2Send(s.fake, { url: s.url, key: KEY_A });
+  const described = fakeCalls(s.log, "providers.describe");
+  assert.equal(described.length, 1);
+  assert.deepEqual(described[0].params.providers, [
+    { providerID: "mock", npm: "@ai-sdk/openai-compatible", baseURL: "http://127.0.0.1:9/v1" },
+    { providerID: "other", npm: "@ai-sdk/openai-compatible", baseURL: "http://127.0.0.1:9/other/v1", headers: { "x-gateway": "fake-gateway-0001" } },
+    { providerID: "router", npm: "@openrouter/ai-sdk-provider" },
+  ]);
+  assert.deepEqual(fakeCalls(s.log, "chat.headers")[0].params.api, { npm: "@ai-sdk/openai-compatible", baseURL: "http://127.0.0.1:9/v1" });
+  assert.ok(!s.side.logs.some((l) => l.includes("fake-gateway-0001")));
+});

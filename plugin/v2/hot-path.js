@@ -18,6 +18,7 @@ import { HARD_MAX_ATTEMPTS } from "../constants.js";
 import { isEventStream, lookAhead } from "../lookahead.js";
 import { applySetHeaders, discard, finalResponse, peekBody, reportHeaders, requestShape, switchedRequest } from "../request.js";
 import { Credentials, credentialOf, locateSecret, placeSecret, secretValue } from "./credential.js";
+import { Providers } from "./providers.js";
 import { providerRest } from "./retry.js";
 
 /** `begin` of a `chat.headers` answer that can be used as it is (V1's validBegin, credential allowed). */
@@ -35,6 +36,7 @@ export class HotPath {
     this.ctx = ctx;
     this.deps = deps;
     this.credentials = new Credentials(ctx, (method, params) => deps.notify(method, params));
+    this.providers = new Providers(ctx, deps);
     /** The managed requests between their two hooks: Request → per-request state. */
     this.requests = new WeakMap();
     /** providerID → the base URL V2 sends it to (from `model.request`), told with chat.headers. */
@@ -75,8 +77,10 @@ export class HotPath {
     this.rememberModel(sessionID, a.model);
     const shape = requestShape(request.headers);
     const params = { sessionID, providerID, modelID: String(a.model.id ?? ""), fetch: shape };
-    const baseURL = this.baseURLs.get(providerID);
-    if (baseURL) params.api = { baseURL };
+    await this.providers.load();
+    const api = { ...this.providers.api(providerID) };
+    if (!api.baseURL && this.baseURLs.has(providerID)) api.baseURL = this.baseURLs.get(providerID);
+    if (api.npm || api.baseURL) params.api = api;
     const result = await this.deps.call("chat.headers", params);
     if (typeof result.requestID !== "string" || result.requestID === "") return;
     const st = { requestID: result.requestID, providerID, sessionID, where: null };
