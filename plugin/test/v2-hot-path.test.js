@@ -120,6 +120,8 @@ test("a dry provider moves the request to the next provider's credential (same A
             removeHeaders: ["authorization"],
             body: { set: { model: "m2" } },
             credential: { id: "cred_c", provider: "other" },
+            // The real sidecar says it on every switch: the edit must keep the new URL and body.
+            stripState: { scope: "provider-move" },
           },
           { action: "return" },
         ],
@@ -136,6 +138,7 @@ test("a dry provider moves the request to the next provider's credential (same A
   assert.equal(await a.response.text(), `ok Bearer ${KEY_C}`);
   assert.equal(s.http.requests[1].url, "/other/v1/chat/completions");
   assert.equal(JSON.parse(s.http.requests[1].body.toString()).model, "m2");
+  assert.equal(fakeCalls(s.log, "continuity.strip")[0].params.url, `${s.http.url}/other/v1/chat/completions`);
 });
 
 test("a dry provider with a final answer ends the call at once with the plain message and moves the session on", async (t) => {

@@ -102,7 +102,7 @@ export class HotPath {
       }
     }
     const prepared = this.preparedHead(request);
-    const moved = await this.follow(st, prepared, new Headers(request.headers), answer, () => this.withBody(request, prepared));
+    const moved = await this.follow(st, prepared, new Headers(request.headers), answer, (p) => this.withBody(request, p));
     if (!moved) {
       this.requests.set(request, st);
       return;
@@ -124,7 +124,7 @@ export class HotPath {
     let prepared = this.preparedHead(a.request);
     let headers = new Headers(a.request.headers);
     let response = a.response;
-    const body = () => this.withBody(a.request, prepared);
+    const body = (p) => this.withBody(a.request, p);
     for (let attempt = 1; ; attempt++) {
       const params = { requestID: st.requestID, attempt, status: response.status, headers: reportHeaders(response.headers) };
       if (st.sent && attempt === 1) params.sent = st.sent;
@@ -222,7 +222,7 @@ export class HotPath {
     return { url: request.url, method: request.method, body: undefined, bodyRead: false };
   }
 
-  /** `prepared` with the request's body (read once, from a clone: V2 still sends the original). */
+  /** `prepared` (this request's, as it stands after any move) with the request's body: read once, from a clone (V2 still sends the original). */
   async withBody(request, prepared) {
     if (!prepared.bodyRead) {
       prepared.bodyRead = true;
@@ -248,7 +248,7 @@ export class HotPath {
   async follow(st, prepared, headers, answer, body) {
     let next;
     if (answer.action === "switch") {
-      const p = await body();
+      const p = await body(prepared);
       let moved;
       try {
         moved = switchedRequest(p, headers, answer);
@@ -295,7 +295,7 @@ export class HotPath {
   /** The body without the state another account produced, when the answer says `stripState` (V1's rule; the body read first). */
   async stripped(prepared, headers, answer, body) {
     if (!stripScope(answer)) return { prepared, headers };
-    return stripped(this.deps.call, this.deps.log, await body(), headers, answer);
+    return stripped(this.deps.call, this.deps.log, await body(prepared), headers, answer);
   }
 
   /** The request V2 sends after `http.request`: the same object with new headers when only they changed. */
