@@ -14,7 +14,8 @@ fn the_metadata_of_each_credential_is_read_and_its_secret_never_is() {
     let dir = tempfile::tempdir().unwrap();
     let path = db(&dir);
     let key = format!(r#"{{"type":"key","key":"{SECRET}"}}"#);
-    let oauth = format!(r#"{{"type":"oauth","methodID":"chatgpt","access":"{SECRET}","refresh":"{SECRET}","expires":1}}"#);
+    let oauth =
+        format!(r#"{{"type":"oauth","methodID":"chatgpt","access":"{SECRET}","refresh":"{SECRET}","expires":1}}"#);
     write_credentials(
         &path,
         &[
@@ -30,7 +31,15 @@ fn the_metadata_of_each_credential_is_read_and_its_secret_never_is() {
     assert_eq!(skipped, 0);
     let summary: Vec<_> = credentials
         .iter()
-        .map(|c| (c.id.as_str(), c.provider_id.as_str(), c.label.as_str(), c.kind.as_str(), c.active))
+        .map(|c| {
+            (
+                c.id.as_str(),
+                c.provider_id.as_str(),
+                c.label.as_str(),
+                c.kind.as_str(),
+                c.active,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
@@ -47,7 +56,11 @@ fn the_metadata_of_each_credential_is_read_and_its_secret_never_is() {
 fn reading_creates_no_file_beside_the_database_and_changes_none() {
     let dir = tempfile::tempdir().unwrap();
     let path = db(&dir);
-    write_credentials(&path, &[("cred_a", "mock", "alpha", r#"{"type":"key","key":"k"}"#, true)]).unwrap();
+    write_credentials(
+        &path,
+        &[("cred_a", "mock", "alpha", r#"{"type":"key","key":"k"}"#, true)],
+    )
+    .unwrap();
     let names = || {
         let mut n: Vec<_> = std::fs::read_dir(dir.path())
             .unwrap()
@@ -90,7 +103,10 @@ fn a_database_held_open_by_its_writer_is_read_with_its_latest_commit() {
 fn no_database_is_absent_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
     assert_eq!(read_credentials(&db(&dir)).unwrap(), HostRead::Absent);
-    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none(), "nothing created");
+    assert!(
+        std::fs::read_dir(dir.path()).unwrap().next().is_none(),
+        "nothing created"
+    );
 }
 
 #[test]
