@@ -55,7 +55,7 @@ impl Store {
     /// Makes the accounts owned by opencode 2 exactly `credentials` (all it holds now), in one
     /// transaction; the balancer's own accounts are never touched, and no alias of theirs is taken.
     pub fn mirror_host_credentials(&mut self, credentials: &[HostCredential], now: Millis) -> Result<Mirrored> {
-        self.write_dropping_secret(|tx| mirror_tx(tx, credentials, now))
+        self.write(|tx| mirror_tx(tx, credentials, now))
     }
 }
 
@@ -99,7 +99,7 @@ fn mirror_tx(tx: &Transaction, credentials: &[HostCredential], now: Millis) -> R
             Some(row) => {
                 tx.execute(
                     "UPDATE accounts SET auth_json = ?3, auth_type = ?4, host_active = ?5
-                     WHERE owner = ?1 AND credential_id = ?2",
+                     WHERE owner = ?1 AND credential_id = ?2 AND (auth_json != ?3 OR host_active != ?5)",
                     params![OWNER, c.id, auth_json, auth.auth_type(), c.active],
                 )?;
                 c.active && !row.3

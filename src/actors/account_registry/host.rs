@@ -27,8 +27,17 @@ pub(super) enum HostAction {
 
 impl AccountRegistry {
     /// Refuses `action` on an account opencode 2 owns, saying where to do it instead.
-    pub(super) fn refuse_host_owned(&self, provider: &str, alias: &str, action: HostAction) -> Result<(), RegistryError> {
-        let Some(id) = self.state.account(provider, alias).and_then(|a| a.auth.host_credential()) else {
+    pub(super) fn refuse_host_owned(
+        &self,
+        provider: &str,
+        alias: &str,
+        action: HostAction,
+    ) -> Result<(), RegistryError> {
+        let Some(id) = self
+            .state
+            .account(provider, alias)
+            .and_then(|a| a.auth.host_credential())
+        else {
             return Ok(());
         };
         let how = match action {
@@ -49,31 +58,43 @@ impl AccountRegistry {
     fn announce_mirror(&self, out: &Mirrored) {
         for (p, a) in &out.added {
             self.publish(
-                NewEvent::new(EventKind::AccountSaved, format!("{p}/{a} appeared in opencode 2's credentials"))
-                    .account(p, a)
-                    .meta("source", crate::opencode2::OWNER),
+                NewEvent::new(
+                    EventKind::AccountSaved,
+                    format!("{p}/{a} appeared in opencode 2's credentials"),
+                )
+                .account(p, a)
+                .meta("source", crate::opencode2::OWNER),
             );
         }
         for (p, a) in &out.removed {
             self.publish(
-                NewEvent::new(EventKind::AccountRemoved, format!("{p}/{a} was removed from opencode 2's credentials"))
-                    .account(p, a)
-                    .meta("source", crate::opencode2::OWNER),
+                NewEvent::new(
+                    EventKind::AccountRemoved,
+                    format!("{p}/{a} was removed from opencode 2's credentials"),
+                )
+                .account(p, a)
+                .meta("source", crate::opencode2::OWNER),
             );
         }
         for (p, from, to) in &out.renamed {
             self.publish(
-                NewEvent::new(EventKind::AccountRenamed, format!("{p}/{from} renamed to {to} in opencode 2"))
-                    .account(p, to)
-                    .meta("from", from)
-                    .meta("source", crate::opencode2::OWNER),
+                NewEvent::new(
+                    EventKind::AccountRenamed,
+                    format!("{p}/{from} renamed to {to} in opencode 2"),
+                )
+                .account(p, to)
+                .meta("from", from)
+                .meta("source", crate::opencode2::OWNER),
             );
         }
         for (p, a) in &out.activated {
             self.publish(
-                NewEvent::new(EventKind::AccountActivated, format!("{p}/{a} is now active (opencode 2's choice)"))
-                    .account(p, a)
-                    .meta("source", crate::opencode2::OWNER),
+                NewEvent::new(
+                    EventKind::AccountActivated,
+                    format!("{p}/{a} is now active (opencode 2's choice)"),
+                )
+                .account(p, a)
+                .meta("source", crate::opencode2::OWNER),
             );
         }
     }

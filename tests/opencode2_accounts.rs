@@ -1,0 +1,182 @@
+//! opencode 2's own credentials as accounts (issue 32): `serve` mirrors the credential table of
+//! `opencode.db` (read-only, no secret) as accounts owned by opencode 2, follows additions,
+//! removals and renames as they are written, and the CLI shows them with no `serve` running.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use opencode_balancer::opencode2::fixture::{write_credentials, Row};
+use serde_json::{json, Value};
+
+const SECRET_A: &str = "sk-FAKE-opencode2-alpha-0001";
+const SECRET_B: &str = "sk-FAKE-opencode2-bravo-0002";
+
+fn key(secret: &str) -> String {
+    format!(r#"{{"type":"key","key":"{secret}"}}"#)
+}
+
+fn db(store: &Path) -> PathBuf {
+    let dir = data_home(store).join("opencode");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join("opencode.db")
+}
+
+fn two(store: &Path) {
+    let (a, b) = (key(SECRET_A), key(SECRET_B));
+    let rows: [Row; 2] = [
+        ("cred_a", "mock", "alpha", &a, true),
+        ("cred_b", "mock", "bravo", &b, false),
+    ];
+    write_credentials(&db(store), &rows).unwrap();
+}
+
+fn summary(list: &Value) -> Vec<(String, String, String, bool)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            (
+                a["alias"].as_str().unwrap().to_string(),
+                a["owner"].as_str().unwrap_or("-").to_string(),
+                a["credentialID"].as_str().unwrap_or("-").to_string(),
+                a["active"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn row(alias: &str, owner: &str, id: &str, active: bool) -> (String, String, String, bool) {
+    (alias.into(), owner.into(), id.into(), active)
+}
+
+#[test]
+fn accounts_list_shows_opencode_2s_credentials_with_their_owner_without_serve() {
+    let (_d, store) = temp_store();
+    two(&store);
+    let text = cli_ok(&store, &["accounts", "list"], None);
+    assert!(
+        text.contains("alpha") && text.contains("owned by opencode2 (cred_a)"),
+        "{text}"
+    );
+    let json: Value = serde_json::from_str(&cli_ok(&store, &["accounts", "list", "--json"], None)).unwrap();
+    assert_eq!(
+        summary(&json),
+        [
+            row("alpha", "opencode2", "cred_a", true),
+            row("bravo", "opencode2", "cred_b", false)
+        ]
+    );
+    for out in [&text, &json.to_string()] {
+        assert!(!out.contains(SECRET_A) && !out.contains(SECRET_B), "{out}");
+    }
+    // Removed in opencode 2: gone at the next command.
+    let a = key(SECRET_A);
+    write_credentials(&db(&store), &[("cred_a", "mock", "alpha", &a, true)]).unwrap();
+    let json: Value = serde_json::from_str(&cli_ok(&store, &["accounts", "list", "--json"], None)).unwrap();
+    assert_eq!(summary(&json), [row("alpha", "opencode2", "cred_a", true)]);
+}
+
+#[test]
+fn a_database_of_another_shape_is_named_by_accounts_list_and_changes_nothing() {
+    let (_d, store) = temp_store();
+    two(&store);
+    cli_ok(&store, &["accounts", "list"], None);
+    let path = db(&store);
+    std::fs::remove_file(&path).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE credential (id TEXT, label TEXT)")
+        .unwrap();
+    let out = cli(&store, &["accounts", "list", "--json"], None);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not of the shape this version reads") && stderr.contains("no column `integration_id`"),
+        "{stderr}"
+    );
+    let json: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary(&json).len(), 2, "the last good mirror stays");
+}
+
+#[test]
+fn use_remove_and_rename_of_an_opencode_2_account_say_where_to_do_it_and_change_nothing() {
+    let (_d, store) = temp_store();
+    two(&store);
+    for (args, says) in [
+        (["accounts", "use", "mock", "bravo"], "opencode auth switch mock cred_b"),
+        (
+            ["accounts", "remove", "mock", "bravo"],
+            "opencode auth logout mock cred_b",
+        ),
+        (["accounts", "rename", "mock", "bravo"], "rename it in opencode 2"),
+    ] {
+        let mut args = args.to_vec();
+        if args[1] == "rename" {
+            args.push("other");
+        }
+        let out = cli(&store, &args, None);
+        assert!(!out.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(says) && stderr.contains("nothing was changed"),
+            "{args:?}: {stderr}"
+        );
+    }
+    let json: Value = serde_json::from_str(&cli_ok(&store, &["accounts", "list", "--json"], None)).unwrap();
+    assert_eq!(
+        summary(&json),
+        [
+            row("alpha", "opencode2", "cred_a", true),
+            row("bravo", "opencode2", "cred_b", false)
+        ]
+    );
+}
+
+#[test]
+fn serve_follows_credentials_added_removed_and_renamed_in_opencode_2() {
+    let (_d, store) = temp_store();
+    two(&store);
+    let mut s = Sidecar::start(&store);
+    eventually("both mirrored", || {
+        s.call("accounts.list", json!({})).as_array().unwrap().len() == 2
+    });
+    let (a, b, c) = (key(SECRET_A), key(SECRET_B), key("sk-FAKE-opencode2-charlie"));
+    // Added.
+    let rows: [Row; 3] = [
+        ("cred_a", "mock", "alpha", &a, true),
+        ("cred_b", "mock", "bravo", &b, false),
+        ("cred_c", "mock", "charlie", &c, false),
+    ];
+    write_credentials(&db(&store), &rows).unwrap();
+    s.wait_notification(|n| n["params"]["type"] == "account_saved" && n["params"]["alias"] == "charlie");
+    // A cooldown on bravo, then bravo renamed and alpha removed.
+    s.call(
+        "accounts.setDisabled",
+        json!({"providerID": "mock", "alias": "bravo", "disabled": true}),
+    );
+    let rows: [Row; 2] = [
+        ("cred_b", "mock", "Bravo Renamed", &b, false),
+        ("cred_c", "mock", "charlie", &c, false),
+    ];
+    write_credentials(&db(&store), &rows).unwrap();
+    s.wait_notification(|n| n["params"]["type"] == "account_removed" && n["params"]["alias"] == "alpha");
+    s.wait_notification(|n| n["params"]["type"] == "account_renamed" && n["params"]["alias"] == "bravo-renamed");
+    let list = s.call("accounts.list", json!({}));
+    let renamed = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["credentialID"] == "cred_b")
+        .unwrap();
+    assert_eq!(
+        (renamed["alias"].as_str(), renamed["disabled"].as_bool()),
+        (Some("bravo-renamed"), Some(true))
+    );
+    assert_eq!(list.as_array().unwrap().len(), 2, "{list}");
+    let events = s.call("events.list", json!({"limit": 100}));
+    for text in [list.to_string(), events.to_string()] {
+        assert!(!text.contains("sk-FAKE-opencode2"), "{text}");
+    }
+}
