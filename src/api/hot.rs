@@ -41,6 +41,7 @@ impl Runtime {
                 account,
                 set_headers: headers.set,
                 remove_headers: headers.remove,
+                credential: headers.credential,
                 watch: decisive_headers(),
                 strip_state: StripState::of(strip),
             }),

@@ -277,6 +277,14 @@ pub struct AccountRef {
     pub alias: String,
 }
 
+/// `credential: {id, provider}`: the opencode 2 credential a request goes out as. The host resolves
+/// its secret itself (opencode 2's `integration.connection.resolve`); no secret header comes with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRef {
+    pub id: String,
+    pub provider: String,
+}
+
 /// `{providerID, modelID}` as the wire names a model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelRef {
