@@ -180,3 +180,132 @@ fn serve_follows_credentials_added_removed_and_renamed_in_opencode_2() {
         assert!(!text.contains("sk-FAKE-opencode2"), "{text}");
     }
 }
+
+#[test]
+fn the_token_keeper_never_refreshes_an_expired_opencode_2_oauth_credential_even_after_a_401() {
+    use opencode_balancer::oauth::fake_server::{FakeTokenServer, Family};
+    let (_d, store) = temp_store();
+    let server = FakeTokenServer::start().unwrap();
+    // Ours, as the control: a Claude login due for a refresh at T0 + 8 h - 5 min.
+    server.set_now(T0);
+    let ours = server.mint("max", Family::claude());
+    let due = T0 + 8 * 3_600_000 - 5 * 60_000;
+    server.set_now(due);
+    // opencode 2's: a ChatGPT login long expired.
+    let v2 = r#"{"type":"oauth","methodID":"chatgpt","access":"at-FAKE-v2","refresh":"rt-FAKE-v2","expires":1}"#;
+    write_credentials(&db(&store), &[("cred_o", "openai", "v2 login", v2, true)]).unwrap();
+    let env = vec![
+        ("OPENCODE_BALANCER_CLAUDE_TOKEN_URL".to_string(), server.claude_url()),
+        ("OPENCODE_BALANCER_CHATGPT_ISSUER_URL".to_string(), server.url()),
+        ("OPENCODE_BALANCER_TOKEN_TIMEOUT_MS".to_string(), "5000".to_string()),
+    ];
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            env,
+            ..Options::default()
+        },
+    );
+    eventually("opencode 2's login mirrored", || {
+        s.call("accounts.list", json!({"providerID": "openai"}))
+            .as_array()
+            .map(Vec::len)
+            == Some(1)
+    });
+    s.call(
+        "accounts.save",
+        json!({"providerID": "anthropic", "alias": "max", "auth": ours}),
+    );
+    s.call("test.advanceClock", json!({"ms": due - T0}));
+    eventually("ours was refreshed: the keeper ran", || server.refreshes("max") >= 1);
+    // A 401 on opencode 2's login asks no token endpoint either.
+    let h = s.call(
+        "chat.headers",
+        json!({"sessionID": "s1", "providerID": "openai", "modelID": "m1"}),
+    );
+    let id = h["requestID"].as_str().expect("a managed provider").to_string();
+    let b = s.call(
+        "fetch.begin",
+        json!({"requestID": id, "url": "http://127.0.0.1:9/v1/responses", "method": "POST",
+               "headerNames": ["authorization"], "authorization": "bearer"}),
+    );
+    assert_eq!(b["credential"], json!({"id": "cred_o", "provider": "openai"}), "{b}");
+    let r = s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 401, "headers": {}}),
+    );
+    assert_ne!(r["action"], "retry", "{r}");
+    s.call("test.advanceClock", json!({"ms": 24 * 3_600_000}));
+    s.call("accounts.list", json!({}));
+    assert_eq!(
+        server.requests(),
+        server.family_requests("max"),
+        "only our own login reached the token endpoint"
+    );
+}
+
+#[test]
+fn usage_is_read_with_a_lent_secret_which_never_reaches_events_logs_the_list_or_the_store() {
+    use opencode_balancer::usage::fake_server::{FakeReply, FakeUsageServer};
+    const LENT: &str = "sk-FAKE-lent-by-the-plugin-7777777777";
+    const ORG_USAGE: &str = "/v1/organization/usage/completions";
+    let server = FakeUsageServer::start().unwrap();
+    // The endpoint echoes the credential it was sent.
+    server.route(
+        ORG_USAGE,
+        FakeReply::json(r#"{"object":"page","data":[],"echo":"{{authorization}}"}"#),
+    );
+    let (_d, store) = temp_store();
+    let value = r#"{"type":"key","key":"sk-FAKE-in-opencode2-db"}"#;
+    write_credentials(&db(&store), &[("cred_k", "openai", "work", value, true)]).unwrap();
+    let env = vec![
+        ("OPENCODE_BALANCER_OPENAI_URL".to_string(), server.url()),
+        ("OPENCODE_BALANCER_USAGE_TIMEOUT_MS".to_string(), "2000".to_string()),
+    ];
+    let mut s = Sidecar::start_with(
+        &store,
+        Options {
+            env,
+            ..Options::default()
+        },
+    );
+    s.call("settings.set", json!({"key": "usageEnabled", "value": false}));
+    eventually("mirrored", || {
+        s.call("accounts.list", json!({})).as_array().map(Vec::len) == Some(1)
+    });
+    let before = s.call("usage.refresh", json!({"providerID": "openai", "alias": "work"}));
+    assert!(
+        before.to_string().contains("lends it"),
+        "not readable before a lend: {before}"
+    );
+    assert_eq!(server.count(ORG_USAGE), 0);
+    let lend = json!({"jsonrpc": "2.0", "method": "credentials.lend",
+        "params": {"provider": "openai", "credentialID": "cred_k", "secret": {"type": "key", "key": LENT}}});
+    s.send_raw(format!("{lend}\n").as_bytes());
+    eventually("usage read with the lent secret", || {
+        s.call("usage.refresh", json!({"providerID": "openai", "alias": "work"}));
+        server.count(ORG_USAGE) > 0
+    });
+    let sent = server.seen().into_iter().find(|r| r.path == ORG_USAGE).unwrap();
+    assert_eq!(
+        sent.headers.get("authorization").map(String::as_str),
+        Some(format!("Bearer {LENT}").as_str())
+    );
+    let mut outputs = vec![
+        s.call("accounts.list", json!({})).to_string(),
+        s.call("events.list", json!({"limit": 1000})).to_string(),
+        s.call("usage.list", json!({})).to_string(),
+    ];
+    outputs.extend(s.seen.iter().cloned());
+    s.call("shutdown", json!({}));
+    outputs.push(std::fs::read_to_string(&s.stderr_path).unwrap());
+    outputs.push(cli_ok(&store, &["accounts", "list", "--json"], None));
+    outputs.push(String::from_utf8_lossy(&std::fs::read(&store).unwrap()).into_owned());
+    for out in &outputs {
+        assert!(!out.contains(LENT), "the lent secret escaped: {out}");
+        assert!(
+            !out.contains("sk-FAKE-in-opencode2-db"),
+            "opencode 2's secret was read: {out}"
+        );
+    }
+}

@@ -283,8 +283,17 @@ mod tests {
             }),
             strip_state: None,
         });
-        assert!(wire.contains(r#""credential":{"id":"cred_b","provider":"mock"}"#), "{wire}");
-        assert!(matches!(back, BeginResult::Use { credential: Some(_), .. }));
+        assert!(
+            wire.contains(r#""credential":{"id":"cred_b","provider":"mock"}"#),
+            "{wire}"
+        );
+        assert!(matches!(
+            back,
+            BeginResult::Use {
+                credential: Some(_),
+                ..
+            }
+        ));
         let (wire, back) = round_trip(&BeginResult::Passthrough { passthrough: true });
         assert_eq!(wire, r#"{"passthrough":true}"#);
         assert!(matches!(back, BeginResult::Passthrough { passthrough: true }));
