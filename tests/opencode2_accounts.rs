@@ -309,3 +309,50 @@ fn usage_is_read_with_a_lent_secret_which_never_reaches_events_logs_the_list_or_
         );
     }
 }
+
+#[test]
+fn doctor_reports_opencode_2s_credential_source_absent_found_and_of_another_shape() {
+    let home = tempfile::tempdir().unwrap();
+    let doctor = || {
+        let out = std::process::Command::new(BIN)
+            .arg("doctor")
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env_remove("OPENCODE_CONFIG_DIR")
+            .env_remove("OPENCODE_BALANCER_STORE")
+            .env_remove("OPENCODE_AUTH_CONTENT")
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(
+        doctor().contains("ok    no opencode 2 credential database"),
+        "{}",
+        doctor()
+    );
+    let path = home.path().join("data/opencode/opencode.db");
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let (a, b) = (key(SECRET_A), key(SECRET_B));
+    write_credentials(
+        &path,
+        &[
+            ("cred_a", "mock", "alpha", &a, true),
+            ("cred_b", "mock", "bravo", &b, false),
+        ],
+    )
+    .unwrap();
+    let text = doctor();
+    assert!(text.contains("are readable: 2 credentials of 1 providers"), "{text}");
+    assert!(!text.contains(SECRET_A), "{text}");
+    std::fs::remove_file(&path).unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE session (id TEXT)")
+        .unwrap();
+    let text = doctor();
+    assert!(
+        text.contains("FAIL  opencode 2's database") && text.contains("has no table `credential`"),
+        "{text}"
+    );
+}
