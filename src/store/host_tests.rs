@@ -15,8 +15,11 @@ fn cred(id: &str, provider: &str, label: &str, active: bool) -> HostCredential {
     }
 }
 
-/// `(provider, alias, credential id)` of every account, and each provider's active alias.
-fn accounts(s: &Store) -> (Vec<(String, String, Option<String>)>, Vec<(String, String)>) {
+/// `(provider, alias, credential id)` of an account.
+type Named = (String, String, Option<String>);
+
+/// Every account, and each provider's active alias.
+fn accounts(s: &Store) -> (Vec<Named>, Vec<(String, String)>) {
     let snap = s.load_snapshot(None).unwrap();
     let list = snap
         .accounts
@@ -34,7 +37,7 @@ fn accounts(s: &Store) -> (Vec<(String, String, Option<String>)>, Vec<(String, S
     (list, active)
 }
 
-fn row(p: &str, a: &str, id: Option<&str>) -> (String, String, Option<String>) {
+fn row(p: &str, a: &str, id: Option<&str>) -> Named {
     (p.into(), a.into(), id.map(str::to_string))
 }
 
