@@ -224,42 +224,6 @@ fn check_auth(r: &mut Report) {
     }
 }
 
-/// opencode 2's own credentials (`opencode.db` beside auth.json), which serve mirrors as accounts:
-/// found and how many, not there (opencode 2 not used here), or not readable (its shape named).
-fn check_opencode2_credentials(r: &mut Report) {
-    use crate::opencode2::{default_db_path, read_credentials, HostRead};
-    let path = default_db_path();
-    match read_credentials(&path) {
-        Ok(HostRead::Absent) => r.add(
-            Level::Ok,
-            format!(
-                "no opencode 2 credential database at {} (opencode 2 not used here)",
-                path.display()
-            ),
-        ),
-        Ok(HostRead::Found { credentials, skipped }) => {
-            let providers: std::collections::BTreeSet<&str> =
-                credentials.iter().map(|c| c.provider_id.as_str()).collect();
-            r.add(
-                Level::Ok,
-                format!(
-                    "opencode 2's credentials in {} are readable: {} credentials of {} providers, shown as accounts owned by opencode2",
-                    path.display(),
-                    credentials.len(),
-                    providers.len()
-                ),
-            );
-            if skipped > 0 {
-                r.add(
-                    Level::Warn,
-                    format!("{skipped} opencode 2 credentials without an id or a usable provider id are not shown"),
-                );
-            }
-        }
-        Err(why) => r.add(Level::Fail, why.to_string()),
-    }
-}
-
 /// What a copied plugin file says about itself: this version, this binary?
 fn check_copied_file(r: &mut Report, loader: &Loader, binary: &Path) {
     let file = match (&loader.route, loader.entry.as_deref()) {
@@ -392,7 +356,9 @@ pub fn run(store: &Path, binary: &Path, project: Option<&Path>) -> Report {
     };
     check_store(&mut r, store);
     check_auth(&mut r);
-    check_opencode2_credentials(&mut r);
+    for (level, text) in crate::opencode2::doctor::findings() {
+        r.add(level, text);
+    }
     check_plugin(&mut r, &Paths::from_env(), binary, project);
     check_sidecar(&mut r, binary, store);
     r

@@ -3,6 +3,7 @@
 //! method, active flag and the credential's `type`; the secret fields never leave the database).
 //! The store mirrors what is read here as accounts owned by opencode 2 (`store/host.rs`).
 
+pub mod doctor;
 pub mod fixture;
 mod read;
 

@@ -370,18 +370,7 @@ pub(super) fn save_account_tx(
             alias: alias.into(),
         });
     }
-    let owner: Option<Option<String>> = tx
-        .query_row(
-            "SELECT owner FROM accounts WHERE provider_id = ?1 AND alias = ?2",
-            params![provider, alias],
-            |r| r.get(0),
-        )
-        .optional()?;
-    if let Some(Some(owner)) = owner {
-        return Err(StoreError::Invalid(format!(
-            "{provider}/{alias} is {owner}'s credential: its credential is changed there; nothing was changed"
-        )));
-    }
+    super::host::refuse_owned(tx, provider, alias)?;
     let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let identity = auth.identity();
     let twin: Option<String> = tx

@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use rusqlite::{params, Transaction};
+use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::accounts::{ensure_priority, move_alias, remove_account_tx, set_active};
 use super::{Result, Store};
@@ -46,6 +46,23 @@ pub(super) fn host_auth(owner: &str, auth_json: &str) -> Option<Auth> {
         credential_id: s.credential_id,
         kind: s.kind,
     })
+}
+
+/// Refuses to give `provider/alias` a credential of the balancer's when another program owns it.
+pub(super) fn refuse_owned(tx: &Transaction, provider: &str, alias: &str) -> Result<()> {
+    let owner: Option<Option<String>> = tx
+        .query_row(
+            "SELECT owner FROM accounts WHERE provider_id = ?1 AND alias = ?2",
+            params![provider, alias],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match owner {
+        Some(Some(owner)) => Err(super::StoreError::Invalid(format!(
+            "{provider}/{alias} is {owner}'s credential: its credential is changed there; nothing was changed"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// A mirrored row as stored: `(provider, alias, credential id, host_active)`.

@@ -248,3 +248,16 @@ fn long_or_unusable_labels_still_give_valid_unique_aliases() {
     assert!(names.contains(&"cred_3".to_string()));
     assert!(names.contains(&format!("{}-2", "x".repeat(62))));
 }
+
+#[test]
+fn a_balancer_credential_is_never_saved_onto_an_opencode_2_account() {
+    let mut s = Store::open_in_memory().unwrap();
+    s.mirror_host_credentials(&[cred("cred_a", "mock", "alpha", true)], 1)
+        .unwrap();
+    let err = s
+        .save_account("mock", "alpha", &Auth::test_api("sk-FAKE-x"), 2)
+        .unwrap_err();
+    assert!(err.to_string().contains("is opencode2's credential"), "{err}");
+    assert!(!err.to_string().contains("sk-FAKE-x"));
+    assert_eq!(accounts(&s).0, [row("mock", "alpha", Some("cred_a"))]);
+}
