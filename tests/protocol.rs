@@ -777,6 +777,11 @@ fn an_opencode_2_account_is_answered_as_its_credential_with_no_secret_header_at_
             ("cred_b", "p", "bravo", V2_KEY_B, false),
         ],
     );
+    // One rule: even with a secret lent, the account travels as its credential.
+    s.call(
+        "credentials.lend",
+        json!({"provider": "p", "credentialID": "cred_a", "secret": {"type": "key", "key": "sk-test-v2-lent-FAKE"}}),
+    );
     let (id, begin) = bearer_request(&mut s, "s1");
     assert_eq!(begin["account"], json!({"providerID": "p", "alias": "alpha"}));
     assert_eq!(begin["credential"], json!({"id": "cred_a", "provider": "p"}));
@@ -800,6 +805,12 @@ fn an_opencode_2_account_is_answered_as_its_credential_with_no_secret_header_at_
     for line in &s.seen {
         assert!(!line.contains("sk-test-v2-"), "a secret on the wire: {line}");
     }
+    let bad = s.call_err(
+        "credentials.lend",
+        json!({"provider": "p", "credentialID": "cred_a", "secret": {"type": "refresh", "token": "sk-test-v2-bad-FAKE"}}),
+    );
+    assert_eq!(bad["code"], -32602);
+    assert!(!bad.to_string().contains("sk-test-v2-bad"), "{bad}");
 }
 
 #[test]
