@@ -356,6 +356,9 @@ pub fn run(store: &Path, binary: &Path, project: Option<&Path>) -> Report {
     };
     check_store(&mut r, store);
     check_auth(&mut r);
+    for (level, text) in crate::opencode2::doctor::findings() {
+        r.add(level, text);
+    }
     check_plugin(&mut r, &Paths::from_env(), binary, project);
     check_sidecar(&mut r, binary, store);
     r
