@@ -19,8 +19,9 @@ const FAILOVERS: usize = 2_000;
 const WARM_UP: usize = 100;
 /// New accounts saved, one `accounts.save` each.
 const SAVES: usize = 50;
-/// How long the host stays quiet before memory is read again (past `hooks::trim::QUIET`).
-const QUIET_READ: Duration = Duration::from_millis(1_500);
+/// How long the host stays quiet before memory is read again: the trim comes between one and two
+/// `hooks::trim::QUIET` after the last line.
+const QUIET_READ: Duration = Duration::from_millis(2_500);
 
 /// One build's numbers at one store size.
 struct Row {

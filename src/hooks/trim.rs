@@ -3,9 +3,9 @@
 //! glibc returns only the free top of the heap by itself; free chunks below a live one stay
 //! resident. A burst of 2,000 failovers at 10,000 accounts grew `serve`'s anonymous memory by
 //! 1.5–3 MiB while the live heap stayed flat (heaptrack), and `malloc_trim` gave 1.5–1.8 MiB of
-//! it back (docs/performance.md, issue 28). So: one `malloc_trim` once no line has come for
-//! [`QUIET`] after some did. Nothing waits while idle: the timer is armed by a line, never by
-//! itself, so an idle sidecar still never wakes.
+//! it back (docs/performance.md, issue 28). So: one `malloc_trim` once a whole [`QUIET`] period
+//! passed with no line, between one and two periods after the last one. Nothing waits while
+//! idle: the timer is armed by a line, never by itself, so an idle sidecar still never wakes.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
