@@ -119,54 +119,44 @@ mod tests {
 
     #[actix_rt::test]
     async fn a_burst_then_a_quiet_period_trims_once_and_then_waits_without_a_timer() {
-        let Trimmer {
-            activity,
-            trims,
-            waits,
-            pass,
-        } = trimmer();
+        let t = trimmer();
         settle().await;
         for _ in 0..100 {
-            activity.seen();
+            t.activity.seen();
         }
         settle().await;
-        assert_eq!((waits.get(), trims.get()), (1, 0), "one quiet period is waited for");
-        pass.add_permits(1);
+        assert_eq!((t.waits.get(), t.trims.get()), (1, 0), "one quiet period is waited for");
+        t.pass.add_permits(1);
         settle().await;
-        assert_eq!(trims.get(), 1);
-        pass.add_permits(5);
+        assert_eq!(t.trims.get(), 1);
+        t.pass.add_permits(5);
         settle().await;
         assert_eq!(
-            (waits.get(), trims.get()),
+            (t.waits.get(), t.trims.get()),
             (1, 1),
             "after the trim nothing waits until a line comes"
         );
-        activity.seen();
+        t.activity.seen();
         settle().await;
-        assert_eq!(waits.get(), 2, "the next line arms the wait again");
+        assert_eq!(t.waits.get(), 2, "the next line arms the wait again");
     }
 
     #[actix_rt::test]
     async fn lines_during_the_quiet_period_put_the_trim_off_until_a_period_passes_without_any() {
-        let Trimmer {
-            activity,
-            trims,
-            waits,
-            pass,
-        } = trimmer();
+        let t = trimmer();
         settle().await;
-        activity.seen();
+        t.activity.seen();
         settle().await;
-        activity.seen();
-        pass.add_permits(1);
+        t.activity.seen();
+        t.pass.add_permits(1);
         settle().await;
         assert_eq!(
-            (waits.get(), trims.get()),
+            (t.waits.get(), t.trims.get()),
             (2, 0),
             "a line came during the first period"
         );
-        pass.add_permits(1);
+        t.pass.add_permits(1);
         settle().await;
-        assert_eq!(trims.get(), 1);
+        assert_eq!(t.trims.get(), 1);
     }
 }
