@@ -15,12 +15,15 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 mod config_edit;
+pub mod dispatch;
 mod folders;
+pub mod hosts;
 pub mod npm;
 mod record;
 pub mod routes;
 mod safe_write;
 mod tui;
+pub mod v2;
 
 use record::Records;
 use safe_write::Target;

@@ -107,7 +107,10 @@ pub fn is_copied_entry(entry: &str, paths: &Paths) -> bool {
 
 /// The route `entry` of a `plugin` array stands for, if it is ours.
 pub fn route_of(entry: &str, paths: &Paths) -> Option<Route> {
-    if is_package_entry(entry) {
+    // opencode 2's entry (`v2`): no loader of opencode 1's, which ignores "plugins".
+    if entry_path(entry.trim()).is_some_and(|p| p == paths.v2_package_dir()) {
+        None
+    } else if is_package_entry(entry) {
         Some(Route::Npm)
     } else if is_copied_entry(entry, paths) {
         Some(Route::ConfigEntry)

@@ -1,0 +1,196 @@
+//! opencode 2's part of `install` / `uninstall`: one entry, the installed package folder, in the
+//! `plugins` array of the global `opencode.json(c)` (the file both lines read; `config_edit` and
+//! `record` give the same care and byte-exact uninstall as opencode 1's `plugin` entry), and the
+//! package's root `index.js`.
+//!
+//! Why the root file: for a local folder in `plugins`, opencode 2 (2.1.2) does not read the
+//! package's `exports`; it resolves `<folder>/server`, then `<folder>/index`, for the server
+//! plugin and `<folder>/tui` for the TUI plugin (`Bun.resolveSync`). A folder whose server
+//! plugin is only under `exports` (`./plugin/index.js`) is skipped without a word in its log.
+//! `<folder>/tui` resolves to `tui/index.js` by itself, so the TUI needs nothing more: the same
+//! entry loads it in the TUI (checked by running 2.1.2; `cli.json` needs no entry).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use super::config_edit::{self, Edit};
+use super::folders::{self, Folders, FOLDERS_FILE};
+use super::record::Records;
+use super::{put_file, remove_plugin_file, Paths, MARKER};
+
+/// The installed package folder's name, beside the store's data.
+pub const PACKAGE_DIR: &str = "package";
+/// The package's root module, which opencode 2 loads for a local folder.
+pub const ROOT_ENTRY: &str = "index.js";
+
+/// The root module: the server plugin's exports, default (`{id, server, setup}`) included.
+pub fn root_entry_text() -> String {
+    format!(
+        "{MARKER} {}: opencode 2 loads a plugin folder's index.js, not its exports.\n\
+         export * from \"./plugin/index.js\";\nexport {{ default }} from \"./plugin/index.js\";\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+impl Paths {
+    /// The package folder `install` writes and opencode 2's `plugins` names.
+    pub fn v2_package_dir(&self) -> PathBuf {
+        self.data_dir.join(PACKAGE_DIR)
+    }
+
+    fn records(&self) -> Records {
+        Records {
+            path: self.record_file.clone(),
+        }
+    }
+}
+
+/// The `plugins` entry: the package folder's absolute path (opencode 2 wants a folder, no `file://`).
+pub fn entry(paths: &Paths) -> String {
+    paths.v2_package_dir().display().to_string()
+}
+
+fn edit(entry: &str) -> Edit<'_> {
+    Edit {
+        key: "plugins",
+        entry,
+        also: None,
+    }
+}
+
+/// Checks that the config can take the entry, changing nothing (run before anything is written).
+pub fn check(paths: &Paths) -> anyhow::Result<()> {
+    let entry = entry(paths);
+    config_edit::install(
+        &paths.config_file(),
+        &edit(&entry),
+        &paths.records(),
+        true,
+        &mut String::new(),
+    )
+}
+
+/// Writes the root module into the package folder and adds the `plugins` entry.
+pub fn install(paths: &Paths, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
+    check(paths)?;
+    let root = paths.v2_package_dir().join(ROOT_ENTRY);
+    let cfg = paths.config_file();
+    let folders = Folders {
+        path: paths.record_file.with_file_name(FOLDERS_FILE),
+    };
+    let created = folders::missing(&[root.clone(), cfg.clone(), paths.record_file.clone()]);
+    put_file(&root, &root_entry_text(), dry_run, out)?;
+    let entry = entry(paths);
+    config_edit::install(&cfg, &edit(&entry), &paths.records(), dry_run, out)?;
+    if !dry_run {
+        folders.remember(created)?;
+    }
+    Ok(())
+}
+
+/// Takes the entry out of both config names (the exact bytes back when the file is what install
+/// left) and removes the root module; runs before opencode 1's uninstall, which undoes the edits
+/// made before this one.
+pub fn uninstall(paths: &Paths, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
+    let entry = entry(paths);
+    for cfg in paths.config_files() {
+        config_edit::uninstall(&cfg, &edit(&entry), &paths.records(), dry_run, out)?;
+    }
+    let root = paths.v2_package_dir().join(ROOT_ENTRY);
+    if root.symlink_metadata().is_ok() {
+        remove_plugin_file(&root, dry_run, out)?;
+    }
+    Ok(())
+}
+
+/// What `doctor` reports about opencode 2's side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// The global config whose `plugins` names the package folder.
+    pub entry_in: Option<PathBuf>,
+    /// The package folder, when it holds our package.json.
+    pub package: Option<PathBuf>,
+    /// Whether opencode 2 finds a server plugin in it (`server.js` or `index.js` at its root).
+    pub root_entry: bool,
+    /// Our file in opencode's plugin folder (opencode 2 loads it too) and whether opencode 2 can
+    /// load it (its default export has a `setup`).
+    pub folder_file: Option<(PathBuf, bool)>,
+}
+
+impl Status {
+    pub fn read(paths: &Paths) -> Status {
+        let entry = entry(paths);
+        let entry_in = paths
+            .config_files()
+            .into_iter()
+            .find(|cfg| config_edit::array_entries(cfg, "plugins").iter().any(|e| e == &entry));
+        let dir = paths.v2_package_dir();
+        let ours = std::fs::read_to_string(dir.join("package.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .is_some_and(|v| v["name"] == super::routes::PACKAGE);
+        let root_entry = ["server.js", ROOT_ENTRY].iter().any(|f| dir.join(f).is_file());
+        let file = paths.plugin_folder_file();
+        let folder_file = std::fs::read_to_string(&file)
+            .ok()
+            .filter(|t| t.starts_with(MARKER))
+            .map(|t| (file.clone(), v2_loadable(&t)));
+        Status {
+            entry_in,
+            package: ours.then_some(dir),
+            root_entry,
+            folder_file,
+        }
+    }
+}
+
+/// Whether a plugin file opencode 2 loads from the plugin folder passes its check (a default
+/// export with an `id` and a `setup`): the file itself defines `setup`, or it re-exports the
+/// default of a `file://` module that does. Read, not run: `doctor` does not need Node.
+fn v2_loadable(text: &str) -> bool {
+    if default_export(text).is_some_and(|d| d.contains("setup")) {
+        return true;
+    }
+    text.lines()
+        .filter(|l| l.contains("export") && l.contains("default"))
+        .filter_map(|l| l.split("\"file://").nth(1)?.split('"').next().map(Path::new))
+        .any(|target| {
+            std::fs::read_to_string(target).is_ok_and(|t| default_export(&t).is_some_and(|d| d.contains("setup")))
+        })
+}
+
+/// The text of a module's `export default …;` statement, if it has one.
+fn default_export(text: &str) -> Option<&str> {
+    let start = text.find("export default")?;
+    let rest = &text[start..];
+    Some(&rest[..rest.find(';').unwrap_or(rest.len())])
+}
+
+/// One line for `install`'s output about opencode 2.
+pub fn said(out: &mut String) {
+    let _ = writeln!(
+        out,
+        "opencode 2 loads the balancer (server and TUI) from that folder on its next start."
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_v1_only_plugin_file_is_not_v2_loadable_and_a_thin_one_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let module = dir.path().join("index.js");
+        std::fs::write(&module, "export default { id: \"x\", server, setup };").unwrap();
+        let thin = format!(
+            "{MARKER}\nexport {{ default, server }} from \"file://{}\";\n",
+            module.display()
+        );
+        assert!(v2_loadable(&thin));
+        let v1_only = format!("{MARKER}\n// a setup note\nexport default {{ id: \"x\", server }};\n");
+        assert!(!v2_loadable(&v1_only));
+        let dangling = format!("{MARKER}\nexport {{ default }} from \"file:///nowhere/index.js\";\n");
+        assert!(!v2_loadable(&dangling));
+    }
+}
