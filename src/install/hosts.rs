@@ -2,8 +2,9 @@
 //! (`@opencode/cli` 2.x) — so `install` configures each that is there and `doctor` checks each.
 //!
 //! In order: `--host v1|v2|both` decides alone; else every `opencode` and `opencode2` on `PATH`
-//! is asked `--version` (1.18.33 prints `1.18.33`, 2.1.2 `opencode v2.1.2`); else what each line
-//! leaves in the user's folders counts (opencode 2: `cli.json(c)` in the config folder, or an
+//! is asked `--version` (1.18.33 prints `1.18.33`, 2.1.2 `opencode v2.1.2`) and what they say
+//! decides (opencode 2's installer replaces opencode 1's binary); only with neither on PATH, what
+//! each line leaves in the user's folders counts (opencode 2: `cli.json(c)` in the config folder, or an
 //! `opencode.db` with its `session_v2` table; opencode 1: `tui.json(c)`, or an `opencode.db` with
 //! its `part` table). Both lines share the config folder, `opencode.json(c)` and `opencode.db`
 //! (1.18.33 even has the same `credential` table), so only those marks tell them apart. When
@@ -122,13 +123,14 @@ pub fn detect(paths: &Paths, path: &[PathBuf]) -> Hosts {
         };
         slot.get_or_insert(found);
     }
+    // A binary on PATH is what the user runs (opencode 2's installer replaces opencode 1's): the
+    // marks, which outlive an upgrade and which `install` itself leaves, count only without one.
+    if hosts.v1.is_some() || hosts.v2.is_some() {
+        return hosts;
+    }
     let marks = Marks::read(paths);
-    if hosts.v2.is_none() {
-        hosts.v2 = marks.v2.map(|how| Found { version: None, how });
-    }
-    if hosts.v1.is_none() {
-        hosts.v1 = marks.v1.map(|how| Found { version: None, how });
-    }
+    hosts.v2 = marks.v2.map(|how| Found { version: None, how });
+    hosts.v1 = marks.v1.map(|how| Found { version: None, how });
     hosts
 }
 
