@@ -9,7 +9,8 @@
 #   3. `opencode-balancer accounts list` shows both credentials;
 #   4. under tmux, the TUI: Ctrl+B, `/balancer` + one Enter and the palette's "Open Balancer
 #      Dashboard" each open the dashboard listing both;
-#   5. `uninstall` gives opencode.jsonc back byte for byte;
+#   5. `uninstall` gives opencode.jsonc back byte for byte; with both lines configured
+#      (`--host both`), the TUI still gets the dashboard;
 #   6. the npm package (npm/build.mjs, npm-installed) named by path in "plugins": loaded, no error.
 #
 #   e2e/v2.sh                       # after `cargo build --release`
@@ -58,6 +59,7 @@ v2_world() {
 EOF
   cp "$XDG_CONFIG_HOME/opencode/opencode.jsonc" "$WORK/$1/opencode.jsonc.orig"
   V2_LOG="$XDG_DATA_HOME/opencode/log/opencode.log"
+  PKG_DIR="$XDG_DATA_HOME/opencode-balancer/package"
 }
 ORIGINAL_PATH=$PATH
 
@@ -121,7 +123,6 @@ run_hi() {
 
 v2_world v2-install
 "$BIN" install >"$WORK/install.out" 2>&1 || die "install: $(cat "$WORK/install.out")"
-PKG_DIR="$XDG_DATA_HOME/opencode-balancer/package"
 if grep -q "opencode 2: $V2_BIN_DIR/opencode --version" "$WORK/install.out" &&
   grep -qF "\"plugins\": [\"$PKG_DIR\"]" "$XDG_CONFIG_HOME/opencode/opencode.jsonc"; then
   pass "install found opencode 2 on PATH and named $PKG_DIR in \"plugins\""
@@ -203,9 +204,25 @@ tui_check() { # what seconds cmd…
 }
 DASHBOARD="Balancer  [accounts]"
 
-t new-session -d -s oc -x 150 -y 45 -c "$PROJECT" \
-  "env OCB_E2E_RUN=$OCB_E2E_RUN TMPDIR='$TMPDIR' '$OPENCODE' --standalone; echo \$? >'$WORK/tui-exit'; sleep 30"
-tui_check "opencode 2 starts" 60 on_screen "Ask anything"
+# tui_start NAME / tui_stop NAME: opencode 2's TUI in the world's project under tmux, and out again
+# (Ctrl+C, then nothing of ours left running).
+tui_start() {
+  rm -f "$WORK/$1-exit"
+  t new-session -d -s oc -x 150 -y 45 -c "$PROJECT" \
+    "env OCB_E2E_RUN=$OCB_E2E_RUN TMPDIR='$TMPDIR' '$OPENCODE' --standalone; echo \$? >'$WORK/$1-exit'; sleep 30"
+  tui_check "$1: opencode 2 starts" 60 on_screen "Ask anything"
+}
+tui_stop() {
+  keys Escape
+  keys C-u
+  keys C-c
+  until_ok 10 test -s "$WORK/$1-exit" || keys C-c
+  tui_check "$1: opencode 2 exits" 20 test -s "$WORK/$1-exit"
+  t kill-server 2>/dev/null || true
+  check_no_services "$1: after the TUI"
+}
+
+tui_start tui
 keys C-b
 tui_check "Ctrl+B opens the dashboard" 15 on_screen "$DASHBOARD"
 tui_check "the dashboard lists alpha and bravo" 10 dashboard_lists_both
@@ -226,13 +243,7 @@ until_ok 5 on_screen "Open Balancer Dashboard" || true
 keys Enter
 tui_check "the palette's Open Balancer Dashboard opens it" 15 on_screen "$DASHBOARD"
 tui_check "listing both" 10 dashboard_lists_both
-keys Escape
-keys C-u
-keys C-c
-until_ok 10 test -s "$WORK/tui-exit" || keys C-c
-tui_check "opencode 2 exits" 20 test -s "$WORK/tui-exit"
-t kill-server 2>/dev/null || true
-check_no_services "after the TUI"
+tui_stop tui
 
 # --- 5. uninstall --------------------------------------------------------------------------
 
@@ -246,6 +257,25 @@ if [ ! -e "$PKG_DIR/index.js" ] && [ ! -e "$XDG_CONFIG_HOME/opencode/plugin/open
   pass "uninstall removed the files install wrote"
 else
   fail "uninstall left: $(ls "$PKG_DIR" "$XDG_CONFIG_HOME/opencode/plugin" 2>/dev/null | tr '\n' ' ')"
+fi
+
+# --- 5b. both lines configured: opencode 2 loads the plugin-folder file and the package ---------
+
+# The plugin-folder file (opencode 1's route, which opencode 2 loads as well) must not hide the
+# package, which alone brings the TUI plugin (docs/hosts.md).
+v2_world v2-both
+"$BIN" install --host both >"$WORK/install-both.out" 2>&1 || fail "install --host both: $(cat "$WORK/install-both.out")"
+import_credentials
+tui_start both
+keys C-b
+tui_check "both lines: Ctrl+B opens the dashboard in opencode 2" 15 on_screen "$DASHBOARD"
+tui_stop both
+plugin_loaded "both lines" "$PKG_DIR"
+"$BIN" uninstall >"$WORK/uninstall-both.out" 2>&1 || fail "uninstall (both): $(cat "$WORK/uninstall-both.out")"
+if cmp -s "$WORK/v2-both/opencode.jsonc.orig" "$XDG_CONFIG_HOME/opencode/opencode.jsonc"; then
+  pass "both lines: uninstall restored opencode.jsonc byte for byte"
+else
+  fail "both lines: uninstall left opencode.jsonc changed"
 fi
 
 # --- 6. the npm package, named by path in "plugins" ------------------------------------------
