@@ -69,20 +69,33 @@ fn opencode_2_on_path_gets_the_package_folder_in_plugins_and_uninstall_gives_bac
     assert!(out.contains("opencode 2: ") && out.contains("opencode v2.1.2"), "{out}");
     let text = read(&cfg(h, "opencode.jsonc"));
     let entry = format!("\"plugins\": [\"{}\"]", package_dir(h).display());
-    assert!(text.contains(&entry) && text.contains("// my settings") && text.contains("/* keep */"), "{text}");
+    assert!(
+        text.contains(&entry) && text.contains("// my settings") && text.contains("/* keep */"),
+        "{text}"
+    );
     let root = read(&package_dir(h).join("index.js"));
-    assert!(root.contains("export { default } from \"./plugin/index.js\";"), "{root}");
+    assert!(
+        root.contains("export { default } from \"./plugin/index.js\";"),
+        "{root}"
+    );
     // No opencode 1 here: nothing of its routes (opencode 2 would load the plugin-folder file too).
     assert!(!cfg(h, "plugin/opencode-balancer.js").exists(), "{out}");
     assert!(!cfg(h, "tui.json").exists() && !text.contains("\"plugin\""), "{text}");
     let again = ok(h, &["install"]);
     assert!(again.contains("unchanged"), "{again}");
-    assert_eq!(read(&cfg(h, "opencode.jsonc")), text, "a second install changes nothing");
+    assert_eq!(
+        read(&cfg(h, "opencode.jsonc")),
+        text,
+        "a second install changes nothing"
+    );
 
     let out = ok(h, &["uninstall"]);
     assert_eq!(read(&cfg(h, "opencode.jsonc")), USER_CONFIG, "{out}");
     assert!(!package_dir(h).join("index.js").exists(), "{out}");
-    assert!(!package_dir(h).exists(), "the folder install created goes when empty: {out}");
+    assert!(
+        !package_dir(h).exists(),
+        "the folder install created goes when empty: {out}"
+    );
 }
 
 #[test]
@@ -93,7 +106,10 @@ fn both_lines_stack_their_edits_on_one_config_and_uninstall_undoes_both_byte_for
     let out = ok(h, &["install", "--config"]);
     let text = read(&cfg(h, "opencode.jsonc"));
     assert!(out.contains("opencode 1: ") && out.contains("opencode 2: "), "{out}");
-    assert!(text.contains("\"plugin\": [\"file://") && text.contains("\"plugins\": ["), "{text}");
+    assert!(
+        text.contains("\"plugin\": [\"file://") && text.contains("\"plugins\": ["),
+        "{text}"
+    );
     assert!(read(&cfg(h, "tui.json")).contains("tui/index.js"));
     ok(h, &["uninstall", "--config"]);
     assert_eq!(read(&cfg(h, "opencode.jsonc")), USER_CONFIG);
@@ -106,13 +122,19 @@ fn without_opencode_on_path_the_marks_of_each_line_in_its_folders_decide() {
     let h = home.path();
     std::fs::write(cfg(h, "cli.json"), "{}").unwrap();
     let out = ok(h, &["install", "--dry-run"]);
-    assert!(out.contains("cli.json exists") && out.contains("opencode 1: not found"), "{out}");
+    assert!(
+        out.contains("cli.json exists") && out.contains("opencode 1: not found"),
+        "{out}"
+    );
     assert!(out.contains("would edit") || out.contains("would create"), "{out}");
     assert!(!cfg(h, "opencode.json").exists(), "a dry run writes nothing");
 
     std::fs::write(cfg(h, "tui.json"), "{}").unwrap();
     let out = ok(h, &["install", "--dry-run"]);
-    assert!(out.contains("tui.json exists") && out.contains("cli.json exists"), "{out}");
+    assert!(
+        out.contains("tui.json exists") && out.contains("cli.json exists"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -147,7 +169,10 @@ fn a_config_that_cannot_take_the_plugins_entry_changes_nothing() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an array"));
     assert_eq!(read(&cfg(h, "opencode.jsonc")), bad);
-    assert!(!cfg(h, "plugin/opencode-balancer.js").exists(), "opencode 1's file was not written either");
+    assert!(
+        !cfg(h, "plugin/opencode-balancer.js").exists(),
+        "opencode 1's file was not written either"
+    );
     assert!(!cfg(h, "tui.json").exists() && !package_dir(h).exists());
 }
 
@@ -183,7 +208,10 @@ fn doctor_names_each_line_and_opencode_2_s_install_also_in_json() {
     assert!(!before.status.success(), "opencode 2 without the entry is a problem");
     let text = String::from_utf8_lossy(&run(h, &["doctor"]).stdout).to_string();
     assert!(text.contains("opencode 2 does not load the balancer"), "{text}");
-    assert!(!text.contains("the opencode plugin is not installed"), "no opencode 1 checks: {text}");
+    assert!(
+        !text.contains("the opencode plugin is not installed"),
+        "no opencode 1 checks: {text}"
+    );
 
     ok(h, &["install"]);
     let after: serde_json::Value = serde_json::from_slice(&run(h, &["doctor", "--json"]).stdout).unwrap();
@@ -191,5 +219,8 @@ fn doctor_names_each_line_and_opencode_2_s_install_also_in_json() {
     assert_eq!(v2["configured"], true, "{after}");
     assert_eq!(v2["rootEntry"], true, "{after}");
     assert_eq!(v2["entry"], package_dir(h).display().to_string(), "{after}");
-    assert!(v2["config"].as_str().is_some_and(|c| c.ends_with("opencode.json")), "{after}");
+    assert!(
+        v2["config"].as_str().is_some_and(|c| c.ends_with("opencode.json")),
+        "{after}"
+    );
 }

@@ -109,7 +109,7 @@ pub fn detect(paths: &Paths, path: &[PathBuf]) -> Hosts {
         let Some(bin) = path.iter().map(|d| d.join(name)).find(|b| is_executable(b)) else {
             continue;
         };
-        let Some(version) = ask_version(&bin) else {
+        let Some(version) = ask_version(&bin, VERSION_TIMEOUT) else {
             continue;
         };
         let found = Found {
@@ -185,7 +185,7 @@ fn is_executable(path: &Path) -> bool {
 
 /// `bin --version`'s last line, bounded in time (a binary that hangs is killed and counts as not
 /// answering); never starts a background service (opencode 2 answers `--version` by itself).
-fn ask_version(bin: &Path) -> Option<String> {
+fn ask_version(bin: &Path, timeout: Duration) -> Option<String> {
     let child = Command::new(bin)
         .arg("--version")
         .env("OPENCODE_DISABLE_AUTOUPDATE", "1")
@@ -199,7 +199,7 @@ fn ask_version(bin: &Path) -> Option<String> {
     std::thread::spawn(move || {
         let _ = tx.send(child.wait_with_output());
     });
-    match rx.recv_timeout(VERSION_TIMEOUT) {
+    match rx.recv_timeout(timeout) {
         Ok(Ok(out)) if out.status.success() => {
             let text = String::from_utf8_lossy(&out.stdout);
             text.lines()
@@ -238,6 +238,70 @@ impl Paths {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn paths(root: &Path) -> Paths {
+        Paths {
+            config_dir: root.join("config/opencode"),
+            data_dir: root.join("data/opencode-balancer"),
+            record_file: root.join("config/opencode/record.json"),
+            cache_dir: root.join("cache/opencode"),
+        }
+    }
+
+    fn fake(dir: &Path, name: &str, body: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let file = dir.join(name);
+        std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    #[test]
+    fn a_version_that_does_not_come_is_given_up_on_in_time() {
+        let dir = tempfile::tempdir().unwrap();
+        fake(dir.path(), "opencode", "exec sleep 30");
+        let started = std::time::Instant::now();
+        assert_eq!(
+            ask_version(&dir.path().join("opencode"), Duration::from_millis(300)),
+            None
+        );
+        assert!(started.elapsed() < Duration::from_secs(5));
+        fake(dir.path(), "opencode", "exit 3");
+        assert_eq!(ask_version(&dir.path().join("opencode"), Duration::from_secs(5)), None);
+    }
+
+    #[test]
+    fn each_line_is_told_by_its_own_tables_in_opencode_db_not_by_the_shared_credential_table() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let db_dir = p.opencode_data_dir();
+        std::fs::create_dir_all(&db_dir).unwrap();
+        let db = rusqlite::Connection::open(db_dir.join("opencode.db")).unwrap();
+        db.execute_batch("CREATE TABLE credential(id TEXT);").unwrap();
+        assert_eq!(detect(&p, &[]), Hosts::default(), "both lines have a credential table");
+        db.execute_batch("CREATE TABLE session_v2(id TEXT);").unwrap();
+        let h = detect(&p, &[]);
+        assert!(h.v2.is_some_and(|f| f.how.contains("session_v2")) && h.v1.is_none());
+        db.execute_batch("CREATE TABLE part(id TEXT);").unwrap();
+        assert!(detect(&p, &[]).v1.is_some_and(|f| f.how.contains("`part`")));
+    }
+
+    #[test]
+    fn a_binary_on_path_outweighs_the_marks_in_the_folders() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        std::fs::create_dir_all(&p.config_dir).unwrap();
+        std::fs::write(p.config_dir.join("tui.json"), "{}").unwrap();
+        let bin = dir.path().join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        fake(&bin, "opencode", "echo 'opencode v2.1.2'");
+        let h = detect(&p, &[dir.path().join("empty"), bin.clone()]);
+        assert_eq!(h.v2.unwrap().version.as_deref(), Some("opencode v2.1.2"));
+        assert!(h.v1.is_none(), "tui.json (install writes it too) does not count then");
+        fake(&bin, "opencode2", "echo 'opencode v2.4.0'");
+        fake(&bin, "opencode", "echo '1.18.33'");
+        let h = detect(&p, &[bin]);
+        assert!(h.v1.is_some() && h.v2.is_some_and(|f| f.how.contains("opencode2")));
+    }
 
     #[test]
     fn versions_of_both_lines_are_read() {
