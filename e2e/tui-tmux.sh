@@ -107,7 +107,7 @@ printf %s test-key-bravo-FAKE | cli accounts add mock bravo >/dev/null
 cli accounts use mock alpha >/dev/null
 
 cli install >"$WORK/install.out"
-if grep -q "tui.jsonc" "$WORK/install.out" && grep -qF "opencode-balancer/tui/index.js" "$XDG_CONFIG_HOME/opencode/tui.jsonc"; then
+if grep -q "tui.jsonc" "$WORK/install.out" && grep -qF "opencode-balancer/package/tui/index.js" "$XDG_CONFIG_HOME/opencode/tui.jsonc"; then
   pass "install adds the TUI plugin to tui.jsonc"
 else
   fail "install adds the TUI plugin to tui.jsonc: $(cat "$WORK/install.out")"

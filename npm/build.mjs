@@ -16,7 +16,7 @@
 // Staged in <out>/<package name>/, tarballs in <out>/. Plain Node, no dependencies.
 
 import { execFileSync } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -34,8 +34,22 @@ export const PLATFORMS = {
   "win32-x64": { os: "win32", cpu: "x64", target: "x86_64-pc-windows-msvc" },
 };
 
-/** The files of the main package, relative to the repository and to the package alike. */
-const PLUGIN_FILES = ["plugin/index.js", "tui/index.js", "tui/view.js", "tui/rpc.js"];
+/** The folders of the main package's JavaScript, relative to the repository and to the package alike. */
+const PLUGIN_DIRS = ["common", "plugin", "tui"];
+
+/** Every .js file under PLUGIN_DIRS but tests (the same set src/install/package.rs embeds). */
+function pluginFiles(dir = null) {
+  const out = [];
+  for (const d of dir ? [dir] : PLUGIN_DIRS) {
+    for (const e of readdirSync(join(ROOT, d), { withFileTypes: true })) {
+      const rel = `${d}/${e.name}`;
+      if (e.isDirectory()) {
+        if (e.name !== "test" && e.name !== "node_modules") out.push(...pluginFiles(rel));
+      } else if (e.name.endsWith(".js")) out.push(rel);
+    }
+  }
+  return out.sort();
+}
 /** The package's root module, for opencode 2 (see buildMain). */
 const ROOT_ENTRY = "index.js";
 /** The package's command: a shim that runs the platform package's binary. */
@@ -94,10 +108,10 @@ const common = (version) => ({
 function buildMain(out, version) {
   const dir = join(out, NAME);
   rmSync(dir, { recursive: true, force: true });
-  const source = readFileSync(join(ROOT, "plugin/index.js"), "utf8");
-  const stated = source.match(/^const PLUGIN_VERSION = "([^"]+)";/m)?.[1];
-  if (stated !== version) die(`plugin/index.js says PLUGIN_VERSION ${stated}, Cargo.toml ${version}`);
-  for (const f of PLUGIN_FILES) {
+  const source = readFileSync(join(ROOT, "common/version.js"), "utf8");
+  const stated = source.match(/^export const PLUGIN_VERSION = "([^"]+)";/m)?.[1];
+  if (stated !== version) die(`common/version.js says PLUGIN_VERSION ${stated}, Cargo.toml ${version}`);
+  for (const f of pluginFiles()) {
     mkdirSync(dirname(join(dir, f)), { recursive: true });
     copyFileSync(join(ROOT, f), join(dir, f));
   }
@@ -122,7 +136,7 @@ function buildMain(out, version) {
       "./tui": "./tui/index.js",
       "./package.json": "./package.json",
     },
-    files: [ROOT_ENTRY, "plugin/index.js", "tui/*.js", SHIM[1], "README.md"],
+    files: [ROOT_ENTRY, ...PLUGIN_DIRS.map((d) => `${d}/`), SHIM[1], "README.md"],
     optionalDependencies: Object.fromEntries(Object.keys(PLATFORMS).map((p) => [`${NAME}-${p}`, version])),
   });
   writeFileSync(
@@ -151,8 +165,9 @@ opencode.json and the \`./tui\` export for tui.json), or run \`npx opencode-bala
 
 What this package contains:
 
-- \`plugin/index.js\` — the server plugin (the package's main, \`${NAME}\` and \`${NAME}/server\`);
-- \`tui/*.js\` — the TUI plugin (the \`./tui\` export, which opencode loads for tui.json): the \`/balancer\` dashboard and the footer;
+- \`plugin/\` — the server plugin, \`plugin/index.js\` its entry (the package's main, \`${NAME}\` and \`${NAME}/server\`);
+- \`common/\` — what both plugins share: the version, finding the binary, the sidecar client;
+- \`tui/\` — the TUI plugin (the \`./tui\` export, which opencode loads for tui.json): the \`/balancer\` dashboard and the footer;
 - \`bin/opencode-balancer.js\` — the \`opencode-balancer\` command (\`npx opencode-balancer install --npm\`
   writes both entries above for you; \`npx opencode-balancer accounts list\`, …): it runs the binary below;
 - no binary: npm or bun installs the one \`${NAME}-<os>-<arch>\` optional dependency that matches

@@ -36,7 +36,16 @@ fn install_writes_the_plugin_into_the_global_folder_idempotently_and_uninstall_r
     assert!(dry.contains("would write"), "{dry}");
     assert!(!file.exists(), "a dry run changes nothing");
     run(home.path(), &["install"]);
-    let text = std::fs::read_to_string(&file).unwrap();
+    let package = home.path().join("data/opencode-balancer/package");
+    let thin = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        thin.contains(&format!(
+            "export {{ server }} from \"file://{}\";",
+            package.join("plugin/index.js").display()
+        )) && thin.contains(".plugin-folder"),
+        "{thin}"
+    );
+    let text = std::fs::read_to_string(package.join("common/binary.js")).unwrap();
     let bin = std::fs::canonicalize(BIN).unwrap();
     assert!(text.contains(&format!(
         "const INSTALLED_BINARY = {};",
@@ -45,6 +54,7 @@ fn install_writes_the_plugin_into_the_global_folder_idempotently_and_uninstall_r
     assert!(run(home.path(), &["install"]).contains("unchanged"));
     run(home.path(), &["uninstall"]);
     assert!(!file.exists());
+    assert!(!package.exists(), "the package folder goes too");
 }
 
 #[test]
@@ -63,14 +73,17 @@ fn install_config_adds_a_file_entry_keeping_the_rest_of_the_config() {
     let entry = format!(
         "file://{}",
         home.path()
-            .join("data/opencode-balancer/opencode-balancer.js")
+            .join("data/opencode-balancer/package/plugin/index.js")
             .display()
     );
     assert!(
         text.contains("// keep me") && text.contains("some-plugin@1") && text.contains(&entry),
         "{text}"
     );
-    assert!(home.path().join("data/opencode-balancer/opencode-balancer.js").exists());
+    assert!(home
+        .path()
+        .join("data/opencode-balancer/package/plugin/index.js")
+        .exists());
     assert!(
         !cfg_dir.join("plugin/opencode-balancer.js").exists(),
         "loaded once, not twice"
@@ -140,7 +153,7 @@ fn cfg_dir(home: &Path) -> PathBuf {
 fn entry(home: &Path) -> String {
     format!(
         "file://{}",
-        home.join("data/opencode-balancer/opencode-balancer.js").display()
+        home.join("data/opencode-balancer/package/plugin/index.js").display()
     )
 }
 
@@ -179,7 +192,7 @@ fn refused(home: &Path, args: &[&str], path: &Path, named: &str, why: &str) {
     );
     assert_eq!(state(path), before, "{args:?} changed {}", path.display());
     assert_eq!(files(path.parent().unwrap()), listing, "{args:?}");
-    assert!(!home.join("data/opencode-balancer/opencode-balancer.js").exists());
+    assert!(!home.join("data/opencode-balancer/package/plugin/index.js").exists());
 }
 
 #[test]
@@ -312,7 +325,10 @@ fn install_config_refuses_a_read_only_config_and_a_dangling_symlink() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success() && err.contains("does not exist"), "{err}");
         assert!(std::fs::read_link(&link).is_ok() && !home.path().join("dotfiles").exists());
-        assert!(!home.path().join("data/opencode-balancer/opencode-balancer.js").exists());
+        assert!(!home
+            .path()
+            .join("data/opencode-balancer/package/plugin/index.js")
+            .exists());
     }
 }
 
@@ -374,7 +390,7 @@ fn with_umask_000_the_plugin_file_is_0644_its_folders_0755_and_a_new_config_0600
     run(home.path(), &["uninstall"]);
     let out = run_umask(home.path(), "000", &["install", "--config"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let plugin = home.path().join("data/opencode-balancer/opencode-balancer.js");
+    let plugin = home.path().join("data/opencode-balancer/package/plugin/index.js");
     assert_eq!(state(&plugin).1, 0o644);
     assert_eq!(mode(plugin.parent().unwrap()), 0o755);
     let cfg = cfg_dir(home.path()).join("opencode.json");

@@ -1,6 +1,6 @@
 //! `install` / `uninstall` of the TUI plugin through the real binary, in private XDG folders:
-//! its files beside the store's data (never in a folder opencode scans for server plugins) and
-//! its entry in tui.json(c), edited as carefully as opencode.json(c).
+//! its files in the package folder beside the store's data (never in a folder opencode scans for
+//! server plugins) and its entry in tui.json(c), edited as carefully as opencode.json(c).
 
 mod common;
 
@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use common::{in_home as run, in_home_out as run_out, BIN};
 
 fn tui_dir(home: &Path) -> PathBuf {
-    home.join("data/opencode-balancer/tui")
+    home.join("data/opencode-balancer/package/tui")
 }
 
 fn tui_entry(home: &Path) -> String {
     format!("file://{}", tui_dir(home).join("index.js").display())
 }
 
-const FILES: [&str; 3] = ["index.js", "view.js", "rpc.js"];
+const FILES: [&str; 4] = ["index.js", "view.js", "rpc.js", "v2/index.js"];
 
 #[test]
 fn install_writes_the_tui_plugin_beside_the_data_adds_it_to_tui_jsonc_and_uninstall_gives_back_the_bytes() {
@@ -39,7 +39,8 @@ fn install_writes_the_tui_plugin_beside_the_data_adds_it_to_tui_jsonc_and_uninst
             !cfg.join("tui.json").exists(),
             "the existing tui.jsonc is the one edited"
         );
-        let index = std::fs::read_to_string(tui_dir(home.path()).join("index.js")).unwrap();
+        let binary_js = home.path().join("data/opencode-balancer/package/common/binary.js");
+        let index = std::fs::read_to_string(binary_js).unwrap();
         let bin = std::fs::canonicalize(BIN).unwrap();
         assert!(index.contains(&format!(
             "const INSTALLED_BINARY = {};",

@@ -78,6 +78,9 @@ fn opencode_2_on_path_gets_the_package_folder_in_plugins_and_uninstall_gives_bac
         root.contains("export { default } from \"./plugin/index.js\";"),
         "{root}"
     );
+    for file in ["package.json", "plugin/index.js", "tui/index.js", "common/binary.js"] {
+        assert!(package_dir(h).join(file).is_file(), "{file}: {out}");
+    }
     // No opencode 1 here: nothing of its routes (opencode 2 would load the plugin-folder file too).
     assert!(!cfg(h, "plugin/opencode-balancer.js").exists(), "{out}");
     assert!(!cfg(h, "tui.json").exists() && !text.contains("\"plugin\""), "{text}");
@@ -218,6 +221,7 @@ fn doctor_names_each_line_and_opencode_2_s_install_also_in_json() {
     let v2 = &after["hosts"]["v2Install"];
     assert_eq!(v2["configured"], true, "{after}");
     assert_eq!(v2["rootEntry"], true, "{after}");
+    assert_eq!(v2["package"], package_dir(h).display().to_string(), "{after}");
     assert_eq!(v2["entry"], package_dir(h).display().to_string(), "{after}");
     assert!(
         v2["config"].as_str().is_some_and(|c| c.ends_with("opencode.json")),

@@ -8,8 +8,8 @@ import { createComponent, createRenderEffect, createSignal, ErrorBoundary } from
 import { createElement, insert, setProp, useKeyboard, useTerminalDimensions } from "@opentui/solid";
 import * as V from "./view.js";
 import { Client, resolveBinary } from "./rpc.js";
+import { setupV2Tui } from "./v2/index.js";
 
-const INSTALLED_BINARY = null; // replaced by opencode-balancer install
 const ID = "opencode-balancer.tui";
 const OPEN = "balancer.open";
 /** Where the server plugin answers which account a session is on (plugin/index.js). */
@@ -66,7 +66,7 @@ const tui = async (api, options = {}) => {
 
   const args = typeof options.store === "string" ? ["--store", options.store] : [];
   const client = new Client({
-    binary: resolveBinary(options, INSTALLED_BINARY),
+    binary: resolveBinary(options),
     args,
     onState: (c) => {
       setConn(c);
@@ -393,4 +393,15 @@ const tui = async (api, options = {}) => {
   });
 };
 
-export default { id: ID, tui };
+/** A guard key: V2 may load the TUI plugin twice in one process; it registers once. */
+const V2_KEY = Symbol.for("opencode-balancer.tui.v2");
+
+/** opencode 2's TUI entry: a no-op unless `api.keymap.layer` is V2's (tui/v2/). */
+const setup = async (api) => {
+  if (typeof api?.keymap?.layer !== "function") return;
+  if (globalThis[V2_KEY]) return;
+  globalThis[V2_KEY] = true;
+  return setupV2Tui(api, {});
+};
+
+export default { id: ID, tui, setup };

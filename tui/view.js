@@ -6,23 +6,8 @@ const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 const DAY = 24 * HOUR;
 
-/**
- * Control characters (C0, DEL, C1 such as CSI \u009b and OSC \u009d) and bidi embeddings,
- * overrides, isolates and marks, and the line/paragraph separators: never shown raw. The same set
- * as the Rust side's `safe_text::is_unsafe`.
- */
-const UNSAFE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]/gu;
-
-/**
- * Text from outside (a provider, a config, the sidecar) as it may be shown: each unsafe character
- * becomes a visible `\u{1b}`, so nothing it says can retitle or clear the terminal or reorder text.
- * With `keepLines`, `\n` and `\t` stay (multi-line text such as a toast). Anything that is not a
- * string becomes its String first. The server plugin's toast does the same (plugin/index.js).
- */
-export function safeText(text, keepLines = false) {
-  const s = typeof text === "string" ? text : String(text ?? "");
-  return s.replace(UNSAFE, (c) => (keepLines && (c === "\n" || c === "\t") ? c : `\\u{${c.codePointAt(0).toString(16)}}`));
-}
+export { safeText } from "../common/safe-text.js";
+import { safeText } from "../common/safe-text.js";
 
 const REASONS = {
   rate_limit: "rate limited",

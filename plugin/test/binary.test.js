@@ -12,7 +12,8 @@ import { pathToFileURL } from "node:url";
 import { server } from "../index.js";
 import {
   FAST,
-  PLUGIN_PATH,
+  BINARY_JS_PATH,
+  copyPackage,
   captureConsoleError,
   fakeClient,
   scenario,
@@ -23,11 +24,10 @@ const INSTALL_LINE = "const INSTALLED_BINARY = null; // replaced by opencode-bal
 
 /** A copy of the plugin as `install` writes it: INSTALLED_BINARY set. */
 function installedCopy(dir, binary) {
-  const source = readFileSync(PLUGIN_PATH, "utf8");
+  const source = readFileSync(BINARY_JS_PATH, "utf8");
   assert.ok(source.includes(INSTALL_LINE));
-  const path = join(dir, "installed", "opencode-balancer.js");
-  mkdirSync(join(dir, "installed"), { recursive: true });
-  writeFileSync(path, source.replace(INSTALL_LINE, `const INSTALLED_BINARY = ${JSON.stringify(binary)}; // replaced by opencode-balancer install`));
+  const path = copyPackage(join(dir, "installed"));
+  writeFileSync(join(dir, "installed", "common", "binary.js"), source.replace(INSTALL_LINE, `const INSTALLED_BINARY = ${JSON.stringify(binary)}; // replaced by opencode-balancer install`));
   return path;
 }
 
@@ -80,9 +80,7 @@ test("an installed path that is gone falls back to PATH", async (t) => {
 test("last, the checkout's target/release next to the plugin", async (t) => {
   const { dir } = scenario(t);
   process.env.PATH = "/usr/bin:/bin"; // no opencode-balancer there
-  mkdirSync(join(dir, "checkout", "plugin"), { recursive: true });
-  const copy = join(dir, "checkout", "plugin", "index.js");
-  copyFileSync(PLUGIN_PATH, copy);
+  const copy = copyPackage(join(dir, "checkout"));
   wrapper(join(dir, "checkout", "target", "release"), "opencode-balancer", "from-checkout");
   const mod = await import(pathToFileURL(copy).href);
   assert.equal(await whoAnswers(mod.server), "from-checkout");

@@ -12,7 +12,7 @@ import { pathToFileURL } from "node:url";
 import {
   FAST,
   MARKER,
-  PLUGIN_PATH,
+  copyPackage,
   captureConsoleError,
   fakeClient,
   fakeStarts,
@@ -33,11 +33,8 @@ let copies = 0;
  */
 async function npmInstalled(dir, binaryId) {
   const modules = join(dir, "project", "node_modules");
-  const pluginDir = join(modules, "opencode-balancer", "plugin");
-  mkdirSync(pluginDir, { recursive: true });
+  const copy = copyPackage(join(modules, "opencode-balancer"));
   writeFileSync(join(modules, "opencode-balancer", "package.json"), JSON.stringify({ name: "opencode-balancer", type: "module" }));
-  const copy = join(pluginDir, "index.js");
-  copyFileSync(PLUGIN_PATH, copy);
   // Both libc variants on Linux (npm installs the one that matches; the test need not know which).
   const base = `opencode-balancer-${process.platform}-${process.arch}`;
   for (const name of binaryId ? [base, `${base}-musl`] : []) {

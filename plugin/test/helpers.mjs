@@ -3,13 +3,26 @@
 
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 export const MARKER = "x-opencode-balancer-request";
 export const PLUGIN_PATH = fileURLToPath(new URL("../index.js", import.meta.url));
+/** The file holding the line `opencode-balancer install` replaces (INSTALLED_BINARY). */
+export const BINARY_JS_PATH = fileURLToPath(new URL("../../common/binary.js", import.meta.url));
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+
+/**
+ * A copy of the plugin's package folder (common/ and plugin/, no tests) under `root`, as install
+ * and npm lay it out; returns the path of its plugin/index.js.
+ */
+export function copyPackage(root) {
+  const keep = (src) => !/[/\\]test([/\\]|$)/.test(src.slice(REPO.length));
+  for (const dir of ["common", "plugin"]) cpSync(join(REPO, dir), join(root, dir), { recursive: true, filter: keep });
+  return join(root, "plugin", "index.js");
+}
 export const FAKE_SIDECAR = fileURLToPath(new URL("./fake-sidecar.mjs", import.meta.url));
 
 /**

@@ -10,7 +10,7 @@ import plugin, { server } from "../index.js";
 import {
   FAST,
   MARKER,
-  PLUGIN_PATH,
+  BINARY_JS_PATH,
   captureConsoleError,
   fakeCalls,
   fakeClient,
@@ -61,7 +61,7 @@ async function markedHeaders(hooks, providerID = "mock") {
 test("exports, the install marker line, the command and the tool", async (t) => {
   assert.equal(plugin.id, "opencode-balancer");
   assert.equal(plugin.server, server);
-  const source = readFileSync(PLUGIN_PATH, "utf8");
+  const source = readFileSync(BINARY_JS_PATH, "utf8");
   assert.ok(
     source.split("\n").includes("const INSTALLED_BINARY = null; // replaced by opencode-balancer install"),
     "the exact line `opencode-balancer install` replaces",

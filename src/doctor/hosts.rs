@@ -55,7 +55,7 @@ pub fn check(r: &mut Report, paths: &Paths) -> Hosts {
 }
 
 fn check_v2(r: &mut Report, paths: &Paths, s: &Status) {
-    let dir = paths.v2_package_dir();
+    let dir = paths.package_dir();
     let again = "run `opencode-balancer install` again";
     match &s.entry_in {
         Some(cfg) => r.add(

@@ -46,7 +46,12 @@ pub fn run(paths: &Paths, binary: &Path, hosts: &Hosts, req: Request) -> anyhow:
         drop_v1_folder_file(paths, req.dry_run, &mut out)?;
     }
     if v2_route {
-        v2::install(paths, req.dry_run, &mut out)?;
+        if hosts.wants_v1() {
+            // opencode 1's install wrote the package folder.
+            v2::install(paths, req.dry_run, &mut out)?;
+        } else {
+            v2::install_alone(paths, binary, req.dry_run, &mut out)?;
+        }
         if !req.dry_run {
             v2::said(&mut out);
         }

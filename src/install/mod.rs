@@ -19,6 +19,7 @@ pub mod dispatch;
 mod folders;
 pub mod hosts;
 pub mod npm;
+pub mod package;
 mod record;
 pub mod routes;
 mod safe_write;
@@ -28,8 +29,6 @@ pub mod v2;
 use record::Records;
 use safe_write::Target;
 
-/// The plugin source, as shipped in `plugin/index.js`.
-pub const PLUGIN_SOURCE: &str = include_str!("../../plugin/index.js");
 const PLACEHOLDER: &str = "const INSTALLED_BINARY = null;";
 /// First line of every file this command writes; `uninstall` removes only such files.
 const MARKER: &str = "// Installed by `opencode-balancer install`";
@@ -69,8 +68,10 @@ impl Paths {
         self.config_dir.join("plugin").join(PLUGIN_FILE)
     }
 
+    /// The module both copied routes load: the package's server plugin (`--config` names it,
+    /// the plugin folder's thin file re-exports it).
     pub fn config_mode_file(&self) -> PathBuf {
-        self.data_dir.join(PLUGIN_FILE)
+        self.package_dir().join(package::SERVER_ENTRY)
     }
 
     /// The existing `opencode.jsonc` (a symlink counts, even a dangling one: it is refused then)
@@ -93,9 +94,20 @@ impl Paths {
     }
 }
 
-/// The plugin text with this binary's path written in.
-pub fn plugin_text(binary: &Path) -> anyhow::Result<String> {
-    fill_binary(PLUGIN_SOURCE, binary, true)
+/// The thin file in opencode's plugin folder: the marker and the package's plugin under an id of
+/// its own. opencode 2 loads that folder too, before `plugins`, and keeps only the first of two
+/// plugins with one id: with the package's id this file would hide the package named in
+/// `plugins`, which alone brings the TUI plugin (docs/hosts.md). opencode 1 loads it as before.
+pub fn thin_text(paths: &Paths, binary: &Path) -> String {
+    format!(
+        "{MARKER} {} for {}; run it again after moving the binary.\n\
+         import plugin from {url:?};\n\
+         export {{ server }} from {url:?};\n\
+         export default {{ ...plugin, id: `${{plugin.id}}.plugin-folder` }};\n",
+        env!("CARGO_PKG_VERSION"),
+        binary.display(),
+        url = file_url(&paths.config_mode_file())
+    )
 }
 
 /// `source` marked as installed, with this binary's path written in where `placeholder` says.
@@ -125,7 +137,7 @@ fn put_file(path: &Path, text: &str, dry_run: bool, out: &mut String) -> anyhow:
         return Ok(());
     }
     if let Some(existing) = target.bytes() {
-        if !existing.starts_with(MARKER.as_bytes()) {
+        if !package::is_ours(existing) {
             bail!(
                 "{} exists and was not written by opencode-balancer; leaving it alone",
                 path.display()
@@ -149,7 +161,7 @@ fn put_file(path: &Path, text: &str, dry_run: bool, out: &mut String) -> anyhow:
 fn remove_plugin_file(path: &Path, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
     let target = Target::inspect(path)?;
     match target.bytes() {
-        Some(text) if text.starts_with(MARKER.as_bytes()) => {
+        Some(text) if package::is_ours(text) => {
             if dry_run {
                 let _ = writeln!(out, "would remove: {}", path.display());
             } else {
@@ -171,12 +183,7 @@ fn remove_plugin_file(path: &Path, dry_run: bool, out: &mut String) -> anyhow::R
 /// Runs `install` (or `uninstall` with `remove`).
 pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bool) -> anyhow::Result<String> {
     let mut out = String::new();
-    let plugin_file = if config {
-        paths.config_mode_file()
-    } else {
-        paths.plugin_folder_file()
-    };
-    let url = file_url(&plugin_file);
+    let url = file_url(&paths.config_mode_file());
     let edit = config_edit::Edit {
         key: "plugin",
         entry: &url,
@@ -193,9 +200,12 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
             for cfg in paths.config_files() {
                 config_edit::uninstall(&cfg, &edit, &records, dry_run, &mut out)?;
             }
+        } else {
+            remove_plugin_file(&paths.plugin_folder_file(), dry_run, &mut out)?;
         }
-        remove_plugin_file(&plugin_file, dry_run, &mut out)?;
+        remove_old_layout(paths, &records, dry_run, &mut out)?;
         tui::uninstall(paths, &records, dry_run, &mut out)?;
+        package::uninstall(paths, dry_run, &mut out)?;
         folders.remove_empty(dry_run, &mut out)?;
         return Ok(out);
     }
@@ -205,27 +215,38 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
         routes::Route::PluginFolder
     };
     routes::refuse_a_second_route(route, paths)?;
-    let created = folders::missing(&[
-        plugin_file.clone(),
-        paths.config_file(),
-        paths.tui_config_file(),
-        paths.tui_folder().join(tui::TUI_FILES[0].0),
-        paths.record_file.clone(),
-    ]);
-    // The TUI config is checked first too (a dry run): one that cannot be edited changes nothing.
-    tui::install(paths, binary, &records, true, &mut String::new())?;
-    if config {
-        // Checked first: a config that cannot be edited leaves no plugin file behind either.
-        let cfg = paths.config_file();
-        let text = plugin_text(binary)?;
-        let mut check = String::new();
-        config_edit::install(&cfg, &edit, &records, true, &mut check)?;
-        put_file(&plugin_file, &text, dry_run, &mut out)?;
-        config_edit::install(&cfg, &edit, &records, dry_run, &mut out)?;
-    } else {
-        put_file(&plugin_file, &plugin_text(binary)?, dry_run, &mut out)?;
+    let mut files = vec![paths.config_file(), paths.tui_config_file(), paths.record_file.clone()];
+    files.extend(paths.package_files());
+    if !config {
+        files.push(paths.plugin_folder_file());
     }
-    tui::install(paths, binary, &records, dry_run, &mut out)?;
+    let created = folders::missing(&files);
+    // Every config is checked first (dry runs): one that cannot be edited changes nothing.
+    tui::install(paths, &records, true, &mut String::new())?;
+    if config {
+        config_edit::install(&paths.config_file(), &edit, &records, true, &mut String::new())?;
+    } else {
+        put_file(
+            &paths.plugin_folder_file(),
+            &thin_text(paths, binary),
+            true,
+            &mut String::new(),
+        )?;
+    }
+    package::install(paths, binary, true, &mut String::new())?;
+    remove_old_layout(paths, &records, dry_run, &mut out)?;
+    package::install(paths, binary, dry_run, &mut out)?;
+    if config {
+        config_edit::install(&paths.config_file(), &edit, &records, dry_run, &mut out)?;
+    } else {
+        put_file(
+            &paths.plugin_folder_file(),
+            &thin_text(paths, binary),
+            dry_run,
+            &mut out,
+        )?;
+    }
+    tui::install(paths, &records, dry_run, &mut out)?;
     if !dry_run {
         folders.remember(created)?;
         let _ = writeln!(out, "opencode loads the balancer on its next start.");
@@ -233,14 +254,57 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
     Ok(out)
 }
 
+/// The layout before the package folder: its `file://` entries out of the configs (the exact
+/// original bytes back when unchanged since) and its marked files gone. `install` runs it before
+/// writing the new layout, `uninstall` too.
+pub(super) fn remove_old_layout(
+    paths: &Paths,
+    records: &Records,
+    dry_run: bool,
+    out: &mut String,
+) -> anyhow::Result<()> {
+    let old = [
+        (file_url(&paths.old_config_mode_file()), paths.config_files()),
+        (
+            file_url(&paths.old_tui_folder().join("index.js")),
+            paths.tui_config_files(),
+        ),
+    ];
+    for (url, configs) in &old {
+        let edit = config_edit::Edit {
+            key: "plugin",
+            entry: url,
+            also: None,
+        };
+        for cfg in configs {
+            if config_edit::plugin_entries(cfg).contains(url) {
+                config_edit::uninstall(cfg, &edit, records, dry_run, out)?;
+            }
+        }
+    }
+    package::remove_old_files(paths, dry_run, out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn the_plugin_text_points_at_the_binary() {
-        let t = plugin_text(Path::new("/opt/bin/opencode-balancer")).unwrap();
+    fn the_thin_file_re_exports_the_package_plugin() {
+        let p = Paths {
+            config_dir: "/h/.config/opencode".into(),
+            data_dir: "/h/.local/share/opencode-balancer".into(),
+            record_file: "/h/r.json".into(),
+            cache_dir: "/h/.cache/opencode".into(),
+        };
+        let t = thin_text(&p, Path::new("/opt/bin/opencode-balancer"));
         assert!(t.starts_with(MARKER));
-        assert!(t.contains("const INSTALLED_BINARY = \"/opt/bin/opencode-balancer\";"));
+        let url = "\"file:///h/.local/share/opencode-balancer/package/plugin/index.js\"";
+        assert!(t.contains(&format!("import plugin from {url};")), "{t}");
+        assert!(t.contains(&format!("export {{ server }} from {url};")), "{t}");
+        assert!(
+            t.contains("export default { ...plugin, id: `${plugin.id}.plugin-folder` };"),
+            "{t}"
+        );
     }
 }

@@ -101,14 +101,16 @@ pub fn is_copied_entry(entry: &str, paths: &Paths) -> bool {
     };
     path == paths.config_mode_file()
         || path == paths.plugin_folder_file()
-        || path == paths.data_dir.join("tui").join("index.js")
+        || path == paths.tui_entry_file()
+        || path == paths.old_config_mode_file()
+        || path == paths.old_tui_folder().join("index.js")
         || path.file_name().is_some_and(|n| n == PLUGIN_FILE)
 }
 
 /// The route `entry` of a `plugin` array stands for, if it is ours.
 pub fn route_of(entry: &str, paths: &Paths) -> Option<Route> {
     // opencode 2's entry (`v2`): no loader of opencode 1's, which ignores "plugins".
-    if entry_path(entry.trim()).is_some_and(|p| p == paths.v2_package_dir()) {
+    if entry_path(entry.trim()).is_some_and(|p| p == paths.package_dir()) {
         None
     } else if is_package_entry(entry) {
         Some(Route::Npm)
@@ -202,7 +204,9 @@ pub fn how_to_remove(l: &Loader, paths: &Paths) -> String {
     let ours = match (l.route, l.entry.as_deref()) {
         (Route::PluginFolder, _) => l.place == paths.plugin_folder_file(),
         (Route::Npm, Some(e)) => global && e == PACKAGE,
-        (Route::ConfigEntry, Some(e)) => global && entry_path(e).is_some_and(|p| p == paths.config_mode_file()),
+        (Route::ConfigEntry, Some(e)) => {
+            global && entry_path(e).is_some_and(|p| p == paths.config_mode_file() || p == paths.old_config_mode_file())
+        }
         (_, None) => false,
     };
     match (&l.entry, ours) {
@@ -217,7 +221,7 @@ fn is_tui_entry(l: &Loader, paths: &Paths) -> bool {
     l.entry
         .as_deref()
         .and_then(entry_path)
-        .is_some_and(|p| p == paths.data_dir.join("tui").join("index.js"))
+        .is_some_and(|p| p == paths.tui_entry_file() || p == paths.old_tui_folder().join("index.js"))
 }
 
 /// A person's name for the route.
@@ -277,6 +281,9 @@ mod tests {
             "file:///h/.local/share/opencode-balancer/opencode-balancer.js",
             "/h/.local/share/opencode-balancer/opencode-balancer.js",
             "file:///h/.local/share/opencode-balancer/tui/index.js",
+            "file:///h/.local/share/opencode-balancer/package/plugin/index.js",
+            "/h/.local/share/opencode-balancer/package/plugin/index.js",
+            "file:///h/.local/share/opencode-balancer/package/tui/index.js",
             "file:///elsewhere/opencode-balancer.js",
         ] {
             assert_eq!(route_of(e, &p), Some(Route::ConfigEntry), "{e}");

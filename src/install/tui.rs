@@ -1,25 +1,13 @@
-//! The TUI plugin's part of `install` / `uninstall`: its files (from `tui/`, embedded) go beside
-//! the store's data, in `tui/`, never into a folder opencode scans for server plugins, and one
-//! `file://` entry goes into the `plugin` array of the global `tui.json`/`tui.jsonc`.
+//! The TUI plugin's part of `install` / `uninstall`: one `file://` entry naming the package's
+//! `tui/index.js` (see `package`; never a folder opencode scans for server plugins) in the
+//! `plugin` array of the global `tui.json`/`tui.jsonc`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::record::Records;
-use super::safe_write::Target;
-use super::{config_edit, file_url, fill_binary, put_file, remove_plugin_file, Paths};
-
-/// The TUI plugin's files, as shipped in `tui/`; the first is the module tui.json names.
-pub const TUI_FILES: [(&str, &str); 3] = [
-    ("index.js", include_str!("../../tui/index.js")),
-    ("view.js", include_str!("../../tui/view.js")),
-    ("rpc.js", include_str!("../../tui/rpc.js")),
-];
+use super::{config_edit, file_url, package, Paths};
 
 impl Paths {
-    pub(super) fn tui_folder(&self) -> PathBuf {
-        self.data_dir.join("tui")
-    }
-
     /// The existing `tui.jsonc` (a symlink counts) or else `tui.json`, existing or new.
     pub(super) fn tui_config_file(&self) -> PathBuf {
         let jsonc = self.config_dir.join("tui.jsonc");
@@ -34,34 +22,27 @@ impl Paths {
     pub fn tui_config_files(&self) -> [PathBuf; 2] {
         [self.config_dir.join("tui.jsonc"), self.config_dir.join("tui.json")]
     }
+
+    /// The TUI plugin's module the tui.json entry names.
+    pub fn tui_entry_file(&self) -> PathBuf {
+        self.package_dir().join(package::TUI_ENTRY)
+    }
 }
 
-fn entry(paths: &Paths) -> String {
-    file_url(&paths.tui_folder().join(TUI_FILES[0].0))
-}
-
-/// Writes the TUI files and adds the tui.json entry; the config is checked before any file is
-/// written, so one that cannot be edited leaves nothing behind.
-pub fn install(paths: &Paths, binary: &Path, records: &Records, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
-    let url = entry(paths);
+/// Adds the tui.json entry (the package's files are `package::install`'s).
+pub fn install(paths: &Paths, records: &Records, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
+    let url = file_url(&paths.tui_entry_file());
     let edit = config_edit::Edit {
         key: "plugin",
         entry: &url,
         also: None,
     };
-    let cfg = paths.tui_config_file();
-    let mut check = String::new();
-    config_edit::install(&cfg, &edit, records, true, &mut check)?;
-    for (name, source) in TUI_FILES {
-        let text = fill_binary(source, binary, name == TUI_FILES[0].0)?;
-        put_file(&paths.tui_folder().join(name), &text, dry_run, out)?;
-    }
-    config_edit::install(&cfg, &edit, records, dry_run, out)
+    config_edit::install(&paths.tui_config_file(), &edit, records, dry_run, out)
 }
 
-/// Takes the entry out of both tui config names, then the files (and their folder when empty).
+/// Takes the entry out of both tui config names.
 pub fn uninstall(paths: &Paths, records: &Records, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
-    let url = entry(paths);
+    let url = file_url(&paths.tui_entry_file());
     let edit = config_edit::Edit {
         key: "plugin",
         entry: &url,
@@ -69,16 +50,6 @@ pub fn uninstall(paths: &Paths, records: &Records, dry_run: bool, out: &mut Stri
     };
     for cfg in paths.tui_config_files() {
         config_edit::uninstall(&cfg, &edit, records, dry_run, out)?;
-    }
-    let folder = paths.tui_folder();
-    for (name, _) in TUI_FILES {
-        let path = folder.join(name);
-        if Target::inspect(&path)?.bytes().is_some() {
-            remove_plugin_file(&path, dry_run, out)?;
-        }
-    }
-    if !dry_run && std::fs::read_dir(&folder).is_ok_and(|mut d| d.next().is_none()) {
-        let _ = std::fs::remove_dir(&folder);
     }
     Ok(())
 }

@@ -1,7 +1,7 @@
-//! opencode 2's part of `install` / `uninstall`: one entry, the installed package folder, in the
-//! `plugins` array of the global `opencode.json(c)` (the file both lines read; `config_edit` and
-//! `record` give the same care and byte-exact uninstall as opencode 1's `plugin` entry), and the
-//! package's root `index.js`.
+//! opencode 2's part of `install` / `uninstall`: one entry, the installed package folder
+//! (`package`), in the `plugins` array of the global `opencode.json(c)` (the file both lines read;
+//! `config_edit` and `record` give the same care and byte-exact uninstall as opencode 1's `plugin`
+//! entry), and the package's root `index.js` (`ROOT_ENTRY`, written with the package).
 //!
 //! Why the root file: for a local folder in `plugins`, opencode 2 (2.1.2) does not read the
 //! package's `exports`; it resolves `<folder>/server`, then `<folder>/index`, for the server
@@ -16,10 +16,8 @@ use std::path::{Path, PathBuf};
 use super::config_edit::{self, Edit};
 use super::folders::{self, Folders, FOLDERS_FILE};
 use super::record::Records;
-use super::{put_file, remove_plugin_file, Paths, MARKER};
+use super::{package, Paths, MARKER};
 
-/// The installed package folder's name, beside the store's data.
-pub const PACKAGE_DIR: &str = "package";
 /// The package's root module, which opencode 2 loads for a local folder.
 pub const ROOT_ENTRY: &str = "index.js";
 
@@ -33,11 +31,6 @@ pub fn root_entry_text() -> String {
 }
 
 impl Paths {
-    /// The package folder `install` writes and opencode 2's `plugins` names.
-    pub fn v2_package_dir(&self) -> PathBuf {
-        self.data_dir.join(PACKAGE_DIR)
-    }
-
     fn records(&self) -> Records {
         Records {
             path: self.record_file.clone(),
@@ -47,7 +40,7 @@ impl Paths {
 
 /// The `plugins` entry: the package folder's absolute path (opencode 2 wants a folder, no `file://`).
 pub fn entry(paths: &Paths) -> String {
-    paths.v2_package_dir().display().to_string()
+    paths.package_dir().display().to_string()
 }
 
 fn edit(entry: &str) -> Edit<'_> {
@@ -70,35 +63,39 @@ pub fn check(paths: &Paths) -> anyhow::Result<()> {
     )
 }
 
-/// Writes the root module into the package folder and adds the `plugins` entry.
+/// Adds the `plugins` entry (the package folder is written by `package`, before).
 pub fn install(paths: &Paths, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
-    check(paths)?;
-    let root = paths.v2_package_dir().join(ROOT_ENTRY);
-    let cfg = paths.config_file();
-    let folders = Folders {
-        path: paths.record_file.with_file_name(FOLDERS_FILE),
-    };
-    let created = folders::missing(&[root.clone(), cfg.clone(), paths.record_file.clone()]);
-    put_file(&root, &root_entry_text(), dry_run, out)?;
     let entry = entry(paths);
-    config_edit::install(&cfg, &edit(&entry), &paths.records(), dry_run, out)?;
-    if !dry_run {
-        folders.remember(created)?;
-    }
-    Ok(())
+    config_edit::install(&paths.config_file(), &edit(&entry), &paths.records(), dry_run, out)
 }
 
 /// Takes the entry out of both config names (the exact bytes back when the file is what install
-/// left) and removes the root module; runs before opencode 1's uninstall, which undoes the edits
-/// made before this one.
+/// left); runs before opencode 1's uninstall, which undoes the edits made before this one, and
+/// removes the package folder.
 pub fn uninstall(paths: &Paths, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
     let entry = entry(paths);
     for cfg in paths.config_files() {
         config_edit::uninstall(&cfg, &edit(&entry), &paths.records(), dry_run, out)?;
     }
-    let root = paths.v2_package_dir().join(ROOT_ENTRY);
-    if root.symlink_metadata().is_ok() {
-        remove_plugin_file(&root, dry_run, out)?;
+    Ok(())
+}
+
+/// Without opencode 1: the package folder (replacing the old layout, like opencode 1's install)
+/// and the entry, every config checked first, the folders install creates remembered.
+pub fn install_alone(paths: &Paths, binary: &Path, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
+    check(paths)?;
+    package::install(paths, binary, true, &mut String::new())?;
+    let folders = Folders {
+        path: paths.record_file.with_file_name(FOLDERS_FILE),
+    };
+    let mut files = paths.package_files();
+    files.extend([paths.config_file(), paths.record_file.clone()]);
+    let created = folders::missing(&files);
+    super::remove_old_layout(paths, &paths.records(), dry_run, out)?;
+    package::install(paths, binary, dry_run, out)?;
+    install(paths, dry_run, out)?;
+    if !dry_run {
+        folders.remember(created)?;
     }
     Ok(())
 }
@@ -124,7 +121,7 @@ impl Status {
             .config_files()
             .into_iter()
             .find(|cfg| config_edit::array_entries(cfg, "plugins").iter().any(|e| e == &entry));
-        let dir = paths.v2_package_dir();
+        let dir = paths.package_dir();
         let ours = std::fs::read_to_string(dir.join("package.json"))
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
@@ -148,15 +145,14 @@ impl Status {
 /// export with an `id` and a `setup`): the file itself defines `setup`, or it re-exports the
 /// default of a `file://` module that does. Read, not run: `doctor` does not need Node.
 fn v2_loadable(text: &str) -> bool {
-    if default_export(text).is_some_and(|d| d.contains("setup")) {
+    let has_setup = |t: &str| default_export(t).is_some_and(|d| d.contains("setup"));
+    if has_setup(text) {
         return true;
     }
-    text.lines()
-        .filter(|l| l.contains("export") && l.contains("default"))
-        .filter_map(|l| l.split("\"file://").nth(1)?.split('"').next().map(Path::new))
-        .any(|target| {
-            std::fs::read_to_string(target).is_ok_and(|t| default_export(&t).is_some_and(|d| d.contains("setup")))
-        })
+    text.split("\"file://")
+        .skip(1)
+        .filter_map(|rest| rest.split('"').next().map(Path::new))
+        .any(|target| std::fs::read_to_string(target).is_ok_and(|t| has_setup(&t)))
 }
 
 /// The text of a module's `export default …;` statement, if it has one.

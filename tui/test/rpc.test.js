@@ -68,5 +68,5 @@ test("a missing binary is a clear 'down' state and calls fail with the reason", 
 test("the binary: the option, then OPENCODE_BALANCER_BIN, then the installed path", () => {
   assert.equal(resolveBinary({ binary: "/x/b" }, null, {}).path, "/x/b");
   assert.equal(resolveBinary({}, null, { OPENCODE_BALANCER_BIN: "/y/b" }).path, "/y/b");
-  assert.equal(resolveBinary({}, BIN, { PATH: "" }).source, "install");
+  assert.match(resolveBinary({}, BIN, { PATH: "" }).source, /install/);
 });

@@ -1,0 +1,262 @@
+// The fetch patch: each marked provider request goes out as the account the sidecar picks (retry, switch, fail).
+import { errorText, isObject, withTimeout } from "../common/util.js";
+import { FIRST_SHAPE, HARD_MAX_ATTEMPTS, HELD_FRESH_MS, MAX_HELD } from "./constants.js";
+import { isEventStream, lookAhead } from "./lookahead.js";
+import { applySetHeaders, discard, finalResponse, findMarker, initFor, peekBody, prepareRequest, reportHeaders, requestShape, sameShape, switchedRequest, validBegin } from "./request.js";
+
+/** The fetch half of the process-wide Runtime (plugin/runtime.js extends it). */
+export class FetchRouting {
+  installFetch() {
+    if (this.patchedFetch || typeof globalThis.fetch !== "function") return;
+    const original = globalThis.fetch;
+    const runtime = this;
+    const patched = function fetch(input, init, ...rest) {
+      let marker = null;
+      try {
+        marker = findMarker(input, init);
+      } catch {
+        marker = null;
+      }
+      if (marker === null) return original(input, init, ...rest);
+      return runtime.managedFetch(original, input, init, marker);
+    };
+    for (const key of Object.keys(original)) {
+      try {
+        patched[key] = original[key];
+      } catch {
+        // read-only property: skip
+      }
+    }
+    if (typeof original.preconnect === "function" && patched.preconnect === undefined) {
+      patched.preconnect = original.preconnect.bind(original);
+    }
+    this.originalFetch = original;
+    this.patchedFetch = patched;
+    globalThis.fetch = patched;
+  }
+
+  restoreFetch() {
+    if (!this.patchedFetch) return;
+    // Someone patched on top of us: leave their wrapper; ours only passes through now.
+    if (globalThis.fetch === this.patchedFetch) globalThis.fetch = this.originalFetch;
+    this.patchedFetch = null;
+  }
+
+  /**
+   * The shape `chat.headers` tells the sidecar to expect for a request to `providerID`: that of
+   * its last request, else a bearer.
+   */
+  expectedShape(providerID) {
+    return this.shapes.get(providerID) ?? FIRST_SHAPE;
+  }
+
+  /** Where the pick epochs of `providerID` stand (taken before chat.headers is asked). */
+  pickMark(providerID) {
+    return { gen: this.sidecar.current, at: Date.now(), epoch: this.epoch, providerEpoch: this.providerEpochs.get(providerID) ?? 0 };
+  }
+
+  /**
+   * Keeps what chat.headers answered for a request until its fetch; `mark` is `pickMark` from
+   * before the call, so a change told while the answer was on its way counts.
+   */
+  hold(requestID, providerID, expected, begin, mark) {
+    this.held.delete(requestID);
+    this.held.set(requestID, { providerID, expected, begin: validBegin(begin) ? begin : null, ...mark });
+    if (this.held.size > MAX_HELD) this.held.delete(this.held.keys().next().value);
+  }
+
+  /**
+   * A pick may have changed: an event about the provider (a cooldown, a refused login, a change
+   * by the user, a refreshed token; `null`: any provider), another process's change to the store,
+   * or a refusal this plugin saw. Answers held from before then are not used.
+   */
+  picksChanged(providerID) {
+    if (providerID === null) this.epoch += 1;
+    else this.providerEpochs.set(providerID, (this.providerEpochs.get(providerID) ?? 0) + 1);
+  }
+
+  /**
+   * The `fetch.begin` answer held for a request of `shape`, when it still holds: the same sidecar
+   * answered it less than HELD_FRESH_MS ago, nothing changed a pick since, and the request has the
+   * headers the answer depends on as it was expected to. Else null: ask fetch.begin.
+   */
+  stillGood(held, shape) {
+    if (!held?.begin) return null;
+    const fresh = this.sidecar.current === held.gen && Date.now() - held.at < HELD_FRESH_MS;
+    const unchanged = this.epoch === held.epoch && (this.providerEpochs.get(held.providerID) ?? 0) === held.providerEpoch;
+    return fresh && unchanged && sameShape(held.begin.watch, held.expected, shape) ? held.begin : null;
+  }
+
+  /** The request's credential headers: the held answer, else fetch.begin's (which may move or end the request). */
+  async beginRequest(requestID, prepared, shape, held) {
+    const ready = this.stillGood(held, shape);
+    if (ready) {
+      const headers = applySetHeaders(prepared.headers, ready.setHeaders, ready.removeHeaders);
+      return { moved: await this.stripped(prepared, headers, ready), skipped: true };
+    }
+    const begin = await this.call("fetch.begin", { requestID, url: prepared.url, method: prepared.method, ...shape });
+    if (begin.action === "fail") return { final: this.finalAnswer(begin) };
+    if (begin.action === "switch") return { moved: await this.carrySwitch(prepared, prepared.headers, begin) };
+    if (begin.passthrough === true) return { headers: prepared.headers };
+    const headers = applySetHeaders(prepared.headers, begin.setHeaders, begin.removeHeaders);
+    return { moved: await this.stripped(prepared, headers, begin) };
+  }
+
+  /**
+   * The request as the sidecar's `stripState` says (docs/continuity.md): without the
+   * conversation state another account or provider produced, edited by the sidecar
+   * (`continuity.strip`). Without `stripState` (the request is on the account that produced
+   * its state) nothing is asked and the body goes out byte for byte. A body already edited
+   * with that scope (or a wider one) is not sent again; any failure sends it as it is.
+   */
+  async stripped(prepared, headers, answer) {
+    const scope = isObject(answer.stripState) ? answer.stripState.scope : undefined;
+    if (scope !== "same-provider" && scope !== "provider-move") return { prepared, headers };
+    if (prepared.body === undefined || prepared.stripped === scope || prepared.stripped === "provider-move") return { prepared, headers };
+    let text;
+    try {
+      text = typeof prepared.body === "string" ? prepared.body : new TextDecoder("utf-8", { fatal: true }).decode(prepared.body);
+    } catch {
+      return { prepared, headers };
+    }
+    let r;
+    try {
+      r = await this.call("continuity.strip", { url: prepared.url, body: text, scope });
+    } catch (e) {
+      this.note(`could not remove another account's conversation state (${errorText(e)}); sending the request as it is`);
+      return { prepared, headers };
+    }
+    if (typeof r.body !== "string") return { prepared: { ...prepared, stripped: scope }, headers };
+    const next = new Headers(headers);
+    next.delete("content-length");
+    return { prepared: { ...prepared, body: r.body, stripped: scope }, headers: next };
+  }
+
+  async managedFetch(original, input, init, requestID) {
+    const held = this.held.get(requestID);
+    this.held.delete(requestID);
+    let prepared;
+    try {
+      prepared = await prepareRequest(input, init);
+    } catch (e) {
+      this.note(`could not prepare a marked request (${errorText(e)}); sending it as is`);
+      return original(...withoutMarker(input, init));
+    }
+    const sendAs = (req, headers) => original(req.url, initFor(req, headers));
+    if (this.closed) return sendAs(prepared, prepared.headers);
+
+    const shape = requestShape(prepared.headers);
+    if (held) {
+      this.shapes.delete(held.providerID);
+      this.shapes.set(held.providerID, shape);
+      if (this.shapes.size > MAX_HELD) this.shapes.delete(this.shapes.keys().next().value);
+    }
+    let headers;
+    // Sent without asking fetch.begin: a refusal tells the sidecar what went out.
+    let sent;
+    try {
+      const b = await this.beginRequest(requestID, prepared, shape, held);
+      if (b.final) return b.final;
+      if (b.skipped) sent = { url: prepared.url, ...shape };
+      if (b.moved) ({ prepared, headers } = b.moved);
+      else headers = b.headers ?? prepared.headers;
+    } catch {
+      return sendAs(prepared, prepared.headers);
+    }
+
+    for (let attempt = 1; ; attempt++) {
+      let response = await sendAs(prepared, headers);
+      const params = { requestID, attempt, status: response.status, headers: reportHeaders(response.headers) };
+      if (sent && attempt === 1) params.sent = sent;
+      let verdict;
+      if (response.status >= 200 && response.status < 300) {
+        // An event stream may still refuse in its first events (lookAhead below): asked only then.
+        const look = isEventStream(response) ? await lookAhead(response, (events) => this.call("fetch.stream", { ...params, events })) : null;
+        if (look) response = look.response;
+        if (!look?.answer) {
+          // The answer to a 2xx is always `return`: told, not awaited.
+          delete params.sent;
+          this.sidecar.notify("fetch.result", params);
+          return response;
+        }
+        verdict = look.answer;
+        if (held) this.picksChanged(held.providerID);
+      } else {
+        // Refused: a request held for the same provider asks fetch.begin again.
+        if (held) this.picksChanged(held.providerID);
+        const body = await peekBody(response, this.settings.timeoutMs);
+        if (body !== undefined) params.body = body;
+        try {
+          verdict = await this.call("fetch.result", params);
+        } catch {
+          return response;
+        }
+      }
+      if (verdict.action === "fail") {
+        await discard(response);
+        return this.finalAnswer(verdict);
+      }
+      if (!["retry", "switch"].includes(verdict.action) || attempt >= HARD_MAX_ATTEMPTS || prepared.signal?.aborted) return response;
+      if (verdict.action === "switch") {
+        const moved = await this.carrySwitch(prepared, headers, verdict);
+        if (!moved) return response;
+        await discard(response);
+        ({ prepared, headers } = moved);
+        continue;
+      }
+      let next;
+      try {
+        next = applySetHeaders(headers, verdict.setHeaders, verdict.removeHeaders);
+      } catch {
+        return response; // a header value fetch refuses
+      }
+      if (verdict.syncAuth) await this.syncAuth(verdict.syncAuth);
+      await discard(response);
+      ({ prepared, headers } = await this.stripped(prepared, next, verdict));
+    }
+  }
+
+  /** The request moved to another provider, or null when it cannot be rewritten. */
+  async carrySwitch(prepared, headers, sw) {
+    let moved;
+    try {
+      moved = switchedRequest(prepared, headers, sw);
+    } catch (e) {
+      this.note(`could not move the request to ${sw.account?.providerID ?? "the next provider"} (${errorText(e)})`);
+      return null;
+    }
+    if (sw.syncAuth) await this.syncAuth(sw.syncAuth);
+    return this.stripped(moved.prepared, moved.headers, sw);
+  }
+
+  /**
+   * Ends opencode's wait with the sidecar's final message. With `resubmit` and a host that keeps
+   * running after the error (the TUI, `opencode serve`; not `opencode run`, which exits), the
+   * user's message is then sent again on the new model: abort the turn, promptAsync.
+   */
+  finalAnswer(fail) {
+    const r = fail.resubmit;
+    const parts = r ? this.lastParts.get(r.sessionID) : undefined;
+    if (r && parts && this.settings.resubmit && this.client?.session?.promptAsync) {
+      const client = this.client;
+      setTimeout(() => {
+        this.resubmit(client, r, parts).catch((e) => this.note(`could not send the message again: ${errorText(e)}`));
+      }, 0);
+      return finalResponse(fail.status, r.message);
+    }
+    return finalResponse(fail.status, fail.message);
+  }
+
+  async resubmit(client, r, parts) {
+    const path = { id: r.sessionID };
+    if (client.session.abort) await withTimeout(Promise.resolve().then(() => client.session.abort({ path })), 5000, "session.abort");
+    await withTimeout(
+      Promise.resolve().then(() =>
+        client.session.promptAsync({ path, body: { model: { providerID: r.providerID, modelID: r.modelID }, parts } }),
+      ),
+      5000,
+      "session.promptAsync",
+    );
+  }
+
+}
