@@ -79,19 +79,20 @@ pub fn resolve(choice: Option<HostChoice>, paths: &Paths) -> Hosts {
     let Some(choice) = choice else {
         return detect(paths, &path_dirs());
     };
-    let chosen = |v| {
-        Some(Found {
+    let name = match choice {
+        HostChoice::V1 => "v1",
+        HostChoice::V2 => "v2",
+        HostChoice::Both => "both",
+    };
+    let chosen = |yes: bool| {
+        yes.then(|| Found {
             version: None,
-            how: format!("chosen with --host {v}"),
+            how: format!("chosen with --host {name}"),
         })
     };
     Hosts {
-        v1: matches!(choice, HostChoice::V1 | HostChoice::Both)
-            .then(|| chosen("v1"))
-            .flatten(),
-        v2: matches!(choice, HostChoice::V2 | HostChoice::Both)
-            .then(|| chosen("v2"))
-            .flatten(),
+        v1: chosen(choice != HostChoice::V2),
+        v2: chosen(choice != HostChoice::V1),
         chosen: true,
     }
 }
