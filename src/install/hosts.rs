@@ -45,8 +45,6 @@ pub struct Found {
 pub struct Hosts {
     pub v1: Option<Found>,
     pub v2: Option<Found>,
-    /// Whether `--host` chose (nothing was detected then).
-    pub chosen: bool,
 }
 
 impl Hosts {
@@ -93,7 +91,6 @@ pub fn resolve(choice: Option<HostChoice>, paths: &Paths) -> Hosts {
     Hosts {
         v1: chosen(choice != HostChoice::V2),
         v2: chosen(choice != HostChoice::V1),
-        chosen: true,
     }
 }
 
