@@ -114,6 +114,8 @@ fn both_lines_stack_their_edits_on_one_config_and_uninstall_undoes_both_byte_for
         "{text}"
     );
     assert!(read(&cfg(h, "tui.json")).contains("tui/index.js"));
+    let doctor = String::from_utf8(run(h, &["doctor"]).stdout).unwrap();
+    assert!(doctor.contains("opencode 2 reads opencode 1's entry"), "{doctor}");
     ok(h, &["uninstall", "--config"]);
     assert_eq!(read(&cfg(h, "opencode.jsonc")), USER_CONFIG);
     assert!(!cfg(h, "tui.json").exists());

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use super::{Level, Report};
 use crate::install::hosts::{self, Found, Hosts};
+use crate::install::routes::{self, Route};
 use crate::install::v2::Status;
 use crate::install::Paths;
 
@@ -83,6 +84,17 @@ fn check_v2(r: &mut Report, paths: &Paths, s: &Status) {
             Level::Fail,
             format!("opencode 2: the package folder {} is missing (or not ours); {again}", dir.display()),
         ),
+    }
+    // opencode 2 reads opencode 1's "plugin" array too (docs/hosts.md).
+    for l in routes::server_loaders(paths, None).iter().filter(|l| l.entry.is_some()) {
+        let what = match l.route {
+            Route::Npm => "tries to install that package from the registry itself",
+            _ => "logs `configured plugin path must be a directory` for it (harmless; the balancer comes from \"plugins\")",
+        };
+        r.add(
+            Level::Warn,
+            format!("opencode 2 reads opencode 1's entry {l} too and {what}"),
+        );
     }
     match &s.folder_file {
         Some((file, false)) => r.add(
