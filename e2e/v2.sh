@@ -181,14 +181,6 @@ SOCK="$WORK/tmux.sock"
 t() { tmux -S "$SOCK" "$@"; }
 screen() { t capture-pane -p -t oc 2>/dev/null; }
 keys() { t send-keys -t oc "$@"; }
-until_ok() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
-}
 on_screen() { screen | grep -qF -- "$1"; }
 off_screen() { ! screen | grep -qF -- "$1"; }
 dashboard_lists_both() { on_screen "Balancer" && on_screen "alpha" && on_screen "bravo"; }
