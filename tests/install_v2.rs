@@ -230,3 +230,38 @@ fn doctor_names_each_line_and_opencode_2_s_install_also_in_json() {
         "{after}"
     );
 }
+
+#[test]
+fn install_npm_names_the_installed_package_folder_for_opencode_2_and_uninstall_npm_takes_it_out() {
+    let home = home_with(&[("opencode", "opencode v2.1.2")]);
+    let h = home.path();
+    std::fs::write(cfg(h, "opencode.jsonc"), USER_CONFIG).unwrap();
+    let out = ok(h, &["install", "--npm"]);
+    assert!(out.contains("no installed opencode-balancer package"), "{out}");
+    assert_eq!(
+        read(&cfg(h, "opencode.jsonc")),
+        USER_CONFIG,
+        "nothing for opencode 2 without a copy"
+    );
+
+    let pkg = cfg(h, "node_modules/opencode-balancer");
+    std::fs::create_dir_all(&pkg).unwrap();
+    std::fs::write(pkg.join("package.json"), "{\"name\": \"opencode-balancer\"}").unwrap();
+    std::fs::write(pkg.join("index.js"), "export { default } from \"./plugin/index.js\";\n").unwrap();
+    let out = ok(h, &["install", "--npm"]);
+    let text = read(&cfg(h, "opencode.jsonc"));
+    assert!(
+        text.contains(&format!("\"plugins\": [\"{}\"]", pkg.display())),
+        "{out}\n{text}"
+    );
+    let doctor: serde_json::Value = serde_json::from_slice(&run(h, &["doctor", "--json"]).stdout).unwrap();
+    let v2 = &doctor["hosts"]["v2Install"];
+    assert_eq!(v2["entry"], pkg.display().to_string(), "{doctor}");
+    assert_eq!(
+        (v2["package"].as_str(), &v2["rootEntry"]),
+        (pkg.to_str(), &serde_json::json!(true)),
+        "{doctor}"
+    );
+    ok(h, &["uninstall", "--npm"]);
+    assert_eq!(read(&cfg(h, "opencode.jsonc")), USER_CONFIG);
+}

@@ -42,8 +42,8 @@ pub fn check(r: &mut Report, paths: &Paths) -> Hosts {
         "v2": found_json(&hosts.v2),
         "v2Install": {
             "configured": status.entry_in.is_some(),
-            "entry": crate::install::v2::entry(paths),
-            "config": status.entry_in.as_ref().map(|p| p.display().to_string()),
+            "entry": status.entry_in.as_ref().map_or_else(|| crate::install::v2::entry(paths), |(_, e)| e.clone()),
+            "config": status.entry_in.as_ref().map(|(c, _)| c.display().to_string()),
             "package": status.package.as_ref().map(|p| p.display().to_string()),
             "rootEntry": status.root_entry,
             "folderFile": status.folder_file.as_ref().map(|(p, ok)| json!({
@@ -56,33 +56,38 @@ pub fn check(r: &mut Report, paths: &Paths) -> Hosts {
 }
 
 fn check_v2(r: &mut Report, paths: &Paths, s: &Status) {
-    let dir = paths.package_dir();
     let again = "run `opencode-balancer install` again";
     match &s.entry_in {
-        Some(cfg) => r.add(
+        Some((cfg, entry)) => r.add(
             Level::Ok,
-            format!("opencode 2: \"plugins\" in {} names {}", cfg.display(), dir.display()),
+            format!("opencode 2: \"plugins\" in {} names {entry}", cfg.display()),
         ),
-        None => r.add(
-            Level::Fail,
-            format!(
-                "opencode 2 does not load the balancer: no \"plugins\" entry for {} in opencode.json(c); {again}",
-                dir.display()
-            ),
-        ),
+        None => {
+            r.add(
+                Level::Fail,
+                format!(
+                    "opencode 2 does not load the balancer: no \"plugins\" entry for {} in opencode.json(c); {again}",
+                    paths.package_dir().display()
+                ),
+            );
+        }
     }
-    match (&s.package, s.root_entry) {
-        (Some(p), true) => r.add(Level::Ok, format!("opencode 2: package folder {} is in place", p.display())),
-        (Some(p), false) => r.add(
+    match (&s.package, s.root_entry, &s.folder) {
+        (Some(p), true, _) => r.add(Level::Ok, format!("opencode 2: package folder {} is in place", p.display())),
+        (Some(p), false, _) => r.add(
             Level::Fail,
             format!(
                 "opencode 2: {} has no index.js at its root, and opencode 2 skips such a folder without a word; {again}",
                 p.display()
             ),
         ),
-        (None, _) => r.add(
+        (None, _, Some(dir)) => r.add(
             Level::Fail,
             format!("opencode 2: the package folder {} is missing (or not ours); {again}", dir.display()),
+        ),
+        (None, _, None) => r.add(
+            Level::Ok,
+            "opencode 2 installs the named package itself (from the registry)",
         ),
     }
     // opencode 2 reads opencode 1's "plugin" array too (docs/hosts.md).

@@ -31,14 +31,14 @@ fn v1(paths: &Paths, binary: &Path, req: Request) -> anyhow::Result<String> {
 pub fn run(paths: &Paths, binary: &Path, hosts: &Hosts, req: Request) -> anyhow::Result<String> {
     let mut out = String::new();
     if req.remove {
-        v2::uninstall(paths, req.dry_run, &mut out)?;
+        v2::uninstall(paths, req.npm.then_some(binary), req.dry_run, &mut out)?;
         out.push_str(&v1(paths, binary, req)?);
         return Ok(out);
     }
     let _ = writeln!(out, "hosts: {}", hosts.describe());
     let v2_route = hosts.wants_v2() && !req.npm;
-    if v2_route {
-        v2::check(paths)?;
+    if hosts.wants_v2() {
+        v2::check(paths, None)?;
     }
     if hosts.wants_v1() {
         out.push_str(&v1(paths, binary, req)?);
@@ -56,11 +56,17 @@ pub fn run(paths: &Paths, binary: &Path, hosts: &Hosts, req: Request) -> anyhow:
             v2::said(&mut out);
         }
     } else if hosts.wants_v2() {
-        let _ = writeln!(
-            out,
-            "opencode 2: `--npm` adds nothing for it; name the installed package's folder in \"plugins\" \
-             (`\"plugins\": [\"/abs/path/node_modules/opencode-balancer\"]`), or run `opencode-balancer install`."
-        );
+        match v2::install_npm(paths, binary, req.dry_run, &mut out)? {
+            Some(_) if !req.dry_run => v2::said(&mut out),
+            Some(_) => {}
+            None => {
+                let _ = writeln!(
+                    out,
+                    "opencode 2: no installed opencode-balancer package was found to name in \"plugins\" \
+                     (nothing added for it); `opencode-balancer install` installs from this binary instead."
+                );
+            }
+        }
     }
     Ok(out)
 }

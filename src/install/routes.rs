@@ -68,7 +68,7 @@ impl fmt::Display for Loader {
 }
 
 /// A path out of an entry: `file://` stripped, trailing `/` dropped.
-fn entry_path(entry: &str) -> Option<&Path> {
+pub(super) fn entry_path(entry: &str) -> Option<&Path> {
     let path = entry.strip_prefix("file://").unwrap_or(entry);
     let looks_like_path = path.starts_with('/') || path.starts_with('.') || path.starts_with('~');
     (entry.starts_with("file://") || looks_like_path).then(|| Path::new(path.trim_end_matches('/')))

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use super::config_edit::{self, Edit};
 use super::folders::{self, Folders, FOLDERS_FILE};
 use super::record::Records;
-use super::{package, Paths, MARKER};
+use super::{npm, package, routes, Paths, MARKER};
 
 /// The package's root module, which opencode 2 loads for a local folder.
 pub const ROOT_ENTRY: &str = "index.js";
@@ -51,16 +51,12 @@ fn edit(entry: &str) -> Edit<'_> {
     }
 }
 
-/// Checks that the config can take the entry, changing nothing (run before anything is written).
-pub fn check(paths: &Paths) -> anyhow::Result<()> {
-    let entry = entry(paths);
-    config_edit::install(
-        &paths.config_file(),
-        &edit(&entry),
-        &paths.records(),
-        true,
-        &mut String::new(),
-    )
+/// Checks that the config can take `entry` (default: the package folder), changing nothing (run
+/// before anything is written).
+pub fn check(paths: &Paths, entry: Option<&str>) -> anyhow::Result<()> {
+    let default = self::entry(paths);
+    let edit = edit(entry.unwrap_or(&default));
+    config_edit::install(&paths.config_file(), &edit, &paths.records(), true, &mut String::new())
 }
 
 /// Adds the `plugins` entry (the package folder is written by `package`, before).
@@ -69,13 +65,37 @@ pub fn install(paths: &Paths, dry_run: bool, out: &mut String) -> anyhow::Result
     config_edit::install(&paths.config_file(), &edit(&entry), &paths.records(), dry_run, out)
 }
 
-/// Takes the entry out of both config names (the exact bytes back when the file is what install
-/// left); runs before opencode 1's uninstall, which undoes the edits made before this one, and
-/// removes the package folder.
-pub fn uninstall(paths: &Paths, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
-    let entry = entry(paths);
-    for cfg in paths.config_files() {
-        config_edit::uninstall(&cfg, &edit(&entry), &paths.records(), dry_run, out)?;
+/// `install --npm` for opencode 2: the installed npm package's folder, by path (opencode 2
+/// resolves a name in `plugins` through the registry itself, which has no release yet). `None`
+/// when no copy is where `npm` looks (nothing changed then).
+pub fn install_npm(paths: &Paths, binary: &Path, dry_run: bool, out: &mut String) -> anyhow::Result<Option<PathBuf>> {
+    let Some(folder) = npm::package_places(paths, binary)
+        .into_iter()
+        .find(|p| p.join("package.json").is_file())
+    else {
+        return Ok(None);
+    };
+    let entry = folder.display().to_string();
+    config_edit::install(&paths.config_file(), &edit(&entry), &paths.records(), dry_run, out)?;
+    Ok(Some(folder))
+}
+
+/// Takes the package folder's entry (and with `npm`, those `install --npm` adds) out of both
+/// config names — the exact bytes back when the file is what install left; runs before opencode
+/// 1's uninstall, which undoes the edits made before this one and removes the package folder.
+pub fn uninstall(paths: &Paths, npm: Option<&Path>, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
+    let mut entries = vec![entry(paths)];
+    if let Some(binary) = npm {
+        entries.extend(
+            npm::package_places(paths, binary)
+                .iter()
+                .map(|p| p.display().to_string()),
+        );
+    }
+    for entry in &entries {
+        for cfg in paths.config_files() {
+            config_edit::uninstall(&cfg, &edit(entry), &paths.records(), dry_run, out)?;
+        }
     }
     Ok(())
 }
@@ -83,7 +103,7 @@ pub fn uninstall(paths: &Paths, dry_run: bool, out: &mut String) -> anyhow::Resu
 /// Without opencode 1: the package folder (replacing the old layout, like opencode 1's install)
 /// and the entry, every config checked first, the folders install creates remembered.
 pub fn install_alone(paths: &Paths, binary: &Path, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
-    check(paths)?;
+    check(paths, None)?;
     package::install(paths, binary, true, &mut String::new())?;
     let folders = Folders {
         path: paths.record_file.with_file_name(FOLDERS_FILE),
@@ -103,9 +123,12 @@ pub fn install_alone(paths: &Paths, binary: &Path, dry_run: bool, out: &mut Stri
 /// What `doctor` reports about opencode 2's side.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Status {
-    /// The global config whose `plugins` names the package folder.
-    pub entry_in: Option<PathBuf>,
-    /// The package folder, when it holds our package.json.
+    /// The global config whose `plugins` names the balancer, and the entry: the package folder
+    /// `install` writes, or the npm package (by path, or by name for opencode 2 to install).
+    pub entry_in: Option<(PathBuf, String)>,
+    /// The folder named (none for a name opencode 2 installs itself).
+    pub folder: Option<PathBuf>,
+    /// That folder, when it holds our package.json.
     pub package: Option<PathBuf>,
     /// Whether opencode 2 finds a server plugin in it (`server.js` or `index.js` at its root).
     pub root_entry: bool,
@@ -116,17 +139,28 @@ pub struct Status {
 
 impl Status {
     pub fn read(paths: &Paths) -> Status {
-        let entry = entry(paths);
-        let entry_in = paths
-            .config_files()
-            .into_iter()
-            .find(|cfg| config_edit::array_entries(cfg, "plugins").iter().any(|e| e == &entry));
-        let dir = paths.package_dir();
-        let ours = std::fs::read_to_string(dir.join("package.json"))
-            .ok()
-            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
-            .is_some_and(|v| v["name"] == super::routes::PACKAGE);
-        let root_entry = ["server.js", ROOT_ENTRY].iter().any(|f| dir.join(f).is_file());
+        let ours = entry(paths);
+        let entry_in = paths.config_files().into_iter().find_map(|cfg| {
+            let found = config_edit::array_entries(&cfg, "plugins")
+                .into_iter()
+                .find(|e| *e == ours || routes::is_package_entry(e))?;
+            Some((cfg, found))
+        });
+        // A name (no path) is installed by opencode 2 itself, out of our sight.
+        let dir = match &entry_in {
+            Some((_, e)) if *e != ours => routes::entry_path(e).map(Path::to_path_buf),
+            _ => Some(paths.package_dir()),
+        };
+        let is_ours = |dir: &Path| {
+            std::fs::read_to_string(dir.join("package.json"))
+                .ok()
+                .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+                .is_some_and(|v| v["name"] == routes::PACKAGE)
+        };
+        let package = dir.clone().filter(|d| is_ours(d));
+        let root_entry = package
+            .as_ref()
+            .is_some_and(|d| ["server.js", ROOT_ENTRY].iter().any(|f| d.join(f).is_file()));
         let file = paths.plugin_folder_file();
         let folder_file = std::fs::read_to_string(&file)
             .ok()
@@ -134,7 +168,8 @@ impl Status {
             .map(|t| (file.clone(), v2_loadable(&t)));
         Status {
             entry_in,
-            package: ours.then_some(dir),
+            folder: dir,
+            package,
             root_entry,
             folder_file,
         }
