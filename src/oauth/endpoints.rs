@@ -14,6 +14,8 @@ pub const CHATGPT_ISSUER: &str = "https://auth.openai.com";
 pub const CLAUDE_TOKEN_URL: &str = "https://console.anthropic.com/v1/oauth/token";
 /// The path of ChatGPT's token endpoint under the issuer.
 pub const CHATGPT_TOKEN_PATH: &str = "/oauth/token";
+/// The path of [`CLAUDE_TOKEN_URL`], for a token server that serves both (tests).
+pub const CLAUDE_TOKEN_PATH: &str = "/v1/oauth/token";
 
 /// The token endpoints; `None`: not contacted.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,7 +43,7 @@ impl Endpoints {
         let base = base.trim_end_matches('/');
         Endpoints {
             chatgpt_issuer: Some(base.to_string()),
-            claude_token_url: Some(format!("{base}{}", super::fake_server::CLAUDE_PATH)),
+            claude_token_url: Some(format!("{base}{}", CLAUDE_TOKEN_PATH)),
             timeout,
         }
     }

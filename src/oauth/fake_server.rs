@@ -23,9 +23,9 @@ use crate::model::{Auth, Millis};
 use crate::net::loopback::Loopback;
 
 /// ChatGPT's token endpoint (`{issuer}/oauth/token`, form body).
-pub const CHATGPT_PATH: &str = "/oauth/token";
+pub const CHATGPT_PATH: &str = super::endpoints::CHATGPT_TOKEN_PATH;
 /// The Claude token endpoint (JSON body).
-pub const CLAUDE_PATH: &str = "/v1/oauth/token";
+pub const CLAUDE_PATH: &str = super::endpoints::CLAUDE_TOKEN_PATH;
 
 /// What the next request gets instead of (or before) the normal answer; one per request, in order.
 #[derive(Clone, Debug, PartialEq)]

@@ -7,7 +7,9 @@ mod answer;
 pub mod chatgpt;
 pub mod claude;
 pub mod endpoints;
+#[cfg(any(test, feature = "testkit"))]
 pub mod fake_server;
+#[cfg(any(test, feature = "testkit"))]
 mod fake_tokens;
 pub mod policy;
 mod router;

@@ -6,6 +6,7 @@ mod anthropic;
 pub mod anthropic_profile;
 mod copilot;
 mod endpoints;
+#[cfg(any(test, feature = "testkit"))]
 pub mod fake_server;
 #[cfg(test)]
 mod fuzz;
