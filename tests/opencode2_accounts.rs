@@ -87,7 +87,7 @@ fn a_database_of_another_shape_is_named_by_accounts_list_and_changes_nothing() {
     std::fs::remove_file(&path).unwrap();
     rusqlite::Connection::open(&path)
         .unwrap()
-        .execute_batch("CREATE TABLE credential (id TEXT, label TEXT)")
+        .execute_batch("CREATE TABLE session_v2 (id TEXT); CREATE TABLE credential (id TEXT, label TEXT)")
         .unwrap();
     let out = cli(&store, &["accounts", "list", "--json"], None);
     assert!(out.status.success());
@@ -348,7 +348,7 @@ fn doctor_reports_opencode_2s_credential_source_absent_found_and_of_another_shap
     std::fs::remove_file(&path).unwrap();
     rusqlite::Connection::open(&path)
         .unwrap()
-        .execute_batch("CREATE TABLE session (id TEXT)")
+        .execute_batch("CREATE TABLE session_v2 (id TEXT)")
         .unwrap();
     let text = doctor();
     assert!(

@@ -70,6 +70,7 @@ impl Paths {
     pub fn package_files(&self) -> Vec<PathBuf> {
         let dir = self.package_dir();
         std::iter::once(dir.join("package.json"))
+            .chain(std::iter::once(dir.join(super::v2::ROOT_ENTRY)))
             .chain(FILES.iter().map(|(name, _)| dir.join(name)))
             .collect()
     }
@@ -97,7 +98,10 @@ fn package_json(binary: &Path) -> String {
 /// Each file of the package with its text (package.json first).
 pub fn texts(paths: &Paths, binary: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let dir = paths.package_dir();
-    let mut out = vec![(dir.join("package.json"), package_json(binary))];
+    let mut out = vec![
+        (dir.join("package.json"), package_json(binary)),
+        (dir.join(super::v2::ROOT_ENTRY), super::v2::root_entry_text()),
+    ];
     for (name, source) in FILES {
         out.push((dir.join(name), fill_binary(source, binary, *name == BINARY_FILE)?));
     }

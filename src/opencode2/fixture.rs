@@ -18,6 +18,10 @@ pub const CREDENTIAL_TABLE: &str = "CREATE TABLE `credential` (
           `time_updated` integer NOT NULL
         )";
 
+/// A stand-in for opencode 2's `session_v2` table, the mark of its database
+/// ([`super::read::OPENCODE2_TABLE`]).
+pub const SESSION_V2_TABLE: &str = "CREATE TABLE `session_v2` (`id` text PRIMARY KEY)";
+
 /// One row to write: `(id, integration id, label, value JSON, active)`.
 pub type Row<'a> = (&'a str, &'a str, &'a str, &'a str, bool);
 
@@ -32,6 +36,7 @@ pub fn write_credentials(path: &Path, rows: &[Row]) -> rusqlite::Result<()> {
         .exists([])?;
     if !exists {
         tx.execute_batch(CREDENTIAL_TABLE)?;
+        tx.execute_batch(SESSION_V2_TABLE)?;
     }
     tx.execute("DELETE FROM credential", [])?;
     for (i, (id, provider, label, value, active)) in rows.iter().enumerate() {

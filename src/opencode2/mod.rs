@@ -4,10 +4,11 @@
 //! The store mirrors what is read here as accounts owned by opencode 2 (`store/host.rs`).
 
 pub mod doctor;
+#[cfg(any(test, feature = "testkit"))]
 pub mod fixture;
 mod read;
 
-pub use read::{read_credentials, HostRead, HostReadError};
+pub use read::{read_credentials, HostRead, HostReadError, OPENCODE2_TABLE};
 
 use std::path::PathBuf;
 

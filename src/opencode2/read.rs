@@ -23,6 +23,11 @@ const COLUMNS: &[&str] = &[
     "time_created",
 ];
 
+/// The table only opencode 2 makes in `opencode.db`. opencode 1 (1.18) keeps a database at the
+/// same path with a `credential` table of the same columns, which it does not use for logins: a
+/// database without this table is not opencode 2's, and is read as [`HostRead::Absent`].
+pub const OPENCODE2_TABLE: &str = "session_v2";
+
 /// What the database holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HostRead {
@@ -54,6 +59,9 @@ pub fn read_credentials(path: &Path) -> Result<HostRead, HostReadError> {
         detail: e.to_string(),
     };
     let conn = open(path).map_err(unreadable)?;
+    if !has_table(&conn, OPENCODE2_TABLE).map_err(unreadable)? {
+        return Ok(HostRead::Absent);
+    }
     check_shape(&conn, path)?;
     read_rows(&conn).map_err(unreadable)
 }
@@ -87,6 +95,11 @@ fn escape(path: &str) -> String {
         }
     }
     out
+}
+
+fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    conn.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1")?
+        .exists([name])
 }
 
 fn check_shape(conn: &Connection, path: &Path) -> Result<(), HostReadError> {

@@ -1,7 +1,7 @@
 //! Reading opencode 2's credential table: metadata only, never a file created, shapes refused.
 
 use super::*;
-use crate::opencode2::fixture::{write_credentials, CREDENTIAL_TABLE};
+use crate::opencode2::fixture::{write_credentials, CREDENTIAL_TABLE, SESSION_V2_TABLE};
 
 const SECRET: &str = "sk-FAKE-never-read-0123456789";
 
@@ -113,13 +113,13 @@ fn no_database_is_absent_not_an_error() {
 fn a_table_of_another_shape_is_refused_by_name_and_left_untouched() {
     let dir = tempfile::tempdir().unwrap();
     for (create, says) in [
-        ("CREATE TABLE other (id text)", "has no table `credential`"),
+        ("CREATE TABLE session_v2 (id text); CREATE TABLE other (id text)", "has no table `credential`"),
         (
-            "CREATE TABLE credential (id text, integration_id text, label text, value text, active integer, time_created integer)",
+            "CREATE TABLE session_v2 (id text); CREATE TABLE credential (id text, integration_id text, label text, value text, active integer, time_created integer)",
             "has no column `method_id`",
         ),
     ] {
-        let path = dir.path().join(format!("{}.db", says.len()));
+        let path = dir.path().join(format!("{}.db", create.len()));
         Connection::open(&path).unwrap().execute_batch(create).unwrap();
         let before = std::fs::read(&path).unwrap();
         let err = read_credentials(&path).unwrap_err();
@@ -139,6 +139,7 @@ fn rows_without_an_id_or_a_usable_provider_or_with_bad_json_are_skipped_or_kept_
     let path = db(&dir);
     let conn = Connection::open(&path).unwrap();
     conn.execute_batch(CREDENTIAL_TABLE).unwrap();
+    conn.execute_batch(SESSION_V2_TABLE).unwrap();
     conn.execute_batch(ROWS).unwrap();
     drop(conn);
     let HostRead::Found { credentials, skipped } = read_credentials(&path).unwrap() else {
@@ -154,3 +155,30 @@ const ROWS: &str = concat!(
     "INSERT INTO credential VALUES ('cred_2', NULL, 'x', '{}', NULL, NULL, 0, 1, 1);",
     "INSERT INTO credential VALUES ('cred_3', 'mock', 'x', 'not json', NULL, NULL, 0, 1, 1);",
 );
+
+#[test]
+fn opencode_1s_database_at_the_same_path_is_not_read_as_opencode_2s() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db(&dir);
+    let conn = Connection::open(&path).unwrap();
+    conn.execute_batch(&format!("CREATE TABLE part (id text); {}", CREDENTIAL_TABLE))
+        .unwrap();
+    conn.execute(
+        "INSERT INTO credential (id, integration_id, label, value, active, time_created, time_updated)
+         VALUES ('cred_v1', 'mock', 'one', '{\"type\":\"key\",\"key\":\"fake-v1-key\"}', 1, 1, 1)",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    assert_eq!(read_credentials(&path).unwrap(), HostRead::Absent);
+    let bare = dir.path().join("bare.db");
+    Connection::open(&bare)
+        .unwrap()
+        .execute_batch("CREATE TABLE session (id TEXT)")
+        .unwrap();
+    assert_eq!(
+        read_credentials(&bare).unwrap(),
+        HostRead::Absent,
+        "no shape error for a database that is not opencode 2's"
+    );
+}

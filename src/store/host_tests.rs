@@ -266,7 +266,14 @@ fn a_balancer_credential_is_never_saved_onto_an_opencode_2_account() {
 fn the_stored_shape_of_an_opencode_2_account_is_never_taken_as_a_credential_from_outside() {
     let stored = r#"{"type":"opencode2","credentialID":"cred_a","kind":"key"}"#;
     assert!(Auth::from_user_input(stored).is_err(), "the CLI's stdin");
-    assert!(serde_json::from_str::<Auth>(stored).is_err(), "auth.json, accounts.save");
-    assert_eq!(host_auth("someone-else", stored), None, "an owner this version does not know");
+    assert!(
+        serde_json::from_str::<Auth>(stored).is_err(),
+        "auth.json, accounts.save"
+    );
+    assert_eq!(
+        host_auth("someone-else", stored),
+        None,
+        "an owner this version does not know"
+    );
     assert!(host_auth(OWNER, stored).is_some());
 }
