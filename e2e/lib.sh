@@ -81,16 +81,26 @@ trap 'printf "FAIL: unexpected error (exit %s) at %s line %s\n" "$?" "$E2E_SCRIP
 
 command -v node >/dev/null || die "node is required"
 command -v npm >/dev/null || die "npm is required"
-OPENCODE="$E2E_CACHE/node_modules/.bin/opencode"
-installed_version() { timeout 60 "$OPENCODE" --version 2>/dev/null | tail -n1 || true; }
-if [ ! -x "$OPENCODE" ] || [ "$(installed_version)" != "$OPENCODE_VERSION" ]; then
-  echo "installing opencode-ai@$OPENCODE_VERSION into $E2E_CACHE"
-  mkdir -p "$E2E_CACHE"
-  (cd "$E2E_CACHE" && timeout 900 npm install --no-audit --no-fund --loglevel=error "opencode-ai@$OPENCODE_VERSION") ||
-    die "npm install opencode-ai@$OPENCODE_VERSION failed"
+
+# install_opencode CACHE PACKAGE@VERSION VERSION_LINE: npm-installs PACKAGE@VERSION into CACHE
+# unless `CACHE/node_modules/.bin/opencode --version` already prints VERSION_LINE; sets OPENCODE.
+install_opencode() {
+  local cache=$1 spec=$2 want=$3
+  OPENCODE="$cache/node_modules/.bin/opencode"
+  if [ ! -x "$OPENCODE" ] || [ "$(timeout 60 "$OPENCODE" --version 2>/dev/null | tail -n1)" != "$want" ]; then
+    echo "installing $spec into $cache"
+    mkdir -p "$cache"
+    (cd "$cache" && timeout 900 npm install --no-audit --no-fund --loglevel=error "$spec") ||
+      die "npm install $spec failed"
+  fi
+  [ "$(timeout 60 "$OPENCODE" --version 2>/dev/null | tail -n1)" = "$want" ] || die "opencode at $OPENCODE is not $want"
+}
+
+# E2E_HOST=v2 (e2e/v2.sh): opencode 2 instead, installed by the script itself.
+if [ "${E2E_HOST:-v1}" = v1 ]; then
+  install_opencode "$E2E_CACHE" "opencode-ai@$OPENCODE_VERSION" "$OPENCODE_VERSION"
+  pass "opencode $OPENCODE_VERSION at $OPENCODE"
 fi
-[ "$(installed_version)" = "$OPENCODE_VERSION" ] || die "opencode at $OPENCODE is not $OPENCODE_VERSION"
-pass "opencode $OPENCODE_VERSION at $OPENCODE"
 
 
 # --- a private world: HOME, XDG folders, project, mock provider --------------
@@ -267,6 +277,16 @@ failover_run() {
   fi
 
   if wait_no_sidecars; then pass "no sidecar left running after opencode exited"; else fail "a sidecar outlived opencode: $(our_pids | tr '\n' ' ')"; fi
+}
+
+# until_ok SECONDS CMD…: polls CMD (every 0.1 s) until it succeeds; fails after SECONDS.
+until_ok() {
+  local deadline=$((SECONDS + $1))
+  shift
+  until "$@" >/dev/null 2>&1; do
+    [ $SECONDS -lt $deadline ] || return 1
+    sleep 0.1
+  done
 }
 
 finish() {  echo

@@ -50,6 +50,8 @@ function pluginFiles(dir = null) {
   }
   return out.sort();
 }
+/** The package's root module, for opencode 2 (see buildMain). */
+const ROOT_ENTRY = "index.js";
 /** The package's command: a shim that runs the platform package's binary. */
 const SHIM = ["npm/bin/opencode-balancer.js", "bin/opencode-balancer.js"];
 
@@ -113,6 +115,10 @@ function buildMain(out, version) {
     mkdirSync(dirname(join(dir, f)), { recursive: true });
     copyFileSync(join(ROOT, f), join(dir, f));
   }
+  // opencode 2 loads a plugin folder named in "plugins" by resolving <folder>/server, then
+  // <folder>/index — never its "exports" — so the package needs a root module (without it the
+  // folder is skipped silently). <folder>/tui resolves to tui/index.js by itself.
+  writeFileSync(join(dir, ROOT_ENTRY), 'export * from "./plugin/index.js";\nexport { default } from "./plugin/index.js";\n');
   mkdirSync(join(dir, "bin"), { recursive: true });
   copyFileSync(join(ROOT, SHIM[0]), join(dir, SHIM[1]));
   chmodSync(join(dir, SHIM[1]), 0o755);
@@ -130,7 +136,7 @@ function buildMain(out, version) {
       "./tui": "./tui/index.js",
       "./package.json": "./package.json",
     },
-    files: [...PLUGIN_DIRS.map((d) => `${d}/`), SHIM[1], "README.md"],
+    files: [ROOT_ENTRY, ...PLUGIN_DIRS.map((d) => `${d}/`), SHIM[1], "README.md"],
     optionalDependencies: Object.fromEntries(Object.keys(PLATFORMS).map((p) => [`${NAME}-${p}`, version])),
   });
   writeFileSync(

@@ -1,6 +1,7 @@
 // The fetch patch: each marked provider request goes out as the account the sidecar picks (retry, switch, fail).
-import { errorText, isObject, withTimeout } from "../common/util.js";
+import { errorText, withTimeout } from "../common/util.js";
 import { FIRST_SHAPE, HARD_MAX_ATTEMPTS, HELD_FRESH_MS, MAX_HELD } from "./constants.js";
+import { stripped } from "./continuity.js";
 import { isEventStream, lookAhead } from "./lookahead.js";
 import { applySetHeaders, discard, finalResponse, findMarker, initFor, peekBody, prepareRequest, reportHeaders, requestShape, sameShape, switchedRequest, validBegin } from "./request.js";
 
@@ -102,34 +103,9 @@ export class FetchRouting {
     return { moved: await this.stripped(prepared, headers, begin) };
   }
 
-  /**
-   * The request as the sidecar's `stripState` says (docs/continuity.md): without the
-   * conversation state another account or provider produced, edited by the sidecar
-   * (`continuity.strip`). Without `stripState` (the request is on the account that produced
-   * its state) nothing is asked and the body goes out byte for byte. A body already edited
-   * with that scope (or a wider one) is not sent again; any failure sends it as it is.
-   */
-  async stripped(prepared, headers, answer) {
-    const scope = isObject(answer.stripState) ? answer.stripState.scope : undefined;
-    if (scope !== "same-provider" && scope !== "provider-move") return { prepared, headers };
-    if (prepared.body === undefined || prepared.stripped === scope || prepared.stripped === "provider-move") return { prepared, headers };
-    let text;
-    try {
-      text = typeof prepared.body === "string" ? prepared.body : new TextDecoder("utf-8", { fatal: true }).decode(prepared.body);
-    } catch {
-      return { prepared, headers };
-    }
-    let r;
-    try {
-      r = await this.call("continuity.strip", { url: prepared.url, body: text, scope });
-    } catch (e) {
-      this.note(`could not remove another account's conversation state (${errorText(e)}); sending the request as it is`);
-      return { prepared, headers };
-    }
-    if (typeof r.body !== "string") return { prepared: { ...prepared, stripped: scope }, headers };
-    const next = new Headers(headers);
-    next.delete("content-length");
-    return { prepared: { ...prepared, body: r.body, stripped: scope }, headers: next };
+  /** The request as the sidecar's `stripState` says (plugin/continuity.js). */
+  stripped(prepared, headers, answer) {
+    return stripped((method, params) => this.call(method, params), (text) => this.note(text), prepared, headers, answer);
   }
 
   async managedFetch(original, input, init, requestID) {

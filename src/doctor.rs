@@ -15,6 +15,8 @@ use crate::install::Paths;
 use crate::safe_text::{json_safe, safe};
 use crate::store::{migrations, Store};
 
+mod hosts;
+
 /// One finding.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Level {
@@ -29,6 +31,8 @@ pub struct Report {
     pub route: Option<Route>,
     /// Every loader of the server plugin found.
     pub loaders: Vec<Loader>,
+    /// The opencode lines found and opencode 2's install (`hosts`); `null` until checked.
+    pub hosts: serde_json::Value,
 }
 
 impl Report {
@@ -54,8 +58,9 @@ impl Report {
         out
     }
 
-    /// `doctor --json`: `{ok, route, loaders: [{route, place, entry}], checks: [{level, message}]}`
-    /// (`route` and `entry` may be null), one object, newline-terminated.
+    /// `doctor --json`: `{ok, route, loaders: [{route, place, entry}], hosts, checks: [{level,
+    /// message}]}` (`route` and `entry` may be null; `hosts` see `hosts::check`), one object,
+    /// newline-terminated.
     pub fn json(&self) -> String {
         let level = |l: &Level| match l {
             Level::Ok => "ok",
@@ -70,6 +75,7 @@ impl Report {
                 "place": l.place.display().to_string(),
                 "entry": l.entry,
             })).collect::<Vec<_>>(),
+            "hosts": self.hosts,
             "checks": self.lines.iter().map(|(l, m)| serde_json::json!({
                 "level": level(l),
                 "message": m,
@@ -353,10 +359,17 @@ pub fn run(store: &Path, binary: &Path, project: Option<&Path>) -> Report {
         lines: Vec::new(),
         route: None,
         loaders: Vec::new(),
+        hosts: serde_json::Value::Null,
     };
     check_store(&mut r, store);
     check_auth(&mut r);
-    check_plugin(&mut r, &Paths::from_env(), binary, project);
+    for (level, text) in crate::opencode2::doctor::findings() {
+        r.add(level, text);
+    }
+    let paths = Paths::from_env();
+    if hosts::check(&mut r, &paths).wants_v1() {
+        check_plugin(&mut r, &paths, binary, project);
+    }
     check_sidecar(&mut r, binary, store);
     r
 }

@@ -84,9 +84,10 @@ pub fn accounts(list: &[AccountView], now: Millis) -> String {
         let marker = if a.active { "*" } else { " " };
         let usage = a.usage.as_ref().map(usage_summary).unwrap_or_default();
         let token = token_note(a, now).map(|n| format!(", {n}")).unwrap_or_default();
+        let owner = owner_note(a).map(|n| format!(", {n}")).unwrap_or_default();
         let _ = writeln!(
             out,
-            "  {marker} {:<20} {:<7} {}{token}{}{}",
+            "  {marker} {:<20} {:<7} {}{token}{owner}{}{}",
             a.alias,
             a.auth_type,
             account_state(a, now),
@@ -103,6 +104,15 @@ pub fn accounts(list: &[AccountView], now: Millis) -> String {
         );
     }
     out
+}
+
+/// Who holds an account's credential when the balancer does not (`owned by opencode2, cred_…`).
+fn owner_note(a: &AccountView) -> Option<String> {
+    let owner = a.owner.as_deref()?;
+    Some(match &a.credential_id {
+        Some(id) => format!("owned by {owner} ({id})"),
+        None => format!("owned by {owner}"),
+    })
 }
 
 pub fn priority(list: &[PriorityEntry]) -> String {
@@ -159,6 +169,8 @@ mod tests {
             token_expires_at: expires,
             login_required,
             login_hint: None,
+            owner: None,
+            credential_id: None,
         }
     }
 

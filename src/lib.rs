@@ -19,6 +19,7 @@ pub mod mock_provider;
 pub mod model;
 pub mod net;
 pub mod oauth;
+pub mod opencode2;
 pub mod safe_text;
 pub mod store;
 pub mod usage;

@@ -81,11 +81,14 @@ fn install(args: &cli::InstallArgs, remove: bool) -> anyhow::Result<()> {
     let binary = std::env::current_exe()?;
     let binary = binary.canonicalize().unwrap_or(binary);
     let paths = opencode_balancer::install::Paths::from_env();
-    let out = if args.npm {
-        opencode_balancer::install::npm::run(&paths, &binary, args.dry_run, remove)?
-    } else {
-        opencode_balancer::install::run(&paths, &binary, args.config, args.dry_run, remove)?
+    let hosts = opencode_balancer::install::hosts::resolve(args.host, &paths);
+    let request = opencode_balancer::install::dispatch::Request {
+        config: args.config,
+        npm: args.npm,
+        dry_run: args.dry_run,
+        remove,
     };
+    let out = opencode_balancer::install::dispatch::run(&paths, &binary, &hosts, request)?;
     let _ = std::io::stdout().lock().write_all(out.as_bytes());
     Ok(())
 }

@@ -40,6 +40,8 @@ fn account(provider: &str, alias: &str) -> AccountView {
         token_expires_at: None,
         login_required: false,
         login_hint: None,
+        owner: None,
+        credential_id: None,
     }
 }
 

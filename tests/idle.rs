@@ -146,3 +146,30 @@ fn logins_written_after_idling_are_captured_by_rename_by_rewrite_and_by_recreate
     let list = s.call("accounts.list", json!({}));
     assert_eq!(list.as_array().unwrap().len(), 5, "{list}");
 }
+
+#[test]
+fn serve_idling_beside_opencode_2s_database_never_opens_it_and_reads_by_others_do_not_wake_it() {
+    let (_d, store) = temp_store();
+    let db = data_home(&store).join("opencode").join("opencode.db");
+    fs::create_dir_all(db.parent().unwrap()).unwrap();
+    let value = r#"{"type":"key","key":"sk-test-idle-v2-FAKE"}"#;
+    opencode_balancer::opencode2::fixture::write_credentials(&db, &[("cred_a", "mock", "alpha", value, true)]).unwrap();
+    let mut s = settled(&store);
+    eventually("opencode 2's credential mirrored", || {
+        s.call("accounts.list", json!({"providerID": "mock"}))
+            .as_array()
+            .is_some_and(|l| l.len() == 1)
+    });
+    let opens = Opens::of(&db);
+    let n = opens.count_for(Duration::from_secs(1));
+    assert_eq!(n, 0, "opencode.db was opened (at least) {n} times in 1 s of idleness");
+    for i in 0..10 {
+        fs::read(&db).unwrap();
+        assert!(opens.next(WAIT).is_some(), "read {i} of this test is seen");
+    }
+    let n = opens.count_for(Duration::from_millis(500));
+    assert_eq!(
+        n, 0,
+        "serve opened opencode.db (at least) {n} times after reads by another process"
+    );
+}

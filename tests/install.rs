@@ -40,9 +40,9 @@ fn install_writes_the_plugin_into_the_global_folder_idempotently_and_uninstall_r
     let thin = std::fs::read_to_string(&file).unwrap();
     assert!(
         thin.contains(&format!(
-            "export {{ default, server }} from \"file://{}\";",
+            "export {{ server }} from \"file://{}\";",
             package.join("plugin/index.js").display()
-        )),
+        )) && thin.contains(".plugin-folder"),
         "{thin}"
     );
     let text = std::fs::read_to_string(package.join("common/binary.js")).unwrap();

@@ -222,7 +222,7 @@ fn doctor_output_is_whole_lines_and_its_json_has_a_stable_shape() {
     }
     let json = doctor_json(home.path());
     let keys: Vec<_> = json.as_object().unwrap().keys().cloned().collect();
-    assert_eq!(keys, ["checks", "loaders", "ok", "route"]);
+    assert_eq!(keys, ["checks", "hosts", "loaders", "ok", "route"]);
     for check in json["checks"].as_array().unwrap() {
         assert!(
             ["ok", "warn", "fail"].contains(&check["level"].as_str().unwrap()),

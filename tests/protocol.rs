@@ -751,3 +751,101 @@ fn fetch_stream_holds_neutral_events_forwards_content_and_fails_over_an_early_re
     let e = s.call_err("fetch.stream", json!({"requestID": "nope", "events": []}));
     assert_eq!(code(&e), -32006);
 }
+
+/// A sidecar on `store` beside an opencode 2 database holding `rows`, once it mirrored them all.
+fn beside_opencode2(store: &std::path::Path, rows: &[opencode_balancer::opencode2::fixture::Row]) -> Sidecar {
+    let db = data_home(store).join("opencode").join("opencode.db");
+    std::fs::create_dir_all(db.parent().unwrap()).unwrap();
+    opencode_balancer::opencode2::fixture::write_credentials(&db, rows).unwrap();
+    let mut s = Sidecar::start(store);
+    eventually("opencode 2's credentials mirrored", || {
+        s.call("accounts.list", json!({})).as_array().map(Vec::len) >= Some(rows.len())
+    });
+    s
+}
+
+const V2_KEY_A: &str = r#"{"type":"key","key":"sk-test-v2-a-FAKE"}"#;
+const V2_KEY_B: &str = r#"{"type":"key","key":"sk-test-v2-b-FAKE"}"#;
+
+#[test]
+fn an_opencode_2_account_is_answered_as_its_credential_with_no_secret_header_at_begin_and_on_retry() {
+    let (_d, store) = temp_store();
+    let mut s = beside_opencode2(
+        &store,
+        &[
+            ("cred_a", "p", "alpha", V2_KEY_A, true),
+            ("cred_b", "p", "bravo", V2_KEY_B, false),
+        ],
+    );
+    // One rule: even with a secret lent, the account travels as its credential.
+    s.call(
+        "credentials.lend",
+        json!({"provider": "p", "credentialID": "cred_a", "secret": {"type": "key", "key": "sk-test-v2-lent-FAKE"}}),
+    );
+    let (id, begin) = bearer_request(&mut s, "s1");
+    assert_eq!(begin["account"], json!({"providerID": "p", "alias": "alpha"}));
+    assert_eq!(begin["credential"], json!({"id": "cred_a", "provider": "p"}));
+    assert_eq!(begin["setHeaders"], json!({}), "no secret header: {begin}");
+    let b = s.call(
+        "fetch.begin",
+        json!({"requestID": id, "url": "http://127.0.0.1:9/v1/chat/completions", "headerNames": ["authorization"], "authorization": "bearer"}),
+    );
+    assert_eq!((&b["credential"], &b["setHeaders"]), (&begin["credential"], &json!({})));
+    let r = s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 429, "headers": {"retry-after": "120"}, "body": "{}"}),
+    );
+    assert_eq!(
+        (&r["action"], &r["account"]["alias"]),
+        (&json!("retry"), &json!("bravo"))
+    );
+    assert_eq!(r["credential"], json!({"id": "cred_b", "provider": "p"}));
+    assert_eq!(r["setHeaders"], json!({}));
+    assert!(r.get("syncAuth").is_none(), "{r}");
+    for line in &s.seen {
+        assert!(!line.contains("sk-test-v2-"), "a secret on the wire: {line}");
+    }
+    let bad = s.call_err(
+        "credentials.lend",
+        json!({"provider": "p", "credentialID": "cred_a", "secret": {"type": "refresh", "token": "sk-test-v2-bad-FAKE"}}),
+    );
+    assert_eq!(bad["code"], -32602);
+    assert!(!bad.to_string().contains("sk-test-v2-bad"), "{bad}");
+}
+
+#[test]
+fn a_switch_to_a_provider_whose_account_is_an_opencode_2_credential_carries_the_credential() {
+    let (_d, store) = temp_store();
+    let mut s = beside_opencode2(&store, &[("cred_b", "pb", "bravo", V2_KEY_B, true)]);
+    s.save_api("pa", "alpha", "sk-test-v2-pa-alpha-FAKE");
+    s.call(
+        "providers.describe",
+        json!({"providers": [
+            {"providerID": "pa", "npm": "@ai-sdk/openai-compatible", "baseURL": "http://127.0.0.1:9/a/v1"},
+            {"providerID": "pb", "npm": "@ai-sdk/openai-compatible", "baseURL": "http://127.0.0.1:9/b/v1"},
+        ]}),
+    );
+    s.call("priority.move", json!({"providerID": "pa", "direction": -1}));
+    s.call("priority.setModel", json!({"providerID": "pa", "modelID": "ma"}));
+    s.call("priority.setModel", json!({"providerID": "pb", "modelID": "mb"}));
+    s.call("balancing.set", json!({"enabled": true}));
+    let h = s.call(
+        "chat.headers",
+        json!({"sessionID": "s1", "providerID": "pa", "modelID": "ma"}),
+    );
+    let id = h["requestID"].as_str().unwrap().to_string();
+    s.call(
+        "fetch.begin",
+        json!({"requestID": id, "url": "http://127.0.0.1:9/a/v1/chat/completions", "method": "POST",
+               "headerNames": ["authorization", "content-type"], "authorization": "bearer"}),
+    );
+    let r = s.call(
+        "fetch.result",
+        json!({"requestID": id, "attempt": 1, "status": 429, "headers": {"retry-after": "120"}, "body": "{}"}),
+    );
+    assert_eq!(r["action"], "switch", "{r}");
+    assert_eq!(r["account"], json!({"providerID": "pb", "alias": "bravo"}));
+    assert_eq!(r["credential"], json!({"id": "cred_b", "provider": "pb"}));
+    assert!(r["setHeaders"].get("authorization").is_none(), "{r}");
+    assert!(!r.to_string().contains("sk-test-v2-"), "{r}");
+}

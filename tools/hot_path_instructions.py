@@ -9,11 +9,15 @@ extra rounds: the cost of one round, start-up and seeding taken out.
 
     python3 tools/hot_path_instructions.py --binary OLD --binary NEW [--accounts 10] [--rounds 100,300]
 
-A round is either the four calls of a model request that succeeds (`chat.message`,
-`chat.headers`, `fetch.begin`, `fetch.result` 200) or a 429 failover (`chat.headers`,
-`fetch.begin`, `fetch.result` 429 answered `retry`, `fetch.result` 200, then
-`test.advanceClock` outside the request). Only needs the protocol of docs/protocol.md, so any
-two builds can be compared. Fake keys only.
+A round is what the plugin sends for one model request (docs/protocol.md, "One round trip per
+answered request"): either a request that succeeds (`chat.headers` with the expected `fetch`
+shape, answered with `begin`, then `fetch.result` 200 as a notification) or a 429 failover
+(`chat.headers` → `begin`, `fetch.result` 429 with `sent`, answered `retry`, `fetch.result` 200
+as a notification, then `test.advanceClock` outside the request). A build whose `chat.headers`
+gives no `begin` is asked `fetch.begin`, as the plugin does, so older builds can be compared;
+`--sequence four` drives the old four awaited calls (`chat.message`, `chat.headers`,
+`fetch.begin`, `fetch.result` 200). Notifications are not answered: the count is of the whole
+process, which reads every line before it exits. Fake keys only.
 """
 
 import argparse
@@ -52,6 +56,12 @@ class Serve:
                     sys.exit(f"{method}: {answer['error']}")
                 return answer["result"]
 
+    def notify(self, method, params):
+        """A JSON-RPC notification: written, nothing awaited (serve runs it and answers nothing)."""
+        msg = {"jsonrpc": "2.0", "method": method, "params": params}
+        self.proc.stdin.write((json.dumps(msg) + "\n").encode())
+        self.proc.stdin.flush()
+
     def close(self):
         self.proc.stdin.close()
         self.proc.wait(timeout=600)
@@ -79,22 +89,43 @@ def seed(binary, store, accounts):
     s.close()
 
 
+SHAPE = {"headerNames": ["authorization", "content-type"], "authorization": "bearer"}
+
+
+def open_request(s, session):
+    """`chat.headers` with the expected shape; `fetch.begin` only when no `begin` came with it."""
+    r = s.call("chat.headers", {"sessionID": session, "providerID": "mock", "modelID": "m1", "fetch": SHAPE})
+    rid = r["requestID"]
+    if "begin" in r:
+        return rid, {"url": "", **SHAPE}
+    s.call("fetch.begin", {"requestID": rid, "url": "", **SHAPE})
+    return rid, None
+
+
 def ok_round(s, i):
-    session = f"s{i % 50}"
-    s.call("chat.message", {"sessionID": session, "model": {"providerID": "mock", "modelID": "m1"}})
-    rid = s.call("chat.headers", {"sessionID": session, "providerID": "mock", "modelID": "m1"})["requestID"]
-    s.call("fetch.begin", {"requestID": rid, "url": "", "headerNames": ["authorization", "content-type"], "authorization": "bearer"})
-    s.call("fetch.result", {"requestID": rid, "attempt": 1, "status": 200, "headers": {}})
+    rid, _ = open_request(s, f"s{i % 50}")
+    s.notify("fetch.result", {"requestID": rid, "attempt": 1, "status": 200, "headers": {}})
 
 
 def failover_round(s, _i):
-    rid = s.call("chat.headers", {"sessionID": "f", "providerID": "mock", "modelID": "m1"})["requestID"]
-    s.call("fetch.begin", {"requestID": rid, "url": "", "headerNames": ["authorization", "content-type"], "authorization": "bearer"})
-    r = s.call("fetch.result", {"requestID": rid, "attempt": 1, "status": 429, "headers": {"retry-after": "1"}})
+    rid, sent = open_request(s, "f")
+    refused = {"requestID": rid, "attempt": 1, "status": 429, "headers": {"retry-after": "1"}}
+    if sent is not None:
+        refused["sent"] = sent
+    r = s.call("fetch.result", refused)
     if r.get("action") != "retry":
         sys.exit(f"no failover: {r}")
-    s.call("fetch.result", {"requestID": rid, "attempt": 2, "status": 200, "headers": {}})
+    s.notify("fetch.result", {"requestID": rid, "attempt": 2, "status": 200, "headers": {}})
     s.call("test.advanceClock", {"ms": 2000})
+
+
+def four_call_round(s, i):
+    """The sequence before issue 28: four awaited calls for a request answered 200."""
+    session = f"s{i % 50}"
+    s.call("chat.message", {"sessionID": session, "model": {"providerID": "mock", "modelID": "m1"}})
+    rid = s.call("chat.headers", {"sessionID": session, "providerID": "mock", "modelID": "m1"})["requestID"]
+    s.call("fetch.begin", {"requestID": rid, "url": "", **SHAPE})
+    s.call("fetch.result", {"requestID": rid, "attempt": 1, "status": 200, "headers": {}})
 
 
 def instructions(binary, seeded, rounds, kind):
@@ -123,17 +154,18 @@ def main():
     ap.add_argument("--binary", action="append", required=True)
     ap.add_argument("--accounts", type=int, default=10)
     ap.add_argument("--rounds", default="100,300")
+    ap.add_argument("--sequence", choices=["one", "four"], default="one", help="the 2xx round: one round trip (default) or the old four calls")
     a = ap.parse_args()
     low, high = (int(n) for n in a.rounds.split(","))
     print(f"Instructions per round (callgrind; {a.accounts} accounts; ({high} rounds − {low} rounds) / {high - low})\n")
-    print("| binary | sequence 200 | 429 failover |")
+    print(f"| binary | request 200 ({a.sequence} round trip{'' if a.sequence == 'one' else 's'}) | 429 failover |")
     print("|---|---:|---:|")
     for binary in a.binary:
         with tempfile.TemporaryDirectory() as seeds:
             seeded = os.path.join(seeds, "balancer.sqlite")
             seed(binary, seeded, a.accounts)
             cells = []
-            for kind in (ok_round, failover_round):
+            for kind in (ok_round if a.sequence == "one" else four_call_round, failover_round):
                 per = (instructions(binary, seeded, high, kind) - instructions(binary, seeded, low, kind)) / (high - low)
                 cells.append(f"{per:,.0f}")
             print(f"| {binary} | {cells[0]} | {cells[1]} |", flush=True)

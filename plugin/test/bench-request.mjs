@@ -4,15 +4,18 @@
 // in pairs (the order alternating), for several builds in one run, interleaved in blocks so a
 // noisy machine moves them all alike. Not a test (`node --test` skips it); run by hand:
 //
-//   node plugin/test/bench-request.mjs [--rounds N] LABEL=PLUGIN_JS:BINARY …
+//   node plugin/test/bench-request.mjs [--rounds N] [--profile DIR] LABEL=PLUGIN_JS:BINARY …
 //   e.g. node plugin/test/bench-request.mjs --rounds 600 \
 //          main=/work/main/plugin/index.js:/work/main/target/release/opencode-balancer \
 //          branch=plugin/index.js:target/release/opencode-balancer
 //
-// Two cases: a 2xx (one account answers 200), and a 429 failover (the active account answers 429
-// with Retry-After: 120, the next 200; reset between rounds, outside the clock), whose bare
-// counterpart is the same two requests sent straight. Each build runs in its own node process
-// (one plugin runtime per process) against its own temporary store.
+// Three cases: a 2xx (one account answers 200) with a one-message body; the same with a
+// multi-turn body (40 turns of user text, assistant tool calls and tool results, about 170 KB:
+// a 2xx must not touch the body, so this should cost the same); and a 429 failover (the active
+// account answers 429 with Retry-After: 120, the next 200; reset between rounds, outside the
+// clock), whose bare counterpart is the same two requests sent straight. Each build runs in its
+// own node process (one plugin runtime per process) against its own temporary store.
+// `--profile DIR` runs each worker under `node --cpu-prof --cpu-prof-dir=DIR`.
 
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
@@ -28,6 +31,22 @@ if (process.env.NODE_TEST_CONTEXT) process.exit(0);
 const OK_KEY = "bench-ok-FAKE";
 const LIMITED_KEY = "bench-limited-FAKE";
 const BODY = JSON.stringify({ model: "m1", stream: false, messages: [{ role: "user", content: "say hi" }] });
+/** A conversation of 40 turns: user text, an assistant tool call, its result, the assistant's answer. */
+const LONG_BODY = JSON.stringify({
+  model: "m1",
+  stream: false,
+  messages: Array.from({ length: 40 }, (_, t) => [
+    { role: "user", content: `turn ${t}: ${"please look at the file and tell me what it does. ".repeat(20)}` },
+    {
+      role: "assistant",
+      content: null,
+      tool_calls: [{ id: `call_${t}`, type: "function", function: { name: "read", arguments: JSON.stringify({ path: `src/file_${t}.rs` }) } }],
+    },
+    { role: "tool", tool_call_id: `call_${t}`, content: `//! file ${t}\n${"fn example() { let x = 1; }\n".repeat(80)}` },
+    { role: "assistant", content: `It defines example() ${t}. ${"It is small. ".repeat(30)}` },
+  ]).flat(),
+});
+const CASES = ["ok", "long", "failover"];
 const BLOCK = 20;
 
 // ---------------------------------------------------------------------------
@@ -57,25 +76,25 @@ async function worker(pluginPath, binary, base) {
   const hooks = await server({ client }, { binary, store, timeoutMs: 3000 });
   const runtime = globalThis[Symbol.for("opencode-balancer.plugin.runtime")];
   const url = `${base}/v1/chat/completions`;
-  const init = (headers, key) => ({
+  const init = (headers, key, body) => ({
     method: "POST",
     headers: { ...headers, authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: BODY,
+    body,
   });
   const input = (providerID, i) => ({
     sessionID: `ses_bench_${providerID}_${i}`,
     model: { id: "m1", providerID, api: { id: "m1", npm: "@ai-sdk/openai-compatible" } },
     provider: { id: providerID },
   });
-  const viaPlugin = async (providerID, i) => {
+  const viaPlugin = async (providerID, i, body = BODY) => {
     const output = { headers: {} };
     await hooks["chat.headers"](input(providerID, i), output);
-    const res = await globalThis.fetch(url, init(output.headers, "opencode-own-key"));
+    const res = await globalThis.fetch(url, init(output.headers, "opencode-own-key", body));
     await res.text();
     if (res.status !== 200) throw new Error(`through the plugin: ${res.status}`);
   };
-  const straight = async (keys) => {
-    for (const key of keys) await (await bare(url, init({}, key))).text();
+  const straight = async (keys, body = BODY) => {
+    for (const key of keys) await (await bare(url, init({}, key, body))).text();
   };
   const timed = async (f) => {
     const t = process.hrtime.bigint();
@@ -84,6 +103,7 @@ async function worker(pluginPath, binary, base) {
   };
   const cases = {
     ok: { plugin: (i) => viaPlugin("bench", i), bare: () => straight([OK_KEY]) },
+    long: { plugin: (i) => viaPlugin("bench", i, LONG_BODY), bare: () => straight([OK_KEY], LONG_BODY) },
     failover: {
       plugin: (i) => viaPlugin("fail", i),
       bare: () => straight([LIMITED_KEY, OK_KEY]),
@@ -144,8 +164,9 @@ function mockProvider() {
   return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok(server)));
 }
 
-function startWorker(label, pluginPath, binary, base) {
-  const child = spawn(process.execPath, [new URL(import.meta.url).pathname, "--worker", pluginPath, binary, base], {
+function startWorker(label, pluginPath, binary, base, profile) {
+  const nodeArgs = profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`, `--cpu-prof-name=${label}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...nodeArgs, new URL(import.meta.url).pathname, "--worker", pluginPath, binary, base], {
     stdio: ["pipe", "pipe", "inherit"],
   });
   const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
@@ -174,9 +195,11 @@ function quantile(sorted, q) {
 
 async function coordinate(args) {
   let rounds = 400;
+  let profile = null;
   const builds = [];
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--rounds") rounds = Number(args[++i]);
+    else if (args[i] === "--profile") profile = resolve(args[++i]);
     else {
       const [label, rest] = args[i].split(/=(.*)/s);
       const [pluginPath, binary] = rest.split(":");
@@ -186,12 +209,12 @@ async function coordinate(args) {
   if (builds.length === 0) throw new Error("usage: bench-request.mjs [--rounds N] LABEL=PLUGIN_JS:BINARY …");
   const mock = await mockProvider();
   const base = `http://127.0.0.1:${mock.address().port}`;
-  const workers = builds.map((b) => startWorker(b.label, b.pluginPath, b.binary, base));
+  const workers = builds.map((b) => startWorker(b.label, b.pluginPath, b.binary, base, profile));
   for (const w of workers) await w.ready;
-  const results = new Map(workers.map((w) => [w.label, { ok: { plugin: [], bare: [] }, failover: { plugin: [], bare: [] } }]));
+  const results = new Map(workers.map((w) => [w.label, Object.fromEntries(CASES.map((c) => [c, { plugin: [], bare: [] }]))]));
   // Warm-up (JIT, connections, the sidecar's first answers): not counted.
-  for (const w of workers) for (const kase of ["ok", "failover"]) await w.run(kase, BLOCK);
-  for (const kase of ["ok", "failover"]) {
+  for (const w of workers) for (const kase of CASES) await w.run(kase, BLOCK);
+  for (const kase of CASES) {
     for (let done = 0, b = 0; done < rounds; done += BLOCK, b++) {
       const order = b % 2 === 0 ? workers : [...workers].reverse();
       for (const w of order) {
@@ -209,11 +232,11 @@ async function coordinate(args) {
   console.log("| build | case | bare fetch median | through the plugin median | overhead median (paired) | p90 | p99 |");
   console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const [label, r] of results) {
-    for (const kase of ["ok", "failover"]) {
+    for (const kase of CASES) {
       const { plugin, bare } = r[kase];
       const diff = plugin.map((p, i) => p - bare[i]).sort((a, b) => a - b);
       const med = (xs) => quantile([...xs].sort((a, b) => a - b), 0.5);
-      const name = kase === "ok" ? "2xx" : "429 → failover 200";
+      const name = { ok: "2xx", long: "2xx, 40-turn body", failover: "429 → failover 200" }[kase];
       console.log(
         `| ${label} | ${name} | ${us(med(bare))} | ${us(med(plugin))} | +${us(quantile(diff, 0.5))} | +${us(quantile(diff, 0.9))} | +${us(quantile(diff, 0.99))} |`,
       );

@@ -26,6 +26,8 @@
 //   notifyAfter   {method: [{method, params}]} — notifications sent after each answer to method
 //   prepareBegin  answer chat.headers that carries `fetch` (the expected request) with `begin`,
 //               fetch.begin's answer for it, as the real sidecar does (off: an older sidecar)
+//   credentials {providerID: ["cred_a", "cred_b"]} — opencode2 accounts (V2's credentials): answers carry
+//               `credential: {id, provider}` and no secret headers, in turn like `accounts`
 //   stderr      text written to stderr at start (a log line)
 //   startDelayMs  read nothing for this long after start (a slow start)
 
@@ -63,6 +65,20 @@ function triggered(method) {
 
 const KEY_HEADERS = ["x-api-key", "api-key", "x-goog-api-key", "anthropic-api-key"];
 
+/** The keys of a provider (`accounts`) or its V2 credential ids (`credentials`), and which it is. */
+function keysOf(providerID) {
+  const creds = config.credentials?.[providerID];
+  if (Array.isArray(creds) && creds.length > 0) return { keys: creds, v2: true };
+  return { keys: accounts[providerID], v2: false };
+}
+
+/** What an answer on account `index` of a request carries: headers, or for an opencode2 account its credential. */
+function onAccount(providerID, names, index) {
+  const { keys, v2 } = keysOf(providerID);
+  if (v2) return { setHeaders: {}, credential: { id: keys[index], provider: providerID } };
+  return { setHeaders: headersFor(names, keys[index]) };
+}
+
 function headersFor(names, key) {
   for (const h of KEY_HEADERS) {
     if (names.includes(h)) return { [h]: key };
@@ -88,7 +104,7 @@ function answer(method, params) {
     case "chat.message":
       return {};
     case "chat.headers": {
-      const keys = accounts[params?.providerID];
+      const { keys } = keysOf(params?.providerID);
       if (!keys || keys.length === 0) return {};
       const requestID = `req-${process.pid}-${nextRequest++}`;
       requests.set(requestID, { providerID: params.providerID, index: 0, headerNames: [] });
@@ -99,7 +115,7 @@ function answer(method, params) {
         requests.get(requestID).headerNames = names;
         result.begin = {
           account: { providerID: params.providerID, alias: "account-0" },
-          setHeaders: headersFor(names, keys[0]),
+          ...onAccount(params.providerID, names, 0),
           watch: ["authorization", ...KEY_HEADERS],
         };
       }
@@ -108,28 +124,33 @@ function answer(method, params) {
     case "fetch.begin": {
       const r = requests.get(params?.requestID);
       if (!r) throw { code: -32006, message: "unknown request id" };
-      const keys = accounts[r.providerID];
       r.headerNames = params.headerNames ?? [];
       return {
         account: { providerID: r.providerID, alias: `account-${r.index}` },
-        setHeaders: headersFor(params.headerNames ?? [], keys[r.index]),
+        ...onAccount(r.providerID, r.headerNames, r.index),
         ...(config.removeHeaders?.begin ? { removeHeaders: config.removeHeaders.begin } : {}),
       };
     }
     case "fetch.result": {
       const r = requests.get(params?.requestID);
       if (!r) throw { code: -32006, message: "unknown request id" };
-      const keys = accounts[r.providerID];
+      const { keys } = keysOf(r.providerID);
       if (retryStatuses.includes(params.status) && r.index + 1 < keys.length) {
         r.index += 1;
         return {
           action: "retry",
           account: { providerID: r.providerID, alias: `account-${r.index}` },
-          setHeaders: headersFor(r.headerNames, keys[r.index]),
+          ...onAccount(r.providerID, r.headerNames, r.index),
           ...(config.removeHeaders?.retry ? { removeHeaders: config.removeHeaders.retry } : {}),
         };
       }
       return { action: "return" };
+    }
+    case "fetch.stream": {
+      // An error event counts as a 429 (the real sidecar reads its kind); anything else is forwarded.
+      const error = (params?.events ?? []).some((e) => e.event === "error" || /"type"\s*:\s*"error"/.test(e.data ?? ""));
+      if (!error) return { action: "forward" };
+      return answer("fetch.result", { ...params, status: 429 });
     }
     case "command.run":
       return { output: `${id}: ${params?.text ?? ""}\nmock/alpha\nmock/bravo` };

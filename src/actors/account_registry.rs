@@ -14,6 +14,7 @@
 
 mod conversations;
 mod dry;
+mod host;
 mod messages;
 mod mutations;
 mod outbox;
@@ -36,6 +37,7 @@ use crate::store::{ConversationsRead, Snapshot, Store, StoreError};
 
 pub use self::conversations::{ConversationsChanged, FollowConversations, RecordConversations};
 pub use self::dry::{DryPlan, PlanDry};
+pub use self::host::MirrorHost;
 pub use self::messages::*;
 pub use self::outcome::{OutcomeInfo, RecordOutcome};
 pub use self::pick::{ChooseModel, PickAccount, Picked};

@@ -13,10 +13,17 @@
 //! bad shape is skipped and the others are captured. Each problem is logged once, when it
 //! appears, by provider id and kind, never with a value. It never writes auth.json.
 //!
+//! It also watches opencode 2's credential database in the same folder (`opencode.db` and its
+//! `-wal`, see `host.rs`): a change there is mirrored as accounts owned by opencode 2.
+//!
 //! Each read sends the registry one `Mutate::Capture` with every provider entry that differs from
 //! the last good snapshot (all of them at start). A changed Claude login (no account id in its tokens) first has its profile read
 //! here, off the registry's thread ([`ProfileReader`]), and goes with the credential it replaced
 //! (see `store::CaptureHint`); the watcher reads nothing else until that answer or its timeout.
+
+mod host;
+
+pub use host::{HostDbChanged, HOST_DEBOUNCE};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -123,6 +130,8 @@ pub struct AuthWatcher {
     problems: BTreeSet<String>,
     /// The read waiting to run, and for which kind of change.
     scheduled: Option<(Change, SpawnHandle)>,
+    /// opencode 2's credential database beside auth.json (`host.rs`).
+    host: host::HostSource,
     _watcher: Option<Box<dyn Watcher>>,
 }
 
@@ -134,13 +143,14 @@ impl AuthWatcher {
         profiles: ProfileReader,
     ) -> Self {
         AuthWatcher {
-            path,
+            path: path.clone(),
             registry,
             inline,
             last_good: HashMap::new(),
             profiles: Arc::new(profiles),
             problems: BTreeSet::new(),
             scheduled: None,
+            host: host::HostSource::at(path.with_file_name(crate::opencode2::DB_FILE)),
             _watcher: None,
         }
     }
@@ -171,6 +181,9 @@ impl AuthWatcher {
                 if event.paths.iter().any(|p| p.file_name() == name.as_deref()) {
                     addr.do_send(FileChanged(c));
                 }
+                if (event.paths.iter()).any(|p| p.file_name().is_some_and(crate::opencode2::is_db_file)) {
+                    addr.do_send(HostDbChanged);
+                }
             }
         };
         // Network and some container mounts never report changes: `OPENCODE_BALANCER_WATCH=poll`.
@@ -188,7 +201,10 @@ impl AuthWatcher {
             // which would hash whatever the path leads to, however large, on every round.
             Err(e) => {
                 tracing::warn!(error = %e, "file notifications unavailable; polling auth.json every {POLL_INTERVAL:?}");
-                ctx.run_interval(POLL_INTERVAL, |this, ctx| this.read(ctx));
+                ctx.run_interval(POLL_INTERVAL, |this, ctx| {
+                    this.read(ctx);
+                    this.read_host();
+                });
             }
         }
     }
@@ -273,6 +289,9 @@ impl Actor for AuthWatcher {
         }
         // Logins already there at start count as changes (installing picks up existing accounts).
         self.read(ctx);
+        if self.inline.is_none() {
+            self.read_host();
+        }
     }
 }
 
@@ -284,6 +303,7 @@ impl Handler<FolderGone> for AuthWatcher {
         self._watcher = None;
         self.watch(ctx);
         self.handle(FileChanged(Change::Whole), ctx);
+        self.handle(HostDbChanged, ctx);
     }
 }
 

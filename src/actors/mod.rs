@@ -92,6 +92,24 @@ impl Runtime {
         });
     }
 
+    /// Reads opencode 2's credentials once (`opencode.db` beside auth.json) and mirrors them as
+    /// accounts owned by it: the CLI, which watches nothing, sees what opencode 2 holds now. The
+    /// problem, when the database is there but cannot be read (nothing is changed then).
+    pub async fn mirror_host_once(&self) -> Option<String> {
+        let path = crate::opencode2::default_db_path();
+        match crate::opencode2::read_credentials(&path) {
+            Ok(crate::opencode2::HostRead::Found { credentials, .. }) => {
+                match self.registry.send(account_registry::MirrorHost(credentials)).await {
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => Some(format!("opencode 2's credentials were not mirrored: {e}")),
+                    Err(e) => Some(format!("opencode 2's credentials were not mirrored: {e}")),
+                }
+            }
+            Ok(crate::opencode2::HostRead::Absent) => None,
+            Err(e) => Some(e.to_string()),
+        }
+    }
+
     /// Starts background usage polling (the sidecar does; the CLI does not).
     pub fn poll_usage(&self) {
         self.usage.do_send(usage_refresher::StartPolling);

@@ -12,6 +12,7 @@
 //! Timers run only when something is due: one wake-up at the earliest of the next read, the next
 //! passive reading's reset and the 30 s catch-up (at most one a second), none before polling.
 
+mod lend;
 mod messages;
 
 use std::collections::HashMap;
@@ -32,6 +33,7 @@ use crate::usage::passive;
 use crate::usage::schedule::{Jitter, Key, Schedule, SeededJitter, PROMPT_MIN_MS};
 use crate::usage::{Confidence, Endpoints, FetchError, Router, Usage, UsageClient, UsageRequest};
 
+pub use self::lend::LendCredential;
 pub use self::messages::*;
 
 /// Passive header readings are applied at most this often per account.
@@ -95,6 +97,8 @@ pub struct UsageRefresher {
     passive_at: HashMap<Key, Millis>,
     /// Passive readings with a reset time: (their fetch time, the reset).
     passive_resets: HashMap<Key, (Millis, Millis)>,
+    /// Secrets the plugin lent for opencode 2's credentials (memory only, `usage::lent`).
+    lent: crate::usage::lent::Lent,
 }
 
 impl UsageRefresher {
@@ -122,11 +126,18 @@ impl UsageRefresher {
             waiters: HashMap::new(),
             passive_at: HashMap::new(),
             passive_resets: HashMap::new(),
+            lent: Default::default(),
         }
     }
 
     fn now(&self) -> Millis {
         self.clock.now_ms()
+    }
+
+    /// Whether `t`'s usage can be read (an opencode 2 credential: with a secret the plugin lent).
+    fn check(&self, t: &UsageTarget, now: Millis) -> Result<(), String> {
+        self.client
+            .check(&t.provider_id, self.lent.usable(&t.provider_id, &t.auth, now))
     }
 
     /// Catches up with the accounts and settings, then starts what is due.
@@ -156,11 +167,13 @@ impl UsageRefresher {
         self.fingerprint = reply.fingerprint;
         if let Some(accounts) = reply.accounts {
             let now = self.now();
-            let client = self.client.clone();
-            let polled = accounts
+            let alive = accounts.iter().filter_map(|t| t.auth.host_credential()).collect();
+            self.lent.forget(&alive, now);
+            let polled: Vec<_> = accounts
                 .into_iter()
-                .filter(|t| !t.disabled && client.check(&t.provider_id, &t.auth).is_ok())
-                .map(|t| ((t.provider_id, t.alias), t.credential));
+                .filter(|t| !t.disabled && self.check(t, now).is_ok())
+                .collect();
+            let polled = polled.into_iter().map(|t| ((t.provider_id, t.alias), t.credential));
             self.schedule.sync(polled, now);
         }
     }
@@ -238,6 +251,9 @@ impl UsageRefresher {
                 return self.pump(ctx);
             }
         }
+        // An opencode 2 credential is read with the secret the plugin lent (and redacted by it).
+        let mut target = target;
+        target.auth = self.lent.usable(&target.provider_id, &target.auth, now).clone();
         let req = UsageRequest {
             provider_id: target.provider_id.clone(),
             alias: target.alias.clone(),

@@ -41,6 +41,7 @@ impl Runtime {
                 account,
                 set_headers: headers.set,
                 remove_headers: headers.remove,
+                credential: headers.credential,
                 watch: decisive_headers(),
                 strip_state: StripState::of(strip),
             }),
@@ -126,6 +127,23 @@ impl Runtime {
                 removed,
             },
         })
+    }
+
+    /// Keeps a secret the plugin lent for an opencode 2 credential, in memory, for usage readings.
+    pub async fn credentials_lend(&self, p: LendParams) -> ApiResult<Empty> {
+        if crate::model::validate_provider(&p.provider).is_none() || p.credential_id.trim().is_empty() {
+            return Err(ApiError::InvalidParams(
+                "invalid params: provider must be a provider id and credentialID a credential id".into(),
+            ));
+        }
+        self.usage
+            .send(crate::actors::usage_refresher::LendCredential {
+                provider_id: p.provider,
+                credential_id: p.credential_id,
+                secret: p.secret,
+            })
+            .await?;
+        Ok(Empty {})
     }
 
     pub async fn providers_describe(&self, p: DescribeParams) -> ApiResult<Empty> {

@@ -88,6 +88,8 @@ pub mod methods {
         FetchStream = "fetch.stream", FetchStreamParams => StreamResult;
         ContinuityStrip = "continuity.strip", StripParams => StripResult;
         ProvidersDescribe = "providers.describe", DescribeParams => Empty;
+        /// A notification in practice: the secret of an opencode 2 credential, lent for usage.
+        CredentialsLend = "credentials.lend", LendParams => Empty;
         TestAdvanceClock = "test.advanceClock", AdvanceClockParams => Now;
     }
 }

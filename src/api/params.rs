@@ -174,6 +174,16 @@ impl ApiParams {
     }
 }
 
+/// `credentials.lend` `{provider, credentialID, secret}` (a notification): the secret of an
+/// opencode 2 credential, for usage readings; kept in memory only. Its `Debug` shows no secret.
+#[derive(Debug, Clone, Deserialize)]
+pub struct LendParams {
+    pub provider: String,
+    #[serde(rename = "credentialID")]
+    pub credential_id: String,
+    pub secret: crate::usage::lent::LentSecret,
+}
+
 /// `providers.describe` `{providers:[{providerID, npm?, baseURL?}]}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DescribeParams {

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use crate::actors::retry_balancer::{BeginAnswer, FailAnswer, ResultAnswer, SwitchAnswer, SyncAuth};
 use crate::model::ModelRef;
-use crate::model::{AccountRef, Auth};
+use crate::model::{AccountRef, Auth, CredentialRef};
 
 /// The literal `action` member of an answer: one unit variant that encodes as its string, so
 /// an untagged answer decodes to the variant whose tag it carries.
@@ -156,6 +156,9 @@ pub struct ChatHeadersResult {
 pub struct PreparedBegin {
     pub account: AccountRef,
     pub set_headers: BTreeMap<String, String>,
+    /// Extension: the account is an opencode 2 credential; the host sets its secret (issue 32).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialRef>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub remove_headers: Vec<String>,
     pub watch: Vec<String>,
@@ -192,6 +195,9 @@ pub struct SwitchWire {
     pub url: String,
     pub set_headers: BTreeMap<String, String>,
     pub remove_headers: Vec<String>,
+    /// Extension: the target account is an opencode 2 credential (as at `fetch.begin`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<CredentialRef>,
     pub body: BodyEdit,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sync_auth: Option<SyncAuthWire>,
@@ -217,6 +223,7 @@ impl SwitchWire {
             url: s.url,
             set_headers: s.set_headers,
             remove_headers: s.remove_headers,
+            credential: s.credential,
             body: BodyEdit {
                 set: s.body_set,
                 remove: s.body_remove,
@@ -283,6 +290,8 @@ pub enum BeginResult {
         set_headers: BTreeMap<String, String>,
         #[serde(rename = "removeHeaders", default, skip_serializing_if = "Vec::is_empty")]
         remove_headers: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credential: Option<CredentialRef>,
         #[serde(rename = "stripState", default, skip_serializing_if = "Option::is_none")]
         strip_state: Option<StripState>,
     },
@@ -304,6 +313,7 @@ impl From<BeginAnswer> for BeginResult {
                 account,
                 set_headers: headers.set,
                 remove_headers: headers.remove,
+                credential: headers.credential,
                 strip_state: StripState::of(strip),
             },
             BeginAnswer::Switch(s) => BeginResult::Switch(Box::new(SwitchWire::new(*s, true))),
@@ -328,6 +338,8 @@ pub enum FetchResultAnswer {
         set_headers: BTreeMap<String, String>,
         #[serde(rename = "removeHeaders", default, skip_serializing_if = "Vec::is_empty")]
         remove_headers: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        credential: Option<CredentialRef>,
         #[serde(rename = "syncAuth", default, skip_serializing_if = "Option::is_none")]
         sync_auth: Option<SyncAuthWire>,
         #[serde(rename = "stripState", default, skip_serializing_if = "Option::is_none")]
@@ -358,6 +370,7 @@ impl From<ResultAnswer> for FetchResultAnswer {
                 account,
                 set_headers: headers.set,
                 remove_headers: headers.remove,
+                credential: headers.credential,
                 sync_auth: sync_auth.map(|s| SyncAuthWire::from(*s)),
                 strip_state: StripState::of(strip),
             },

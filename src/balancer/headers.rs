@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::Auth;
+use crate::model::{Auth, CredentialRef};
 
 /// API-key headers SDKs use, rewritten in place when present.
 pub const KEY_HEADERS: &[&str] = &[
@@ -39,6 +39,9 @@ pub fn decisive_headers() -> Vec<String> {
 pub struct HeaderPlan {
     pub set: BTreeMap<String, String>,
     pub remove: Vec<String>,
+    /// An opencode 2 credential: the host puts its secret where the active one's is (nothing is
+    /// set or removed here; one rule, whatever the balancer may hold of it).
+    pub credential: Option<CredentialRef>,
 }
 
 /// The headers to set: every auth header the SDK already uses is rewritten to `auth`'s token
@@ -52,6 +55,15 @@ pub fn credential_headers(
     header_names: &[String],
     authorization: Option<AuthorizationHint>,
 ) -> HeaderPlan {
+    if let Auth::Opencode2 { credential_id, .. } = auth {
+        return HeaderPlan {
+            credential: Some(CredentialRef {
+                id: credential_id.clone(),
+                provider: provider_id.to_string(),
+            }),
+            ..HeaderPlan::default()
+        };
+    }
     let token = auth.request_token(provider_id);
     let mut plan = HeaderPlan::default();
     let out = &mut plan.set;
@@ -94,6 +106,27 @@ mod tests {
 
     fn api(k: &str) -> Auth {
         Auth::test_api(k)
+    }
+
+    #[test]
+    fn an_opencode_2_credential_travels_as_its_id_with_no_header_whatever_the_request_has() {
+        let auth = Auth::Opencode2 {
+            credential_id: "cred_b".into(),
+            kind: "key".into(),
+        };
+        for (names, hint) in [
+            (names(&["authorization", "x-api-key"]), Some(AuthorizationHint::Bearer)),
+            (names(&[CHATGPT_ACCOUNT_HEADER]), None),
+            (vec![], None),
+        ] {
+            let plan = credential_headers("mock", &auth, &names, hint);
+            assert!(plan.set.is_empty() && plan.remove.is_empty(), "{plan:?}");
+            let credential = plan.credential.expect("the credential");
+            assert_eq!(
+                (credential.id.as_str(), credential.provider.as_str()),
+                ("cred_b", "mock")
+            );
+        }
     }
 
     fn names(n: &[&str]) -> Vec<String> {

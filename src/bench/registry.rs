@@ -1,7 +1,8 @@
 //! The benchmark's registry section (issue 28): a user's `accounts.save`, the 429 failover's
-//! spread, and `serve`'s memory once loaded and after 2,000 failovers, at each store size; for
-//! this build and, given one, a baseline build measured in the same run on copies of the same
-//! store, alternating.
+//! spread, and `serve`'s memory once loaded, right after 2,000 failovers and after a quiet moment
+//! (`QUIET_READ`: what stays resident once the burst is over), at each store size; for this build
+//! and, given one, a baseline build measured in the same run on copies of the same store,
+//! alternating.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,9 @@ const FAILOVERS: usize = 2_000;
 const WARM_UP: usize = 100;
 /// New accounts saved, one `accounts.save` each.
 const SAVES: usize = 50;
+/// How long the host stays quiet before memory is read again: the trim comes between one and two
+/// `hooks::trim::QUIET` after the last line.
+const QUIET_READ: Duration = Duration::from_millis(2_500);
 
 /// One build's numbers at one store size.
 struct Row {
@@ -29,6 +33,8 @@ struct Row {
     rss_failed_over: u64,
     /// (anonymous: the heap and stacks, file-backed: the binary and libraries) after the failovers.
     parts_failed_over: (u64, u64),
+    /// RSS once the host was quiet for `QUIET_READ` after the failovers.
+    rss_quiet: u64,
 }
 
 /// Copies the store file (closed, so whole) into a new folder.
@@ -57,6 +63,8 @@ fn measure(exe: &Path, seeded: &Path, n: usize) -> anyhow::Result<Row> {
     }
     let rss_failed_over = rss_kib(c.pid());
     let parts_failed_over = (status_kib(c.pid(), "RssAnon:"), status_kib(c.pid(), "RssFile:"));
+    std::thread::sleep(QUIET_READ);
+    let rss_quiet = rss_kib(c.pid());
     let mut saves = Vec::with_capacity(SAVES);
     for i in 0..SAVES {
         let params = SaveParams {
@@ -82,6 +90,7 @@ fn measure(exe: &Path, seeded: &Path, n: usize) -> anyhow::Result<Row> {
         rss_loaded,
         rss_failed_over,
         parts_failed_over,
+        rss_quiet,
     })
 }
 
@@ -105,14 +114,15 @@ pub fn run(sizes: &[usize], baseline: Option<&Path>) -> anyhow::Result<String> {
     let _ = writeln!(
         out,
         "\nRegistry and store (issue 28): {SAVES} `accounts.save` of new accounts; {FAILOVERS} 429 failovers \
-         (after {WARM_UP} more), min / median / p99 / max; memory once loaded and after the failovers \
-         (that, anonymous + file-backed).\n"
+         (after {WARM_UP} more), min / median / p99 / max; memory once loaded, right after the failovers \
+         (that, anonymous + file-backed) and after {} ms with no request.\n",
+        QUIET_READ.as_millis()
     );
     let _ = writeln!(
         out,
-        "| build | accounts | save median | save max | failover min | median | p99 | max | RSS loaded | RSS after failovers |"
+        "| build | accounts | save median | save max | failover min | median | p99 | max | RSS loaded | RSS after failovers | RSS quiet |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for &n in sizes {
         let seeded_dir = tempfile::tempdir()?;
         let seeded = seeded_dir.path().join("balancer.sqlite");
@@ -123,7 +133,7 @@ pub fn run(sizes: &[usize], baseline: Option<&Path>) -> anyhow::Result<String> {
             let at = |q: f64| f[((f.len() - 1) as f64 * q).round() as usize];
             let _ = writeln!(
                 out,
-                "| {name} | {n} | {} | {} | {} | {} | {} | {} | {} | {} ({} + {}) |",
+                "| {name} | {n} | {} | {} | {} | {} | {} | {} | {} | {} ({} + {}) | {} |",
                 ms(r.save_median),
                 ms(r.save_max),
                 us(at(0.0)),
@@ -133,7 +143,8 @@ pub fn run(sizes: &[usize], baseline: Option<&Path>) -> anyhow::Result<String> {
                 mib(r.rss_loaded),
                 mib(r.rss_failed_over),
                 mib(r.parts_failed_over.0),
-                mib(r.parts_failed_over.1)
+                mib(r.parts_failed_over.1),
+                mib(r.rss_quiet)
             );
         }
     }

@@ -130,6 +130,10 @@ pub struct InstallArgs {
     /// Show what would change, change nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Which opencode to configure; default: each found (`opencode --version` on PATH, else the
+    /// files each leaves), opencode 1 when none is.
+    #[arg(long, value_enum)]
+    pub host: Option<crate::install::hosts::HostChoice>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -149,6 +149,12 @@ pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result
     let result = sys.block_on(async move {
         let rt = Runtime::start(&store, clock.clone()).map_err(|e| anyhow!("{e}"))?;
         let asked = call.asked_alias();
+        // What opencode 2 holds now, as the sidecar would have mirrored it.
+        let host_problem = rt.mirror_host_once().await;
+        if let (Some(problem), Call::AccountsList(_)) = (&host_problem, &call) {
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr().lock(), "note: {}", safe_text::safe_lines(problem));
+        }
         let out = match check(&first, &rt).await {
             Ok(note) => {
                 if let Some(note) = note {

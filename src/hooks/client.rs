@@ -225,6 +225,7 @@ mod tests {
             url: "http://127.0.0.1:1/v1/chat/completions".into(),
             set_headers: BTreeMap::from([("authorization".into(), "Bearer k".into())]),
             remove_headers: vec!["x-api-key".into()],
+            credential: None,
             body: BodyEdit {
                 set: BTreeMap::from([("model".into(), serde_json::json!("m2"))]),
                 remove: vec!["reasoning_effort".into()],
@@ -267,10 +268,32 @@ mod tests {
             account: account(),
             set_headers: BTreeMap::from([("authorization".into(), "Bearer k".into())]),
             remove_headers: Vec::new(),
+            credential: None,
             strip_state: None,
         });
-        assert!(!wire.contains("removeHeaders"));
+        assert!(!wire.contains("removeHeaders") && !wire.contains("credential"));
         assert!(matches!(back, BeginResult::Use { .. }));
+        let (wire, back) = round_trip(&BeginResult::Use {
+            account: account(),
+            set_headers: BTreeMap::new(),
+            remove_headers: Vec::new(),
+            credential: Some(crate::model::CredentialRef {
+                id: "cred_b".into(),
+                provider: "mock".into(),
+            }),
+            strip_state: None,
+        });
+        assert!(
+            wire.contains(r#""credential":{"id":"cred_b","provider":"mock"}"#),
+            "{wire}"
+        );
+        assert!(matches!(
+            back,
+            BeginResult::Use {
+                credential: Some(_),
+                ..
+            }
+        ));
         let (wire, back) = round_trip(&BeginResult::Passthrough { passthrough: true });
         assert_eq!(wire, r#"{"passthrough":true}"#);
         assert!(matches!(back, BeginResult::Passthrough { passthrough: true }));
@@ -286,6 +309,7 @@ mod tests {
             account: account(),
             set_headers: BTreeMap::new(),
             remove_headers: vec!["x-api-key".into()],
+            credential: None,
             sync_auth: None,
             strip_state: Some(StripState {
                 scope: "same-provider".into(),

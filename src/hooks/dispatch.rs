@@ -131,6 +131,7 @@ pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value
         EventsList => Runtime::events_list;
         CommandRun => Runtime::command_run;
         ProvidersDescribe => Runtime::providers_describe;
+        CredentialsLend => Runtime::credentials_lend;
         SessionGet => Runtime::session_get;
         TestAdvanceClock => Runtime::test_advance_clock;
     )

@@ -6,4 +6,5 @@ pub mod framing;
 pub mod outbox;
 pub mod server;
 pub mod stdio;
+pub mod trim;
 pub mod wire;

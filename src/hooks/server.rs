@@ -15,6 +15,7 @@ use tracing::Instrument;
 use super::dispatch::{dispatch, offline_answer};
 use super::framing::{Frame, LineReader, MAX_LINE};
 use super::outbox::{cost, write_loop, Notices, Outbox};
+use super::trim::{release_free_memory, trim_when_quiet, Activity, QUIET};
 use super::wire::*;
 use crate::actors::event_bus::{Notice, Subscribe};
 use crate::actors::Runtime;
@@ -141,6 +142,14 @@ where
         rt.bus.do_send(Subscribe(forwarder.clone().recipient()));
     }
 
+    // Freed heap memory goes back to the system once a burst of lines is over.
+    let activity = Arc::new(Activity::default());
+    let trimmer = tokio::task::spawn_local(trim_when_quiet(
+        activity.clone(),
+        || tokio::time::sleep(QUIET),
+        release_free_memory,
+    ));
+
     let mut lines = LineReader::new(reader, MAX_LINE);
     let permits = Arc::new(Semaphore::new(MAX_IN_FLIGHT as usize));
     let mut tasks = JoinSet::new();
@@ -165,6 +174,7 @@ where
             }
             Ok(Some(Frame::Line(line))) if line.iter().all(u8::is_ascii_whitespace) => {}
             Ok(Some(Frame::Line(line))) => {
+                activity.seen();
                 let cost = cost(line.len(), MAX_IN_FLIGHT as usize);
                 let permit = tokio::select! {
                     biased;
@@ -187,6 +197,7 @@ where
         }
         while tasks.try_join_next().is_some() {}
     }
+    trimmer.abort();
     let _ = tokio::time::timeout(DRAIN, async { while tasks.join_next().await.is_some() {} }).await;
     tasks.abort_all();
     while tasks.join_next().await.is_some() {}

@@ -37,6 +37,14 @@ fn element_name(e: &CstNode) -> Option<String> {
 /// The names in the `plugin` (and opencode 2's `plugins`) arrays of the config at `path`; none
 /// when it is missing or not a JSONC object.
 pub fn plugin_entries(path: &Path) -> Vec<String> {
+    let mut names = array_entries(path, "plugin");
+    names.extend(array_entries(path, "plugins"));
+    names
+}
+
+/// The names in the top-level array `key` of the config at `path`; none when it is missing or
+/// not a JSONC object.
+pub fn array_entries(path: &Path, key: &str) -> Vec<String> {
     let Ok(bytes) = std::fs::read(path) else {
         return Vec::new();
     };
@@ -46,12 +54,10 @@ pub fn plugin_entries(path: &Path) -> Vec<String> {
     let Some(obj) = parsed.root.value().and_then(|v| v.as_object()) else {
         return Vec::new();
     };
-    ["plugin", "plugins"]
-        .iter()
-        .filter_map(|k| obj.get(k)?.value()?.as_array())
-        .flat_map(|a| a.elements())
-        .filter_map(|e| element_name(&e))
-        .collect()
+    let Some(array) = obj.get(key).and_then(|p| p.value()).and_then(|v| v.as_array()) else {
+        return Vec::new();
+    };
+    array.elements().iter().filter_map(element_name).collect()
 }
 
 /// The config's text split into a BOM (kept as it is) and the JSONC body, checked to be an object.

@@ -15,13 +15,16 @@ use std::path::{Path, PathBuf};
 use anyhow::bail;
 
 mod config_edit;
+pub mod dispatch;
 mod folders;
+pub mod hosts;
 pub mod npm;
 pub mod package;
 mod record;
 pub mod routes;
 mod safe_write;
 mod tui;
+pub mod v2;
 
 use record::Records;
 use safe_write::Target;
@@ -91,13 +94,19 @@ impl Paths {
     }
 }
 
-/// The thin file in opencode's plugin folder: the marker and a re-export of the package's plugin.
+/// The thin file in opencode's plugin folder: the marker and the package's plugin under an id of
+/// its own. opencode 2 loads that folder too, before `plugins`, and keeps only the first of two
+/// plugins with one id: with the package's id this file would hide the package named in
+/// `plugins`, which alone brings the TUI plugin (docs/hosts.md). opencode 1 loads it as before.
 pub fn thin_text(paths: &Paths, binary: &Path) -> String {
     format!(
-        "{MARKER} {} for {}; run it again after moving the binary.\nexport {{ default, server }} from {:?};\n",
+        "{MARKER} {} for {}; run it again after moving the binary.\n\
+         import plugin from {url:?};\n\
+         export {{ server }} from {url:?};\n\
+         export default {{ ...plugin, id: `${{plugin.id}}.plugin-folder` }};\n",
         env!("CARGO_PKG_VERSION"),
         binary.display(),
-        file_url(&paths.config_mode_file())
+        url = file_url(&paths.config_mode_file())
     )
 }
 
@@ -248,7 +257,12 @@ pub fn run(paths: &Paths, binary: &Path, config: bool, dry_run: bool, remove: bo
 /// The layout before the package folder: its `file://` entries out of the configs (the exact
 /// original bytes back when unchanged since) and its marked files gone. `install` runs it before
 /// writing the new layout, `uninstall` too.
-fn remove_old_layout(paths: &Paths, records: &Records, dry_run: bool, out: &mut String) -> anyhow::Result<()> {
+pub(super) fn remove_old_layout(
+    paths: &Paths,
+    records: &Records,
+    dry_run: bool,
+    out: &mut String,
+) -> anyhow::Result<()> {
     let old = [
         (file_url(&paths.old_config_mode_file()), paths.config_files()),
         (
@@ -285,8 +299,12 @@ mod tests {
         };
         let t = thin_text(&p, Path::new("/opt/bin/opencode-balancer"));
         assert!(t.starts_with(MARKER));
-        assert!(t.contains(
-            "export { default, server } from \"file:///h/.local/share/opencode-balancer/package/plugin/index.js\";"
-        ));
+        let url = "\"file:///h/.local/share/opencode-balancer/package/plugin/index.js\"";
+        assert!(t.contains(&format!("import plugin from {url};")), "{t}");
+        assert!(t.contains(&format!("export {{ server }} from {url};")), "{t}");
+        assert!(
+            t.contains("export default { ...plugin, id: `${plugin.id}.plugin-folder` };"),
+            "{t}"
+        );
     }
 }

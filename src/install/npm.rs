@@ -83,7 +83,7 @@ pub fn run(paths: &Paths, binary: &Path, dry_run: bool, remove: bool) -> anyhow:
 /// Package folders opencode would load `opencode-balancer` from without the registry: the
 /// config folder's and opencode's cache's `node_modules`, and the package beside this binary's
 /// platform package (`npx opencode-balancer`).
-fn package_places(paths: &Paths, binary: &Path) -> Vec<PathBuf> {
+pub(super) fn package_places(paths: &Paths, binary: &Path) -> Vec<PathBuf> {
     let mut places = vec![
         paths.config_dir.join("node_modules").join(SERVER_ENTRY),
         paths.cache_dir.join("node_modules").join(SERVER_ENTRY),

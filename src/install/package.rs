@@ -20,23 +20,30 @@ pub const FILES: &[(&str, &str)] = &[
     ("common/version.js", include_str!("../../common/version.js")),
     ("plugin/command.js", include_str!("../../plugin/command.js")),
     ("plugin/constants.js", include_str!("../../plugin/constants.js")),
+    ("plugin/continuity.js", include_str!("../../plugin/continuity.js")),
     ("plugin/fetch-routing.js", include_str!("../../plugin/fetch-routing.js")),
     ("plugin/index.js", include_str!("../../plugin/index.js")),
     ("plugin/lookahead.js", include_str!("../../plugin/lookahead.js")),
     ("plugin/request.js", include_str!("../../plugin/request.js")),
     ("plugin/runtime.js", include_str!("../../plugin/runtime.js")),
-    ("plugin/validate.js", include_str!("../../plugin/validate.js")),
+    ("plugin/v2/adapter.js", include_str!("../../plugin/v2/adapter.js")),
+    ("plugin/v2/credential.js", include_str!("../../plugin/v2/credential.js")),
+    ("plugin/v2/hot-path.js", include_str!("../../plugin/v2/hot-path.js")),
     ("plugin/v2/index.js", include_str!("../../plugin/v2/index.js")),
+    ("plugin/v2/providers.js", include_str!("../../plugin/v2/providers.js")),
+    ("plugin/v2/retry.js", include_str!("../../plugin/v2/retry.js")),
+    ("plugin/v2/session.js", include_str!("../../plugin/v2/session.js")),
+    ("plugin/validate.js", include_str!("../../plugin/validate.js")),
     ("tui/actions.js", include_str!("../../tui/actions.js")),
     ("tui/elements.js", include_str!("../../tui/elements.js")),
     ("tui/index.js", include_str!("../../tui/index.js")),
     ("tui/rpc.js", include_str!("../../tui/rpc.js")),
     ("tui/select.js", include_str!("../../tui/select.js")),
     ("tui/state.js", include_str!("../../tui/state.js")),
-    ("tui/view.js", include_str!("../../tui/view.js")),
     ("tui/v2/host.js", include_str!("../../tui/v2/host.js")),
     ("tui/v2/index.js", include_str!("../../tui/v2/index.js")),
     ("tui/v2/render.js", include_str!("../../tui/v2/render.js")),
+    ("tui/view.js", include_str!("../../tui/view.js")),
 ];
 
 /// The one file carrying the binary's path (its `INSTALLED_BINARY` line).
@@ -69,6 +76,7 @@ impl Paths {
     pub fn package_files(&self) -> Vec<PathBuf> {
         let dir = self.package_dir();
         std::iter::once(dir.join("package.json"))
+            .chain(std::iter::once(dir.join(super::v2::ROOT_ENTRY)))
             .chain(FILES.iter().map(|(name, _)| dir.join(name)))
             .collect()
     }
@@ -96,7 +104,10 @@ fn package_json(binary: &Path) -> String {
 /// Each file of the package with its text (package.json first).
 pub fn texts(paths: &Paths, binary: &Path) -> anyhow::Result<Vec<(PathBuf, String)>> {
     let dir = paths.package_dir();
-    let mut out = vec![(dir.join("package.json"), package_json(binary))];
+    let mut out = vec![
+        (dir.join("package.json"), package_json(binary)),
+        (dir.join(super::v2::ROOT_ENTRY), super::v2::root_entry_text()),
+    ];
     for (name, source) in FILES {
         out.push((dir.join(name), fill_binary(source, binary, *name == BINARY_FILE)?));
     }

@@ -68,7 +68,7 @@ impl fmt::Display for Loader {
 }
 
 /// A path out of an entry: `file://` stripped, trailing `/` dropped.
-fn entry_path(entry: &str) -> Option<&Path> {
+pub(super) fn entry_path(entry: &str) -> Option<&Path> {
     let path = entry.strip_prefix("file://").unwrap_or(entry);
     let looks_like_path = path.starts_with('/') || path.starts_with('.') || path.starts_with('~');
     (entry.starts_with("file://") || looks_like_path).then(|| Path::new(path.trim_end_matches('/')))
@@ -109,7 +109,10 @@ pub fn is_copied_entry(entry: &str, paths: &Paths) -> bool {
 
 /// The route `entry` of a `plugin` array stands for, if it is ours.
 pub fn route_of(entry: &str, paths: &Paths) -> Option<Route> {
-    if is_package_entry(entry) {
+    // opencode 2's entry (`v2`): no loader of opencode 1's, which ignores "plugins".
+    if entry_path(entry.trim()).is_some_and(|p| p == paths.package_dir()) {
+        None
+    } else if is_package_entry(entry) {
         Some(Route::Npm)
     } else if is_copied_entry(entry, paths) {
         Some(Route::ConfigEntry)

@@ -35,6 +35,14 @@ pub enum Auth {
     },
     /// A well-known provider token.
     Wellknown { key: String, token: String },
+    /// A credential opencode 2 holds in its own database (`src/opencode2/`): only its id and its
+    /// kind (`key`, `oauth`…) are known here; the secret stays with opencode 2, which the plugin
+    /// asks for it per request. Never parsed from outside input (auth.json, the CLI, the wire).
+    Opencode2 {
+        #[serde(rename = "credentialID")]
+        credential_id: String,
+        kind: String,
+    },
 }
 
 impl fmt::Debug for Auth {
@@ -69,6 +77,14 @@ impl Auth {
         }
     }
 
+    /// The opencode 2 credential this account is, when opencode 2 owns it.
+    pub fn host_credential(&self) -> Option<&str> {
+        match self {
+            Auth::Opencode2 { credential_id, .. } => Some(credential_id),
+            _ => None,
+        }
+    }
+
     /// An API key without metadata, for tests.
     #[cfg(test)]
     pub fn test_api(key: &str) -> Auth {
@@ -84,6 +100,9 @@ impl Auth {
             Auth::Api { .. } => "api",
             Auth::Oauth { .. } => "oauth",
             Auth::Wellknown { .. } => "wellknown",
+            Auth::Opencode2 { kind, .. } if kind == "key" => "api",
+            Auth::Opencode2 { kind, .. } if kind == "oauth" => "oauth",
+            Auth::Opencode2 { .. } => "external",
         }
     }
 
@@ -119,6 +138,8 @@ impl Auth {
             Auth::Oauth { refresh, .. } if crate::oauth::policy::is_copilot(provider_id) => refresh,
             Auth::Oauth { access, .. } => access,
             Auth::Wellknown { token, .. } => token,
+            // Its secret is opencode 2's: requests on it travel as `credential` (no token here).
+            Auth::Opencode2 { .. } => "",
         }
     }
 
@@ -158,6 +179,7 @@ impl Auth {
         match self {
             Auth::Api { key, .. } => digest_identity("api", &[key]),
             Auth::Wellknown { key, token } => digest_identity("wellknown", &[key, token]),
+            Auth::Opencode2 { credential_id, .. } => digest_identity("opencode2", &[credential_id]),
             Auth::Oauth { refresh, .. } => match self.account_id() {
                 Some(id) => format!("oauth-account:{id}"),
                 None => digest_identity("oauth-refresh", &[refresh]),
@@ -185,6 +207,7 @@ impl Auth {
             Auth::Api { key, .. } => vec![key.as_str()],
             Auth::Oauth { refresh, access, .. } => vec![refresh.as_str(), access.as_str()],
             Auth::Wellknown { key, token } => vec![key.as_str(), token.as_str()],
+            Auth::Opencode2 { .. } => vec![],
         }
     }
 }

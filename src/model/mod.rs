@@ -111,6 +111,8 @@ impl Account {
                 .token
                 .login_required
                 .then(|| crate::oauth::policy::login_hint(&self.provider_id)),
+            owner: self.auth.host_credential().map(|_| crate::opencode2::OWNER.to_string()),
+            credential_id: self.auth.host_credential().map(str::to_string),
         }
     }
 }
@@ -150,6 +152,13 @@ pub struct AccountView {
     /// Extension: how to fix a login-required account ("run /connect <provider> in opencode").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub login_hint: Option<String>,
+    /// Extension: who holds the credential when it is not the balancer: `opencode2` for a
+    /// credential opencode 2 keeps in its own database (absent: the balancer's own account).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Extension: the owner's id of the credential (opencode 2's `cred_…`), with `owner`.
+    #[serde(rename = "credentialID", default, skip_serializing_if = "Option::is_none")]
+    pub credential_id: Option<String>,
 }
 
 /// The latest usage snapshot of an account (docs/protocol.md `UsageSnapshot`).
@@ -266,6 +275,14 @@ pub struct AccountRef {
     #[serde(rename = "providerID")]
     pub provider_id: String,
     pub alias: String,
+}
+
+/// `credential: {id, provider}`: the opencode 2 credential a request goes out as. The host resolves
+/// its secret itself (opencode 2's `integration.connection.resolve`); no secret header comes with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CredentialRef {
+    pub id: String,
+    pub provider: String,
 }
 
 /// `{providerID, modelID}` as the wire names a model.

@@ -97,7 +97,7 @@ fn count_rows_read(n: usize) {
 
 const ACCOUNT_COLUMNS: &str = "provider_id, alias, auth_json, created_at, updated_at, last_used_at,
      rate_limited_until, cooldown_reason, failures, disabled, auth_failed, reset_epoch,
-     token_generation, login_required, token_refreshed_at";
+     token_generation, login_required, token_refreshed_at, owner";
 
 impl Store {
     /// Saves a new account or replaces an existing one's credential; either way it becomes the
@@ -128,53 +128,14 @@ impl Store {
                     alias: to.into(),
                 });
             }
-            tx.execute(
-                "UPDATE accounts SET alias = ?3, updated_at = ?4 WHERE provider_id = ?1 AND alias = ?2",
-                params![provider, from, to, now],
-            )?;
-            tx.execute(
-                "UPDATE usage_snapshots SET alias = ?3 WHERE provider_id = ?1 AND alias = ?2",
-                params![provider, from, to],
-            )?;
-            tx.execute(
-                "UPDATE provider_state SET active_alias = ?3 WHERE provider_id = ?1 AND active_alias = ?2",
-                params![provider, from, to],
-            )?;
-            Ok(())
+            move_alias(tx, provider, from, to, now)
         })
     }
 
     /// Removes an account; when it was active, the provider's first remaining enabled account
     /// (by alias) becomes active. `false` when there was no such account.
     pub fn remove_account(&mut self, provider: &str, alias: &str) -> Result<bool> {
-        self.write_dropping_secret(|tx| {
-            let n = tx.execute(
-                "DELETE FROM accounts WHERE provider_id = ?1 AND alias = ?2",
-                params![provider, alias],
-            )?;
-            tx.execute(
-                "DELETE FROM usage_snapshots WHERE provider_id = ?1 AND alias = ?2",
-                params![provider, alias],
-            )?;
-            let active: Option<Option<String>> = tx
-                .query_row(
-                    "SELECT active_alias FROM provider_state WHERE provider_id = ?1",
-                    [provider],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            if active.flatten().as_deref() == Some(alias) {
-                let next: Option<String> = tx
-                    .query_row(
-                        "SELECT alias FROM accounts WHERE provider_id = ?1 ORDER BY disabled, alias LIMIT 1",
-                        [provider],
-                        |r| r.get(0),
-                    )
-                    .optional()?;
-                set_active(tx, provider, next.as_deref())?;
-            }
-            Ok(n > 0)
-        })
+        self.write_dropping_secret(|tx| remove_account_tx(tx, provider, alias))
     }
 
     pub fn activate(&mut self, provider: &str, alias: &str) -> Result<()> {
@@ -314,7 +275,13 @@ fn read_account(r: &Row) -> rusqlite::Result<AccountRow> {
     let provider_id: String = r.get(0)?;
     let alias: String = r.get(1)?;
     let auth_json: String = r.get(2)?;
-    let Ok(auth) = serde_json::from_str::<Auth>(&auth_json) else {
+    let owner: Option<String> = r.get(15)?;
+    // A credential another program holds is not auth.json's shape: only its id and kind are kept.
+    let parsed = match owner {
+        Some(owner) => super::host::host_auth(&owner, &auth_json),
+        None => serde_json::from_str::<Auth>(&auth_json).ok(),
+    };
+    let Some(auth) = parsed else {
         return Ok(Err((provider_id, alias)));
     };
     Ok(Ok(Account {
@@ -340,6 +307,54 @@ fn read_account(r: &Row) -> rusqlite::Result<AccountRow> {
     }))
 }
 
+/// An account's alias changed in every table that names it by alias (its usage, its provider's
+/// active account); the events keep the name they were written with.
+pub(super) fn move_alias(tx: &Transaction, provider: &str, from: &str, to: &str, now: Millis) -> Result<()> {
+    tx.execute(
+        "UPDATE accounts SET alias = ?3, updated_at = ?4 WHERE provider_id = ?1 AND alias = ?2",
+        params![provider, from, to, now],
+    )?;
+    tx.execute(
+        "UPDATE usage_snapshots SET alias = ?3 WHERE provider_id = ?1 AND alias = ?2",
+        params![provider, from, to],
+    )?;
+    tx.execute(
+        "UPDATE provider_state SET active_alias = ?3 WHERE provider_id = ?1 AND active_alias = ?2",
+        params![provider, from, to],
+    )?;
+    Ok(())
+}
+
+/// Removes an account inside a transaction; see [`Store::remove_account`].
+pub(super) fn remove_account_tx(tx: &Transaction, provider: &str, alias: &str) -> Result<bool> {
+    let n = tx.execute(
+        "DELETE FROM accounts WHERE provider_id = ?1 AND alias = ?2",
+        params![provider, alias],
+    )?;
+    tx.execute(
+        "DELETE FROM usage_snapshots WHERE provider_id = ?1 AND alias = ?2",
+        params![provider, alias],
+    )?;
+    let active: Option<Option<String>> = tx
+        .query_row(
+            "SELECT active_alias FROM provider_state WHERE provider_id = ?1",
+            [provider],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if active.flatten().as_deref() == Some(alias) {
+        let next: Option<String> = tx
+            .query_row(
+                "SELECT alias FROM accounts WHERE provider_id = ?1 ORDER BY disabled, alias LIMIT 1",
+                [provider],
+                |r| r.get(0),
+            )
+            .optional()?;
+        set_active(tx, provider, next.as_deref())?;
+    }
+    Ok(n > 0)
+}
+
 /// Saves or updates an account inside a transaction; see [`Store::save_account`].
 pub(super) fn save_account_tx(
     tx: &Transaction,
@@ -355,6 +370,7 @@ pub(super) fn save_account_tx(
             alias: alias.into(),
         });
     }
+    super::host::refuse_owned(tx, provider, alias)?;
     let auth_json = serde_json::to_string(auth).map_err(|e| StoreError::Invalid(e.to_string()))?;
     let identity = auth.identity();
     let twin: Option<String> = tx
@@ -410,7 +426,7 @@ fn require(tx: &Transaction, provider: &str, alias: &str) -> Result<()> {
 
 /// A user's choice of active account: bumps the epoch, so a failover chosen before it (in any
 /// process) is not written over it.
-fn set_active(tx: &Transaction, provider: &str, alias: Option<&str>) -> Result<()> {
+pub(super) fn set_active(tx: &Transaction, provider: &str, alias: Option<&str>) -> Result<()> {
     tx.execute(
         "INSERT INTO provider_state (provider_id, active_alias, active_epoch) VALUES (?1, ?2, 1)
          ON CONFLICT (provider_id) DO UPDATE
@@ -420,7 +436,7 @@ fn set_active(tx: &Transaction, provider: &str, alias: Option<&str>) -> Result<(
     Ok(())
 }
 
-fn ensure_priority(tx: &Transaction, provider: &str) -> Result<()> {
+pub(super) fn ensure_priority(tx: &Transaction, provider: &str) -> Result<()> {
     tx.execute(
         "INSERT OR IGNORE INTO provider_priority (provider_id, position, model_id, enabled)
          SELECT ?1, COALESCE(MAX(position) + 1, 0), NULL, 1 FROM provider_priority",

@@ -24,6 +24,7 @@ const MIGRATIONS: &[Migration] = &[
     v7_account_subject,
     v8_token_refresh,
     v9_conversations,
+    v10_host_credentials,
 ];
 
 /// The schema version this binary writes.
@@ -262,6 +263,17 @@ fn v9_conversations(tx: &Transaction) -> rusqlite::Result<()> {
         CREATE INDEX IF NOT EXISTS conversations_by_seq ON conversations (seq);
         CREATE INDEX IF NOT EXISTS conversations_by_time ON conversations (updated_at);",
     )
+}
+
+/// Accounts whose credential another program holds (`owner`: `opencode2`, see
+/// `src/opencode2/`): the owner's id of it (`credential_id`, the key its state is kept by) and
+/// whether the owner last showed it active (`host_active`, so only a change of the owner's
+/// choice moves ours). NULL owner: the balancer's own account.
+fn v10_host_credentials(tx: &Transaction) -> rusqlite::Result<()> {
+    ensure_column(tx, "accounts", "owner", "TEXT")?;
+    ensure_column(tx, "accounts", "credential_id", "TEXT")?;
+    ensure_column(tx, "accounts", "host_active", "INTEGER NOT NULL DEFAULT 0")?;
+    tx.execute_batch("CREATE INDEX IF NOT EXISTS accounts_by_credential ON accounts (owner, credential_id)")
 }
 
 fn has_column(tx: &Transaction, table: &str, column: &str) -> rusqlite::Result<bool> {

@@ -12,6 +12,7 @@ pub mod fake_server;
 mod fuzz;
 mod http;
 mod json;
+pub mod lent;
 mod openai_api;
 mod openai_oauth;
 pub mod outcome;

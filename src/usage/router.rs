@@ -42,6 +42,11 @@ impl Router {
     /// The client for this account with its endpoint's base and environment variable.
     fn client(&self, provider_id: &str, auth: &Auth) -> Result<(&dyn UsageClient, &Option<String>, &str), String> {
         Ok(match (provider_id, auth) {
+            (_, Auth::Opencode2 { .. }) => {
+                return Err(
+                    "its secret is opencode 2's: usage is read once the plugin lends it (credentials.lend)".into(),
+                )
+            }
             ("openai", Auth::Oauth { .. }) => (&self.chatgpt, &self.chatgpt.base, "OPENCODE_BALANCER_CHATGPT_URL"),
             ("openai", _) => (&self.openai_api, &self.openai_api.base, "OPENCODE_BALANCER_OPENAI_URL"),
             ("github-copilot" | "copilot" | "github-copilot-enterprise", _) => {
@@ -55,6 +60,7 @@ impl Router {
                         Auth::Api { .. } => "API-key",
                         Auth::Oauth { .. } => "OAuth",
                         Auth::Wellknown { .. } => "well-known",
+                        Auth::Opencode2 { .. } => "opencode 2",
                     }
                 ))
             }

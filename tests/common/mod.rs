@@ -287,6 +287,8 @@ pub fn cli_with(store: &Path, args: &[&str], stdin: Option<&str>, env: &[(String
         .env("OPENCODE_BALANCER_TEST_CLOCK", T0.to_string())
         // The names `accounts add` and `priority model` check: never the developer's models.dev cache.
         .env("XDG_CACHE_HOME", store.with_file_name("xdg-cache"))
+        // opencode's data (auth.json, opencode 2's credentials) as the sidecars on `store` see it.
+        .env("XDG_DATA_HOME", data_home(store))
         .envs(env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

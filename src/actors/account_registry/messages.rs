@@ -156,6 +156,8 @@ pub enum MutationReply {
     Captured(Vec<(String, crate::store::Captured)>),
     Priority(Vec<PriorityEntry>),
     Settings(Settings),
+    /// What mirroring opencode 2's credentials changed.
+    Mirrored(crate::store::Mirrored),
 }
 
 /// Why a mutation was refused; maps onto the protocol's error codes.

@@ -9,7 +9,7 @@ use super::{read_back, AccountRegistry, Flushed};
 use crate::model::{normalize_alias, validate_model, validate_provider, EventKind, NewEvent, Settings};
 use crate::store::{Store, StoreError};
 
-type Reply = Result<MutationReply, RegistryError>;
+pub(super) type Reply = Result<MutationReply, RegistryError>;
 
 // Neither error repeats the value given: a credential pasted in the wrong place must not come back.
 fn provider(raw: &str) -> Result<String, RegistryError> {
@@ -26,7 +26,7 @@ fn alias(raw: &str) -> Result<String, RegistryError> {
 
 /// What a mutation reads back into memory once it is committed: no more than it can have
 /// changed, so a change to one account costs the same whatever the provider holds.
-enum Reload {
+pub(super) enum Reload {
     All,
     Provider(String),
     /// These accounts of the provider (those gone are dropped) and its active account.
@@ -56,7 +56,7 @@ const MAX_CAPTURE_TOASTS: usize = 3;
 impl AccountRegistry {
     /// Runs `op` in the store (after pending bookkeeping), reads back what it changed
     /// (`reload`), applies it, then lets `then` build the reply and events from fresh memory.
-    fn commit<T: Send + 'static>(
+    pub(super) fn commit<T: Send + 'static>(
         &mut self,
         reload: Reload,
         op: impl FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
@@ -215,6 +215,7 @@ impl AccountRegistry {
                 replace,
             } => {
                 let (p, a) = (provider(&provider_id)?, alias(&raw_alias)?);
+                self.refuse_host_owned(&p, &a, super::host::HostAction::Replace)?;
                 let (p2, a2) = (p.clone(), a.clone());
                 self.commit(
                     Reload::accounts(&p, &[&a]),
@@ -232,6 +233,7 @@ impl AccountRegistry {
             }
             Mutate::Rename { provider_id, from, to } => {
                 let (p, from, to) = (provider(&provider_id)?, alias(&from)?, alias(&to)?);
+                self.refuse_host_owned(&p, &from, super::host::HostAction::Rename)?;
                 let (p2, f2, t2) = (p.clone(), from.clone(), to.clone());
                 self.commit(
                     Reload::accounts(&p, &[&from, &to]),
@@ -251,6 +253,7 @@ impl AccountRegistry {
                 alias: raw,
             } => {
                 let (p, a) = (provider(&provider_id)?, alias(&raw)?);
+                self.refuse_host_owned(&p, &a, super::host::HostAction::Remove)?;
                 let (p2, a2) = (p.clone(), a.clone());
                 self.commit(
                     Reload::accounts(&p, &[&a]),
@@ -270,6 +273,7 @@ impl AccountRegistry {
                 alias: raw,
             } => {
                 let (p, a) = (provider(&provider_id)?, alias(&raw)?);
+                self.refuse_host_owned(&p, &a, super::host::HostAction::Activate)?;
                 let (p2, a2) = (p.clone(), a.clone());
                 self.commit(
                     Reload::accounts(&p, &[]),

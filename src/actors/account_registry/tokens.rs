@@ -70,6 +70,9 @@ fn targets(reg: &AccountRegistry, provider: Option<&str>, alias: Option<&str>) -
             accounts
                 .values()
                 .filter(|a| alias.is_none_or(|want| want == a.alias))
+                // The balancer's own logins only: an opencode 2 credential (`Auth::Opencode2`) is
+                // refreshed by opencode 2 when it resolves it; two refreshers of one rotating
+                // token would revoke the login.
                 .filter(|a| matches!(a.auth, Auth::Oauth { .. }))
                 .map(move |a| TokenTarget {
                     provider_id: p.clone(),

@@ -17,7 +17,7 @@ use crate::balancer::headers::credential_headers;
 use crate::balancer::outbound::removed_on_switch;
 use crate::balancer::switch::{dry_message, moved_message, resend, resubmit_message, ProviderApi};
 use crate::model::ModelRef;
-use crate::model::{AccountRef, Auth, EventKind, NewEvent};
+use crate::model::{AccountRef, EventKind, NewEvent};
 
 /// The status of a final answer: a plain client error, which opencode does not retry.
 pub const FINAL_STATUS: u16 = 400;
@@ -46,6 +46,8 @@ pub struct SwitchAnswer {
     pub url: String,
     pub set_headers: BTreeMap<String, String>,
     pub remove_headers: Vec<String>,
+    /// The target account is an opencode 2 credential: the host sets its secret.
+    pub credential: Option<crate::model::CredentialRef>,
     pub body_set: BTreeMap<String, Value>,
     pub body_remove: Vec<String>,
     pub sync_auth: Option<SyncAuth>,
@@ -158,8 +160,9 @@ impl RetryBalancer {
             let target = format!("{}/{}", model.provider_id, model.model_id);
             let from_api = self.apis.get(&from).cloned().unwrap_or_default();
             let to_api = self.apis.get(&model.provider_id).cloned().unwrap_or_default();
-            let moved = match &picked.auth {
-                Auth::Api { .. } => resend(&url, &from_api, &to_api, &model.provider_id, &model.model_id),
+            // An API key: the balancer's own, or opencode 2's (which the host sets, `credential`).
+            let moved = match picked.auth.auth_type() {
+                "api" => resend(&url, &from_api, &to_api, &model.provider_id, &model.model_id),
                 _ => Err(crate::balancer::switch::NotSame::OtherApi(model.provider_id.clone())),
             };
             // The session follows: its next message starts on the new provider.
@@ -185,9 +188,9 @@ impl RetryBalancer {
                     // and credential are set anew (the credential wins a name both have).
                     let mut set_headers: BTreeMap<String, String> =
                         to_api.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    set_headers.extend(
-                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization).set,
-                    );
+                    let plan =
+                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization);
+                    set_headers.extend(plan.set);
                     let remove_headers = removed_on_switch(&req.header_names, |h| set_headers.contains_key(h));
                     req.header_names.retain(|h| !remove_headers.contains(h));
                     let added: Vec<String> = set_headers
@@ -218,6 +221,7 @@ impl RetryBalancer {
                         url: r.url,
                         set_headers,
                         remove_headers,
+                        credential: plan.credential,
                         body_set: r.body_set,
                         body_remove: r.body_remove,
                         sync_auth,

@@ -98,7 +98,7 @@ impl Handler<RefreshUsage> for UsageRefresher {
                     ready.extend(t.usage.clone());
                     continue;
                 }
-                if let Err(why) = this.client.check(&t.provider_id, &t.auth) {
+                if let Err(why) = this.check(&t, now) {
                     ready.push(unavailable(&t.provider_id, &t.alias, now, why, "unsupported"));
                     continue;
                 }
@@ -165,7 +165,7 @@ impl Handler<ListUsage> for UsageRefresher {
             targets
                 .unwrap_or_default()
                 .into_iter()
-                .map(|t| match (t.usage, this.client.check(&t.provider_id, &t.auth)) {
+                .map(|t| match (t.usage.clone(), this.check(&t, now)) {
                     (Some(u), _) => u,
                     (None, Err(why)) => unavailable(&t.provider_id, &t.alias, now, why, "unsupported"),
                     (None, Ok(())) if t.disabled => unavailable(
