@@ -20,9 +20,10 @@ export const REFRESH_MS = 80;
 /**
  * The state. `createClient({onState, onNotification})` makes the sidecar client (`start`, `stop`,
  * `call(method, params, timeoutMs)`); `notify({variant, message, duration, attention})` tells the
- * user something; `onRefresh(data)` runs after each refresh.
+ * user something; `adjust(data)` may correct what was read before it is shown (V2: its own
+ * active credentials); `onRefresh(data)` runs after each refresh.
  */
-export function createState({ createClient, notify, onRefresh }) {
+export function createState({ createClient, notify, adjust, onRefresh }) {
   const [data, setData] = createSignal({ accounts: [], priority: [], settings: {}, events: [], pending: [] });
   const [conn, setConn] = createSignal({ state: "starting", reason: null });
   const [now, setNow] = createSignal(Date.now());
@@ -60,10 +61,11 @@ export function createState({ createClient, notify, onRefresh }) {
 
   async function refresh() {
     const got = await Promise.allSettled(READS.map(([, m, p]) => client.call(m, p)));
-    const next = { ...data() };
+    let next = { ...data() };
     got.forEach((r, i) => {
       if (r.status === "fulfilled") next[READS[i][0]] = r.value ?? next[READS[i][0]];
     });
+    if (adjust) next = await adjust(next).catch(() => next);
     setData(next);
     // Re-anchor each selection on the row its item is on now (a removed item: its neighbour).
     for (const kind of ["accounts", "priority", "pending"]) setSelOf(kind, (x) => V.moveSelOf(kind, listOf(kind, next), x, 0));

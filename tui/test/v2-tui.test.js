@@ -327,3 +327,20 @@ test("a sidecar that cannot start: the dashboard says why, and opencode keeps wo
   assert.match(shown, /sidecar unavailable: no binary found/);
   assert.match(shown, /The balancer's sidecar is not running/);
 });
+
+test("after Enter the dashboard shows the credential V2 made active, before the store's mirror of it catches up", async (t) => {
+  const credentials = [
+    { id: "cred_a", integrationID: "mock", label: "alpha", active: true },
+    { id: "cred_b", integrationID: "mock", label: "bravo", active: false },
+  ];
+  const w = start(t, {}, { credentials });
+  await open(w);
+  await key(w, "down");
+  await key(w, "return");
+  // The fake sidecar's store still says alpha (no watcher has mirrored opencode.db yet).
+  assert.equal(w.sidecar.world.accounts.find((a) => a.active).alias, "alpha");
+  await until("bravo shown active", () => /○ alpha[\s\S]*● bravo +active/.test(w.top()));
+  const line = text(w.slots[0].render({ sessionID: "ses_1" }));
+  assert.equal(line, "Balancer mock/bravo", "the sidebar too");
+  assert.ok(!w.top().includes("sk-FAKE"), "nothing of V2's answer but ids and flags is shown");
+});

@@ -25,6 +25,20 @@ export function createV2Host(api, reopen) {
       api.keymap.dispatch?.("provider.connect");
     },
     close: () => api.ui.dialog.clear(),
+    /**
+     * `data` with each opencode 2 credential's `active` as V2 has it now: the store's mirror of
+     * it follows only once a sidecar with the opencode.db watcher (the server plugin's, started
+     * on the first request) has seen the change. Only ids and flags are kept of V2's answer.
+     */
+    async withV2Active(data) {
+      const list = await api.client?.credential?.list?.();
+      if (!Array.isArray(list)) return data;
+      const active = new Map(list.map((c) => [c?.id, c?.active === true]));
+      const accounts = (data.accounts ?? []).map((a) =>
+        a?.owner === "opencode2" && active.has(a.credentialID) ? { ...a, active: active.get(a.credentialID) } : a,
+      );
+      return { ...data, accounts };
+    },
     get credential() {
       return api.client?.credential ?? null;
     },

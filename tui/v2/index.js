@@ -51,7 +51,8 @@ export function setupV2Tui(api, deps = {}) {
   const args = typeof options.store === "string" ? ["--store", options.store] : [];
   const createClient =
     deps.createClient ?? ((o) => new Client({ ...o, binary: deps.binary ?? resolveBinary(options), args }));
-  const state = createState({ createClient, notify });
+  let host = null;
+  const state = createState({ createClient, notify, adjust: (d) => host.withV2Active(d) });
 
   const onKey = (key) =>
     Promise.resolve()
@@ -64,7 +65,8 @@ export function setupV2Tui(api, deps = {}) {
     api.ui.dialog.set?.({ size: "xlarge" });
     state.scheduleRefresh();
   }
-  const actions = createActions({ state, host: createV2Host(api, () => open(state.screen())), toast });
+  host = createV2Host(api, () => open(state.screen()));
+  const actions = createActions({ state, host, toast });
 
   try {
     register(api, options, open, state);

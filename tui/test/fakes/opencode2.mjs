@@ -5,7 +5,7 @@
 // pops it), toast.show, slot, model.current, client.credential, data.
 
 /** The fake API; `press(bind)` runs the command a key is bound to in the topmost active layer. */
-export function fakeV2Api({ models = [], messages = {}, currentModel, options = {} } = {}) {
+export function fakeV2Api({ models = [], messages = {}, currentModel, options = {}, credentials } = {}) {
   const layers = []; // {spec, owner}: owner is the dialog entry it was made in, or null
   const slots = [];
   const toasts = [];
@@ -100,6 +100,10 @@ export function fakeV2Api({ models = [], messages = {}, currentModel, options = 
           m,
           async (args) => {
             credentialCalls.push([m, args]);
+            // With `credentials` (V2's table: [{id, integrationID, label, active}]), activate makes
+            // its id the provider's one active credential, as V2 does.
+            const c = credentials?.find((x) => x.id === args.credentialID);
+            if (m === "activate" && c) for (const x of credentials) if (x.integrationID === c.integrationID) x.active = x === c;
             return {};
           },
         ]),
@@ -112,6 +116,8 @@ export function fakeV2Api({ models = [], messages = {}, currentModel, options = 
     attention: { notify() {} },
   };
 
+  // V2's credential.list answers with the secrets too; the fake gives an obviously fake one.
+  if (credentials) api.client.credential.list = async () => credentials.map((c) => ({ ...c, value: { type: "key", key: "sk-FAKE" } }));
   /** The layers in force now: global ones and those of dialogs still open. */
   const active = () => layers.filter((l) => l.owner === null || stack.includes(l.owner));
   function press(bind) {
