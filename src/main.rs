@@ -54,6 +54,10 @@ fn serve(store_path: &std::path::Path, background: bool) -> anyhow::Result<()> {
             Ok(rt) => {
                 if background && std::env::var_os("OPENCODE_BALANCER_NO_WATCH").is_none() {
                     rt.watch_logins();
+                } else if let Some(problem) = rt.mirror_host_once().await {
+                    // No watcher here (the TUI's sidecar): opencode 2's credentials as they are
+                    // now, so its dashboard lists them even before any request started a watcher.
+                    tracing::warn!("{problem}");
                 }
                 if background {
                     rt.poll_usage();

@@ -52,3 +52,30 @@ fn a_client_only_sidecar_does_not_capture_the_login_in_auth_json() {
     assert_eq!(accounts, json!([]), "no login captured");
     assert_eq!(s.call("pending.list", json!({})), json!([]));
 }
+
+#[test]
+fn a_client_only_sidecar_lists_the_credentials_opencode_2_holds_when_it_starts() {
+    let (_d, store) = temp_store();
+    let dir = data_home(&store).join("opencode");
+    fs::create_dir_all(&dir).unwrap();
+    let value = r#"{"type":"key","key":"sk-tui-FAKE"}"#;
+    opencode_balancer::opencode2::fixture::write_credentials(
+        &dir.join("opencode.db"),
+        &[
+            ("cred_a", "mock", "alpha", value, true),
+            ("cred_b", "mock", "bravo", value, false),
+        ],
+    )
+    .unwrap();
+    let mut s = client_only(&store);
+    let accounts: Value = s.call("accounts.list", json!({}));
+    let names: Vec<&str> = accounts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["owner"] == "opencode2")
+        .map(|a| a["alias"].as_str().or(a["name"].as_str()).unwrap_or(""))
+        .collect();
+    assert_eq!(names.len(), 2, "{accounts}");
+    assert!(!accounts.to_string().contains("sk-tui-FAKE"));
+}
