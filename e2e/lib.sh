@@ -90,6 +90,9 @@ install_opencode() {
   if [ ! -x "$OPENCODE" ] || [ "$(timeout 60 "$OPENCODE" --version 2>/dev/null | tail -n1)" != "$want" ]; then
     echo "installing $spec into $cache"
     mkdir -p "$cache"
+    # A package.json of its own: without one npm installs into the nearest folder above that has
+    # one (E2E_CACHE holds opencode 1's), and opencode 2 would replace opencode 1's `opencode`.
+    [ -f "$cache/package.json" ] || echo '{ "private": true }' >"$cache/package.json"
     (cd "$cache" && timeout 900 npm install --no-audit --no-fund --loglevel=error "$spec") ||
       die "npm install $spec failed"
   fi
