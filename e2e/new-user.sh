@@ -128,7 +128,7 @@ else
 fi
 
 # --- /balancer once ----------------------------------------------------------------------------
-# Answered in the session with no model request; exits 0 (plugin/index.js, ANSWER_KEY).
+# Answered in the session with no model request; exits 0 (plugin/command.js, ANSWER_KEY).
 rc=0
 oc balancer-list run --command balancer list || rc=$?
 if [ "$rc" -eq 0 ] && grep -q "alpha" "$WORK/balancer-list.out"; then

@@ -87,7 +87,7 @@ else
 fi
 
 # /balancer list: answered by the sidecar in the session, no model request, exit 0
-# (see ANSWER_KEY in plugin/index.js).
+# (see ANSWER_KEY in plugin/command.js).
 : >"$WORK/mock.log"
 rc=0
 oc command-list run --command balancer list || rc=$?
