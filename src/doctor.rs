@@ -178,7 +178,7 @@ fn check_logins(r: &mut Report, s: &Store) {
                 "{}/{} needs a new login (its refresh token was refused): {}, and it is captured again",
                 a.provider_id,
                 a.alias,
-                crate::oauth::policy::login_hint(&a.provider_id)
+                crate::model::refresh_policy::login_hint(&a.provider_id)
             ),
         );
     }

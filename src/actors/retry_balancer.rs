@@ -184,7 +184,7 @@ impl RetryBalancer {
             return None;
         }
         // Never an expired credential: opencode would spend its refresh token on it.
-        let expiry = crate::oauth::policy::effective_expiry(provider, &picked.auth);
+        let expiry = crate::model::refresh_policy::effective_expiry(provider, &picked.auth);
         if expiry.is_some_and(|e| e <= self.clock.now_ms()) {
             return None;
         }

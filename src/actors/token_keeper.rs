@@ -1,5 +1,5 @@
 //! Token keeper actor: owns OAuth credential lifetimes. It refreshes every saved OAuth account
-//! ahead of its expiry (the lead window of `oauth::policy`) and every few days to keep an idle
+//! ahead of its expiry (the lead window of `model::refresh_policy`) and every few days to keep an idle
 //! refresh chain alive, and on demand when the balancer is about to hand out a token about to
 //! expire or a provider refused one (401). Exactly one process sharing the store spends each
 //! refresh token (`refresh`: a lease and a generation in the store).
@@ -36,8 +36,9 @@ use super::account_registry::{TokenTarget, TokenTargets};
 use super::auth_watcher::ProfileReader;
 use super::event_bus::{EventBus, Notice, Notify, Publish, ToastVariant};
 use crate::clock::SharedClock;
+use crate::model::refresh_policy as policy;
 use crate::model::{EventKind, Millis, NewEvent};
-use crate::oauth::{policy, TokenClient};
+use crate::oauth::TokenClient;
 
 type Key = (String, String);
 

@@ -135,7 +135,7 @@ impl Auth {
     pub fn request_token(&self, provider_id: &str) -> &str {
         match self {
             Auth::Api { key, .. } => key,
-            Auth::Oauth { refresh, .. } if crate::oauth::policy::is_copilot(provider_id) => refresh,
+            Auth::Oauth { refresh, .. } if super::refresh_policy::is_copilot(provider_id) => refresh,
             Auth::Oauth { access, .. } => access,
             Auth::Wellknown { token, .. } => token,
             // Its secret is opencode 2's: requests on it travel as `credential` (no token here).

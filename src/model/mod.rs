@@ -8,6 +8,7 @@ mod credential_fuzz;
 mod event;
 mod names;
 mod priority;
+pub mod refresh_policy;
 mod settings;
 
 pub use auth::Auth;
@@ -105,12 +106,12 @@ impl Account {
             last_used_at: self.last_used_at,
             created_at: self.created_at,
             usage: self.usage.as_deref().cloned(),
-            token_expires_at: crate::oauth::policy::effective_expiry(&self.provider_id, &self.auth),
+            token_expires_at: refresh_policy::effective_expiry(&self.provider_id, &self.auth),
             login_required: self.token.login_required,
             login_hint: self
                 .token
                 .login_required
-                .then(|| crate::oauth::policy::login_hint(&self.provider_id)),
+                .then(|| refresh_policy::login_hint(&self.provider_id)),
             owner: self.auth.host_credential().map(|_| crate::opencode2::OWNER.to_string()),
             credential_id: self.auth.host_credential().map(str::to_string),
         }

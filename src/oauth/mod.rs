@@ -1,4 +1,4 @@
-//! OAuth token lifetimes: when a saved credential needs a refresh ([`policy`]) and the
+//! OAuth token lifetimes: when a saved credential needs a refresh ([`crate::model::refresh_policy`]) and the
 //! per-provider refresh behind one trait ([`TokenClient`]), beside the usage clients and with
 //! overridable base URLs like theirs. The token keeper actor drives both; nothing here touches the
 //! store or another process.
@@ -11,7 +11,6 @@ pub mod endpoints;
 pub mod fake_server;
 #[cfg(any(test, feature = "testkit"))]
 mod fake_tokens;
-pub mod policy;
 mod router;
 #[cfg(test)]
 mod tests;

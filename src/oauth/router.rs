@@ -4,8 +4,8 @@
 use super::chatgpt::ChatGpt;
 use super::claude::Claude;
 use super::endpoints::Endpoints;
-use super::policy::is_copilot;
 use super::{BoxFuture, RefreshError, RefreshRequest, Refreshed, TokenClient};
+use crate::model::refresh_policy::is_copilot;
 use crate::model::Auth;
 
 /// Every provider's refresh over the process's one HTTP client.

@@ -4,8 +4,8 @@
 use rusqlite::{params, OptionalExtension, Transaction};
 
 use super::Result;
+use crate::model::refresh_policy::{effective_expiry, LEAD_MAX_MS};
 use crate::model::{Auth, Millis};
-use crate::oauth::policy::{effective_expiry, LEAD_MAX_MS};
 
 /// What the auth watcher knows of one entry beyond its credential (Claude logins, whose tokens
 /// carry no account id). Not a secret except `previous`, which never leaves the store job.

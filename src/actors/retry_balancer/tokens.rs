@@ -13,8 +13,8 @@ use super::RetryBalancer;
 use crate::actors::account_registry::{AccountRegistry, PickAccount, Picked};
 use crate::actors::token_keeper::{Failure, LoginRefused, Outcome, RefreshNow, TokenKeeper};
 use crate::clock::SharedClock;
+use crate::model::refresh_policy::{effective_expiry, refresh_before_use};
 use crate::model::AccountRef;
-use crate::oauth::policy::{effective_expiry, refresh_before_use};
 
 /// The longest a pick waits for a refresh. Under the plugin's hot-path call timeout (1.5 s by
 /// default), so a slow token endpoint costs a failover, not the request.
@@ -121,7 +121,7 @@ impl RetryBalancer {
     pub(super) fn refresh_after_refusal(&mut self, msg: &FetchResult, attempt: u32) -> Option<Answer> {
         let tokens = self.tokens.clone()?;
         let req = self.requests.get_mut(&msg.request_id)?;
-        if matches!(msg.status, 401 | 403) && req.oauth && crate::oauth::policy::is_copilot(&req.provider_id) {
+        if matches!(msg.status, 401 | 403) && req.oauth && crate::model::refresh_policy::is_copilot(&req.provider_id) {
             // Nothing refreshes Copilot's GitHub token: refused, it needs a new login.
             tokens.do_send(LoginRefused {
                 provider_id: req.provider_id.clone(),

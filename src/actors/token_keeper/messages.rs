@@ -7,8 +7,8 @@ use super::refresh::release;
 use super::{Failure, Outcome, TokenKeeper};
 use crate::actors::account_registry::TokenTargets;
 use crate::actors::event_bus::{Notice, Notify, ToastVariant};
+use crate::model::refresh_policy as policy;
 use crate::model::{EventKind, NewEvent};
-use crate::oauth::policy;
 
 /// Starts background refreshes (the sidecar does; the CLI never refreshes in the background).
 #[derive(Message)]

@@ -7,8 +7,8 @@
 
 use std::collections::HashMap;
 
+use crate::model::refresh_policy::REFRESH_FLOOR_MS;
 use crate::model::Millis;
-use crate::oauth::policy::REFRESH_FLOOR_MS;
 
 /// The first retry after a failure, doubled each time up to `BACKOFF_MAX_MS`.
 pub const BACKOFF_MIN_MS: Millis = 30_000;
