@@ -282,15 +282,8 @@ failover_run() {
   if wait_no_sidecars; then pass "no sidecar left running after opencode exited"; else fail "a sidecar outlived opencode: $(our_pids | tr '\n' ' ')"; fi
 }
 
-# until_ok SECONDS CMD…: polls CMD (every 0.1 s) until it succeeds; fails after SECONDS.
-until_ok() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
-}
+# until_ok SECONDS CMD…: e2e/until.sh.
+. "$ROOT/e2e/until.sh"
 
 finish() {  echo
   if [ "$failures" -eq 0 ]; then

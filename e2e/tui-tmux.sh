@@ -57,15 +57,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# until_ok SECONDS CMD…: waits until CMD succeeds.
-until_ok() {
-  local deadline=$((SECONDS + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ $SECONDS -lt $deadline ] || return 1
-    sleep 0.1
-  done
-}
+# until_ok SECONDS CMD…: waits until CMD succeeds (e2e/until.sh).
+. "$ROOT/e2e/until.sh"
 on_screen() { screen | grep -qF -- "$1"; }
 off_screen() { ! screen | grep -qF -- "$1"; }
 check() { # what seconds cmd…
