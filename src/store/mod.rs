@@ -15,6 +15,7 @@ pub mod migrations;
 mod open;
 mod paths;
 mod pending;
+mod schema;
 mod snapshot;
 mod tokens;
 
