@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::accounts::{exists, save_account_tx};
+use super::account_rows::exists;
+use super::accounts::save_account_tx;
 use super::capture_link::link;
 pub use super::capture_link::{CaptureHint, LinkedBy};
 use super::{Result, Store, StoreError};

@@ -1,8 +1,11 @@
 //! The SQLite store: open (WAL, 0600, migrations), typed queries. Plain synchronous rusqlite;
 //! the runtime runs it on its own thread, never on the async executor.
 
+mod account_read;
+mod account_rows;
 mod accounts;
 mod adopt;
+mod bookkeeping;
 mod capture;
 mod capture_link;
 mod conversations;
@@ -24,7 +27,9 @@ use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use accounts::{account_rows_read, ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
+pub use account_read::account_rows_read;
+pub use accounts::SaveOutcome;
+pub use bookkeeping::{ActivePatch, FailureCount, RuntimePatch};
 pub use capture::{CaptureHint, Captured, LinkedBy};
 pub use conversations::{Continuity, ConversationsRead, CONVERSATION_TTL_MS, MAX_CONVERSATIONS};
 pub use host::Mirrored;
