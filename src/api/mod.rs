@@ -2,7 +2,7 @@
 //! params and typed, serialisable results, and one [`Request`] type per wire method naming them.
 //! In-process callers (CLI, dashboard, `/balancer`) call the methods; only `hooks` sees JSON.
 //!
-//! [`Runtime`]: crate::actors::Runtime
+//! [`Runtime`]: crate::runtime::Runtime
 
 mod admin;
 pub use admin::initialize_result;

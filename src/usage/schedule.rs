@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::balancer::hint::{clamp_until, Limits, MIN_COOLDOWN_MS};
+use crate::accounts::rules::cooldown::hint::{clamp_until, Limits, MIN_COOLDOWN_MS};
 use crate::model::Millis;
 
 pub const MAX_IN_FLIGHT: usize = 4;
