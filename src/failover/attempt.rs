@@ -3,44 +3,22 @@
 //! attempt (`fetch.begin`), and each answer recorded, then retried on another account or
 //! returned (`fetch.result`; a 2xx may come as a notification: its answer is always `return`).
 
-use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use super::credentials::Want;
-use super::provider_switch::{ExhaustedOutcome, FailAnswer, SwitchAnswer};
-use super::{Request, RetryBalancer, Session, SyncAuth, MAX_REQUESTS};
+use super::{
+    Answer, BeginAnswer, BeginFuture, ChatHeaders, ExhaustedOutcome, FetchBegin, FetchResult, HeadersAnswer,
+    OpenRequest, RequestShape, ResultAnswer, RetryBalancer, Session, UnknownRequest, Want, MAX_REQUESTS,
+};
 use crate::accounts::rules::cooldown::classify::Verdict;
 use crate::accounts::{OutcomeInfo, Picked, PlanExhausted, RecordOutcome};
-use crate::continuity::Scope;
 use crate::events::{Notice, Notify, Publish, ToastVariant};
-use crate::failover::rules::headers::{credential_headers, AuthorizationHint, HeaderPlan};
-use crate::failover::rules::provider_move::ProviderApi;
+use crate::failover::rules::headers::{credential_headers, HeaderPlan};
 use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
-#[derive(Message)]
-#[rtype(result = "HeadersAnswer")]
-pub struct ChatHeaders {
-    pub session_id: String,
-    pub provider_id: String,
-    pub model_id: String,
-    /// What the host knows of the provider's API (its SDK package, base URL), for moves.
-    pub api: Option<ProviderApi>,
-    /// The request the host expects to send: answered with its credential headers (`begin`).
-    pub fetch: Option<RequestShape>,
-}
 
-/// The parts of a request its credential headers (and a move) depend on, as `fetch.begin` takes
-/// them; `url` empty when the host did not say.
-#[derive(Debug, Clone, Default)]
-pub struct RequestShape {
-    pub url: String,
-    pub header_names: Vec<String>,
-    pub authorization: Option<AuthorizationHint>,
-}
-
-impl Request {
+impl OpenRequest {
     /// The request goes out (or is expected to) with this shape.
     fn take_shape(&mut self, shape: RequestShape) {
         self.header_names = shape.header_names;
@@ -65,13 +43,6 @@ impl Request {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct HeadersAnswer {
-    pub request_id: Option<String>,
-    pub sync_auth: Option<SyncAuth>,
-    /// What `fetch.begin` answers for the expected request (only when one was said).
-    pub begin: Option<(AccountRef, HeaderPlan, Option<Scope>)>,
-}
 
 impl Handler<ChatHeaders> for RetryBalancer {
     type Result = ResponseActFuture<Self, HeadersAnswer>;
@@ -111,31 +82,6 @@ impl Handler<ChatHeaders> for RetryBalancer {
     }
 }
 
-#[derive(Message)]
-#[rtype(result = "Result<BeginAnswer, UnknownRequest>")]
-pub struct FetchBegin {
-    pub request_id: String,
-    /// The URL it goes to and its headers' names.
-    pub shape: RequestShape,
-}
-
-#[derive(Debug)]
-pub enum BeginAnswer {
-    Passthrough,
-    /// Send it to another provider instead (its own provider is dry).
-    Switch(Box<SwitchAnswer>),
-    /// Answer the host at once with this final error.
-    Fail(FailAnswer),
-    Use {
-        account: AccountRef,
-        headers: HeaderPlan,
-        strip: Option<Scope>,
-    },
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("unknown request id")]
-pub struct UnknownRequest;
 
 impl Handler<FetchBegin> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<BeginAnswer, UnknownRequest>>;
@@ -191,37 +137,7 @@ impl Handler<FetchBegin> for RetryBalancer {
     }
 }
 
-#[derive(Message, Clone)]
-#[rtype(result = "Result<ResultAnswer, UnknownRequest>")]
-pub struct FetchResult {
-    pub request_id: String,
-    pub attempt: u32,
-    pub status: u16,
-    pub headers: HashMap<String, String>,
-    pub body: Option<String>,
-    /// The request as sent, when the host did not ask `fetch.begin` for it.
-    pub sent: Option<RequestShape>,
-}
 
-#[derive(Debug)]
-pub enum ResultAnswer {
-    Return,
-    Retry {
-        account: AccountRef,
-        headers: HeaderPlan,
-        sync_auth: Option<Box<SyncAuth>>,
-        /// Send the body without the state another account produced (docs/continuity.md).
-        strip: Option<Scope>,
-    },
-    /// Send it again to another provider (this one is dry).
-    Switch(Box<SwitchAnswer>),
-    /// Give the host this final error instead of the refused answer.
-    Fail(FailAnswer),
-}
-
-type BeginFuture = ResponseActFuture<RetryBalancer, Result<BeginAnswer, UnknownRequest>>;
-
-pub(super) type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
 
 impl Handler<FetchResult> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<ResultAnswer, UnknownRequest>>;
@@ -365,7 +281,7 @@ impl RetryBalancer {
                 .sent(&msg.session_id, &msg.provider_id, &p.alias, now);
         }
         let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
-        let mut req = Request {
+        let mut req = OpenRequest {
             session_id: msg.session_id,
             provider_id: msg.provider_id,
             alias: String::new(),

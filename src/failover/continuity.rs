@@ -2,12 +2,10 @@
 //! replayed state, when a request must go out without it (`stripState`), the one resend that
 //! mends a refusal of foreign state, and refusals that arrive as an event of a 200 stream.
 
-use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use super::attempt::{Answer, FetchResult, ResultAnswer, UnknownRequest};
-use super::{RequestShape, RetryBalancer};
+use super::{Answer, FetchResult, FetchStream, ResultAnswer, RetryBalancer, StreamAnswer, UnknownRequest};
 use crate::accounts::{ConversationsChanged, RecordConversations};
 use crate::continuity::{classify_state_bound_error, Lookahead, Scope, Step};
 use crate::events::Publish;
@@ -100,28 +98,6 @@ impl Handler<ConversationsChanged> for RetryBalancer {
     }
 }
 
-/// The first events of a 2xx event stream the host held (`fetch.stream`): a refusal among them
-/// is handled like the status it stands for; else the host forwards or keeps holding.
-#[derive(Message)]
-#[rtype(result = "Result<StreamAnswer, UnknownRequest>")]
-pub struct FetchStream {
-    pub request_id: String,
-    pub attempt: u32,
-    /// `(event name, data)` of each held event, in order.
-    pub events: Vec<(Option<String>, String)>,
-    pub headers: HashMap<String, String>,
-    pub sent: Option<RequestShape>,
-}
-
-#[derive(Debug)]
-pub enum StreamAnswer {
-    /// Nothing seen says what the stream is yet: hold on.
-    Hold,
-    /// Content (or the request's own error) came first: forward what is held and the rest.
-    Forward,
-    /// A refusal before content: what `fetch.result` answers for it.
-    Refused(ResultAnswer),
-}
 
 impl Handler<FetchStream> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<StreamAnswer, UnknownRequest>>;

@@ -8,8 +8,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
-use super::attempt::{Answer, FetchResult, ResultAnswer, UnknownRequest};
-use super::RetryBalancer;
+use super::{Answer, FetchResult, ResultAnswer, RetryBalancer, UnknownRequest, Want};
 use crate::accounts::{AccountRegistry, PickAccount, Picked};
 use crate::clock::SharedClock;
 use crate::model::refresh_policy::{effective_expiry, refresh_before_use};
@@ -22,13 +21,6 @@ pub const READY_WAIT: Duration = Duration::from_millis(1_200);
 /// Accounts tried before the pick gives up.
 const MAX_PICKS: usize = 4;
 
-/// What a pick asks for (`PickAccount` without the exclusions the refreshes add).
-pub(super) struct Want {
-    pub provider_id: String,
-    pub prefer: Option<String>,
-    pub exclude: Vec<String>,
-    pub make_active: bool,
-}
 
 /// Picks an account whose token is good to send: one about to expire is refreshed first; one
 /// that cannot be refreshed in time is passed over for the next.

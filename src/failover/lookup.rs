@@ -3,23 +3,8 @@
 
 use actix::prelude::*;
 
-use super::RetryBalancer;
-use crate::model::ModelRef;
+use super::{RetryBalancer, SessionBinding, SessionOf};
 
-/// What the balancer knows of one session: the model of its last message or request, the account
-/// its last request went out as (or the one kept for it), and the provider/model it last moved to.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionBinding {
-    pub model: ModelRef,
-    pub alias: Option<String>,
-    pub switched_to: Option<String>,
-}
-
-#[derive(Message)]
-#[rtype(result = "Option<SessionBinding>")]
-pub struct SessionOf {
-    pub session_id: String,
-}
 
 impl Handler<SessionOf> for RetryBalancer {
     type Result = Option<SessionBinding>;

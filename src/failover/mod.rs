@@ -3,6 +3,7 @@
 //! Requests never finished expire after `REQUEST_TTL_MS`; the table holds at most `MAX_REQUESTS`.
 
 mod attempt;
+mod chat;
 mod continuity;
 mod conversations;
 mod credentials;
@@ -16,7 +17,7 @@ use std::collections::HashMap;
 
 use actix::prelude::*;
 
-use self::credentials::{pick_ready, Want};
+use self::credentials::pick_ready;
 use crate::accounts::{AccountRegistry, Picked};
 use crate::clock::SharedClock;
 use crate::events::EventBus;
@@ -28,20 +29,15 @@ use crate::usage::passive::is_usage_header;
 use crate::usage::refresher::{PassiveHeaders, PromptSeen, UsageRefresher};
 use crate::usage::schedule::PROMPT_MIN_MS;
 
-pub use self::attempt::{
-    BeginAnswer, ChatHeaders, FetchBegin, FetchResult, HeadersAnswer, RequestShape, ResultAnswer, UnknownRequest,
-};
-pub use self::continuity::{FetchStream, StreamAnswer};
-pub use self::lookup::{SessionBinding, SessionOf};
-pub use self::messages::{ChatMessage, SyncAuth};
-pub use self::provider_switch::{DescribeProviders, FailAnswer, Resubmit, SwitchAnswer};
+pub use self::messages::*;
 
 pub const REQUEST_TTL_MS: Millis = 15 * 60_000;
 pub const MAX_REQUESTS: usize = 10_000;
 pub const SESSION_TTL_MS: Millis = 24 * 3_600_000;
 pub const MAX_SESSIONS: usize = 10_000;
 
-struct Request {
+/// One request the host opened (`chat.headers`), kept until its last answer or `REQUEST_TTL_MS`.
+struct OpenRequest {
     session_id: String,
     provider_id: String,
     alias: String,
@@ -70,6 +66,29 @@ struct Request {
     mends: u32,
 }
 
+/// What a pick asks for (`PickAccount` without the exclusions the refreshes add).
+struct Want {
+    pub provider_id: String,
+    pub prefer: Option<String>,
+    pub exclude: Vec<String>,
+    pub make_active: bool,
+}
+
+/// What a request on a provider without a usable account does next (`provider_switch`).
+enum ExhaustedOutcome {
+    /// Not dry, or a short rest: the answer goes back to the host as it is.
+    Leave,
+    Switch(Box<SwitchAnswer>),
+    Fail(FailAnswer),
+}
+
+/// The future a `FetchBegin` handler answers with.
+type BeginFuture = ResponseActFuture<RetryBalancer, Result<BeginAnswer, UnknownRequest>>;
+
+/// The future a `FetchResult` (or a resend of one) is answered with.
+type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
+
+
 struct Session {
     model: ModelRef,
     alias: Option<String>,
@@ -82,7 +101,7 @@ pub struct RetryBalancer {
     registry: Addr<AccountRegistry>,
     bus: Addr<EventBus>,
     clock: SharedClock,
-    requests: HashMap<String, Request>,
+    requests: HashMap<String, OpenRequest>,
     sessions: HashMap<String, Session>,
     /// Each session's continuity: the owner of its replayed state and its sticky edit, shared
     /// with other processes through the store (docs/continuity.md).

@@ -6,28 +6,18 @@
 use std::collections::BTreeMap;
 
 use actix::prelude::*;
-use serde_json::Value;
 
-use super::attempt::{Answer, ResultAnswer};
-use super::RetryBalancer;
-use super::SyncAuth;
+use super::{Answer, DescribeProviders, ExhaustedOutcome, FailAnswer, Resubmit, ResultAnswer, RetryBalancer, SwitchAnswer};
 use crate::accounts::{ExhaustedPlan, PlanExhausted};
 use crate::events::{Notice, Notify, Publish, ToastVariant};
 use crate::failover::rules::headers::credential_headers;
 use crate::failover::rules::outbound::removed_on_switch;
 use crate::failover::rules::provider_move::{exhausted_message, moved_message, resend, resubmit_message, ProviderApi};
-use crate::model::ModelRef;
 use crate::model::{AccountRef, EventKind, NewEvent};
 
 /// The status of a final answer: a plain client error, which opencode does not retry.
 pub const FINAL_STATUS: u16 = 400;
 
-/// What the plugin learns of providers from opencode (config, hooks): their SDK and address.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct DescribeProviders {
-    pub providers: Vec<(String, ProviderApi)>,
-}
 
 impl Handler<DescribeProviders> for RetryBalancer {
     type Result = ();
@@ -38,45 +28,7 @@ impl Handler<DescribeProviders> for RetryBalancer {
     }
 }
 
-/// Send the request to another provider instead.
-#[derive(Debug)]
-pub struct SwitchAnswer {
-    pub account: AccountRef,
-    pub model_id: String,
-    pub url: String,
-    pub set_headers: BTreeMap<String, String>,
-    pub remove_headers: Vec<String>,
-    /// The target account is an opencode 2 credential: the host sets its secret.
-    pub credential: Option<crate::model::CredentialRef>,
-    pub body_set: BTreeMap<String, Value>,
-    pub body_remove: Vec<String>,
-    pub sync_auth: Option<SyncAuth>,
-    /// Always a provider move: replayed state of the first provider never goes to the next.
-    pub strip: Option<crate::continuity::Scope>,
-}
 
-/// Answer the host at once with this final error.
-#[derive(Debug)]
-pub struct FailAnswer {
-    pub status: u16,
-    pub message: String,
-    /// Where the host may send the user's message again itself (TUI, serve), and what to say then.
-    pub resubmit: Option<Resubmit>,
-}
-
-#[derive(Debug)]
-pub struct Resubmit {
-    pub session_id: String,
-    pub model: ModelRef,
-    pub message: String,
-}
-
-pub(super) enum ExhaustedOutcome {
-    /// Not dry, or a short rest: the answer goes back to the host as it is.
-    Leave,
-    Switch(Box<SwitchAnswer>),
-    Fail(FailAnswer),
-}
 
 impl RetryBalancer {
     /// Keeps what is known of a provider's API; a field not given keeps its value.
