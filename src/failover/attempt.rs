@@ -3,7 +3,6 @@
 //! attempt (`fetch.begin`), and each answer recorded, then retried on another account or
 //! returned (`fetch.result`; a 2xx may come as a notification: its answer is always `return`).
 
-
 use actix::prelude::*;
 
 use super::{
@@ -17,7 +16,6 @@ use crate::failover::rules::headers::{credential_headers, HeaderPlan};
 use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth, EventKind, NewEvent};
 
-
 impl OpenRequest {
     /// The request goes out (or is expected to) with this shape.
     fn take_shape(&mut self, shape: RequestShape) {
@@ -28,21 +26,27 @@ impl OpenRequest {
         }
     }
 
-    /// The request is now on `picked`.
-    fn put_on(&mut self, picked: &Picked) {
+    /// The request is now on `picked` (of its provider).
+    pub(super) fn put_on(&mut self, picked: &Picked) {
         self.passthrough = false;
         self.alias = picked.alias.clone();
         self.generation = picked.generation;
         self.oauth = matches!(picked.auth, Auth::Oauth { .. });
     }
 
-    /// The request is now on `picked`: the credential headers that make it go out as that account.
-    pub(super) fn go_out_as(&mut self, picked: &Picked) -> HeaderPlan {
+    /// The request is now on `picked`: the account it goes out as and the credential headers
+    /// that make it so. The one place a pick is assigned to a request (open, begin, retry,
+    /// refresh, provider move).
+    pub(super) fn go_out_as(&mut self, picked: &Picked) -> (AccountRef, HeaderPlan) {
         self.put_on(picked);
-        credential_headers(&self.provider_id, &picked.auth, &self.header_names, self.authorization)
+        let account = AccountRef {
+            provider_id: self.provider_id.clone(),
+            alias: picked.alias.clone(),
+        };
+        let headers = credential_headers(&self.provider_id, &picked.auth, &self.header_names, self.authorization);
+        (account, headers)
     }
 }
-
 
 impl Handler<ChatHeaders> for RetryBalancer {
     type Result = ResponseActFuture<Self, HeadersAnswer>;
@@ -82,7 +86,6 @@ impl Handler<ChatHeaders> for RetryBalancer {
     }
 }
 
-
 impl Handler<FetchBegin> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<BeginAnswer, UnknownRequest>>;
     fn handle(&mut self, msg: FetchBegin, _: &mut Context<Self>) -> Self::Result {
@@ -118,26 +121,17 @@ impl Handler<FetchBegin> for RetryBalancer {
                     })
                 })) as BeginFuture;
             };
-            let headers = req.go_out_as(&picked);
-            let (session_id, provider, moved) = (
-                req.session_id.clone(),
-                req.provider_id.clone(),
-                !req.providers_tried.is_empty(),
-            );
-            let strip = this.strip_for(&session_id, &provider, &picked.alias, moved);
+            let (account, headers) = req.go_out_as(&picked);
+            let (session_id, moved) = (req.session_id.clone(), !req.providers_tried.is_empty());
+            let strip = this.strip_for(&session_id, &account.provider_id, &account.alias, moved);
             Box::pin(actix::fut::ready(Ok(BeginAnswer::Use {
-                account: AccountRef {
-                    provider_id: provider,
-                    alias: picked.alias,
-                },
+                account,
                 headers,
                 strip,
             })))
         }))
     }
 }
-
-
 
 impl Handler<FetchResult> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<ResultAnswer, UnknownRequest>>;
@@ -218,7 +212,7 @@ impl Handler<FetchResult> for RetryBalancer {
                     return Box::pin(actix::fut::ready(Err(UnknownRequest))) as Answer;
                 };
                 req.tried.push(alias.clone());
-                let headers = req.go_out_as(&picked);
+                let (account, headers) = req.go_out_as(&picked);
                 let session_id = req.session_id.clone();
                 let moved = !req.providers_tried.is_empty();
                 if let Some(s) = this.sessions.get_mut(&session_id) {
@@ -242,10 +236,7 @@ impl Handler<FetchResult> for RetryBalancer {
                 }));
                 let sync_auth = this.sync_auth(&provider, &picked);
                 Box::pin(actix::fut::ready(Ok(ResultAnswer::Retry {
-                    account: AccountRef {
-                        provider_id: provider,
-                        alias: picked.alias,
-                    },
+                    account,
                     headers,
                     sync_auth: sync_auth.map(Box::new),
                     strip,
@@ -304,12 +295,9 @@ impl RetryBalancer {
             // Told the request it expects, the host gets `fetch.begin`'s answer for it now.
             (Some(picked), Some(shape)) => {
                 req.take_shape(shape);
-                let account = AccountRef {
-                    provider_id: req.provider_id.clone(),
-                    alias: picked.alias.clone(),
-                };
+                let (account, headers) = req.go_out_as(picked);
                 let strip = self.strip_for(&req.session_id, &req.provider_id, &picked.alias, false);
-                begin = Some((account, req.go_out_as(picked), strip));
+                begin = Some((account, headers, strip));
             }
             (Some(picked), None) => req.put_on(picked),
             (None, _) => {}

@@ -2,7 +2,6 @@
 //! replayed state, when a request must go out without it (`stripState`), the one resend that
 //! mends a refusal of foreign state, and refusals that arrive as an event of a 200 stream.
 
-
 use actix::prelude::*;
 
 use super::{Answer, FetchResult, FetchStream, ResultAnswer, RetryBalancer, StreamAnswer, UnknownRequest};
@@ -97,7 +96,6 @@ impl Handler<ConversationsChanged> for RetryBalancer {
         self.conversations.merge_in(msg.0);
     }
 }
-
 
 impl Handler<FetchStream> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<StreamAnswer, UnknownRequest>>;

@@ -12,7 +12,6 @@ use super::{Answer, FetchResult, ResultAnswer, RetryBalancer, UnknownRequest, Wa
 use crate::accounts::{AccountRegistry, PickAccount, Picked};
 use crate::clock::SharedClock;
 use crate::model::refresh_policy::{effective_expiry, refresh_before_use};
-use crate::model::AccountRef;
 use crate::tokens::{Failure, LoginRefused, Outcome, RefreshNow, TokenKeeper};
 
 /// The longest a pick waits for a refresh. Under the plugin's hot-path call timeout (1.5 s by
@@ -20,7 +19,6 @@ use crate::tokens::{Failure, LoginRefused, Outcome, RefreshNow, TokenKeeper};
 pub const READY_WAIT: Duration = Duration::from_millis(1_200);
 /// Accounts tried before the pick gives up.
 const MAX_PICKS: usize = 4;
-
 
 /// Picks an account whose token is good to send: one about to expire is refreshed first; one
 /// that cannot be refreshed in time is passed over for the next.
@@ -146,13 +144,10 @@ impl RetryBalancer {
                 ) as Answer;
             };
             tracing::info!(provider = %provider, alias = %alias, "401 on an OAuth account: token refreshed, trying it again");
-            let headers = req.go_out_as(&picked);
+            let (account, headers) = req.go_out_as(&picked);
             let sync_auth = this.sync_auth(&provider, &picked).map(Box::new);
             Box::pin(actix::fut::ready(Ok(ResultAnswer::Retry {
-                account: AccountRef {
-                    provider_id: provider,
-                    alias: picked.alias,
-                },
+                account,
                 headers,
                 sync_auth,
                 strip: None,

@@ -5,7 +5,6 @@ use actix::prelude::*;
 
 use super::{RetryBalancer, SessionBinding, SessionOf};
 
-
 impl Handler<SessionOf> for RetryBalancer {
     type Result = Option<SessionBinding>;
     fn handle(&mut self, msg: SessionOf, _: &mut Context<Self>) -> Option<SessionBinding> {

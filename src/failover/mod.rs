@@ -88,7 +88,6 @@ type BeginFuture = ResponseActFuture<RetryBalancer, Result<BeginAnswer, UnknownR
 /// The future a `FetchResult` (or a resend of one) is answered with.
 type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, UnknownRequest>>;
 
-
 struct Session {
     model: ModelRef,
     alias: Option<String>,

@@ -7,17 +7,17 @@ use std::collections::BTreeMap;
 
 use actix::prelude::*;
 
-use super::{Answer, DescribeProviders, ExhaustedOutcome, FailAnswer, Resubmit, ResultAnswer, RetryBalancer, SwitchAnswer};
+use super::{
+    Answer, DescribeProviders, ExhaustedOutcome, FailAnswer, Resubmit, ResultAnswer, RetryBalancer, SwitchAnswer,
+};
 use crate::accounts::{ExhaustedPlan, PlanExhausted};
 use crate::events::{Notice, Notify, Publish, ToastVariant};
-use crate::failover::rules::headers::credential_headers;
 use crate::failover::rules::outbound::removed_on_switch;
 use crate::failover::rules::provider_move::{exhausted_message, moved_message, resend, resubmit_message, ProviderApi};
-use crate::model::{AccountRef, EventKind, NewEvent};
+use crate::model::{EventKind, NewEvent};
 
 /// The status of a final answer: a plain client error, which opencode does not retry.
 pub const FINAL_STATUS: u16 = 400;
-
 
 impl Handler<DescribeProviders> for RetryBalancer {
     type Result = ();
@@ -27,8 +27,6 @@ impl Handler<DescribeProviders> for RetryBalancer {
         }
     }
 }
-
-
 
 impl RetryBalancer {
     /// Keeps what is known of a provider's API; a field not given keeps its value.
@@ -130,20 +128,15 @@ impl RetryBalancer {
                     let req = self.requests.get_mut(request_id).expect("present");
                     req.providers_tried.push(from.clone());
                     req.provider_id = model.provider_id.clone();
-                    req.alias = picked.alias.clone();
                     req.model_id = model.model_id.clone();
                     req.tried.clear();
-                    req.passthrough = false;
                     req.url = r.url.clone();
-                    req.generation = picked.generation;
-                    req.oauth = matches!(picked.auth, crate::model::Auth::Oauth { .. });
                     req.refreshed.clear();
+                    let (account, plan) = req.go_out_as(&picked);
                     // Only what describes the request follows it; the target's configured headers
                     // and credential are set anew (the credential wins a name both have).
                     let mut set_headers: BTreeMap<String, String> =
                         to_api.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-                    let plan =
-                        credential_headers(&model.provider_id, &picked.auth, &req.header_names, req.authorization);
                     set_headers.extend(plan.set);
                     let remove_headers = removed_on_switch(&req.header_names, |h| set_headers.contains_key(h));
                     req.header_names.retain(|h| !remove_headers.contains(h));
@@ -167,10 +160,7 @@ impl RetryBalancer {
                         .strip_for(&session_id, &model.provider_id, &picked.alias, true)
                         .or(Some(crate::continuity::Scope::ProviderMove));
                     ExhaustedOutcome::Switch(Box::new(SwitchAnswer {
-                        account: AccountRef {
-                            provider_id: model.provider_id.clone(),
-                            alias: picked.alias,
-                        },
+                        account,
                         model_id: model.model_id,
                         url: r.url,
                         set_headers,
