@@ -111,17 +111,17 @@ struct Queued {
 
 /// Where responses go: waits while the output budget is spent (the host is not reading).
 #[derive(Clone)]
-pub struct Outbox {
+pub struct HostWrites {
     tx: mpsc::UnboundedSender<Queued>,
     budget: Arc<Semaphore>,
 }
 
-impl Outbox {
-    /// The outbox and what the writer reads (the budget bounds its length).
-    pub fn new() -> (Outbox, Responses) {
+impl HostWrites {
+    /// The host writes queue and what the writer reads (the budget bounds its length).
+    pub fn new() -> (HostWrites, Responses) {
         let (tx, rx) = mpsc::unbounded_channel();
         let budget = Arc::new(Semaphore::new(OUT_QUEUE));
-        (Outbox { tx, budget }, Responses(rx))
+        (HostWrites { tx, budget }, Responses(rx))
     }
 
     /// Queues a response line once the budget has room; false when output has stopped.
@@ -134,10 +134,10 @@ impl Outbox {
     }
 }
 
-/// The writer's end of an [`Outbox`].
+/// The writer's end of an [`HostWrites`].
 pub struct Responses(mpsc::UnboundedReceiver<Queued>);
 
-/// Writes responses and notifications until every [`Outbox`] is gone, then what is left.
+/// Writes responses and notifications until every [`HostWrites`] is gone, then what is left.
 /// Everything waiting goes out in one write (one syscall per burst, not per line); the
 /// responses' places are given back only once they are written.
 pub async fn write_loop<W: AsyncWrite + Unpin>(mut writer: W, mut rx: Responses, notices: Arc<Notices>) {
@@ -239,12 +239,12 @@ mod tests {
     #[tokio::test]
     async fn responses_wait_for_room_once_the_budget_is_spent_and_a_large_one_weighs_more() {
         use futures::FutureExt;
-        let (tx, _rx) = Outbox::new();
+        let (tx, _rx) = HostWrites::new();
         for _ in 0..OUT_QUEUE {
             assert!(tx.send("r".into()).await);
         }
         assert!(tx.send("one more".into()).now_or_never().is_none());
-        let (tx, mut rx) = Outbox::new();
+        let (tx, mut rx) = HostWrites::new();
         assert!(tx.send("x".repeat(PERMIT_BYTES * OUT_QUEUE / 2)).await);
         assert_eq!(tx.budget.available_permits(), OUT_QUEUE / 2 - 1);
         drop(rx.0.recv().await);
@@ -257,7 +257,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_writer_writes_what_waits_and_ends_when_the_senders_are_gone() {
-        let (tx, rx) = Outbox::new();
+        let (tx, rx) = HostWrites::new();
         let notices = Arc::new(Notices::default());
         notices.push("n1".into());
         assert!(tx.send("r1".into()).await);

@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::dispatch::{dispatch, offline_answer};
 use super::framing::{Frame, LineReader, MAX_LINE};
-use super::host_writes::{cost, write_loop, Notices, Outbox};
+use super::host_writes::{cost, write_loop, Notices, HostWrites};
 use super::trim::{release_free_memory, trim_when_quiet, Activity, QUIET};
 use super::wire::*;
 use crate::events::{Notice, Subscribe};
@@ -134,7 +134,7 @@ where
     R: AsyncBufRead + Unpin,
     W: AsyncWrite + Unpin + 'static,
 {
-    let (out_tx, out_rx) = Outbox::new();
+    let (out_tx, out_rx) = HostWrites::new();
     let notices = Arc::new(Notices::default());
     let writer_task = tokio::task::spawn_local(write_loop(writer, out_rx, notices.clone()));
     let forwarder = Forwarder(notices).start();
