@@ -5,8 +5,8 @@
 //! (`PRAGMA data_version`), then answer from memory. User mutations (`Mutate`) are committed to
 //! the store before they are acknowledged. The hot path (`PickAccount`, `ChooseModel`,
 //! `RecordOutcome`) is answered from memory only; its bookkeeping goes out with the next store
-//! job (within 50 ms of being queued), each change with exactly one job (`outbox`).
-//! Other processes' commits are looked for when the store's files change (`store_watch`): the
+//! job (within 50 ms of being queued), each change with exactly one job (`bookkeeping`).
+//! Other processes' commits are looked for when the store's files change (`store::watch`): the
 //! store thread checks `PRAGMA data_version` and tells the registry only of another process's
 //! commit, so the file events of our own commits and checkpoints wake nothing else. Where file
 //! notifications are unavailable, the registry looks every 50 ms; nothing runs while nothing

@@ -31,7 +31,7 @@ pub struct OutcomeInfo {
     pub verdict: Verdict,
     pub until: Option<Millis>,
     pub source: Option<ResetSource>,
-    /// The seconds a reset hint asked for when the clamping rule changed it (balancer::hint).
+    /// The seconds a reset hint asked for when the clamping rule changed it (`rules::cooldown::hint`).
     pub clamped_from_secs: Option<f64>,
     pub failures: u32,
     /// The settings that decide what happens next (read with the outcome, so they are current).

@@ -59,7 +59,7 @@ impl Handler<ChooseModel> for AccountRegistry {
 }
 
 /// An account of `provider` by the configured strategy: `prefer` while it is healthy, not
-/// excluded and below the soft limit, else what `balancer::select` picks (advancing the
+/// excluded and below the soft limit, else what `rules::select` picks (advancing the
 /// provider's round-robin cursor).
 pub(super) fn pick_account(
     state: &mut RegistryState,

@@ -5,7 +5,7 @@
 //! - every snapshot carries the store generation it was read at; a provider (or the priority and
 //!   settings) is only replaced by a snapshot newer than the one it last came from;
 //! - runtime changes not yet written (queued, or in flight with a store job: see
-//!   `outbox`) are laid over every snapshot that replaces their provider, so a snapshot
+//!   `bookkeeping`) are laid over every snapshot that replaces their provider, so a snapshot
 //!   read before they were written cannot erase them.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -46,7 +46,7 @@ pub(super) struct RegistryState {
     pub(super) priority: Vec<PriorityEntry>,
     pub(super) settings: Settings,
     pub(super) pending: usize,
-    /// Each provider's round-robin position (`balancer::select`).
+    /// Each provider's round-robin position (`rules::select`).
     pub(super) rr_cursors: HashMap<String, usize>,
     /// Runtime changes on their way to the store.
     outbox: Outbox,

@@ -28,7 +28,7 @@ impl RetryBalancer {
             .meta("reason", CooldownReason::AuthFailed.as_str()),
             _ => return,
         };
-        // A hint the clamping rule changed says so, with what it asked for (balancer::hint).
+        // A hint the clamping rule changed says so, with what it asked for (`accounts::rules::cooldown::hint`).
         let event = match info.clamped_from_secs {
             Some(asked) => event.meta("clamped", "true").meta(
                 "hintSeconds",

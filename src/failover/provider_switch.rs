@@ -1,7 +1,7 @@
 //! When a refused (or about to be sent) request finds its provider dry: move it to the next
 //! provider of the priority list (a resend the plugin carries out, or a clear end and the next
 //! message there), or end opencode's wait at once when the accounts rest long; short rests stay
-//! with opencode. The rules are in `balancer::switch`.
+//! with opencode. The rules are in `rules::provider_move`.
 
 use std::collections::BTreeMap;
 

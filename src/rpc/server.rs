@@ -14,7 +14,7 @@ use tracing::Instrument;
 
 use super::dispatch::{dispatch, offline_answer};
 use super::framing::{Frame, LineReader, MAX_LINE};
-use super::host_writes::{cost, write_loop, Notices, HostWrites};
+use super::host_writes::{cost, write_loop, HostWrites, Notices};
 use super::trim::{release_free_memory, trim_when_quiet, Activity, QUIET};
 use super::wire::*;
 use crate::events::{Notice, Subscribe};

@@ -1,22 +1,22 @@
 //! The runtime's wiring: `Runtime::start` starts every domain's actor and connects them; beside
 //! it, the helpers the actors share (file-event filtering, sparing logs of repeated failures).
 
-pub mod file_events;
-pub mod repeated;
+pub(crate) mod file_events;
+pub(crate) mod repeated;
 
 use std::path::Path;
 
 use actix::prelude::*;
 
-use crate::accounts::{self as account_registry, AccountRegistry};
+use crate::accounts::{self, AccountRegistry};
 use crate::clock::SharedClock;
-use crate::events::{self as event_bus, EventBus};
+use crate::events::{self, EventBus};
 use crate::failover::RetryBalancer;
-use crate::logins as auth_watcher;
+use crate::logins;
 use crate::store::worker::StoreHandle;
 use crate::store::{Store, StoreError};
-use crate::tokens::{self as token_keeper, TokenKeeper};
-use crate::usage::refresher::{self as usage_refresher, UsageRefresher};
+use crate::tokens::{self, TokenKeeper};
+use crate::usage::refresher::{self, UsageRefresher};
 
 /// Addresses of a running runtime. Start it inside an actix `System`.
 #[derive(Clone)]
@@ -49,14 +49,14 @@ impl Runtime {
             .with_store_watch(store_path);
         let changed = registry.change_signal();
         let registry = registry.start();
-        let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone());
-        let tokens = token_keeper::start(registry.clone(), bus.clone(), clock.clone(), token_client());
+        let usage = refresher::start(registry.clone(), bus.clone(), clock.clone());
+        let tokens = tokens::start(registry.clone(), bus.clone(), clock.clone(), token_client());
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
             .with_usage(usage.clone())
             .with_tokens(tokens.clone())
             .with_conversations(conversations.records)
             .start();
-        registry.do_send(account_registry::FollowConversations {
+        registry.do_send(accounts::FollowConversations {
             to: balancer.clone().recipient(),
             seq: conversations.seq,
         });
@@ -74,14 +74,14 @@ impl Runtime {
 
     /// Starts the auth watcher on its own thread (the sidecar does; the CLI does not).
     pub fn watch_logins(&self) {
-        let path = auth_watcher::default_auth_path();
+        let path = logins::default_auth_path();
         let inline = std::env::var("OPENCODE_AUTH_CONTENT")
             .ok()
             .filter(|c| !c.trim().is_empty());
         let registry = self.registry.clone();
         let arbiter = Arbiter::new();
-        auth_watcher::AuthWatcher::start_in_arbiter(&arbiter.handle(), move |_| {
-            auth_watcher::AuthWatcher::new(path, registry, inline, auth_watcher::ProfileReader::from_env())
+        logins::AuthWatcher::start_in_arbiter(&arbiter.handle(), move |_| {
+            logins::AuthWatcher::new(path, registry, inline, logins::ProfileReader::from_env())
         });
     }
 
@@ -92,7 +92,7 @@ impl Runtime {
         let path = crate::opencode2::default_db_path();
         match crate::opencode2::read_credentials(&path) {
             Ok(crate::opencode2::HostRead::Found { credentials, .. }) => {
-                match self.registry.send(account_registry::MirrorHost(credentials)).await {
+                match self.registry.send(accounts::MirrorHost(credentials)).await {
                     Ok(Ok(_)) => None,
                     Ok(Err(e)) => Some(format!("opencode 2's credentials were not mirrored: {e}")),
                     Err(e) => Some(format!("opencode 2's credentials were not mirrored: {e}")),
@@ -105,18 +105,18 @@ impl Runtime {
 
     /// Starts background usage polling (the sidecar does; the CLI does not).
     pub fn poll_usage(&self) {
-        self.usage.do_send(usage_refresher::StartPolling);
+        self.usage.do_send(refresher::StartPolling);
     }
 
     /// Starts background token refreshes (the sidecar does; the CLI does not).
     pub fn keep_tokens(&self) {
-        self.tokens.do_send(token_keeper::StartKeeping);
+        self.tokens.do_send(tokens::StartKeeping);
     }
 
     /// Writes everything owed to the store: runtime bookkeeping, then queued events.
     pub async fn flush(&self) {
-        let _ = self.registry.send(account_registry::FlushNow).await;
-        let _ = self.bus.send(event_bus::Flush).await;
+        let _ = self.registry.send(accounts::FlushNow).await;
+        let _ = self.bus.send(events::Flush).await;
     }
 }
 

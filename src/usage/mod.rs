@@ -1,6 +1,6 @@
 //! Usage: what each account has left, read from its provider. One trait ([`UsageClient`]) with one
 //! client per file, the router that picks one per account, passive rate-limit headers, redaction,
-//! and the refresh schedule the `usage_refresher` actor runs.
+//! and the refresh schedule the refresher actor (`refresher`) runs; provider clients are in `providers/`.
 
 mod endpoints;
 #[cfg(any(test, feature = "testkit"))]

@@ -16,7 +16,7 @@
 //! URL in the request's path (else by the API's own path, `/chat/completions`, …), then the other
 //! base URL's own query, if any. Nothing of the first URL's query or fragment survives: a key in
 //! it (`?key=`, `?api-key=`, `?token=`) is the first provider's. The headers that go along are
-//! `balancer::outbound`'s rule. The body
+//! `rules::outbound`'s rule. The body
 //! gets the other model in `model`, and loses what belongs to the first model or provider:
 //! `reasoning_effort`, `reasoning`, `thinking` (a variant's settings) and
 //! `previous_response_id` (a stored response of the first provider).
