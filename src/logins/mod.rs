@@ -21,7 +21,7 @@
 //! here, off the registry's thread ([`ProfileReader`]), and goes with the credential it replaced
 //! (see `store::CaptureHint`); the watcher reads nothing else until that answer or its timeout.
 
-mod auth_file;
+pub(crate) mod auth_file;
 mod host;
 
 pub use host::{HostDbChanged, HOST_DEBOUNCE};
