@@ -5,9 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-// Kept at its old path until the folder move (issue 31) has landed; then callers name claims::.
-pub(crate) use super::claims::jwt_claims;
-use super::claims::{checked, first_checked, is_account_id, is_residency, OPENAI_AUTH_CLAIM};
+use super::claims::{checked, first_checked, is_account_id, is_residency, jwt_claims, OPENAI_AUTH_CLAIM};
 use super::names::is_copilot;
 
 /// One credential, in the shapes of opencode's auth.json entries. It is read only through

@@ -3,8 +3,7 @@
 //! token about to expire. Pure: time comes in as arguments.
 
 use super::claims::jwt_claims;
-// Kept at its old path until the folder move (issue 31) has landed; then callers name names::.
-pub use super::names::is_copilot;
+use super::names::is_copilot;
 use crate::model::{Auth, Millis};
 
 /// The longest lead: a token is refreshed at most this long before it expires.

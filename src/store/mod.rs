@@ -21,6 +21,8 @@ mod pending;
 mod schema;
 mod snapshot;
 mod tokens;
+pub mod watch;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
