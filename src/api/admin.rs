@@ -3,35 +3,27 @@
 
 use super::params::*;
 use super::results::*;
-use super::{ApiError, ApiResult, PROTOCOL_VERSION, SERVER_NAME, VERSION};
-use crate::actors::account_registry::{GetPriority, GetSettings, GetStatus, ListAccounts, Mutate, MutationReply};
+use super::{ApiResult, PROTOCOL_VERSION, SERVER_NAME, VERSION};
+use crate::actors::account_registry::{
+    ActivateAccount, ChangeSetting, DismissPending, GetPriority, GetSettings, GetStatus, ListAccounts, MovePriority,
+    RemoveAccount, RemovePriority, RenameAccount, ResetCooldown, SaveAccount, SavePending, SetAccountDisabled,
+    SetPriorityEnabled, SetPriorityModel,
+};
+use crate::actors::account_registry::{AccountRegistry, RegistryError};
 use crate::actors::usage_refresher::{ListUsage, RefreshUsage};
 use crate::actors::Runtime;
 use crate::model::{AccountView, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot};
 use crate::store::PendingView;
 
-/// A registry reply of another kind than the mutation gives: the runtime is broken.
-fn unexpected(reply: MutationReply) -> ApiError {
-    ApiError::Unexpected(format!("unexpected reply {reply:?}"))
-}
-
 impl Runtime {
-    async fn mutate(&self, m: Mutate) -> ApiResult<MutationReply> {
-        Ok(self.registry.send(m).await??)
-    }
-
-    async fn mutate_account(&self, m: Mutate) -> ApiResult<AccountView> {
-        match self.mutate(m).await? {
-            MutationReply::Account(view) => Ok(*view),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    async fn mutate_priority(&self, m: Mutate) -> ApiResult<Vec<PriorityEntry>> {
-        match self.mutate(m).await? {
-            MutationReply::Priority(entries) => Ok(entries),
-            other => Err(unexpected(other)),
-        }
+    /// Sends one user change to the registry; its typed reply once it is committed.
+    async fn ask<M, T>(&self, change: M) -> ApiResult<T>
+    where
+        M: actix::Message<Result = Result<T, RegistryError>> + Send + 'static,
+        T: Send + 'static,
+        AccountRegistry: actix::Handler<M>,
+    {
+        Ok(self.registry.send(change).await??)
     }
 
     pub async fn initialize(&self, _: NoParams) -> ApiResult<InitializeResult> {
@@ -64,7 +56,7 @@ impl Runtime {
     }
 
     pub async fn accounts_save(&self, p: SaveParams) -> ApiResult<AccountView> {
-        self.mutate_account(Mutate::Save {
+        self.ask(SaveAccount {
             provider_id: p.provider_id,
             alias: p.alias,
             auth: p.auth,
@@ -74,7 +66,7 @@ impl Runtime {
     }
 
     pub async fn accounts_rename(&self, p: RenameParams) -> ApiResult<AccountView> {
-        self.mutate_account(Mutate::Rename {
+        self.ask(RenameAccount {
             provider_id: p.provider_id,
             from: p.from,
             to: p.to,
@@ -83,18 +75,17 @@ impl Runtime {
     }
 
     pub async fn accounts_remove(&self, p: AccountKey) -> ApiResult<Removed> {
-        let m = Mutate::Remove {
-            provider_id: p.provider_id,
-            alias: p.alias,
-        };
-        match self.mutate(m).await? {
-            MutationReply::Removed(removed) => Ok(Removed { removed }),
-            other => Err(unexpected(other)),
-        }
+        let removed = self
+            .ask(RemoveAccount {
+                provider_id: p.provider_id,
+                alias: p.alias,
+            })
+            .await?;
+        Ok(Removed { removed })
     }
 
     pub async fn accounts_activate(&self, p: AccountKey) -> ApiResult<AccountView> {
-        self.mutate_account(Mutate::Activate {
+        self.ask(ActivateAccount {
             provider_id: p.provider_id,
             alias: p.alias,
         })
@@ -102,7 +93,7 @@ impl Runtime {
     }
 
     pub async fn accounts_set_disabled(&self, p: DisableParams) -> ApiResult<AccountView> {
-        self.mutate_account(Mutate::SetDisabled {
+        self.ask(SetAccountDisabled {
             provider_id: p.provider_id,
             alias: p.alias,
             disabled: p.disabled,
@@ -111,7 +102,7 @@ impl Runtime {
     }
 
     pub async fn accounts_reset_cooldown(&self, p: AccountKey) -> ApiResult<AccountView> {
-        self.mutate_account(Mutate::ResetCooldown {
+        self.ask(ResetCooldown {
             provider_id: p.provider_id,
             alias: p.alias,
         })
@@ -123,7 +114,7 @@ impl Runtime {
     }
 
     pub async fn priority_set_model(&self, p: PriorityModelParams) -> ApiResult<Vec<PriorityEntry>> {
-        self.mutate_priority(Mutate::PriorityModel {
+        self.ask(SetPriorityModel {
             provider_id: p.provider_id,
             model_id: p.model_id,
         })
@@ -131,7 +122,7 @@ impl Runtime {
     }
 
     pub async fn priority_set_enabled(&self, p: PriorityEnabledParams) -> ApiResult<Vec<PriorityEntry>> {
-        self.mutate_priority(Mutate::PriorityEnabled {
+        self.ask(SetPriorityEnabled {
             provider_id: p.provider_id,
             enabled: p.enabled,
         })
@@ -139,7 +130,7 @@ impl Runtime {
     }
 
     pub async fn priority_move(&self, p: PriorityMoveParams) -> ApiResult<Vec<PriorityEntry>> {
-        self.mutate_priority(Mutate::PriorityMove {
+        self.ask(MovePriority {
             provider_id: p.provider_id,
             direction: p.direction,
         })
@@ -147,7 +138,7 @@ impl Runtime {
     }
 
     pub async fn priority_remove(&self, p: ProviderParams) -> ApiResult<Vec<PriorityEntry>> {
-        self.mutate_priority(Mutate::PriorityRemove {
+        self.ask(RemovePriority {
             provider_id: p.provider_id,
         })
         .await
@@ -168,10 +159,7 @@ impl Runtime {
     }
 
     pub async fn settings_set(&self, setting: Setting) -> ApiResult<Settings> {
-        match self.mutate(Mutate::Setting(setting)).await? {
-            MutationReply::Settings(s) => Ok(s),
-            other => Err(unexpected(other)),
-        }
+        self.ask(ChangeSetting(setting)).await
     }
 
     pub async fn pending_list(&self, _: NoParams) -> ApiResult<Vec<PendingView>> {
@@ -179,7 +167,7 @@ impl Runtime {
     }
 
     pub async fn pending_save(&self, p: PendingSaveParams) -> ApiResult<AccountView> {
-        self.mutate_account(Mutate::SavePending {
+        self.ask(SavePending {
             id: p.id,
             alias: p.alias,
             replace: p.replace,
@@ -188,10 +176,8 @@ impl Runtime {
     }
 
     pub async fn pending_dismiss(&self, p: PendingIdParams) -> ApiResult<Dismissed> {
-        match self.mutate(Mutate::DismissPending { id: p.id }).await? {
-            MutationReply::Dismissed(dismissed) => Ok(Dismissed { dismissed }),
-            other => Err(unexpected(other)),
-        }
+        let dismissed = self.ask(DismissPending { id: p.id }).await?;
+        Ok(Dismissed { dismissed })
     }
 
     pub async fn usage_list(&self, _: NoParams) -> ApiResult<Vec<UsageSnapshot>> {
