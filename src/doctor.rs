@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::api::methods::Status;
-use crate::api::params::NoParams;
+use crate::api::NoParams;
 
 use crate::actors::auth_watcher::{default_auth_path, parse_logins, read_auth_file};
 use crate::hooks::client::RpcClient;

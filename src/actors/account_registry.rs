@@ -40,8 +40,8 @@ pub use self::dry::{DryPlan, PlanDry};
 pub use self::host::MirrorHost;
 pub use self::messages::*;
 pub use self::mutations::{
-    ActivateAccount, Capture, ChangeSetting, DismissPending, MovePriority, RemoveAccount, RemovePriority, RenameAccount,
-    ResetCooldown, SaveAccount, SavePending, SetAccountDisabled, SetPriorityEnabled, SetPriorityModel,
+    ActivateAccount, Capture, ChangeSetting, DismissPending, MovePriority, RemoveAccount, RemovePriority,
+    RenameAccount, ResetCooldown, SaveAccount, SavePending, SetAccountDisabled, SetPriorityEnabled, SetPriorityModel,
 };
 pub use self::outcome::{OutcomeInfo, RecordOutcome};
 pub use self::pick::{ChooseModel, PickAccount, Picked};

@@ -2,8 +2,8 @@
 
 use crate::actors::Runtime;
 use crate::api::methods::{AccountsList, EventsList, PendingList, PriorityList, SettingsGet};
-use crate::api::params::{EventsParams, NoParams, ProviderFilter};
 use crate::api::{ApiError, Request};
+use crate::api::{EventsParams, NoParams, ProviderFilter};
 use crate::model::{AccountView, PriorityEntry, StoredEvent};
 
 /// How many events the events pane keeps.

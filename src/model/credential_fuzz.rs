@@ -6,7 +6,7 @@ use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
 use crate::actors::auth_watcher::{parse_auth_file, parse_logins};
-use crate::api::params::SaveParams;
+use crate::api::SaveParams;
 use crate::hooks::dispatch::parse;
 use crate::model::Auth;
 

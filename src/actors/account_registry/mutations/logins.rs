@@ -50,7 +50,11 @@ const MAX_CAPTURE_TOASTS: usize = 3;
 impl AccountRegistry {
     fn save_pending(&mut self, m: SavePending) -> Result<Committing<AccountView>, RegistryError> {
         let now = self.now();
-        let SavePending { id, alias: raw, replace } = m;
+        let SavePending {
+            id,
+            alias: raw,
+            replace,
+        } = m;
         let a = alias(&raw)?;
         let a2 = a.clone();
         let a3 = a.clone();
@@ -70,7 +74,11 @@ impl AccountRegistry {
     }
 
     fn dismiss_pending(&mut self, DismissPending { id }: DismissPending) -> Result<Committing<bool>, RegistryError> {
-        Ok(self.commit(Reload::Meta, move |s| s.dismiss_pending(&id), |_, dismissed| Ok(dismissed)))
+        Ok(self.commit(
+            Reload::Meta,
+            move |s| s.dismiss_pending(&id),
+            |_, dismissed| Ok(dismissed),
+        ))
     }
 
     fn capture(&mut self, m: Capture) -> Result<Committing<Vec<(String, Captured)>>, RegistryError> {

@@ -107,8 +107,11 @@ impl AccountRegistry {
             move |s| s.remove_priority(&p2),
             move |this, ()| {
                 this.publish(
-                    NewEvent::new(EventKind::PriorityChanged, format!("{p} removed from the priority list"))
-                        .provider(&p),
+                    NewEvent::new(
+                        EventKind::PriorityChanged,
+                        format!("{p} removed from the priority list"),
+                    )
+                    .provider(&p),
                 );
                 Ok(this.state.priority.clone())
             },
