@@ -39,10 +39,7 @@ pub use self::conversations::{ConversationsChanged, FollowConversations, RecordC
 pub use self::dry::{DryPlan, PlanDry};
 pub use self::host::MirrorHost;
 pub use self::messages::*;
-pub use self::mutations::{
-    ActivateAccount, Capture, ChangeSetting, DismissPending, MovePriority, RemoveAccount, RemovePriority,
-    RenameAccount, ResetCooldown, SaveAccount, SavePending, SetAccountDisabled, SetPriorityEnabled, SetPriorityModel,
-};
+pub use self::mutations::*;
 pub use self::outcome::{OutcomeInfo, RecordOutcome};
 pub use self::pick::{ChooseModel, PickAccount, Picked};
 pub use self::tokens::{TokenStore, TokenTarget, TokenTargets};

@@ -87,7 +87,48 @@ pub fn offline_answer(method: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use std::sync::Arc;
+
+    use super::{dispatch, parse};
+    use crate::actors::Runtime;
+    use crate::api::with_methods;
+    use crate::clock::ManualClock;
+    use crate::hooks::wire::{INVALID_PARAMS, METHOD_NOT_FOUND};
+
+    /// The wire names of the method list, in its order.
+    macro_rules! names {
+        ($($(#[$doc:meta])* $req:ident = $wire:literal, $p:ty => $r:ty, $call:ident;)*) => {
+            [$($wire),*]
+        };
+    }
+
+    #[actix::test]
+    async fn every_method_of_the_list_is_dispatched_and_decodes_its_params() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::start(&dir.path().join("balancer.sqlite"), Arc::new(ManualClock::new(0))).unwrap();
+        // `null` is no method's params: each answers invalid params, so none runs, and none is
+        // missing from the table (that would be method not found).
+        for name in with_methods!(names!()) {
+            let e = dispatch(&rt, name, serde_json::Value::Null).await.unwrap_err();
+            assert_eq!(e.code, INVALID_PARAMS, "{name}: {}", e.message);
+        }
+        let e = dispatch(&rt, "accounts.nope", serde_json::json!({})).await.unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (METHOD_NOT_FOUND, "method not found: accounts.nope")
+        );
+    }
+
+    #[test]
+    fn every_method_of_the_list_is_in_the_protocol_doc() {
+        let doc = include_str!("../../docs/protocol.md");
+        for name in with_methods!(names!()) {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/protocol.md does not name `{name}`"
+            );
+        }
+    }
     use crate::api::PriorityMoveParams;
     use crate::model::PriorityDirection;
 

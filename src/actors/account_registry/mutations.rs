@@ -16,10 +16,10 @@ mod logins;
 mod priority;
 mod settings;
 
-pub use accounts::{ActivateAccount, RemoveAccount, RenameAccount, ResetCooldown, SaveAccount, SetAccountDisabled};
-pub use logins::{Capture, DismissPending, SavePending};
-pub use priority::{MovePriority, RemovePriority, SetPriorityEnabled, SetPriorityModel};
-pub use settings::ChangeSetting;
+pub use accounts::*;
+pub use logins::*;
+pub use priority::*;
+pub use settings::*;
 
 /// A mutation's answer: its own result, or why it was refused.
 pub(super) type Reply<T> = Result<T, RegistryError>;
