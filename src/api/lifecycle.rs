@@ -1,5 +1,5 @@
-//! The process itself: `initialize`, `shutdown`, `status`, and `test.advanceClock` (the test
-//! clock); the empty params and result several methods share.
+//! The sidecar's lifecycle and state: `initialize`, `shutdown`, `status`, and `test.advanceClock`
+//! (the test clock); the empty params and result several methods share.
 
 use serde::{Deserialize, Serialize};
 
