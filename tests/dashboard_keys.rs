@@ -6,12 +6,12 @@ mod dashboard_harness;
 
 use common::cli_ok;
 use dashboard_harness::*;
-use opencode_balancer::actors::account_registry::Capture;
+use opencode_balancer::accounts::Capture;
 use opencode_balancer::dashboard::app::{Overlay, RowKey, View};
 use opencode_balancer::dashboard::data::load;
 use opencode_balancer::dashboard::{execute, ALIAS_RULE};
-use opencode_balancer::hooks::dispatch::dispatch;
 use opencode_balancer::model::Auth;
+use opencode_balancer::rpc::dispatch::dispatch;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::{json, Value};
 

@@ -3,11 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 use super::ApiResult;
-use crate::actors::account_registry::{
+use crate::accounts::{
     ActivateAccount, ListAccounts, RemoveAccount, RenameAccount, ResetCooldown, SaveAccount, SetAccountDisabled,
 };
-use crate::actors::Runtime;
 use crate::model::{AccountView, Auth};
+use crate::runtime::Runtime;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::actors::retry_balancer::{FailAnswer, SwitchAnswer, SyncAuth};
+use crate::failover::{FailAnswer, SwitchAnswer, SyncAuth};
 use crate::model::{AccountRef, Auth, CredentialRef};
 
 /// The literal `action` member of an answer: one unit variant that encodes as its string, so

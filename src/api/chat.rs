@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, Empty, ShapeParams, StripState, SyncAuthWire};
-use crate::actors::retry_balancer::{ChatHeaders, ChatMessage, DescribeProviders};
-use crate::actors::Runtime;
-use crate::balancer::headers::decisive_headers;
-use crate::balancer::outbound::ConfiguredHeaders;
+use crate::failover::rules::headers::decisive_headers;
+use crate::failover::rules::outbound::ConfiguredHeaders;
+use crate::failover::{ChatHeaders, ChatMessage, DescribeProviders};
 use crate::model::{AccountRef, CredentialRef, ModelRef};
+use crate::runtime::Runtime;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ChatMessageParams {
@@ -89,9 +89,9 @@ pub struct ApiParams {
 }
 
 impl ApiParams {
-    pub fn into_api(self) -> crate::balancer::switch::ProviderApi {
+    pub fn into_api(self) -> crate::failover::rules::provider_move::ProviderApi {
         let keep = |s: Option<String>| s.filter(|v| !v.is_empty() && v.len() <= 2048);
-        crate::balancer::switch::ProviderApi {
+        crate::failover::rules::provider_move::ProviderApi {
             npm: keep(self.npm),
             base_url: keep(self.base_url),
             headers: self.headers,

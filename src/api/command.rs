@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{AccountKey, ApiError, ApiResult, EnabledParams, EventsParams, NoParams, ProviderFilter};
-use crate::actors::Runtime;
 use crate::format;
+use crate::runtime::Runtime;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CommandParams {

@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult};
-use crate::actors::Runtime;
 use crate::continuity::{detect_api, strip_foreign_state, Edit, Scope};
+use crate::runtime::Runtime;
 
 /// `continuity.strip` (extension): the body the host is about to send, and how far it moves.
 #[derive(Debug, Clone, Serialize, Deserialize)]

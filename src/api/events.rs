@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::ApiResult;
-use crate::actors::Runtime;
 use crate::model::StoredEvent;
+use crate::runtime::Runtime;
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EventsParams {
@@ -17,7 +17,7 @@ pub struct EventsParams {
 impl Runtime {
     pub async fn events_list(&self, p: EventsParams) -> ApiResult<Vec<StoredEvent>> {
         let limit = p.limit.unwrap_or(50).clamp(1, 10_000) as usize;
-        self.bus.send(crate::actors::event_bus::Flush).await?;
+        self.bus.send(crate::events::Flush).await?;
         Ok(self.store.run(move |s| s.list_events(limit, p.kind.as_deref())).await?)
     }
 }

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, PROTOCOL_VERSION, SERVER_NAME, VERSION};
-use crate::actors::account_registry::GetStatus;
-use crate::actors::Runtime;
+use crate::accounts::GetStatus;
+use crate::runtime::Runtime;
 
 /// Methods without params (any object, members ignored).
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -80,8 +80,8 @@ impl Runtime {
             ));
         }
         // Time passing is what the usage timer waits for.
-        self.usage.do_send(crate::actors::usage_refresher::ClockMoved);
-        self.tokens.do_send(crate::actors::token_keeper::Tick);
+        self.usage.do_send(crate::usage::refresher::ClockMoved);
+        self.tokens.do_send(crate::tokens::Tick);
         Ok(Now {
             now: self.clock.now_ms(),
         })

@@ -2,9 +2,9 @@
 //! area holding that area's params, results and methods side by side (`accounts.rs` has
 //! `accounts.*`, `requests.rs` the hot path's `fetch.*` …), and [`with_methods!`]: the one list of
 //! wire methods that the JSON-RPC edge's dispatch and the [`Request`] types are built from.
-//! In-process callers (CLI, dashboard, `/balancer`) call the methods; only `hooks` sees JSON.
+//! In-process callers (CLI, dashboard, `/balancer`) call the methods; only `rpc` sees JSON.
 //!
-//! [`Runtime`]: crate::actors::Runtime
+//! [`Runtime`]: crate::runtime::Runtime
 
 mod accounts;
 mod answers;
@@ -41,8 +41,8 @@ pub use session::*;
 pub use settings::*;
 pub use usage::*;
 
-use crate::actors::account_registry::{AccountRegistry, RegistryError};
-use crate::actors::Runtime;
+use crate::accounts::{AccountRegistry, RegistryError};
+use crate::runtime::Runtime;
 
 pub const SERVER_NAME: &str = "opencode-balancer";
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -60,7 +60,7 @@ pub trait Request {
 /// The one list of wire methods (docs/protocol.md), a line each:
 /// `Type = "area.verb", Params => Result, runtime_method;`. It hands the list to `$then!` (after
 /// any tokens given in its parentheses): [`methods`] declares a [`Request`] type per line,
-/// `hooks::dispatch` makes a `match` arm per line. The hot path comes first.
+/// `rpc::dispatch` makes a `match` arm per line. The hot path comes first.
 macro_rules! with_methods {
     ($then:ident ! ($($pre:tt)*)) => {
         $then! { $($pre)*

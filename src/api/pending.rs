@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ApiResult, NoParams};
-use crate::actors::account_registry::{DismissPending, SavePending};
-use crate::actors::Runtime;
+use crate::accounts::{DismissPending, SavePending};
 use crate::model::AccountView;
+use crate::runtime::Runtime;
 use crate::store::PendingView;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

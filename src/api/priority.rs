@@ -3,11 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ApiResult, NoParams};
-use crate::actors::account_registry::{
-    GetPriority, MovePriority, RemovePriority, SetPriorityEnabled, SetPriorityModel,
-};
-use crate::actors::Runtime;
+use crate::accounts::{GetPriority, MovePriority, RemovePriority, SetPriorityEnabled, SetPriorityModel};
 use crate::model::PriorityEntry;
+use crate::runtime::Runtime;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PriorityModelParams {

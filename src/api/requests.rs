@@ -6,10 +6,10 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, FailWire, RetryTag, ReturnTag, StripState, SwitchWire, SyncAuthWire};
-use crate::actors::retry_balancer::{BeginAnswer, FetchBegin, FetchResult, FetchStream, RequestShape, ResultAnswer};
-use crate::actors::Runtime;
-use crate::balancer::headers::AuthorizationHint;
+use crate::failover::rules::headers::AuthorizationHint;
+use crate::failover::{BeginAnswer, FetchBegin, FetchResult, FetchStream, RequestShape, ResultAnswer};
 use crate::model::{AccountRef, CredentialRef};
+use crate::runtime::Runtime;
 
 /// `{url?, headerNames, authorization?}`: the parts of a request its credential headers depend
 /// on, as `fetch.begin` takes them (`authorization`: `"bearer"` or `"other"`).
@@ -206,9 +206,9 @@ pub enum StreamResult {
     Refused(Box<FetchResultAnswer>),
 }
 
-impl From<crate::actors::retry_balancer::StreamAnswer> for StreamResult {
-    fn from(answer: crate::actors::retry_balancer::StreamAnswer) -> Self {
-        use crate::actors::retry_balancer::StreamAnswer;
+impl From<crate::failover::StreamAnswer> for StreamResult {
+    fn from(answer: crate::failover::StreamAnswer) -> Self {
+        use crate::failover::StreamAnswer;
         match answer {
             StreamAnswer::Hold => StreamResult::Step { action: "hold".into() },
             StreamAnswer::Forward => StreamResult::Step {

@@ -4,8 +4,8 @@
 use serde::{Deserialize, Serialize};
 
 use super::ApiResult;
-use crate::actors::retry_balancer::SessionOf;
-use crate::actors::Runtime;
+use crate::failover::SessionOf;
+use crate::runtime::Runtime;
 
 /// `session.get` `{sessionID}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]

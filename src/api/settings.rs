@@ -3,9 +3,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, NoParams};
-use crate::actors::account_registry::{ChangeSetting, GetSettings};
-use crate::actors::Runtime;
+use crate::accounts::{ChangeSetting, GetSettings};
 use crate::model::{LooseValue, Setting, Settings};
+use crate::runtime::Runtime;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EnabledParams {

@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiResult, Empty, NoParams};
-use crate::actors::usage_refresher::{ListUsage, RefreshUsage};
-use crate::actors::Runtime;
 use crate::model::UsageSnapshot;
+use crate::runtime::Runtime;
+use crate::usage::refresher::{ListUsage, RefreshUsage};
 
 /// `usage.refresh`: every account, one provider's, or one account.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ impl Runtime {
             ));
         }
         self.usage
-            .send(crate::actors::usage_refresher::LendCredential {
+            .send(crate::usage::refresher::LendCredential {
                 provider_id: p.provider,
                 credential_id: p.credential_id,
                 secret: p.secret,

@@ -16,9 +16,9 @@ use crate::api::{
     FetchResultParams, PriorityModelParams,
 };
 use crate::api::{BeginResult, BodyEdit, FetchResultAnswer};
-use crate::hooks::client::RpcClient;
 use crate::mock_provider::{MockProvider, MockReply};
 use crate::model::Auth;
+use crate::rpc::client::RpcClient;
 use crate::store::Store;
 use anyhow::{anyhow, bail};
 

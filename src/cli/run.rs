@@ -11,11 +11,11 @@ use super::checks::{check, Check};
 use super::plan::plan;
 use super::show::{Human, Shown};
 use super::Command;
-use crate::actors::Runtime;
 use crate::api::methods::AccountsList;
 use crate::api::{ApiError, ApiResult, Request};
 use crate::clock::SharedClock;
 use crate::model::normalize_alias;
+use crate::runtime::Runtime;
 use crate::safe_text;
 
 /// One typed call of the API, planned from a command line: the method, the alias a save asked

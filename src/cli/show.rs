@@ -34,7 +34,7 @@ pub(super) trait Shown {
 
 impl<T: Serialize + Human> Shown for T {
     fn json(&self) -> anyhow::Result<String> {
-        Ok(crate::hooks::wire::pretty_result(self)?)
+        Ok(crate::rpc::wire::pretty_result(self)?)
     }
 
     fn human(&self, show: &Show, now: Millis) -> anyhow::Result<String> {
