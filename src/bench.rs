@@ -27,10 +27,10 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::api::methods::{ChatHeaders, ChatMessage, FetchBegin, FetchResult, Status, TestAdvanceClock};
-use crate::api::params::{
+use crate::api::Request;
+use crate::api::{
     AdvanceClockParams, ChatHeadersParams, ChatMessageParams, FetchBeginParams, FetchResultParams, NoParams,
 };
-use crate::api::Request;
 use crate::model::{Auth, ModelRef};
 use crate::rpc::client::RpcClient;
 use crate::store::Store;

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::api::methods::Status;
-use crate::api::params::NoParams;
+use crate::api::NoParams;
 
 use crate::install::routes::{self, Loader, Route};
 use crate::install::Paths;

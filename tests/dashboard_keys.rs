@@ -6,7 +6,7 @@ mod dashboard_harness;
 
 use common::cli_ok;
 use dashboard_harness::*;
-use opencode_balancer::accounts::Mutate;
+use opencode_balancer::accounts::Capture;
 use opencode_balancer::dashboard::app::{Overlay, RowKey, View};
 use opencode_balancer::dashboard::data::load;
 use opencode_balancer::dashboard::{execute, ALIAS_RULE};
@@ -187,7 +187,7 @@ fn pending_logins_can_be_saved_or_dismissed() {
         let mut h = Harness::start(&store).await;
         for key in ["sk-new-one", "sk-new-two"] {
             h.rt.registry
-                .send(Mutate::Capture {
+                .send(Capture {
                     entries: vec![("openai".into(), Auth::from_user_input(key).unwrap())],
                     source: "auth.json".into(),
                     hints: Default::default(),

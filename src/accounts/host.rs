@@ -4,8 +4,8 @@
 
 use actix::prelude::*;
 
-use super::messages::{MutationReply, RegistryError};
-use super::mutations::{Reload, Reply};
+use super::messages::RegistryError;
+use super::mutations::{Committing, Reload};
 use super::AccountRegistry;
 use crate::model::{EventKind, NewEvent};
 use crate::opencode2::HostCredential;
@@ -13,7 +13,7 @@ use crate::store::Mirrored;
 
 /// Makes the accounts owned by opencode 2 exactly these credentials (all it holds now).
 #[derive(Message, Debug)]
-#[rtype(result = "Result<MutationReply, RegistryError>")]
+#[rtype(result = "Result<Mirrored, RegistryError>")]
 pub struct MirrorHost(pub Vec<HostCredential>);
 
 /// A change only opencode 2 may make to its credential.
@@ -101,7 +101,7 @@ impl AccountRegistry {
 }
 
 impl Handler<MirrorHost> for AccountRegistry {
-    type Result = ResponseActFuture<Self, Reply>;
+    type Result = Committing<Mirrored>;
 
     fn handle(&mut self, MirrorHost(credentials): MirrorHost, _: &mut Context<Self>) -> Self::Result {
         let now = self.now();
@@ -110,7 +110,7 @@ impl Handler<MirrorHost> for AccountRegistry {
             move |s| s.mirror_host_credentials(&credentials, now),
             |this, out| {
                 this.announce_mirror(&out);
-                Ok(MutationReply::Mirrored(out))
+                Ok(out)
             },
         )
     }

@@ -1,9 +1,9 @@
-//! The registry's reads, and its user mutations (`Mutate`, handled in `mutations`).
+//! The registry's reads, and why a user mutation (one message each, in `mutations/`) is refused.
 
 use actix::prelude::*;
 
 use super::AccountRegistry;
-use crate::model::{AccountView, Auth, PriorityEntry, Settings};
+use crate::model::{AccountView, PriorityEntry, Settings};
 use crate::store::StoreError;
 
 /// Accounts as clients see them, optionally of one provider.
@@ -76,88 +76,6 @@ impl Handler<FlushNow> for AccountRegistry {
     fn handle(&mut self, _: FlushNow, _: &mut Context<Self>) -> Self::Result {
         self.fresh(|_| ())
     }
-}
-
-/// A user mutation; acknowledged after it is committed.
-#[derive(Message, Debug)]
-#[rtype(result = "Result<MutationReply, RegistryError>")]
-pub enum Mutate {
-    /// Refused with `Exists` when the alias is in use, unless `replace`.
-    Save {
-        provider_id: String,
-        alias: String,
-        auth: Auth,
-        replace: bool,
-    },
-    Rename {
-        provider_id: String,
-        from: String,
-        to: String,
-    },
-    Remove {
-        provider_id: String,
-        alias: String,
-    },
-    Activate {
-        provider_id: String,
-        alias: String,
-    },
-    SetDisabled {
-        provider_id: String,
-        alias: String,
-        disabled: bool,
-    },
-    ResetCooldown {
-        provider_id: String,
-        alias: String,
-    },
-    PriorityModel {
-        provider_id: String,
-        model_id: Option<String>,
-    },
-    PriorityEnabled {
-        provider_id: String,
-        enabled: bool,
-    },
-    PriorityMove {
-        provider_id: String,
-        direction: crate::model::PriorityDirection,
-    },
-    /// Refused while the provider has saved accounts.
-    PriorityRemove {
-        provider_id: String,
-    },
-    Setting(crate::model::Setting),
-    /// Refused with `Exists` when the alias is in use, unless `replace`.
-    SavePending {
-        id: String,
-        alias: String,
-        replace: bool,
-    },
-    DismissPending {
-        id: String,
-    },
-    /// The credentials of one read of opencode's auth.json that changed since the last one
-    /// (provider id, credential), captured in one store job.
-    Capture {
-        entries: Vec<(String, Auth)>,
-        source: String,
-        /// What the watcher learnt of some entries (by provider id): Claude's profile subject,
-        /// the credential the entry replaced.
-        hints: std::collections::BTreeMap<String, crate::store::CaptureHint>,
-    },
-}
-
-#[derive(Debug)]
-pub enum MutationReply {
-    Account(Box<AccountView>),
-    Removed(bool),
-    Dismissed(bool),
-    Captured(Vec<(String, crate::store::Captured)>),
-    Priority(Vec<PriorityEntry>),
-    Settings(Settings),
-    /// What mirroring opencode 2's credentials changed.
-    Mirrored(crate::store::Mirrored),
 }
 
 /// Why a mutation was refused; maps onto the protocol's error codes.

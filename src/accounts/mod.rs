@@ -2,7 +2,7 @@
 //! their only writer.
 //!
 //! Reads (`ListAccounts`, `GetStatus`, …) first catch up with commits made by other processes
-//! (`PRAGMA data_version`), then answer from memory. User mutations (`Mutate`) are committed to
+//! (`PRAGMA data_version`), then answer from memory. User mutations (one message each, `mutations/`) are committed to
 //! the store before they are acknowledged. The hot path (`PickAccount`, `ChooseModel`,
 //! `RecordOutcome`) is answered from memory only; its bookkeeping goes out with the next store
 //! job (within 50 ms of being queued), each change with exactly one job (`bookkeeping`).
@@ -40,6 +40,7 @@ pub use self::conversations::{ConversationsChanged, FollowConversations, RecordC
 pub use self::exhausted::{ExhaustedPlan, PlanExhausted};
 pub use self::host::MirrorHost;
 pub use self::messages::*;
+pub use self::mutations::*;
 pub use self::outcome::{OutcomeInfo, RecordOutcome};
 pub use self::pick::{ChooseModel, PickAccount, Picked};
 pub use self::token_updates::{TokenStore, TokenTarget, TokenTargets};

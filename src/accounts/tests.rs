@@ -73,8 +73,8 @@ fn world_of(hears: Hears, more: usize) -> World {
 }
 
 /// Saving `openai/alias` with a fake key, the way a user does.
-fn save(alias: &str) -> Mutate {
-    Mutate::Save {
+fn save(alias: &str) -> SaveAccount {
+    SaveAccount {
         provider_id: "openai".into(),
         alias: alias.into(),
         auth: fake_key("openai", alias),
@@ -120,7 +120,13 @@ impl World {
         self.store.call(|_| crate::store::account_rows_read()).await.unwrap().1
     }
 
-    async fn mutate(&self, m: Mutate) -> MutationReply {
+    /// Sends a user's change and waits for it to be committed.
+    async fn mutate<M, T>(&self, m: M) -> T
+    where
+        M: Message<Result = Result<T, RegistryError>> + Send + 'static,
+        T: Send + 'static,
+        AccountRegistry: Handler<M>,
+    {
         self.registry.send(m).await.unwrap().unwrap()
     }
 
@@ -182,7 +188,7 @@ async fn a_failure_is_counted_once_however_many_jobs_run_while_it_is_on_its_way(
 async fn a_mutation_that_fails_still_settles_the_bookkeeping_it_carried() {
     let w = world();
     w.refused("openai", "a").await.unwrap();
-    let refused = w.registry.send(Mutate::Activate {
+    let refused = w.registry.send(ActivateAccount {
         provider_id: "openai".into(),
         alias: "nope".into(),
     });
@@ -194,7 +200,7 @@ async fn a_mutation_that_fails_still_settles_the_bookkeeping_it_carried() {
 async fn reloading_another_provider_does_not_count_a_failure_again() {
     let w = world();
     w.refused("openai", "a").await.unwrap();
-    let other = w.registry.send(Mutate::Activate {
+    let other = w.registry.send(ActivateAccount {
         provider_id: "groq".into(),
         alias: "x".into(),
     });
@@ -211,7 +217,7 @@ async fn reloading_another_provider_does_not_count_a_failure_again() {
 async fn a_reset_right_after_a_refusal_stays_reset_in_memory_and_in_the_store() {
     let w = world();
     let refused = w.refused("openai", "a");
-    let reset = w.registry.send(Mutate::ResetCooldown {
+    let reset = w.registry.send(ResetCooldown {
         provider_id: "openai".into(),
         alias: "a".into(),
     });
@@ -260,29 +266,29 @@ async fn a_users_change_to_one_account_reads_back_that_account_alone_however_man
     let before = w.rows_read().await;
     w.mutate(save("new")).await;
     assert_eq!(w.rows_read().await - before, 1, "a save reads the saved account");
-    w.mutate(Mutate::Rename {
+    w.mutate(RenameAccount {
         provider_id: "openai".into(),
         from: "new".into(),
         to: "renamed".into(),
     })
     .await;
-    w.mutate(Mutate::SetDisabled {
+    w.mutate(SetAccountDisabled {
         provider_id: "openai".into(),
         alias: "b".into(),
         disabled: true,
     })
     .await;
-    w.mutate(Mutate::ResetCooldown {
+    w.mutate(ResetCooldown {
         provider_id: "openai".into(),
         alias: "a".into(),
     })
     .await;
-    w.mutate(Mutate::Activate {
+    w.mutate(ActivateAccount {
         provider_id: "openai".into(),
         alias: "a".into(),
     })
     .await;
-    w.mutate(Mutate::Remove {
+    w.mutate(RemoveAccount {
         provider_id: "openai".into(),
         alias: "renamed".into(),
     })
@@ -305,14 +311,14 @@ async fn memory_after_users_changes_to_single_accounts_is_what_the_store_holds()
         Some("new"),
         "the saved account is active"
     );
-    w.mutate(Mutate::Rename {
+    w.mutate(RenameAccount {
         provider_id: "openai".into(),
         from: "new".into(),
         to: "renamed".into(),
     })
     .await;
     assert_eq!(w.active("openai").await.as_deref(), Some("renamed"));
-    w.mutate(Mutate::Remove {
+    w.mutate(RemoveAccount {
         provider_id: "openai".into(),
         alias: "renamed".into(),
     })
@@ -408,7 +414,7 @@ fn fake_oauth(n: u32) -> Auth {
 impl World {
     /// Saves `openai/alias` with an OAuth credential, the way a user does.
     async fn saves_oauth(&self, alias: &str, auth: Auth) {
-        let save = Mutate::Save {
+        let save = SaveAccount {
             provider_id: "openai".into(),
             alias: alias.into(),
             auth,

@@ -28,7 +28,7 @@ pub enum ApiError {
     /// An actor did not answer (the runtime is stopping).
     #[error("internal error: {0}")]
     Internal(#[from] actix::MailboxError),
-    /// An actor answered with something it never gives for that question.
+    /// Something that cannot happen did (an edited body that is not UTF-8 any more).
     #[error("internal error: {0}")]
     Unexpected(String),
 }

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use super::{call, failover_round, rss_kib, seed, status_kib, us};
 use crate::api::methods::{AccountsSave, Status};
-use crate::api::params::{NoParams, SaveParams};
+use crate::api::{NoParams, SaveParams};
 use crate::model::Auth;
 use crate::rpc::client::RpcClient;
 

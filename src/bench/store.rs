@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::{call, Stats};
 use crate::api::methods::Status;
-use crate::api::params::NoParams;
+use crate::api::NoParams;
 use crate::rpc::client::RpcClient;
 use crate::store::Store;
 

@@ -6,7 +6,7 @@ use anyhow::bail;
 
 use super::catalogue::{Catalogue, Verdict};
 use super::{AccountsCmd, Command, PriorityCmd};
-use crate::api::params::{NoParams, ProviderFilter};
+use crate::api::{NoParams, ProviderFilter};
 use crate::model::EventKind;
 use crate::runtime::Runtime;
 

@@ -1,8 +1,8 @@
 //! What the dashboard shows, read from the runtime through the typed API.
 
 use crate::api::methods::{AccountsList, EventsList, PendingList, PriorityList, SettingsGet};
-use crate::api::params::{EventsParams, NoParams, ProviderFilter};
 use crate::api::{ApiError, Request};
+use crate::api::{EventsParams, NoParams, ProviderFilter};
 use crate::model::{AccountView, PriorityEntry, StoredEvent};
 use crate::runtime::Runtime;
 

@@ -16,7 +16,7 @@
 //! It also watches opencode 2's credential database in the same folder (`opencode.db` and its
 //! `-wal`, see `host.rs`): a change there is mirrored as accounts owned by opencode 2.
 //!
-//! Each read sends the registry one `Mutate::Capture` with every provider entry that differs from
+//! Each read sends the registry one `Capture` with every provider entry that differs from
 //! the last good snapshot (all of them at start). A changed Claude login (no account id in its tokens) first has its profile read
 //! here, off the registry's thread ([`ProfileReader`]), and goes with the credential it replaced
 //! (see `store::CaptureHint`); the watcher reads nothing else until that answer or its timeout.
@@ -38,7 +38,7 @@ use notify::{RecursiveMode, Watcher};
 pub use self::auth_file::{
     default_auth_path, parse_auth_file, parse_logins, read_auth_file, AuthFile, AuthFileError, MAX_AUTH_FILE_BYTES,
 };
-use crate::accounts::{AccountRegistry, Mutate};
+use crate::accounts::{AccountRegistry, Capture};
 use crate::model::Auth;
 use crate::runtime::file_events::{change, Change};
 use crate::store::CaptureHint;
@@ -265,7 +265,7 @@ impl AuthWatcher {
     }
 
     fn capture(&self, entries: Vec<(String, Auth)>, hints: BTreeMap<String, CaptureHint>) {
-        self.registry.do_send(Mutate::Capture {
+        self.registry.do_send(Capture {
             entries,
             source: "auth.json".into(),
             hints,

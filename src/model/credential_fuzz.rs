@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::api::params::SaveParams;
+use crate::api::SaveParams;
 use crate::logins::{parse_auth_file, parse_logins};
 use crate::model::Auth;
 use crate::rpc::dispatch::parse;

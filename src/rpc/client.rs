@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 use crate::api::methods::Shutdown;
-use crate::api::params::NoParams;
-use crate::api::results::SyncAuthWire;
+use crate::api::NoParams;
 use crate::api::Request;
+use crate::api::SyncAuthWire;
 use crate::model::StoredEvent;
 
 /// `toast` `{message, variant}`.
@@ -204,7 +204,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     use super::*;
-    use crate::api::results::{
+    use crate::api::{
         BeginResult, BodyEdit, FailTag, FailWire, FetchResultAnswer, RetryTag, ReturnTag, StripState, SwitchTag,
         SwitchWire,
     };

@@ -8,8 +8,7 @@ use serde_json::{json, Value};
 use super::wire::*;
 use crate::accounts::RegistryError;
 use crate::api::methods::*;
-use crate::api::{ApiError, ApiResult, Request};
-use crate::model::{LooseValue, Setting};
+use crate::api::{with_methods, ApiError, Request};
 use crate::runtime::Runtime;
 use crate::store::StoreError;
 use crate::usage::refresher::RefreshError;
@@ -56,85 +55,26 @@ pub fn rpc_error(e: ApiError) -> RpcError {
     }
 }
 
-/// `settings.set` `{key, value}`: values are read loosely (`"on"`, `"5"`), and a refusal names
-/// the key and what it takes.
-#[derive(serde::Deserialize)]
-struct SettingParams {
-    key: String,
-    value: LooseValue,
-}
-
-fn decode_setting(params: Value) -> Result<Setting, RpcError> {
-    let p: SettingParams = parse(params)?;
-    Setting::parse(&p.key, &p.value).map_err(|e| RpcError::invalid_params(e.to_string()))
-}
-
 /// Decodes the params of `R`, calls its typed method and encodes its result.
-async fn answer<'a, R: Request>(
-    rt: &'a Runtime,
-    params: Value,
-    decode: fn(Value) -> Result<R::Params, RpcError>,
-    call: impl AsyncFn(&'a Runtime, R::Params) -> ApiResult<R::Result>,
-) -> Result<Value, RpcError> {
-    call(rt, decode(params)?).await.map_err(rpc_error).and_then(encode)
+async fn answer<R: Request>(rt: &Runtime, params: Value) -> Result<Value, RpcError> {
+    R::call(rt, parse(params)?).await.map_err(rpc_error).and_then(encode)
 }
 
-/// One `match` on the method name, an arm per `Request => method` line: a request costs one
-/// string match, whichever its place in the table (a chain of awaited entries cost every
-/// entry before the right one). `, decode f` gives an entry a decoder other than serde.
+/// One `match` on the method name with an arm per line of the method list
+/// ([`crate::api::with_methods!`]): a request costs one string match, whichever its place in the
+/// list (a chain of awaited entries cost every entry before the right one).
 macro_rules! table {
-    ($rt:expr, $method:expr, $params:expr; $($req:ty => $call:expr $(, decode $decode:expr)?;)*) => {
+    ($rt:expr, $method:expr, $params:expr; $($(#[$doc:meta])* $req:ident = $wire:literal, $p:ty => $r:ty, $call:ident;)*) => {
         match $method {
-            $(<$req as Request>::METHOD => {
-                answer::<$req>($rt, $params, table!(@decode $req $(, $decode)?), $call).await
-            })*
+            $(<$req as Request>::METHOD => answer::<$req>($rt, $params).await,)*
             other => Err(RpcError::new(METHOD_NOT_FOUND, format!("method not found: {}", other.escape_debug()))),
         }
     };
-    (@decode $req:ty) => { parse::<<$req as Request>::Params> };
-    (@decode $req:ty, $decode:expr) => { $decode };
 }
 
 /// Answers one method call.
 pub async fn dispatch(rt: &Runtime, method: &str, params: Value) -> Result<Value, RpcError> {
-    table!(rt, method, params;
-        FetchBegin => Runtime::fetch_begin;
-        FetchResult => Runtime::fetch_result;
-        FetchStream => Runtime::fetch_stream;
-        ContinuityStrip => Runtime::continuity_strip;
-        ChatHeaders => Runtime::chat_headers;
-        ChatMessage => Runtime::chat_message;
-        Initialize => Runtime::initialize;
-        Shutdown => Runtime::shutdown;
-        Status => Runtime::status;
-        AccountsList => Runtime::accounts_list;
-        AccountsSave => Runtime::accounts_save;
-        AccountsRename => Runtime::accounts_rename;
-        AccountsRemove => Runtime::accounts_remove;
-        AccountsActivate => Runtime::accounts_activate;
-        AccountsSetDisabled => Runtime::accounts_set_disabled;
-        AccountsResetCooldown => Runtime::accounts_reset_cooldown;
-        PriorityList => Runtime::priority_list;
-        PrioritySetModel => Runtime::priority_set_model;
-        PrioritySetEnabled => Runtime::priority_set_enabled;
-        PriorityMove => Runtime::priority_move;
-        PriorityRemove => Runtime::priority_remove;
-        BalancingGet => Runtime::balancing_get;
-        BalancingSet => Runtime::balancing_set;
-        SettingsGet => Runtime::settings_get;
-        SettingsSet => Runtime::settings_set, decode decode_setting;
-        PendingList => Runtime::pending_list;
-        PendingSave => Runtime::pending_save;
-        PendingDismiss => Runtime::pending_dismiss;
-        UsageList => Runtime::usage_list;
-        UsageRefresh => Runtime::usage_refresh;
-        EventsList => Runtime::events_list;
-        CommandRun => Runtime::command_run;
-        ProvidersDescribe => Runtime::providers_describe;
-        CredentialsLend => Runtime::credentials_lend;
-        SessionGet => Runtime::session_get;
-        TestAdvanceClock => Runtime::test_advance_clock;
-    )
+    with_methods!(table!(rt, method, params;))
 }
 
 /// Answers for methods that need no store (used when the store cannot be opened).
@@ -147,8 +87,49 @@ pub fn offline_answer(method: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
-    use crate::api::params::PriorityMoveParams;
+    use std::sync::Arc;
+
+    use super::{dispatch, parse};
+    use crate::api::with_methods;
+    use crate::clock::ManualClock;
+    use crate::rpc::wire::{INVALID_PARAMS, METHOD_NOT_FOUND};
+    use crate::runtime::Runtime;
+
+    /// The wire names of the method list, in its order.
+    macro_rules! names {
+        ($($(#[$doc:meta])* $req:ident = $wire:literal, $p:ty => $r:ty, $call:ident;)*) => {
+            [$($wire),*]
+        };
+    }
+
+    #[actix::test]
+    async fn every_method_of_the_list_is_dispatched_and_decodes_its_params() {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = Runtime::start(&dir.path().join("balancer.sqlite"), Arc::new(ManualClock::new(0))).unwrap();
+        // `null` is no method's params: each answers invalid params, so none runs, and none is
+        // missing from the table (that would be method not found).
+        for name in with_methods!(names!()) {
+            let e = dispatch(&rt, name, serde_json::Value::Null).await.unwrap_err();
+            assert_eq!(e.code, INVALID_PARAMS, "{name}: {}", e.message);
+        }
+        let e = dispatch(&rt, "accounts.nope", serde_json::json!({})).await.unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (METHOD_NOT_FOUND, "method not found: accounts.nope")
+        );
+    }
+
+    #[test]
+    fn every_method_of_the_list_is_in_the_protocol_doc() {
+        let doc = include_str!("../../docs/protocol.md");
+        for name in with_methods!(names!()) {
+            assert!(
+                doc.contains(&format!("`{name}`")),
+                "docs/protocol.md does not name `{name}`"
+            );
+        }
+    }
+    use crate::api::PriorityMoveParams;
     use crate::model::PriorityDirection;
 
     #[test]
