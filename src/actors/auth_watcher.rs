@@ -36,7 +36,8 @@ use notify::{RecursiveMode, Watcher};
 
 use super::account_registry::{AccountRegistry, Mutate};
 pub use super::auth_file::{
-    default_auth_path, parse_auth_file, parse_logins, read_auth_file, AuthFile, AuthFileError, MAX_AUTH_FILE_BYTES,
+    auth_path_from, default_auth_path, parse_auth_file, parse_logins, read_auth_file, AuthFile, AuthFileError,
+    MAX_AUTH_FILE_BYTES,
 };
 use super::file_events::{change, Change};
 use crate::model::Auth;

@@ -25,6 +25,16 @@ use store_worker::StoreHandle;
 use token_keeper::TokenKeeper;
 use usage_refresher::UsageRefresher;
 
+/// Where a runtime's outbound clients find their settings (endpoints, timeouts, the usage
+/// jitter's seed, the folder of opencode's auth.json): the process environment in the binary;
+/// variables of their own where many runtimes share one process (the integration tests).
+pub type Vars = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The process environment as [`Vars`].
+pub fn process_vars() -> Vars {
+    std::sync::Arc::new(|name| std::env::var(name).ok())
+}
+
 /// Addresses of a running runtime. Start it inside an actix `System`.
 #[derive(Clone)]
 pub struct Runtime {
@@ -42,8 +52,14 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Opens the store, loads it into memory and starts the actors.
+    /// Opens the store, loads it into memory and starts the actors, configured from the process
+    /// environment.
     pub fn start(store_path: &Path, clock: SharedClock) -> Result<Runtime, StoreError> {
+        Runtime::start_with(store_path, clock, process_vars())
+    }
+
+    /// [`Runtime::start`] with the outbound clients configured from `vars` alone.
+    pub fn start_with(store_path: &Path, clock: SharedClock, vars: Vars) -> Result<Runtime, StoreError> {
         let store = Store::open(store_path)?;
         // The version first: a commit landing between the two is then seen as a change.
         let version = store.data_version()?;
@@ -56,8 +72,8 @@ impl Runtime {
             .with_store_watch(store_path);
         let changed = registry.change_signal();
         let registry = registry.start();
-        let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone());
-        let tokens = token_keeper::start(registry.clone(), bus.clone(), clock.clone(), token_client());
+        let usage = usage_refresher::start(registry.clone(), bus.clone(), clock.clone(), &*vars);
+        let tokens = token_keeper::start(registry.clone(), bus.clone(), clock.clone(), &*vars);
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
             .with_usage(usage.clone())
             .with_tokens(tokens.clone())
@@ -125,9 +141,4 @@ impl Runtime {
         let _ = self.registry.send(account_registry::FlushNow).await;
         let _ = self.bus.send(event_bus::Flush).await;
     }
-}
-
-/// The per-provider token refresh the runtime drives.
-fn token_client() -> std::sync::Arc<dyn crate::oauth::TokenClient> {
-    std::sync::Arc::new(crate::oauth::Router::new(crate::oauth::Endpoints::from_env()))
 }
