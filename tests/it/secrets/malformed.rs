@@ -1,5 +1,6 @@
-//! Part of the secret scan (`secrets/mod.rs`): credentials of every wrong shape, each holding a secret where a
-//! value of another kind goes, through every path that reads credentials at the default log level.
+//! Part of the secret scan (`secrets/mod.rs`): credentials of every wrong shape, each holding a
+//! secret where a value of another kind goes, through every path that reads credentials at the
+//! default log level.
 
 use std::path::Path;
 
