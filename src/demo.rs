@@ -20,9 +20,9 @@ use crate::api::params::{
 use crate::api::results::{BeginResult, FetchResultAnswer};
 use crate::api::Request;
 use crate::format::relative;
-use crate::hooks::client::{Notification, RpcClient};
 use crate::mock_provider::{MockProvider, MockReply};
 use crate::model::{Auth, ModelRef};
+use crate::rpc::client::{Notification, RpcClient};
 
 const ALPHA_KEY: &str = "demo-key-alpha-FAKE";
 const BRAVO_KEY: &str = "demo-key-bravo-FAKE";

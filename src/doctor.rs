@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 use crate::api::methods::Status;
 use crate::api::params::NoParams;
 
-use crate::actors::auth_watcher::{default_auth_path, parse_logins, read_auth_file};
-use crate::hooks::client::RpcClient;
 use crate::install::routes::{self, Loader, Route};
 use crate::install::Paths;
+use crate::logins::{default_auth_path, parse_logins, read_auth_file};
+use crate::rpc::client::RpcClient;
 use crate::safe_text::{json_safe, safe};
 use crate::store::{migrations, Store};
 

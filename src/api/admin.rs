@@ -4,11 +4,11 @@
 use super::params::*;
 use super::results::*;
 use super::{ApiError, ApiResult, PROTOCOL_VERSION, SERVER_NAME, VERSION};
-use crate::actors::account_registry::{GetPriority, GetSettings, GetStatus, ListAccounts, Mutate, MutationReply};
-use crate::actors::usage_refresher::{ListUsage, RefreshUsage};
-use crate::actors::Runtime;
+use crate::accounts::{GetPriority, GetSettings, GetStatus, ListAccounts, Mutate, MutationReply};
 use crate::model::{AccountView, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot};
+use crate::runtime::Runtime;
 use crate::store::PendingView;
+use crate::usage::refresher::{ListUsage, RefreshUsage};
 
 /// A registry reply of another kind than the mutation gives: the runtime is broken.
 fn unexpected(reply: MutationReply) -> ApiError {
@@ -208,7 +208,7 @@ impl Runtime {
 
     pub async fn events_list(&self, p: EventsParams) -> ApiResult<Vec<StoredEvent>> {
         let limit = p.limit.unwrap_or(50).clamp(1, 10_000) as usize;
-        self.bus.send(crate::actors::event_bus::Flush).await?;
+        self.bus.send(crate::events::Flush).await?;
         Ok(self.store.run(move |s| s.list_events(limit, p.kind.as_deref())).await?)
     }
 

@@ -2,8 +2,8 @@
 
 use super::params::{AccountKey, EnabledParams, EventsParams, NoParams, ProviderFilter};
 use super::ApiError;
-use crate::actors::Runtime;
 use crate::format;
+use crate::runtime::Runtime;
 
 pub const HELP: &str = "\
 /balancer commands:

@@ -4,12 +4,12 @@
 use super::params::*;
 use super::results::*;
 use super::{ApiError, ApiResult};
-use crate::actors::retry_balancer::{
+use crate::continuity::{detect_api, strip_foreign_state, Edit, Scope};
+use crate::failover::rules::headers::{decisive_headers, AuthorizationHint};
+use crate::failover::{
     ChatHeaders, ChatMessage, DescribeProviders, FetchBegin, FetchResult, FetchStream, RequestShape,
 };
-use crate::actors::Runtime;
-use crate::balancer::headers::{decisive_headers, AuthorizationHint};
-use crate::continuity::{detect_api, strip_foreign_state, Edit, Scope};
+use crate::runtime::Runtime;
 
 impl Runtime {
     pub async fn chat_message(&self, p: ChatMessageParams) -> ApiResult<ChatMessageResult> {
@@ -137,7 +137,7 @@ impl Runtime {
             ));
         }
         self.usage
-            .send(crate::actors::usage_refresher::LendCredential {
+            .send(crate::usage::refresher::LendCredential {
                 provider_id: p.provider,
                 credential_id: p.credential_id,
                 secret: p.secret,
@@ -168,8 +168,8 @@ impl Runtime {
             ));
         }
         // Time passing is what the usage timer waits for.
-        self.usage.do_send(crate::actors::usage_refresher::ClockMoved);
-        self.tokens.do_send(crate::actors::token_keeper::Tick);
+        self.usage.do_send(crate::usage::refresher::ClockMoved);
+        self.tokens.do_send(crate::tokens::Tick);
         Ok(Now {
             now: self.clock.now_ms(),
         })

@@ -2,7 +2,7 @@
 //! params and typed, serialisable results, and one [`Request`] type per wire method naming them.
 //! In-process callers (CLI, dashboard, `/balancer`) call the methods; only `hooks` sees JSON.
 //!
-//! [`Runtime`]: crate::actors::Runtime
+//! [`Runtime`]: crate::runtime::Runtime
 
 mod admin;
 pub use admin::initialize_result;
@@ -70,7 +70,7 @@ pub mod methods {
         BalancingGet = "balancing.get", NoParams => Enabled;
         BalancingSet = "balancing.set", EnabledParams => Enabled;
         SettingsGet = "settings.get", NoParams => Settings;
-        /// The edge decodes `{key, value}` loosely (`"on"`, `"5"`), see `hooks::dispatch`.
+        /// The edge decodes `{key, value}` loosely (`"on"`, `"5"`), see `rpc::dispatch`.
         SettingsSet = "settings.set", Setting => Settings;
         PendingList = "pending.list", NoParams => Vec<PendingView>;
         PendingSave = "pending.save", PendingSaveParams => AccountView;

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::balancer::outbound::ConfiguredHeaders;
+use crate::failover::rules::outbound::ConfiguredHeaders;
 use crate::model::Auth;
 use crate::model::ModelRef;
 
@@ -164,9 +164,9 @@ pub struct ApiParams {
 }
 
 impl ApiParams {
-    pub fn into_api(self) -> crate::balancer::switch::ProviderApi {
+    pub fn into_api(self) -> crate::failover::rules::provider_move::ProviderApi {
         let keep = |s: Option<String>| s.filter(|v| !v.is_empty() && v.len() <= 2048);
-        crate::balancer::switch::ProviderApi {
+        crate::failover::rules::provider_move::ProviderApi {
             npm: keep(self.npm),
             base_url: keep(self.base_url),
             headers: self.headers,

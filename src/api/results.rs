@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::actors::retry_balancer::{BeginAnswer, FailAnswer, ResultAnswer, SwitchAnswer, SyncAuth};
+use crate::failover::{BeginAnswer, FailAnswer, ResultAnswer, SwitchAnswer, SyncAuth};
 use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth, CredentialRef};
 
@@ -389,9 +389,9 @@ pub enum StreamResult {
     Refused(Box<FetchResultAnswer>),
 }
 
-impl From<crate::actors::retry_balancer::StreamAnswer> for StreamResult {
-    fn from(answer: crate::actors::retry_balancer::StreamAnswer) -> Self {
-        use crate::actors::retry_balancer::StreamAnswer;
+impl From<crate::failover::StreamAnswer> for StreamResult {
+    fn from(answer: crate::failover::StreamAnswer) -> Self {
+        use crate::failover::StreamAnswer;
         match answer {
             StreamAnswer::Hold => StreamResult::Step { action: "hold".into() },
             StreamAnswer::Forward => StreamResult::Step {

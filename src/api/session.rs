@@ -4,8 +4,8 @@
 use super::params::SessionParams;
 use super::results::SessionView;
 use super::ApiResult;
-use crate::actors::retry_balancer::SessionOf;
-use crate::actors::Runtime;
+use crate::failover::SessionOf;
+use crate::runtime::Runtime;
 
 impl Runtime {
     pub async fn session_get(&self, p: SessionParams) -> ApiResult<SessionView> {

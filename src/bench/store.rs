@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use super::{call, Stats};
 use crate::api::methods::Status;
 use crate::api::params::NoParams;
-use crate::hooks::client::RpcClient;
+use crate::rpc::client::RpcClient;
 use crate::store::Store;
 
 /// Spawn of `exe serve` on `store` → its first answer (`status`).

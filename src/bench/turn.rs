@@ -16,9 +16,9 @@ use crate::api::params::{
     FetchResultParams, PriorityModelParams,
 };
 use crate::api::results::{BeginResult, BodyEdit, FetchResultAnswer};
-use crate::hooks::client::RpcClient;
 use crate::mock_provider::{MockProvider, MockReply};
 use crate::model::Auth;
+use crate::rpc::client::RpcClient;
 use crate::store::Store;
 use anyhow::{anyhow, bail};
 

@@ -10,13 +10,13 @@ use serde::Serialize;
 use super::checks::{check, Check};
 use super::plan::plan;
 use super::{credential, Command};
-use crate::actors::Runtime;
 use crate::api::params::*;
 use crate::api::results::{Dismissed, Enabled, Removed, StatusResult};
 use crate::api::{ApiError, ApiResult};
 use crate::clock::SharedClock;
 use crate::format;
 use crate::model::{normalize_alias, AccountView, PriorityEntry, Setting, Settings, StoredEvent, UsageSnapshot};
+use crate::runtime::Runtime;
 use crate::safe_text;
 use crate::store::PendingView;
 
@@ -172,7 +172,7 @@ pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result
     });
     let (answer, now) = result?;
     if json_out {
-        let json = crate::hooks::wire::pretty_result(&answer)?;
+        let json = crate::rpc::wire::pretty_result(&answer)?;
         return Ok(format!("{}\n", safe_text::json_safe(&json)));
     }
     let text = human(answer, show, now)?;

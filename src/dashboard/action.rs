@@ -1,12 +1,12 @@
 //! What a key asks the runtime to do: one variant per change, each run as one typed API call.
 
-use crate::actors::Runtime;
 use crate::api::params::{
     AccountKey, DisableParams, EnabledParams, PendingIdParams, PendingSaveParams, PriorityEnabledParams,
     PriorityModelParams, PriorityMoveParams, RefreshParams, RenameParams,
 };
 use crate::api::ApiResult;
 use crate::model::Setting;
+use crate::runtime::Runtime;
 
 /// A change the dashboard asks for. Every variant maps to one method of the typed API.
 #[derive(Clone, Debug, PartialEq, Eq)]

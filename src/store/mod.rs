@@ -17,6 +17,8 @@ mod paths;
 mod pending;
 mod snapshot;
 mod tokens;
+pub mod watch;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::balancer::hint::{clamp_until, Limits, MIN_COOLDOWN_MS};
+use crate::accounts::rules::cooldown::hint::{clamp_until, Limits, MIN_COOLDOWN_MS};
 use crate::model::Millis;
 
 pub const MAX_IN_FLIGHT: usize = 4;
@@ -17,7 +17,7 @@ pub const PROMPT_MIN_MS: Millis = 30_000;
 /// A Retry-After further out than this is clamped (a garbage date must not stop polling for good).
 pub const MAX_RETRY_AFTER_MS: Millis = 6 * 3_600_000;
 /// The usage endpoint's Retry-After hold, through the same rule as every reset hint
-/// (balancer::hint): at least 1 s, at most [`MAX_RETRY_AFTER_MS`].
+/// (`accounts::rules::cooldown::hint`): at least 1 s, at most [`MAX_RETRY_AFTER_MS`].
 pub const HOLD_LIMITS: Limits = Limits {
     floor: MIN_COOLDOWN_MS,
     cap: MAX_RETRY_AFTER_MS,

@@ -4,13 +4,13 @@
 
 use std::collections::HashMap;
 
-use opencode_balancer::actors::auth_watcher::parse_auth_file;
-use opencode_balancer::balancer::classify::classify;
-use opencode_balancer::balancer::reset::{
+use opencode_balancer::accounts::rules::cooldown::classify::classify;
+use opencode_balancer::accounts::rules::cooldown::reset::{
     body_hint, cooldown_until, parse_go_duration, parse_retry_after, parse_timestamp, MAX_HINT_MS, MIN_COOLDOWN_MS,
 };
-use opencode_balancer::hooks::framing::{Frame, LineReader};
-use opencode_balancer::hooks::wire::{decode, parse_line, Incoming, Parsed};
+use opencode_balancer::logins::parse_auth_file;
+use opencode_balancer::rpc::framing::{Frame, LineReader};
+use opencode_balancer::rpc::wire::{decode, parse_line, Incoming, Parsed};
 use proptest::prelude::*;
 
 const NOW: i64 = 1_700_000_000_000;

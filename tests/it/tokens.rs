@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::common::*;
 use opencode_balancer::model::Auth;
-use opencode_balancer::oauth::fake_server::{FakeTokenServer, Family, Step};
+use opencode_balancer::tokens::providers::fake_server::{FakeTokenServer, Family, Step};
 use serde_json::{json, Value};
 
 const HOUR: i64 = 3_600_000;

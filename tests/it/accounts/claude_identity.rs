@@ -9,10 +9,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::common::*;
-use opencode_balancer::oauth::fake_server::FakeTokenServer;
 use opencode_balancer::store::Store;
-use opencode_balancer::usage::anthropic_profile::PROFILE_PATH;
+use opencode_balancer::tokens::providers::fake_server::FakeTokenServer;
 use opencode_balancer::usage::fake_server::{claude_profile_reply, FakeReply, FakeUsageServer};
+use opencode_balancer::usage::providers::anthropic_profile::PROFILE_PATH;
 use serde_json::{json, Value};
 
 const HOUR: i64 = 3_600_000;

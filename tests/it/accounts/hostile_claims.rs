@@ -5,7 +5,7 @@
 
 use crate::common::*;
 use opencode_balancer::model::Auth;
-use opencode_balancer::oauth::fake_server::{FakeTokenServer, Family};
+use opencode_balancer::tokens::providers::fake_server::{FakeTokenServer, Family};
 use serde_json::json;
 
 /// What a hostile claim carries; found in no output, store or log.

@@ -181,7 +181,7 @@ fn serve_follows_credentials_added_removed_and_renamed_in_opencode_2() {
 
 #[test]
 fn the_token_keeper_never_refreshes_an_expired_opencode_2_oauth_credential_even_after_a_401() {
-    use opencode_balancer::oauth::fake_server::{FakeTokenServer, Family};
+    use opencode_balancer::tokens::providers::fake_server::{FakeTokenServer, Family};
     let (_d, store) = temp_store();
     let server = FakeTokenServer::start().unwrap();
     // Ours, as the control: a Claude login due for a refresh at T0 + 8 h - 5 min.

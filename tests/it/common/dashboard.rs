@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::common::{cli_ok, runtime_vars, temp_store, T0};
-use opencode_balancer::actors::Runtime;
 use opencode_balancer::clock::ManualClock;
 use opencode_balancer::dashboard::app::{App, RowKey};
 use opencode_balancer::dashboard::data::load;
 use opencode_balancer::dashboard::execute;
+use opencode_balancer::runtime::Runtime;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::Value;
 

@@ -3,12 +3,12 @@
 
 use crate::common::cli_ok;
 use crate::common::dashboard::*;
-use opencode_balancer::actors::account_registry::Mutate;
+use opencode_balancer::accounts::Mutate;
 use opencode_balancer::dashboard::app::{Overlay, RowKey, View};
 use opencode_balancer::dashboard::data::load;
 use opencode_balancer::dashboard::{execute, ALIAS_RULE};
-use opencode_balancer::hooks::dispatch::dispatch;
 use opencode_balancer::model::Auth;
+use opencode_balancer::rpc::dispatch::dispatch;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use serde_json::{json, Value};
 

@@ -444,7 +444,7 @@ fn a_batch_of_the_largest_size_is_answered_whole_and_in_order() {
             ..Options::default()
         },
     );
-    let n = opencode_balancer::hooks::wire::MAX_BATCH;
+    let n = opencode_balancer::rpc::wire::MAX_BATCH;
     let batch: Vec<String> = (0..n)
         .map(|i| match i % 3 {
             0 => format!("{{\"jsonrpc\":\"2.0\",\"id\":{i},\"method\":\"status\"}}"),
@@ -470,7 +470,7 @@ fn a_batch_of_the_largest_size_is_answered_whole_and_in_order() {
 fn a_batch_over_the_limit_is_refused_whole_and_runs_nothing() {
     let (_d, store) = temp_store();
     let mut s = Sidecar::start(&store);
-    let n = opencode_balancer::hooks::wire::MAX_BATCH;
+    let n = opencode_balancer::rpc::wire::MAX_BATCH;
     let line = format!(
         "[{}{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"balancing.set\",\"params\":{{\"enabled\":true}}}}]\n",
         "1,".repeat(n)

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 
 use crate::common::runtime_vars;
-use opencode_balancer::actors::Runtime;
 use opencode_balancer::clock::ManualClock;
-use opencode_balancer::hooks::server::{serve, Backend};
+use opencode_balancer::rpc::server::{serve, Backend};
+use opencode_balancer::runtime::Runtime;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 

@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::common::Sidecar;
-use opencode_balancer::oauth::fake_server::{FakeTokenServer, Step};
+use opencode_balancer::tokens::providers::fake_server::{FakeTokenServer, Step};
 
 /// A loopback token endpoint whose next answer echoes the refresh token sent.
 pub fn echoing_token_server() -> FakeTokenServer {
