@@ -3,6 +3,7 @@
 //! and described (provider id and kind, never a value) while the good ones are kept.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
 use std::fs::{File, Metadata, OpenOptions};
 use std::io::{ErrorKind, Read};
@@ -19,15 +20,19 @@ pub const MAX_AUTH_FILE_BYTES: u64 = 1024 * 1024;
 
 /// `$XDG_DATA_HOME/opencode/auth.json`, default `~/.local/share/opencode/auth.json`.
 pub fn default_auth_path() -> PathBuf {
-    let data = std::env::var_os("XDG_DATA_HOME")
+    auth_path_in(std::env::var_os("XDG_DATA_HOME"), std::env::var_os("HOME"))
+}
+
+/// [`default_auth_path`] with `XDG_DATA_HOME` and `HOME` read from `vars`.
+pub fn auth_path_from(vars: impl Fn(&str) -> Option<String>) -> PathBuf {
+    auth_path_in(vars("XDG_DATA_HOME").map(Into::into), vars("HOME").map(Into::into))
+}
+
+fn auth_path_in(data_home: Option<OsString>, home: Option<OsString>) -> PathBuf {
+    let data = data_home
         .filter(|v| !v.is_empty())
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            std::env::var_os("HOME")
-                .map(PathBuf::from)
-                .unwrap_or_default()
-                .join(".local/share")
-        });
+        .unwrap_or_else(|| home.map(PathBuf::from).unwrap_or_default().join(".local/share"));
     data.join("opencode").join("auth.json")
 }
 

@@ -36,7 +36,8 @@ use notify::event::{EventKind, ModifyKind};
 use notify::{RecursiveMode, Watcher};
 
 pub use self::auth_file::{
-    default_auth_path, parse_auth_file, parse_logins, read_auth_file, AuthFile, AuthFileError, MAX_AUTH_FILE_BYTES,
+    auth_path_from, default_auth_path, parse_auth_file, parse_logins, read_auth_file, AuthFile, AuthFileError,
+    MAX_AUTH_FILE_BYTES,
 };
 use crate::accounts::{AccountRegistry, Capture};
 use crate::model::Auth;

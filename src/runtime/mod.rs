@@ -18,6 +18,16 @@ use crate::store::{Store, StoreError};
 use crate::tokens::{self, TokenKeeper};
 use crate::usage::refresher::{self, UsageRefresher};
 
+/// Where a runtime's outbound clients find their settings (endpoints, timeouts, the usage
+/// jitter's seed, the folder of opencode's auth.json): the process environment in the binary;
+/// variables of their own where many runtimes share one process (the integration tests).
+pub type Vars = std::sync::Arc<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The process environment as [`Vars`].
+pub fn process_vars() -> Vars {
+    std::sync::Arc::new(|name| std::env::var(name).ok())
+}
+
 /// Addresses of a running runtime. Start it inside an actix `System`.
 #[derive(Clone)]
 pub struct Runtime {
@@ -35,8 +45,14 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Opens the store, loads it into memory and starts the actors.
+    /// Opens the store, loads it into memory and starts the actors, configured from the process
+    /// environment.
     pub fn start(store_path: &Path, clock: SharedClock) -> Result<Runtime, StoreError> {
+        Runtime::start_with(store_path, clock, process_vars())
+    }
+
+    /// [`Runtime::start`] with the outbound clients configured from `vars` alone.
+    pub fn start_with(store_path: &Path, clock: SharedClock, vars: Vars) -> Result<Runtime, StoreError> {
         let store = Store::open(store_path)?;
         // The version first: a commit landing between the two is then seen as a change.
         let version = store.data_version()?;
@@ -49,8 +65,8 @@ impl Runtime {
             .with_store_watch(store_path);
         let changed = registry.change_signal();
         let registry = registry.start();
-        let usage = refresher::start(registry.clone(), bus.clone(), clock.clone());
-        let tokens = tokens::start(registry.clone(), bus.clone(), clock.clone(), token_client());
+        let usage = refresher::start(registry.clone(), bus.clone(), clock.clone(), &*vars);
+        let tokens = tokens::start(registry.clone(), bus.clone(), clock.clone(), &*vars);
         let balancer = RetryBalancer::new(registry.clone(), bus.clone(), clock.clone())
             .with_usage(usage.clone())
             .with_tokens(tokens.clone())
@@ -118,11 +134,4 @@ impl Runtime {
         let _ = self.registry.send(accounts::FlushNow).await;
         let _ = self.bus.send(events::Flush).await;
     }
-}
-
-/// The per-provider token refresh the runtime drives.
-fn token_client() -> std::sync::Arc<dyn crate::tokens::providers::TokenClient> {
-    std::sync::Arc::new(crate::tokens::providers::Router::new(
-        crate::tokens::providers::Endpoints::from_env(),
-    ))
 }

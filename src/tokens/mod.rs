@@ -61,14 +61,21 @@ pub struct Config {
 
 impl Default for Config {
     fn default() -> Self {
+        Config::from_vars(|name| std::env::var(name).ok())
+    }
+}
+
+impl Config {
+    /// The defaults, with opencode's auth.json and Claude's profile endpoint found through `vars`.
+    pub fn from_vars(vars: impl Fn(&str) -> Option<String>) -> Config {
         Config {
             tick: Duration::from_secs(1),
             max_in_flight: 3,
             timeout: Duration::from_secs(20),
             lease_ttl: crate::store::LEASE_TTL_MS,
             poll: Duration::from_millis(200),
-            auth_path: Some(crate::logins::default_auth_path()),
-            profiles: Some(Arc::new(ProfileReader::from_env())),
+            auth_path: Some(crate::logins::auth_path_from(&vars)),
+            profiles: Some(Arc::new(ProfileReader::at(crate::usage::Endpoints::from_vars(&vars)))),
         }
     }
 }
@@ -77,17 +84,19 @@ impl Default for Config {
 /// moves, at once).
 pub const SYNC_MS: Millis = 30_000;
 
-/// Starts the keeper on a new arbiter with `client`.
+/// Starts the keeper on a new arbiter, its token endpoints and [`Config`] read from `vars`.
 pub fn start(
     registry: Addr<AccountRegistry>,
     bus: Addr<EventBus>,
     clock: SharedClock,
-    client: Arc<dyn TokenClient>,
+    vars: &dyn Fn(&str) -> Option<String>,
 ) -> Addr<TokenKeeper> {
     let arbiter = Arbiter::new();
     let events = bus.clone();
+    let client: Arc<dyn TokenClient> = Arc::new(providers::Router::new(providers::Endpoints::from_vars(vars)));
+    let config = Config::from_vars(vars);
     let addr = TokenKeeper::start_in_arbiter(&arbiter.handle(), move |_| {
-        TokenKeeper::new(registry, bus, clock, client, Config::default())
+        TokenKeeper::new(registry, bus, clock, client, config)
     });
     events.do_send(crate::events::Subscribe(addr.clone().recipient()));
     addr

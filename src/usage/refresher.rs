@@ -58,20 +58,20 @@ impl Default for Config {
     }
 }
 
-/// Starts the refresher on a new arbiter, with the router over `Endpoints::from_env()`.
-pub fn start(registry: Addr<AccountRegistry>, bus: Addr<EventBus>, clock: SharedClock) -> Addr<UsageRefresher> {
+/// Starts the refresher on a new arbiter, with the router over the endpoints and the jitter
+/// seeded as `vars` say (`Endpoints::from_vars`, `SeededJitter::from_vars`).
+pub fn start(
+    registry: Addr<AccountRegistry>,
+    bus: Addr<EventBus>,
+    clock: SharedClock,
+    vars: &dyn Fn(&str) -> Option<String>,
+) -> Addr<UsageRefresher> {
     let arbiter = Arbiter::new();
     let events = bus.clone();
+    let (endpoints, jitter) = (Endpoints::from_vars(vars), SeededJitter::from_vars(vars));
     let addr = UsageRefresher::start_in_arbiter(&arbiter.handle(), move |_| {
-        let client: Arc<dyn UsageClient> = Arc::new(Router::new(Endpoints::from_env()));
-        UsageRefresher::new(
-            registry,
-            bus,
-            clock,
-            client,
-            Box::new(SeededJitter::from_env()),
-            Config::default(),
-        )
+        let client: Arc<dyn UsageClient> = Arc::new(Router::new(endpoints));
+        UsageRefresher::new(registry, bus, clock, client, Box::new(jitter), Config::default())
     });
     events.do_send(Subscribe(addr.clone().recipient()));
     addr

@@ -37,10 +37,9 @@ impl SeededJitter {
         SeededJitter(seed | 1)
     }
 
-    /// `$OPENCODE_BALANCER_USAGE_SEED` when set, else the process id and the time.
-    pub fn from_env() -> SeededJitter {
-        let seed = std::env::var("OPENCODE_BALANCER_USAGE_SEED")
-            .ok()
+    /// `OPENCODE_BALANCER_USAGE_SEED` of `vars` when set, else the process id and the time.
+    pub fn from_vars(vars: impl Fn(&str) -> Option<String>) -> SeededJitter {
+        let seed = vars("OPENCODE_BALANCER_USAGE_SEED")
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or_else(|| {
                 let nanos = std::time::SystemTime::now()
