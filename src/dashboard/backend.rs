@@ -9,6 +9,7 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use super::action::execute;
@@ -80,8 +81,12 @@ impl Backend {
                             return;
                         }
                     };
+                    // Heard before the caller draws anything: a signal that arrives once the
+                    // terminal is raw must be ours to handle, never the default (death with the
+                    // terminal left raw).
+                    let signals = listen();
                     let _ = ready_tx.send(Ok(()));
-                    serve(rt, req_rx, up_tx).await;
+                    serve(rt, req_rx, up_tx, signals).await;
                 });
             })
             .map_err(|e| format!("cannot start the runtime thread: {e}"))?;
@@ -108,14 +113,16 @@ impl Backend {
     }
 }
 
-/// Resolves with the number of the first of SIGINT, SIGTERM and SIGHUP to arrive.
-async fn interrupted() -> i32 {
-    use tokio::signal::unix::{signal, SignalKind};
+/// SIGINT, SIGTERM and SIGHUP, each with its number, handled by this process from now on.
+fn listen() -> Vec<(i32, Signal)> {
     let kinds = [SignalKind::interrupt(), SignalKind::terminate(), SignalKind::hangup()];
-    let mut streams: Vec<_> = kinds
-        .into_iter()
+    (kinds.into_iter())
         .filter_map(|k| signal(k).ok().map(|s| (k.as_raw_value(), s)))
-        .collect();
+        .collect()
+}
+
+/// Resolves with the number of the first of the `listen`ed signals to arrive.
+async fn interrupted(mut streams: Vec<(i32, Signal)>) -> i32 {
     if streams.is_empty() {
         return futures::future::pending().await;
     }
@@ -148,10 +155,11 @@ async fn serve<T: From<Update> + Send + 'static>(
     rt: Runtime,
     mut requests: UnboundedReceiver<Request>,
     up: mpsc::Sender<T>,
+    signals: Vec<(i32, Signal)>,
 ) {
     let mut last: Option<Snapshot> = None;
     publish(&rt, &up, &mut last).await;
-    let interrupted = interrupted();
+    let interrupted = interrupted(signals);
     tokio::pin!(interrupted);
     loop {
         tokio::select! {
