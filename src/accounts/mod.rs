@@ -15,7 +15,6 @@
 mod bookkeeping;
 mod conversations;
 mod exhausted;
-mod host;
 mod messages;
 mod mutations;
 mod outcome;
@@ -38,7 +37,6 @@ use crate::store::{ConversationsRead, Snapshot, Store, StoreError};
 
 pub use self::conversations::{ConversationsChanged, FollowConversations, RecordConversations};
 pub use self::exhausted::{ExhaustedPlan, PlanExhausted};
-pub use self::host::MirrorHost;
 pub use self::messages::*;
 pub use self::mutations::*;
 pub use self::outcome::{OutcomeInfo, RecordOutcome};

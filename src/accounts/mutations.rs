@@ -12,11 +12,13 @@ use crate::model::{normalize_alias, validate_provider, AccountView};
 use crate::store::{Store, StoreError};
 
 mod accounts;
+mod host;
 mod logins;
 mod priority;
 mod settings;
 
 pub use accounts::*;
+pub use host::MirrorHost;
 pub use logins::*;
 pub use priority::*;
 pub use settings::*;

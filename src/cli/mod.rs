@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions. Every command runs over the same store and the same
 //! method table as the sidecar (see `run.rs`).
 
+mod call;
 mod catalogue;
 mod checks;
 mod credential;

@@ -2,8 +2,8 @@
 
 use anyhow::bail;
 
+use super::call::Call;
 use super::credential;
-use super::run::Call;
 use super::show::Show;
 use super::{AccountsCmd, Command, ConfigCmd, PendingCmd, PriorityCmd};
 use crate::api::methods::*;

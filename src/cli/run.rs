@@ -5,67 +5,15 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use futures::future::LocalBoxFuture;
 
 use super::checks::{check, Check};
 use super::plan::plan;
-use super::show::{Human, Shown};
 use super::Command;
 use crate::api::methods::AccountsList;
-use crate::api::{ApiError, ApiResult, Request};
+use crate::api::{ApiError, Request};
 use crate::clock::SharedClock;
-use crate::model::normalize_alias;
 use crate::runtime::Runtime;
 use crate::safe_text;
-
-/// One typed call of the API, planned from a command line: the method, the alias a save asked
-/// for (normalized, for the hint when it is taken), and the call itself.
-pub(super) struct Call {
-    method: &'static str,
-    asked: Option<String>,
-    run: Box<dyn for<'a> FnOnce(&'a Runtime) -> Calling<'a>>,
-}
-
-/// A call under way: its result, to show.
-type Calling<'a> = LocalBoxFuture<'a, ApiResult<Box<dyn Shown>>>;
-
-impl Call {
-    /// Calls `R` with `params`.
-    pub(super) fn of<R>(params: R::Params) -> Call
-    where
-        R: Request + 'static,
-        R::Params: 'static,
-        R::Result: Human + 'static,
-    {
-        Call::lazy::<R>(move || Ok(params))
-    }
-
-    /// Calls `R` with params made only when it runs (`accounts add` reads its credential once
-    /// the provider is checked).
-    pub(super) fn lazy<R>(params: impl FnOnce() -> ApiResult<R::Params> + 'static) -> Call
-    where
-        R: Request + 'static,
-        R::Params: 'static,
-        R::Result: Human + 'static,
-    {
-        Call {
-            method: R::METHOD,
-            asked: None,
-            run: Box::new(move |rt| {
-                Box::pin(async move {
-                    let result = R::call(rt, params()?).await?;
-                    Ok(Box::new(result) as Box<dyn Shown>)
-                })
-            }),
-        }
-    }
-
-    /// A save of `alias`: a refusal because it is taken says how to replace it.
-    pub(super) fn saving(mut self, alias: &str) -> Call {
-        self.asked = normalize_alias(alias);
-        self
-    }
-}
 
 /// Runs a store command (not serve/demo/install/bench) and returns its output text.
 pub fn run(store: &Path, clock: SharedClock, command: Command) -> anyhow::Result<String> {

@@ -3,8 +3,8 @@
 
 use actix::prelude::*;
 
+use super::host::HostAction;
 use super::{alias, mutation, provider, Committing, Reload};
-use crate::accounts::host::HostAction;
 use crate::accounts::{AccountRegistry, RegistryError};
 use crate::model::{AccountView, Auth, EventKind, NewEvent};
 

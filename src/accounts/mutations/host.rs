@@ -4,9 +4,8 @@
 
 use actix::prelude::*;
 
-use super::messages::RegistryError;
-use super::mutations::{Committing, Reload};
-use super::AccountRegistry;
+use super::{Committing, Reload};
+use crate::accounts::{AccountRegistry, RegistryError};
 use crate::model::{EventKind, NewEvent};
 use crate::opencode2::HostCredential;
 use crate::store::Mirrored;
