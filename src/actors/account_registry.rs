@@ -40,7 +40,7 @@ pub use self::dry::{DryPlan, PlanDry};
 pub use self::host::MirrorHost;
 pub use self::messages::*;
 pub use self::outcome::{OutcomeInfo, RecordOutcome};
-pub use self::pick::{ChooseModel, PickAccount, Picked};
+pub use self::pick::{ChooseModel, PeekAccount, PickAccount, Picked, AHEAD_CAP_MS};
 pub use self::tokens::{TokenStore, TokenTarget, TokenTargets};
 pub use self::usage::{ApplyUsage, UsageAccounts, UsageApplied, UsageTarget, UsageTargets, UsageTargetsReply};
 

@@ -32,6 +32,8 @@ impl Runtime {
                 model_id: p.model_id,
                 api: p.api.map(ApiParams::into_api),
                 fetch: p.fetch.map(ShapeParams::into_shape),
+                ahead: p.ahead,
+                unused: p.unused,
             })
             .await?;
         Ok(ChatHeadersResult {
@@ -45,6 +47,7 @@ impl Runtime {
                 watch: decisive_headers(),
                 strip_state: StripState::of(strip),
             }),
+            valid_ms: a.valid_ms.map(|ms| ms.max(0) as u64),
         })
     }
 

@@ -135,6 +135,13 @@ pub struct ChatHeadersParams {
     /// `fetch.begin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch: Option<ShapeParams>,
+    /// Extension: an opening asked ahead of the request (docs/protocol.md "An opening ahead"):
+    /// nothing is recorded until it is used; answered with `validMs`, or with no `requestID`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ahead: bool,
+    /// Extension: openings asked ahead that the host dropped unused (at most 256 are read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused: Vec<String>,
 }
 
 /// `{url?, headerNames, authorization?}`: the parts of a request its credential headers depend

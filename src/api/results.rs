@@ -146,6 +146,10 @@ pub struct ChatHeadersResult {
     /// The `fetch.begin` answer for the request the host said it expects (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub begin: Option<PreparedBegin>,
+    /// Extension: an opening asked ahead stands this many ms unless an event or notification
+    /// says a pick may have changed.
+    #[serde(rename = "validMs", default, skip_serializing_if = "Option::is_none")]
+    pub valid_ms: Option<u64>,
 }
 
 /// `{account, setHeaders, removeHeaders?, watch}`: what `fetch.begin` would answer for the

@@ -9,15 +9,14 @@ use actix::prelude::*;
 
 use super::switch::{DryOutcome, FailAnswer, SwitchAnswer};
 use super::tokens::Want;
-use super::{Request, RetryBalancer, Session, SyncAuth, MAX_REQUESTS};
+use super::{Request, RetryBalancer, SyncAuth, MAX_REQUESTS};
 use crate::actors::account_registry::{OutcomeInfo, Picked, PlanDry, RecordOutcome};
 use crate::actors::event_bus::{Notice, Notify, Publish, ToastVariant};
 use crate::balancer::classify::Verdict;
 use crate::balancer::headers::{credential_headers, AuthorizationHint, HeaderPlan};
 use crate::balancer::switch::ProviderApi;
 use crate::continuity::Scope;
-use crate::model::ModelRef;
-use crate::model::{AccountRef, Auth, EventKind, NewEvent};
+use crate::model::{AccountRef, Auth, EventKind, Millis, NewEvent};
 
 #[derive(Message)]
 #[rtype(result = "HeadersAnswer")]
@@ -29,6 +28,10 @@ pub struct ChatHeaders {
     pub api: Option<ProviderApi>,
     /// The request the host expects to send: answered with its credential headers (`begin`).
     pub fetch: Option<RequestShape>,
+    /// Asked ahead of the request (`ahead.rs`): nothing is recorded until the opening is used.
+    pub ahead: bool,
+    /// Openings asked ahead that the host dropped unused: forgotten now.
+    pub unused: Vec<String>,
 }
 
 /// The parts of a request its credential headers (and a move) depend on, as `fetch.begin` takes
@@ -41,8 +44,31 @@ pub struct RequestShape {
 }
 
 impl Request {
+    /// A request of `session_id` just opened on `provider_id`/`model_id`, on no account yet.
+    pub(super) fn opened(session_id: String, provider_id: String, model_id: String, now: Millis) -> Self {
+        Request {
+            session_id,
+            provider_id,
+            alias: String::new(),
+            generation: 0,
+            oauth: false,
+            refreshed: vec![],
+            passthrough: false,
+            recorded: 0,
+            tried: vec![],
+            header_names: vec![],
+            authorization: None,
+            created_at: now,
+            model_id,
+            url: String::new(),
+            providers_tried: vec![],
+            mends: 0,
+            ahead: None,
+        }
+    }
+
     /// The request goes out (or is expected to) with this shape.
-    fn take_shape(&mut self, shape: RequestShape) {
+    pub(super) fn take_shape(&mut self, shape: RequestShape) {
         self.header_names = shape.header_names;
         self.authorization = shape.authorization;
         if !shape.url.is_empty() {
@@ -71,13 +97,19 @@ pub struct HeadersAnswer {
     pub sync_auth: Option<SyncAuth>,
     /// What `fetch.begin` answers for the expected request (only when one was said).
     pub begin: Option<(AccountRef, HeaderPlan, Option<Scope>)>,
+    /// An opening asked ahead: how long its pick stands without an event (ms).
+    pub valid_ms: Option<crate::model::Millis>,
 }
 
 impl Handler<ChatHeaders> for RetryBalancer {
     type Result = ResponseActFuture<Self, HeadersAnswer>;
     fn handle(&mut self, msg: ChatHeaders, _: &mut Context<Self>) -> Self::Result {
+        self.drop_unused(&msg.unused);
         if let Some(api) = msg.api.clone() {
             self.learn_api(&msg.provider_id, api);
+        }
+        if msg.ahead {
+            return self.open_ahead(msg);
         }
         let prefer = self
             .sessions
@@ -140,6 +172,7 @@ pub struct UnknownRequest;
 impl Handler<FetchBegin> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<BeginAnswer, UnknownRequest>>;
     fn handle(&mut self, msg: FetchBegin, _: &mut Context<Self>) -> Self::Result {
+        self.settle_ahead(&msg.request_id);
         let Some(req) = self.requests.get_mut(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };
@@ -226,6 +259,7 @@ pub(super) type Answer = ResponseActFuture<RetryBalancer, Result<ResultAnswer, U
 impl Handler<FetchResult> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<ResultAnswer, UnknownRequest>>;
     fn handle(&mut self, msg: FetchResult, _: &mut Context<Self>) -> Self::Result {
+        self.settle_ahead(&msg.request_id);
         let Some(req) = self.requests.get_mut(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };
@@ -341,48 +375,18 @@ impl Handler<FetchResult> for RetryBalancer {
 
 impl RetryBalancer {
     /// Opens a request of the session on `picked` (`None`: no account is usable now).
-    fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
+    pub(super) fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
         let now = self.clock.now_ms();
         self.next_id += 1;
         let request_id = format!("{}{}", self.id_prefix, self.next_id);
-        let session = self.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
-            model: ModelRef {
-                provider_id: msg.provider_id.clone(),
-                model_id: msg.model_id.clone(),
-            },
-            alias: None,
-            seen_at: now,
-            switched_to: None,
-        });
-        session.model = ModelRef {
-            provider_id: msg.provider_id.clone(),
-            model_id: msg.model_id.clone(),
-        };
-        session.alias = picked.as_ref().map(|p| p.alias.clone());
-        session.seen_at = now;
+        let alias = picked.as_ref().map(|p| p.alias.clone());
+        self.bind_session(&msg.session_id, &msg.provider_id, &msg.model_id, alias, now);
         if let Some(p) = &picked {
             self.conversations
                 .sent(&msg.session_id, &msg.provider_id, &p.alias, now);
         }
         let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
-        let mut req = Request {
-            session_id: msg.session_id,
-            provider_id: msg.provider_id,
-            alias: String::new(),
-            generation: 0,
-            oauth: false,
-            refreshed: vec![],
-            passthrough: false,
-            recorded: 0,
-            tried: vec![],
-            header_names: vec![],
-            authorization: None,
-            created_at: now,
-            model_id: msg.model_id,
-            url: String::new(),
-            providers_tried: vec![],
-            mends: 0,
-        };
+        let mut req = Request::opened(msg.session_id, msg.provider_id, msg.model_id, now);
         let mut begin = None;
         match (&picked, msg.fetch) {
             // Told the request it expects, the host gets `fetch.begin`'s answer for it now.
@@ -406,6 +410,7 @@ impl RetryBalancer {
             request_id: Some(request_id),
             sync_auth,
             begin,
+            valid_ms: None,
         }
     }
 }
