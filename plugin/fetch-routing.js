@@ -93,6 +93,23 @@ export class FetchRouting extends Openings {
     return fresh && unchanged && sameShape(held.begin.watch, held.expected, shape) ? held.begin : null;
   }
 
+  /**
+   * Runs `write` (what a 2xx tells the sidecar) right after the response is handed back, in one
+   * write to the sidecar; `flushWrites` runs what is left (the runtime's release), so nothing is lost.
+   */
+  afterHandBack(write) {
+    const run = () => {
+      if (!this.unwritten.delete(run)) return;
+      this.sidecar.corked(write);
+    };
+    this.unwritten.add(run);
+    setImmediate(run);
+  }
+
+  flushWrites() {
+    for (const run of [...this.unwritten]) run();
+  }
+
   /** The request's credential headers: the held answer, else fetch.begin's (which may move or end the request). */
   async beginRequest(requestID, prepared, shape, held) {
     const ready = this.stillGood(held, shape);
@@ -157,8 +174,12 @@ export class FetchRouting extends Openings {
         if (!look?.answer) {
           // The answer to a 2xx is always `return`: told, not awaited.
           delete params.sent;
-          this.sidecar.notify("fetch.result", params);
-          if (held?.ask) this.askAhead(held.ask.sessionID, held.providerID, held.ask.modelID, held.ask.api);
+          // The 2xx and the next request's opening go out in one write (one sidecar wake), after
+          // the response is handed back: off opencode's path (its answer is awaited by nobody).
+          this.afterHandBack(() => {
+            this.sidecar.notify("fetch.result", params);
+            if (held?.ask) this.askAhead(held.ask.sessionID, held.providerID, held.ask.modelID, held.ask.api);
+          });
           return response;
         }
         verdict = look.answer;

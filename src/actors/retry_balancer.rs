@@ -192,7 +192,7 @@ impl RetryBalancer {
         }
         // Never an expired credential: opencode would spend its refresh token on it.
         let expiry = crate::model::refresh_policy::effective_expiry(provider, &picked.auth);
-        !expiry.is_some_and(|e| e <= self.clock.now_ms())
+        expiry.is_none_or(|e| e > self.clock.now_ms())
     }
 
     fn sync_auth(&mut self, provider: &str, picked: &Picked) -> Option<SyncAuth> {
