@@ -7,7 +7,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
 import { server } from "../index.js";
-import { FAST, MARKER, captureConsoleError, fakeClient, headersInput, loopback, realBinary, rpcSession, tempStoreEnv, waitFor } from "./helpers.mjs";
+import { FAST, MARKER, captureConsoleError, fakeClient, headersInput, loopback, realBinary, seedAccounts, tempStoreEnv, waitFor } from "./helpers.mjs";
 
 const PROVIDERS = ["p1", "p2", "p3", "p4", "p5", "p6", "p7"];
 const key = (provider, alias) => `test-key-${provider}-${alias}-FAKE`;
@@ -26,15 +26,7 @@ before(async () => {
     if (refusing.has(k)) return { status: 429, headers: { "content-type": "application/json", "retry-after": "120" }, body: '{"error":{"message":"Rate limit reached","type":"requests"}}' };
     return { status: 200, headers: { "content-type": "application/json" }, body: JSON.stringify({ key: k }) };
   });
-  const rpc = rpcSession(binary, env.store);
-  try {
-    for (const p of PROVIDERS) {
-      for (const alias of ["a", "b"]) await rpc.call("accounts.save", { providerID: p, alias, auth: { type: "api", key: key(p, alias) } });
-      await rpc.call("accounts.activate", { providerID: p, alias: "a" });
-    }
-  } finally {
-    await rpc.close();
-  }
+  await seedAccounts(binary, env.store, Object.fromEntries(PROVIDERS.map((p) => [p, [["a", key(p, "a")], ["b", key(p, "b")]]])));
 });
 
 after(async () => {
