@@ -144,6 +144,8 @@ export class FetchRouting extends Openings {
     if (this.closed) return sendAs(prepared, prepared.headers);
 
     const shape = requestShape(prepared.headers);
+    // A request moved to another provider (`switch`) asks no opening for its first one.
+    const firstURL = prepared.url;
     if (held) {
       this.shapes.delete(held.providerID);
       this.shapes.set(held.providerID, shape);
@@ -178,7 +180,7 @@ export class FetchRouting extends Openings {
           // the response is handed back: off opencode's path (its answer is awaited by nobody).
           this.afterHandBack(() => {
             this.sidecar.notify("fetch.result", params);
-            if (held?.ask) this.askAhead(held.ask.sessionID, held.providerID, held.ask.modelID, held.ask.api);
+            if (held?.ask && prepared.url === firstURL) this.askAhead(held.ask.sessionID, held.providerID, held.ask.modelID, held.ask.api);
           });
           return response;
         }
