@@ -14,7 +14,7 @@ use super::{OpenRequest, RetryBalancer, Session};
 use crate::accounts::{PeekAccount, Picked};
 use crate::continuity::Scope;
 use crate::model::refresh_policy::{effective_expiry, refresh_before_use};
-use crate::model::{AccountRef, Millis, ModelRef};
+use crate::model::{Millis, ModelRef};
 
 /// Unused openings kept at most; far above what the plugin holds (one per session, 256).
 pub const MAX_AHEAD: usize = 1024;
@@ -71,12 +71,8 @@ impl RetryBalancer {
             .would_strip(&msg.session_id, &msg.provider_id, &picked.alias);
         let mut req = OpenRequest::opened(msg.session_id, msg.provider_id, msg.model_id, now);
         req.take_shape(shape);
-        let headers = req.go_out_as(picked);
+        let (account, headers) = req.go_out_as(picked);
         req.ahead = Some(Deferred { strip });
-        let account = AccountRef {
-            provider_id: req.provider_id.clone(),
-            alias: picked.alias.clone(),
-        };
         self.requests.insert(request_id.clone(), req);
         self.ahead_order.push_back(request_id.clone());
         while self.ahead_order.len() > MAX_AHEAD {

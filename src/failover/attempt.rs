@@ -7,13 +7,12 @@ use actix::prelude::*;
 
 use super::{
     Answer, BeginAnswer, BeginFuture, ChatHeaders, ExhaustedOutcome, FetchBegin, FetchResult, HeadersAnswer,
-    OpenRequest, RequestShape, ResultAnswer, RetryBalancer, Session, UnknownRequest, Want, MAX_REQUESTS,
+    OpenRequest, RequestShape, ResultAnswer, RetryBalancer, UnknownRequest, Want, MAX_REQUESTS,
 };
 use crate::accounts::rules::cooldown::classify::Verdict;
 use crate::accounts::{OutcomeInfo, Picked, PlanExhausted, RecordOutcome};
 use crate::events::{Notice, Notify, Publish, ToastVariant};
 use crate::failover::rules::headers::{credential_headers, HeaderPlan};
-use crate::model::ModelRef;
 use crate::model::{AccountRef, Auth, EventKind, Millis, NewEvent};
 
 impl OpenRequest {
