@@ -245,6 +245,18 @@ export class Sidecar {
     }
   }
 
+  /** Runs `f`; what it writes to the sidecar goes out in one write (one pipe write, one wake). */
+  corked(f) {
+    const stdin = this.current?.child?.stdin;
+    if (!stdin || stdin.destroyed || stdin.writableEnded) return f();
+    stdin.cork();
+    try {
+      return f();
+    } finally {
+      stdin.uncork();
+    }
+  }
+
   /** A JSON-RPC notification (no answer); false when it could not be written. */
   notify(method, params) {
     const gen = this.current;

@@ -7,6 +7,8 @@ export const TOOL = "balancer_command";
 export const BODY_PEEK_BYTES = 4096;
 /** How long the `fetch.begin` answer that came with `chat.headers` stays good for the fetch. */
 export const HELD_FRESH_MS = 5000;
+/** Openings asked ahead and dropped unused, told to the sidecar with the next chat.headers. */
+export const MAX_UNUSED = 256;
 /** Answers held for requests not yet sent (a request opencode never sent is dropped, oldest first). */
 export const MAX_HELD = 256;
 /** The request a provider's first `chat.headers` expects: opencode's SDKs send a bearer. */

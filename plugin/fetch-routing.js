@@ -3,10 +3,11 @@ import { errorText, withTimeout } from "../common/util.js";
 import { FIRST_SHAPE, HARD_MAX_ATTEMPTS, HELD_FRESH_MS, MAX_HELD } from "./constants.js";
 import { stripped } from "./continuity.js";
 import { isEventStream, lookAhead } from "./lookahead.js";
+import { Openings } from "./openings.js";
 import { applySetHeaders, discard, finalResponse, findMarker, initFor, peekBody, prepareRequest, reportHeaders, requestShape, sameShape, switchedRequest, validBegin } from "./request.js";
 
 /** The fetch half of the process-wide Runtime (plugin/runtime.js extends it). */
-export class FetchRouting {
+export class FetchRouting extends Openings {
   installFetch() {
     if (this.patchedFetch || typeof globalThis.fetch !== "function") return;
     const original = globalThis.fetch;
@@ -53,16 +54,19 @@ export class FetchRouting {
 
   /** Where the pick epochs of `providerID` stand (taken before chat.headers is asked). */
   pickMark(providerID) {
-    return { gen: this.sidecar.current, at: Date.now(), epoch: this.epoch, providerEpoch: this.providerEpochs.get(providerID) ?? 0 };
+    const at = this.now();
+    return { gen: this.sidecar.current, at, until: at + HELD_FRESH_MS, epoch: this.epoch, providerEpoch: this.providerEpochs.get(providerID) ?? 0 };
   }
 
   /**
    * Keeps what chat.headers answered for a request until its fetch; `mark` is `pickMark` from
-   * before the call, so a change told while the answer was on its way counts.
+   * before the call (with `until` from `validMs` for an opening asked ahead), so a change told
+   * while the answer was on its way counts. `ask`: `{sessionID, modelID, api}` of the request,
+   * for the opening asked ahead after its 2xx.
    */
-  hold(requestID, providerID, expected, begin, mark) {
+  hold(requestID, providerID, expected, begin, mark, ask) {
     this.held.delete(requestID);
-    this.held.set(requestID, { providerID, expected, begin: validBegin(begin) ? begin : null, ...mark });
+    this.held.set(requestID, { providerID, expected, begin: validBegin(begin) ? begin : null, ...mark, ask });
     if (this.held.size > MAX_HELD) this.held.delete(this.held.keys().next().value);
   }
 
@@ -78,14 +82,32 @@ export class FetchRouting {
 
   /**
    * The `fetch.begin` answer held for a request of `shape`, when it still holds: the same sidecar
-   * answered it less than HELD_FRESH_MS ago, nothing changed a pick since, and the request has the
-   * headers the answer depends on as it was expected to. Else null: ask fetch.begin.
+   * answered it before `until` (HELD_FRESH_MS after asking, or the `validMs` of an opening asked
+   * ahead), nothing changed a pick since, and the request has the headers the answer depends on as
+   * it was expected to. Else null: ask fetch.begin.
    */
   stillGood(held, shape) {
     if (!held?.begin) return null;
-    const fresh = this.sidecar.current === held.gen && Date.now() - held.at < HELD_FRESH_MS;
+    const fresh = this.sidecar.current === held.gen && this.now() < held.until;
     const unchanged = this.epoch === held.epoch && (this.providerEpochs.get(held.providerID) ?? 0) === held.providerEpoch;
     return fresh && unchanged && sameShape(held.begin.watch, held.expected, shape) ? held.begin : null;
+  }
+
+  /**
+   * Runs `write` (what a 2xx tells the sidecar) right after the response is handed back, in one
+   * write to the sidecar; `flushWrites` runs what is left (the runtime's release), so nothing is lost.
+   */
+  afterHandBack(write) {
+    const run = () => {
+      if (!this.unwritten.delete(run)) return;
+      this.sidecar.corked(write);
+    };
+    this.unwritten.add(run);
+    setImmediate(run);
+  }
+
+  flushWrites() {
+    for (const run of [...this.unwritten]) run();
   }
 
   /** The request's credential headers: the held answer, else fetch.begin's (which may move or end the request). */
@@ -122,6 +144,8 @@ export class FetchRouting {
     if (this.closed) return sendAs(prepared, prepared.headers);
 
     const shape = requestShape(prepared.headers);
+    // A request moved to another provider (`switch`) asks no opening for its first one.
+    const firstURL = prepared.url;
     if (held) {
       this.shapes.delete(held.providerID);
       this.shapes.set(held.providerID, shape);
@@ -152,7 +176,12 @@ export class FetchRouting {
         if (!look?.answer) {
           // The answer to a 2xx is always `return`: told, not awaited.
           delete params.sent;
-          this.sidecar.notify("fetch.result", params);
+          // The 2xx and the next request's opening go out in one write (one sidecar wake), after
+          // the response is handed back: off opencode's path (its answer is awaited by nobody).
+          this.afterHandBack(() => {
+            this.sidecar.notify("fetch.result", params);
+            if (held?.ask && prepared.url === firstURL) this.askAhead(held.ask.sessionID, held.providerID, held.ask.modelID, held.ask.api);
+          });
           return response;
         }
         verdict = look.answer;

@@ -97,6 +97,9 @@ export async function server(input, options) {
         return;
       }
       const chosen = result.model;
+      // The turn's first request: its opening is asked now, so its chat.headers awaits nothing.
+      const next = chosen ?? params.model;
+      if (next) runtime.askAhead(sessionID, next.providerID, next.modelID, runtime.apis.get(next.providerID));
       if (!chosen || !isObject(output?.message)) return;
       const current = output.message.model;
       if (isObject(current) && current.providerID === chosen.providerID && current.modelID === chosen.modelID) return;
@@ -115,6 +118,18 @@ export async function server(input, options) {
       const api = providerApi(model, hookInput?.provider);
       if (api) params.api = api;
       params.fetch = runtime.expectedShape(providerID);
+      runtime.apis.set(providerID, api ?? undefined);
+      const ask = { sessionID, modelID: params.modelID, api: api ?? undefined };
+      const ready = await runtime.takeOpening(sessionID, params);
+      if (ready && isObject(output)) {
+        const { gen, at, until, epoch, providerEpoch } = ready;
+        runtime.hold(ready.requestID, providerID, ready.expected, ready.begin, { gen, at, until, epoch, providerEpoch }, ask);
+        if (!isObject(output.headers)) output.headers = {};
+        output.headers[MARKER] = ready.requestID;
+        return;
+      }
+      const unused = runtime.takeUnused();
+      if (unused) params.unused = unused;
       const mark = runtime.pickMark(providerID);
       let result;
       try {
@@ -124,7 +139,7 @@ export async function server(input, options) {
       }
       if (result.syncAuth) await runtime.syncAuth(result.syncAuth);
       if (typeof result.requestID === "string" && result.requestID !== "" && isObject(output)) {
-        runtime.hold(result.requestID, providerID, params.fetch, result.begin, mark);
+        runtime.hold(result.requestID, providerID, params.fetch, result.begin, mark, ask);
         if (!isObject(output.headers)) output.headers = {};
         output.headers[MARKER] = result.requestID;
       }

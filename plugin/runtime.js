@@ -30,6 +30,14 @@ export class Runtime extends FetchRouting {
     this.lastParts = new Map();
     /** requestID → what chat.headers answered for it (its provider, fetch.begin's answer), until it is sent. */
     this.held = new Map();
+    /** sessionID → the opening asked ahead for its next request (plugin/openings.js). */
+    this.openings = new Map();
+    /** Openings dropped unused, told with the next chat.headers. */
+    this.unusedIDs = [];
+    /** What 2xx answers tell the sidecar, not written yet (`afterHandBack`). */
+    this.unwritten = new Set();
+    /** providerID → the API (`{npm?, baseURL?}`) its last chat.headers named, for openings asked ahead. */
+    this.apis = new Map();
     /** providerID → the shape of its last request, told to the next chat.headers. */
     this.shapes = new Map();
     /** Bumped when a pick may have changed (see `stillGood`): for all providers, and per provider. */
@@ -252,6 +260,7 @@ export class Runtime extends FetchRouting {
     if (i >= 0) this.clients.splice(i, 1);
     this.refs = Math.max(0, this.refs - 1);
     if (this.refs > 0 || this.closed) return;
+    this.flushWrites();
     this.closed = true;
     if (globalThis[RUNTIME_KEY] === this) delete globalThis[RUNTIME_KEY];
     this.restoreFetch();

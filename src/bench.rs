@@ -116,6 +116,8 @@ fn headers_for(c: &mut RpcClient, session: &str) -> anyhow::Result<String> {
             model_id: "m1".into(),
             api: None,
             fetch: None,
+            ahead: false,
+            unused: vec![],
         },
     )?;
     h.request_id

@@ -186,6 +186,8 @@ fn scenario(store: &Path, url: &str) -> anyhow::Result<String> {
             model_id: model.model_id,
             api: None,
             fetch: None,
+            ahead: false,
+            unused: vec![],
         },
     )?;
     let request_id = h.request_id.ok_or_else(|| anyhow!("no request id from chat.headers"))?;

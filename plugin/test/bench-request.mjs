@@ -9,7 +9,11 @@
 //          main=/work/main/plugin/index.js:/work/main/target/release/opencode-balancer \
 //          branch=plugin/index.js:target/release/opencode-balancer
 //
-// Three cases: a 2xx (one account answers 200) with a one-message body; the same with a
+// Cases: a 2xx (one account answers 200) of a new session each time (no chat.message: what
+// every request cost before openings were asked ahead); a turn as opencode runs it (per round a
+// new session, its `chat.message`, outside the clock, then TURN_REQUESTS requests, each after a
+// 2 ms pause outside the clock (opencode's own work, the stream, the tools) and paired with a
+// bare fetch: "first request of a turn" and "later requests" reported apart); the 2xx with a
 // multi-turn body (40 turns of user text, assistant tool calls and tool results, about 170 KB:
 // a 2xx must not touch the body, so this should cost the same); and a 429 failover (the active
 // account answers 429 with Retry-After: 120, the next 200; reset between rounds, outside the
@@ -46,7 +50,12 @@ const LONG_BODY = JSON.stringify({
     { role: "assistant", content: `It defines example() ${t}. ${"It is small. ".repeat(30)}` },
   ]).flat(),
 });
-const CASES = ["ok", "long", "failover"];
+/** The worker's cases; "turn" reports as "first" and "later". */
+const CASES = ["ok", "turn", "long", "failover"];
+const REPORTED = ["ok", "first", "later", "long", "failover"];
+const TURN_REQUESTS = 4;
+/** The pause before each request of a turn (outside the clock). */
+const GAP_MS = 2;
 const BLOCK = 20;
 
 // ---------------------------------------------------------------------------
@@ -86,9 +95,11 @@ async function worker(pluginPath, binary, base) {
     model: { id: "m1", providerID, api: { id: "m1", npm: "@ai-sdk/openai-compatible" } },
     provider: { id: providerID },
   });
-  const viaPlugin = async (providerID, i, body = BODY) => {
+  const viaPlugin = async (providerID, i, body = BODY, session = undefined) => {
     const output = { headers: {} };
-    await hooks["chat.headers"](input(providerID, i), output);
+    const hookInput = input(providerID, i);
+    if (session) hookInput.sessionID = session;
+    await hooks["chat.headers"](hookInput, output);
     const res = await globalThis.fetch(url, init(output.headers, "opencode-own-key", body));
     await res.text();
     if (res.status !== 200) throw new Error(`through the plugin: ${res.status}`);
@@ -113,26 +124,48 @@ async function worker(pluginPath, binary, base) {
       },
     },
   };
+  const turnMessage = (i) =>
+    hooks["chat.message"]({ sessionID: `ses_turn_${i}`, model: { providerID: "bench", modelID: "m1" } }, { message: {}, parts: [] });
+  const paired = async (n, c, into) => {
+    if (n % 2 === 0) {
+      into.bare.push(await timed(() => c.bare()));
+      into.plugin.push(await timed(() => c.plugin(n)));
+    } else {
+      into.plugin.push(await timed(() => c.plugin(n)));
+      into.bare.push(await timed(() => c.bare()));
+    }
+  };
   let n = 0;
   const lines = createInterface({ input: process.stdin });
   process.stdout.write(JSON.stringify({ ready: true }) + "\n");
   for await (const line of lines) {
     const cmd = JSON.parse(line);
     if (cmd.stop) break;
+    if (cmd.case === "turn") {
+      const out = { first: { plugin: [], bare: [] }, later: { plugin: [], bare: [] } };
+      for (let k = 0; k < cmd.rounds; k++) {
+        n += 1;
+        const turn = n;
+        await turnMessage(turn);
+        const c = { plugin: () => viaPlugin("bench", turn, BODY, `ses_turn_${turn}`), bare: () => straight([OK_KEY]) };
+        for (let r = 0; r < TURN_REQUESTS; r++) {
+          // opencode builds the request, then streams the answer and runs tools between two
+          // requests: a pause outside the clock, the same for every build.
+          await new Promise((ok) => setTimeout(ok, GAP_MS));
+          await paired(n + r, c, r === 0 ? out.first : out.later);
+        }
+      }
+      process.stdout.write(JSON.stringify(out) + "\n");
+      continue;
+    }
     const c = cases[cmd.case];
     const out = { plugin: [], bare: [] };
     for (let k = 0; k < cmd.rounds; k++) {
       n += 1;
       if (c.reset) await c.reset();
-      if (n % 2 === 0) {
-        out.bare.push(await timed(() => c.bare()));
-        out.plugin.push(await timed(() => c.plugin(n)));
-      } else {
-        out.plugin.push(await timed(() => c.plugin(n)));
-        out.bare.push(await timed(() => c.bare()));
-      }
+      await paired(n, c, out);
     }
-    process.stdout.write(JSON.stringify(out) + "\n");
+    process.stdout.write(JSON.stringify({ [cmd.case]: out }) + "\n");
   }
   await hooks.dispose();
   rmSync(dir, { recursive: true, force: true });
@@ -211,7 +244,7 @@ async function coordinate(args) {
   const base = `http://127.0.0.1:${mock.address().port}`;
   const workers = builds.map((b) => startWorker(b.label, b.pluginPath, b.binary, base, profile));
   for (const w of workers) await w.ready;
-  const results = new Map(workers.map((w) => [w.label, Object.fromEntries(CASES.map((c) => [c, { plugin: [], bare: [] }]))]));
+  const results = new Map(workers.map((w) => [w.label, Object.fromEntries(REPORTED.map((c) => [c, { plugin: [], bare: [] }]))]));
   // Warm-up (JIT, connections, the sidecar's first answers): not counted.
   for (const w of workers) for (const kase of CASES) await w.run(kase, BLOCK);
   for (const kase of CASES) {
@@ -219,24 +252,33 @@ async function coordinate(args) {
       const order = b % 2 === 0 ? workers : [...workers].reverse();
       for (const w of order) {
         const r = await w.run(kase, Math.min(BLOCK, rounds - done));
-        const into = results.get(w.label)[kase];
-        into.plugin.push(...r.plugin);
-        into.bare.push(...r.bare);
+        for (const [part, got] of Object.entries(r)) {
+          const into = results.get(w.label)[part];
+          into.plugin.push(...got.plugin);
+          into.bare.push(...got.bare);
+        }
       }
     }
   }
   for (const w of workers) await w.stop();
   mock.close();
   const us = (v) => `${v.toFixed(0)} µs`;
-  console.log(`${rounds} rounds per case and build, blocks of ${BLOCK} interleaved; node ${process.version}`);
+  const load = (await import("node:os")).loadavg().map((x) => x.toFixed(2)).join(" ");
+  console.log(`${rounds} rounds per case and build (a turn: ${TURN_REQUESTS} requests), blocks of ${BLOCK} interleaved; node ${process.version}; load average at the end ${load}`);
   console.log("| build | case | bare fetch median | through the plugin median | overhead median (paired) | p90 | p99 |");
   console.log("| --- | --- | --- | --- | --- | --- | --- |");
   for (const [label, r] of results) {
-    for (const kase of CASES) {
+    for (const kase of REPORTED) {
       const { plugin, bare } = r[kase];
       const diff = plugin.map((p, i) => p - bare[i]).sort((a, b) => a - b);
       const med = (xs) => quantile([...xs].sort((a, b) => a - b), 0.5);
-      const name = { ok: "2xx", long: "2xx, 40-turn body", failover: "429 → failover 200" }[kase];
+      const name = {
+        ok: "2xx, a new session each request",
+        first: "2xx, first request of a turn",
+        later: "2xx, later requests of a turn",
+        long: "2xx, 40-turn body",
+        failover: "429 → failover 200",
+      }[kase];
       console.log(
         `| ${label} | ${name} | ${us(med(bare))} | ${us(med(plugin))} | +${us(quantile(diff, 0.5))} | +${us(quantile(diff, 0.9))} | +${us(quantile(diff, 0.99))} |`,
       );

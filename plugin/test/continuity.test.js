@@ -8,7 +8,7 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 
 import { server } from "../index.js";
-import { FAST, MARKER, captureConsoleError, fakeClient, headersInput, loopback, realBinary, rpcSession, tempStoreEnv, waitFor } from "./helpers.mjs";
+import { FAST, MARKER, captureConsoleError, fakeClient, headersInput, loopback, realBinary, seedAccounts, tempStoreEnv, waitFor } from "./helpers.mjs";
 
 const key = (alias) => `test-key-${alias}-FAKE`;
 /** provider → its accounts, the first active. */
@@ -86,16 +86,7 @@ before(async () => {
   env = tempStoreEnv("ocb-continuity-");
   store = env.store;
   http = await loopback(provider);
-  const rpc = rpcSession(binary, store);
-  try {
-    await rpc.call("initialize", { client: { name: "continuity-tests", version: "0" } });
-    for (const [providerID, aliases] of Object.entries(PROVIDERS)) {
-      for (const alias of aliases) await rpc.call("accounts.save", { providerID, alias, auth: { type: "api", key: key(alias) } });
-      await rpc.call("accounts.activate", { providerID, alias: aliases[0] });
-    }
-  } finally {
-    await rpc.close();
-  }
+  await seedAccounts(binary, store, Object.fromEntries(Object.entries(PROVIDERS).map(([p, aliases]) => [p, aliases.map((a) => [a, key(a)])])));
 });
 
 after(async () => {

@@ -238,6 +238,22 @@ export function realBinary() {
   return path;
 }
 
+/**
+ * Saves API-key accounts into a store through the real binary: `accounts` is
+ * `{providerID: [[alias, key], …]}`; the first alias of each provider is made its active one.
+ */
+export async function seedAccounts(binary, store, accounts) {
+  const rpc = rpcSession(binary, store);
+  try {
+    for (const [providerID, list] of Object.entries(accounts)) {
+      for (const [alias, key] of list) await rpc.call("accounts.save", { providerID, alias, auth: { type: "api", key } });
+      await rpc.call("accounts.activate", { providerID, alias: list[0][0] });
+    }
+  } finally {
+    await rpc.close();
+  }
+}
+
 /** A JSON-RPC session with `<bin> --store STORE serve`, for setting up and checking the store. */
 export function rpcSession(binary, store, { timeoutMs = 10_000 } = {}) {
   const child = spawn(binary, ["--store", store, "serve"], { stdio: ["pipe", "pipe", "pipe"] });

@@ -40,7 +40,7 @@ pub use self::exhausted::{ExhaustedPlan, PlanExhausted};
 pub use self::messages::*;
 pub use self::mutations::*;
 pub use self::outcome::{OutcomeInfo, RecordOutcome};
-pub use self::pick::{ChooseModel, PickAccount, Picked};
+pub use self::pick::{ChooseModel, PeekAccount, PickAccount, Picked, AHEAD_CAP_MS};
 pub use self::token_updates::{TokenStore, TokenTarget, TokenTargets};
 pub use self::usage::{ApplyUsage, UsageAccounts, UsageApplied, UsageTarget, UsageTargets, UsageTargetsReply};
 

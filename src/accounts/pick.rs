@@ -6,7 +6,11 @@ use actix::prelude::*;
 use super::state::RegistryState;
 use super::AccountRegistry;
 use crate::accounts::rules::select::{pick, Choice};
+use crate::model::refresh_policy::{effective_expiry, ON_DEMAND_MS};
 use crate::model::{Account, Auth, Millis, ModelRef, Strategy};
+
+/// The longest an opening asked ahead (`PeekAccount`) is said to stand.
+pub const AHEAD_CAP_MS: Millis = 60_000;
 
 /// The hot path's question: which account of this provider now?
 #[derive(Message)]
@@ -40,6 +44,82 @@ impl Handler<PickAccount> for AccountRegistry {
         }
         Some(picked)
     }
+}
+
+/// An opening asked ahead: the account `PickAccount` would answer now, without changing anything
+/// (no round-robin step, no active account), and until when that answer stands unless an event
+/// or a notification says otherwise. `None` when the pick would change something or can change
+/// without notice (a round-robin, LRU or quota pick that is not the session's own account).
+#[derive(Message)]
+#[rtype(result = "Option<(Picked, Millis)>")]
+pub struct PeekAccount {
+    pub provider_id: String,
+    pub prefer: Option<String>,
+}
+
+impl Handler<PeekAccount> for AccountRegistry {
+    type Result = Option<(Picked, Millis)>;
+    fn handle(&mut self, msg: PeekAccount, _: &mut Context<Self>) -> Self::Result {
+        peek_account(&self.state, &msg.provider_id, msg.prefer.as_deref(), self.now())
+    }
+}
+
+/// `PeekAccount`'s answer over plain state (see there).
+pub(super) fn peek_account(
+    state: &RegistryState,
+    provider: &str,
+    prefer: Option<&str>,
+    now: Millis,
+) -> Option<(Picked, Millis)> {
+    let accounts = state.providers.get(provider)?;
+    let soft = state.settings.soft_limit_percent as f64;
+    let preferred = prefer.and_then(|p| accounts.get(p)).filter(|a| {
+        let below = a.usage.as_ref().and_then(|u| u.used_percent).is_none_or(|p| p < soft);
+        a.is_healthy(now) && below
+    });
+    let chosen = match preferred {
+        Some(a) => a,
+        // Sticky picks read nothing that changes without notice but the times below.
+        None if state.settings.strategy == Strategy::Sticky => {
+            let mut cursor = 0;
+            pick(
+                accounts,
+                &[],
+                Choice {
+                    strategy: Strategy::Sticky,
+                    soft_limit_percent: state.settings.soft_limit_percent,
+                    active: state.active.get(provider).map(String::as_str),
+                    now,
+                    cursor: &mut cursor,
+                },
+            )?
+        }
+        None => return None,
+    };
+    Some((picked(chosen), stands_until(accounts.values(), chosen, provider, now)))
+}
+
+/// Until when a pick over `accounts` stands without an event: the cap, the time the picked
+/// token must be refreshed before use, and the first cooldown end or usage reset among the
+/// provider's accounts (each can change which account is healthy or below the soft limit).
+pub(super) fn stands_until<'a>(
+    accounts: impl Iterator<Item = &'a Account>,
+    chosen: &Account,
+    provider: &str,
+    now: Millis,
+) -> Millis {
+    let mut until = now + AHEAD_CAP_MS;
+    if let Some(expiry) = effective_expiry(provider, &chosen.auth) {
+        until = until.min(expiry - ON_DEMAND_MS);
+    }
+    for a in accounts {
+        let cooldown = a.cooldown_until.filter(|t| *t > now);
+        let reset = a.usage.as_ref().and_then(|u| u.reset_at).filter(|t| *t > now);
+        for t in cooldown.into_iter().chain(reset) {
+            until = until.min(t);
+        }
+    }
+    until.max(now)
 }
 
 /// Which model should this message use?

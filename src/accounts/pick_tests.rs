@@ -184,3 +184,50 @@ fn balancing_off_chooses_a_model_only_when_the_host_sent_none() {
     assert_eq!(choose_model(&s, Some(&model("p", "m")), None, NOW), None);
     assert_eq!(choose_model(&s, None, None, NOW), Some(model("q", "mq")));
 }
+
+#[test]
+fn a_peek_names_the_sessions_account_or_the_sticky_pick_and_steps_no_round_robin() {
+    let mut s = state(vec![acc("p", "a"), acc("p", "b")], vec![], Settings::default());
+    assert_eq!(peek_account(&s, "p", Some("b"), NOW).unwrap().0.alias, "b");
+    assert_eq!(peek_account(&s, "p", None, NOW).unwrap().0.alias, "a");
+    s.settings.strategy = Strategy::RoundRobin;
+    assert!(
+        peek_account(&s, "p", None, NOW).is_none(),
+        "a round-robin step is not a peek"
+    );
+    assert_eq!(
+        peek_account(&s, "p", Some("b"), NOW).unwrap().0.alias,
+        "b",
+        "the session's own account"
+    );
+    assert!(s.rr_cursors.get("p").is_none_or(|c| *c == 0), "the cursor did not move");
+}
+
+#[test]
+fn a_pick_stands_until_the_cap_the_first_cooldown_end_or_the_picked_tokens_refresh() {
+    let s = state(vec![acc("p", "a"), resting("p", "b")], vec![], Settings::default());
+    assert_eq!(
+        peek_account(&s, "p", None, NOW).unwrap().1,
+        NOW + 60_000,
+        "b rests exactly the cap"
+    );
+    let mut short = resting("p", "b");
+    short.cooldown_until = Some(NOW + 5_000);
+    let s = state(vec![acc("p", "a"), short], vec![], Settings::default());
+    assert_eq!(peek_account(&s, "p", None, NOW).unwrap().1, NOW + 5_000);
+    let mut oauth = acc("p", "a");
+    oauth.auth = Auth::Oauth {
+        refresh: "r-test-FAKE".into(),
+        access: "a-test-FAKE".into(),
+        expires: NOW + 90_000,
+        account_id: None,
+        enterprise_url: None,
+        metadata: None,
+    };
+    let s = state(vec![oauth], vec![], Settings::default());
+    assert_eq!(
+        peek_account(&s, "p", None, NOW).unwrap().1,
+        NOW + 30_000,
+        "refreshed before use a minute before expiry"
+    );
+}

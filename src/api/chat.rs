@@ -43,6 +43,13 @@ pub struct ChatHeadersParams {
     /// `fetch.begin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fetch: Option<ShapeParams>,
+    /// Extension: an opening asked ahead of the request (docs/protocol.md "An opening ahead"):
+    /// nothing is recorded until it is used; answered with `validMs`, or with no `requestID`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ahead: bool,
+    /// Extension: openings asked ahead that the host dropped unused (at most 256 are read).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unused: Vec<String>,
 }
 
 /// `chat.headers`: `{requestID?, syncAuth?, begin?}`.
@@ -55,6 +62,10 @@ pub struct ChatHeadersResult {
     /// The `fetch.begin` answer for the request the host said it expects (extension).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub begin: Option<PreparedBegin>,
+    /// Extension: an opening asked ahead stands this many ms unless an event or notification
+    /// says a pick may have changed.
+    #[serde(rename = "validMs", default, skip_serializing_if = "Option::is_none")]
+    pub valid_ms: Option<u64>,
 }
 
 /// `{account, setHeaders, removeHeaders?, watch}`: what `fetch.begin` would answer for the
@@ -134,6 +145,8 @@ impl Runtime {
                 model_id: p.model_id,
                 api: p.api.map(ApiParams::into_api),
                 fetch: p.fetch.map(ShapeParams::into_shape),
+                ahead: p.ahead,
+                unused: p.unused,
             })
             .await?;
         Ok(ChatHeadersResult {
@@ -147,6 +160,7 @@ impl Runtime {
                 watch: decisive_headers(),
                 strip_state: StripState::of(strip),
             }),
+            valid_ms: a.valid_ms.map(|ms| ms.max(0) as u64),
         })
     }
 

@@ -120,6 +120,8 @@ fn measure(base: &str, rounds: usize) -> anyhow::Result<(Stats, Stats)> {
                 model_id: "ma".into(),
                 api: None,
                 fetch: None,
+                ahead: false,
+                unused: vec![],
             },
         )?;
         let id = h

@@ -7,18 +7,40 @@ use actix::prelude::*;
 
 use super::{
     Answer, BeginAnswer, BeginFuture, ChatHeaders, ExhaustedOutcome, FetchBegin, FetchResult, HeadersAnswer,
-    OpenRequest, RequestShape, ResultAnswer, RetryBalancer, Session, UnknownRequest, Want, MAX_REQUESTS,
+    OpenRequest, RequestShape, ResultAnswer, RetryBalancer, UnknownRequest, Want, MAX_REQUESTS,
 };
 use crate::accounts::rules::cooldown::classify::Verdict;
 use crate::accounts::{OutcomeInfo, Picked, PlanExhausted, RecordOutcome};
 use crate::events::{Notice, Notify, Publish, ToastVariant};
 use crate::failover::rules::headers::{credential_headers, HeaderPlan};
-use crate::model::ModelRef;
-use crate::model::{AccountRef, Auth, EventKind, NewEvent};
+use crate::model::{AccountRef, Auth, EventKind, Millis, NewEvent};
 
 impl OpenRequest {
+    /// A request of `session_id` just opened on `provider_id`/`model_id`, on no account yet.
+    pub(super) fn opened(session_id: String, provider_id: String, model_id: String, now: Millis) -> Self {
+        OpenRequest {
+            session_id,
+            provider_id,
+            alias: String::new(),
+            generation: 0,
+            oauth: false,
+            refreshed: vec![],
+            passthrough: false,
+            recorded: 0,
+            tried: vec![],
+            header_names: vec![],
+            authorization: None,
+            created_at: now,
+            model_id,
+            url: String::new(),
+            providers_tried: vec![],
+            mends: 0,
+            ahead: None,
+        }
+    }
+
     /// The request goes out (or is expected to) with this shape.
-    fn take_shape(&mut self, shape: RequestShape) {
+    pub(super) fn take_shape(&mut self, shape: RequestShape) {
         self.header_names = shape.header_names;
         self.authorization = shape.authorization;
         if !shape.url.is_empty() {
@@ -51,8 +73,12 @@ impl OpenRequest {
 impl Handler<ChatHeaders> for RetryBalancer {
     type Result = ResponseActFuture<Self, HeadersAnswer>;
     fn handle(&mut self, msg: ChatHeaders, _: &mut Context<Self>) -> Self::Result {
+        self.drop_unused(&msg.unused);
         if let Some(api) = msg.api.clone() {
             self.learn_api(&msg.provider_id, api);
+        }
+        if msg.ahead {
+            return self.open_ahead(msg);
         }
         let prefer = self
             .sessions
@@ -89,6 +115,7 @@ impl Handler<ChatHeaders> for RetryBalancer {
 impl Handler<FetchBegin> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<BeginAnswer, UnknownRequest>>;
     fn handle(&mut self, msg: FetchBegin, _: &mut Context<Self>) -> Self::Result {
+        self.settle_ahead(&msg.request_id);
         let Some(req) = self.requests.get_mut(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };
@@ -136,6 +163,7 @@ impl Handler<FetchBegin> for RetryBalancer {
 impl Handler<FetchResult> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<ResultAnswer, UnknownRequest>>;
     fn handle(&mut self, msg: FetchResult, _: &mut Context<Self>) -> Self::Result {
+        self.settle_ahead(&msg.request_id);
         let Some(req) = self.requests.get_mut(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };
@@ -248,48 +276,18 @@ impl Handler<FetchResult> for RetryBalancer {
 
 impl RetryBalancer {
     /// Opens a request of the session on `picked` (`None`: no account is usable now).
-    fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
+    pub(super) fn open_request(&mut self, msg: ChatHeaders, picked: Option<Picked>) -> HeadersAnswer {
         let now = self.clock.now_ms();
         self.next_id += 1;
         let request_id = format!("{}{}", self.id_prefix, self.next_id);
-        let session = self.sessions.entry(msg.session_id.clone()).or_insert_with(|| Session {
-            model: ModelRef {
-                provider_id: msg.provider_id.clone(),
-                model_id: msg.model_id.clone(),
-            },
-            alias: None,
-            seen_at: now,
-            switched_to: None,
-        });
-        session.model = ModelRef {
-            provider_id: msg.provider_id.clone(),
-            model_id: msg.model_id.clone(),
-        };
-        session.alias = picked.as_ref().map(|p| p.alias.clone());
-        session.seen_at = now;
+        let alias = picked.as_ref().map(|p| p.alias.clone());
+        self.bind_session(&msg.session_id, &msg.provider_id, &msg.model_id, alias, now);
         if let Some(p) = &picked {
             self.conversations
                 .sent(&msg.session_id, &msg.provider_id, &p.alias, now);
         }
         let sync_auth = picked.as_ref().and_then(|p| self.sync_auth(&msg.provider_id, p));
-        let mut req = OpenRequest {
-            session_id: msg.session_id,
-            provider_id: msg.provider_id,
-            alias: String::new(),
-            generation: 0,
-            oauth: false,
-            refreshed: vec![],
-            passthrough: false,
-            recorded: 0,
-            tried: vec![],
-            header_names: vec![],
-            authorization: None,
-            created_at: now,
-            model_id: msg.model_id,
-            url: String::new(),
-            providers_tried: vec![],
-            mends: 0,
-        };
+        let mut req = OpenRequest::opened(msg.session_id, msg.provider_id, msg.model_id, now);
         let mut begin = None;
         match (&picked, msg.fetch) {
             // Told the request it expects, the host gets `fetch.begin`'s answer for it now.
@@ -310,6 +308,7 @@ impl RetryBalancer {
             request_id: Some(request_id),
             sync_auth,
             begin,
+            valid_ms: None,
         }
     }
 }

@@ -34,7 +34,7 @@ impl RetryBalancer {
 
     /// Hands changed continuity records to the registry, which writes them with its next flush
     /// (never awaited: the hot path does not wait on the store).
-    fn persist_conversations(&mut self) {
+    pub(super) fn persist_conversations(&mut self) {
         let changed = self.conversations.take_changed();
         if !changed.is_empty() {
             self.registry.do_send(RecordConversations(changed));
@@ -100,6 +100,7 @@ impl Handler<ConversationsChanged> for RetryBalancer {
 impl Handler<FetchStream> for RetryBalancer {
     type Result = ResponseActFuture<Self, Result<StreamAnswer, UnknownRequest>>;
     fn handle(&mut self, msg: FetchStream, ctx: &mut Context<Self>) -> Self::Result {
+        self.settle_ahead(&msg.request_id);
         let Some(req) = self.requests.get(&msg.request_id) else {
             return Box::pin(actix::fut::ready(Err(UnknownRequest)));
         };

@@ -75,6 +75,24 @@ impl Conversations {
         self.widen(session, here, now)
     }
 
+    /// What `strip_for` would answer for a request of `session` on `provider`/`alias` right after
+    /// `sent`, without recording anything (an opening asked ahead, not sent yet).
+    pub(super) fn would_strip(&self, session: &str, provider: &str, alias: &str) -> Option<Scope> {
+        let e = self.sessions.get(session);
+        let here = match e.and_then(|e| e.record.owner.as_ref().or(e.guess.as_ref())) {
+            Some((p, _)) if p != provider => Some(Scope::ProviderMove),
+            Some((_, a)) if a != alias => Some(Scope::SameProvider),
+            _ => None,
+        };
+        Scope::wider(e.and_then(|e| e.record.edited), here)
+    }
+
+    /// A request of `session` went out edited with `scope`: the session is edited so from now on.
+    pub(super) fn edited(&mut self, session: &str, scope: Option<Scope>, now: Millis) {
+        self.entry(session, now);
+        self.widen(session, scope, now);
+    }
+
     /// A state-bound refusal was mended with `here`: the session is edited from now on. The
     /// scope the resend uses.
     pub(super) fn mended(&mut self, session: &str, here: Scope, now: Millis) -> Scope {

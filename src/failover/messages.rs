@@ -23,6 +23,10 @@ pub struct ChatHeaders {
     pub api: Option<ProviderApi>,
     /// The request the host expects to send: answered with its credential headers (`begin`).
     pub fetch: Option<RequestShape>,
+    /// Asked ahead of the request (`ahead.rs`): nothing is recorded until the opening is used.
+    pub ahead: bool,
+    /// Openings asked ahead that the host dropped unused: forgotten now.
+    pub unused: Vec<String>,
 }
 
 /// The parts of a request its credential headers (and a move) depend on, as `fetch.begin` takes
@@ -40,6 +44,8 @@ pub struct HeadersAnswer {
     pub sync_auth: Option<SyncAuth>,
     /// What `fetch.begin` answers for the expected request (only when one was said).
     pub begin: Option<(AccountRef, HeaderPlan, Option<Scope>)>,
+    /// An opening asked ahead: how long its pick stands without an event (ms).
+    pub valid_ms: Option<crate::model::Millis>,
 }
 
 #[derive(Message)]

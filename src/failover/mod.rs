@@ -2,6 +2,7 @@
 //! registry (memory only) which account to use and records each answer; decides retries.
 //! Requests never finished expire after `REQUEST_TTL_MS`; the table holds at most `MAX_REQUESTS`.
 
+mod ahead;
 mod attempt;
 mod chat;
 mod continuity;
@@ -64,6 +65,8 @@ struct OpenRequest {
     /// Resends that only removed state another account produced (at most one: the safety net);
     /// they do not count against `maxAttempts`.
     mends: u32,
+    /// Opened ahead and not used yet: what is recorded when it is (`ahead.rs`).
+    ahead: Option<ahead::Deferred>,
 }
 
 /// What a pick asks for (`PickAccount` without the exclusions the refreshes add).
@@ -117,6 +120,8 @@ pub struct RetryBalancer {
     nudged_at: Option<Millis>,
     /// What the plugin told of each provider's API (SDK package, base URL), for moves.
     apis: HashMap<String, crate::failover::rules::provider_move::ProviderApi>,
+    /// Openings asked ahead, oldest first (at most `ahead::MAX_AHEAD`; see `ahead.rs`).
+    ahead_order: std::collections::VecDeque<String>,
 }
 
 impl RetryBalancer {
@@ -135,6 +140,7 @@ impl RetryBalancer {
             tokens: None,
             nudged_at: None,
             apis: HashMap::new(),
+            ahead_order: Default::default(),
         }
     }
 
@@ -197,16 +203,22 @@ impl RetryBalancer {
         self.conversations.sweep(now);
     }
 
-    fn sync_auth(&mut self, provider: &str, picked: &Picked) -> Option<SyncAuth> {
+    /// Whether handing `picked` out would tell the host to write it as its own (`sync_auth`).
+    fn sync_due(&self, provider: &str, picked: &Picked) -> bool {
         let handed = (picked.alias.clone(), picked.generation);
         if !matches!(picked.auth, Auth::Oauth { .. }) || self.synced.get(provider) == Some(&handed) {
-            return None;
+            return false;
         }
         // Never an expired credential: opencode would spend its refresh token on it.
         let expiry = crate::model::refresh_policy::effective_expiry(provider, &picked.auth);
-        if expiry.is_some_and(|e| e <= self.clock.now_ms()) {
+        expiry.is_none_or(|e| e > self.clock.now_ms())
+    }
+
+    fn sync_auth(&mut self, provider: &str, picked: &Picked) -> Option<SyncAuth> {
+        if !self.sync_due(provider, picked) {
             return None;
         }
+        let handed = (picked.alias.clone(), picked.generation);
         self.synced.insert(provider.to_string(), handed);
         Some(SyncAuth {
             provider_id: provider.to_string(),

@@ -24,6 +24,7 @@ pub const FILES: &[(&str, &str)] = &[
     ("plugin/fetch-routing.js", include_str!("../../plugin/fetch-routing.js")),
     ("plugin/index.js", include_str!("../../plugin/index.js")),
     ("plugin/lookahead.js", include_str!("../../plugin/lookahead.js")),
+    ("plugin/openings.js", include_str!("../../plugin/openings.js")),
     ("plugin/request.js", include_str!("../../plugin/request.js")),
     ("plugin/runtime.js", include_str!("../../plugin/runtime.js")),
     ("plugin/v2/adapter.js", include_str!("../../plugin/v2/adapter.js")),
