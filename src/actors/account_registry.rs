@@ -75,6 +75,8 @@ pub struct AccountRegistry {
     others_committed: u64,
     /// Continuity records going to the store, and those read back for the retry balancer.
     conversations: conversations::ConversationOutbox,
+    /// The usage fingerprint and the accounts revision it was computed at (`usage`).
+    usage_fingerprint: Option<(u64, u64)>,
 }
 
 impl AccountRegistry {
@@ -105,6 +107,7 @@ impl AccountRegistry {
             changed: Default::default(),
             others_committed: 0,
             conversations,
+            usage_fingerprint: None,
         }
     }
 

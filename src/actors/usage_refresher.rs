@@ -25,7 +25,7 @@ use tokio::sync::oneshot;
 use super::account_registry::{
     AccountRegistry, ApplyUsage, UsageAccounts, UsageTarget, UsageTargets, UsageTargetsReply,
 };
-use super::event_bus::{EventBus, Notice, Publish, Subscribe};
+use super::event_bus::{EventBus, Notice, Publish, SubscribeTo};
 use crate::clock::SharedClock;
 use crate::model::{Millis, UsageSnapshot};
 use crate::usage::outcome::{self, is_passive};
@@ -75,7 +75,7 @@ pub fn start(registry: Addr<AccountRegistry>, bus: Addr<EventBus>, clock: Shared
             Config::default(),
         )
     });
-    events.do_send(Subscribe(addr.clone().recipient()));
+    events.do_send(SubscribeTo(addr.clone().recipient(), wants));
     addr
 }
 
@@ -372,16 +372,21 @@ impl Actor for UsageRefresher {
 
 /// Account and setting changes published here, and other processes' commits, are caught up
 /// with at once.
+/// The notices that can change what the refresher polls: accounts, settings, another process's
+/// commit (the bus sends it no other, so a failover's events do not wake its thread).
+pub(crate) fn wants(n: &Notice) -> bool {
+    match n {
+        Notice::Event(e) => e.kind.starts_with("account_") || e.kind == "settings_changed",
+        // Another process's commit was loaded: its accounts or settings may have changed.
+        Notice::StoreChanged => true,
+        _ => false,
+    }
+}
+
 impl Handler<Notice> for UsageRefresher {
     type Result = ();
     fn handle(&mut self, n: Notice, ctx: &mut Context<Self>) {
-        let wanted = match &n {
-            Notice::Event(e) => e.kind.starts_with("account_") || e.kind == "settings_changed",
-            // Another process's commit was loaded: its accounts or settings may have changed.
-            Notice::StoreChanged => true,
-            _ => false,
-        };
-        if self.polling && wanted {
+        if self.polling && wants(&n) {
             let tick = self.tick();
             ctx.spawn(tick);
         }
