@@ -75,8 +75,9 @@ pub struct AccountRegistry {
     others_committed: u64,
     /// Continuity records going to the store, and those read back for the retry balancer.
     conversations: conversations::ConversationOutbox,
-    /// The usage fingerprint and the accounts revision it was computed at (`usage`).
-    usage_fingerprint: Option<(u64, u64)>,
+    /// The usage fingerprint (`usage`) and the OAuth accounts (`tokens`), as of their revision.
+    usage_fingerprint: state::ByRevision<u64>,
+    oauth_accounts: state::ByRevision<Vec<(String, String)>>,
 }
 
 impl AccountRegistry {
@@ -107,7 +108,8 @@ impl AccountRegistry {
             changed: Default::default(),
             others_committed: 0,
             conversations,
-            usage_fingerprint: None,
+            usage_fingerprint: Default::default(),
+            oauth_accounts: Default::default(),
         }
     }
 

@@ -37,6 +37,27 @@ impl Replaced {
     }
 }
 
+/// A value computed from the accounts, kept while [`RegistryState::accounts_revision`] stays:
+/// what a periodic question about every account (the usage fingerprint, the OAuth accounts)
+/// reuses instead of walking thousands of accounts on the registry's thread each time.
+pub(super) struct ByRevision<T>(Option<(u64, T)>);
+
+impl<T> Default for ByRevision<T> {
+    fn default() -> Self {
+        ByRevision(None)
+    }
+}
+
+impl<T> ByRevision<T> {
+    /// The value at `revision`, computed by `compute` when it was kept at another one (or none).
+    pub(super) fn get(&mut self, revision: u64, compute: impl FnOnce() -> T) -> &T {
+        if self.0.as_ref().is_none_or(|(at, _)| *at != revision) {
+            self.0 = Some((revision, compute()));
+        }
+        &self.0.as_ref().expect("just set").1
+    }
+}
+
 #[derive(Default)]
 pub(super) struct RegistryState {
     pub(super) providers: BTreeMap<String, BTreeMap<String, Account>>,

@@ -243,15 +243,8 @@ impl AccountRegistry {
     /// refresher asks every 30 s, and hashing 10,000 accounts held the actor's thread (and the
     /// failover waiting on it) for about a millisecond.
     fn usage_fingerprint(&mut self) -> u64 {
-        let revision = self.state.accounts_revision();
-        match self.usage_fingerprint {
-            Some((at, f)) if at == revision => f,
-            _ => {
-                let f = fingerprint(&self.state);
-                self.usage_fingerprint = Some((revision, f));
-                f
-            }
-        }
+        let state = &self.state;
+        *self.usage_fingerprint.get(state.accounts_revision(), || fingerprint(state))
     }
 
     /// Puts `s` in memory and applies its cooldown effect.
