@@ -182,7 +182,7 @@ else
   fail "q did not quit cleanly (dead=$(pane '#{pane_dead}') status=$(exit_status) alt=$(pane '#{alternate_on}'))"
 fi
 
-# Ctrl+C quits cleanly too; SIGTERM with 128 + 15 (tests/dashboard_lifecycle.rs covers the other
+# Ctrl+C quits cleanly too; SIGTERM with 128 + 15 (tests/it/dashboard/lifecycle.rs covers the other
 # signals and a terminal that goes away).
 start_dashboard
 keys C-c

@@ -27,12 +27,12 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::api::methods::{ChatHeaders, ChatMessage, FetchBegin, FetchResult, Status, TestAdvanceClock};
-use crate::api::params::{
+use crate::api::Request;
+use crate::api::{
     AdvanceClockParams, ChatHeadersParams, ChatMessageParams, FetchBeginParams, FetchResultParams, NoParams,
 };
-use crate::api::Request;
-use crate::hooks::client::RpcClient;
 use crate::model::{Auth, ModelRef};
+use crate::rpc::client::RpcClient;
 use crate::store::Store;
 
 /// Median and 99th percentile of a set of durations.
@@ -325,7 +325,7 @@ pub fn run(iterations: usize, sizes: &[usize], baseline: Option<&std::path::Path
     out.push_str(&turn::run(200)?);
     let ends: Vec<usize> = sizes.first().into_iter().chain(sizes.last()).copied().collect();
     out.push_str(&registry::run(&ends, baseline)?);
-    out.push_str(&load::run(crate::hooks::wire::MAX_BATCH)?);
+    out.push_str(&load::run(crate::rpc::wire::MAX_BATCH)?);
     out.push_str(&continuity::run(CONTINUITY_ROUNDS)?);
     Ok(out)
 }

@@ -13,16 +13,16 @@ use serde::{Deserialize, Serialize};
 use crate::api::methods::{
     AccountsList, AccountsSave, ChatHeaders, ChatMessage, EventsList, FetchBegin, FetchResult, Initialize,
 };
-use crate::api::params::{
+use crate::api::Request;
+use crate::api::{BeginResult, FetchResultAnswer};
+use crate::api::{
     ChatHeadersParams, ChatMessageParams, EventsParams, FetchBeginParams, FetchResultParams, NoParams, ProviderFilter,
     SaveParams,
 };
-use crate::api::results::{BeginResult, FetchResultAnswer};
-use crate::api::Request;
 use crate::format::relative;
-use crate::hooks::client::{Notification, RpcClient};
 use crate::mock_provider::{MockProvider, MockReply};
 use crate::model::{Auth, ModelRef};
+use crate::rpc::client::{Notification, RpcClient};
 
 const ALPHA_KEY: &str = "demo-key-alpha-FAKE";
 const BRAVO_KEY: &str = "demo-key-bravo-FAKE";

@@ -1,90 +1,22 @@
 //! `opencode-balancer doctor`: checks the installation end to end and explains each problem.
 
-use std::fmt::Write as _;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::api::methods::Status;
-use crate::api::params::NoParams;
+use crate::api::NoParams;
 
-use crate::actors::auth_watcher::{default_auth_path, parse_logins, read_auth_file};
-use crate::hooks::client::RpcClient;
 use crate::install::routes::{self, Loader, Route};
 use crate::install::Paths;
-use crate::safe_text::{json_safe, safe};
+use crate::logins::{default_auth_path, parse_logins, read_auth_file};
+use crate::rpc::client::RpcClient;
 use crate::store::{migrations, Store};
 
 mod hosts;
+pub mod report;
 
-/// One finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Level {
-    Ok,
-    Warn,
-    Fail,
-}
-
-pub struct Report {
-    pub lines: Vec<(Level, String)>,
-    /// The route the server plugin is installed by (the first found), if any.
-    pub route: Option<Route>,
-    /// Every loader of the server plugin found.
-    pub loaders: Vec<Loader>,
-    /// The opencode lines found and opencode 2's install (`hosts`); `null` until checked.
-    pub hosts: serde_json::Value,
-}
-
-impl Report {
-    fn add(&mut self, level: Level, text: impl Into<String>) {
-        self.lines.push((level, text.into()));
-    }
-
-    pub fn failed(&self) -> bool {
-        self.lines.iter().any(|(l, _)| *l == Level::Fail)
-    }
-
-    /// One line per finding, each ending in a newline; a finding's text is one line (`safe`).
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        for (level, text) in &self.lines {
-            let tag = match level {
-                Level::Ok => "ok  ",
-                Level::Warn => "warn",
-                Level::Fail => "FAIL",
-            };
-            let _ = writeln!(out, "{tag}  {}", safe(text));
-        }
-        out
-    }
-
-    /// `doctor --json`: `{ok, route, loaders: [{route, place, entry}], hosts, checks: [{level,
-    /// message}]}` (`route` and `entry` may be null; `hosts` see `hosts::check`), one object,
-    /// newline-terminated.
-    pub fn json(&self) -> String {
-        let level = |l: &Level| match l {
-            Level::Ok => "ok",
-            Level::Warn => "warn",
-            Level::Fail => "fail",
-        };
-        let value = serde_json::json!({
-            "ok": !self.failed(),
-            "route": self.route.map(Route::name),
-            "loaders": self.loaders.iter().map(|l| serde_json::json!({
-                "route": l.route.name(),
-                "place": l.place.display().to_string(),
-                "entry": l.entry,
-            })).collect::<Vec<_>>(),
-            "hosts": self.hosts,
-            "checks": self.lines.iter().map(|(l, m)| serde_json::json!({
-                "level": level(l),
-                "message": m,
-            })).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&value).unwrap_or_default();
-        format!("{}\n", json_safe(&text))
-    }
-}
+pub use report::{Level, Report};
 
 fn mode(path: &Path) -> Option<u32> {
     std::fs::metadata(path).ok().map(|m| m.permissions().mode() & 0o777)

@@ -2,9 +2,8 @@
 //! saving every account, failing requests over to healthy ones and balancing providers.
 #![deny(clippy::print_stdout, clippy::print_stderr)]
 
-pub mod actors;
+pub mod accounts;
 pub mod api;
-pub mod balancer;
 pub mod bench;
 pub mod cli;
 pub mod clock;
@@ -12,14 +11,18 @@ pub mod continuity;
 pub mod dashboard;
 pub mod demo;
 pub mod doctor;
+pub mod events;
+pub mod failover;
 pub mod format;
-pub mod hooks;
 pub mod install;
+pub mod logins;
 pub mod mock_provider;
 pub mod model;
 pub mod net;
-pub mod oauth;
 pub mod opencode2;
+pub mod rpc;
+pub mod runtime;
 pub mod safe_text;
 pub mod store;
+pub mod tokens;
 pub mod usage;

@@ -4,8 +4,8 @@ use std::io::Write;
 
 use clap::Parser;
 use opencode_balancer::cli::{self, Cli, Command};
-use opencode_balancer::hooks::server::Backend;
-use opencode_balancer::{actors::Runtime, clock, hooks, store};
+use opencode_balancer::rpc::server::Backend;
+use opencode_balancer::{clock, rpc, runtime::Runtime, store};
 
 /// Logs go to stderr; the dashboard owns the terminal, so there they are off unless
 /// `OPENCODE_BALANCER_LOG` asks for them. Colour only when stderr is a terminal and
@@ -71,8 +71,8 @@ fn serve(store_path: &std::path::Path, background: bool) -> anyhow::Result<()> {
                 Backend::StoreUnavailable(e.to_string())
             }
         };
-        let stdin = tokio::io::BufReader::with_capacity(64 * 1024, hooks::stdio::stdin());
-        hooks::server::serve(backend, stdin, hooks::stdio::stdout()).await?;
+        let stdin = tokio::io::BufReader::with_capacity(64 * 1024, rpc::stdio::stdin());
+        rpc::server::serve(backend, stdin, rpc::stdio::stdout()).await?;
         Ok::<_, anyhow::Error>(())
     });
     if result.is_ok() {

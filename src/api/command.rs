@@ -1,9 +1,30 @@
-//! The `/balancer` text command (slash command and agent tool): parse, call the typed API, format.
+//! `command.run`: the `/balancer` text command (slash command and agent tool): parse, call the
+//! typed API, format.
 
-use super::params::{AccountKey, EnabledParams, EventsParams, NoParams, ProviderFilter};
-use super::ApiError;
-use crate::actors::Runtime;
+use serde::{Deserialize, Serialize};
+
+use super::{AccountKey, ApiError, ApiResult, EnabledParams, EventsParams, NoParams, ProviderFilter};
 use crate::format;
+use crate::runtime::Runtime;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandParams {
+    pub text: String,
+}
+
+/// `command.run`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CommandOutput {
+    pub output: String,
+}
+
+impl Runtime {
+    pub async fn command_run(&self, p: CommandParams) -> ApiResult<CommandOutput> {
+        Ok(CommandOutput {
+            output: run(self, &p.text).await,
+        })
+    }
+}
 
 pub const HELP: &str = "\
 /balancer commands:

@@ -1,9 +1,9 @@
 //! The one error of the typed API. Each message is what the wire says; the JSON-RPC code of each
-//! case is chosen in one place at the edge (`hooks::dispatch::rpc_error`).
+//! case is chosen in one place at the edge (`rpc::dispatch::rpc_error`).
 
-use crate::actors::account_registry::RegistryError;
-use crate::actors::usage_refresher::RefreshError;
+use crate::accounts::RegistryError;
 use crate::store::StoreError;
+use crate::usage::refresher::RefreshError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -28,7 +28,7 @@ pub enum ApiError {
     /// An actor did not answer (the runtime is stopping).
     #[error("internal error: {0}")]
     Internal(#[from] actix::MailboxError),
-    /// An actor answered with something it never gives for that question.
+    /// Something that cannot happen did (an edited body that is not UTF-8 any more).
     #[error("internal error: {0}")]
     Unexpected(String),
 }

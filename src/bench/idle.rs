@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 
-use crate::hooks::client::{Notification, RpcClient};
 use crate::model::Auth;
+use crate::rpc::client::{Notification, RpcClient};
 
 /// Context switches and nanoseconds on a CPU, summed over a process's threads.
 #[derive(Debug, Clone, Copy, Default)]

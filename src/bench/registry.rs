@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 
 use super::{call, failover_round, rss_kib, seed, status_kib, us};
 use crate::api::methods::{AccountsSave, Status};
-use crate::api::params::{NoParams, SaveParams};
-use crate::hooks::client::RpcClient;
+use crate::api::{NoParams, SaveParams};
 use crate::model::Auth;
+use crate::rpc::client::RpcClient;
 
 /// Failovers before the memory is read again (after `WARM_UP` more).
 const FAILOVERS: usize = 2_000;
@@ -20,7 +20,7 @@ const WARM_UP: usize = 100;
 /// New accounts saved, one `accounts.save` each.
 const SAVES: usize = 50;
 /// How long the host stays quiet before memory is read again: the trim comes between one and two
-/// `hooks::trim::QUIET` after the last line.
+/// `rpc::trim::QUIET` after the last line.
 const QUIET_READ: Duration = Duration::from_millis(2_500);
 
 /// One build's numbers at one store size.

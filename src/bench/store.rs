@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use super::{call, Stats};
 use crate::api::methods::Status;
-use crate::api::params::NoParams;
-use crate::hooks::client::RpcClient;
+use crate::api::NoParams;
+use crate::rpc::client::RpcClient;
 use crate::store::Store;
 
 /// Spawn of `exe serve` on `store` → its first answer (`status`).

@@ -11,14 +11,14 @@ use super::{call, Stats};
 use crate::api::methods::{
     AccountsResetCooldown, BalancingSet, ChatHeaders, FetchBegin, FetchResult, PrioritySetModel, ProvidersDescribe,
 };
-use crate::api::params::{
+use crate::api::{
     AccountKey, ApiParams, ChatHeadersParams, DescribeParams, DescribedProvider, EnabledParams, FetchBeginParams,
     FetchResultParams, PriorityModelParams,
 };
-use crate::api::results::{BeginResult, BodyEdit, FetchResultAnswer};
-use crate::hooks::client::RpcClient;
+use crate::api::{BeginResult, BodyEdit, FetchResultAnswer};
 use crate::mock_provider::{MockProvider, MockReply};
 use crate::model::Auth;
+use crate::rpc::client::RpcClient;
 use crate::store::Store;
 use anyhow::{anyhow, bail};
 

@@ -6,9 +6,9 @@ use anyhow::bail;
 
 use super::catalogue::{Catalogue, Verdict};
 use super::{AccountsCmd, Command, PriorityCmd};
-use crate::actors::Runtime;
-use crate::api::params::{NoParams, ProviderFilter};
+use crate::api::{NoParams, ProviderFilter};
 use crate::model::EventKind;
+use crate::runtime::Runtime;
 
 /// What to check before a command runs.
 pub enum Check {

@@ -6,6 +6,7 @@ mod checks;
 mod credential;
 mod plan;
 mod run;
+mod show;
 
 use std::path::PathBuf;
 

@@ -15,7 +15,7 @@ pub mod stream;
 pub use classify::{classify_state_bound_error, StateBound, StateBoundKind};
 pub use stream::{classify_stream_event, Lookahead, Step, StreamError, StreamVerdict};
 
-use crate::balancer::switch::{wire_of, Wire};
+use crate::failover::rules::provider_move::{wire_of, Wire};
 use splice::Splice;
 
 /// The wire API of a request, which decides where its replayed state lives.

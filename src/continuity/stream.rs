@@ -11,7 +11,7 @@
 use serde_json::Value;
 
 use super::classify::{state_bound_text, StateBoundKind};
-use crate::balancer::classify::{classify, Verdict};
+use crate::accounts::rules::cooldown::classify::{classify, Verdict};
 
 /// Events looked at before the stream is forwarded without a verdict.
 pub const LOOKAHEAD_MAX_EVENTS: usize = 64;

@@ -4,8 +4,8 @@
 use std::collections::HashMap;
 
 use super::*;
-use crate::balancer::classify::Reason;
-use crate::balancer::reset::{cooldown_until, ResetSource};
+use crate::accounts::rules::cooldown::classify::Reason;
+use crate::accounts::rules::cooldown::reset::{cooldown_until, ResetSource};
 
 const MESSAGE_START: &str = r#"{"type":"message_start","message":{"id":"msg_fake","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"usage":{"input_tokens":10,"output_tokens":1}}}"#;
 const PING: &str = r#"{"type": "ping"}"#;

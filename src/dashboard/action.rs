@@ -1,12 +1,12 @@
 //! What a key asks the runtime to do: one variant per change, each run as one typed API call.
 
-use crate::actors::Runtime;
-use crate::api::params::{
+use crate::api::ApiResult;
+use crate::api::{
     AccountKey, DisableParams, EnabledParams, PendingIdParams, PendingSaveParams, PriorityEnabledParams,
     PriorityModelParams, PriorityMoveParams, RefreshParams, RenameParams,
 };
-use crate::api::ApiResult;
 use crate::model::Setting;
+use crate::runtime::Runtime;
 
 /// A change the dashboard asks for. Every variant maps to one method of the typed API.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -146,7 +146,7 @@ async fn run(rt: &Runtime, action: &Action) -> ApiResult<String> {
             format!("balancing {}", on_off(on))
         }
         Action::SetFailover(on) => {
-            rt.settings_set(Setting::Failover(on)).await?;
+            rt.change_setting(Setting::Failover(on)).await?;
             format!("failover {}", on_off(on))
         }
         Action::MovePriority { provider, direction } => {

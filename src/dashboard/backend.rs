@@ -14,8 +14,8 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 use super::action::execute;
 use super::app::Command;
 use super::data::{load, Snapshot};
-use crate::actors::Runtime;
 use crate::clock::SharedClock;
+use crate::runtime::Runtime;
 
 /// What the runtime thread reports.
 #[derive(Debug)]

@@ -1,10 +1,10 @@
 //! What the dashboard shows, read from the runtime through the typed API.
 
-use crate::actors::Runtime;
 use crate::api::methods::{AccountsList, EventsList, PendingList, PriorityList, SettingsGet};
-use crate::api::params::{EventsParams, NoParams, ProviderFilter};
 use crate::api::{ApiError, Request};
+use crate::api::{EventsParams, NoParams, ProviderFilter};
 use crate::model::{AccountView, PriorityEntry, StoredEvent};
+use crate::runtime::Runtime;
 
 /// How many events the events pane keeps.
 pub const EVENT_TAIL: u32 = 50;

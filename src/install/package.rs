@@ -57,6 +57,18 @@ const OLD_TUI_FILES: [&str; 3] = ["index.js", "view.js", "rpc.js"];
 /// How the package.json this command writes starts (JSON has no comment line for MARKER).
 const JSON_MARKER: &str = "{\n  \"//\": \"Installed by `opencode-balancer install`";
 
+/// The package's root module, which opencode 2 loads for a local folder (see `v2.rs`).
+pub const ROOT_ENTRY: &str = "index.js";
+
+/// The root module: the server plugin's exports, default (`{id, server, setup}`) included.
+pub fn root_entry_text() -> String {
+    format!(
+        "{MARKER} {}: opencode 2 loads a plugin folder's index.js, not its exports.\n\
+         export * from \"./plugin/index.js\";\nexport {{ default }} from \"./plugin/index.js\";\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
 impl Paths {
     pub fn package_dir(&self) -> PathBuf {
         self.data_dir.join("package")
@@ -76,7 +88,7 @@ impl Paths {
     pub fn package_files(&self) -> Vec<PathBuf> {
         let dir = self.package_dir();
         std::iter::once(dir.join("package.json"))
-            .chain(std::iter::once(dir.join(super::v2::ROOT_ENTRY)))
+            .chain(std::iter::once(dir.join(ROOT_ENTRY)))
             .chain(FILES.iter().map(|(name, _)| dir.join(name)))
             .collect()
     }
@@ -106,7 +118,7 @@ pub fn texts(paths: &Paths, binary: &Path) -> anyhow::Result<Vec<(PathBuf, Strin
     let dir = paths.package_dir();
     let mut out = vec![
         (dir.join("package.json"), package_json(binary)),
-        (dir.join(super::v2::ROOT_ENTRY), super::v2::root_entry_text()),
+        (dir.join(ROOT_ENTRY), root_entry_text()),
     ];
     for (name, source) in FILES {
         out.push((dir.join(name), fill_binary(source, binary, *name == BINARY_FILE)?));

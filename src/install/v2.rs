@@ -1,7 +1,7 @@
 //! opencode 2's part of `install` / `uninstall`: one entry, the installed package folder
 //! (`package`), in the `plugins` array of the global `opencode.json(c)` (the file both lines read;
 //! `config_edit` and `record` give the same care and byte-exact uninstall as opencode 1's `plugin`
-//! entry), and the package's root `index.js` (`ROOT_ENTRY`, written with the package).
+//! entry), and the package's root `index.js` (`package::ROOT_ENTRY`, written with the package).
 //!
 //! Why the root file: for a local folder in `plugins`, opencode 2 (2.1.2) does not read the
 //! package's `exports`; it resolves `<folder>/server`, then `<folder>/index`, for the server
@@ -15,20 +15,9 @@ use std::path::{Path, PathBuf};
 
 use super::config_edit::{self, Edit};
 use super::folders::{self, Folders, FOLDERS_FILE};
+use super::package::{self, ROOT_ENTRY};
 use super::record::Records;
-use super::{npm, package, routes, Paths, MARKER};
-
-/// The package's root module, which opencode 2 loads for a local folder.
-pub const ROOT_ENTRY: &str = "index.js";
-
-/// The root module: the server plugin's exports, default (`{id, server, setup}`) included.
-pub fn root_entry_text() -> String {
-    format!(
-        "{MARKER} {}: opencode 2 loads a plugin folder's index.js, not its exports.\n\
-         export * from \"./plugin/index.js\";\nexport {{ default }} from \"./plugin/index.js\";\n",
-        env!("CARGO_PKG_VERSION")
-    )
-}
+use super::{npm, routes, Paths, MARKER};
 
 impl Paths {
     fn records(&self) -> Records {

@@ -2,6 +2,7 @@
 //! values, an account's identity and auth.json's `accountId` — are used only when they match a
 //! strict shape; a claim that does not is ignored, with a log line that never prints it.
 
+use base64::Engine;
 use serde_json::Value;
 
 /// The longest account id used (ChatGPT's are UUIDs, organisation ids `org-…`).
@@ -57,6 +58,15 @@ fn step<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
         Value::Array(items) => key.parse::<usize>().ok().and_then(|i| items.get(i)),
         _ => v.get(key),
     }
+}
+
+/// The claims of a JWT, unverified (used only to name and identify accounts).
+pub(crate) fn jwt_claims(token: &str) -> Option<serde_json::Value> {
+    let payload = token.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 #[cfg(test)]

@@ -164,6 +164,30 @@ pub fn parse_credential(value: &Value, source: &str) -> Result<Auth, CredentialE
     })
 }
 
+impl Auth {
+    /// Parses the credential a user hands the CLI: an auth JSON object or a bare API key.
+    pub fn from_user_input(text: &str) -> Result<Auth, String> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err("no credential given on standard input".into());
+        }
+        // JSON (an object, or anything else JSON-shaped a bare key cannot start with) must be
+        // an auth object; it is never saved as the text of a key.
+        if text.starts_with(['{', '[', '"']) {
+            const SOURCE: &str = "the credential on standard input";
+            let value = parse_json(text, SOURCE).map_err(|e| e.to_string())?;
+            return parse_credential(&value, SOURCE).map_err(|e| e.to_string());
+        }
+        if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err("a bare API key must be one word without spaces".into());
+        }
+        Ok(Auth::Api {
+            key: text.to_string(),
+            metadata: None,
+        })
+    }
+}
+
 /// The fields of one credential object, read by name.
 struct Fields<'a> {
     map: &'a Map<String, Value>,

@@ -5,10 +5,10 @@
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
-use crate::actors::auth_watcher::{parse_auth_file, parse_logins};
-use crate::api::params::SaveParams;
-use crate::hooks::dispatch::parse;
+use crate::api::SaveParams;
+use crate::logins::{parse_auth_file, parse_logins};
 use crate::model::Auth;
+use crate::rpc::dispatch::parse;
 
 /// A hit is any piece of the secret this long.
 const PIECE: usize = 12;

@@ -14,7 +14,7 @@ mod settings;
 pub use auth::Auth;
 pub use credential::{deserialize_auth_param, kind_of, parse_credential, parse_json, CredentialError, Problem};
 pub use event::{EventKind, NewEvent, StoredEvent};
-pub use names::{normalize_alias, validate_model, validate_provider};
+pub use names::{is_copilot, normalize_alias, validate_model, validate_provider};
 pub use priority::PriorityDirection;
 pub use settings::{LooseValue, Setting, Settings, SettingsError, Strategy};
 

@@ -1,4 +1,5 @@
-//! Alias normalization and provider id validation (docs/protocol.md "Shapes").
+//! Alias normalization, provider id validation (docs/protocol.md "Shapes"), and the provider ids
+//! that need a rule of their own.
 
 /// Trims, lowercases, turns every run of characters outside `[a-z0-9._-]` into `-`, and strips
 /// leading and trailing `-`. `None` when nothing is left.
@@ -51,6 +52,12 @@ pub fn validate_model(raw: Option<&str>) -> Result<Option<String>, String> {
         ));
     }
     Ok(Some(model.to_string()))
+}
+
+/// GitHub Copilot's provider ids: its bearer is the GitHub OAuth token in `refresh`, which does
+/// not expire; `access`/`expires` are not used (opencode 1.18.33).
+pub fn is_copilot(provider_id: &str) -> bool {
+    matches!(provider_id, "github-copilot" | "copilot" | "github-copilot-enterprise")
 }
 
 #[cfg(test)]

@@ -2,7 +2,8 @@
 //! days to keep an idle refresh chain alive, and on demand just before the balancer hands out a
 //! token about to expire. Pure: time comes in as arguments.
 
-use crate::model::auth::jwt_claims;
+use super::claims::jwt_claims;
+use super::names::is_copilot;
 use crate::model::{Auth, Millis};
 
 /// The longest lead: a token is refreshed at most this long before it expires.
@@ -14,12 +15,6 @@ pub const ON_DEMAND_MS: Millis = 60_000;
 /// One account's refresh token is spent at most this often, whatever the token's lifetime or the
 /// clock say (the token keeper's pacing doubles it while new tokens come back already due).
 pub const REFRESH_FLOOR_MS: Millis = 60_000;
-
-/// GitHub Copilot's provider ids: its bearer is the GitHub OAuth token in `refresh`, which does
-/// not expire; `access`/`expires` are not used (opencode 1.18.33).
-pub fn is_copilot(provider_id: &str) -> bool {
-    matches!(provider_id, "github-copilot" | "copilot" | "github-copilot-enterprise")
-}
 
 /// When the access token stops working, if it ever does: `expires`, or for ChatGPT the JWT `exp`
 /// claim when that is earlier. `None` for API keys, well-known tokens and Copilot.

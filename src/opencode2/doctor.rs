@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use super::{default_db_path, read_credentials, HostRead};
-use crate::doctor::Level;
+use crate::doctor::report::Level;
 
 pub fn findings() -> Vec<(Level, String)> {
     let path = default_db_path();

@@ -36,7 +36,7 @@ pub struct HostCredential {
 
 /// Where opencode 2 keeps its database: beside auth.json, in opencode's data folder.
 pub fn default_db_path() -> PathBuf {
-    crate::actors::auth_watcher::default_auth_path().with_file_name(DB_FILE)
+    crate::logins::default_auth_path().with_file_name(DB_FILE)
 }
 
 /// Whether `name` is one of the database files whose change may mean a credential changed (the

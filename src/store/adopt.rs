@@ -3,15 +3,9 @@
 //! stamp had (the predecessor's included). Table names alone prove nothing (`settings`,
 //! `accounts` are what many programs call theirs), so anything else is refused.
 
-use std::collections::BTreeMap;
-
 use rusqlite::Connection;
 
-use super::guard::APPLICATION_ID;
-use super::migrations::{self, MigrationError};
-
-/// Each table (SQLite's own left out) and its column names, sorted.
-pub(super) type Schema = BTreeMap<String, Vec<String>>;
+use super::schema::{schema, MigrationError, Schema, APPLICATION_ID};
 
 /// A database that may be adopted.
 #[derive(Debug, PartialEq, Eq)]
@@ -24,26 +18,34 @@ pub(super) enum Verdict {
     Store(i64),
 }
 
+/// What the store's versions look like, from the migrations (`migrations::judge` passes them).
+pub(super) struct Versions<'a> {
+    /// The schema version this binary writes.
+    pub latest: i64,
+    /// The tables and columns of each version before the `application_id` stamp.
+    pub unstamped: &'a [(i64, Schema)],
+}
+
 /// Judges the database `conn` shows, reading only, from one snapshot (a store another process
 /// creates at this moment is seen before its commit or after it, never half).
-pub(super) fn judge(conn: &Connection) -> Result<Verdict, MigrationError> {
+pub(super) fn judge(conn: &Connection, versions: &Versions) -> Result<Verdict, MigrationError> {
     if !conn.is_autocommit() {
-        return judge_snapshot(conn);
+        return judge_snapshot(conn, versions);
     }
     conn.execute_batch("BEGIN")?;
-    let verdict = judge_snapshot(conn);
+    let verdict = judge_snapshot(conn, versions);
     conn.execute_batch("ROLLBACK")?;
     verdict
 }
 
-fn judge_snapshot(conn: &Connection) -> Result<Verdict, MigrationError> {
+fn judge_snapshot(conn: &Connection, versions: &Versions) -> Result<Verdict, MigrationError> {
     let stamp: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     if stamp == APPLICATION_ID {
-        if version > migrations::LATEST {
+        if version > versions.latest {
             return Err(MigrationError::TooNew {
                 found: version,
-                supported: migrations::LATEST,
+                supported: versions.latest,
             });
         }
         return Ok(Verdict::Store(version));
@@ -62,7 +64,7 @@ fn judge_snapshot(conn: &Connection) -> Result<Verdict, MigrationError> {
             ))),
         };
     }
-    match migrations::unstamped_schemas().iter().find(|(v, _)| *v == version) {
+    match versions.unstamped.iter().find(|(v, _)| *v == version) {
         Some((_, expected)) if *expected == found => Ok(Verdict::Store(version)),
         Some((_, expected)) => Err(not_a_store(difference(expected, &found, version))),
         None => Err(not_a_store(format!(
@@ -73,24 +75,6 @@ fn judge_snapshot(conn: &Connection) -> Result<Verdict, MigrationError> {
 
 fn not_a_store(reason: String) -> MigrationError {
     MigrationError::Foreign(format!("it is not a balancer store: {reason}"))
-}
-
-/// Every table's columns.
-pub(super) fn schema(conn: &Connection) -> rusqlite::Result<Schema> {
-    let mut tables =
-        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")?;
-    let mut columns = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
-    let mut out = Schema::new();
-    let names = tables.query_map([], |r| r.get::<_, String>(0))?;
-    for name in names {
-        let name = name?;
-        let mut cols = columns
-            .query_map([&name], |r| r.get::<_, String>(0))?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
-        cols.sort();
-        out.insert(name, cols);
-    }
-    Ok(out)
 }
 
 /// What tells `found` apart from the store's schema at `version`, for the refusal.

@@ -11,8 +11,7 @@ use rusqlite::{Connection, OpenFlags};
 use super::migrations::{self, MigrationError};
 use super::{adopt, StoreError};
 
-/// `PRAGMA application_id` of a store ("ocbl"), set by migration v5.
-pub const APPLICATION_ID: i32 = 0x6f63_626c;
+pub use super::schema::APPLICATION_ID;
 
 const MAGIC: &[u8; 16] = b"SQLite format 3\0";
 
@@ -99,7 +98,7 @@ pub(super) fn inspect(path: &Path) -> Result<Found, StoreError> {
 fn look(path: &Path) -> Result<adopt::Verdict, MigrationError> {
     let [wal, shm] = companions(path);
     if shm.exists() {
-        return adopt::judge(&read_only(path, "")?);
+        return migrations::judge(&read_only(path, "")?);
     }
     if fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
         return Err(MigrationError::Foreign(format!(
@@ -109,7 +108,7 @@ fn look(path: &Path) -> Result<adopt::Verdict, MigrationError> {
             shm.display()
         )));
     }
-    adopt::judge(&read_only(path, "?immutable=1")?)
+    migrations::judge(&read_only(path, "?immutable=1")?)
 }
 
 /// A read-only connection to `path` opened as a URI with `query` (`?immutable=1`: the file is

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::{params, OptionalExtension, Transaction};
 
-use super::accounts::{ensure_priority, move_alias, remove_account_tx, set_active};
+use super::account_rows::{ensure_priority, move_alias, remove_account_tx, set_active};
 use super::{Result, Store};
 use crate::model::{normalize_alias, Auth, Millis};
 use crate::opencode2::{HostCredential, OWNER};

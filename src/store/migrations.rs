@@ -10,7 +10,9 @@ use std::sync::OnceLock;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 
-use super::adopt;
+use super::adopt::{self, Versions};
+pub use super::schema::MigrationError;
+use super::schema::{schema, Schema, APPLICATION_ID};
 
 type Migration = fn(&Transaction) -> rusqlite::Result<()>;
 
@@ -51,15 +53,25 @@ pub fn migrate_to(conn: &mut Connection, version: i64) -> Result<(), MigrationEr
     Ok(())
 }
 
+/// Whether the database `conn` shows is a balancer store of a version this binary knows, or a
+/// blank one being created (see `adopt.rs`), judged against what the migrations build.
+pub(super) fn judge(conn: &Connection) -> Result<adopt::Verdict, MigrationError> {
+    let versions = Versions {
+        latest: LATEST,
+        unstamped: unstamped_schemas(),
+    };
+    adopt::judge(conn, &versions)
+}
+
 fn apply(conn: &mut Connection, list: &[Migration]) -> Result<(), MigrationError> {
     let latest = list.len() as i64;
     // A current store needs no write lock (and on a read-only disk could not take one).
-    if matches!(adopt::judge(conn)?, adopt::Verdict::Store(v) if v >= latest) {
+    if matches!(judge(conn)?, adopt::Verdict::Store(v) if v >= latest) {
         return Ok(());
     }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     // Judged again under the write lock: another process may have migrated since.
-    let from = match adopt::judge(&tx)? {
+    let from = match judge(&tx)? {
         adopt::Verdict::Blank => 0,
         adopt::Verdict::Store(v) => v,
     };
@@ -76,12 +88,12 @@ fn apply(conn: &mut Connection, list: &[Migration]) -> Result<(), MigrationError
 /// The tables and columns of each version that did not yet stamp `application_id`, as the
 /// migrations themselves build them on an empty database; version 0 (the predecessor's store,
 /// which has no `user_version`) has version 1's tables. Computed once.
-pub(super) fn unstamped_schemas() -> &'static [(i64, adopt::Schema)] {
-    static SCHEMAS: OnceLock<Vec<(i64, adopt::Schema)>> = OnceLock::new();
+pub(super) fn unstamped_schemas() -> &'static [(i64, Schema)] {
+    static SCHEMAS: OnceLock<Vec<(i64, Schema)>> = OnceLock::new();
     SCHEMAS.get_or_init(|| build_unstamped_schemas().expect("the migrations run on an empty in-memory database"))
 }
 
-fn build_unstamped_schemas() -> rusqlite::Result<Vec<(i64, adopt::Schema)>> {
+fn build_unstamped_schemas() -> rusqlite::Result<Vec<(i64, Schema)>> {
     let mut conn = Connection::open_in_memory()?;
     let tx = conn.transaction()?;
     let mut out = vec![];
@@ -91,24 +103,13 @@ fn build_unstamped_schemas() -> rusqlite::Result<Vec<(i64, adopt::Schema)>> {
         if stamp != 0 {
             break;
         }
-        let schema = adopt::schema(&tx)?;
+        let schema = schema(&tx)?;
         if i == 0 {
             out.push((0, schema.clone()));
         }
         out.push((i as i64 + 1, schema));
     }
     Ok(out)
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum MigrationError {
-    #[error("the store has schema version {found}, newer than this binary supports ({supported}); upgrade opencode-balancer")]
-    TooNew { found: i64, supported: i64 },
-    /// Not (known to be) a balancer store; the text says what gives it away.
-    #[error("{0}")]
-    Foreign(String),
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
 }
 
 fn v1_predecessor_schema(tx: &Transaction) -> rusqlite::Result<()> {
@@ -213,10 +214,10 @@ fn v4_secret_free_identities(tx: &Transaction) -> rusqlite::Result<()> {
     super::identity::bring_up_to_date(tx)
 }
 
-/// Marks the file as a balancer store (`PRAGMA application_id`, see `guard.rs`), so the store is
+/// Marks the file as a balancer store (`PRAGMA application_id`, see `schema.rs`), so the store is
 /// told apart from another application's SQLite file. Older stores get it here.
 fn v5_application_id(tx: &Transaction) -> rusqlite::Result<()> {
-    tx.pragma_update(None, "application_id", super::guard::APPLICATION_ID)
+    tx.pragma_update(None, "application_id", APPLICATION_ID)
 }
 
 /// An index on the priority position: a new provider goes after `MAX(position)`, which without

@@ -6,12 +6,12 @@ use rusqlite::Connection;
 use super::*;
 
 /// Tables with their columns, and index names: what a migration can add.
-fn shape(conn: &Connection) -> (adopt::Schema, Vec<String>) {
+fn shape(conn: &Connection) -> (Schema, Vec<String>) {
     let mut stmt = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL ORDER BY name")
         .unwrap();
     let indexes = stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
-    (adopt::schema(conn).unwrap(), indexes)
+    (schema(conn).unwrap(), indexes)
 }
 
 fn header(conn: &Connection) -> (i64, i32) {
@@ -25,7 +25,7 @@ fn header(conn: &Connection) -> (i64, i32) {
 fn every_earlier_version_migrates_to_the_schema_a_new_store_has() {
     let mut fresh = Connection::open_in_memory().unwrap();
     migrate(&mut fresh).unwrap();
-    assert_eq!(header(&fresh), (LATEST, super::super::guard::APPLICATION_ID));
+    assert_eq!(header(&fresh), (LATEST, APPLICATION_ID));
     for version in 0..LATEST {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate_to(&mut conn, version).unwrap();
@@ -43,7 +43,7 @@ fn the_versions_before_the_stamp_are_adopted_by_their_exact_schema() {
     for version in 0..=4 {
         let mut conn = Connection::open_in_memory().unwrap();
         migrate_to(&mut conn, version).unwrap();
-        assert_eq!(adopt::judge(&conn).unwrap(), adopt::Verdict::Store(version));
+        assert_eq!(judge(&conn).unwrap(), adopt::Verdict::Store(version));
     }
 }
 

@@ -1,8 +1,11 @@
 //! The SQLite store: open (WAL, 0600, migrations), typed queries. Plain synchronous rusqlite;
 //! the runtime runs it on its own thread, never on the async executor.
 
+mod account_read;
+mod account_rows;
 mod accounts;
 mod adopt;
+mod bookkeeping;
 mod capture;
 mod capture_link;
 mod conversations;
@@ -15,15 +18,20 @@ pub mod migrations;
 mod open;
 mod paths;
 mod pending;
+mod schema;
 mod snapshot;
 mod tokens;
+pub mod watch;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::Connection;
 
-pub use accounts::{account_rows_read, ActivePatch, FailureCount, RuntimePatch, SaveOutcome};
+pub use account_read::account_rows_read;
+pub use accounts::SaveOutcome;
+pub use bookkeeping::{ActivePatch, FailureCount, RuntimePatch};
 pub use capture::{CaptureHint, Captured, LinkedBy};
 pub use conversations::{Continuity, ConversationsRead, CONVERSATION_TTL_MS, MAX_CONVERSATIONS};
 pub use host::Mirrored;

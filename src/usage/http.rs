@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use super::redact::redact_json;
 use super::FetchError;
-use crate::balancer::hint::clamp_wait;
-use crate::balancer::reset::parse_retry_after;
+use crate::accounts::rules::cooldown::hint::clamp_wait;
+use crate::accounts::rules::cooldown::reset::parse_retry_after;
 use crate::model::{Auth, Millis};
 pub use crate::net::Reply;
 use crate::net::{NetError, Request};

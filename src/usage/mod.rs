@@ -1,23 +1,17 @@
 //! Usage: what each account has left, read from its provider. One trait ([`UsageClient`]) with one
 //! client per file, the router that picks one per account, passive rate-limit headers, redaction,
-//! and the refresh schedule the `usage_refresher` actor runs.
+//! and the refresh schedule the refresher actor (`refresher`) runs; provider clients are in `providers/`.
 
-mod anthropic;
-pub mod anthropic_profile;
-mod copilot;
 mod endpoints;
 #[cfg(any(test, feature = "testkit"))]
 pub mod fake_server;
-#[cfg(test)]
-mod fuzz;
 mod http;
-mod json;
 pub mod lent;
-mod openai_api;
-mod openai_oauth;
 pub mod outcome;
 pub mod passive;
+pub mod providers;
 pub mod redact;
+pub mod refresher;
 pub mod report;
 mod router;
 pub mod schedule;
@@ -31,12 +25,9 @@ pub fn pollable(provider_id: &str) -> bool {
 }
 
 pub use crate::model::Confidence;
-pub use anthropic::Anthropic;
-pub use copilot::Copilot;
 pub use endpoints::Endpoints;
 pub use http::Http;
-pub use openai_api::OpenAiApi;
-pub use openai_oauth::ChatGpt;
+pub use providers::{Anthropic, ChatGpt, Copilot, OpenAiApi};
 pub use router::Router;
 
 use crate::model::{Auth, Millis, UsageSnapshot, UsageWindow};

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value};
 
 use super::{round1, Confidence, Usage};
-use crate::balancer::reset::{parse_go_duration, parse_timestamp};
+use crate::accounts::rules::cooldown::reset::{parse_go_duration, parse_timestamp};
 use crate::model::{Millis, UsageWindow};
 
 /// How every passive reading's message starts (it tells them from polled ones).

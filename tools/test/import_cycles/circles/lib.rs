@@ -1,0 +1,5 @@
+//! Fixture: circles the tool must find.
+mod a;
+mod b;
+mod p;
+mod q;

@@ -1,0 +1,3 @@
+//! c takes its parent's item.
+use super::Shared;
+pub fn go(_: Shared) { let _ = crate::p::Shared; }
