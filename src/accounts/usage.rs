@@ -244,7 +244,9 @@ impl AccountRegistry {
     /// failover waiting on it) for about a millisecond.
     fn usage_fingerprint(&mut self) -> u64 {
         let state = &self.state;
-        *self.usage_fingerprint.get(state.accounts_revision(), || fingerprint(state))
+        *self
+            .usage_fingerprint
+            .get(state.accounts_revision(), || fingerprint(state))
     }
 
     /// Puts `s` in memory and applies its cooldown effect.

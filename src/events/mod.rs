@@ -51,7 +51,10 @@ pub struct Subscribe(pub Recipient<Notice>);
 /// woken for the others (a failover's events and toasts, which only the host reads).
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct SubscribeTo(pub Recipient<Notice>, pub fn(&Notice) -> bool);
+pub struct SubscribeTo(pub Recipient<Notice>, pub Wants);
+
+/// Which notices a subscriber is sent.
+pub type Wants = fn(&Notice) -> bool;
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -61,7 +64,7 @@ pub struct EventBus {
     store: StoreHandle,
     clock: SharedClock,
     /// Each with the notices it wants.
-    subscribers: Vec<(Recipient<Notice>, fn(&Notice) -> bool)>,
+    subscribers: Vec<(Recipient<Notice>, Wants)>,
     queue: Vec<(NewEvent, Millis)>,
     writing: bool,
     waiters: Vec<oneshot::Sender<()>>,
@@ -215,7 +218,7 @@ mod tests {
         bus.do_send(Subscribe(Collector(all_tx).start().recipient()));
         bus.do_send(SubscribeTo(
             Collector(some_tx).start().recipient(),
-            crate::actors::usage_refresher::wants,
+            crate::usage::refresher::wants,
         ));
         bus.do_send(Publish(NewEvent::new(EventKind::FailoverPerformed, "p: a → b")));
         bus.do_send(Notify(Notice::Toast {
@@ -259,7 +262,7 @@ mod tests {
                 metadata: Default::default(),
             })
         };
-        let wants = crate::actors::token_keeper::wants;
+        let wants = crate::tokens::wants;
         assert!(wants(&event(EventKind::AccountSaved)));
         assert!(!wants(&event(EventKind::FailoverPerformed)));
         assert!(!wants(&event(EventKind::RateLimitDetected)));
