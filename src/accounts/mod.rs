@@ -75,6 +75,9 @@ pub struct AccountRegistry {
     others_committed: u64,
     /// Continuity records going to the store, and those read back for the retry balancer.
     conversations: conversations::ConversationOutbox,
+    /// The usage fingerprint (`usage`) and the OAuth accounts (`tokens`), as of their revision.
+    usage_fingerprint: state::ByRevision<u64>,
+    oauth_accounts: state::ByRevision<Vec<(String, String)>>,
 }
 
 impl AccountRegistry {
@@ -105,6 +108,8 @@ impl AccountRegistry {
             changed: Default::default(),
             others_committed: 0,
             conversations,
+            usage_fingerprint: Default::default(),
+            oauth_accounts: Default::default(),
         }
     }
 

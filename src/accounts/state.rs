@@ -37,6 +37,27 @@ impl Replaced {
     }
 }
 
+/// A value computed from the accounts, kept while [`RegistryState::accounts_revision`] stays:
+/// what a periodic question about every account (the usage fingerprint, the OAuth accounts)
+/// reuses instead of walking thousands of accounts on the registry's thread each time.
+pub(super) struct ByRevision<T>(Option<(u64, T)>);
+
+impl<T> Default for ByRevision<T> {
+    fn default() -> Self {
+        ByRevision(None)
+    }
+}
+
+impl<T> ByRevision<T> {
+    /// The value at `revision`, computed by `compute` when it was kept at another one (or none).
+    pub(super) fn get(&mut self, revision: u64, compute: impl FnOnce() -> T) -> &T {
+        if self.0.as_ref().is_none_or(|(at, _)| *at != revision) {
+            self.0 = Some((revision, compute()));
+        }
+        &self.0.as_ref().expect("just set").1
+    }
+}
+
 #[derive(Default)]
 pub(super) struct RegistryState {
     pub(super) providers: BTreeMap<String, BTreeMap<String, Account>>,
@@ -55,12 +76,16 @@ pub(super) struct RegistryState {
     /// Store generation of the last whole read, and of the priority/settings/pending part.
     all_generation: u64,
     meta_generation: u64,
+    /// Bumped whenever accounts may have changed other than by runtime bookkeeping (a snapshot
+    /// applied, an account handed out for change): what the usage fingerprint is cached against.
+    accounts_revision: u64,
 }
 
 impl RegistryState {
     /// Applies a snapshot read at `generation`, keeping whatever memory holds from a later read.
     pub(super) fn apply_snapshot(&mut self, mut snap: Snapshot, scope: Scope<'_>, generation: u64) {
         let accounts = std::mem::take(&mut snap.accounts);
+        self.accounts_revision += 1;
         let replaced = match scope {
             Scope::All => self.replace_providers(accounts, &snap, None, generation),
             Scope::Provider(p) => self.replace_providers(accounts, &snap, Some(p), generation),
@@ -190,8 +215,10 @@ impl RegistryState {
         };
     }
 
+    /// Changes runtime bookkeeping only (no name, credential or flag: `accounts_revision` stays).
     fn overlay(&mut self, p: &RuntimePatch) {
-        if let Some(a) = self.account_mut(&p.provider_id, &p.alias) {
+        let account = self.providers.get_mut(&p.provider_id).and_then(|m| m.get_mut(&p.alias));
+        if let Some(a) = account {
             if let Some(t) = p.last_used_at {
                 a.last_used_at = Some(a.last_used_at.map_or(t, |x| x.max(t)));
             }
@@ -258,8 +285,15 @@ impl RegistryState {
         self.providers.get(provider)?.get(alias)
     }
 
+    /// The account, to change (counted as a change of accounts: see `accounts_revision`).
     pub(super) fn account_mut(&mut self, provider: &str, alias: &str) -> Option<&mut Account> {
+        self.accounts_revision += 1;
         self.providers.get_mut(provider)?.get_mut(alias)
+    }
+
+    /// Changes with every change of accounts other than runtime bookkeeping.
+    pub(super) fn accounts_revision(&self) -> u64 {
+        self.accounts_revision
     }
 
     pub(super) fn is_active(&self, provider: &str, alias: &str) -> bool {

@@ -138,3 +138,17 @@ fn a_read_of_some_accounts_replaces_those_alone_and_lays_their_unwritten_bookkee
 fn failures(s: &RegistryState, alias: &str) -> Option<u32> {
     s.account("p", alias).map(|a| a.failures)
 }
+
+#[test]
+fn a_value_kept_by_revision_is_computed_once_per_revision() {
+    let mut kept = ByRevision::default();
+    let mut computed = 0;
+    for revision in [1, 1, 1, 2, 2, 1] {
+        kept.get(revision, || {
+            computed += 1;
+            revision * 10
+        });
+    }
+    assert_eq!(computed, 3, "1, then 2, then 1 again");
+    assert_eq!(*kept.get(1, || unreachable!()), 10);
+}

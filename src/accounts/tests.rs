@@ -487,3 +487,28 @@ async fn another_processs_commit_just_before_a_token_refresh_is_loaded_by_the_re
         "another provider's account saved by another process is in memory"
     );
 }
+
+#[actix::test]
+async fn the_oauth_accounts_given_to_the_token_keeper_follow_saves_made_after_it_asked() {
+    let w = world();
+    let all = || TokenTargets {
+        provider_id: None,
+        alias: None,
+        fresh: false,
+    };
+    assert!(w.registry.send(all()).await.unwrap().is_empty(), "API keys only");
+    w.saves_oauth("o", fake_oauth(1)).await;
+    let listed = |targets: Vec<TokenTarget>| -> Vec<(String, String, bool)> {
+        (targets.into_iter())
+            .map(|t| (t.provider_id, t.alias, matches!(t.auth, Auth::Oauth { .. })))
+            .collect()
+    };
+    let want = vec![("openai".to_string(), "o".to_string(), true)];
+    assert_eq!(listed(w.registry.send(all()).await.unwrap()), want);
+    w.refused("openai", "o").await.unwrap();
+    assert_eq!(
+        listed(w.registry.send(all()).await.unwrap()),
+        want,
+        "runtime bookkeeping changes nothing listed"
+    );
+}

@@ -6,7 +6,7 @@
 
 use actix::prelude::*;
 
-use super::state::Scope;
+use super::state::{RegistryState, Scope};
 use super::{read_back, AccountRegistry, Flushed};
 use crate::model::{Auth, Millis};
 use crate::store::{Store, StoreError};
@@ -61,28 +61,32 @@ impl<T: Send + 'static> Message for TokenStore<T> {
     type Result = Result<T, StoreError>;
 }
 
-fn targets(reg: &AccountRegistry, provider: Option<&str>, alias: Option<&str>) -> Vec<TokenTarget> {
+/// The OAuth accounts (provider, alias), in provider and alias order. Only these are the keeper's:
+/// an opencode 2 credential (`Auth::Opencode2`) is refreshed by opencode 2 when it resolves it;
+/// two refreshers of one rotating token would revoke the login.
+fn oauth_accounts(s: &RegistryState) -> Vec<(String, String)> {
+    let accounts = s.providers.values().flat_map(|accounts| accounts.values());
+    (accounts.filter(|a| matches!(a.auth, Auth::Oauth { .. })))
+        .map(|a| (a.provider_id.clone(), a.alias.clone()))
+        .collect()
+}
+
+/// The keeper asks every 30 s (and at each tick): the OAuth accounts are listed again only when
+/// accounts changed, so thousands of API-key accounts cost nothing here.
+fn targets(reg: &mut AccountRegistry, provider: Option<&str>, alias: Option<&str>) -> Vec<TokenTarget> {
     let s = &reg.state;
-    s.providers
-        .iter()
-        .filter(|(p, _)| provider.is_none_or(|want| want == p.as_str()))
-        .flat_map(|(p, accounts)| {
-            accounts
-                .values()
-                .filter(|a| alias.is_none_or(|want| want == a.alias))
-                // The balancer's own logins only: an opencode 2 credential (`Auth::Opencode2`) is
-                // refreshed by opencode 2 when it resolves it; two refreshers of one rotating
-                // token would revoke the login.
-                .filter(|a| matches!(a.auth, Auth::Oauth { .. }))
-                .map(move |a| TokenTarget {
-                    provider_id: p.clone(),
-                    alias: a.alias.clone(),
-                    auth: a.auth.clone(),
-                    generation: a.token.generation,
-                    login_required: a.token.login_required,
-                    refreshed_at: a.token.refreshed_at.unwrap_or(a.updated_at),
-                    active: s.is_active(p, &a.alias),
-                })
+    let oauth = reg.oauth_accounts.get(s.accounts_revision(), || oauth_accounts(s));
+    (oauth.iter())
+        .filter(|(p, a)| provider.is_none_or(|want| want == p) && alias.is_none_or(|want| want == a))
+        .filter_map(|(p, a)| Some((p, s.account(p, a)?)))
+        .map(|(p, a)| TokenTarget {
+            provider_id: p.clone(),
+            alias: a.alias.clone(),
+            auth: a.auth.clone(),
+            generation: a.token.generation,
+            login_required: a.token.login_required,
+            refreshed_at: a.token.refreshed_at.unwrap_or(a.updated_at),
+            active: s.is_active(p, &a.alias),
         })
         .collect()
 }

@@ -108,3 +108,48 @@ fn a_full_reading_with_a_reset_cools_down_until_then() {
         Effect::Set(NOW + crate::accounts::rules::cooldown::hint::MAX_HINT_MS)
     );
 }
+
+fn two_accounts() -> RegistryState {
+    let mut s = RegistryState::default();
+    let accounts = vec![account(None, None), Account::for_test("openai", "work")];
+    let snapshot = crate::store::Snapshot {
+        accounts,
+        ..Default::default()
+    };
+    s.apply_snapshot(snapshot, crate::store::Scope::All, 1);
+    s
+}
+
+#[test]
+fn runtime_bookkeeping_keeps_the_accounts_revision_so_the_usage_fingerprint_is_reused() {
+    let mut s = two_accounts();
+    let (revision, print) = (s.accounts_revision(), fingerprint(&s));
+    // What a failover records: a cooldown, a failure, the time of use.
+    s.patch(RuntimePatch {
+        last_used_at: Some(NOW),
+        cooldown: Some((Some(NOW + 60_000), Some(CooldownReason::RateLimit))),
+        failures: Some(FailureCount::ONE_MORE),
+        ..RuntimePatch::for_account(s.account("openai", "plan").unwrap())
+    });
+    assert_eq!(s.accounts_revision(), revision, "nothing the fingerprint reads changed");
+    assert_eq!(fingerprint(&s), print);
+}
+
+#[test]
+fn a_changed_credential_or_a_snapshot_moves_the_accounts_revision_and_the_fingerprint_follows() {
+    let mut s = two_accounts();
+    let (revision, print) = (s.accounts_revision(), fingerprint(&s));
+    s.account_mut("openai", "plan").unwrap().auth = Auth::Api {
+        key: "sk-fake-usage-new-login".into(),
+        metadata: None,
+    };
+    assert!(s.accounts_revision() > revision, "an account handed out for change");
+    assert_ne!(fingerprint(&s), print);
+    let revision = s.accounts_revision();
+    let snapshot = crate::store::Snapshot {
+        accounts: vec![Account::for_test("openai", "plan")],
+        ..Default::default()
+    };
+    s.apply_snapshot(snapshot, crate::store::Scope::All, 2);
+    assert!(s.accounts_revision() > revision, "a snapshot applied");
+}

@@ -42,9 +42,19 @@ pub struct Publish(pub NewEvent);
 #[rtype(result = "()")]
 pub struct Notify(pub Notice);
 
+/// Every notice goes to this recipient.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Subscribe(pub Recipient<Notice>);
+
+/// Only the notices `wants` picks go to this recipient: an actor on another thread is then not
+/// woken for the others (a failover's events and toasts, which only the host reads).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SubscribeTo(pub Recipient<Notice>, pub Wants);
+
+/// Which notices a subscriber is sent.
+pub type Wants = fn(&Notice) -> bool;
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -53,7 +63,8 @@ pub struct Flush;
 pub struct EventBus {
     store: StoreHandle,
     clock: SharedClock,
-    subscribers: Vec<Recipient<Notice>>,
+    /// Each with the notices it wants.
+    subscribers: Vec<(Recipient<Notice>, Wants)>,
     queue: Vec<(NewEvent, Millis)>,
     writing: bool,
     waiters: Vec<oneshot::Sender<()>>,
@@ -75,9 +86,11 @@ impl EventBus {
     }
 
     fn fan_out(&mut self, notice: Notice) {
-        self.subscribers.retain(|s| s.connected());
-        for s in &self.subscribers {
-            s.do_send(notice.clone());
+        self.subscribers.retain(|(s, _)| s.connected());
+        for (s, wants) in &self.subscribers {
+            if wants(&notice) {
+                s.do_send(notice.clone());
+            }
         }
     }
 
@@ -140,7 +153,14 @@ impl Handler<Notify> for EventBus {
 impl Handler<Subscribe> for EventBus {
     type Result = ();
     fn handle(&mut self, msg: Subscribe, _: &mut Context<Self>) {
-        self.subscribers.push(msg.0);
+        self.subscribers.push((msg.0, |_| true));
+    }
+}
+
+impl Handler<SubscribeTo> for EventBus {
+    type Result = ();
+    fn handle(&mut self, msg: SubscribeTo, _: &mut Context<Self>) {
+        self.subscribers.push((msg.0, msg.1));
     }
 }
 
@@ -153,5 +173,99 @@ impl Handler<Flush> for EventBus {
         Box::pin(async move {
             let _ = rx.await;
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::model::EventKind;
+    use crate::store::Store;
+
+    /// Forwards the notices it receives to a channel.
+    struct Collector(UnboundedSender<Notice>);
+    impl Actor for Collector {
+        type Context = Context<Self>;
+    }
+    impl Handler<Notice> for Collector {
+        type Result = ();
+        fn handle(&mut self, n: Notice, _: &mut Context<Self>) {
+            let _ = self.0.send(n);
+        }
+    }
+
+    fn kind(n: &Notice) -> String {
+        match n {
+            Notice::Event(e) => e.kind.clone(),
+            Notice::Toast { .. } => "toast".into(),
+            Notice::AuthSync { .. } => "auth.sync".into(),
+            Notice::StoreChanged => "store.changed".into(),
+        }
+    }
+
+    #[actix_rt::test]
+    async fn a_subscriber_with_a_filter_is_sent_only_the_notices_it_wants_and_others_get_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = StoreHandle::start(Store::open(&dir.path().join("balancer.sqlite")).unwrap());
+        let bus = EventBus::new(store, Arc::new(ManualClock::new(1_700_000_000_000))).start();
+        let (all_tx, mut all) = unbounded_channel();
+        let (some_tx, mut some) = unbounded_channel();
+        bus.do_send(Subscribe(Collector(all_tx).start().recipient()));
+        bus.do_send(SubscribeTo(
+            Collector(some_tx).start().recipient(),
+            crate::usage::refresher::wants,
+        ));
+        bus.do_send(Publish(NewEvent::new(EventKind::FailoverPerformed, "p: a → b")));
+        bus.do_send(Notify(Notice::Toast {
+            message: "p: a is limited".into(),
+            variant: ToastVariant::Warning,
+        }));
+        bus.do_send(Publish(NewEvent::new(EventKind::AccountSaved, "p/c saved")));
+        bus.do_send(Notify(Notice::StoreChanged));
+        bus.send(Flush).await.unwrap();
+        let mut got_all = Vec::new();
+        while got_all.len() < 4 {
+            got_all.push(kind(&all.recv().await.unwrap()));
+        }
+        got_all.sort();
+        assert_eq!(
+            got_all,
+            ["account_saved", "failover_performed", "store.changed", "toast"]
+        );
+        let mut got_some = vec![kind(&some.recv().await.unwrap()), kind(&some.recv().await.unwrap())];
+        got_some.sort();
+        assert_eq!(got_some, ["account_saved", "store.changed"]);
+        // Whatever was sent to both has arrived at both by now (one mailbox each, sent in turn).
+        bus.send(Notify(Notice::StoreChanged)).await.unwrap();
+        assert_eq!(kind(&some.recv().await.unwrap()), "store.changed");
+        assert!(
+            some.try_recv().is_err(),
+            "no failover event or toast reached the filtered one"
+        );
+    }
+
+    #[test]
+    fn the_token_keeper_wants_account_events_alone() {
+        let event = |k: EventKind| {
+            Notice::Event(StoredEvent {
+                id: 1,
+                kind: k.as_str().into(),
+                provider_id: None,
+                alias: None,
+                message: String::new(),
+                created_at: 0,
+                metadata: Default::default(),
+            })
+        };
+        let wants = crate::tokens::wants;
+        assert!(wants(&event(EventKind::AccountSaved)));
+        assert!(!wants(&event(EventKind::FailoverPerformed)));
+        assert!(!wants(&event(EventKind::RateLimitDetected)));
+        assert!(!wants(&Notice::StoreChanged));
     }
 }

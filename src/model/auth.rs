@@ -180,12 +180,18 @@ impl Auth {
 
     /// Every secret value in this credential, for redaction.
     pub fn secrets(&self) -> Vec<&str> {
-        match self {
-            Auth::Api { key, .. } => vec![key.as_str()],
-            Auth::Oauth { refresh, access, .. } => vec![refresh.as_str(), access.as_str()],
-            Auth::Wellknown { key, token } => vec![key.as_str(), token.as_str()],
-            Auth::Opencode2 { .. } => vec![],
-        }
+        self.secret_parts().collect()
+    }
+
+    /// The secret values of [`Self::secrets`], without allocating (fingerprints of thousands).
+    pub fn secret_parts(&self) -> impl Iterator<Item = &str> {
+        let (a, b) = match self {
+            Auth::Api { key, .. } => (Some(key), None),
+            Auth::Oauth { refresh, access, .. } => (Some(refresh), Some(access)),
+            Auth::Wellknown { key, token } => (Some(key), Some(token)),
+            Auth::Opencode2 { .. } => (None, None),
+        };
+        a.into_iter().chain(b).map(String::as_str)
     }
 }
 

@@ -142,6 +142,13 @@ where
         rt.bus.do_send(Subscribe(forwarder.clone().recipient()));
     }
 
+    // Loaded: what loading freed goes back to the system, and so do the mappings of the code
+    // only start-up ran (`code_pages`), before the first line.
+    if let Backend::Live(_) = &backend {
+        release_free_memory();
+        let released = super::code_pages::release_start_up_code();
+        tracing::debug!(bytes = released, "start-up code pages released");
+    }
     // Freed heap memory goes back to the system once a burst of lines is over.
     let activity = Arc::new(Activity::default());
     let trimmer = tokio::task::spawn_local(trim_when_quiet(

@@ -98,7 +98,7 @@ pub fn start(
     let addr = TokenKeeper::start_in_arbiter(&arbiter.handle(), move |_| {
         TokenKeeper::new(registry, bus, clock, client, config)
     });
-    events.do_send(crate::events::Subscribe(addr.clone().recipient()));
+    events.do_send(crate::events::SubscribeTo(addr.clone().recipient(), wants));
     addr
 }
 
@@ -387,11 +387,16 @@ impl Actor for TokenKeeper {
 }
 
 /// Account changes published here (a save, a capture) are caught up with at once.
+/// The notices that can change which tokens the keeper looks after: account events (the bus sends
+/// it no other, so a failover's events do not wake its thread).
+pub(crate) fn wants(n: &Notice) -> bool {
+    matches!(n, Notice::Event(e) if e.kind.starts_with("account_"))
+}
+
 impl Handler<Notice> for TokenKeeper {
     type Result = ();
     fn handle(&mut self, n: Notice, ctx: &mut Context<Self>) {
-        let Notice::Event(e) = n else { return };
-        if self.keeping && e.kind.starts_with("account_") {
+        if self.keeping && wants(&n) {
             let tick = self.tick();
             ctx.spawn(tick);
         }

@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 
 use crate::accounts::{AccountRegistry, ApplyUsage, UsageAccounts, UsageTarget, UsageTargets, UsageTargetsReply};
 use crate::clock::SharedClock;
-use crate::events::{EventBus, Notice, Publish, Subscribe};
+use crate::events::{EventBus, Notice, Publish, SubscribeTo};
 use crate::model::{Millis, UsageSnapshot};
 use crate::usage::outcome::{self, is_passive};
 use crate::usage::passive;
@@ -73,7 +73,7 @@ pub fn start(
         let client: Arc<dyn UsageClient> = Arc::new(Router::new(endpoints));
         UsageRefresher::new(registry, bus, clock, client, Box::new(jitter), Config::default())
     });
-    events.do_send(Subscribe(addr.clone().recipient()));
+    events.do_send(SubscribeTo(addr.clone().recipient(), wants));
     addr
 }
 
@@ -370,16 +370,21 @@ impl Actor for UsageRefresher {
 
 /// Account and setting changes published here, and other processes' commits, are caught up
 /// with at once.
+/// The notices that can change what the refresher polls: accounts, settings, another process's
+/// commit (the bus sends it no other, so a failover's events do not wake its thread).
+pub(crate) fn wants(n: &Notice) -> bool {
+    match n {
+        Notice::Event(e) => e.kind.starts_with("account_") || e.kind == "settings_changed",
+        // Another process's commit was loaded: its accounts or settings may have changed.
+        Notice::StoreChanged => true,
+        _ => false,
+    }
+}
+
 impl Handler<Notice> for UsageRefresher {
     type Result = ();
     fn handle(&mut self, n: Notice, ctx: &mut Context<Self>) {
-        let wanted = match &n {
-            Notice::Event(e) => e.kind.starts_with("account_") || e.kind == "settings_changed",
-            // Another process's commit was loaded: its accounts or settings may have changed.
-            Notice::StoreChanged => true,
-            _ => false,
-        };
-        if self.polling && wanted {
+        if self.polling && wants(&n) {
             let tick = self.tick();
             ctx.spawn(tick);
         }
