@@ -15,7 +15,8 @@
 // 2 ms pause outside the clock (opencode's own work, the stream, the tools) and paired with a
 // bare fetch: "first request of a turn" and "later requests" reported apart); the 2xx with a
 // multi-turn body (40 turns of user text, assistant tool calls and tool results, about 170 KB:
-// a 2xx must not touch the body, so this should cost the same); and a 429 failover (the active
+// a 2xx must not touch the body, so this should cost the same), of a new session each time and
+// as every request of a turn; and a 429 failover (the active
 // account answers 429 with Retry-After: 120, the next 200; reset between rounds, outside the
 // clock), whose bare counterpart is the same two requests sent straight. Each build runs in its
 // own node process (one plugin runtime per process) against its own temporary store.
@@ -51,8 +52,8 @@ const LONG_BODY = JSON.stringify({
   ]).flat(),
 });
 /** The worker's cases; "turn" reports as "first" and "later". */
-const CASES = ["ok", "turn", "long", "failover"];
-const REPORTED = ["ok", "first", "later", "long", "failover"];
+const CASES = ["ok", "turn", "long", "longturn", "failover"];
+const REPORTED = ["ok", "first", "later", "long", "longturn", "failover"];
 const TURN_REQUESTS = 4;
 /** The pause before each request of a turn (outside the clock). */
 const GAP_MS = 2;
@@ -141,18 +142,25 @@ async function worker(pluginPath, binary, base) {
   for await (const line of lines) {
     const cmd = JSON.parse(line);
     if (cmd.stop) break;
-    if (cmd.case === "turn") {
-      const out = { first: { plugin: [], bare: [] }, later: { plugin: [], bare: [] } };
+    if (cmd.case === "turn" || cmd.case === "longturn") {
+      const long = cmd.case === "longturn";
+      const body = long ? LONG_BODY : BODY;
+      const out = long
+        ? { longturn: { plugin: [], bare: [] } }
+        : { first: { plugin: [], bare: [] }, later: { plugin: [], bare: [] } };
       for (let k = 0; k < cmd.rounds; k++) {
         n += 1;
         const turn = n;
         await turnMessage(turn);
-        const c = { plugin: () => viaPlugin("bench", turn, BODY, `ses_turn_${turn}`), bare: () => straight([OK_KEY]) };
+        const c = {
+          plugin: () => viaPlugin("bench", turn, body, `ses_turn_${turn}`),
+          bare: () => straight([OK_KEY], body),
+        };
         for (let r = 0; r < TURN_REQUESTS; r++) {
           // opencode builds the request, then streams the answer and runs tools between two
           // requests: a pause outside the clock, the same for every build.
           await new Promise((ok) => setTimeout(ok, GAP_MS));
-          await paired(n + r, c, r === 0 ? out.first : out.later);
+          await paired(n + r, c, long ? out.longturn : r === 0 ? out.first : out.later);
         }
       }
       process.stdout.write(JSON.stringify(out) + "\n");
@@ -276,7 +284,8 @@ async function coordinate(args) {
         ok: "2xx, a new session each request",
         first: "2xx, first request of a turn",
         later: "2xx, later requests of a turn",
-        long: "2xx, 40-turn body",
+        long: "2xx, 40-turn body, a new session each request",
+        longturn: "2xx, 40-turn body, every request of a turn",
         failover: "429 → failover 200",
       }[kase];
       console.log(
