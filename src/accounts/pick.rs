@@ -1,6 +1,8 @@
 //! The hot path's questions to the registry: which account of a provider, which model for a
 //! message. Answered from memory, by plain functions over the state.
 
+use std::collections::BTreeMap;
+
 use actix::prelude::*;
 
 use super::state::RegistryState;
@@ -72,38 +74,40 @@ pub(super) fn peek_account(
     now: Millis,
 ) -> Option<(Picked, Millis)> {
     let accounts = state.providers.get(provider)?;
-    let soft = state.settings.soft_limit_percent as f64;
-    let preferred = prefer.and_then(|p| accounts.get(p)).filter(|a| {
-        let below = a.usage.as_ref().and_then(|u| u.used_percent).is_none_or(|p| p < soft);
-        a.is_healthy(now) && below
-    });
-    let chosen = match preferred {
-        Some(a) => a,
+    let soft = state.settings.soft_limit_percent;
+    // Whether the pick can change when another account comes back (a cooldown ends, a usage
+    // window resets).
+    let (chosen, by_others) = match kept(accounts, prefer, &[], soft, now) {
+        Some(a) => (a, false),
         // Sticky picks read nothing that changes without notice but the times below.
         None if state.settings.strategy == Strategy::Sticky => {
             let mut cursor = 0;
-            pick(
+            let a = pick(
                 accounts,
                 &[],
                 Choice {
                     strategy: Strategy::Sticky,
-                    soft_limit_percent: state.settings.soft_limit_percent,
+                    soft_limit_percent: soft,
                     active: state.active.get(provider).map(String::as_str),
                     now,
                     cursor: &mut cursor,
                 },
-            )?
+            )?;
+            (a, true)
         }
         None => return None,
     };
-    Some((picked(chosen), stands_until(accounts.values(), chosen, provider, now)))
+    let others = by_others.then(|| accounts.values()).into_iter().flatten();
+    Some((picked(chosen), stands_until(others, chosen, provider, now)))
 }
 
-/// Until when a pick over `accounts` stands without an event: the cap, the time the picked
-/// token must be refreshed before use, and the first cooldown end or usage reset among the
-/// provider's accounts (each can change which account is healthy or below the soft limit).
-pub(super) fn stands_until<'a>(
-    accounts: impl Iterator<Item = &'a Account>,
+/// Until when a pick stands without an event: the cap, the time the picked token must be
+/// refreshed before use, and the first cooldown end or usage reset among `others` (the accounts
+/// whose return can change the pick; none when the pick keeps the session's own account, which
+/// stands while it is usable whatever the others do: a conversation's openings walk no
+/// provider's accounts).
+fn stands_until<'a>(
+    others: impl Iterator<Item = &'a Account>,
     chosen: &Account,
     provider: &str,
     now: Millis,
@@ -112,7 +116,7 @@ pub(super) fn stands_until<'a>(
     if let Some(expiry) = effective_expiry(provider, &chosen.auth) {
         until = until.min(expiry - ON_DEMAND_MS);
     }
-    for a in accounts {
+    for a in others {
         let cooldown = a.cooldown_until.filter(|t| *t > now);
         let reset = a.usage.as_ref().and_then(|u| u.reset_at).filter(|t| *t > now);
         for t in cooldown.into_iter().chain(reset) {
@@ -120,6 +124,19 @@ pub(super) fn stands_until<'a>(
         }
     }
     until.max(now)
+}
+
+/// `prefer`'s account when a pick keeps it: healthy, not excluded and below the soft limit.
+fn kept<'a>(
+    accounts: &'a BTreeMap<String, Account>,
+    prefer: Option<&str>,
+    exclude: &[String],
+    soft_limit_percent: u32,
+    now: Millis,
+) -> Option<&'a Account> {
+    let a = accounts.get(prefer?)?;
+    let below = (a.usage.as_ref().and_then(|u| u.used_percent)).is_none_or(|p| p < soft_limit_percent as f64);
+    (a.is_healthy(now) && !exclude.contains(&a.alias) && below).then_some(a)
 }
 
 /// Which model should this message use?
@@ -149,12 +166,8 @@ pub(super) fn pick_account(
     now: Millis,
 ) -> Option<Picked> {
     let accounts = state.providers.get(provider)?;
-    if let Some(a) = prefer.and_then(|p| accounts.get(p)) {
-        let soft = state.settings.soft_limit_percent as f64;
-        let below = a.usage.as_ref().and_then(|u| u.used_percent).is_none_or(|p| p < soft);
-        if a.is_healthy(now) && !exclude.contains(&a.alias) && below {
-            return Some(picked(a));
-        }
+    if let Some(a) = kept(accounts, prefer, exclude, state.settings.soft_limit_percent, now) {
+        return Some(picked(a));
     }
     let cursor = state.rr_cursors.entry(provider.to_string()).or_default();
     let chosen = pick(

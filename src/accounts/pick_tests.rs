@@ -231,3 +231,22 @@ fn a_pick_stands_until_the_cap_the_first_cooldown_end_or_the_picked_tokens_refre
         "refreshed before use a minute before expiry"
     );
 }
+
+#[test]
+fn a_pick_that_keeps_the_sessions_account_stands_whatever_the_others_do() {
+    let mut short = resting("p", "b");
+    short.cooldown_until = Some(NOW + 5_000);
+    let s = state(vec![acc("p", "a"), short, acc("p", "c")], vec![], Settings::default());
+    let (picked, until) = peek_account(&s, "p", Some("c"), NOW).unwrap();
+    assert_eq!(
+        (picked.alias.as_str(), until),
+        ("c", NOW + 60_000),
+        "the session's own account is kept while usable: b's return changes nothing"
+    );
+    let (picked, until) = peek_account(&s, "p", None, NOW).unwrap();
+    assert_eq!(
+        (picked.alias.as_str(), until),
+        ("a", NOW + 5_000),
+        "a pick made among the accounts stands only until one of them comes back"
+    );
+}
