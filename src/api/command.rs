@@ -128,14 +128,12 @@ async fn run_inner(rt: &Runtime, text: &str) -> Result<String, ApiError> {
                 .await?;
             Ok(format::events(&list, now))
         }
-        // Only the first word is echoed: the rest may be anything, a key pasted by mistake too.
-        [first, ..] => {
-            let word: String = first.chars().take(32).collect();
-            Err(ApiError::InvalidParams(format!(
-                "unknown command '{}'; try `/balancer help`",
-                word.escape_debug()
-            )))
-        }
+        // Only a first word that could be a mistyped command is echoed: the text may be anything,
+        // a key pasted by mistake too, and no key is a short word of letters.
+        [first, ..] if first.len() <= 16 && first.chars().all(|c| c.is_ascii_alphabetic() || c == '-') => Err(
+            ApiError::InvalidParams(format!("unknown command '{first}'; try `/balancer help`")),
+        ),
+        _ => Err(ApiError::InvalidParams("unknown command; try `/balancer help`".into())),
     }
 }
 

@@ -386,13 +386,13 @@ impl Actor for TokenKeeper {
     type Context = Context<Self>;
 }
 
-/// Account changes published here (a save, a capture) are caught up with at once.
 /// The notices that can change which tokens the keeper looks after: account events (the bus sends
 /// it no other, so a failover's events do not wake its thread).
 pub(crate) fn wants(n: &Notice) -> bool {
     matches!(n, Notice::Event(e) if e.kind.starts_with("account_"))
 }
 
+/// Account changes published here (a save, a capture) are caught up with at once.
 impl Handler<Notice> for TokenKeeper {
     type Result = ();
     fn handle(&mut self, n: Notice, ctx: &mut Context<Self>) {

@@ -368,8 +368,6 @@ impl Actor for UsageRefresher {
     fn started(&mut self, _: &mut Context<Self>) {}
 }
 
-/// Account and setting changes published here, and other processes' commits, are caught up
-/// with at once.
 /// The notices that can change what the refresher polls: accounts, settings, another process's
 /// commit (the bus sends it no other, so a failover's events do not wake its thread).
 pub(crate) fn wants(n: &Notice) -> bool {
@@ -381,6 +379,8 @@ pub(crate) fn wants(n: &Notice) -> bool {
     }
 }
 
+/// Account and setting changes published here, and other processes' commits, are caught up
+/// with at once.
 impl Handler<Notice> for UsageRefresher {
     type Result = ();
     fn handle(&mut self, n: Notice, ctx: &mut Context<Self>) {

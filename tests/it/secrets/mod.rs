@@ -184,6 +184,8 @@ fn no_token_reaches_any_output_at_the_most_verbose_log_level() {
     for text in commands.split(';') {
         s.call("command.run", json!({"text": text}));
     }
+    // A key pasted after `/balancer` by mistake is an unknown command, and never comes back.
+    s.call("command.run", json!({"text": SPARE_KEY}));
 
     // With autoSave off, logins wait as pending connections.
     let mut logins = json!({});

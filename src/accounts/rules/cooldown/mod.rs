@@ -5,7 +5,7 @@
 //!   headers and bodies; [`hint`] clamps and words the wait shown to the user.
 //! - Recorded by the registry actor: `accounts/outcome.rs` (`RecordOutcome`, the hot path) and
 //!   `accounts/usage.rs` (a usage read that shows a window spent) set `cooldown_until` in memory.
-//! - Stored by `store/accounts.rs` (the runtime columns, written with the next bookkeeping job,
+//! - Stored by `store/bookkeeping.rs` (the runtime columns, written with the next bookkeeping job,
 //!   `accounts/bookkeeping.rs`); the domain type is `model::Account`'s cooldown fields.
 
 pub mod classify;
