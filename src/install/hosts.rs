@@ -147,8 +147,8 @@ impl Marks {
                 .find(|p| p.symlink_metadata().is_ok())
                 .map(|p| format!("{} exists", p.display()))
         };
-        let db = paths.opencode_data_dir().join("opencode.db");
-        let tables = db_tables(&db);
+        let db = paths.opencode_data_dir().join(crate::opencode2::DB_FILE);
+        let tables = crate::opencode2::table_names(&db);
         let has = |t: &str| tables.iter().any(|n| n == t);
         let in_db = |t: &str| has(t).then(|| format!("{} has the `{t}` table", db.display()));
         Marks {
@@ -156,24 +156,6 @@ impl Marks {
             v1: first(&["tui.json", "tui.jsonc"]).or_else(|| in_db("part")),
         }
     }
-}
-
-/// The table names of an SQLite file, opened read-only (nothing when it is not one).
-fn db_tables(db: &Path) -> Vec<String> {
-    if !db.is_file() {
-        return Vec::new();
-    }
-    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let Ok(conn) = rusqlite::Connection::open_with_flags(db, flags) else {
-        return Vec::new();
-    };
-    let _ = conn.busy_timeout(Duration::from_millis(500));
-    let Ok(mut stmt) = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'") else {
-        return Vec::new();
-    };
-    stmt.query_map([], |r| r.get::<_, String>(0))
-        .map(|rows| rows.flatten().collect())
-        .unwrap_or_default()
 }
 
 fn is_executable(path: &Path) -> bool {
@@ -281,6 +263,28 @@ mod tests {
         assert!(h.v2.is_some_and(|f| f.how.contains("session_v2")) && h.v1.is_none());
         db.execute_batch("CREATE TABLE part(id TEXT);").unwrap();
         assert!(detect(&p, &[]).v1.is_some_and(|f| f.how.contains("`part`")));
+    }
+
+    #[test]
+    fn telling_the_lines_apart_creates_nothing_beside_opencode_2s_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = paths(dir.path());
+        let db_dir = p.opencode_data_dir();
+        std::fs::create_dir_all(&db_dir).unwrap();
+        let db = rusqlite::Connection::open(db_dir.join("opencode.db")).unwrap();
+        db.pragma_update(None, "journal_mode", "WAL").unwrap();
+        db.execute_batch("CREATE TABLE session_v2(id TEXT);").unwrap();
+        drop(db); // opencode 2 closed: its -wal and -shm are gone
+        let files = || {
+            let mut names: Vec<String> = (std::fs::read_dir(&db_dir).unwrap())
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(files(), ["opencode.db"]);
+        assert!(detect(&p, &[]).v2.is_some());
+        assert_eq!(files(), ["opencode.db"], "no -wal or -shm made by a read");
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod doctor;
 pub mod fixture;
 mod read;
 
-pub use read::{read_credentials, HostRead, HostReadError, OPENCODE2_TABLE};
+pub use read::{read_credentials, table_names, HostRead, HostReadError, OPENCODE2_TABLE};
 
 use std::path::PathBuf;
 

@@ -66,6 +66,23 @@ pub fn read_credentials(path: &Path) -> Result<HostRead, HostReadError> {
     read_rows(&conn).map_err(unreadable)
 }
 
+/// The table names of the SQLite file at `path`, opened as `read_credentials` opens it (nothing
+/// created beside it); none when it is absent or not a database.
+pub fn table_names(path: &Path) -> Vec<String> {
+    if !path.is_file() {
+        return Vec::new();
+    }
+    let Ok(conn) = open(path) else {
+        return Vec::new();
+    };
+    let Ok(mut stmt) = conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table'") else {
+        return Vec::new();
+    };
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .map(|rows| rows.flatten().collect())
+        .unwrap_or_default()
+}
+
 /// Opens read-only. A database in WAL mode whose `-wal` file is absent is opened `immutable`:
 /// a read-only connection would otherwise create the `-wal` and `-shm` files beside it. Without
 /// a `-wal` file no writer has it open, and a writer that starts writes to a new `-wal`, which
