@@ -28,10 +28,11 @@ export class Openings {
     if (unused) params.unused = unused;
     const mark = this.pickMark(providerID);
     const entry = { key: openingKey(params), providerID, expected: params.fetch, dropped: false, pending: null };
-    entry.pending = this.call("chat.headers", params).then(
-      (r) => {
+    entry.pending = this.call("chat.headers", params)
+      .catch(() => null)
+      .then((r) => {
         entry.pending = null;
-        const usable = typeof r.requestID === "string" && r.requestID !== "" && validBegin(r.begin) && Number.isFinite(r.validMs);
+        const usable = typeof r?.requestID === "string" && r.requestID !== "" && validBegin(r.begin) && Number.isFinite(r.validMs);
         if (!usable) {
           entry.dropped = true;
           if (this.openings.get(sessionID) === entry) this.openings.delete(sessionID);
@@ -43,14 +44,7 @@ export class Openings {
           return null;
         }
         return entry;
-      },
-      () => {
-        entry.pending = null;
-        entry.dropped = true;
-        if (this.openings.get(sessionID) === entry) this.openings.delete(sessionID);
-        return null;
-      },
-    );
+      });
     this.openings.set(sessionID, entry);
     if (this.openings.size > MAX_HELD) this.dropOpening(this.openings.keys().next().value);
   }
@@ -63,10 +57,15 @@ export class Openings {
   async takeOpening(sessionID, params) {
     const entry = this.openings.get(sessionID);
     if (!entry) return null;
+    // Another provider, model or API: dropped without waiting for it (the request asks anew).
+    if (entry.key !== openingKey(params)) {
+      this.dropOpening(sessionID);
+      return null;
+    }
     this.openings.delete(sessionID);
     const ready = entry.pending ? await entry.pending : entry.dropped ? null : entry;
     if (!ready) return null;
-    if (ready.key === openingKey(params) && this.stillGood(ready, params.fetch)) return ready;
+    if (this.stillGood(ready, params.fetch)) return ready;
     this.unusedOpening(ready);
     return null;
   }

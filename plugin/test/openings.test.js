@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { server } from "../index.js";
 import { FAST, MARKER, captureConsoleError, fakeClient, headersInput, loopback, realBinary, seedAccounts, tempStoreEnv, waitFor } from "./helpers.mjs";
 
-const PROVIDERS = ["p1", "p2", "p3", "p4", "p5", "p6", "p7"];
+const PROVIDERS = ["p1", "p2", "p3", "p4", "p5", "p6", "p7", "p8", "p9"];
 const key = (provider, alias) => `test-key-${provider}-${alias}-FAKE`;
 /** Keys answered 429 (Retry-After 120) instead of 200. */
 const refusing = new Set();
@@ -214,4 +214,29 @@ test("a sidecar restart drops the held openings", async (t) => {
   assert.equal(next.calls.filter(([m, params]) => m === "chat.headers" && !params.ahead).length, 1);
   assert.ok(!(next.calls[0][1].unused ?? []).includes(ahead.requestID), "the new sidecar never knew it");
   assert.equal(next.status, 200);
+});
+
+test("a request on another provider does not wait for the opening held for the old one, which is told unused", async (t) => {
+  const p = await plugin(t);
+  await turn(p, "p8", "ses_warm8");
+  await turn(p, "p9", "ses_warm9");
+  await message(p, "p8", "ses_8");
+  const held = p.runtime.openings.get("ses_8");
+  assert.ok(held?.pending, "the opening for p8 is on its way");
+  let stillOnItsWay = null;
+  const call = p.runtime.sidecar.call;
+  p.runtime.sidecar.call = function (method, params, timeoutMs) {
+    if (method === "chat.headers" && !params?.ahead && stillOnItsWay === null) stillOnItsWay = held.pending !== null;
+    return call.call(this, method, params, timeoutMs);
+  };
+  t.after(() => {
+    p.runtime.sidecar.call = call;
+  });
+  const moved = await turn(p, "p9", "ses_8");
+  assert.equal(stillOnItsWay, true, "the request asked before the p8 opening was answered");
+  assert.equal(moved.key, key("p9", "a"));
+  await waitFor(() => !held.pending, 5000, "the p8 opening answered");
+  await hook(p, "p9", "ses_8");
+  const told = p.wire.some(([m, params]) => m === "chat.headers" && params?.unused?.includes(held.requestID));
+  assert.ok(told, "the dropped opening is named unused with a later chat.headers");
 });
