@@ -24,3 +24,10 @@ export function safeText(text, keepLines = false) {
   const s = typeof text === "string" ? text : String(text ?? "");
   return s.replace(UNSAFE, (c) => (keepLines && (c === "\n" || c === "\t") ? c : `\\u{${c.codePointAt(0).toString(16)}}`));
 }
+
+/** Log text with anything that looks like a credential taken out (an error may quote a header value). */
+export function redact(text) {
+  return String(text)
+    .replace(/(bearer|basic|token)(\s+)\S+/gi, "$1$2[redacted]")
+    .replace(/[A-Za-z0-9._~+=-]{24,}/g, "[redacted]");
+}

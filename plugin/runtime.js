@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { WHAT_TO_DO, resolveBinary } from "../common/binary.js";
-import { safeText, stripAnsi } from "../common/safe-text.js";
+import { redact, safeText, stripAnsi } from "../common/safe-text.js";
 import { Sidecar, SidecarError } from "../common/sidecar.js";
 import { envFlag, errorText, isObject, isStringRecord, numberSetting, withTimeout } from "../common/util.js";
 import { BINARY_NAME, PLUGIN_ID, PLUGIN_VERSION, PROTOCOL_VERSION } from "../common/version.js";
@@ -100,8 +100,9 @@ export class Runtime extends FetchRouting {
     this.toast(message, "warning", 15000);
   }
 
+  /** A debug line; never a credential, whichever host's code wrote it (errors may quote header values). */
   note(message) {
-    if (this.settings.debug) process.stderr.write(`[${PLUGIN_ID}] ${message}\n`);
+    if (this.settings.debug) process.stderr.write(`[${PLUGIN_ID}] ${redact(message)}\n`);
   }
 
   /** One warning per outage (and at most one per warnIntervalMs), never one per request. */

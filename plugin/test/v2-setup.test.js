@@ -6,7 +6,9 @@ import assert from "node:assert/strict";
 import { FAST, fakeCalls, fakeSidecar, keyedResponder, loopback, removeDir, tempDir } from "./helpers.mjs";
 import { fakeV2Context, sidecarDeps, v2Send } from "./v2-helpers.mjs";
 import * as entry from "../index.js";
-import { redact, startV2 } from "../v2/adapter.js";
+import { redact } from "../../common/safe-text.js";
+import { Runtime } from "../runtime.js";
+import { startV2 } from "../v2/adapter.js";
 
 const NOW = Date.now();
 
@@ -172,4 +174,19 @@ test("log lines never carry a credential", () => {
   const line = redact("Headers.set: 'Bearer fake-key-alpha-0001' is invalid; x-api-key sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123");
   assert.doesNotMatch(line, /fake-key-alpha-0001|abcdefghijklmnop/);
   assert.equal(redact("could not move the request to other (bad body)"), "could not move the request to other (bad body)");
+});
+
+test("the debug log of either host never carries a credential (V1's fetch patch writes through the same note)", () => {
+  const written = [];
+  const write = process.stderr.write;
+  process.stderr.write = (chunk) => written.push(String(chunk)) > 0;
+  try {
+    const header = 'Headers.append: "Bearer sk-FAKE-abcdefghijklmnopqrstuvwx" is an invalid header value.';
+    Runtime.prototype.note.call({ settings: { debug: true } }, `could not prepare a marked request (${header}); sending it as is`);
+  } finally {
+    process.stderr.write = write;
+  }
+  assert.equal(written.length, 1);
+  assert.doesNotMatch(written[0], /abcdefghijklmnop/);
+  assert.match(written[0], /could not prepare a marked request/);
 });

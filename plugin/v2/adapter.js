@@ -3,19 +3,12 @@
 // Only under opencode 2 (`ctx.session.hook` is a function; V1 1.18 calls `setup` too, with a
 // context that has none). Once per process: plugin/index.js's `setup` guards that (V2 may load
 // the plugin twice). A hook callback that throws fails the user's turn in V2, so every one
-// catches, logs (redacted) and passes the request or response through as it stands.
+// catches, logs (redacted by Runtime.note) and passes the request or response through as it stands.
 
 import { errorText } from "../../common/util.js";
 import { HotPath } from "./hot-path.js";
 import { decideRetry } from "./retry.js";
 import { chooseModel, watchHostSwitches } from "./session.js";
-
-/** Log text with anything that looks like a credential taken out (an error may quote a header value). */
-export function redact(text) {
-  return String(text)
-    .replace(/(bearer|basic|token)(\s+)\S+/gi, "$1$2[redacted]")
-    .replace(/[A-Za-z0-9._~+=-]{24,}/g, "[redacted]");
-}
 
 /** Whether `ctx` is opencode 2's plugin context. */
 export function isV2Context(ctx) {
@@ -30,7 +23,7 @@ export async function startV2(ctx, deps) {
   if (!isV2Context(ctx)) return null;
   const log = (text) => {
     try {
-      deps.log?.(redact(text));
+      deps.log?.(text); // redacted where it is written (Runtime.note)
     } catch {
       // logging never breaks a hook
     }
