@@ -9,6 +9,7 @@ import * as entry from "../index.js";
 import { redact } from "../../common/safe-text.js";
 import { Runtime } from "../runtime.js";
 import { startV2 } from "../v2/adapter.js";
+import { runtimeDeps } from "../v2/index.js";
 
 const NOW = Date.now();
 
@@ -189,4 +190,11 @@ test("the debug log of either host never carries a credential (V1's fetch patch 
   assert.equal(written.length, 1);
   assert.doesNotMatch(written[0], /abcdefghijklmnop/);
   assert.match(written[0], /could not prepare a marked request/);
+});
+
+test("a V2 hook's log line starts no sidecar (a CLI process that only hears an event stays without one)", () => {
+  const before = globalThis[RUNTIME_KEY];
+  const deps = runtimeDeps({ binary: "/nonexistent/opencode-balancer" });
+  deps.log("credential.switched: mock to cred_b");
+  assert.equal(globalThis[RUNTIME_KEY], before, "no runtime acquired for a log line");
 });

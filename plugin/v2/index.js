@@ -1,6 +1,6 @@
 // The opencode 2 server adapter (issue 32): V2's session hooks on the process's one sidecar (plugin/v2/README.md).
 import { envFlag, isObject } from "../../common/util.js";
-import { acquireRuntime, settingsFrom } from "../runtime.js";
+import { Runtime, acquireRuntime, settingsFrom } from "../runtime.js";
 import { startV2 } from "./adapter.js";
 
 /**
@@ -20,11 +20,13 @@ export async function setupV2(ctx, deps = {}) {
  */
 export function runtimeDeps(options) {
   let runtime = null;
+  const settings = settingsFrom(options);
   const get = () => (runtime && !runtime.closed ? runtime : (runtime = acquireRuntime(options, null)));
   return {
     call: (method, params, timeoutMs) => get().call(method, params, timeoutMs),
     notify: (method, params) => get().sidecar.notify(method, params),
-    log: (text) => get().note(text),
-    timeoutMs: settingsFrom(options).timeoutMs,
+    // A line to log starts no sidecar: the Runtime's note (redacted) with these settings.
+    log: (text) => Runtime.prototype.note.call({ settings }, text),
+    timeoutMs: settings.timeoutMs,
   };
 }
