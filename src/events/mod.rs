@@ -176,28 +176,33 @@ impl Handler<Flush> for EventBus {
     }
 }
 
+/// Forwards the notices it receives to a channel (the tests of every subscriber).
+#[cfg(test)]
+pub(crate) struct Collector(pub tokio::sync::mpsc::UnboundedSender<Notice>);
+
+#[cfg(test)]
+impl Actor for Collector {
+    type Context = Context<Self>;
+}
+
+#[cfg(test)]
+impl Handler<Notice> for Collector {
+    type Result = ();
+    fn handle(&mut self, n: Notice, _: &mut Context<Self>) {
+        let _ = self.0.send(n);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
 
-    use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
+    use tokio::sync::mpsc::unbounded_channel;
 
     use super::*;
     use crate::clock::ManualClock;
     use crate::model::EventKind;
     use crate::store::Store;
-
-    /// Forwards the notices it receives to a channel.
-    struct Collector(UnboundedSender<Notice>);
-    impl Actor for Collector {
-        type Context = Context<Self>;
-    }
-    impl Handler<Notice> for Collector {
-        type Result = ();
-        fn handle(&mut self, n: Notice, _: &mut Context<Self>) {
-            let _ = self.0.send(n);
-        }
-    }
 
     fn kind(n: &Notice) -> String {
         match n {

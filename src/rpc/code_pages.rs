@@ -129,12 +129,7 @@ mod tests {
         let before = file_kib();
         assert!(release_start_up_code() > 0, "the test binary's code is mapped");
         let after = file_kib();
-        // The code runs on (this line, the parser, the formatter) from pages mapped back.
-        let again = clean_mappings_of(
-            &std::fs::read_to_string("/proc/self/smaps").unwrap(),
-            &std::env::current_exe().unwrap(),
-        );
-        assert!(!again.is_empty());
+        // Reaching this line at all: the code runs on, from pages mapped back as it is used.
         assert!(
             after < before,
             "resident file-backed memory {before} KiB -> {after} KiB"

@@ -1,11 +1,12 @@
 //! Tests of the token keeper: the actor over a real registry and store file, with an in-crate fake
 //! token client (single-use refresh tokens, a gate to hold refreshes in flight).
 
+use crate::events::Collector;
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
 use tokio::sync::Semaphore;
 
 use super::*;
@@ -76,17 +77,6 @@ pub(super) fn oauth(n: u32, expires: Millis) -> Auth {
         account_id: None,
         enterprise_url: None,
         metadata: None,
-    }
-}
-
-struct Collector(UnboundedSender<Notice>);
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-impl Handler<Notice> for Collector {
-    type Result = ();
-    fn handle(&mut self, n: Notice, _: &mut Context<Self>) {
-        let _ = self.0.send(n);
     }
 }
 

@@ -1,5 +1,6 @@
 //! Tests of the usage refresher: the actor driven through its messages over a real registry and store.
 
+use crate::events::Collector;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
@@ -22,18 +23,6 @@ struct World {
     refresher: Addr<UsageRefresher>,
     clock: SharedClock,
     events: tokio::sync::mpsc::UnboundedReceiver<Notice>,
-}
-
-/// Forwards bus notices to a channel.
-struct Collector(UnboundedSender<Notice>);
-impl Actor for Collector {
-    type Context = Context<Self>;
-}
-impl Handler<Notice> for Collector {
-    type Result = ();
-    fn handle(&mut self, n: Notice, _: &mut Context<Self>) {
-        let _ = self.0.send(n);
-    }
 }
 
 /// A store with `n` openai API-key accounts `a0…`, the settings given, and the actors over it.

@@ -234,7 +234,11 @@ fn the_token_keeper_never_refreshes_an_expired_opencode_2_oauth_credential_even_
     );
     assert_ne!(r["action"], "retry", "{r}");
     s.call("test.advanceClock", json!({"ms": 24 * 3_600_000}));
-    s.call("accounts.list", json!({}));
+    // The keeper ran after the advance (ours is due again), so a refresh it wrongly made of
+    // opencode 2's login would be in by now.
+    eventually("ours refreshed again: the keeper ran after the advance", || {
+        server.refreshes("max") >= 2
+    });
     assert_eq!(
         server.requests(),
         server.family_requests("max"),

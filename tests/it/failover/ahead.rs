@@ -112,28 +112,45 @@ fn valid_ms_ends_at_the_first_cooldown_end_of_the_provider_by_the_clock() {
 #[test]
 fn openings_named_unused_and_past_the_bound_are_forgotten_and_a_used_one_is_kept() {
     let (_d, mut s) = two_accounts();
-    let named = id(&ahead(&mut s, "named"));
-    let used = id(&ahead(&mut s, "used"));
-    assert_eq!(result(&mut s, &used, 200, true)["action"], "return");
-    let kept = id(&ahead(&mut s, "kept"));
-    s.call(
-        "chat.headers",
-        json!({"sessionID": "other", "providerID": "p", "modelID": "m1", "unused": [named, used]}),
-    );
     let begin = |s: &mut Sidecar, id: &str| {
         s.request(
             "fetch.begin",
             json!({"requestID": id, "url": "http://127.0.0.1:9/v1", "method": "POST", "headerNames": ["authorization"]}),
         )
     };
+    let named = id(&ahead(&mut s, "named"));
+    let used = id(&ahead(&mut s, "used"));
+    assert_eq!(
+        begin(&mut s, &used)["result"]["account"]["alias"],
+        "a",
+        "used: its request is under way"
+    );
+    let oldest = id(&ahead(&mut s, "oldest"));
+    let newer = id(&ahead(&mut s, "newer"));
+    s.call(
+        "chat.headers",
+        json!({"sessionID": "other", "providerID": "p", "modelID": "m1", "unused": [named, used]}),
+    );
     assert!(begin(&mut s, &named).get("error").is_some(), "named unused: forgotten");
-    // 1,024 more unused openings: the oldest unused (kept) is forgotten, the newest is not.
-    let mut last = String::new();
-    for i in 0..1024 {
-        last = id(&ahead(&mut s, &format!("bulk{i}")));
+    assert_eq!(
+        result(&mut s, &used, 200, true)["action"],
+        "return",
+        "named unused once used: kept, its answer is still taken"
+    );
+    // 1,023 more unused openings take the bound (1,024) past by one: the oldest unused is
+    // forgotten, the next one is not.
+    for i in 0..1023 {
+        ahead(&mut s, &format!("bulk{i}"));
     }
-    assert!(begin(&mut s, &kept).get("error").is_some(), "past the bound: forgotten");
-    assert_eq!(begin(&mut s, &last)["result"]["account"]["alias"], "a");
+    assert!(
+        begin(&mut s, &oldest).get("error").is_some(),
+        "past the bound: the oldest forgotten"
+    );
+    assert_eq!(
+        begin(&mut s, &newer)["result"]["account"]["alias"],
+        "a",
+        "the next one kept"
+    );
 }
 
 #[test]
