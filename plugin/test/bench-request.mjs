@@ -19,12 +19,13 @@
 // as every request of a turn; and a 429 failover (the active
 // account answers 429 with Retry-After: 120, the next 200; reset between rounds, outside the
 // clock), whose bare counterpart is the same two requests sent straight. Each build runs in its
-// own node process (one plugin runtime per process) against its own temporary store.
+// own node process (one plugin runtime per process) against its own temporary store, its
+// sidecar watching an auth.json that holds a login, as a user's does.
 // `--profile DIR` runs each worker under `node --cpu-prof --cpu-prof-dir=DIR`.
 
 import { spawn } from "node:child_process";
 import { createServer } from "node:http";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -70,8 +71,10 @@ async function worker(pluginPath, binary, base) {
     OPENCODE_BALANCER_STORE: store,
     XDG_CONFIG_HOME: join(dir, "config"),
     XDG_DATA_HOME: join(dir, "data"),
-    OPENCODE_BALANCER_NO_WATCH: "1",
   });
+  // As users run it: the sidecar watches an auth.json that holds a login (not one the cases use).
+  mkdirSync(join(dir, "data", "opencode"), { recursive: true });
+  writeFileSync(join(dir, "data", "opencode", "auth.json"), JSON.stringify({ other: { type: "api", key: "bench-other-FAKE" } }), { mode: 0o600 });
   const { rpcSession } = await import("./helpers.mjs");
   const rpc = rpcSession(binary, store);
   const save = (providerID, alias, key) => rpc.call("accounts.save", { providerID, alias, auth: { type: "api", key } });
