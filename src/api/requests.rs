@@ -260,8 +260,11 @@ impl Runtime {
 
     /// The first events of a 2xx event stream: hold, forward, or the refusal's `fetch.result` answer.
     pub async fn fetch_stream(&self, p: FetchStreamParams) -> ApiResult<StreamResult> {
-        if p.events.len() > crate::continuity::stream::LOOKAHEAD_MAX_EVENTS {
-            return Err(ApiError::InvalidParams("invalid params: events: at most 64".into()));
+        let max = crate::continuity::stream::LOOKAHEAD_MAX_EVENTS;
+        if p.events.len() > max {
+            return Err(ApiError::InvalidParams(format!(
+                "invalid params: events: at most {max}"
+            )));
         }
         let answer = self
             .balancer

@@ -83,8 +83,9 @@ pub enum SettingsError {
     InvalidValue { key: String, expected: &'static str },
 }
 
-/// One setting with its typed value; on the wire `{key, value}` (`settings.set`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// One setting with its typed value, shown as `{key, value}`; `settings.set` decodes
+/// `api::SettingParams` and checks it through [`Setting::parse`], so nothing decodes this type.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "key", content = "value", rename_all = "camelCase")]
 pub enum Setting {
     Balancing(bool),

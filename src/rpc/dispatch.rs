@@ -61,8 +61,8 @@ async fn answer<R: Request>(rt: &Runtime, params: Value) -> Result<Value, RpcErr
 }
 
 /// One `match` on the method name with an arm per line of the method list
-/// ([`crate::api::with_methods!`]): a request costs one string match, whichever its place in the
-/// list (a chain of awaited entries cost every entry before the right one).
+/// ([`crate::api::with_methods!`]): the names are compared in the list's order, cheaply (no
+/// awaited entry per name, as a chain of them once cost), so the hot path's methods come first.
 macro_rules! table {
     ($rt:expr, $method:expr, $params:expr; $($(#[$doc:meta])* $req:ident = $wire:literal, $p:ty => $r:ty, $call:ident;)*) => {
         match $method {
