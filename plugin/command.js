@@ -1,5 +1,6 @@
 // `/balancer` and the balancer_command tool: the command and skill registered, answers put in the session.
 import { isObject, withTimeout } from "../common/util.js";
+import { OPEN_COMMAND, SESSION_CHANNEL } from "../common/version.js";
 import { COMMAND } from "./constants.js";
 
 /**
@@ -116,7 +117,7 @@ export async function openTuiDashboard(client) {
   try {
     const r = await withTimeout(
       Promise.resolve(
-        client.tui.publish({ body: { type: "tui.command.execute", properties: { command: "balancer.open" } } }),
+        client.tui.publish({ body: { type: "tui.command.execute", properties: { command: OPEN_COMMAND } } }),
       ),
       1000,
       "tui.publish",
@@ -128,7 +129,6 @@ export async function openTuiDashboard(client) {
 }
 
 /** The channel the TUI plugin asks on which account a session is on (tui/index.js). */
-export const SESSION_CHANNEL = "opencode-balancer.session";
 
 /**
  * Answers the TUI plugin's `{type:"session.get", sessionID}` on SESSION_CHANNEL with

@@ -6,6 +6,7 @@
 // by the pure `view.js`.
 import { createComponent, createSignal } from "solid-js";
 import { insert, useKeyboard, useTerminalDimensions } from "@opentui/solid";
+import { OPEN_COMMAND as OPEN, SESSION_CHANNEL } from "../common/version.js";
 import { createActions } from "./actions.js";
 import { el, guarded } from "./elements.js";
 import { Client, resolveBinary } from "./rpc.js";
@@ -14,9 +15,7 @@ import { setupV2Tui } from "./v2/index.js";
 import * as V from "./view.js";
 
 const ID = "opencode-balancer.tui";
-const OPEN = "balancer.open";
 /** Where the server plugin answers which account a session is on (plugin/index.js). */
-const SESSION_CHANNEL = "opencode-balancer.session";
 
 const tui = async (api, options = {}) => {
   const theme = (token) => api.theme.current[token] ?? api.theme.current.text;

@@ -7,7 +7,7 @@
 // V2's own (`@opencode/ai/providers/openai-compatible` for a config's `@ai-sdk/openai-compatible`)
 // or an AI SDK package as `aisdk:<npm>`; they are told as the npm names the sidecar knows.
 
-import { isObject, isStringRecord } from "../../common/util.js";
+import { errorText, isObject, isStringRecord } from "../../common/util.js";
 
 /** V2's providers that speak what an npm package of the AI SDK speaks, by V2 package name. */
 const NATIVE = /^@opencode(?:-ai)?\/ai\/providers\/([a-z0-9-]+)$/;
@@ -58,7 +58,7 @@ export class Providers {
         const described = describedProviders(await this.ctx.provider.list());
         for (const entry of described) this.byID.set(entry.providerID, entry);
         if (described.length > 0) await this.deps.call("providers.describe", { providers: described });
-      })().catch((e) => this.deps.log(`could not describe V2's providers (${e instanceof Error ? e.message : String(e)})`));
+      })().catch((e) => this.deps.log(`could not describe V2's providers (${errorText(e)})`));
     }
     return this.loading;
   }

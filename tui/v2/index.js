@@ -7,12 +7,13 @@ import { createActions } from "../actions.js";
 import { guarded } from "../elements.js";
 import { Client, resolveBinary } from "../rpc.js";
 import { createState } from "../state.js";
+import { OPEN_COMMAND as OPEN } from "../../common/version.js";
 import * as V from "../view.js";
 import { createV2Host } from "./host.js";
 import { color, Dashboard, Sidebar } from "./render.js";
 
 /** The command that opens the dashboard. */
-export const OPEN = "balancer.open";
+export { OPEN };
 /** Set on globalThis while this process has the V2 TUI plugin set up. */
 const ONCE = Symbol.for("opencode-balancer.tui.v2");
 
