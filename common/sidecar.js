@@ -3,7 +3,7 @@ import { spawn } from "node:child_process";
 import { WHAT_TO_DO, isExecutableFile } from "./binary.js";
 import { stripAnsi } from "./safe-text.js";
 import { errorText, isObject } from "./util.js";
-import { BINARY_NAME, PLUGIN_ID } from "./version.js";
+import { BINARY_NAME, PLUGIN_ID, PLUGIN_VERSION, PROTOCOL_VERSION } from "./version.js";
 
 /** A sidecar that lived this long restarts with the first delay again. */
 export const STABLE_AFTER_MS = 10_000;
@@ -11,6 +11,22 @@ export const STABLE_AFTER_MS = 10_000;
 export const HUNG_AFTER_TIMEOUTS = 2;
 /** A stdout line longer than this (no newline yet) is a protocol violation. */
 export const MAX_LINE_CHARS = 16 * 1024 * 1024;
+/**
+ * Why the sidecar `bin` that answered `initialize` with `answer` cannot be used by this plugin, and
+ * what to do (`{reason, advice}`); null when it speaks this plugin's protocol. The server and the
+ * TUI plugins say the same.
+ */
+export function protocolRefusal(bin, answer) {
+  if (answer?.protocolVersion === PROTOCOL_VERSION) return null;
+  const version = isObject(answer?.server) && typeof answer.server.version === "string" ? ` ${answer.server.version}` : "";
+  const spoken = typeof answer?.protocolVersion === "number" ? `protocol ${answer.protocolVersion}` : "no protocol version";
+  const newer = typeof answer?.protocolVersion === "number" && answer.protocolVersion > PROTOCOL_VERSION;
+  const advice = newer
+    ? `upgrade the plugin to match the binary (the npm package opencode-balancer, or \`${BINARY_NAME} install\` again)`
+    : `upgrade the binary to ${PLUGIN_VERSION}: ${WHAT_TO_DO}`;
+  return { reason: `${bin}${version} speaks ${spoken}, this plugin ${PLUGIN_VERSION} needs protocol ${PROTOCOL_VERSION}`, advice };
+}
+
 export class SidecarUnavailable extends Error {
   constructor(message) {
     super(message);

@@ -2,11 +2,11 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { WHAT_TO_DO, resolveBinary } from "../common/binary.js";
+import { resolveBinary } from "../common/binary.js";
 import { redact, safeText, stripAnsi } from "../common/safe-text.js";
-import { Sidecar, SidecarError } from "../common/sidecar.js";
+import { Sidecar, SidecarError, protocolRefusal } from "../common/sidecar.js";
 import { envFlag, errorText, isObject, isStringRecord, numberSetting, withTimeout } from "../common/util.js";
-import { BINARY_NAME, PLUGIN_ID, PLUGIN_VERSION, PROTOCOL_VERSION } from "../common/version.js";
+import { PLUGIN_ID, PLUGIN_VERSION } from "../common/version.js";
 import { SKILL_TEXT } from "./command.js";
 import { COMMAND, RUNTIME_KEY } from "./constants.js";
 import { FetchRouting } from "./fetch-routing.js";
@@ -70,22 +70,15 @@ export class Runtime extends FetchRouting {
     const gen = this.sidecar.current;
     this.call("initialize", { client: { name: PLUGIN_ID, version: PLUGIN_VERSION } }, this.settings.startGraceMs)
       .then((r) => {
-        if (r.protocolVersion === PROTOCOL_VERSION) return;
-        if (!gen || this.sidecar.current !== gen) return;
-        this.incompatible(gen.bin, r);
+        const refusal = protocolRefusal(gen?.bin, r);
+        if (!refusal || !gen || this.sidecar.current !== gen) return;
+        this.incompatible(refusal);
       })
       .catch(() => {});
   }
 
   /** The sidecar does not speak this plugin's protocol: stop using it and tell the user, once. */
-  incompatible(bin, answer) {
-    const version = isObject(answer.server) && typeof answer.server.version === "string" ? ` ${answer.server.version}` : "";
-    const spoken = typeof answer.protocolVersion === "number" ? `protocol ${answer.protocolVersion}` : "no protocol version";
-    const newer = typeof answer.protocolVersion === "number" && answer.protocolVersion > PROTOCOL_VERSION;
-    const advice = newer
-      ? `upgrade the plugin to match the binary (the npm package opencode-balancer, or \`${BINARY_NAME} install\` again)`
-      : `upgrade the binary to ${PLUGIN_VERSION}: ${WHAT_TO_DO}`;
-    const reason = `${bin}${version} speaks ${spoken}, this plugin ${PLUGIN_VERSION} needs protocol ${PROTOCOL_VERSION}`;
+  incompatible({ reason, advice }) {
     this.sidecar.refuse(reason);
     const message = `opencode-balancer is off: ${reason}. Requests go to the provider unchanged. To fix it, ${advice}.`;
     this.note(message);

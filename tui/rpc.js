@@ -3,7 +3,7 @@
 // pushes `event` and `store.changed` notifications; a dead sidecar is restarted (1 s doubling to
 // 30 s). Binary discovery and the client itself are common/binary.js and common/sidecar.js.
 import * as binary from "../common/binary.js";
-import { Sidecar } from "../common/sidecar.js";
+import { Sidecar, protocolRefusal } from "../common/sidecar.js";
 import { BINARY_NAME, PLUGIN_VERSION, PROTOCOL_VERSION } from "../common/version.js";
 
 export { PROTOCOL_VERSION };
@@ -59,7 +59,8 @@ export class Client {
     this.sidecar.call("initialize", { client: { name: `${BINARY_NAME}-tui`, version: PLUGIN_VERSION } }, { timeoutMs: 10_000 }).then(
       (r) => {
         if (this.sidecar.current !== gen) return;
-        if (r?.protocolVersion !== PROTOCOL_VERSION) return this.refuse(gen?.bin, r);
+        const refusal = protocolRefusal(gen?.bin, r);
+        if (refusal) return this.refuse(refusal);
         this.setState("ready");
       },
       () => {},
@@ -67,12 +68,8 @@ export class Client {
   }
 
   /** The sidecar speaks another protocol: stop it for good and say what to do. */
-  refuse(path, answer) {
-    const spoken = typeof answer?.protocolVersion === "number" ? `protocol ${answer.protocolVersion}` : "no protocol version";
-    const newer = typeof answer?.protocolVersion === "number" && answer.protocolVersion > PROTOCOL_VERSION;
-    const reason =
-      `${path} speaks ${spoken}, this plugin ${PLUGIN_VERSION} needs protocol ${PROTOCOL_VERSION}: ` +
-      (newer ? "upgrade the plugin" : `upgrade the binary to ${PLUGIN_VERSION} (npm i opencode-balancer, or set OPENCODE_BALANCER_BIN)`);
+  refuse({ reason: why, advice }) {
+    const reason = `${why}: ${advice}`;
     this.refused = reason;
     this.sidecar.refuse(reason);
     this.setState("down", reason);
@@ -80,7 +77,7 @@ export class Client {
 
   /** One call; rejects with the sidecar's error message, or why there is no sidecar. */
   call(method, params = {}, timeoutMs = 15_000) {
-    if (!this.sidecar.running && !this.closed && !this.refused) this.start();
+    // Sidecar.call starts a sidecar when there is none, after the restart backoff.
     return this.sidecar.call(method, params, { timeoutMs });
   }
 

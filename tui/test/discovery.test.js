@@ -92,3 +92,18 @@ require("readline").createInterface({ input: process.stdin }).on("line", (l) => 
   await new Promise((r) => setTimeout(r, 1500)); // past the first restart delay
   assert.equal(readFileSync(starts, "utf8"), "start\n", "started once");
 });
+
+test("calls made while a sidecar that died waits out its restart delay start no other", async (t) => {
+  const dir = scratch(t);
+  const starts = join(dir, "starts");
+  const dies = join(dir, "dies");
+  executable(dies, `#!/bin/sh\necho start >> "${starts}"\nexit 3\n`);
+  const states = [];
+  const client = new Client({ binary: { path: dies, source: "test" }, onState: (c) => states.push(c) });
+  t.after(() => client.stop());
+  client.start();
+  for (let i = 0; i < 250 && !states.some((s) => s.state === "down"); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(states.some((s) => s.state === "down"), "it died");
+  for (let i = 0; i < 5; i++) await assert.rejects(client.call("accounts.list"));
+  assert.equal(readFileSync(starts, "utf8"), "start\n", "the calls waited for the restart delay (1 s) to pass");
+});
