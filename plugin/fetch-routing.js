@@ -119,7 +119,7 @@ export class FetchRouting extends Openings {
     }
     const begin = await this.call("fetch.begin", { requestID, url: prepared.url, method: prepared.method, ...shape });
     if (begin.action === "fail") return { final: this.finalAnswer(begin) };
-    if (begin.action === "switch") return { moved: await this.carrySwitch(prepared, prepared.headers, begin) };
+    if (begin.action === "switch") return { moved: await this.carrySwitch(prepared, prepared.headers, begin), switched: true };
     if (begin.passthrough === true) return { headers: prepared.headers };
     const headers = applySetHeaders(prepared.headers, begin.setHeaders, begin.removeHeaders);
     return { moved: await this.stripped(prepared, headers, begin) };
@@ -145,7 +145,6 @@ export class FetchRouting extends Openings {
 
     const shape = requestShape(prepared.headers);
     // A request moved to another provider (`switch`) asks no opening for its first one.
-    const firstURL = prepared.url;
     if (held) {
       this.shapes.delete(held.providerID);
       this.shapes.set(held.providerID, shape);
@@ -154,12 +153,15 @@ export class FetchRouting extends Openings {
     let headers;
     // Sent without asking fetch.begin: a refusal tells the sidecar what went out.
     let sent;
+    // Moved to another provider (a switch): the next request's opening is that provider's to ask.
+    let switched = false;
     try {
       const b = await this.beginRequest(requestID, prepared, shape, held);
       if (b.final) return b.final;
       if (b.skipped) sent = { url: prepared.url, ...shape };
       if (b.moved) ({ prepared, headers } = b.moved);
       else headers = b.headers ?? prepared.headers;
+      switched = b.switched === true && Boolean(b.moved);
     } catch {
       return sendAs(prepared, prepared.headers);
     }
@@ -180,7 +182,7 @@ export class FetchRouting extends Openings {
           // the response is handed back: off opencode's path (its answer is awaited by nobody).
           this.afterHandBack(() => {
             this.sidecar.notify("fetch.result", params);
-            if (held?.ask && prepared.url === firstURL) this.askAhead(held.ask.sessionID, held.providerID, held.ask.modelID, held.ask.api);
+            if (held?.ask && !switched) this.askAhead(held.ask.sessionID, held.providerID, held.ask.modelID, held.ask.api);
           });
           return response;
         }
@@ -203,10 +205,11 @@ export class FetchRouting extends Openings {
       }
       if (!["retry", "switch"].includes(verdict.action) || attempt >= HARD_MAX_ATTEMPTS || prepared.signal?.aborted) return response;
       if (verdict.action === "switch") {
-        const moved = await this.carrySwitch(prepared, headers, verdict);
-        if (!moved) return response;
+        const carried = await this.carrySwitch(prepared, headers, verdict);
+        if (!carried) return response;
         await discard(response);
-        ({ prepared, headers } = moved);
+        ({ prepared, headers } = carried);
+        switched = true;
         continue;
       }
       let next;
