@@ -121,8 +121,9 @@ export class HotPath {
       a.response = await this.finalAnswer(st, st.final);
       return;
     }
-    let prepared = this.preparedHead(a.request);
-    let headers = new Headers(a.request.headers);
+    // What a resend starts from; made only when one is needed (a 2xx never needs it).
+    let prepared = null;
+    let headers = null;
     let response = a.response;
     const body = (p) => this.withBody(a.request, p);
     for (let attempt = 1; ; attempt++) {
@@ -172,6 +173,8 @@ export class HotPath {
       }
       let moved;
       try {
+        prepared ??= this.preparedHead(a.request);
+        headers ??= new Headers(a.request.headers);
         moved = await this.follow(st, prepared, headers, verdict, body);
       } catch (e) {
         this.deps.log(`could not carry out ${verdict.action} (${errorText(e)}); V2 gets the refusal`);
