@@ -340,13 +340,19 @@ mod tests {
         assert!(me.switches > 0 && threads(std::process::id()) >= 1);
         // Spin until the kernel's tick-grained counter moves; on a loaded machine 50 ms of wall
         // time can be less than one tick of CPU time, so wait for the event with a generous bound.
+        // The reading that moved is the one judged: `cost` sums the live threads, and another
+        // test's thread that ends takes its CPU time out of a later reading.
         let t = Instant::now();
-        while cost(std::process::id()).cpu_ns <= me.cpu_ns && t.elapsed() < Duration::from_secs(20) {
+        let busy = loop {
+            let now = cost(std::process::id()).cpu_ns;
+            if now > me.cpu_ns || t.elapsed() >= Duration::from_secs(20) {
+                break now;
+            }
             for _ in 0..100_000 {
                 std::hint::black_box(0u64);
             }
-        }
-        assert!(cost(std::process::id()).cpu_ns > me.cpu_ns, "CPU time moves while busy");
+        };
+        assert!(busy > me.cpu_ns, "CPU time moves while busy");
         assert_eq!(cost(u32::MAX).switches, 0, "a process that is gone costs nothing");
     }
 }
